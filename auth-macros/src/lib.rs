@@ -1,0 +1,1 @@
+//! Attribute macros of `auth`; use them through `auth-core` (`auth::on`, `auth::authenticate`).
