@@ -202,7 +202,7 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 /// use auth::__private::HandlerFuture;
 ///
 /// // A handler given by hand, for targets where link-time registration does not run.
-/// fn deny_all<'a>(_: &'a auth::AuthContext<'a>, _: &'a mut auth::AuthValue) -> HandlerFuture<'a> {
+/// fn deny_all<'a>(_: &'a auth::AuthContext, _: &'a mut auth::AuthValue) -> HandlerFuture<'a> {
 ///     Box::pin(async { Ok(Some(auth::Filter::eq("owner", "nobody"))) })
 /// }
 ///
@@ -389,7 +389,7 @@ mod tests {
     /// A handler that answers with its own name as the filter, to see which one ran.
     macro_rules! named {
         ($name:ident) => {
-            fn $name<'a>(_: &'a AuthContext<'a>, _: &'a mut AuthValue) -> HandlerFuture<'a> {
+            fn $name<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
                 Box::pin(async { Ok(Some(Filter::eq("ran", stringify!($name)))) })
             }
         };
@@ -517,17 +517,17 @@ mod tests {
 
     #[test]
     fn errors_panics_and_false_are_answered() {
-        fn refuse<'a>(_: &'a AuthContext<'a>, _: &'a mut AuthValue) -> HandlerFuture<'a> {
+        fn refuse<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
             Box::pin(async {
                 Err(HttpException::new(429)
                     .with_detail("slow down")
                     .with_header("Retry-After", "3"))
             })
         }
-        fn boom<'a>(_: &'a AuthContext<'a>, _: &'a mut AuthValue) -> HandlerFuture<'a> {
+        fn boom<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
             Box::pin(async { panic!("handler bug") })
         }
-        fn no<'a>(_: &'a AuthContext<'a>, _: &'a mut AuthValue) -> HandlerFuture<'a> {
+        fn no<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
             Box::pin(async { crate::__private::into_decision(false) })
         }
         let auth = Auth::builder()

@@ -20,7 +20,7 @@ pub type HandlerFuture<'a> =
 pub type UserFuture<'a> =
     Pin<Box<dyn Future<Output = Result<AuthUser, HttpException>> + Send + 'a>>;
 /// An authorization handler as the dispatcher calls it.
-pub type HandlerFn = for<'a> fn(&'a AuthContext<'a>, &'a mut AuthValue) -> HandlerFuture<'a>;
+pub type HandlerFn = for<'a> fn(&'a AuthContext, &'a mut AuthValue) -> HandlerFuture<'a>;
 /// An authenticate handler as the dispatcher calls it.
 pub type AuthenticateFn = for<'a> fn(&'a Request<'a>) -> UserFuture<'a>;
 
