@@ -1,0 +1,1 @@
+pub(crate) fn routes() -> axum::Router<crate::AppState> { axum::Router::new() }
