@@ -72,7 +72,10 @@ impl AuthLayer {
     pub fn new(auth: impl Into<Arc<Auth>>) -> Self {
         AuthLayer {
             auth: auth.into(),
-            public: DEFAULT_PUBLIC_PATHS.iter().map(|p| Cow::Borrowed(*p)).collect(),
+            public: DEFAULT_PUBLIC_PATHS
+                .iter()
+                .map(|p| Cow::Borrowed(*p))
+                .collect(),
         }
     }
 
@@ -201,11 +204,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
-        parts.extensions.get::<Authenticated>().cloned().ok_or_else(|| {
-            error_response(&HttpException::internal(
-                "no authenticated user: is AuthLayer installed on this route?",
-            ))
-        })
+        parts
+            .extensions
+            .get::<Authenticated>()
+            .cloned()
+            .ok_or_else(|| {
+                error_response(&HttpException::internal(
+                    "no authenticated user: is AuthLayer installed on this route?",
+                ))
+            })
     }
 }
 
@@ -263,7 +270,10 @@ mod tests {
 
     #[tokio::test]
     async fn authenticates_or_answers_the_exception() {
-        let auth = Auth::builder().authenticate("by_token", by_token).build().unwrap();
+        let auth = Auth::builder()
+            .authenticate("by_token", by_token)
+            .build()
+            .unwrap();
         let layer = AuthLayer::new(auth);
         let (status, body, _) = send(&layer, "/threads", Some("Bearer good")).await;
         assert_eq!((status, body.as_str()), (200, "u1"));
@@ -286,10 +296,16 @@ mod tests {
     async fn extractor_requires_the_layer() {
         let req = HttpRequest::builder().uri("/").body(()).unwrap();
         let (mut parts, ()) = req.into_parts();
-        let rejection = Authenticated::from_request_parts(&mut parts, &()).await.unwrap_err();
+        let rejection = Authenticated::from_request_parts(&mut parts, &())
+            .await
+            .unwrap_err();
         assert_eq!(rejection.status(), 500);
-        parts.extensions.insert(Authenticated(Arc::new(AuthUser::new("x"))));
-        let user = Authenticated::from_request_parts(&mut parts, &()).await.unwrap();
+        parts
+            .extensions
+            .insert(Authenticated(Arc::new(AuthUser::new("x"))));
+        let user = Authenticated::from_request_parts(&mut parts, &())
+            .await
+            .unwrap();
         assert_eq!(user.identity(), "x");
     }
 

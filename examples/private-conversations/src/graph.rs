@@ -62,7 +62,11 @@ fn normalize(message: &Value) -> Result<Value, String> {
     let (kind, content, mut rest) = match message {
         Value::String(s) => ("human".to_owned(), Value::from(s.as_str()), Map::new()),
         Value::Object(m) => {
-            let kind = match m.get("type").or_else(|| m.get("role")).and_then(Value::as_str) {
+            let kind = match m
+                .get("type")
+                .or_else(|| m.get("role"))
+                .and_then(Value::as_str)
+            {
                 Some("user" | "human") => "human",
                 Some("assistant" | "ai") => "ai",
                 Some("system") => "system",
@@ -102,7 +106,9 @@ pub fn input_messages(input: &Value) -> Result<Vec<Value>, String> {
         Value::Null => Ok(Vec::new()),
         Value::Object(m) => {
             if let Some(key) = m.keys().find(|k| k.as_str() != "messages") {
-                return Err(format!("unknown input key {key:?}: the agent graph takes \"messages\""));
+                return Err(format!(
+                    "unknown input key {key:?}: the agent graph takes \"messages\""
+                ));
             }
             match m.get("messages") {
                 None | Some(Value::Null) => Ok(Vec::new()),
@@ -135,7 +141,10 @@ pub fn add_messages(values: &mut Value, new: Vec<Value>) {
     };
     for message in new {
         let id = message.get("id").cloned();
-        match list.iter_mut().find(|m| id.is_some() && m.get("id") == id.as_ref()) {
+        match list
+            .iter_mut()
+            .find(|m| id.is_some() && m.get("id") == id.as_ref())
+        {
             Some(slot) => *slot = message,
             None => list.push(message),
         }
@@ -181,7 +190,10 @@ mod tests {
         assert_eq!(msgs[0]["type"], "human");
         assert_eq!(msgs[1]["type"], "ai");
         assert_eq!(msgs[1]["content"], "hi");
-        assert_eq!(msgs[1]["response_metadata"]["langgraph_auth_user_id"], "user1");
+        assert_eq!(
+            msgs[1]["response_metadata"]["langgraph_auth_user_id"],
+            "user1"
+        );
         let again = run(&out, &json!({"messages": "yo"}), None).unwrap();
         assert_eq!(again["messages"].as_array().unwrap().len(), 4);
     }

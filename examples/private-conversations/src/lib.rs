@@ -67,9 +67,7 @@ impl AppState {
 /// The whole app: routes, authentication layer and JSON fallbacks.
 pub fn router(state: AppState) -> Router {
     let layer = AuthLayer::new(state.auth.clone());
-    routes::routes()
-        .with_state(state)
-        .layer(layer)
+    routes::routes().with_state(state).layer(layer)
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight requests.
@@ -94,7 +92,10 @@ pub async fn serve(
         println!("  every (resource, action) is covered by a handler");
     } else {
         let pairs: Vec<String> = uncovered.iter().map(|(r, a)| format!("{r}.{a}")).collect();
-        println!("  uncovered (allowed without a filter): {}", pairs.join(", "));
+        println!(
+            "  uncovered (allowed without a filter): {}",
+            pairs.join(", ")
+        );
     }
     let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
     let addr = listener.local_addr()?;

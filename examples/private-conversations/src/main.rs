@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use private_conversations::{Config, Policy, serve};
 
-const USAGE: &str = "usage: private-conversations [--host ADDR] [--port N] [--policy scoped|global]";
+const USAGE: &str =
+    "usage: private-conversations [--host ADDR] [--port N] [--policy scoped|global]";
 
 struct Args {
     host: String,
@@ -78,7 +79,15 @@ async fn main() -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");
     };
-    match serve(Config { policy: args.policy }, listener, shutdown).await {
+    match serve(
+        Config {
+            policy: args.policy,
+        },
+        listener,
+        shutdown,
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -96,7 +96,8 @@ impl From<auth::HttpException> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(json!({ "detail": self.detail }))).into_response();
+        let mut response =
+            (self.status, axum::Json(json!({ "detail": self.detail }))).into_response();
         for (name, value) in &self.headers {
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name.as_bytes()),
@@ -152,9 +153,11 @@ impl QueryParams {
     pub fn int(&self, name: &str, default: usize) -> Result<usize, ApiError> {
         match self.0.get(name) {
             None | Some("") => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| ApiError::invalid(format!("Query parameter {name} must be a non-negative integer"))),
+            Some(v) => v.parse().map_err(|_| {
+                ApiError::invalid(format!(
+                    "Query parameter {name} must be a non-negative integer"
+                ))
+            }),
         }
     }
 
@@ -166,7 +169,8 @@ impl QueryParams {
 
 /// Parses a UUID path or body id, answering 422 for anything else.
 pub fn parse_uuid(kind: &str, id: &str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(id).map_err(|_| ApiError::invalid(format!("Invalid {kind} ID: must be a UUID")))
+    uuid::Uuid::parse_str(id)
+        .map_err(|_| ApiError::invalid(format!("Invalid {kind} ID: must be a UUID")))
 }
 
 #[cfg(test)]
@@ -176,7 +180,13 @@ mod tests {
     #[test]
     fn rfc3339() {
         assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000000+00:00");
-        assert_eq!(format_rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000005+00:00");
-        assert_eq!(format_rfc3339(1_735_689_599, 999_999), "2024-12-31T23:59:59.999999+00:00");
+        assert_eq!(
+            format_rfc3339(951_782_400, 5),
+            "2000-02-29T00:00:00.000005+00:00"
+        );
+        assert_eq!(
+            format_rfc3339(1_735_689_599, 999_999),
+            "2024-12-31T23:59:59.999999+00:00"
+        );
     }
 }

@@ -25,7 +25,10 @@ async fn common_steps(server: &Server) {
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[1]["type"], "ai");
     assert_eq!(messages[1]["content"], HI);
-    assert_eq!(messages[1]["response_metadata"]["langgraph_auth_user_id"], "user1");
+    assert_eq!(
+        messages[1]["response_metadata"]["langgraph_auth_user_id"],
+        "user1"
+    );
 
     // Bob cannot see it: 404, as if it did not exist.
     let denied = bob.get(&format!("/threads/{alice_thread}")).await;
@@ -46,19 +49,36 @@ async fn common_steps(server: &Server) {
         )
         .await;
     let run_id = run.ok()["run_id"].as_str().unwrap().to_owned();
-    assert_eq!(run.body["kwargs"]["config"]["configurable"]["langgraph_auth_user"]["identity"], "user2");
-    let joined = bob.get(&format!("/threads/{bob_thread}/runs/{run_id}/join")).await;
+    assert_eq!(
+        run.body["kwargs"]["config"]["configurable"]["langgraph_auth_user"]["identity"],
+        "user2"
+    );
+    let joined = bob
+        .get(&format!("/threads/{bob_thread}/runs/{run_id}/join"))
+        .await;
     assert_eq!(joined.ok()["messages"][1]["content"], "Bob here");
     let state = bob.get(&format!("/threads/{bob_thread}")).await;
-    assert_eq!(state.ok()["values"]["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        state.ok()["values"]["messages"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(state.body["status"], "idle");
 
     // Each sees exactly their own thread.
     for (client, own) in [(&alice, &alice_thread), (&bob, &bob_thread)] {
         let found = client.post("/threads/search", json!({})).await;
-        let ids: Vec<&str> = found.ok().as_array().unwrap().iter().map(|t| t["thread_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = found
+            .ok()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["thread_id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, [own.as_str()]);
-        assert_eq!(client.post("/threads/count", json!({})).await.body, json!(1));
+        assert_eq!(
+            client.post("/threads/count", json!({})).await.body,
+            json!(1)
+        );
     }
 }
 
@@ -66,7 +86,9 @@ async fn common_steps(server: &Server) {
 async fn global_policy() {
     let server = Server::start(Policy::Global).await;
     let alice = server.alice();
-    let created = alice.post("/assistants", json!({"graph_id": "agent", "name": "mine"})).await;
+    let created = alice
+        .post("/assistants", json!({"graph_id": "agent", "name": "mine"}))
+        .await;
     assert_eq!(created.ok()["metadata"]["owner"], "user1");
     common_steps(&server).await;
     server.stop().await;
@@ -77,7 +99,9 @@ async fn scoped_policy() {
     let server = Server::start(Policy::Scoped).await;
     common_steps(&server).await;
     let alice = server.alice();
-    let denied = alice.post("/assistants", json!({"graph_id": "agent"})).await;
+    let denied = alice
+        .post("/assistants", json!({"graph_id": "agent"}))
+        .await;
     assert_eq!(denied.status, 403);
     assert_eq!(denied.detail(), "User lacks the required permissions.");
     let denied = alice.post("/assistants/search", json!({})).await;
@@ -90,14 +114,28 @@ async fn scoped_policy() {
 async fn authentication_failures_are_401_with_detail() {
     let server = Server::start(Policy::Scoped).await;
     let anon = server.user(None);
-    for header in [None, Some("Bearer"), Some("Basic dXNlcjE="), Some("Bearer nope"), Some("Bearer  a b")] {
-        let r = anon.raw(reqwest::Method::POST, "/threads/search", header).await;
+    for header in [
+        None,
+        Some("Bearer"),
+        Some("Basic dXNlcjE="),
+        Some("Bearer nope"),
+        Some("Bearer  a b"),
+    ] {
+        let r = anon
+            .raw(reqwest::Method::POST, "/threads/search", header)
+            .await;
         assert_eq!(r.status, 401, "{header:?}: {}", r.text);
         assert!(!r.detail().is_empty());
         assert_eq!(r.headers["www-authenticate"], "Bearer");
     }
     // Public routes need no token.
-    assert_eq!(anon.raw(reqwest::Method::GET, "/ok", None).await.status, 200);
-    assert_eq!(anon.raw(reqwest::Method::GET, "/info", None).await.status, 200);
+    assert_eq!(
+        anon.raw(reqwest::Method::GET, "/ok", None).await.status,
+        200
+    );
+    assert_eq!(
+        anon.raw(reqwest::Method::GET, "/info", None).await.status,
+        200
+    );
     server.stop().await;
 }

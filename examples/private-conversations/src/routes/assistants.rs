@@ -1,10 +1,10 @@
 //! `/assistants`: configured instances of a graph.
 
+use auth::axum::Authenticated;
 use auth::types::{
     AssistantsCreate, AssistantsDelete, AssistantsRead, AssistantsSearch, AssistantsUpdate,
     AuthValue, IfExists as AuthIfExists,
 };
-use auth::axum::Authenticated;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,12 +13,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::AppState;
 use crate::authz::authorize;
 use crate::graph;
 use crate::model::{Assistant, AssistantVersion, Object};
 use crate::storage::{IfExists, Inserted, Query};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
-use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -44,7 +44,10 @@ pub(crate) async fn create_default_assistants(state: &AppState) {
         graph_id: graph::GRAPH_ID.into(),
         config: json!({}),
         context: json!({}),
-        metadata: json!({"created_by": "system"}).as_object().cloned().unwrap_or_default(),
+        metadata: json!({"created_by": "system"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
         version: 1,
         name: graph::GRAPH_ID.into(),
         description: None,
@@ -326,13 +329,24 @@ async fn run_search(
     let name = body.name;
     let predicate = move |a: &Assistant| {
         graph_id.as_ref().is_none_or(|g| &a.current.graph_id == g)
-            && name.as_ref().is_none_or(|n| a.current.name.contains(n.as_str()))
+            && name
+                .as_ref()
+                .is_none_or(|n| a.current.name.contains(n.as_str()))
     };
     let sort_by = body.sort_by;
     if let Some(s) = &sort_by
-        && !["assistant_id", "graph_id", "name", "created_at", "updated_at"].contains(&s.as_str())
+        && ![
+            "assistant_id",
+            "graph_id",
+            "name",
+            "created_at",
+            "updated_at",
+        ]
+        .contains(&s.as_str())
     {
-        return Err(ApiError::invalid(format!("cannot sort assistants by {s:?}")));
+        return Err(ApiError::invalid(format!(
+            "cannot sort assistants by {s:?}"
+        )));
     }
     let sort_key = move |a: &Assistant| -> Value {
         match sort_by.as_deref() {

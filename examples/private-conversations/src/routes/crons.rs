@@ -23,7 +23,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/threads/{thread_id}/runs/crons", post(create_for_thread))
         .route("/runs/crons/search", post(search))
         .route("/runs/crons/count", post(count))
-        .route("/runs/crons/{cron_id}", get(read).patch(update).delete(delete))
+        .route(
+            "/runs/crons/{cron_id}",
+            get(read).patch(update).delete(delete),
+        )
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -95,14 +98,25 @@ async fn create_inner(
         user_id: v.user_id,
         metadata,
         enabled: true,
-        timezone: payload.get("timezone").and_then(Value::as_str).map(str::to_owned),
-        on_run_completed: payload.get("on_run_completed").cloned().unwrap_or(Value::Null),
+        timezone: payload
+            .get("timezone")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        on_run_completed: payload
+            .get("on_run_completed")
+            .cloned()
+            .unwrap_or(Value::Null),
         next_run_date: Value::Null,
         payload,
         created_at: at.clone(),
         updated_at: at,
     };
-    match state.storage.crons.insert(cron, IfExists::Raise, None).await? {
+    match state
+        .storage
+        .crons
+        .insert(cron, IfExists::Raise, None)
+        .await?
+    {
         Inserted::Created(c) | Inserted::Existing(c) => Ok(c),
     }
 }
@@ -258,7 +272,9 @@ async fn run_search(
     let filter = authorize(state, user, &mut value).await?;
     let predicate = move |c: &Cron| {
         assistant_id.as_ref().is_none_or(|a| &c.assistant_id == a)
-            && thread_id.as_ref().is_none_or(|t| c.thread_id.as_ref() == Some(t))
+            && thread_id
+                .as_ref()
+                .is_none_or(|t| c.thread_id.as_ref() == Some(t))
     };
     let page = state
         .storage

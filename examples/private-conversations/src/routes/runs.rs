@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use auth::axum::Authenticated;
 use auth::types::{
-    AuthValue, IfNotExists, MultitaskStrategy, RunKwargs, RunsCreate, ThreadsDelete,
-    ThreadsSearch, ThreadsUpdate, ThreadsUpdateAction,
+    AuthValue, IfNotExists, MultitaskStrategy, RunKwargs, RunsCreate, ThreadsDelete, ThreadsSearch,
+    ThreadsUpdate, ThreadsUpdateAction,
 };
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -26,7 +26,10 @@ use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/threads/{thread_id}/runs", post(create_background).get(list))
+        .route(
+            "/threads/{thread_id}/runs",
+            post(create_background).get(list),
+        )
         .route("/threads/{thread_id}/runs/wait", post(create_wait))
         .route("/threads/{thread_id}/runs/stream", post(create_stream))
         .route(
@@ -34,7 +37,10 @@ pub(crate) fn routes() -> Router<AppState> {
             get(read).delete(delete),
         )
         .route("/threads/{thread_id}/runs/{run_id}/join", get(join))
-        .route("/threads/{thread_id}/runs/{run_id}/stream", get(join_stream))
+        .route(
+            "/threads/{thread_id}/runs/{run_id}/stream",
+            get(join_stream),
+        )
         .route("/threads/{thread_id}/runs/{run_id}/cancel", post(cancel))
         .route("/runs/wait", post(stateless_wait))
         .route("/runs/stream", post(stateless_stream))
@@ -89,7 +95,9 @@ async fn prepare(
     if let Some(s) = body.after_seconds
         && !(0.0..=86_400.0).contains(&s)
     {
-        return Err(ApiError::invalid("after_seconds must be between 0 and 86400"));
+        return Err(ApiError::invalid(
+            "after_seconds must be between 0 and 86400",
+        ));
     }
     // Ours does not emit assistants.read here (see the reference): the assistant must exist.
     let assistant = state
@@ -127,16 +135,17 @@ async fn prepare(
             _ => Object::new(),
         },
     };
-    let configurable = config
-        .entry("configurable")
-        .or_insert_with(|| json!({}));
+    let configurable = config.entry("configurable").or_insert_with(|| json!({}));
     if !configurable.is_object() {
         *configurable = json!({});
     }
     if let Some(c) = configurable.as_object_mut() {
         c.insert("langgraph_auth_user".into(), user.to_json());
         c.insert("langgraph_auth_user_id".into(), user.identity().into());
-        c.insert("langgraph_auth_permissions".into(), user.permissions().into());
+        c.insert(
+            "langgraph_auth_permissions".into(),
+            user.permissions().into(),
+        );
         c.insert("run_id".into(), run_id.clone().into());
         c.insert("assistant_id".into(), assistant_id.clone().into());
         c.insert("graph_id".into(), assistant.current.graph_id.clone().into());
@@ -253,7 +262,11 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
             if t.runs[i].status != "pending" {
                 continue;
             }
-            let input = t.runs[i].kwargs.get("input").cloned().unwrap_or(Value::Null);
+            let input = t.runs[i]
+                .kwargs
+                .get("input")
+                .cloned()
+                .unwrap_or(Value::Null);
             let user_id = t.runs[i].kwargs["config"]["configurable"]["langgraph_auth_user_id"]
                 .as_str()
                 .map(str::to_owned);
@@ -280,7 +293,12 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
         Ok(())
     });
     if let Err(e) = state.storage.threads.modify(tid, None, change).await {
-        tracing::error!(thread_id = tid, run_id = rid, detail = e.detail, "run failed");
+        tracing::error!(
+            thread_id = tid,
+            run_id = rid,
+            detail = e.detail,
+            "run failed"
+        );
     }
     state.runs_done.notify_waiters();
 }
@@ -358,7 +376,10 @@ async fn create_wait(
 fn stream_modes(kwargs: &Object) -> Vec<String> {
     match kwargs.get("stream_mode") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => vec!["values".into()],
     }
 }
@@ -378,7 +399,12 @@ fn sse(events: &[(&str, Value)]) -> Response {
         .into_response()
 }
 
-fn stream_events(before: &Value, thread_values: &Value, run: &Run, error: &Value) -> Vec<(&'static str, Value)> {
+fn stream_events(
+    before: &Value,
+    thread_values: &Value,
+    run: &Run,
+    error: &Value,
+) -> Vec<(&'static str, Value)> {
     let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
     if run.status == "error" {
         events.push(("error", error.clone()));
@@ -441,7 +467,11 @@ async fn stateless(
         }
         Err(e) => {
             run.status = "error".into();
-            Ok((run, Value::Null, json!({ "error": "ValueError", "message": e })))
+            Ok((
+                run,
+                Value::Null,
+                json!({ "error": "ValueError", "message": e }),
+            ))
         }
     }
 }
@@ -452,7 +482,11 @@ async fn stateless_wait(
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
     let (run, values, error) = stateless(&state, &user, body).await?;
-    let out = if run.status == "error" { json!({ "__error__": error }) } else { values };
+    let out = if run.status == "error" {
+        json!({ "__error__": error })
+    } else {
+        values
+    };
     Ok(with_location(Json(out).into_response(), None, &run.run_id))
 }
 
@@ -581,7 +615,9 @@ async fn cancel_runs(
     let ids = run_ids.clone();
     let change = Box::new(move |t: &mut Thread| {
         if let Some(ids) = &ids
-            && let Some(missing) = ids.iter().find(|id| !t.runs.iter().any(|r| &r.run_id == *id))
+            && let Some(missing) = ids
+                .iter()
+                .find(|id| !t.runs.iter().any(|r| &r.run_id == *id))
         {
             return Err(run_not_found(missing));
         }
@@ -596,7 +632,10 @@ async fn cancel_runs(
             let keep: Vec<bool> = t
                 .runs
                 .iter()
-                .map(|r| r.status != "interrupted" || ids.as_ref().is_some_and(|i| !i.contains(&r.run_id)))
+                .map(|r| {
+                    r.status != "interrupted"
+                        || ids.as_ref().is_some_and(|i| !i.contains(&r.run_id))
+                })
                 .collect();
             let mut k = keep.iter();
             t.runs.retain(|_| *k.next().unwrap_or(&true));

@@ -18,7 +18,10 @@ use crate::util::{ApiError, JsonBody, QueryParams};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/store/items", put(put_item).get(get_item).delete(delete_item))
+        .route(
+            "/store/items",
+            put(put_item).get(get_item).delete(delete_item),
+        )
         .route("/store/items/search", post(search))
         .route("/store/namespaces", post(list_namespaces))
 }
@@ -45,7 +48,10 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 
 /// The namespace as the handler left it, validated again.
 fn namespace_after(value: &AuthValue, allow_empty: bool) -> Result<Vec<String>, ApiError> {
-    let ns = value.namespace().map(<[String]>::to_vec).unwrap_or_default();
+    let ns = value
+        .namespace()
+        .map(<[String]>::to_vec)
+        .unwrap_or_default();
     check_namespace(&ns, allow_empty)?;
     Ok(ns)
 }

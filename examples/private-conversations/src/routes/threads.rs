@@ -31,10 +31,16 @@ pub(crate) fn routes() -> Router<AppState> {
             get(read).patch(update).delete(delete),
         )
         .route("/threads/{thread_id}/copy", post(copy))
-        .route("/threads/{thread_id}/state", get(state_get).post(state_update))
+        .route(
+            "/threads/{thread_id}/state",
+            get(state_get).post(state_update),
+        )
         .route("/threads/{thread_id}/state/checkpoint", post(state_at_body))
         .route("/threads/{thread_id}/state/{checkpoint_id}", get(state_at))
-        .route("/threads/{thread_id}/history", get(history_get).post(history_post))
+        .route(
+            "/threads/{thread_id}/history",
+            get(history_get).post(history_post),
+        )
 }
 
 /// 404 for a thread that does not exist or that the caller may not see.
@@ -225,7 +231,12 @@ async fn prune(
                 .await?
                 .is_some()
         } else {
-            state.storage.threads.remove(&id, filter.as_ref()).await.is_some()
+            state
+                .storage
+                .threads
+                .remove(&id, filter.as_ref())
+                .await
+                .is_some()
         };
         pruned += usize::from(done);
     }
@@ -254,7 +265,11 @@ async fn run_search(
     let descending = super::descending(body.sort_order.as_deref())?;
     let ids = body
         .ids
-        .map(|ids| ids.iter().map(|id| thread_id(id)).collect::<Result<Vec<_>, _>>())
+        .map(|ids| {
+            ids.iter()
+                .map(|id| thread_id(id))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .transpose()?;
     if let Some(s) = &body.sort_by
         && !["thread_id", "status", "created_at", "updated_at"].contains(&s.as_str())
@@ -420,7 +435,10 @@ async fn state_get(
     Ok(Json(state_json(&thread, None)))
 }
 
-fn find_checkpoint<'t>(thread: &'t Thread, checkpoint_id: &str) -> Result<&'t Checkpoint, ApiError> {
+fn find_checkpoint<'t>(
+    thread: &'t Thread,
+    checkpoint_id: &str,
+) -> Result<&'t Checkpoint, ApiError> {
     thread
         .history
         .iter()
@@ -510,9 +528,13 @@ async fn state_update(
         }
         let mut md = Object::new();
         md.insert("source".into(), "update".into());
-        md.insert("writes".into(), json!({ as_node.unwrap_or_else(|| "echo".into()): null }));
+        md.insert(
+            "writes".into(),
+            json!({ as_node.unwrap_or_else(|| "echo".into()): null }),
+        );
         let cid = push_checkpoint(t, values, md);
-        *out.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = cid;
+        *out.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = cid;
         Ok(())
     });
     state
@@ -525,7 +547,9 @@ async fn state_update(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    Ok(Json(json!({ "checkpoint": checkpoint_ref(&id, Some(&cid)) })))
+    Ok(Json(
+        json!({ "checkpoint": checkpoint_ref(&id, Some(&cid)) }),
+    ))
 }
 
 fn history(thread: &Thread, limit: usize, before: Option<&str>, wanted: Option<&Object>) -> Value {
@@ -570,9 +594,17 @@ async fn history_post(
     let (limit, _) = super::page(body.limit, None)?;
     let before = match &body.before {
         Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Object(c)) => c.get("checkpoint_id").and_then(Value::as_str).map(str::to_owned),
+        Some(Value::Object(c)) => c
+            .get("checkpoint_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         _ => None,
     };
     let thread = read_checked(&state, &user, &id, None).await?;
-    Ok(Json(history(&thread, limit, before.as_deref(), body.metadata.as_ref())))
+    Ok(Json(history(
+        &thread,
+        limit,
+        before.as_deref(),
+        body.metadata.as_ref(),
+    )))
 }

@@ -100,7 +100,10 @@ pub mod scoped {
         value: &mut StoreValue,
     ) -> Result<(), HttpException> {
         let first = value.namespace().and_then(|ns| ns.first().cloned());
-        auth::ensure!(first.as_deref() == Some(ctx.user.identity()), "Not authorized");
+        auth::ensure!(
+            first.as_deref() == Some(ctx.user.identity()),
+            "Not authorized"
+        );
         Ok(())
     }
 }
@@ -122,7 +125,9 @@ impl std::str::FromStr for Policy {
         match s {
             "global" => Ok(Policy::Global),
             "scoped" => Ok(Policy::Scoped),
-            other => Err(format!("unknown policy {other:?}: expected scoped or global")),
+            other => Err(format!(
+                "unknown policy {other:?}: expected scoped or global"
+            )),
         }
     }
 }
@@ -212,8 +217,16 @@ mod by_hand {
                     "on_thread_read",
                     thread_read,
                 )
-                .on(&[Target::Resource(Resource::Assistants)], "on_assistants", assistants)
-                .on(&[Target::Resource(Resource::Store)], "authorize_store", store),
+                .on(
+                    &[Target::Resource(Resource::Assistants)],
+                    "on_assistants",
+                    assistants,
+                )
+                .on(
+                    &[Target::Resource(Resource::Store)],
+                    "authorize_store",
+                    store,
+                ),
         }
         .build()
     }

@@ -259,11 +259,7 @@ impl ItemStore for MemoryItems {
         Box::pin(std::future::ready(item))
     }
 
-    fn get<'a>(
-        &'a self,
-        namespace: &'a [String],
-        key: &'a str,
-    ) -> StorageFuture<'a, Option<Item>> {
+    fn get<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, Option<Item>> {
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let found = items.get(&(namespace.to_vec(), key.to_owned())).cloned();
         Box::pin(std::future::ready(found))
@@ -271,7 +267,9 @@ impl ItemStore for MemoryItems {
 
     fn delete<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, bool> {
         let mut items = self.items.write().unwrap_or_else(PoisonError::into_inner);
-        let existed = items.remove(&(namespace.to_vec(), key.to_owned())).is_some();
+        let existed = items
+            .remove(&(namespace.to_vec(), key.to_owned()))
+            .is_some();
         Box::pin(std::future::ready(existed))
     }
 

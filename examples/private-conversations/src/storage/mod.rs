@@ -108,7 +108,9 @@ impl<T: Record> Query<'_, T> {
     /// Whether `item` passes every condition.
     pub fn accepts(&self, item: &T) -> bool {
         visible(item.metadata(), self.auth, self.metadata)
-            && self.ids.is_none_or(|ids| ids.iter().any(|i| i == item.id()))
+            && self
+                .ids
+                .is_none_or(|ids| ids.iter().any(|i| i == item.id()))
             && self.predicate.is_none_or(|p| p(item))
     }
 
@@ -160,8 +162,11 @@ pub trait Collection<T: Record>: Send + Sync {
     ) -> StorageFuture<'a, Result<Option<T>, ApiError>>;
 
     /// Removes the resource `id` if it exists and `filter` matches it.
-    fn remove<'a>(&'a self, id: &'a str, filter: Option<&'a Filter>)
-    -> StorageFuture<'a, Option<T>>;
+    fn remove<'a>(
+        &'a self,
+        id: &'a str,
+        filter: Option<&'a Filter>,
+    ) -> StorageFuture<'a, Option<T>>;
 
     /// The resources matching `query`, sorted, within its limit and offset.
     fn search<'a>(&'a self, query: Query<'a, T>) -> StorageFuture<'a, Page<T>>;
@@ -173,8 +178,7 @@ pub trait ItemStore: Send + Sync {
     fn put(&self, namespace: Vec<String>, key: String, value: Object) -> StorageFuture<'_, Item>;
 
     /// The item, if any.
-    fn get<'a>(&'a self, namespace: &'a [String], key: &'a str)
-    -> StorageFuture<'a, Option<Item>>;
+    fn get<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, Option<Item>>;
 
     /// Removes the item; whether it existed.
     fn delete<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, bool>;
@@ -233,7 +237,10 @@ mod tests {
     #[test]
     fn containment() {
         assert!(contains(&json!({"a": 1, "b": [1, 2]}), &json!({"b": [2]})));
-        assert!(contains(&json!({"a": {"x": 1, "y": 2}}), &json!({"a": {"x": 1}})));
+        assert!(contains(
+            &json!({"a": {"x": 1, "y": 2}}),
+            &json!({"a": {"x": 1}})
+        ));
         assert!(!contains(&json!({"a": 1}), &json!({"a": 2})));
         assert!(!contains(&json!({}), &json!({"a": null})));
         assert!(contains(&json!(["x", "y"]), &json!("x")));

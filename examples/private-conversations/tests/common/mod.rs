@@ -84,7 +84,9 @@ impl Reply {
         &self.body
     }
     pub fn detail(&self) -> &str {
-        self.body["detail"].as_str().unwrap_or_else(|| panic!("no detail in {}", self.text))
+        self.body["detail"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no detail in {}", self.text))
     }
 }
 
@@ -102,7 +104,12 @@ impl Client {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body, text, headers }
+        Reply {
+            status,
+            body,
+            text,
+            headers,
+        }
     }
     pub async fn raw(&self, method: Method, path: &str, authorization: Option<&str>) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
@@ -114,7 +121,12 @@ impl Client {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body, text, headers }
+        Reply {
+            status,
+            body,
+            text,
+            headers,
+        }
     }
     pub async fn get(&self, path: &str) -> Reply {
         self.send(Method::GET, path, None).await
