@@ -27,3 +27,9 @@ pub use request::{HeaderSource, Headers, Params, Request};
 pub use types::AuthValue;
 pub use user::{AuthContext, AuthUser, IntoAuthUser, MinimalUser, UserKind};
 pub use vocab::{Action, EVENT_COUNT, Resource, Target, UnknownName, event_index, events};
+
+/// Re-exports for [`filter!`]; not part of the API.
+#[doc(hidden)]
+pub mod __filter_private {
+    pub use serde_json::json;
+}

@@ -116,8 +116,14 @@ impl<T: Record> Query<'_, T> {
 
     /// Top-level equality conditions that every result must satisfy, for an index.
     pub fn eq_conditions(&self) -> Vec<(String, Value)> {
-        // FIXME(filter branch): self.auth's eq_conditions() once auth::Filter has it.
-        let mut out: Vec<(String, Value)> = Vec::new();
+        let mut out: Vec<(String, Value)> = self
+            .auth
+            .map(|f| {
+                f.eq_conditions()
+                    .map(|(k, v)| (k.to_owned(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(m) = self.metadata {
             out.extend(
                 m.iter()
