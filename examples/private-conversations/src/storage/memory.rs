@@ -317,3 +317,80 @@ impl ItemStore for MemoryItems {
         Box::pin(std::future::ready(page))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::threads::new_thread;
+    use serde_json::json;
+
+    fn meta(v: Value) -> Object {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn index_follows_changes_and_filters() {
+        let c = MemoryCollection::new("Thread");
+        for i in 0..30 {
+            let owner = format!("u{}", i % 3);
+            let t = new_thread(format!("t{i:02}"), meta(json!({"owner": owner, "n": i})));
+            c.insert(t, IfExists::Raise, None).await.unwrap();
+        }
+        let f = Filter::eq("owner", "u1");
+        let page = c
+            .search(Query {
+                auth: Some(&f),
+                limit: 100,
+                ..Query::default()
+            })
+            .await;
+        assert_eq!(page.total, 10);
+        assert!(page.items.iter().all(|t| t.metadata["owner"] == "u1"));
+        // Moving a thread to another owner moves it in the index.
+        let change: Modifier<'_, crate::model::Thread> = Box::new(|t| {
+            t.metadata.insert("owner".into(), "u2".into());
+            Ok(())
+        });
+        c.modify("t01", Some(&f), change).await.unwrap().unwrap();
+        let page = c
+            .search(Query {
+                auth: Some(&f),
+                limit: 0,
+                ..Query::default()
+            })
+            .await;
+        assert_eq!(page.total, 9);
+        // A filtered-out modify changes nothing and reports absence.
+        let change: Modifier<'_, crate::model::Thread> = Box::new(|t| {
+            t.metadata.insert("owner".into(), "u1".into());
+            Ok(())
+        });
+        assert!(c.modify("t01", Some(&f), change).await.unwrap().is_none());
+        assert_eq!(c.get("t01", None).await.unwrap().metadata["owner"], "u2");
+        // Caller metadata is ANDed with the auth filter.
+        let wanted = meta(json!({"n": 4}));
+        let page = c
+            .search(Query {
+                auth: Some(&f),
+                metadata: Some(&wanted),
+                ..Query::default()
+            })
+            .await;
+        assert_eq!(page.total, 1);
+        let wanted = meta(json!({"n": 5}));
+        let page = c
+            .search(Query {
+                auth: Some(&f),
+                metadata: Some(&wanted),
+                ..Query::default()
+            })
+            .await;
+        assert_eq!(page.total, 0);
+        assert!(
+            c.remove("t04", Some(&Filter::eq("owner", "u0")))
+                .await
+                .is_none()
+        );
+        assert!(c.remove("t04", Some(&f)).await.is_some());
+    }
+}
