@@ -37,8 +37,8 @@ table! {
     project_mut => __private::project_mut;
     project_ref => __private::project_ref;
     assert_fits => __private::assert_fits;
-    into_decision => __private::into_decision;
-    into_user => __private::into_user;
+    decision => __private::into_decision;
+    user => __private::into_user;
     extract => __private::extract;
     submit => __private::inventory::submit;
 }

@@ -58,10 +58,7 @@ fn covered(wide: &RawTarget, narrow: &RawTarget) -> syn::Error {
 }
 
 fn target(raw: &RawTarget) -> syn::Result<Target> {
-    let action = match &raw.action {
-        None => None,
-        Some((_, a)) => Some((a, a.unraw().to_string())),
-    };
+    let action = raw.action.as_ref().map(|(_, a)| (a, a.unraw().to_string()));
     match &raw.head {
         Head::Star(_) => match action {
             None => Ok(Target::Global),
@@ -316,7 +313,7 @@ pub fn on_params(
             tokens,
             format!(
                 "the context comes first: write `(ctx: &AuthContext, value: {})`",
-                type_text(&value.ty, true)
+                type_text(&ctx.ty, true)
             ),
         ));
         return None;
@@ -506,9 +503,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
+    d[0] = (0..=b.len()).collect();
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
