@@ -102,7 +102,9 @@ fn expand_on(
     let name_str = name.unraw().to_string();
     let ty = &params.value_ty;
     let ty_span = ty.span();
-    let ctx_span = params.ctx_ty.span();
+    // `&AuthContext`: the referent, since only one token's span can be given on stable
+    let ctx_span =
+        item::as_reference(&params.ctx_ty).map_or_else(|| params.ctx_ty.span(), |r| r.elem.span());
     let out_span = item::output_span(f);
 
     let targets: Vec<TokenStream> = if targets.is_empty() {
@@ -123,13 +125,22 @@ fn expand_on(
     let ctx_arg = quote_spanned!(ctx_span=> __auth_ctx);
     let call = quote_spanned!(name_span=> #name(#ctx_arg, __auth_value).await);
     let into_decision = p.decision(out_span);
-    let decide = quote_spanned!(out_span=> #into_decision(#call));
+    // the result is bound first so a result type without a decision is reported at `-> T`
+    let decide = quote_spanned!(out_span=>
+        let __auth_out = #call;
+        #into_decision(__auth_out)
+    );
+    // spanned at the fn name: a future that is not `Send` is reported there
+    let boxed = p.boxed(name_span);
+    let future = quote_spanned!(name_span=> #boxed::pin(async move {
+        #project
+        #decide
+    }));
     let location = location(name_span);
 
     let auth_context = p.auth_context(call_site);
     let auth_value = p.auth_value(call_site);
     let handler_future = p.handler_future(call_site);
-    let boxed = p.boxed(call_site);
     let submit = p.submit(call_site);
     let authorize = p.authorize(call_site);
     let item = f;
@@ -141,10 +152,7 @@ fn expand_on(
                 __auth_value: &'a mut #auth_value,
             ) -> #handler_future<'a> {
                 #fits
-                #boxed::pin(async move {
-                    #project
-                    #decide
-                })
+                #future
             }
             #submit! {
                 #authorize(&[#(#targets),*], __auth_handler, #name_str, #location)
@@ -176,12 +184,19 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
     }
     let call = quote_spanned!(name_span=> #name(#(#locals),*).await);
     let into_user = p.user(out_span);
-    let decide = quote_spanned!(out_span=> #into_user(#call));
+    let decide = quote_spanned!(out_span=>
+        let __auth_out = #call;
+        #into_user(__auth_out)
+    );
+    let boxed = p.boxed(name_span);
+    let future = quote_spanned!(name_span=> #boxed::pin(async move {
+        #(#extract)*
+        #decide
+    }));
     let location = location(name_span);
 
     let request = p.request(call_site);
     let user_future = p.user_future(call_site);
-    let boxed = p.boxed(call_site);
     let submit = p.submit(call_site);
     let register = p.authenticate(call_site);
     quote! {
@@ -190,10 +205,7 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
             fn __auth_authenticate<'a>(
                 __auth_request: &'a #request<'a>,
             ) -> #user_future<'a> {
-                #boxed::pin(async move {
-                    #(#extract)*
-                    #decide
-                })
+                #future
             }
             #submit! {
                 #register(__auth_authenticate, #name_str, #location)
@@ -580,7 +592,7 @@ mod tests {
             "fn __auth_handler < 'a > (__auth_ctx : & 'a :: auth :: AuthContext < 'a > , __auth_value : & 'a mut :: auth :: AuthValue ,) -> :: auth :: __private :: HandlerFuture < 'a >",
             ":: auth :: __private :: assert_fits :: < ThreadsCreate , :: auth :: __private :: ev :: ThreadsCreate > () ;",
             "let __auth_value = :: auth :: __private :: project_mut :: < ThreadsCreate > (__auth_value) ? ;",
-            ":: auth :: __private :: into_decision (h (__auth_ctx , __auth_value) . await)",
+            "let __auth_out = h (__auth_ctx , __auth_value) . await ; :: auth :: __private :: into_decision (__auth_out)",
             ":: auth :: __private :: inventory :: submit !",
             ":: auth :: Registration :: __authorize (& [:: auth :: Target :: Event (:: auth :: Resource :: Threads , :: auth :: Action :: Create)] , __auth_handler , \"h\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! ())",
         ] {
@@ -630,7 +642,7 @@ mod tests {
             "let __auth_param_0 = :: auth :: __private :: extract :: < :: auth :: __private :: param :: Request , & Request > (__auth_request) ? ;",
             "let __auth_param_1 = :: auth :: __private :: extract :: < :: auth :: __private :: param :: Authorization , Option < & str > > (__auth_request) ? ;",
             "param :: Headers , & Headers >",
-            ":: auth :: __private :: into_user (get_user (__auth_param_0 , __auth_param_1 , __auth_param_2) . await)",
+            "let __auth_out = get_user (__auth_param_0 , __auth_param_1 , __auth_param_2) . await ; :: auth :: __private :: into_user (__auth_out)",
             ":: auth :: Registration :: __authenticate (__auth_authenticate , \"get_user\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! ())",
         ] {
             assert!(out.contains(piece), "missing {piece}\nin {out}");
@@ -655,7 +667,7 @@ mod tests {
         assert!(
             auth_("", "async fn a() -> &'static str { \"x\" }")
                 .unwrap()
-                .contains("into_user (a () . await)")
+                .contains("let __auth_out = a () . await ;")
         );
     }
 
