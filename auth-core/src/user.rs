@@ -1,6 +1,8 @@
 //! Users: what authentication returns ([`MinimalUser`], a string, a JSON object or a type of your
 //! own through [`IntoAuthUser`]) and what handlers see ([`AuthUser`], inside [`AuthContext`]).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -99,12 +101,18 @@ pub enum UserKind {
 /// assert_eq!(user.get("org").unwrap(), "acme");
 /// assert_eq!(user.get("identity").unwrap(), "user1");
 /// ```
+///
+/// Cloning is cheap (a reference count): the dispatcher hands each handler its own
+/// [`AuthContext`] without copying the user.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AuthUser {
+pub struct AuthUser(Arc<UserData>);
+
+#[derive(Debug, PartialEq)]
+struct UserData {
     identity: String,
     display_name: String,
     is_authenticated: bool,
-    permissions: Vec<String>,
+    permissions: Arc<[String]>,
     extra: Map<String, Value>,
     kind: UserKind,
 }
@@ -122,68 +130,74 @@ impl AuthUser {
 
     /// LangGraph Studio's user with this identity.
     pub fn studio(identity: impl Into<String>) -> Self {
-        AuthUser {
-            kind: UserKind::Studio,
-            ..AuthUser::new(identity)
+        let mut user = AuthUser::new(identity);
+        if let Some(data) = Arc::get_mut(&mut user.0) {
+            data.kind = UserKind::Studio;
         }
+        user
     }
 
     /// The identity, the key that policies stamp as owner.
     pub fn identity(&self) -> &str {
-        &self.identity
+        &self.0.identity
     }
 
     /// The display name (the identity unless the handler set one).
     pub fn display_name(&self) -> &str {
-        &self.display_name
+        &self.0.display_name
     }
 
     /// Whether the user is authenticated.
     pub fn is_authenticated(&self) -> bool {
-        self.is_authenticated
+        self.0.is_authenticated
     }
 
     /// The permissions granted by authentication.
     pub fn permissions(&self) -> &[String] {
-        &self.permissions
+        &self.0.permissions
+    }
+
+    /// The permissions, shared: what [`AuthContext::permissions`] holds.
+    pub fn shared_permissions(&self) -> Arc<[String]> {
+        Arc::clone(&self.0.permissions)
     }
 
     /// The user's kind.
     pub fn kind(&self) -> UserKind {
-        self.kind
+        self.0.kind
     }
 
     /// Whether this is LangGraph Studio's user.
     pub fn is_studio(&self) -> bool {
-        self.kind == UserKind::Studio
+        self.0.kind == UserKind::Studio
     }
 
     /// An extra field by name; the standard fields (`identity`, `display_name`,
     /// `is_authenticated`, `permissions`) are answered too, as JSON.
     pub fn get(&self, name: &str) -> Option<Value> {
         match name {
-            "identity" => Some(Value::from(self.identity.as_str())),
-            "display_name" => Some(Value::from(self.display_name.as_str())),
-            "is_authenticated" => Some(Value::from(self.is_authenticated)),
-            "permissions" => Some(Value::from(self.permissions.clone())),
-            _ => self.extra.get(name).cloned(),
+            "identity" => Some(Value::from(self.0.identity.as_str())),
+            "display_name" => Some(Value::from(self.0.display_name.as_str())),
+            "is_authenticated" => Some(Value::from(self.0.is_authenticated)),
+            "permissions" => Some(Value::from(self.0.permissions.to_vec())),
+            _ => self.0.extra.get(name).cloned(),
         }
     }
 
     /// The extra fields, beyond the standard ones.
     pub fn extra(&self) -> &Map<String, Value> {
-        &self.extra
+        &self.0.extra
     }
 
     /// The user as the JSON object graph runs receive in
     /// `config.configurable.langgraph_auth_user`.
     pub fn to_json(&self) -> Value {
-        let mut map = self.extra.clone();
-        map.insert("identity".into(), self.identity.clone().into());
-        map.insert("display_name".into(), self.display_name.clone().into());
-        map.insert("is_authenticated".into(), self.is_authenticated.into());
-        map.insert("permissions".into(), self.permissions.clone().into());
-        if self.kind == UserKind::Studio {
+        let mut map = self.0.extra.clone();
+        map.insert("identity".into(), self.0.identity.clone().into());
+        map.insert("display_name".into(), self.0.display_name.clone().into());
+        map.insert("is_authenticated".into(), self.0.is_authenticated.into());
+        map.insert("permissions".into(), self.0.permissions.to_vec().into());
+        if self.0.kind == UserKind::Studio {
             map.insert("kind".into(), "StudioUser".into());
         }
         Value::Object(map)
@@ -192,14 +206,14 @@ impl AuthUser {
 
 impl From<MinimalUser> for AuthUser {
     fn from(u: MinimalUser) -> Self {
-        AuthUser {
+        AuthUser(Arc::new(UserData {
             display_name: u.display_name.unwrap_or_else(|| u.identity.clone()),
             identity: u.identity,
             is_authenticated: u.is_authenticated.unwrap_or(true),
-            permissions: u.permissions,
+            permissions: u.permissions.into(),
             extra: u.extra,
             kind: UserKind::Standard,
-        }
+        }))
     }
 }
 
@@ -322,26 +336,26 @@ impl<T: IntoAuthUser> IntoAuthUser for Result<T, HttpException> {
 
 /// What an authorization handler receives besides the value: who asks, and for what.
 ///
-/// It borrows the user, so building it costs nothing per call. Handlers take it as
-/// `ctx: &AuthContext`.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthContext<'a> {
+/// Handlers take it as `ctx: &AuthContext`. Building one costs two reference-count increments,
+/// no allocation.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
     /// The authenticated user.
-    pub user: &'a AuthUser,
+    pub user: AuthUser,
     /// The user's permissions (the same as `user.permissions()`).
-    pub permissions: &'a [String],
+    pub permissions: Arc<[String]>,
     /// The resource of the event.
     pub resource: Resource,
     /// The action of the event.
     pub action: Action,
 }
 
-impl<'a> AuthContext<'a> {
+impl AuthContext {
     /// The context of `user` asking for `(resource, action)`.
-    pub fn new(user: &'a AuthUser, resource: Resource, action: Action) -> Self {
+    pub fn new(user: &AuthUser, resource: Resource, action: Action) -> Self {
         AuthContext {
-            user,
-            permissions: user.permissions(),
+            user: user.clone(),
+            permissions: user.shared_permissions(),
             resource,
             action,
         }

@@ -1,0 +1,127 @@
+//! What `auth` costs per request: handler resolution, `authorize` with the tutorial's handlers,
+//! `authenticate` with its bearer-token handler, and `Filter::matches`.
+//!
+//! `cargo bench -p auth-core --bench dispatch`
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use auth::types::{AuthValue, ThreadsCreate, ThreadsRead};
+use auth::{Action, Auth, AuthUser, Filter, Request, Resource};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Map, Value, json};
+
+/// The tutorial's policy: authentication, the global handler, and a scoped read handler.
+mod policy {
+    pub mod authn {
+        use auth::{HttpException, MinimalUser};
+
+        #[auth::authenticate]
+        async fn get_current_user(authorization: Option<&str>) -> Result<MinimalUser, HttpException> {
+            let header = authorization.ok_or_else(|| HttpException::new(401))?;
+            let (scheme, token) = header.split_once(' ').ok_or_else(|| HttpException::new(401))?;
+            auth::ensure!(scheme.eq_ignore_ascii_case("bearer"), "Invalid authorization scheme");
+            match token {
+                "user1-token" => Ok(MinimalUser::new("user1")),
+                "user2-token" => Ok(MinimalUser::new("user2")),
+                _ => Err(HttpException::new(401).with_detail("Invalid token")),
+            }
+        }
+    }
+
+    pub mod global {
+        use auth::types::AuthValue;
+        use auth::{AuthContext, Filter};
+
+        #[auth::on]
+        async fn add_owner(ctx: &AuthContext, value: &mut AuthValue) -> Filter {
+            if let Some(metadata) = value.metadata_mut() {
+                metadata.insert("owner".into(), ctx.user.identity().into());
+            }
+            Filter::eq("owner", ctx.user.identity())
+        }
+    }
+
+    pub mod scoped {
+        use auth::types::ThreadsRead;
+        use auth::{AuthContext, Filter};
+
+        #[auth::on(threads.read)]
+        async fn on_thread_read(ctx: &AuthContext, _value: &ThreadsRead) -> Filter {
+            Filter::eq("owner", ctx.user.identity())
+        }
+    }
+}
+
+/// Runs a future that never waits (every handler here is ready at once) without an executor,
+/// so that the figure is the dispatcher's and the handler's, not a runtime's.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("a benchmarked handler waited"),
+    }
+}
+
+fn policy(modules: &[&str]) -> Auth {
+    modules
+        .iter()
+        .fold(Auth::builder(), |b, m| b.module(&format!("dispatch::policy::{m}")))
+        .build()
+        .unwrap()
+}
+
+fn dispatch(c: &mut Criterion) {
+    let global = policy(&["authn", "global"]);
+    let scoped = policy(&["authn", "global", "scoped"]);
+    let user = AuthUser::new("user1");
+
+    c.bench_function("resolve handler", |b| {
+        b.iter(|| scoped.handler_for(black_box(Resource::Threads), black_box(Action::Read)))
+    });
+
+    let mut create = AuthValue::from(ThreadsCreate {
+        metadata: Some(Map::new()),
+        ..Default::default()
+    });
+    c.bench_function("authorize global handler (threads.create, stamps owner)", |b| {
+        b.iter(|| ready(global.authorize(black_box(&user), black_box(&mut create))).unwrap())
+    });
+    let mut read = AuthValue::from(ThreadsRead::default());
+    c.bench_function("authorize scoped handler (threads.read)", |b| {
+        b.iter(|| ready(scoped.authorize(black_box(&user), black_box(&mut read))).unwrap())
+    });
+
+    let headers = [("authorization", "Bearer user1-token")];
+    let request = Request::new("GET", "/threads/00000000-0000-0000-0000-000000000000").with_headers(&headers);
+    c.bench_function("authenticate bearer token", |b| {
+        b.iter(|| ready(global.authenticate(black_box(&request))).unwrap())
+    });
+}
+
+fn filters(c: &mut Criterion) {
+    let mut metadata = Map::new();
+    for i in 0..8 {
+        metadata.insert(format!("key{i}"), json!(format!("value{i}")));
+    }
+    metadata.insert("owner".into(), json!("user1"));
+    metadata.insert("tags".into(), json!(["a", "b", "private", "c"]));
+    let metadata = black_box(metadata);
+
+    let eq = Filter::eq("owner", "user1");
+    let contains = Filter::from_json(&json!({"tags": {"$contains": "private"}})).unwrap();
+    let or = Filter::from_json(&json!({"$or": [{"owner": "user2"}, {"tags": {"$contains": "c"}}]})).unwrap();
+    for (name, filter) in [("$eq", &eq), ("$contains", &contains), ("$or of two", &or)] {
+        assert!(filter.matches(&metadata));
+        c.bench_function(&format!("Filter::matches {name} (10-key metadata)"), |b| {
+            b.iter(|| black_box(filter).matches(&metadata))
+        });
+    }
+    let _: &Value = &metadata["owner"];
+}
+
+criterion_group!(benches, dispatch, filters);
+criterion_main!(benches);

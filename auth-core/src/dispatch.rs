@@ -1,0 +1,620 @@
+//! [`Auth`]: the dispatcher built once from the registered handlers, and its [`AuthBuilder`].
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::__private::{AuthenticateFn, EnsureFailed, HandlerFn};
+use crate::filter::Filter;
+use crate::registry::{HandlerInfo, Kind, Place, Registration, RegistryError, registry};
+use crate::types::AuthValue;
+use crate::vocab::{Action, EVENT_COUNT, Resource, Target, event_index, events};
+use crate::{AuthContext, AuthUser, HttpException, Request};
+
+const NONE: u16 = u16::MAX;
+
+/// The authentication and authorization dispatcher.
+///
+/// Built once at start-up from the registered handlers ([`Auth::from_registry`]) or a chosen
+/// subset of them ([`Auth::builder`]); it resolves every (resource, action) in advance into a
+/// fixed table, so that [`authorize`](Auth::authorize) costs one indexed load plus the handler's
+/// own future: no hashing, locking or allocation of its own.
+///
+/// ```
+/// use auth::{Auth, AuthUser, Filter, Resource, Action};
+/// use auth::types::{AuthValue, ThreadsCreate};
+///
+/// #[auth::on(threads.create)]
+/// async fn stamp_owner(ctx: &auth::AuthContext, value: &mut ThreadsCreate) -> Filter {
+///     let owner = ctx.user.identity();
+///     value.metadata.get_or_insert_default().insert("owner".into(), owner.into());
+///     Filter::eq("owner", owner)
+/// }
+///
+/// # tokio_test_block_on(async {
+/// let auth = Auth::builder().module(module_path!()).build().unwrap();
+/// let alice = AuthUser::new("alice");
+/// let mut value = AuthValue::from(ThreadsCreate::default());
+/// let filter = auth.authorize(&alice, &mut value).await.unwrap().unwrap();
+/// assert_eq!(value.metadata().unwrap()["owner"], "alice");
+/// assert_eq!(filter, Filter::eq("owner", "alice"));
+/// assert_eq!(auth.handler_for(Resource::Threads, Action::Create).unwrap().name(), "stamp_owner");
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+pub struct Auth {
+    authenticate: Option<(AuthenticateFn, HandlerInfo)>,
+    handlers: Vec<(HandlerFn, HandlerInfo)>,
+    table: [u16; EVENT_COUNT],
+    deny_uncovered: bool,
+}
+
+impl Auth {
+    /// A dispatcher over every handler linked into the binary.
+    ///
+    /// Fails, naming both places, when two handlers claim the same target or when there are two
+    /// authenticate handlers.
+    pub fn from_registry() -> Result<Auth, RegistryError> {
+        Auth::builder().registry().build()
+    }
+
+    /// A builder to choose handlers: all or part of the registry, or functions given by hand.
+    pub fn builder() -> AuthBuilder {
+        AuthBuilder::default()
+    }
+
+    /// Authenticates a request with the authenticate handler.
+    ///
+    /// Without an authenticate handler, every request is the [anonymous](AuthUser::anonymous)
+    /// user. A handler's [`HttpException`] is returned whole (status, detail, headers); a failed
+    /// [`ensure!`](crate::ensure) is a 401; a panic is a 500 for this request only.
+    pub async fn authenticate(&self, request: &Request<'_>) -> Result<AuthUser, HttpException> {
+        let Some((handler, info)) = &self.authenticate else {
+            return Ok(AuthUser::anonymous());
+        };
+        match CatchUnwind(handler(request)).await {
+            Ok(result) => result.map_err(HttpException::for_authentication),
+            Err(payload) => Err(from_panic(payload, info, 401)),
+        }
+    }
+
+    /// Runs the most specific handler for the value's (resource, action) and returns its filter.
+    ///
+    /// Precedence: (resource, action) > (resource, any action) > (any resource, action) > global.
+    /// With no handler, the request is allowed with no filter (LangGraph's default), or refused
+    /// with 403 when the builder chose [`deny_uncovered`](AuthBuilder::deny_uncovered).
+    ///
+    /// `false` from a handler is 403 `Forbidden`; an [`HttpException`] keeps its status, detail
+    /// and headers; a failed [`ensure!`](crate::ensure) is 403 with its detail; a panic, or a
+    /// malformed [`filter!`](crate::filter), is a 500 naming the handler, for this call only.
+    pub async fn authorize(
+        &self,
+        user: &AuthUser,
+        value: &mut AuthValue,
+    ) -> Result<Option<Filter>, HttpException> {
+        let (resource, action) = (value.resource(), value.action());
+        let slot = self.table[value.event_index()];
+        if slot == NONE {
+            return if self.deny_uncovered {
+                Err(HttpException::new(403)
+                    .with_detail(format!("No handler covers {resource}.{action}")))
+            } else {
+                Ok(None)
+            };
+        }
+        let (handler, info) = &self.handlers[usize::from(slot)];
+        let ctx = AuthContext::new(user, resource, action);
+        match CatchUnwind(handler(&ctx, value)).await {
+            Ok(Ok(Some(filter))) => match filter.error() {
+                None => Ok(Some(filter)),
+                Some(error) => Err(HttpException::internal(format!(
+                    "the handler {} returned a malformed filter: {error}",
+                    info.place()
+                ))),
+            },
+            Ok(result) => result,
+            Err(payload) => Err(from_panic(payload, info, 403)),
+        }
+    }
+
+    /// The handler that decides `(resource, action)`, or `None` when no handler covers it (and
+    /// for a pair that does not exist, such as `threads.put`).
+    #[inline]
+    pub fn handler_for(&self, resource: Resource, action: Action) -> Option<&HandlerInfo> {
+        let slot = self.table[event_index(resource, action)?];
+        (slot != NONE).then(|| &self.handlers[usize::from(slot)].1)
+    }
+
+    /// Every handler, the authenticate handler first, then by source position: for start-up
+    /// logs, and for tests that assert which handlers are linked in.
+    pub fn handlers(&self) -> impl Iterator<Item = &HandlerInfo> {
+        self.authenticate
+            .iter()
+            .map(|(_, i)| i)
+            .chain(self.handlers.iter().map(|(_, i)| i))
+    }
+
+    /// The authenticate handler, if there is one.
+    pub fn authenticate_handler(&self) -> Option<&HandlerInfo> {
+        self.authenticate.as_ref().map(|(_, i)| i)
+    }
+
+    /// The (resource, action) pairs that no handler covers: LangGraph lets them through, which
+    /// leaked data across users in deployed servers. Print them at start-up and assert them in
+    /// tests, or choose [`deny_uncovered`](AuthBuilder::deny_uncovered).
+    pub fn uncovered(&self) -> Vec<(Resource, Action)> {
+        events()
+            .filter(|(r, a)| self.handler_for(*r, *a).is_none())
+            .collect()
+    }
+
+    /// Whether uncovered pairs are refused with 403.
+    pub fn denies_uncovered(&self) -> bool {
+        self.deny_uncovered
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("handlers", &self.handlers().collect::<Vec<_>>())
+            .field("deny_uncovered", &self.deny_uncovered)
+            .finish()
+    }
+}
+
+/// The 500 (or the failed `ensure!`) that a panicking handler is answered with.
+fn from_panic(
+    payload: Box<dyn Any + Send>,
+    info: &HandlerInfo,
+    ensure_status: u16,
+) -> HttpException {
+    match payload.downcast::<EnsureFailed>() {
+        Ok(failed) => HttpException::new(ensure_status).with_detail(failed.0),
+        Err(_) => HttpException::internal(format!("the handler {} panicked", info.place())),
+    }
+}
+
+/// Polls a boxed future, turning a panic inside it into an error.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// Chooses the handlers of an [`Auth`].
+///
+/// ```
+/// use auth::{Auth, Target};
+/// use auth::__private::HandlerFuture;
+///
+/// // A handler given by hand, for targets where link-time registration does not run.
+/// fn deny_all<'a>(_: &'a auth::AuthContext, _: &'a mut auth::AuthValue) -> HandlerFuture<'a> {
+///     Box::pin(async { Ok(Some(auth::Filter::eq("owner", "nobody"))) })
+/// }
+///
+/// let auth = Auth::builder()
+///     .on(&[Target::Global], "deny_all", deny_all)
+///     .deny_uncovered(true)
+///     .build()
+///     .unwrap();
+/// assert!(auth.uncovered().is_empty());
+/// ```
+#[derive(Default)]
+pub struct AuthBuilder {
+    registrations: Vec<Source>,
+    deny_uncovered: bool,
+}
+
+enum Source {
+    Registered(&'static Registration),
+    Authenticate(AuthenticateFn, Place),
+    Authorize(Vec<Target>, HandlerFn, Place),
+}
+
+impl AuthBuilder {
+    /// Adds every registered handler.
+    pub fn registry(self) -> Self {
+        self.registrations(registry())
+    }
+
+    /// Adds the registered handlers written in `module` or below it, such as
+    /// `"my_server::policy::strict"` (a path as `module_path!()` gives it).
+    ///
+    /// So one binary, or one test binary, can hold several policies.
+    pub fn module(self, module: &str) -> Self {
+        self.registrations(registry().filter(|r| r.is_in_module(module)))
+    }
+
+    /// Adds the given registrations (for example `auth::registry().filter(..)`). Adding the same
+    /// registration twice has no effect.
+    pub fn registrations(mut self, regs: impl IntoIterator<Item = &'static Registration>) -> Self {
+        for reg in regs {
+            let seen = self
+                .registrations
+                .iter()
+                .any(|s| matches!(s, Source::Registered(r) if std::ptr::eq(*r, reg)));
+            if !seen {
+                self.registrations.push(Source::Registered(reg));
+            }
+        }
+        self
+    }
+
+    /// Adds an authorization handler by hand. Its place is the caller's position.
+    #[track_caller]
+    pub fn on(mut self, targets: &[Target], name: &'static str, handler: HandlerFn) -> Self {
+        let place = caller_place(name);
+        self.registrations
+            .push(Source::Authorize(targets.to_vec(), handler, place));
+        self
+    }
+
+    /// Adds an authenticate handler by hand. Its place is the caller's position.
+    #[track_caller]
+    pub fn authenticate(mut self, name: &'static str, handler: AuthenticateFn) -> Self {
+        let place = caller_place(name);
+        self.registrations
+            .push(Source::Authenticate(handler, place));
+        self
+    }
+
+    /// With `true`, a (resource, action) that no handler covers is refused with 403, instead of
+    /// LangGraph's default of allowing it with no filter.
+    pub fn deny_uncovered(mut self, deny: bool) -> Self {
+        self.deny_uncovered = deny;
+        self
+    }
+
+    /// Builds the dispatcher, refusing duplicate targets and a second authenticate handler.
+    pub fn build(self) -> Result<Auth, RegistryError> {
+        let mut authenticate: Option<(AuthenticateFn, HandlerInfo)> = None;
+        let mut handlers: Vec<(HandlerFn, HandlerInfo)> = Vec::new();
+        for source in self.registrations {
+            let (kind, place) = match source {
+                Source::Registered(r) => (
+                    match r.kind {
+                        Kind::Authenticate(f) => Err(f),
+                        Kind::Authorize { targets, handler } => Ok((targets.to_vec(), handler)),
+                    },
+                    Place {
+                        file: r.file,
+                        line: r.line,
+                        name: r.name,
+                        module_path: r.module_path,
+                    },
+                ),
+                Source::Authenticate(f, place) => (Err(f), place),
+                Source::Authorize(targets, f, place) => (Ok((targets, f)), place),
+            };
+            match kind {
+                Err(f) => {
+                    let info = HandlerInfo {
+                        targets: None,
+                        place,
+                    };
+                    if let Some((_, first)) = &authenticate {
+                        let (first, second) = ordered(first.place.clone(), info.place);
+                        return Err(RegistryError::DuplicateAuthenticate { first, second });
+                    }
+                    authenticate = Some((f, info));
+                }
+                Ok((targets, f)) => {
+                    if targets.is_empty() {
+                        return Err(RegistryError::NoTarget { handler: place });
+                    }
+                    let info = HandlerInfo {
+                        targets: Some(targets),
+                        place,
+                    };
+                    handlers.push((f, info));
+                }
+            }
+        }
+        // Registration order is unspecified: sort so that nothing depends on it.
+        handlers.sort_by(|a, b| a.1.place.cmp(&b.1.place));
+        let mut claimed: Vec<(Target, usize)> = Vec::new();
+        for (i, (_, info)) in handlers.iter().enumerate() {
+            for &target in info.targets.iter().flatten() {
+                if let Some(&(_, j)) = claimed.iter().find(|(t, _)| *t == target) {
+                    return Err(RegistryError::DuplicateTarget {
+                        target,
+                        first: handlers[j].1.place.clone(),
+                        second: info.place.clone(),
+                    });
+                }
+                claimed.push((target, i));
+            }
+        }
+        let mut table = [NONE; EVENT_COUNT];
+        for (resource, action) in events() {
+            let best = claimed
+                .iter()
+                .filter(|(t, _)| t.covers(resource, action))
+                .min_by_key(|(t, _)| t.level());
+            if let (Some(&(_, i)), Some(idx)) = (best, event_index(resource, action)) {
+                table[idx] = u16::try_from(i).unwrap_or(NONE);
+            }
+        }
+        Ok(Auth {
+            authenticate,
+            handlers,
+            table,
+            deny_uncovered: self.deny_uncovered,
+        })
+    }
+}
+
+fn ordered(a: Place, b: Place) -> (Place, Place) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+#[track_caller]
+fn caller_place(name: &'static str) -> Place {
+    let loc = std::panic::Location::caller();
+    Place {
+        file: loc.file(),
+        line: loc.line(),
+        name,
+        module_path: "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::__private::{HandlerFuture, UserFuture};
+    use crate::types::{ThreadsCreate, ThreadsRead};
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// A handler that answers with its own name as the filter, to see which one ran.
+    macro_rules! named {
+        ($name:ident) => {
+            fn $name<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
+                Box::pin(async { Ok(Some(Filter::eq("ran", stringify!($name)))) })
+            }
+        };
+    }
+    named!(event);
+    named!(resource);
+    named!(action);
+    named!(global);
+
+    fn ran(auth: &Auth, mut value: AuthValue) -> Option<Filter> {
+        block_on(auth.authorize(&AuthUser::new("u"), &mut value)).unwrap()
+    }
+
+    fn create() -> AuthValue {
+        ThreadsCreate::default().into()
+    }
+
+    fn read() -> AuthValue {
+        ThreadsRead::default().into()
+    }
+
+    #[test]
+    fn most_specific_handler_wins() {
+        let t = Resource::Threads;
+        let all = Auth::builder()
+            .on(&[Target::Global], "global", global)
+            .on(&[Target::Action(Action::Create)], "action", action)
+            .on(&[Target::Resource(t)], "resource", resource)
+            .on(&[Target::Event(t, Action::Create)], "event", event)
+            .build()
+            .unwrap();
+        assert_eq!(ran(&all, create()), Some(Filter::eq("ran", "event")));
+        assert_eq!(ran(&all, read()), Some(Filter::eq("ran", "resource")));
+
+        let no_resource = Auth::builder()
+            .on(&[Target::Global], "global", global)
+            .on(&[Target::Action(Action::Create)], "action", action)
+            .build()
+            .unwrap();
+        assert_eq!(
+            ran(&no_resource, create()),
+            Some(Filter::eq("ran", "action"))
+        );
+        assert_eq!(ran(&no_resource, read()), Some(Filter::eq("ran", "global")));
+        assert_eq!(
+            no_resource
+                .handler_for(Resource::Store, Action::Put)
+                .unwrap()
+                .name(),
+            "global"
+        );
+        assert!(no_resource.uncovered().is_empty());
+    }
+
+    #[test]
+    fn uncovered_is_allowed_or_denied_as_chosen() {
+        let open = Auth::builder()
+            .on(
+                &[Target::Event(Resource::Threads, Action::Create)],
+                "event",
+                event,
+            )
+            .build()
+            .unwrap();
+        assert_eq!(ran(&open, read()), None);
+        assert_eq!(open.uncovered().len(), EVENT_COUNT - 1);
+        assert!(
+            !open
+                .uncovered()
+                .contains(&(Resource::Threads, Action::Create))
+        );
+
+        let closed = Auth::builder()
+            .on(
+                &[Target::Event(Resource::Threads, Action::Create)],
+                "event",
+                event,
+            )
+            .deny_uncovered(true)
+            .build()
+            .unwrap();
+        let err = block_on(closed.authorize(&AuthUser::new("u"), &mut read())).unwrap_err();
+        assert_eq!(err.status(), 403);
+        assert_eq!(err.detail(), "No handler covers threads.read");
+        assert!(ran(&closed, create()).is_some());
+    }
+
+    #[test]
+    fn duplicates_are_refused_naming_both_places() {
+        let t = Target::Event(Resource::Threads, Action::Read);
+        let err = Auth::builder()
+            .on(&[t], "first", event)
+            .on(&[Target::Resource(Resource::Crons), t], "second", global)
+            .build()
+            .unwrap_err();
+        match &err {
+            RegistryError::DuplicateTarget {
+                target,
+                first,
+                second,
+            } => {
+                assert_eq!(*target, t);
+                assert_eq!((first.name, second.name), ("first", "second"));
+                assert!(first.line < second.line);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`threads.read`") && msg.contains("`first`") && msg.contains("`second`"),
+            "{msg}"
+        );
+
+        fn user<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
+            Box::pin(async { Ok(AuthUser::new("u")) })
+        }
+        let err = Auth::builder()
+            .authenticate("a", user)
+            .authenticate("b", user)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::DuplicateAuthenticate { .. }));
+        assert!(err.to_string().contains("two authenticate handlers"));
+    }
+
+    #[test]
+    fn errors_panics_and_false_are_answered() {
+        fn refuse<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
+            Box::pin(async {
+                Err(HttpException::new(429)
+                    .with_detail("slow down")
+                    .with_header("Retry-After", "3"))
+            })
+        }
+        fn boom<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
+            Box::pin(async { panic!("handler bug") })
+        }
+        fn no<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
+            Box::pin(async { crate::__private::into_decision(false) })
+        }
+        let auth = Auth::builder()
+            .on(
+                &[Target::Event(Resource::Threads, Action::Create)],
+                "refuse",
+                refuse,
+            )
+            .on(
+                &[Target::Event(Resource::Threads, Action::Read)],
+                "boom",
+                boom,
+            )
+            .on(&[Target::Resource(Resource::Store)], "no", no)
+            .build()
+            .unwrap();
+        let user = AuthUser::new("u");
+        let e = block_on(auth.authorize(&user, &mut create())).unwrap_err();
+        assert_eq!((e.status(), e.detail()), (429, "slow down"));
+        assert_eq!(e.headers().collect::<Vec<_>>(), [("Retry-After", "3")]);
+        let e = block_on(auth.authorize(&user, &mut read())).unwrap_err();
+        assert_eq!(e.status(), 500);
+        assert!(e.detail().contains("`boom`"), "{}", e.detail());
+        // The dispatcher still serves after a panic.
+        let e = block_on(auth.authorize(&user, &mut create())).unwrap_err();
+        assert_eq!(e.status(), 429);
+    }
+
+    #[test]
+    fn authenticate_keeps_errors_and_maps_ensure_to_401() {
+        fn deny<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
+            Box::pin(async {
+                Err(HttpException::new(403)
+                    .with_detail("banned")
+                    .with_header("X-Reason", "r"))
+            })
+        }
+        fn assert_fails<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
+            Box::pin(async {
+                let r: Result<AuthUser, HttpException> =
+                    crate::__private::ensure_failed("token expired");
+                r
+            })
+        }
+        fn unwinds<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
+            Box::pin(async {
+                let u: AuthUser = crate::__private::ensure_failed("no user");
+                Ok(u)
+            })
+        }
+        let request = Request::new("GET", "/");
+        for (f, status, detail) in [
+            (deny as crate::__private::AuthenticateFn, 403, "banned"),
+            (assert_fails, 401, "token expired"),
+            (unwinds, 401, "no user"),
+        ] {
+            let auth = Auth::builder().authenticate("h", f).build().unwrap();
+            let e = block_on(auth.authenticate(&request)).unwrap_err();
+            assert_eq!((e.status(), e.detail()), (status, detail));
+        }
+        let anonymous = block_on(Auth::builder().build().unwrap().authenticate(&request)).unwrap();
+        assert!(!anonymous.is_authenticated());
+    }
+
+    #[test]
+    fn handlers_are_listed_in_source_order() {
+        let auth = Auth::builder()
+            .on(&[Target::Global], "global", global)
+            .on(
+                &[
+                    Target::Resource(Resource::Threads),
+                    Target::Action(Action::Put),
+                ],
+                "resource",
+                resource,
+            )
+            .build()
+            .unwrap();
+        let listed: Vec<String> = auth.handlers().map(|h| h.to_string()).collect();
+        assert_eq!(listed.len(), 2);
+        assert!(
+            listed[0].starts_with("* -> global (auth-core/src/dispatch.rs:"),
+            "{listed:?}"
+        );
+        assert!(
+            listed[1].starts_with("threads, *.put -> resource ("),
+            "{listed:?}"
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! Not public API: the paths that `#[auth::…]` expansions name. May change in any release.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use ::inventory;
+pub use ::std::boxed::Box;
+pub use ::std::format;
+
+pub use crate::types::ev;
+use crate::types::{AuthValue, Fits, HandlerValue};
+use crate::user::IntoAuthUser;
+use crate::{AuthContext, AuthUser, Filter, HandlerOutput, HttpException, Request};
+
+/// The boxed future of an authorization handler.
+pub type HandlerFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Filter>, HttpException>> + Send + 'a>>;
+/// The boxed future of an authenticate handler.
+pub type UserFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<AuthUser, HttpException>> + Send + 'a>>;
+/// An authorization handler as the dispatcher calls it.
+pub type HandlerFn = for<'a> fn(&'a AuthContext, &'a mut AuthValue) -> HandlerFuture<'a>;
+/// An authenticate handler as the dispatcher calls it.
+pub type AuthenticateFn = for<'a> fn(&'a Request<'a>) -> UserFuture<'a>;
+
+fn misrouted<T>() -> HttpException {
+    HttpException::internal(format!(
+        "an authorization handler taking `{}` was given another event",
+        std::any::type_name::<T>()
+    ))
+}
+
+/// The value as the handler's declared type.
+#[inline]
+pub fn project_mut<T: HandlerValue>(value: &mut AuthValue) -> Result<&mut T, HttpException> {
+    T::project_mut(value).ok_or_else(misrouted::<T>)
+}
+
+/// The value as the handler's declared type, read-only.
+#[inline]
+pub fn project_ref<T: HandlerValue>(value: &AuthValue) -> Result<&T, HttpException> {
+    T::project_ref(value).ok_or_else(misrouted::<T>)
+}
+
+/// Compiles only when the value type `T` fits the target marker `E`.
+#[inline]
+pub fn assert_fits<T: ?Sized + Fits<E>, E>() {}
+
+/// The decision of an authorization handler's result.
+#[inline]
+pub fn into_decision<T: HandlerOutput>(out: T) -> Result<Option<Filter>, HttpException> {
+    out.into_decision()
+}
+
+/// The user of an authenticate handler's result.
+#[inline]
+pub fn into_user<T: IntoAuthUser>(out: T) -> Result<AuthUser, HttpException> {
+    out.into_auth_user()
+}
+
+/// The payload a failed `ensure!` unwinds with, in handlers that do not return `Result`.
+pub struct EnsureFailed(pub Cow<'static, str>);
+
+/// What a failed `ensure!` returns from a handler of this return type.
+pub trait EnsureFailure {
+    /// The early return value (or an unwind to the dispatcher).
+    fn ensure_failed(detail: Cow<'static, str>) -> Self;
+}
+
+impl<T> EnsureFailure for Result<T, HttpException> {
+    fn ensure_failed(detail: Cow<'static, str>) -> Self {
+        Err(HttpException::from_ensure(detail))
+    }
+}
+
+macro_rules! ensure_by_unwinding {
+    ($($ty:ty),*) => {$(
+        impl EnsureFailure for $ty {
+            fn ensure_failed(detail: Cow<'static, str>) -> Self {
+                std::panic::resume_unwind(Box::new(EnsureFailed(detail)))
+            }
+        }
+    )*};
+}
+
+ensure_by_unwinding!(
+    (),
+    bool,
+    Filter,
+    Option<Filter>,
+    crate::MinimalUser,
+    AuthUser,
+    String,
+    serde_json::Value,
+    serde_json::Map<String, serde_json::Value>
+);
+
+/// Called by `ensure!` when its condition fails.
+#[inline(never)]
+#[cold]
+pub fn ensure_failed<T: EnsureFailure>(detail: impl Into<Cow<'static, str>>) -> T {
+    T::ensure_failed(detail.into())
+}
+
+/// Markers naming the authenticate parameters.
+pub mod param {
+    /// `request: &Request`
+    pub struct Request;
+    /// `body: Option<&serde_json::Value>`
+    pub struct Body;
+    /// `path: &str`
+    pub struct Path;
+    /// `method: &str`
+    pub struct Method;
+    /// `path_params: &Params`
+    pub struct PathParams;
+    /// `query_params: &Params`
+    pub struct QueryParams;
+    /// `headers: &Headers`
+    pub struct Headers;
+    /// `authorization: Option<&str>` or `&str`
+    pub struct Authorization;
+}
+
+/// A type an authenticate parameter `P` can be given as.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a type this authenticate parameter can take",
+    label = "this parameter's type does not fit its name",
+    note = "the types are: request: &Request, body: Option<&serde_json::Value>, path: &str, method: &str, path_params: &Params, query_params: &Params, headers: &Headers, authorization: Option<&str> or &str"
+)]
+pub trait FromRequestParam<'a, P>: Sized {
+    /// Takes the parameter from the request; an error is answered before the handler runs.
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException>;
+}
+
+/// Takes the authenticate parameter `P` from the request as `T`.
+#[inline]
+pub fn extract<'a, P, T: FromRequestParam<'a, P>>(
+    request: &'a Request<'a>,
+) -> Result<T, HttpException> {
+    T::extract(request)
+}
+
+impl<'a> FromRequestParam<'a, param::Request> for &'a Request<'a> {
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        Ok(request)
+    }
+}
+
+impl<'a> FromRequestParam<'a, param::Body> for Option<&'a serde_json::Value> {
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        Ok(request.body())
+    }
+}
+
+impl<'a> FromRequestParam<'a, param::Path> for &'a str {
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        Ok(request.path())
+    }
+}
+
+impl<'a> FromRequestParam<'a, param::Method> for &'a str {
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        Ok(request.method())
+    }
+}
+
+impl<'a> FromRequestParam<'a, param::PathParams> for &'a crate::Params {
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        Ok(request.path_params())
+    }
+}
+
+impl<'a> FromRequestParam<'a, param::QueryParams> for &'a crate::Params {
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        Ok(request.query_params())
+    }
+}
+
+impl<'a> FromRequestParam<'a, param::Headers> for &'a crate::Headers<'a> {
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        Ok(request.headers())
+    }
+}
+
+fn unauthorized(detail: &'static str) -> HttpException {
+    HttpException::new(401)
+        .with_detail(detail)
+        .with_header("WWW-Authenticate", "Bearer")
+}
+
+impl<'a> FromRequestParam<'a, param::Authorization> for Option<&'a str> {
+    /// A header that is not valid UTF-8 is a 401, never "no header".
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        match request.authorization() {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| unauthorized("Invalid authorization header")),
+        }
+    }
+}
+
+impl<'a> FromRequestParam<'a, param::Authorization> for &'a str {
+    /// A missing header is a 401 before the handler runs.
+    fn extract(request: &'a Request<'a>) -> Result<Self, HttpException> {
+        <Option<&'a str>>::extract(request)?
+            .ok_or_else(|| unauthorized("Missing authorization header"))
+    }
+}

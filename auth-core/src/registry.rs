@@ -1,0 +1,289 @@
+//! Link-time registration of handlers through `inventory`, and what the registry tells at
+//! start-up ([`HandlerInfo`], [`RegistryError`]).
+
+use std::fmt;
+
+use crate::__private::{AuthenticateFn, HandlerFn};
+use crate::vocab::Target;
+
+/// One handler registered by `#[auth::authenticate]` or `#[auth::on(...)]`.
+///
+/// The macros submit one `Registration` per handler; [`registry`] lists them all and
+/// [`AuthBuilder::registrations`](crate::AuthBuilder::registrations) picks some.
+pub struct Registration {
+    pub(crate) kind: Kind,
+    pub(crate) name: &'static str,
+    pub(crate) module_path: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Authenticate(AuthenticateFn),
+    Authorize {
+        targets: &'static [Target],
+        handler: HandlerFn,
+    },
+}
+
+impl Registration {
+    #[doc(hidden)]
+    pub const fn __authorize(
+        targets: &'static [Target],
+        handler: HandlerFn,
+        name: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Registration {
+        Registration {
+            kind: Kind::Authorize { targets, handler },
+            name,
+            module_path,
+            file,
+            line,
+        }
+    }
+
+    #[doc(hidden)]
+    pub const fn __authenticate(
+        handler: AuthenticateFn,
+        name: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Registration {
+        Registration {
+            kind: Kind::Authenticate(handler),
+            name,
+            module_path,
+            file,
+            line,
+        }
+    }
+
+    /// The handler function's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The module the handler was written in, as `module_path!()` gives it.
+    pub fn module_path(&self) -> &'static str {
+        self.module_path
+    }
+
+    /// The source file of the handler.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line of the handler in its file.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// Whether this is an authenticate handler.
+    pub fn is_authenticate(&self) -> bool {
+        matches!(self.kind, Kind::Authenticate(_))
+    }
+
+    /// The targets of an authorization handler (empty for an authenticate handler).
+    pub fn targets(&self) -> &'static [Target] {
+        match self.kind {
+            Kind::Authenticate(_) => &[],
+            Kind::Authorize { targets, .. } => targets,
+        }
+    }
+
+    /// Whether the handler was written in `module` or in a module below it.
+    pub fn is_in_module(&self, module: &str) -> bool {
+        self.module_path
+            .strip_prefix(module)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("name", &self.name)
+            .field("targets", &self.targets())
+            .field("module_path", &self.module_path)
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+inventory::collect!(Registration);
+
+/// Every handler that `#[auth::…]` registered in the crates linked into this binary, in an
+/// unspecified order.
+///
+/// A crate of handlers that no code of the binary names is not linked, and its handlers are
+/// missing here: pull it in with [`auth::link!`](crate::link) and check the count in a test.
+pub fn registry() -> impl Iterator<Item = &'static Registration> {
+    inventory::iter::<Registration>.into_iter()
+}
+
+/// Where a handler was written: its name and source position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Place {
+    /// The source file.
+    pub file: &'static str,
+    /// The line in the file.
+    pub line: u32,
+    /// The function's name.
+    pub name: &'static str,
+    /// The module path.
+    pub module_path: &'static str,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` ({}:{})", self.name, self.file, self.line)
+    }
+}
+
+/// A handler of an [`Auth`](crate::Auth): what it covers and where it was written, for start-up
+/// logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerInfo {
+    pub(crate) targets: Option<Vec<Target>>,
+    pub(crate) place: Place,
+}
+
+impl HandlerInfo {
+    /// The targets of an authorization handler; `None` for the authenticate handler.
+    pub fn targets(&self) -> Option<&[Target]> {
+        self.targets.as_deref()
+    }
+
+    /// Whether this is the authenticate handler.
+    pub fn is_authenticate(&self) -> bool {
+        self.targets.is_none()
+    }
+
+    /// The handler function's name.
+    pub fn name(&self) -> &'static str {
+        self.place.name
+    }
+
+    /// The module the handler was written in.
+    pub fn module_path(&self) -> &'static str {
+        self.place.module_path
+    }
+
+    /// The source file.
+    pub fn file(&self) -> &'static str {
+        self.place.file
+    }
+
+    /// The line in the source file.
+    pub fn line(&self) -> u32 {
+        self.place.line
+    }
+
+    /// Where the handler was written.
+    pub fn place(&self) -> &Place {
+        &self.place
+    }
+}
+
+impl fmt::Display for HandlerInfo {
+    /// `threads.create, threads.read -> on_threads (src/auth.rs:12)`, or
+    /// `authenticate -> get_current_user (src/auth.rs:3)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.targets {
+            None => f.write_str("authenticate")?,
+            Some(targets) => {
+                for (i, t) in targets.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{t}")?;
+                }
+            }
+        }
+        write!(
+            f,
+            " -> {} ({}:{})",
+            self.place.name, self.place.file, self.place.line
+        )
+    }
+}
+
+/// Why an [`Auth`](crate::Auth) could not be built from its handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Two handlers claim the same target.
+    DuplicateTarget {
+        /// The target both claim.
+        target: Target,
+        /// The first handler, by source position.
+        first: Place,
+        /// The second handler.
+        second: Place,
+    },
+    /// Two authenticate handlers.
+    DuplicateAuthenticate {
+        /// The first handler, by source position.
+        first: Place,
+        /// The second handler.
+        second: Place,
+    },
+    /// A handler was registered with no target.
+    NoTarget {
+        /// The handler.
+        handler: Place,
+    },
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::DuplicateTarget {
+                target,
+                first,
+                second,
+            } => write!(
+                f,
+                "two handlers claim `{target}`: {first} and {second}; keep one, or build the \
+                 `Auth` from a subset of the registry with `Auth::builder().module(..)`"
+            ),
+            RegistryError::DuplicateAuthenticate { first, second } => write!(
+                f,
+                "two authenticate handlers: {first} and {second}; an `Auth` has exactly one"
+            ),
+            RegistryError::NoTarget { handler } => {
+                write!(f, "the handler {handler} has no target")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+/// Pulls crates of handlers into the binary, so that their registrations are linked.
+///
+/// The linker keeps nothing from a dependency that no code names: handlers written in a library
+/// crate that the binary never references vanish silently from [`registry`]. Name each such
+/// crate once, anywhere in the binary:
+///
+/// ```ignore
+/// auth::link!(my_policy, shared_handlers);
+/// ```
+///
+/// It expands to `use my_policy as _;` for each crate. Then assert in a test that the handlers you
+/// expect are there (see [`Auth::handlers`](crate::Auth::handlers)).
+#[macro_export]
+macro_rules! link {
+    ($($krate:ident),+ $(,)?) => {
+        $(
+            #[allow(unused_imports)]
+            use $krate as _;
+        )+
+    };
+}

@@ -1,0 +1,472 @@
+//! Handlers registered by the macros across several modules of one binary, dispatched by
+//! `Auth`s built from parts of the registry: precedence, filters, errors, duplicates, coverage.
+
+use auth::types::{
+    AssistantsCreate, AssistantsSearch, AuthValue, CronsRead, StoreGet, StoreListNamespaces,
+    StorePut, ThreadsCreate, ThreadsRead, ThreadsSearch, ThreadsUpdate,
+};
+use auth::{Action, Auth, AuthUser, Filter, HttpException, RegistryError, Request, Resource};
+use serde_json::json;
+
+/// The tutorial's policy, in two parts: `global` alone is variant A; with `scoped`, variant B.
+mod tutorial {
+    use auth::types::{AssistantsValue, AuthValue, StoreValue, ThreadsCreate, ThreadsRead};
+    use auth::{AuthContext, Filter, HttpException, MinimalUser};
+
+    pub mod authn {
+        use super::*;
+
+        #[auth::authenticate]
+        async fn get_current_user(
+            authorization: Option<&str>,
+        ) -> Result<MinimalUser, HttpException> {
+            let unauthorized = |detail: &'static str| {
+                HttpException::new(401)
+                    .with_detail(detail)
+                    .with_header("WWW-Authenticate", "Bearer")
+            };
+            let header =
+                authorization.ok_or_else(|| unauthorized("Missing authorization header"))?;
+            let (scheme, token) = header
+                .split_once(' ')
+                .ok_or_else(|| unauthorized("Invalid authorization header format"))?;
+            auth::ensure!(
+                scheme.eq_ignore_ascii_case("bearer"),
+                "Invalid authorization scheme"
+            );
+            match token.trim() {
+                "user1-token" => Ok(MinimalUser::new("user1").with_display_name("Alice")),
+                "user2-token" => Ok(MinimalUser::new("user2").with_display_name("Bob")),
+                _ => Err(unauthorized("Invalid token")),
+            }
+        }
+    }
+
+    pub mod global {
+        use super::*;
+
+        #[auth::on]
+        async fn add_owner(ctx: &AuthContext, value: &mut AuthValue) -> Filter {
+            let owner = ctx.user.identity();
+            if let Some(metadata) = value.metadata_mut() {
+                metadata.insert("owner".into(), owner.into());
+            }
+            Filter::eq("owner", owner)
+        }
+    }
+
+    pub mod scoped {
+        use super::*;
+
+        #[auth::on(threads.create)]
+        async fn on_thread_create(ctx: &AuthContext, value: &mut ThreadsCreate) -> Filter {
+            let owner = ctx.user.identity();
+            value
+                .metadata
+                .get_or_insert_default()
+                .insert("owner".into(), owner.into());
+            auth::filter!({ "owner": owner })
+        }
+
+        #[auth::on(threads.read)]
+        async fn on_thread_read(ctx: &AuthContext, _value: &ThreadsRead) -> Filter {
+            Filter::eq("owner", ctx.user.identity())
+        }
+
+        #[auth::on(assistants)]
+        async fn on_assistants(
+            _ctx: &AuthContext,
+            _value: &mut AssistantsValue,
+        ) -> Result<(), HttpException> {
+            Err(HttpException::new(403).with_detail("User lacks the required permissions."))
+        }
+
+        #[auth::on(store)]
+        async fn authorize_store(
+            ctx: &AuthContext,
+            value: &mut StoreValue,
+        ) -> Result<(), HttpException> {
+            let namespace = value.namespace().unwrap_or_default();
+            auth::ensure!(
+                namespace.first().map(String::as_str) == Some(ctx.user.identity()),
+                "Not authorized"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// One handler at each precedence level; each answers with its own name.
+mod levels {
+    use auth::types::{AuthValue, ThreadsRead, ThreadsValue};
+    use auth::{AuthContext, Filter};
+
+    #[auth::on]
+    async fn global(_: &AuthContext, _: &AuthValue) -> Filter {
+        Filter::eq("ran", "global")
+    }
+
+    #[auth::on(*.read)]
+    async fn any_read(_: &AuthContext, _: &AuthValue) -> Filter {
+        Filter::eq("ran", "any_read")
+    }
+
+    #[auth::on(threads)]
+    async fn threads(_: &AuthContext, _: &ThreadsValue) -> Filter {
+        Filter::eq("ran", "threads")
+    }
+
+    #[auth::on(threads.read)]
+    async fn threads_read(_: &AuthContext, _: &ThreadsRead) -> Filter {
+        Filter::eq("ran", "threads_read")
+    }
+}
+
+/// Handlers that fail in every way a handler can.
+mod failing {
+    use auth::types::{CronsValue, StoreGet, StorePut, StoreValue, ThreadsSearch, ThreadsUpdate};
+    use auth::{AuthContext, Filter, HttpException};
+
+    #[auth::on(threads.update)]
+    async fn panics(_: &AuthContext, _: &mut ThreadsUpdate) -> Filter {
+        panic!("bug in a handler")
+    }
+
+    #[auth::on(threads.search)]
+    async fn malformed_filter(_: &AuthContext, _: &mut ThreadsSearch) -> Filter {
+        auth::filter!({ "owner": { "$ne": "x" } })
+    }
+
+    #[auth::on(store.put)]
+    async fn says_no(_: &AuthContext, _: &mut StorePut) -> bool {
+        false
+    }
+
+    #[auth::on(store.get)]
+    async fn rate_limited(_: &AuthContext, _: &StoreGet) -> Result<Option<Filter>, HttpException> {
+        Err(HttpException::new(429)
+            .with_detail("slow down")
+            .with_header("Retry-After", "7"))
+    }
+
+    #[auth::on(store.search, store.list_namespaces)]
+    async fn ensures(ctx: &AuthContext, _: &mut StoreValue) -> Filter {
+        auth::ensure!(
+            ctx.user.permissions().iter().any(|p| p == "store:read"),
+            "needs store:read"
+        );
+        Filter::all()
+    }
+
+    #[auth::on(crons)]
+    async fn allows(_: &AuthContext, _: &CronsValue) {}
+}
+
+/// Two handlers claiming `crons.read`, in two modules.
+mod duplicates {
+    pub mod first {
+        #[auth::on(crons.read)]
+        async fn read_crons(_: &auth::AuthContext, _: &auth::types::CronsRead) {}
+    }
+    pub mod second {
+        #[auth::on(crons.read, crons.delete)]
+        async fn read_or_delete_crons(_: &auth::AuthContext, _: &auth::types::CronsValue) {}
+    }
+}
+
+fn policy(parts: &[&str]) -> Auth {
+    let mut builder = Auth::builder();
+    for part in parts {
+        builder = builder.module(&format!("{}::{part}", module_path!()));
+    }
+    builder.build().unwrap()
+}
+
+async fn login(auth: &Auth, header: &str) -> Result<AuthUser, HttpException> {
+    let headers = [("Authorization", header)];
+    auth.authenticate(&Request::new("GET", "/threads").with_headers(&headers))
+        .await
+}
+
+const VARIANT_A: &[&str] = &["tutorial::authn", "tutorial::global"];
+const VARIANT_B: &[&str] = &["tutorial::authn", "tutorial::global", "tutorial::scoped"];
+
+#[tokio::test]
+async fn authentication_follows_the_tutorial_and_never_fails_open() {
+    let auth = policy(VARIANT_A);
+    let alice = login(&auth, "Bearer user1-token").await.unwrap();
+    assert_eq!((alice.identity(), alice.display_name()), ("user1", "Alice"));
+    assert_eq!(
+        login(&auth, "bearer user2-token").await.unwrap().identity(),
+        "user2"
+    );
+    for (header, detail) in [
+        ("Bearer", "Invalid authorization header format"),
+        ("Bearer nope", "Invalid token"),
+        ("Basic dXNlcjE=", "Invalid authorization scheme"),
+        ("", "Invalid authorization header format"),
+    ] {
+        let e = login(&auth, header).await.unwrap_err();
+        assert_eq!((e.status(), e.detail()), (401, detail), "{header:?}");
+    }
+    let e = auth
+        .authenticate(&Request::new("GET", "/"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status(), e.detail()),
+        (401, "Missing authorization header")
+    );
+    assert_eq!(
+        e.headers().collect::<Vec<_>>(),
+        [("WWW-Authenticate", "Bearer")]
+    );
+    let bad = [("authorization", &b"Bearer \xffuser1-token"[..])];
+    let e = auth
+        .authenticate(&Request::new("GET", "/").with_headers(&bad))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 401);
+}
+
+#[tokio::test]
+async fn variant_a_stamps_the_owner_and_filters_every_event() {
+    let auth = policy(VARIANT_A);
+    assert!(auth.uncovered().is_empty());
+    let alice = AuthUser::new("user1");
+    let mut create = AuthValue::from(ThreadsCreate {
+        metadata: Some(
+            json!({"owner": "user2", "topic": "x"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ),
+        ..Default::default()
+    });
+    let filter = auth.authorize(&alice, &mut create).await.unwrap().unwrap();
+    // The handler overwrote a spoofed owner and kept the rest.
+    assert_eq!(create.metadata().unwrap()["owner"], "user1");
+    assert_eq!(create.metadata().unwrap()["topic"], "x");
+    assert!(filter.matches(create.metadata().unwrap()));
+    let bobs = json!({"owner": "user2"});
+    assert!(!filter.matches(bobs.as_object().unwrap()));
+    // Reads have no metadata to stamp, but get the same filter.
+    let mut read = AuthValue::from(ThreadsRead::default());
+    assert_eq!(
+        auth.authorize(&alice, &mut read).await.unwrap(),
+        Some(Filter::eq("owner", "user1"))
+    );
+    // Assistants too: variant A lets Alice create one, as hers.
+    let mut assistant = AuthValue::from(AssistantsCreate::default());
+    assert!(
+        auth.authorize(&alice, &mut assistant)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(assistant.metadata().unwrap()["owner"], "user1");
+}
+
+#[tokio::test]
+async fn variant_b_adds_scoped_handlers() {
+    let auth = policy(VARIANT_B);
+    let alice = AuthUser::new("user1");
+    assert_eq!(
+        auth.handler_for(Resource::Threads, Action::Create)
+            .unwrap()
+            .name(),
+        "on_thread_create"
+    );
+    assert_eq!(
+        auth.handler_for(Resource::Threads, Action::Search)
+            .unwrap()
+            .name(),
+        "add_owner"
+    );
+    assert_eq!(
+        auth.handler_for(Resource::Store, Action::Get)
+            .unwrap()
+            .name(),
+        "authorize_store"
+    );
+
+    for mut value in [
+        AuthValue::from(AssistantsCreate::default()),
+        AssistantsSearch::default().into(),
+    ] {
+        let e = auth.authorize(&alice, &mut value).await.unwrap_err();
+        assert_eq!(
+            (e.status(), e.detail()),
+            (403, "User lacks the required permissions.")
+        );
+    }
+    let mut create = AuthValue::from(ThreadsCreate::default());
+    let filter = auth.authorize(&alice, &mut create).await.unwrap().unwrap();
+    assert_eq!(filter, Filter::eq("owner", "user1"));
+    assert_eq!(create.metadata().unwrap()["owner"], "user1");
+
+    let mut own = AuthValue::from(StorePut {
+        namespace: vec!["user1".into(), "notes".into()],
+        key: "k".into(),
+        ..Default::default()
+    });
+    assert_eq!(auth.authorize(&alice, &mut own).await.unwrap(), None);
+    let mut other = AuthValue::from(StoreGet {
+        namespace: vec!["user2".into()],
+        key: "k".into(),
+    });
+    let e = auth.authorize(&alice, &mut other).await.unwrap_err();
+    assert_eq!((e.status(), e.detail()), (403, "Not authorized"));
+    // Listing namespaces without a prefix: the handler sees an empty namespace, and refuses.
+    let mut list = AuthValue::from(StoreListNamespaces::default());
+    assert_eq!(
+        auth.authorize(&alice, &mut list)
+            .await
+            .unwrap_err()
+            .status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn the_most_specific_level_decides() {
+    let auth = policy(&["levels"]);
+    let user = AuthUser::new("u");
+    let ran = |value: AuthValue| {
+        let auth = &auth;
+        let user = &user;
+        async move {
+            let mut value = value;
+            auth.authorize(user, &mut value)
+                .await
+                .unwrap()
+                .unwrap()
+                .to_json()["ran"]
+                .clone()
+        }
+    };
+    assert_eq!(ran(ThreadsRead::default().into()).await, "threads_read");
+    assert_eq!(ran(ThreadsSearch::default().into()).await, "threads");
+    assert_eq!(ran(CronsRead::default().into()).await, "any_read");
+    assert_eq!(ran(StorePut::default().into()).await, "global");
+    assert!(auth.uncovered().is_empty());
+}
+
+#[tokio::test]
+async fn failures_are_contained_and_answered() {
+    let auth = policy(&["failing"]);
+    let user = AuthUser::new("u");
+    let e = auth
+        .authorize(&user, &mut ThreadsUpdate::default().into())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 500);
+    assert!(e.detail().contains("`panics`"), "{}", e.detail());
+
+    let e = auth
+        .authorize(&user, &mut ThreadsSearch::default().into())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 500);
+    assert!(
+        e.detail().contains("`malformed_filter`") && e.detail().contains("$ne"),
+        "{}",
+        e.detail()
+    );
+
+    let e = auth
+        .authorize(&user, &mut StorePut::default().into())
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.detail()), (403, "Forbidden"));
+
+    let e = auth
+        .authorize(&user, &mut StoreGet::default().into())
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.detail()), (429, "slow down"));
+    assert_eq!(e.headers().collect::<Vec<_>>(), [("Retry-After", "7")]);
+
+    let e = auth
+        .authorize(&user, &mut StoreListNamespaces::default().into())
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.detail()), (403, "needs store:read"));
+    let reader = AuthUser::from(auth::MinimalUser::new("r").with_permissions(["store:read"]));
+    assert!(
+        auth.authorize(&reader, &mut StoreListNamespaces::default().into())
+            .await
+            .is_ok()
+    );
+
+    assert_eq!(
+        auth.authorize(&user, &mut CronsRead::default().into())
+            .await
+            .unwrap(),
+        None
+    );
+    // Still serving after the panic.
+    assert_eq!(
+        auth.authorize(&user, &mut ThreadsUpdate::default().into())
+            .await
+            .unwrap_err()
+            .status(),
+        500
+    );
+    // Uncovered: four of threads, all of assistants, store.delete.
+    let uncovered = auth.uncovered();
+    assert!(uncovered.contains(&(Resource::Threads, Action::Create)));
+    assert!(uncovered.contains(&(Resource::Assistants, Action::Delete)));
+    assert!(!uncovered.contains(&(Resource::Crons, Action::Delete)));
+    assert_eq!(uncovered.len(), 4 + 5 + 1);
+}
+
+#[test]
+fn duplicates_are_refused_naming_both_handlers() {
+    let err = Auth::builder()
+        .module(&format!("{}::duplicates", module_path!()))
+        .build()
+        .unwrap_err();
+    match &err {
+        RegistryError::DuplicateTarget {
+            target,
+            first,
+            second,
+        } => {
+            assert_eq!(target.to_string(), "crons.read");
+            assert_eq!(
+                (first.name, second.name),
+                ("read_crons", "read_or_delete_crons")
+            );
+            assert!(first.file.ends_with("dispatch.rs") && first.line < second.line);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // The whole registry holds the duplicates too, and two policies' global handlers.
+    assert!(Auth::from_registry().is_err());
+}
+
+#[test]
+fn handlers_are_listed_with_their_places() {
+    let auth = policy(VARIANT_B);
+    let listed: Vec<String> = auth.handlers().map(ToString::to_string).collect();
+    assert_eq!(listed.len(), 6, "{listed:#?}");
+    assert!(
+        listed[0].starts_with("authenticate -> get_current_user (tests/tests/dispatch.rs:"),
+        "{listed:#?}"
+    );
+    for expected in [
+        "* -> add_owner",
+        "threads.create -> on_thread_create",
+        "threads.read -> on_thread_read",
+        "assistants -> on_assistants",
+        "store -> authorize_store",
+    ] {
+        assert!(
+            listed.iter().any(|l| l.starts_with(expected)),
+            "{expected} in {listed:#?}"
+        );
+    }
+    let uncovered_b = policy(&["tutorial::scoped"]).uncovered();
+    assert_eq!(uncovered_b.len(), 4 + 5, "{uncovered_b:?}");
+}
