@@ -148,7 +148,7 @@ fn expand_on(
         #item
         const _: () = {
             fn __auth_handler<'a>(
-                __auth_ctx: &'a #auth_context<'a>,
+                __auth_ctx: &'a #auth_context,
                 __auth_value: &'a mut #auth_value,
             ) -> #handler_future<'a> {
                 #fits
@@ -589,7 +589,7 @@ mod tests {
         assert!(out.starts_with(&tokens(CREATE).to_string()), "{out}");
         for piece in [
             "const _ : () =",
-            "fn __auth_handler < 'a > (__auth_ctx : & 'a :: auth :: AuthContext < 'a > , __auth_value : & 'a mut :: auth :: AuthValue ,) -> :: auth :: __private :: HandlerFuture < 'a >",
+            "fn __auth_handler < 'a > (__auth_ctx : & 'a :: auth :: AuthContext , __auth_value : & 'a mut :: auth :: AuthValue ,) -> :: auth :: __private :: HandlerFuture < 'a >",
             ":: auth :: __private :: assert_fits :: < ThreadsCreate , :: auth :: __private :: ev :: ThreadsCreate > () ;",
             "let __auth_value = :: auth :: __private :: project_mut :: < ThreadsCreate > (__auth_value) ? ;",
             "let __auth_out = h (__auth_ctx , __auth_value) . await ; :: auth :: __private :: into_decision (__auth_out)",

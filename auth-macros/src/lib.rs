@@ -91,11 +91,11 @@ use proc_macro::TokenStream;
 /// function's name and its location. Written by hand (with `auth` as the crate path):
 ///
 /// ```ignore
-/// async fn on_thread_create(ctx: &AuthContext<'_>, value: &mut ThreadsCreate) -> Filter { ... }
+/// async fn on_thread_create(ctx: &AuthContext, value: &mut ThreadsCreate) -> Filter { ... }
 ///
 /// const _: () = {
 ///     fn __auth_handler<'a>(
-///         ctx: &'a ::auth::AuthContext<'a>,
+///         ctx: &'a ::auth::AuthContext,
 ///         value: &'a mut ::auth::AuthValue,
 ///     ) -> ::auth::__private::HandlerFuture<'a> {
 ///         ::auth::__private::assert_fits::<ThreadsCreate, ::auth::__private::ev::ThreadsCreate>();

@@ -17,8 +17,8 @@ use mock::*;
 mod mock {
     use std::sync::Mutex;
 
-    pub struct AuthContext<'a> {
-        pub identity: &'a str,
+    pub struct AuthContext {
+        pub identity: &'static str,
     }
 
     #[derive(Debug, Default, PartialEq)]
@@ -175,8 +175,7 @@ mod mock {
             Pin<Box<dyn Future<Output = Result<Option<Filter>, HttpException>> + Send + 'a>>;
         pub type UserFuture<'a> =
             Pin<Box<dyn Future<Output = Result<AuthUser, HttpException>> + Send + 'a>>;
-        pub type HandlerFn =
-            for<'a> fn(&'a AuthContext<'a>, &'a mut AuthValue) -> HandlerFuture<'a>;
+        pub type HandlerFn = for<'a> fn(&'a AuthContext, &'a mut AuthValue) -> HandlerFuture<'a>;
         pub type AuthenticateFn = for<'a> fn(&'a Request<'a>) -> UserFuture<'a>;
 
         pub mod ev {
@@ -355,28 +354,28 @@ fn create() -> AuthValue {
 
 const STAMP_OWNER_LINE: u32 = line!() + 2;
 #[on(threads.create, crate = crate::mock)]
-async fn stamp_owner(ctx: &AuthContext<'_>, value: &mut ThreadsCreate) -> Filter {
+async fn stamp_owner(ctx: &AuthContext, value: &mut ThreadsCreate) -> Filter {
     value.owner = Some(ctx.identity.to_owned());
     Filter(format!("owner={}", ctx.identity))
 }
 
 #[on(threads.create, threads.read, crate = "crate::mock")]
-async fn read_only(_ctx: &AuthContext<'_>, value: &ThreadsValue) -> bool {
+async fn read_only(_ctx: &AuthContext, value: &ThreadsValue) -> bool {
     matches!(value, ThreadsValue::Create(_))
 }
 
 #[on(crate = crate::mock)]
-async fn global(_: &AuthContext<'_>, _: &mut AuthValue) {}
+async fn global(_: &AuthContext, _: &mut AuthValue) {}
 
 #[on(threads, *.read, crate = crate::mock)]
-async fn r#fails(_: &AuthContext<'_>, _: &AuthValue) -> Result<(), HttpException> {
+async fn r#fails(_: &AuthContext, _: &AuthValue) -> Result<(), HttpException> {
     Err(HttpException(418, "teapot".into()))
 }
 
 type Alias = ThreadsCreate;
 
 #[on(threads.create, crate = crate::mock)]
-async fn through_alias(_ctx: &AuthContext<'_>, value: &mut Alias) -> Result<bool, HttpException> {
+async fn through_alias(_ctx: &AuthContext, value: &mut Alias) -> Result<bool, HttpException> {
     Ok(value.owner.is_none())
 }
 
