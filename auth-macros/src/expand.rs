@@ -98,14 +98,15 @@ fn expand_on(
 ) -> TokenStream {
     let call_site = Span::call_site();
     let name = &f.sig.ident;
-    let name_span = name.span();
+    let name_span = at(name.span());
     let name_str = name.unraw().to_string();
     let ty = &params.value_ty;
-    let ty_span = ty.span();
+    let ty_span = at(ty.span());
     // `&AuthContext`: the referent, since only one token's span can be given on stable
     let ctx_span =
-        item::as_reference(&params.ctx_ty).map_or_else(|| params.ctx_ty.span(), |r| r.elem.span());
-    let out_span = item::output_span(f);
+        at(item::as_reference(&params.ctx_ty)
+            .map_or_else(|| params.ctx_ty.span(), |r| r.elem.span()));
+    let out_span = at(item::output_span(f));
 
     let targets: Vec<TokenStream> = if targets.is_empty() {
         vec![target_tokens(&p, Target::Global)]
@@ -136,7 +137,7 @@ fn expand_on(
         #project
         #decide
     }));
-    let location = location(name_span);
+    let location = location(name.span());
 
     let auth_context = p.auth_context(call_site);
     let auth_value = p.auth_value(call_site);
@@ -164,16 +165,16 @@ fn expand_on(
 fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStream {
     let call_site = Span::call_site();
     let name = &f.sig.ident;
-    let name_span = name.span();
+    let name_span = at(name.span());
     let name_str = name.unraw().to_string();
-    let out_span = item::output_span(f);
+    let out_span = at(item::output_span(f));
 
     let extract_fn = p.extract(call_site);
     let mut locals = Vec::new();
     let mut extract = Vec::new();
     for (i, param) in params.iter().enumerate() {
         let ty = &param.ty;
-        let span = ty.span();
+        let span = at(ty.span());
         let local = quote::format_ident!("__auth_param_{}", i, span = span);
         let marker = p.param(span, param.marker);
         let extract_fn = crate::paths::respan(extract_fn.clone(), span);
@@ -193,7 +194,7 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
         #(#extract)*
         #decide
     }));
-    let location = location(name_span);
+    let location = location(name.span());
 
     let request = p.request(call_site);
     let user_future = p.user_future(call_site);
@@ -214,7 +215,16 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
     }
 }
 
-/// `module_path!(), file!(), line!()`, spanned at the fn name so `line!()` gives the fn's line.
+/// The location of the user's token with the hygiene of the macro's call site: generated code
+/// reports its errors at the user's token, while the shim's locals (`__auth_value`, ...) keep
+/// resolving to each other even when that token comes from a `macro_rules!` expansion.
+fn at(user: Span) -> Span {
+    Span::call_site().located_at(user)
+}
+
+/// `module_path!(), file!(), line!()`, spanned at the fn name itself (its own hygiene included:
+/// `line!()` reports the line of the outermost call site of its span, which for a name written
+/// in the source is the fn's own line).
 fn location(span: Span) -> TokenStream {
     quote_spanned!(span=> ::core::module_path!(), ::core::file!(), ::core::line!())
 }

@@ -379,6 +379,24 @@ async fn through_alias(_ctx: &AuthContext, value: &mut Alias) -> Result<bool, Ht
     Ok(value.owner.is_none())
 }
 
+// Names and types from `macro_rules!` fragments carry that macro's hygiene: the shim must still
+// work (its own locals keep the attribute's call-site hygiene).
+macro_rules! generated {
+    ($name:ident, $value:ty, $user:ident, $param:ident: $param_ty:ty) => {
+        #[on(threads.create, crate = crate::mock)]
+        async fn $name(_ctx: &AuthContext, value: &mut $value) -> bool {
+            value.owner.is_none()
+        }
+
+        #[authenticate(crate = crate::mock)]
+        async fn $user($param: $param_ty) -> String {
+            $param.to_owned()
+        }
+    };
+}
+
+generated!(from_macro, ThreadsCreate, user_from_macro, path: &str);
+
 #[test]
 fn a_handler_is_registered_with_its_targets_name_and_location() {
     let r = registered("stamp_owner");
@@ -436,6 +454,11 @@ fn the_shim_projects_calls_and_decides() {
         Err(HttpException(418, "teapot".into()))
     );
     assert_eq!(authorize("through_alias", &mut create()), Ok(None));
+    assert_eq!(authorize("from_macro", &mut create()), Ok(None));
+    assert_eq!(
+        authorize("from_macro", &mut read),
+        Err(HttpException(500, "wrong value".into()))
+    );
 }
 
 const GET_USER_LINE: u32 = line!() + 2;
@@ -487,6 +510,10 @@ fn authenticate_extracts_parameters_by_name() {
     assert_eq!(
         authenticate_with("get_user", None),
         Err(HttpException(401, "missing Authorization".into()))
+    );
+    assert_eq!(
+        authenticate_with("user_from_macro", None),
+        Ok(AuthUser("/threads".into()))
     );
     assert_eq!(
         authenticate_with("anyone", None),
