@@ -1,0 +1,147 @@
+//! Every runtime path the expansion uses, in one table, rooted at the `auth` crate (`::auth`, or
+//! the path given with `crate = ...`). Only these paths may appear in generated code; they are
+//! the contract with `auth::__private`.
+
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote};
+
+/// The root of the runtime paths.
+pub struct Paths {
+    krate: TokenStream,
+    /// The default `::auth` is re-spanned at each use; a user's `crate = ...` keeps its spans.
+    default: bool,
+}
+
+macro_rules! table {
+    ($($name:ident => $($segment:ident)::+;)*) => {
+        impl Paths {
+            $(
+                #[doc = concat!("`#krate::", stringify!($($segment)::+), "`")]
+                pub fn $name(&self, span: Span) -> TokenStream {
+                    self.join(span, &[$(stringify!($segment)),+])
+                }
+            )*
+        }
+    };
+}
+
+table! {
+    auth_context => AuthContext;
+    auth_value => AuthValue;
+    request => Request;
+    authorize => Registration::__authorize;
+    authenticate => Registration::__authenticate;
+    boxed => __private::Box;
+    handler_future => __private::HandlerFuture;
+    user_future => __private::UserFuture;
+    project_mut => __private::project_mut;
+    project_ref => __private::project_ref;
+    assert_fits => __private::assert_fits;
+    decision => __private::into_decision;
+    user => __private::into_user;
+    extract => __private::extract;
+    submit => __private::inventory::submit;
+}
+
+impl Paths {
+    pub fn new(krate: Option<syn::Path>) -> Paths {
+        match krate {
+            Some(path) => Paths {
+                krate: path.to_token_stream(),
+                default: false,
+            },
+            None => Paths {
+                krate: quote!(::auth),
+                default: true,
+            },
+        }
+    }
+
+    /// `#krate::__private::ev::<marker>`
+    pub fn ev(&self, span: Span, marker: &str) -> TokenStream {
+        self.join(span, &["__private", "ev", marker])
+    }
+
+    /// `#krate::__private::param::<marker>`
+    pub fn param(&self, span: Span, marker: &str) -> TokenStream {
+        self.join(span, &["__private", "param", marker])
+    }
+
+    /// `#krate::Target::<variant>`
+    pub fn target(&self, span: Span, variant: &str) -> TokenStream {
+        self.join(span, &["Target", variant])
+    }
+
+    /// `#krate::Resource::<variant>`
+    pub fn resource(&self, span: Span, variant: &str) -> TokenStream {
+        self.join(span, &["Resource", variant])
+    }
+
+    /// `#krate::Action::<variant>`
+    pub fn action(&self, span: Span, variant: &str) -> TokenStream {
+        self.join(span, &["Action", variant])
+    }
+
+    fn join(&self, span: Span, segments: &[&str]) -> TokenStream {
+        let mut out = if self.default {
+            respan(self.krate.clone(), span)
+        } else {
+            self.krate.clone()
+        };
+        for segment in segments {
+            out.extend(respan(quote!(::), span));
+            out.extend([TokenTree::Ident(Ident::new(segment, span))]);
+        }
+        out
+    }
+}
+
+/// The same tokens, every one spanned at `span` (so that an error in generated code points at
+/// the user's token that caused it).
+pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut group = Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooted_at_the_crate() {
+        let p = Paths::new(None);
+        let s = Span::call_site();
+        assert_eq!(
+            p.project_mut(s).to_string(),
+            ":: auth :: __private :: project_mut"
+        );
+        assert_eq!(
+            p.ev(s, "ThreadsCreate").to_string(),
+            ":: auth :: __private :: ev :: ThreadsCreate"
+        );
+        assert_eq!(
+            p.submit(s).to_string(),
+            ":: auth :: __private :: inventory :: submit"
+        );
+        assert_eq!(
+            p.authorize(s).to_string(),
+            ":: auth :: Registration :: __authorize"
+        );
+        let renamed = Paths::new(Some(syn::parse_quote!(crate::my_auth)));
+        assert_eq!(
+            renamed.target(s, "Global").to_string(),
+            "crate :: my_auth :: Target :: Global"
+        );
+    }
+}
