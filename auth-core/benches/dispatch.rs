@@ -19,10 +19,17 @@ mod policy {
         use auth::{HttpException, MinimalUser};
 
         #[auth::authenticate]
-        async fn get_current_user(authorization: Option<&str>) -> Result<MinimalUser, HttpException> {
+        async fn get_current_user(
+            authorization: Option<&str>,
+        ) -> Result<MinimalUser, HttpException> {
             let header = authorization.ok_or_else(|| HttpException::new(401))?;
-            let (scheme, token) = header.split_once(' ').ok_or_else(|| HttpException::new(401))?;
-            auth::ensure!(scheme.eq_ignore_ascii_case("bearer"), "Invalid authorization scheme");
+            let (scheme, token) = header
+                .split_once(' ')
+                .ok_or_else(|| HttpException::new(401))?;
+            auth::ensure!(
+                scheme.eq_ignore_ascii_case("bearer"),
+                "Invalid authorization scheme"
+            );
             match token {
                 "user1-token" => Ok(MinimalUser::new("user1")),
                 "user2-token" => Ok(MinimalUser::new("user2")),
@@ -69,7 +76,9 @@ fn ready<F: Future>(future: F) -> F::Output {
 fn policy(modules: &[&str]) -> Auth {
     modules
         .iter()
-        .fold(Auth::builder(), |b, m| b.module(&format!("dispatch::policy::{m}")))
+        .fold(Auth::builder(), |b, m| {
+            b.module(&format!("dispatch::policy::{m}"))
+        })
         .build()
         .unwrap()
 }
@@ -87,16 +96,18 @@ fn dispatch(c: &mut Criterion) {
         metadata: Some(Map::new()),
         ..Default::default()
     });
-    c.bench_function("authorize global handler (threads.create, stamps owner)", |b| {
-        b.iter(|| ready(global.authorize(black_box(&user), black_box(&mut create))).unwrap())
-    });
+    c.bench_function(
+        "authorize global handler (threads.create, stamps owner)",
+        |b| b.iter(|| ready(global.authorize(black_box(&user), black_box(&mut create))).unwrap()),
+    );
     let mut read = AuthValue::from(ThreadsRead::default());
     c.bench_function("authorize scoped handler (threads.read)", |b| {
         b.iter(|| ready(scoped.authorize(black_box(&user), black_box(&mut read))).unwrap())
     });
 
     let headers = [("authorization", "Bearer user1-token")];
-    let request = Request::new("GET", "/threads/00000000-0000-0000-0000-000000000000").with_headers(&headers);
+    let request =
+        Request::new("GET", "/threads/00000000-0000-0000-0000-000000000000").with_headers(&headers);
     c.bench_function("authenticate bearer token", |b| {
         b.iter(|| ready(global.authenticate(black_box(&request))).unwrap())
     });
@@ -113,7 +124,8 @@ fn filters(c: &mut Criterion) {
 
     let eq = Filter::eq("owner", "user1");
     let contains = Filter::from_json(&json!({"tags": {"$contains": "private"}})).unwrap();
-    let or = Filter::from_json(&json!({"$or": [{"owner": "user2"}, {"tags": {"$contains": "c"}}]})).unwrap();
+    let or = Filter::from_json(&json!({"$or": [{"owner": "user2"}, {"tags": {"$contains": "c"}}]}))
+        .unwrap();
     for (name, filter) in [("$eq", &eq), ("$contains", &contains), ("$or of two", &or)] {
         assert!(filter.matches(&metadata));
         c.bench_function(&format!("Filter::matches {name} (10-key metadata)"), |b| {

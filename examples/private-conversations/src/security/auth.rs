@@ -139,95 +139,33 @@ impl Policy {
         let builder = auth::Auth::builder()
             .module(&format!("{base}::authn"))
             .module(&format!("{base}::global"));
-        let auth = match self {
+        match self {
             Policy::Global => builder,
             Policy::Scoped => builder.module(&format!("{base}::scoped")),
         }
-        .build()?;
-        if auth.handlers().next().is_some() {
-            return Ok(auth);
-        }
-        // The attribute macros did not register anything (a build where they are stubs): the
-        // same handlers, registered by hand.
-        by_hand::build(self)
+        .build()
     }
 }
 
-/// The same policy registered with `AuthBuilder::on`, for builds without working attribute
-/// macros.
-mod by_hand {
-    use auth::__private::{HandlerFuture, UserFuture, project_mut};
-    use auth::{Action, Request, Resource, Target};
-
+#[cfg(test)]
+mod tests {
     use super::*;
 
-    fn authenticate<'a>(request: &'a Request<'a>) -> UserFuture<'a> {
-        Box::pin(async move {
-            let header = request.headers().get("authorization");
-            authn::get_current_user(header).await.map(Into::into)
-        })
-    }
-
-    fn add_owner<'a>(ctx: &'a AuthContext, value: &'a mut AuthValue) -> HandlerFuture<'a> {
-        Box::pin(async move { Ok(Some(global::add_owner(ctx, value).await)) })
-    }
-
-    fn thread_create<'a>(ctx: &'a AuthContext, value: &'a mut AuthValue) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let v = project_mut::<ThreadsCreate>(value)?;
-            Ok(Some(scoped::on_thread_create(ctx, v).await))
-        })
-    }
-
-    fn thread_read<'a>(ctx: &'a AuthContext, value: &'a mut AuthValue) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let v = project_mut::<ThreadsRead>(value)?;
-            Ok(Some(scoped::on_thread_read(ctx, v).await))
-        })
-    }
-
-    fn assistants<'a>(ctx: &'a AuthContext, value: &'a mut AuthValue) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let v = project_mut::<AssistantsValue>(value)?;
-            scoped::on_assistants(ctx, v).await.map(|()| None)
-        })
-    }
-
-    fn store<'a>(ctx: &'a AuthContext, value: &'a mut AuthValue) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let v = project_mut::<StoreValue>(value)?;
-            scoped::authorize_store(ctx, v).await.map(|()| None)
-        })
-    }
-
-    pub(super) fn build(policy: Policy) -> Result<auth::Auth, auth::RegistryError> {
-        let builder = auth::Auth::builder()
-            .authenticate("get_current_user", authenticate)
-            .on(&[Target::Global], "add_owner", add_owner);
-        match policy {
-            Policy::Global => builder,
-            Policy::Scoped => builder
-                .on(
-                    &[Target::Event(Resource::Threads, Action::Create)],
-                    "on_thread_create",
-                    thread_create,
-                )
-                .on(
-                    &[Target::Event(Resource::Threads, Action::Read)],
-                    "on_thread_read",
-                    thread_read,
-                )
-                .on(
-                    &[Target::Resource(Resource::Assistants)],
-                    "on_assistants",
-                    assistants,
-                )
-                .on(
-                    &[Target::Resource(Resource::Store)],
-                    "authorize_store",
-                    store,
-                ),
+    #[test]
+    fn each_policy_has_the_tutorials_handlers() {
+        let names =
+            |p: Policy| -> Vec<&str> { p.build().unwrap().handlers().map(|h| h.name()).collect() };
+        assert_eq!(names(Policy::Global), ["get_current_user", "add_owner"]);
+        let scoped = names(Policy::Scoped);
+        assert_eq!(scoped.len(), 6, "{scoped:?}");
+        for name in [
+            "on_thread_create",
+            "on_thread_read",
+            "on_assistants",
+            "authorize_store",
+        ] {
+            assert!(scoped.contains(&name), "{name} in {scoped:?}");
         }
-        .build()
+        assert!(Policy::Scoped.build().unwrap().uncovered().is_empty());
     }
 }
