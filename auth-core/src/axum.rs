@@ -1,0 +1,320 @@
+//! Authentication for [axum](https://docs.rs/axum) apps: [`AuthLayer`] authenticates every request
+//! before routing, answers failures as LangGraph does (`{"detail": …}` with the exception's status
+//! and headers), and hands the user to handlers through the [`Authenticated`] extractor.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use auth::axum::{AuthLayer, Authenticated};
+//! use axum::{Router, routing::get};
+//!
+//! async fn whoami(user: Authenticated) -> String {
+//!     user.identity().to_owned()
+//! }
+//!
+//! let auth = Arc::new(auth::Auth::builder().build().unwrap());
+//! let app: Router = Router::new()
+//!     .route("/whoami", get(whoami))
+//!     .layer(AuthLayer::new(auth));
+//! # drop(app);
+//! ```
+//!
+//! The authenticate handler sees the method, path, query string and headers. It sees neither a
+//! body nor path parameters: the layer runs before routing and does not buffer bodies.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{Auth, AuthUser, HeaderSource, HttpException, Request};
+
+impl HeaderSource for HeaderMap {
+    fn get_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.get(name).map(HeaderValue::as_bytes)
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        for (name, value) in self {
+            f(name.as_str(), value.as_bytes());
+        }
+    }
+}
+
+/// The paths that skip authentication unless [`AuthLayer::public_paths`] says otherwise:
+/// LangGraph's health check, server info and API docs.
+pub const DEFAULT_PUBLIC_PATHS: [&str; 4] = ["/ok", "/info", "/docs", "/openapi.json"];
+
+/// A tower [`Layer`] that authenticates every request with an [`Auth`].
+///
+/// On success the user is put in the request's extensions as [`Authenticated`]; on failure the
+/// request never reaches the app and the client gets the exception's status, headers and
+/// `{"detail": …}`. Requests for a [public path](DEFAULT_PUBLIC_PATHS) pass unauthenticated.
+#[derive(Clone)]
+pub struct AuthLayer {
+    auth: Arc<Auth>,
+    public: Arc<[Cow<'static, str>]>,
+}
+
+impl AuthLayer {
+    /// A layer authenticating with `auth`, with the [default public paths](DEFAULT_PUBLIC_PATHS).
+    pub fn new(auth: impl Into<Arc<Auth>>) -> Self {
+        AuthLayer {
+            auth: auth.into(),
+            public: DEFAULT_PUBLIC_PATHS
+                .iter()
+                .map(|p| Cow::Borrowed(*p))
+                .collect(),
+        }
+    }
+
+    /// Replaces the public paths: exact paths that skip authentication.
+    ///
+    /// ```
+    /// # let auth = auth::Auth::builder().build().unwrap();
+    /// let layer = auth::axum::AuthLayer::new(auth).public_paths(["/ok", "/metrics"]);
+    /// assert!(layer.is_public("/metrics"));
+    /// assert!(!layer.is_public("/docs"));
+    /// ```
+    pub fn public_paths<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<Cow<'static, str>>,
+    {
+        self.public = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether `path` skips authentication.
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public.iter().any(|p| p == path)
+    }
+
+    /// The dispatcher this layer authenticates with.
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] wraps around an app.
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    layer: AuthLayer,
+}
+
+impl<S> Service<axum::extract::Request> for AuthService<S>
+where
+    S: Service<axum::extract::Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: axum::extract::Request) -> Self::Future {
+        // The clone that was polled ready serves this call; the fresh clone serves the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            if !layer.is_public(req.uri().path()) {
+                let outcome = {
+                    let request = Request::new(req.method().as_str(), req.uri().path())
+                        .with_query(req.uri().query().unwrap_or(""))
+                        .with_headers(req.headers());
+                    layer.auth.authenticate(&request).await
+                };
+                match outcome {
+                    Ok(user) => {
+                        req.extensions_mut().insert(Authenticated(Arc::new(user)));
+                    }
+                    Err(e) => return Ok(error_response(&e)),
+                }
+            }
+            Ok(inner.call(req).await.into_response())
+        })
+    }
+}
+
+/// The exception as LangGraph answers it: its status, its headers and `{"detail": …}`.
+///
+/// Headers whose name or value is not valid HTTP are left out.
+pub fn error_response(e: &HttpException) -> Response {
+    let body = serde_json::to_vec(e).unwrap_or_else(|_| b"{\"detail\":\"error\"}".to_vec());
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() =
+        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in e.headers() {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    response
+}
+
+/// The authenticated user of a request, put there by [`AuthLayer`]; an axum extractor.
+///
+/// Extracting it on a route the layer does not cover (or a public path) is a 500: that is a
+/// wiring mistake, not the client's.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Arc<AuthUser>);
+
+impl Deref for Authenticated {
+    type Target = AuthUser;
+
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        parts
+            .extensions
+            .get::<Authenticated>()
+            .cloned()
+            .ok_or_else(|| {
+                error_response(&HttpException::internal(
+                    "no authenticated user: is AuthLayer installed on this route?",
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::__private::UserFuture;
+    use axum::http::Request as HttpRequest;
+
+    fn by_token<'a>(request: &'a Request<'a>) -> UserFuture<'a> {
+        Box::pin(async move {
+            match request.headers().get("authorization") {
+                Some("Bearer good") => Ok(AuthUser::new("u1")),
+                _ => Err(HttpException::new(401)
+                    .with_detail("Invalid token")
+                    .with_header("WWW-Authenticate", "Bearer")),
+            }
+        })
+    }
+
+    #[derive(Clone)]
+    struct Echo;
+
+    impl Service<axum::extract::Request> for Echo {
+        type Response = Response;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+            let who = req
+                .extensions()
+                .get::<Authenticated>()
+                .map_or("nobody".to_owned(), |u| u.identity().to_owned());
+            std::future::ready(Ok(Response::new(Body::from(who))))
+        }
+    }
+
+    async fn send(layer: &AuthLayer, path: &str, token: Option<&str>) -> (u16, String, Response) {
+        let mut req = HttpRequest::builder().uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", t);
+        }
+        let mut svc = layer.layer(Echo);
+        let response = svc.call(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 16).await.unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        (status, text, Response::from_parts(parts, Body::empty()))
+    }
+
+    #[tokio::test]
+    async fn authenticates_or_answers_the_exception() {
+        let auth = Auth::builder()
+            .authenticate("by_token", by_token)
+            .build()
+            .unwrap();
+        let layer = AuthLayer::new(auth);
+        let (status, body, _) = send(&layer, "/threads", Some("Bearer good")).await;
+        assert_eq!((status, body.as_str()), (200, "u1"));
+        let (status, body, response) = send(&layer, "/threads?x=1", Some("Bearer bad")).await;
+        assert_eq!(status, 401);
+        assert_eq!(body, r#"{"detail":"Invalid token"}"#);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let (status, _, _) = send(&layer, "/threads", None).await;
+        assert_eq!(status, 401);
+        // Public paths skip authentication and carry no user.
+        let (status, body, _) = send(&layer, "/ok", None).await;
+        assert_eq!((status, body.as_str()), (200, "nobody"));
+        let layer = layer.public_paths(["/metrics"]);
+        assert_eq!(send(&layer, "/ok", None).await.0, 401);
+        assert_eq!(send(&layer, "/metrics", None).await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn extractor_requires_the_layer() {
+        let req = HttpRequest::builder().uri("/").body(()).unwrap();
+        let (mut parts, ()) = req.into_parts();
+        let rejection = Authenticated::from_request_parts(&mut parts, &())
+            .await
+            .unwrap_err();
+        assert_eq!(rejection.status(), 500);
+        parts
+            .extensions
+            .insert(Authenticated(Arc::new(AuthUser::new("x"))));
+        let user = Authenticated::from_request_parts(&mut parts, &())
+            .await
+            .unwrap();
+        assert_eq!(user.identity(), "x");
+    }
+
+    #[test]
+    fn header_map_is_a_header_source() {
+        let mut map = HeaderMap::new();
+        map.insert("authorization", HeaderValue::from_static("Bearer t"));
+        let request = Request::new("GET", "/").with_headers(&map);
+        assert_eq!(request.headers().get("Authorization"), Some("Bearer t"));
+        assert_eq!(request.headers().to_vec().len(), 1);
+    }
+}

@@ -1,0 +1,462 @@
+//! `/assistants`: configured instances of a graph.
+
+use auth::axum::Authenticated;
+use auth::types::{
+    AssistantsCreate, AssistantsDelete, AssistantsRead, AssistantsSearch, AssistantsUpdate,
+    AuthValue, IfExists as AuthIfExists,
+};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::authz::authorize;
+use crate::graph;
+use crate::model::{Assistant, AssistantVersion, Object};
+use crate::storage::{IfExists, Inserted, Query};
+use crate::util::{ApiError, JsonBody, now, parse_uuid};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/assistants", post(create))
+        .route("/assistants/search", post(search))
+        .route("/assistants/count", post(count))
+        .route(
+            "/assistants/{assistant_id}",
+            get(read).patch(update).delete(delete),
+        )
+        .route("/assistants/{assistant_id}/graph", get(drawing))
+        .route("/assistants/{assistant_id}/schemas", get(schemas))
+        .route("/assistants/{assistant_id}/subgraphs", get(subgraphs))
+        .route("/assistants/{assistant_id}/versions", post(versions))
+        .route("/assistants/{assistant_id}/latest", post(set_latest))
+}
+
+/// Creates the assistant of every graph, as `langgraph dev` does at start-up.
+pub(crate) async fn create_default_assistants(state: &AppState) {
+    let id = graph::default_assistant_id(graph::GRAPH_ID).to_string();
+    let version = AssistantVersion {
+        assistant_id: id,
+        graph_id: graph::GRAPH_ID.into(),
+        config: json!({}),
+        context: json!({}),
+        metadata: json!({"created_by": "system"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        version: 1,
+        name: graph::GRAPH_ID.into(),
+        description: None,
+        created_at: now(),
+    };
+    let assistant = Assistant {
+        updated_at: version.created_at.clone(),
+        versions: vec![version.clone()],
+        current: version,
+    };
+    // Only fails if it exists already, which is fine.
+    let _ = state
+        .storage
+        .assistants
+        .insert(assistant, IfExists::DoNothing, None)
+        .await;
+}
+
+/// An assistant id as given in a path or body: a UUID, or a graph id standing for the graph's
+/// default assistant.
+pub fn resolve_id(id: &str) -> Result<String, ApiError> {
+    if graph::exists(id) {
+        return Ok(graph::default_assistant_id(id).to_string());
+    }
+    parse_uuid("assistant", id).map(|u| u.to_string())
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Assistant '{id}' not found"))
+}
+
+fn object(v: Option<Object>) -> Value {
+    Value::Object(v.unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    assistant_id: Option<String>,
+    graph_id: Option<String>,
+    config: Option<Object>,
+    context: Option<Object>,
+    metadata: Option<Object>,
+    if_exists: Option<AuthIfExists>,
+    name: Option<String>,
+    description: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<Json<Assistant>, ApiError> {
+    let graph_id = body
+        .graph_id
+        .ok_or_else(|| ApiError::invalid("graph_id is required"))?;
+    if !graph::exists(&graph_id) {
+        return Err(ApiError::not_found(format!("Graph '{graph_id}' not found")));
+    }
+    let id = match &body.assistant_id {
+        Some(id) => parse_uuid("assistant", id)?.to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let mut value = AuthValue::from(AssistantsCreate {
+        assistant_id: Some(id.clone()),
+        graph_id: Some(graph_id.clone()),
+        config: body.config,
+        context: body.context,
+        metadata: body.metadata,
+        if_exists: body.if_exists,
+        name: body.name,
+    });
+    let filter = authorize(&state, &user, &mut value).await?;
+    let AuthValue::Assistants(auth::types::AssistantsValue::Create(v)) = value else {
+        return Err(ApiError::internal("the handler changed the event"));
+    };
+    let at = now();
+    let version = AssistantVersion {
+        assistant_id: id,
+        graph_id: v.graph_id.unwrap_or(graph_id),
+        config: object(v.config),
+        context: object(v.context),
+        metadata: v.metadata.unwrap_or_default(),
+        version: 1,
+        name: v.name.unwrap_or_else(|| "Untitled".into()),
+        description: body.description,
+        created_at: at.clone(),
+    };
+    let assistant = Assistant {
+        updated_at: at,
+        versions: vec![version.clone()],
+        current: version,
+    };
+    let if_exists = match v.if_exists {
+        Some(AuthIfExists::DoNothing) => IfExists::DoNothing,
+        _ => IfExists::Raise,
+    };
+    match state
+        .storage
+        .assistants
+        .insert(assistant, if_exists, filter.as_ref())
+        .await?
+    {
+        Inserted::Created(a) | Inserted::Existing(a) => Ok(Json(a)),
+    }
+}
+
+async fn read_checked(
+    state: &AppState,
+    user: &Authenticated,
+    raw_id: &str,
+) -> Result<Assistant, ApiError> {
+    let id = resolve_id(raw_id)?;
+    let mut value = AuthValue::from(AssistantsRead {
+        assistant_id: Some(id.clone()),
+        metadata: None,
+    });
+    let filter = authorize(state, user, &mut value).await?;
+    state
+        .storage
+        .assistants
+        .get(&id, filter.as_ref())
+        .await
+        .ok_or_else(|| not_found(raw_id))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Assistant>, ApiError> {
+    read_checked(&state, &user, &id).await.map(Json)
+}
+
+async fn drawing(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    read_checked(&state, &user, &id).await?;
+    Ok(Json(graph::drawing()))
+}
+
+async fn schemas(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let a = read_checked(&state, &user, &id).await?;
+    Ok(Json(graph::schemas(&a.current.graph_id)))
+}
+
+async fn subgraphs(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    read_checked(&state, &user, &id).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    graph_id: Option<String>,
+    config: Option<Object>,
+    context: Option<Object>,
+    metadata: Option<Object>,
+    name: Option<String>,
+    description: Option<String>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(raw_id): Path<String>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<Assistant>, ApiError> {
+    let id = resolve_id(&raw_id)?;
+    if let Some(g) = &body.graph_id
+        && !graph::exists(g)
+    {
+        return Err(ApiError::not_found(format!("Graph '{g}' not found")));
+    }
+    let mut value = AuthValue::from(AssistantsUpdate {
+        assistant_id: Some(id.clone()),
+        graph_id: body.graph_id,
+        config: body.config,
+        context: body.context,
+        metadata: body.metadata,
+        name: body.name,
+        version: None,
+    });
+    let filter = authorize(&state, &user, &mut value).await?;
+    let AuthValue::Assistants(auth::types::AssistantsValue::Update(v)) = value else {
+        return Err(ApiError::internal("the handler changed the event"));
+    };
+    let description = body.description;
+    let change = Box::new(move |a: &mut Assistant| {
+        let mut next = a.current.clone();
+        next.version = a.versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+        next.created_at = now();
+        if let Some(g) = v.graph_id {
+            next.graph_id = g;
+        }
+        if let Some(c) = v.config {
+            next.config = Value::Object(c);
+        }
+        if let Some(c) = v.context {
+            next.context = Value::Object(c);
+        }
+        if let Some(m) = v.metadata {
+            next.metadata.extend(m);
+        }
+        if let Some(n) = v.name {
+            next.name = n;
+        }
+        if description.is_some() {
+            next.description = description;
+        }
+        a.updated_at = next.created_at.clone();
+        a.versions.push(next.clone());
+        a.current = next;
+        Ok(())
+    });
+    state
+        .storage
+        .assistants
+        .modify(&id, filter.as_ref(), change)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(&raw_id))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(raw_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = resolve_id(&raw_id)?;
+    let mut value = AuthValue::from(AssistantsDelete {
+        assistant_id: id.clone(),
+    });
+    let filter = authorize(&state, &user, &mut value).await?;
+    match state.storage.assistants.remove(&id, filter.as_ref()).await {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(not_found(&raw_id)),
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchBody {
+    metadata: Option<Object>,
+    graph_id: Option<String>,
+    name: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+}
+
+async fn run_search(
+    state: &AppState,
+    user: &Authenticated,
+    body: SearchBody,
+    count_only: bool,
+) -> Result<(Vec<Assistant>, usize), ApiError> {
+    let (limit, offset) = super::page(body.limit, body.offset)?;
+    let descending = super::descending(body.sort_order.as_deref())?;
+    let mut value = AuthValue::from(AssistantsSearch {
+        graph_id: body.graph_id,
+        metadata: body.metadata,
+        limit: Some(limit as i64),
+        offset: Some(offset as i64),
+    });
+    let filter = authorize(state, user, &mut value).await?;
+    let AuthValue::Assistants(auth::types::AssistantsValue::Search(v)) = value else {
+        return Err(ApiError::internal("the handler changed the event"));
+    };
+    let graph_id = v.graph_id;
+    let name = body.name;
+    let predicate = move |a: &Assistant| {
+        graph_id.as_ref().is_none_or(|g| &a.current.graph_id == g)
+            && name
+                .as_ref()
+                .is_none_or(|n| a.current.name.contains(n.as_str()))
+    };
+    let sort_by = body.sort_by;
+    if let Some(s) = &sort_by
+        && ![
+            "assistant_id",
+            "graph_id",
+            "name",
+            "created_at",
+            "updated_at",
+        ]
+        .contains(&s.as_str())
+    {
+        return Err(ApiError::invalid(format!(
+            "cannot sort assistants by {s:?}"
+        )));
+    }
+    let sort_key = move |a: &Assistant| -> Value {
+        match sort_by.as_deref() {
+            Some("assistant_id") => a.current.assistant_id.clone().into(),
+            Some("graph_id") => a.current.graph_id.clone().into(),
+            Some("name") => a.current.name.clone().into(),
+            Some("updated_at") => a.updated_at.clone().into(),
+            _ => crate::model::Record::created_at(a).to_owned().into(),
+        }
+    };
+    let page = state
+        .storage
+        .assistants
+        .search(Query {
+            auth: filter.as_ref(),
+            metadata: v.metadata.as_ref(),
+            predicate: Some(&predicate),
+            sort_key: Some(&sort_key),
+            descending,
+            limit: if count_only { 0 } else { limit },
+            offset,
+            ..Query::default()
+        })
+        .await;
+    Ok((page.items, page.total))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<SearchBody>,
+) -> Result<Response, ApiError> {
+    let (items, total) = run_search(&state, &user, body, false).await?;
+    Ok(([("X-Pagination-Total", total.to_string())], Json(items)).into_response())
+}
+
+async fn count(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<SearchBody>,
+) -> Result<Json<usize>, ApiError> {
+    run_search(&state, &user, body, true)
+        .await
+        .map(|(_, total)| Json(total))
+}
+
+#[derive(Deserialize)]
+struct VersionsBody {
+    metadata: Option<Object>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(raw_id): Path<String>,
+    JsonBody(body): JsonBody<VersionsBody>,
+) -> Result<Json<Vec<AssistantVersion>>, ApiError> {
+    let (limit, offset) = super::page(body.limit, body.offset)?;
+    let a = read_checked(&state, &user, &raw_id).await?;
+    let wanted = body.metadata;
+    Ok(Json(
+        a.versions
+            .into_iter()
+            .rev()
+            .filter(|v| crate::storage::visible(&v.metadata, None, wanted.as_ref()))
+            .skip(offset)
+            .take(limit)
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct LatestBody {
+    version: Option<i64>,
+}
+
+async fn set_latest(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(raw_id): Path<String>,
+    JsonBody(body): JsonBody<LatestBody>,
+) -> Result<Json<Assistant>, ApiError> {
+    let id = resolve_id(&raw_id)?;
+    let version = body
+        .version
+        .ok_or_else(|| ApiError::invalid("version is required"))?;
+    let mut value = AuthValue::from(AssistantsUpdate {
+        assistant_id: Some(id.clone()),
+        version: Some(version),
+        ..Default::default()
+    });
+    let filter = authorize(&state, &user, &mut value).await?;
+    let change = Box::new(move |a: &mut Assistant| {
+        let found = a
+            .versions
+            .iter()
+            .find(|v| i64::try_from(v.version).ok() == Some(version))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("Version {version} not found")))?;
+        a.current = found;
+        a.updated_at = now();
+        Ok(())
+    });
+    state
+        .storage
+        .assistants
+        .modify(&id, filter.as_ref(), change)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(&raw_id))
+}

@@ -1,0 +1,313 @@
+//! `/runs/crons`: scheduled runs, stored (this server does not fire them).
+
+use auth::axum::Authenticated;
+use auth::types::{AuthValue, CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::threads::read_checked;
+use crate::AppState;
+use crate::authz::authorize;
+use crate::model::{Cron, Object};
+use crate::storage::{IfExists, Inserted, Query};
+use crate::util::{ApiError, JsonBody, now, parse_uuid};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/runs/crons", post(create))
+        .route("/threads/{thread_id}/runs/crons", post(create_for_thread))
+        .route("/runs/crons/search", post(search))
+        .route("/runs/crons/count", post(count))
+        .route(
+            "/runs/crons/{cron_id}",
+            get(read).patch(update).delete(delete),
+        )
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Cron {id} not found"))
+}
+
+fn cron_id(raw: &str) -> Result<String, ApiError> {
+    parse_uuid("cron", raw).map(|u| u.to_string())
+}
+
+/// A cron schedule: five or six whitespace-separated fields.
+fn check_schedule(s: &str) -> Result<(), ApiError> {
+    let n = s.split_whitespace().count();
+    if !(5..=6).contains(&n) {
+        return Err(ApiError::invalid(format!("Invalid cron schedule {s:?}")));
+    }
+    Ok(())
+}
+
+async fn create_inner(
+    state: &AppState,
+    user: &Authenticated,
+    thread_id: Option<String>,
+    mut payload: Object,
+) -> Result<Cron, ApiError> {
+    let schedule = match payload.remove("schedule") {
+        Some(Value::String(s)) => s,
+        _ => return Err(ApiError::invalid("schedule is required")),
+    };
+    check_schedule(&schedule)?;
+    let raw_assistant = payload
+        .get("assistant_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("assistant_id is required"))?;
+    let assistant_id = super::assistants::resolve_id(raw_assistant)?;
+    payload.insert("assistant_id".into(), assistant_id.clone().into());
+    let end_time = match payload.remove("end_time") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(ApiError::invalid("end_time must be a date-time string")),
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut value = AuthValue::from(CronsCreate {
+        payload: Some(payload),
+        schedule: Some(schedule.clone()),
+        cron_id: Some(id.clone()),
+        thread_id: thread_id.clone(),
+        user_id: Some(user.identity().to_owned()),
+        end_time: end_time.clone(),
+    });
+    authorize(state, user, &mut value).await?;
+    let AuthValue::Crons(auth::types::CronsValue::Create(v)) = value else {
+        return Err(ApiError::internal("the handler changed the event"));
+    };
+    let payload = v.payload.unwrap_or_default();
+    // The cron's metadata is the payload's, as the handler left it.
+    let metadata = payload
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let at = now();
+    let cron = Cron {
+        cron_id: id,
+        assistant_id,
+        thread_id,
+        schedule: v.schedule.unwrap_or(schedule),
+        end_time: end_time.map_or(Value::Null, Value::from),
+        user_id: v.user_id,
+        metadata,
+        enabled: true,
+        timezone: payload
+            .get("timezone")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        on_run_completed: payload
+            .get("on_run_completed")
+            .cloned()
+            .unwrap_or(Value::Null),
+        next_run_date: Value::Null,
+        payload,
+        created_at: at.clone(),
+        updated_at: at,
+    };
+    match state
+        .storage
+        .crons
+        .insert(cron, IfExists::Raise, None)
+        .await?
+    {
+        Inserted::Created(c) | Inserted::Existing(c) => Ok(c),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<Object>,
+) -> Result<Json<Cron>, ApiError> {
+    create_inner(&state, &user, None, body).await.map(Json)
+}
+
+async fn create_for_thread(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(tid): Path<String>,
+    JsonBody(body): JsonBody<Object>,
+) -> Result<Json<Cron>, ApiError> {
+    let thread = read_checked(&state, &user, &tid, None).await?;
+    create_inner(&state, &user, Some(thread.thread_id), body)
+        .await
+        .map(Json)
+}
+
+async fn read(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Cron>, ApiError> {
+    let id = cron_id(&id)?;
+    let mut value = AuthValue::from(CronsRead {
+        cron_id: Some(id.clone()),
+    });
+    let filter = authorize(&state, &user, &mut value).await?;
+    state
+        .storage
+        .crons
+        .get(&id, filter.as_ref())
+        .await
+        .map(Json)
+        .ok_or_else(|| not_found(&id))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(id): Path<String>,
+    JsonBody(mut body): JsonBody<Object>,
+) -> Result<Json<Cron>, ApiError> {
+    let id = cron_id(&id)?;
+    let schedule = match body.remove("schedule") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            check_schedule(&s)?;
+            Some(s)
+        }
+        Some(_) => return Err(ApiError::invalid("schedule must be a string")),
+    };
+    let mut value = AuthValue::from(CronsUpdate {
+        cron_id: Some(id.clone()),
+        payload: Some(body),
+        schedule,
+    });
+    let filter = authorize(&state, &user, &mut value).await?;
+    let AuthValue::Crons(auth::types::CronsValue::Update(v)) = value else {
+        return Err(ApiError::internal("the handler changed the event"));
+    };
+    let change = Box::new(move |c: &mut Cron| {
+        let patch = v.payload.unwrap_or_default();
+        if let Some(s) = v.schedule {
+            c.schedule = s;
+        }
+        for (k, val) in patch {
+            match k.as_str() {
+                "enabled" => {
+                    c.enabled = val
+                        .as_bool()
+                        .ok_or_else(|| ApiError::invalid("enabled must be a boolean"))?;
+                }
+                "end_time" => c.end_time = val,
+                "metadata" => {
+                    if let Value::Object(m) = val {
+                        c.metadata.extend(m);
+                    }
+                }
+                _ => {
+                    c.payload.insert(k, val);
+                }
+            }
+        }
+        c.updated_at = now();
+        Ok(())
+    });
+    state
+        .storage
+        .crons
+        .modify(&id, filter.as_ref(), change)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(&id))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = cron_id(&id)?;
+    let mut value = AuthValue::from(CronsDelete {
+        cron_id: Some(id.clone()),
+    });
+    let filter = authorize(&state, &user, &mut value).await?;
+    match state.storage.crons.remove(&id, filter.as_ref()).await {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(not_found(&id)),
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchBody {
+    assistant_id: Option<String>,
+    thread_id: Option<String>,
+    metadata: Option<Object>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    sort_order: Option<String>,
+}
+
+async fn run_search(
+    state: &AppState,
+    user: &Authenticated,
+    body: SearchBody,
+    count_only: bool,
+) -> Result<(Vec<Cron>, usize), ApiError> {
+    let (limit, offset) = super::page(body.limit, body.offset)?;
+    let descending = super::descending(body.sort_order.as_deref())?;
+    let assistant_id = body
+        .assistant_id
+        .as_deref()
+        .map(super::assistants::resolve_id)
+        .transpose()?;
+    let thread_id = body
+        .thread_id
+        .as_deref()
+        .map(super::threads::thread_id)
+        .transpose()?;
+    let mut value = AuthValue::from(CronsSearch {
+        assistant_id: assistant_id.clone(),
+        thread_id: thread_id.clone(),
+        limit: Some(limit as i64),
+        offset: Some(offset as i64),
+    });
+    let filter = authorize(state, user, &mut value).await?;
+    let predicate = move |c: &Cron| {
+        assistant_id.as_ref().is_none_or(|a| &c.assistant_id == a)
+            && thread_id
+                .as_ref()
+                .is_none_or(|t| c.thread_id.as_ref() == Some(t))
+    };
+    let page = state
+        .storage
+        .crons
+        .search(Query {
+            auth: filter.as_ref(),
+            metadata: body.metadata.as_ref(),
+            predicate: Some(&predicate),
+            descending,
+            limit: if count_only { 0 } else { limit },
+            offset,
+            ..Query::default()
+        })
+        .await;
+    Ok((page.items, page.total))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<SearchBody>,
+) -> Result<Json<Vec<Cron>>, ApiError> {
+    run_search(&state, &user, body, false)
+        .await
+        .map(|(items, _)| Json(items))
+}
+
+async fn count(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<SearchBody>,
+) -> Result<Json<usize>, ApiError> {
+    run_search(&state, &user, body, true)
+        .await
+        .map(|(_, total)| Json(total))
+}

@@ -1,0 +1,243 @@
+//! `/store`: the long-term key-value store, namespaces guarded by `store.*` handlers.
+
+use auth::axum::Authenticated;
+use auth::types::{AuthValue, StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSearch};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::authz::authorize;
+use crate::model::{Item, Object};
+use crate::storage::visible;
+use crate::util::{ApiError, JsonBody, QueryParams};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/store/items",
+            put(put_item).get(get_item).delete(delete_item),
+        )
+        .route("/store/items/search", post(search))
+        .route("/store/namespaces", post(list_namespaces))
+}
+
+/// Checks a namespace: labels are non-empty and contain no `.`; `allow_empty` for prefixes.
+fn check_namespace(ns: &[String], allow_empty: bool) -> Result<(), ApiError> {
+    if ns.is_empty() && !allow_empty {
+        return Err(ApiError::invalid("Namespace cannot be empty"));
+    }
+    if let Some(bad) = ns.iter().find(|l| l.is_empty() || l.contains('.')) {
+        return Err(ApiError::invalid(format!(
+            "Invalid namespace label {bad:?}: labels must be non-empty and contain no '.'"
+        )));
+    }
+    Ok(())
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::invalid("Key cannot be empty"));
+    }
+    Ok(())
+}
+
+/// The namespace as the handler left it, validated again.
+fn namespace_after(value: &AuthValue, allow_empty: bool) -> Result<Vec<String>, ApiError> {
+    let ns = value
+        .namespace()
+        .map(<[String]>::to_vec)
+        .unwrap_or_default();
+    check_namespace(&ns, allow_empty)?;
+    Ok(ns)
+}
+
+#[derive(Deserialize)]
+struct PutBody {
+    namespace: Vec<String>,
+    key: String,
+    value: Option<Object>,
+}
+
+async fn put_item(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<PutBody>,
+) -> Result<Response, ApiError> {
+    check_namespace(&body.namespace, false)?;
+    check_key(&body.key)?;
+    let mut value = AuthValue::from(StorePut {
+        namespace: body.namespace,
+        key: body.key.clone(),
+        value: body.value.clone(),
+        index: None,
+    });
+    authorize(&state, &user, &mut value).await?;
+    let ns = namespace_after(&value, false)?;
+    match body.value {
+        Some(v) => {
+            state.storage.items.put(ns, body.key, v).await;
+        }
+        None => {
+            state.storage.items.delete(&ns, &body.key).await;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn get_item(
+    State(state): State<AppState>,
+    user: Authenticated,
+    query: QueryParams,
+) -> Result<Json<Item>, ApiError> {
+    let namespace: Vec<String> = match query.0.get("namespace") {
+        Some("") | None => Vec::new(),
+        Some(ns) => ns.split('.').map(str::to_owned).collect(),
+    };
+    let key = query
+        .0
+        .get("key")
+        .ok_or_else(|| ApiError::invalid("key is required"))?
+        .to_owned();
+    check_namespace(&namespace, false)?;
+    check_key(&key)?;
+    let mut value = AuthValue::from(StoreGet {
+        namespace,
+        key: key.clone(),
+    });
+    authorize(&state, &user, &mut value).await?;
+    let ns = namespace_after(&value, false)?;
+    state
+        .storage
+        .items
+        .get(&ns, &key)
+        .await
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Item not found"))
+}
+
+#[derive(Deserialize)]
+struct DeleteBody {
+    namespace: Vec<String>,
+    key: String,
+}
+
+async fn delete_item(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<DeleteBody>,
+) -> Result<Response, ApiError> {
+    check_namespace(&body.namespace, false)?;
+    check_key(&body.key)?;
+    let mut value = AuthValue::from(StoreDelete {
+        namespace: body.namespace,
+        key: body.key.clone(),
+    });
+    authorize(&state, &user, &mut value).await?;
+    let ns = namespace_after(&value, false)?;
+    state.storage.items.delete(&ns, &body.key).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct SearchBody {
+    #[serde(default)]
+    namespace_prefix: Option<Vec<String>>,
+    filter: Option<Object>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    query: Option<String>,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<SearchBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = super::page(body.limit, body.offset)?;
+    let prefix = body.namespace_prefix.unwrap_or_default();
+    check_namespace(&prefix, true)?;
+    let mut value = AuthValue::from(StoreSearch {
+        namespace: prefix,
+        filter: body.filter,
+        limit: Some(limit as i64),
+        offset: Some(offset as i64),
+        query: body.query.clone(),
+    });
+    let auth_filter = authorize(&state, &user, &mut value).await?;
+    let prefix = namespace_after(&value, true)?;
+    let wanted = match &value {
+        AuthValue::Store(auth::types::StoreValue::Search(s)) => s.filter.clone(),
+        _ => None,
+    };
+    let words: Vec<String> = body
+        .query
+        .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
+        .unwrap_or_default();
+    let accept = move |v: &Object| {
+        visible(v, auth_filter.as_ref(), wanted.as_ref())
+            && (words.is_empty() || {
+                let text = Value::Object(v.clone()).to_string().to_lowercase();
+                words.iter().any(|w| text.contains(w.as_str()))
+            })
+    };
+    let items = state
+        .storage
+        .items
+        .search(&prefix, &accept, limit, offset)
+        .await;
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|i| {
+            let mut v = serde_json::to_value(i).unwrap_or_default();
+            v["score"] = Value::Null;
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+struct NamespacesBody {
+    prefix: Option<Vec<String>>,
+    suffix: Option<Vec<String>>,
+    max_depth: Option<i64>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn list_namespaces(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<NamespacesBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = super::page(body.limit.or(Some(100)), body.offset)?;
+    let prefix = body.prefix.unwrap_or_default();
+    check_namespace(&prefix, true)?;
+    let suffix = body.suffix.unwrap_or_default();
+    check_namespace(&suffix, true)?;
+    let max_depth = match body.max_depth {
+        None => None,
+        Some(d) if d > 0 => Some(d as usize),
+        Some(_) => return Err(ApiError::invalid("max_depth must be positive")),
+    };
+    let mut value = AuthValue::from(StoreListNamespaces {
+        namespace: prefix,
+        suffix: (!suffix.is_empty()).then(|| suffix.clone()),
+        max_depth: body.max_depth,
+        limit: Some(limit as i64),
+        offset: Some(offset as i64),
+    });
+    authorize(&state, &user, &mut value).await?;
+    let prefix = namespace_after(&value, true)?;
+    let namespaces = state
+        .storage
+        .items
+        .list_namespaces(&prefix, &suffix, max_depth, limit, offset)
+        .await;
+    Ok(Json(json!({ "namespaces": namespaces })))
+}

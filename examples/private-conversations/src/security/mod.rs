@@ -1,0 +1,3 @@
+//! The server's security policy.
+
+pub mod auth;

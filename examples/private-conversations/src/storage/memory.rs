@@ -1,0 +1,396 @@
+//! In-memory storage: one lock per collection, and an index on top-level metadata equality.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{PoisonError, RwLock};
+
+use auth::Filter;
+use serde_json::Value;
+
+use super::{
+    Collection, IfExists, Inserted, ItemStore, Modifier, Page, Query, StorageFuture, visible,
+};
+use crate::model::{Item, Object, Record};
+use crate::util::{ApiError, now};
+
+/// The index key of a top-level metadata value: scalars only (objects and arrays are not indexed).
+fn index_key(key: &str, value: &Value) -> Option<(String, String)> {
+    match value {
+        Value::Object(_) | Value::Array(_) => None,
+        v => Some((key.to_owned(), v.to_string())),
+    }
+}
+
+struct Inner<T> {
+    items: HashMap<String, T>,
+    /// (metadata key, JSON of a scalar value) → ids whose metadata has exactly that value.
+    index: HashMap<(String, String), HashSet<String>>,
+}
+
+impl<T: Record> Inner<T> {
+    fn index_add(&mut self, item: &T) {
+        for (k, v) in item.metadata() {
+            if let Some(key) = index_key(k, v) {
+                self.index
+                    .entry(key)
+                    .or_default()
+                    .insert(item.id().to_owned());
+            }
+        }
+    }
+
+    fn index_remove(&mut self, item: &T) {
+        for (k, v) in item.metadata() {
+            if let Some(key) = index_key(k, v)
+                && let Some(ids) = self.index.get_mut(&key)
+            {
+                ids.remove(item.id());
+                if ids.is_empty() {
+                    self.index.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn replace(&mut self, item: T) {
+        if let Some(old) = self.items.remove(item.id()) {
+            self.index_remove(&old);
+        }
+        self.index_add(&item);
+        self.items.insert(item.id().to_owned(), item);
+    }
+}
+
+/// A [`Collection`] in memory.
+pub struct MemoryCollection<T> {
+    kind: &'static str,
+    inner: RwLock<Inner<T>>,
+}
+
+impl<T: Record> MemoryCollection<T> {
+    /// An empty collection; `kind` names the resource in errors ("Thread").
+    pub fn new(kind: &'static str) -> Self {
+        MemoryCollection {
+            kind,
+            inner: RwLock::new(Inner {
+                items: HashMap::new(),
+                index: HashMap::new(),
+            }),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner<T>> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner<T>> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn search_now(&self, query: &Query<'_, T>) -> Page<T> {
+        let inner = self.read();
+        let conditions = query.eq_conditions();
+        // The smallest posting list among the equality conditions bounds the scan.
+        let mut best: Option<&HashSet<String>> = None;
+        let empty = HashSet::new();
+        for (k, v) in &conditions {
+            let Some(key) = index_key(k, v) else { continue };
+            let ids = inner.index.get(&key).unwrap_or(&empty);
+            if best.is_none_or(|b| ids.len() < b.len()) {
+                best = Some(ids);
+            }
+        }
+        let mut matches: Vec<&T> = match (best, query.ids) {
+            (_, Some(ids)) => ids
+                .iter()
+                .filter_map(|id| inner.items.get(id))
+                .filter(|t| query.accepts(t))
+                .collect(),
+            (Some(ids), None) => ids
+                .iter()
+                .filter_map(|id| inner.items.get(id))
+                .filter(|t| query.accepts(t))
+                .collect(),
+            (None, None) => inner.items.values().filter(|t| query.accepts(t)).collect(),
+        };
+        matches.dedup_by(|a, b| a.id() == b.id());
+        let total = matches.len();
+        let cmp = |a: &&T, b: &&T| -> Ordering {
+            let o = match query.sort_key {
+                Some(key) => compare_json(&key(a), &key(b)),
+                None => a.created_at().cmp(b.created_at()),
+            }
+            .then_with(|| a.id().cmp(b.id()));
+            if query.descending { o.reverse() } else { o }
+        };
+        let items = if query.limit == 0 {
+            Vec::new()
+        } else {
+            matches.sort_by(cmp);
+            matches
+                .into_iter()
+                .skip(query.offset)
+                .take(query.limit)
+                .cloned()
+                .collect()
+        };
+        Page { items, total }
+    }
+}
+
+fn compare_json(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+impl<T: Record> Collection<T> for MemoryCollection<T> {
+    fn insert<'a>(
+        &'a self,
+        item: T,
+        if_exists: IfExists,
+        filter: Option<&'a Filter>,
+    ) -> StorageFuture<'a, Result<Inserted<T>, ApiError>> {
+        let result = (|| {
+            let mut inner = self.write();
+            if let Some(existing) = inner.items.get(item.id()) {
+                let seen = visible(existing.metadata(), filter, None);
+                return match if_exists {
+                    IfExists::DoNothing if seen => Ok(Inserted::Existing(existing.clone())),
+                    _ => Err(ApiError::conflict(format!("{} already exists", self.kind))),
+                };
+            }
+            inner.replace(item.clone());
+            Ok(Inserted::Created(item))
+        })();
+        Box::pin(std::future::ready(result))
+    }
+
+    fn get<'a>(&'a self, id: &'a str, filter: Option<&'a Filter>) -> StorageFuture<'a, Option<T>> {
+        let found = self
+            .read()
+            .items
+            .get(id)
+            .filter(|t| visible(t.metadata(), filter, None))
+            .cloned();
+        Box::pin(std::future::ready(found))
+    }
+
+    fn modify<'a>(
+        &'a self,
+        id: &'a str,
+        filter: Option<&'a Filter>,
+        change: Modifier<'a, T>,
+    ) -> StorageFuture<'a, Result<Option<T>, ApiError>> {
+        let result = (|| {
+            let mut inner = self.write();
+            let Some(current) = inner
+                .items
+                .get(id)
+                .filter(|t| visible(t.metadata(), filter, None))
+            else {
+                return Ok(None);
+            };
+            let mut changed = current.clone();
+            change(&mut changed)?;
+            if changed.id() != id {
+                return Err(ApiError::internal("a change may not alter the id"));
+            }
+            inner.replace(changed.clone());
+            Ok(Some(changed))
+        })();
+        Box::pin(std::future::ready(result))
+    }
+
+    fn remove<'a>(
+        &'a self,
+        id: &'a str,
+        filter: Option<&'a Filter>,
+    ) -> StorageFuture<'a, Option<T>> {
+        let mut inner = self.write();
+        let removed = if inner
+            .items
+            .get(id)
+            .is_some_and(|t| visible(t.metadata(), filter, None))
+        {
+            let item = inner.items.remove(id);
+            if let Some(item) = &item {
+                inner.index_remove(item);
+            }
+            item
+        } else {
+            None
+        };
+        drop(inner);
+        Box::pin(std::future::ready(removed))
+    }
+
+    fn search<'a>(&'a self, query: Query<'a, T>) -> StorageFuture<'a, Page<T>> {
+        Box::pin(std::future::ready(self.search_now(&query)))
+    }
+}
+
+/// An [`ItemStore`] in memory, ordered by namespace and key.
+#[derive(Default)]
+pub struct MemoryItems {
+    items: RwLock<BTreeMap<(Vec<String>, String), Item>>,
+}
+
+impl ItemStore for MemoryItems {
+    fn put(&self, namespace: Vec<String>, key: String, value: Object) -> StorageFuture<'_, Item> {
+        let mut items = self.items.write().unwrap_or_else(PoisonError::into_inner);
+        let at = now();
+        let created_at = items
+            .get(&(namespace.clone(), key.clone()))
+            .map_or_else(|| at.clone(), |i| i.created_at.clone());
+        let item = Item {
+            namespace: namespace.clone(),
+            key: key.clone(),
+            value,
+            created_at,
+            updated_at: at,
+        };
+        items.insert((namespace, key), item.clone());
+        Box::pin(std::future::ready(item))
+    }
+
+    fn get<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, Option<Item>> {
+        let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
+        let found = items.get(&(namespace.to_vec(), key.to_owned())).cloned();
+        Box::pin(std::future::ready(found))
+    }
+
+    fn delete<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, bool> {
+        let mut items = self.items.write().unwrap_or_else(PoisonError::into_inner);
+        let existed = items
+            .remove(&(namespace.to_vec(), key.to_owned()))
+            .is_some();
+        Box::pin(std::future::ready(existed))
+    }
+
+    fn search<'a>(
+        &'a self,
+        prefix: &'a [String],
+        accept: &'a (dyn Fn(&Object) -> bool + Send + Sync),
+        limit: usize,
+        offset: usize,
+    ) -> StorageFuture<'a, Vec<Item>> {
+        let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
+        let mut found: Vec<Item> = items
+            .values()
+            .filter(|i| i.namespace.starts_with(prefix) && accept(&i.value))
+            .cloned()
+            .collect();
+        drop(items);
+        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        let page = found.into_iter().skip(offset).take(limit).collect();
+        Box::pin(std::future::ready(page))
+    }
+
+    fn list_namespaces<'a>(
+        &'a self,
+        prefix: &'a [String],
+        suffix: &'a [String],
+        max_depth: Option<usize>,
+        limit: usize,
+        offset: usize,
+    ) -> StorageFuture<'a, Vec<Vec<String>>> {
+        let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
+        let mut namespaces: Vec<Vec<String>> = items
+            .keys()
+            .map(|(ns, _)| ns)
+            .filter(|ns| ns.starts_with(prefix) && ns.ends_with(suffix))
+            .map(|ns| match max_depth {
+                Some(d) => ns.iter().take(d).cloned().collect(),
+                None => ns.clone(),
+            })
+            .collect();
+        drop(items);
+        namespaces.sort();
+        namespaces.dedup();
+        let page = namespaces.into_iter().skip(offset).take(limit).collect();
+        Box::pin(std::future::ready(page))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::threads::new_thread;
+    use serde_json::json;
+
+    fn meta(v: Value) -> Object {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn index_follows_changes_and_filters() {
+        let c = MemoryCollection::new("Thread");
+        for i in 0..30 {
+            let owner = format!("u{}", i % 3);
+            let t = new_thread(format!("t{i:02}"), meta(json!({"owner": owner, "n": i})));
+            c.insert(t, IfExists::Raise, None).await.unwrap();
+        }
+        let f = Filter::eq("owner", "u1");
+        let page = c
+            .search(Query {
+                auth: Some(&f),
+                limit: 100,
+                ..Query::default()
+            })
+            .await;
+        assert_eq!(page.total, 10);
+        assert!(page.items.iter().all(|t| t.metadata["owner"] == "u1"));
+        // Moving a thread to another owner moves it in the index.
+        let change: Modifier<'_, crate::model::Thread> = Box::new(|t| {
+            t.metadata.insert("owner".into(), "u2".into());
+            Ok(())
+        });
+        c.modify("t01", Some(&f), change).await.unwrap().unwrap();
+        let page = c
+            .search(Query {
+                auth: Some(&f),
+                limit: 0,
+                ..Query::default()
+            })
+            .await;
+        assert_eq!(page.total, 9);
+        // A filtered-out modify changes nothing and reports absence.
+        let change: Modifier<'_, crate::model::Thread> = Box::new(|t| {
+            t.metadata.insert("owner".into(), "u1".into());
+            Ok(())
+        });
+        assert!(c.modify("t01", Some(&f), change).await.unwrap().is_none());
+        assert_eq!(c.get("t01", None).await.unwrap().metadata["owner"], "u2");
+        // Caller metadata is ANDed with the auth filter.
+        let wanted = meta(json!({"n": 4}));
+        let page = c
+            .search(Query {
+                auth: Some(&f),
+                metadata: Some(&wanted),
+                ..Query::default()
+            })
+            .await;
+        assert_eq!(page.total, 1);
+        let wanted = meta(json!({"n": 5}));
+        let page = c
+            .search(Query {
+                auth: Some(&f),
+                metadata: Some(&wanted),
+                ..Query::default()
+            })
+            .await;
+        assert_eq!(page.total, 0);
+        assert!(
+            c.remove("t04", Some(&Filter::eq("owner", "u0")))
+                .await
+                .is_none()
+        );
+        assert!(c.remove("t04", Some(&f)).await.is_some());
+    }
+}

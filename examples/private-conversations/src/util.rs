@@ -1,0 +1,192 @@
+//! Small helpers: timestamps, API errors and lenient extractors that answer LangGraph's JSON errors.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// The current time as an RFC 3339 string with microseconds, in UTC (`2025-01-31T12:00:00.000123+00:00`).
+pub fn now() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format_rfc3339(d.as_secs(), d.subsec_micros())
+}
+
+/// Formats seconds since the Unix epoch (and microseconds) as RFC 3339 in UTC.
+pub fn format_rfc3339(secs: u64, micros: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// An error answered as JSON `{"detail": ...}` with its status and headers.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The detail sent to the client.
+    pub detail: String,
+    /// Extra response headers.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ApiError {
+    /// An error with this status and detail.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            detail: detail.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 404 with the given detail.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, detail)
+    }
+
+    /// 422 with the given detail.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    }
+
+    /// 409 with the given detail.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::CONFLICT, detail)
+    }
+
+    /// 500 with the given detail.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
+    }
+}
+
+impl From<auth::HttpException> for ApiError {
+    fn from(e: auth::HttpException) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            detail: e.detail().to_owned(),
+            headers: e
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response =
+            (self.status, axum::Json(json!({ "detail": self.detail }))).into_response();
+        for (name, value) in &self.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                response.headers_mut().append(n, v);
+            }
+        }
+        response
+    }
+}
+
+/// A JSON body: an empty body reads as `{}`; a malformed one is a 422 with a detail.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+        let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::invalid(format!("Invalid JSON body: {e}")))?
+        };
+        let value = if value.is_null() { json!({}) } else { value };
+        serde_json::from_value(value)
+            .map(JsonBody)
+            .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
+    }
+}
+
+/// The decoded query string.
+#[derive(Debug, Default)]
+pub struct QueryParams(pub auth::Params);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(QueryParams(auth::Params::from_query(
+            parts.uri.query().unwrap_or(""),
+        )))
+    }
+}
+
+impl QueryParams {
+    /// An integer parameter, or `default` when absent; 422 when not an integer.
+    pub fn int(&self, name: &str, default: usize) -> Result<usize, ApiError> {
+        match self.0.get(name) {
+            None | Some("") => Ok(default),
+            Some(v) => v.parse().map_err(|_| {
+                ApiError::invalid(format!(
+                    "Query parameter {name} must be a non-negative integer"
+                ))
+            }),
+        }
+    }
+
+    /// A boolean parameter (`true`/`1`), `false` when absent.
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.0.get(name), Some("1" | "true" | "True"))
+    }
+}
+
+/// Parses a UUID path or body id, answering 422 for anything else.
+pub fn parse_uuid(kind: &str, id: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map_err(|_| ApiError::invalid(format!("Invalid {kind} ID: must be a UUID")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000000+00:00");
+        assert_eq!(
+            format_rfc3339(951_782_400, 5),
+            "2000-02-29T00:00:00.000005+00:00"
+        );
+        assert_eq!(
+            format_rfc3339(1_735_689_599, 999_999),
+            "2024-12-31T23:59:59.999999+00:00"
+        );
+    }
+}
