@@ -169,6 +169,17 @@ impl Parse for RawTarget {
                 "a target's action follows a dot: write `{text}.action`, e.g. `threads.create`"
             )));
         }
+        if input.peek(Ident::peek_any) {
+            if let Head::Resource(r) = &head {
+                return Err(input.error(format!(
+                    "expected `.` or `,` after `{r}`: write `{r}.{}` for one action",
+                    input
+                        .cursor()
+                        .ident()
+                        .map_or_else(String::new, |(i, _)| i.to_string())
+                )));
+            }
+        }
         let lookahead = input.lookahead1();
         if !lookahead.peek(Token![.]) {
             let _ = lookahead.peek(Token![,]);
@@ -277,7 +288,12 @@ mod tests {
             on_err("1"),
             "expected one of: `*`, `threads`, `assistants`, `crons`, `store`, `crate`"
         );
-        assert_eq!(on_err("threads create"), "expected `.` or `,`");
+        assert_eq!(
+            on_err("threads create"),
+            "expected `.` or `,` after `threads`: write `threads.create` for one action"
+        );
+        assert_eq!(on_err("* read"), "expected `.` or `,`");
+        assert_eq!(on_err("threads 1"), "expected `.` or `,`");
         assert!(on_err("threads::create").contains("write `threads.action`"));
         assert!(on_err("threads.*").contains("`threads.*` is written `threads`"));
         assert!(on_err("threads.").contains("expected an action after `threads.`"));

@@ -691,7 +691,15 @@ mod tests {
         assert!(auth_err("async fn a(_headrs: &Headers) {}").contains("did you mean `headers`?"));
         assert_eq!(
             auth_err("async fn a(request: &Request, _request: &Request) {}"),
-            "`request` is already received by `request`: remove this parameter"
+            "`_request` receives `request`, which `request` already receives (a leading `_` is ignored): remove this parameter"
+        );
+        assert_eq!(
+            auth_err("async fn a(_request: &Request, r#request: &Request) {}"),
+            "`request` receives `request`, which `_request` already receives (a leading `_` is ignored): remove this parameter"
+        );
+        assert_eq!(
+            auth_err("async fn a(path: &str, path: &str) {}"),
+            "`path` is received twice: remove this parameter"
         );
         assert!(
             auth_err("async fn a(_: &Request) {}")

@@ -156,13 +156,13 @@ pub fn on(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///
 ///   | name | type |
 ///   |---|---|
-///   | `request` | `&Request` |
+///   | `request` | `&Request<'_>` |
 ///   | `body` | `Option<&serde_json::Value>` (the parsed JSON body) |
 ///   | `path` | `&str` |
 ///   | `method` | `&str` |
 ///   | `path_params` | `&Params` |
 ///   | `query_params` | `&Params` |
-///   | `headers` | `&Headers` |
+///   | `headers` | `&Headers<'_>` |
 ///   | `authorization` | `Option<&str>`, or `&str` (a missing header is then a 401 before the function runs) |
 ///
 ///   A parameter of another name is a compile error listing these; a type the runtime cannot
@@ -184,7 +184,7 @@ pub fn on(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn get_current_user(authorization: Option<&str>) -> Result<MinimalUser, HttpException> { ... }
 ///
 /// #[auth::authenticate(crate = my_auth)]
-/// async fn by_header(headers: &Headers, _path: &str) -> Result<AuthUser, HttpException> { ... }
+/// async fn by_header(headers: &Headers<'_>, _path: &str) -> Result<AuthUser, HttpException> { ... }
 /// ```
 ///
 /// # The equivalent code without the macro

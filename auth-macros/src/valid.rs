@@ -438,10 +438,15 @@ pub fn authenticate_params(f: &ItemFn, errors: &mut Errors) -> Option<Vec<AuthPa
             continue;
         };
         if let Some((_, first)) = seen.iter().find(|(n, _)| n == known) {
-            errors.push(syn::Error::new(
-                ident.span(),
-                format!("`{known}` is already received by `{first}`: remove this parameter"),
-            ));
+            let message = if first.unraw() == ident.unraw() {
+                format!("`{known}` is received twice: remove this parameter")
+            } else {
+                format!(
+                    "`{written}` receives `{known}`, which `{}` already receives (a leading `_` is ignored): remove this parameter",
+                    first.unraw()
+                )
+            };
+            errors.push(syn::Error::new(ident.span(), message));
             failed = true;
             continue;
         }

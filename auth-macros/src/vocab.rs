@@ -144,13 +144,13 @@ pub const ANY_MARKER: &str = "Any";
 /// The parameters `#[authenticate]` injects by name: (name, marker in `__private::param`, type
 /// to write).
 pub const AUTH_PARAMS: &[(&str, &str, &str)] = &[
-    ("request", "Request", "&Request"),
+    ("request", "Request", "&Request<'_>"),
     ("body", "Body", "Option<&serde_json::Value>"),
     ("path", "Path", "&str"),
     ("method", "Method", "&str"),
     ("path_params", "PathParams", "&Params"),
     ("query_params", "QueryParams", "&Params"),
-    ("headers", "Headers", "&Headers"),
+    ("headers", "Headers", "&Headers<'_>"),
     ("authorization", "Authorization", "Option<&str>"),
 ];
 

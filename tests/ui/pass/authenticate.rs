@@ -5,8 +5,6 @@ use auth::{Auth, AuthUser, Headers, HttpException, MinimalUser, Params, Request}
 use serde_json::{Value, json};
 
 mod none {
-    use super::*;
-
     #[auth::authenticate]
     async fn anyone() -> &'static str {
         "anonymous"
@@ -80,10 +78,15 @@ mod ensures {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let root = module_path!();
     let run = |module: &str, request: &Request<'_>| {
-        let auth = Auth::builder().module(&format!("{root}::{module}")).build().unwrap();
+        let auth = Auth::builder()
+            .module(&format!("{root}::{module}"))
+            .build()
+            .unwrap();
         assert_eq!(auth.handlers().count(), 1);
         rt.block_on(auth.authenticate(request))
     };
@@ -112,8 +115,14 @@ fn main() {
     assert_eq!(run("required_header", &plain).unwrap_err().status(), 401);
 
     let user = run("json_user", &plain).unwrap();
-    assert_eq!((user.identity(), user.permissions()), ("get", &["read".to_owned()][..]));
+    assert_eq!(
+        (user.identity(), user.permissions()),
+        ("get", &["read".to_owned()][..])
+    );
 
     let error = run("ensures", &plain).unwrap_err();
-    assert_eq!((error.status(), error.detail()), (401, "Missing authorization header"));
+    assert_eq!(
+        (error.status(), error.detail()),
+        (401, "Missing authorization header")
+    );
 }

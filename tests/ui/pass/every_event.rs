@@ -94,7 +94,9 @@ mod generated {
 
 fn main() {
     let root = module_path!();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let user = AuthUser::new("u");
     for prefix in ["written::", "generated::g_"] {
         let (module, name_prefix) = prefix.split_once("::").unwrap();

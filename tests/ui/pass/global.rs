@@ -26,10 +26,15 @@ mod star {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let alice = AuthUser::new("alice");
 
-    let auth = Auth::builder().module(concat!(module_path!(), "::bare")).build().unwrap();
+    let auth = Auth::builder()
+        .module(concat!(module_path!(), "::bare"))
+        .build()
+        .unwrap();
     let info: Vec<_> = auth.handlers().collect();
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].name(), "stamp_owner");
@@ -40,10 +45,21 @@ fn main() {
     assert_eq!(filter, Some(Filter::eq("owner", "alice")));
     assert_eq!(value.metadata().unwrap()["owner"], "alice");
 
-    let auth = Auth::builder().module(concat!(module_path!(), "::star")).build().unwrap();
-    assert_eq!(auth.handlers().next().unwrap().targets(), Some(&[Target::Global][..]));
+    let auth = Auth::builder()
+        .module(concat!(module_path!(), "::star"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        auth.handlers().next().unwrap().targets(),
+        Some(&[Target::Global][..])
+    );
     let mut value = AuthValue::from(ThreadsCreate::default());
     assert_eq!(rt.block_on(auth.authorize(&alice, &mut value)), Ok(None));
     let mut value = AuthValue::from(StoreGet::default());
-    assert_eq!(rt.block_on(auth.authorize(&alice, &mut value)).unwrap_err().status(), 403);
+    assert_eq!(
+        rt.block_on(auth.authorize(&alice, &mut value))
+            .unwrap_err()
+            .status(),
+        403
+    );
 }

@@ -22,7 +22,10 @@ async fn crons(_ctx: &AuthContext, value: &CronsValue) -> bool {
 #[auth::on(store)]
 async fn store(ctx: &AuthContext, value: &mut StoreValue) -> Result<(), HttpException> {
     auth::ensure!(
-        value.namespace().and_then(<[String]>::first).map(String::as_str)
+        value
+            .namespace()
+            .and_then(<[String]>::first)
+            .map(String::as_str)
             == Some(ctx.user.identity()),
         "Not authorized"
     );

@@ -37,12 +37,18 @@ async fn result_bool(_ctx: &AuthContext, _value: &AssistantsRead) -> Result<bool
 }
 
 #[auth::on(assistants.update)]
-async fn result_filter(ctx: &AuthContext, _value: &AssistantsUpdate) -> Result<Filter, HttpException> {
+async fn result_filter(
+    ctx: &AuthContext,
+    _value: &AssistantsUpdate,
+) -> Result<Filter, HttpException> {
     Ok(Filter::eq("team", ctx.user.identity()))
 }
 
 #[auth::on(assistants.delete)]
-async fn result_option(_ctx: &AuthContext, _value: &AssistantsDelete) -> Result<Option<Filter>, HttpException> {
+async fn result_option(
+    _ctx: &AuthContext,
+    _value: &AssistantsDelete,
+) -> Result<Option<Filter>, HttpException> {
     Ok(Some(Filter::eq("a", 1)))
 }
 
@@ -54,7 +60,9 @@ async fn ensures(_ctx: &AuthContext, _value: &AssistantsSearch) -> bool {
 
 fn main() {
     let auth = Auth::from_registry().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let user = AuthUser::new("u");
     let decide = |value: AuthValue| {
         let mut value = value;
@@ -63,12 +71,33 @@ fn main() {
     };
     assert_eq!(decide(ThreadsCreate::default().into()), Ok(None));
     assert_eq!(decide(ThreadsRead::default().into()), Ok(None));
-    assert_eq!(decide(ThreadsUpdate::default().into()), Err((403, "Forbidden".into())));
-    assert_eq!(decide(ThreadsDelete::default().into()), Ok(Some(Filter::eq("owner", "u"))));
+    assert_eq!(
+        decide(ThreadsUpdate::default().into()),
+        Err((403, "Forbidden".into()))
+    );
+    assert_eq!(
+        decide(ThreadsDelete::default().into()),
+        Ok(Some(Filter::eq("owner", "u")))
+    );
     assert_eq!(decide(ThreadsSearch::default().into()), Ok(None));
-    assert_eq!(decide(AssistantsCreate::default().into()), Err((409, "exists".into())));
-    assert_eq!(decide(AssistantsRead::default().into()), Err((403, "Forbidden".into())));
-    assert_eq!(decide(AssistantsUpdate::default().into()), Ok(Some(Filter::eq("team", "u"))));
-    assert_eq!(decide(AssistantsDelete::default().into()), Ok(Some(Filter::eq("a", 1))));
-    assert_eq!(decide(AssistantsSearch::default().into()), Err((403, "not today".into())));
+    assert_eq!(
+        decide(AssistantsCreate::default().into()),
+        Err((409, "exists".into()))
+    );
+    assert_eq!(
+        decide(AssistantsRead::default().into()),
+        Err((403, "Forbidden".into()))
+    );
+    assert_eq!(
+        decide(AssistantsUpdate::default().into()),
+        Ok(Some(Filter::eq("team", "u")))
+    );
+    assert_eq!(
+        decide(AssistantsDelete::default().into()),
+        Ok(Some(Filter::eq("a", 1)))
+    );
+    assert_eq!(
+        decide(AssistantsSearch::default().into()),
+        Err((403, "not today".into()))
+    );
 }

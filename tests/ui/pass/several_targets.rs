@@ -33,7 +33,14 @@ fn main() {
         .registrations(auth::registry().filter(|r| r.name() != "never_used"))
         .build()
         .unwrap();
-    let info = |name: &str| auth.handlers().find(|h| h.name() == name).unwrap().targets().unwrap().to_vec();
+    let info = |name: &str| {
+        auth.handlers()
+            .find(|h| h.name() == name)
+            .unwrap()
+            .targets()
+            .unwrap()
+            .to_vec()
+    };
     assert_eq!(
         info("owner_filter"),
         [
@@ -50,7 +57,10 @@ fn main() {
     );
     assert_eq!(
         info("store_and_deletes"),
-        [Target::Resource(Resource::Store), Target::Action(Action::Delete)]
+        [
+            Target::Resource(Resource::Store),
+            Target::Action(Action::Delete)
+        ]
     );
     for (r, a, name) in [
         (Resource::Threads, Action::Read, "owner_filter"),
@@ -63,9 +73,14 @@ fn main() {
     ] {
         assert_eq!(auth.handler_for(r, a).unwrap().name(), name, "{r}.{a}");
     }
-    assert!(auth.handler_for(Resource::Threads, Action::Create).is_none());
+    assert!(
+        auth.handler_for(Resource::Threads, Action::Create)
+            .is_none()
+    );
 
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let bob = AuthUser::new("bob");
     let mut value = AuthValue::from(ThreadsRead::default());
     assert_eq!(
@@ -79,5 +94,10 @@ fn main() {
     // `never_used` claims store.put and store.get at the event level: with it, the registry
     // still builds (more specific than `store`), and it decides those two events.
     let all = Auth::from_registry().unwrap();
-    assert_eq!(all.handler_for(Resource::Store, Action::Get).unwrap().name(), "never_used");
+    assert_eq!(
+        all.handler_for(Resource::Store, Action::Get)
+            .unwrap()
+            .name(),
+        "never_used"
+    );
 }

@@ -43,10 +43,17 @@ fn main() {
         assert_eq!(info.name(), name);
         assert_eq!(info.targets(), Some(&[Target::Action(a)][..]));
     }
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let user = AuthUser::new("u");
     let mut value = AuthValue::from(CronsSearch::default());
-    assert_eq!(rt.block_on(auth.authorize(&user, &mut value)).unwrap_err().status(), 403);
+    assert_eq!(
+        rt.block_on(auth.authorize(&user, &mut value))
+            .unwrap_err()
+            .status(),
+        403
+    );
     let mut value = AuthValue::from(ThreadsSearch::default());
     assert_eq!(rt.block_on(auth.authorize(&user, &mut value)), Ok(None));
     let mut value = AuthValue::from(StorePut::default());

@@ -7,7 +7,9 @@ use auth::{Auth, AuthContext, AuthUser};
 type Update = ThreadsUpdate;
 
 macro_rules! value_type {
-    () => { auth::types::ThreadsDelete };
+    () => {
+        auth::types::ThreadsDelete
+    };
 }
 
 mod m {
@@ -46,13 +48,26 @@ mod m {
 fn main() {
     let auth = Auth::from_registry().unwrap();
     assert_eq!(auth.handlers().count(), 6);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let user = AuthUser::new("u");
     let mut value = AuthValue::from(ThreadsCreate::default());
     rt.block_on(auth.authorize(&user, &mut value)).unwrap();
-    assert_eq!(value, AuthValue::from(ThreadsCreate { thread_id: Some("t1".into()), ..Default::default() }));
+    assert_eq!(
+        value,
+        AuthValue::from(ThreadsCreate {
+            thread_id: Some("t1".into()),
+            ..Default::default()
+        })
+    );
     let mut value = AuthValue::from(auth::types::ThreadsRead::default());
-    assert_eq!(rt.block_on(auth.authorize(&user, &mut value)).unwrap_err().status(), 403);
+    assert_eq!(
+        rt.block_on(auth.authorize(&user, &mut value))
+            .unwrap_err()
+            .status(),
+        403
+    );
     for mut value in [
         AuthValue::from(Update::default()),
         AuthValue::from(auth::types::ThreadsDelete::default()),

@@ -1,0 +1,8 @@
+use auth::MinimalUser;
+
+#[auth::authenticate]
+fn get_user() -> MinimalUser {
+    MinimalUser::new("anonymous")
+}
+
+fn main() {}

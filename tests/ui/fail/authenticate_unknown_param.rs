@@ -1,0 +1,8 @@
+use auth::MinimalUser;
+
+#[auth::authenticate]
+async fn get_user(autorization: Option<&str>) -> MinimalUser {
+    MinimalUser::new(autorization.unwrap_or("anonymous"))
+}
+
+fn main() {}

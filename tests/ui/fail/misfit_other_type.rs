@@ -1,0 +1,6 @@
+use auth::AuthContext;
+
+#[auth::on(threads.create)]
+async fn on_create(_ctx: &AuthContext, _value: &mut String) {}
+
+fn main() {}

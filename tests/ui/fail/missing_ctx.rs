@@ -1,0 +1,6 @@
+use auth::types::StoreValue;
+
+#[auth::on(store)]
+async fn on_store(_value: &mut StoreValue) {}
+
+fn main() {}

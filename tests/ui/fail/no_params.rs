@@ -1,0 +1,4 @@
+#[auth::on(assistants.search)]
+async fn on_search() {}
+
+fn main() {}

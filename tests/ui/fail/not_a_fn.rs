@@ -1,0 +1,4 @@
+#[auth::on(threads.create)]
+struct Policy;
+
+fn main() {}
