@@ -45,9 +45,9 @@ PART1 = [
     "bob_get_denied",
     "bob_state_denied",
     "bob_update_denied",
-    "bob_delete_denied",
     "bob_run_denied",
     "bob_join_denied",
+    "bob_delete_denied",
     "alice_thread_intact",
     "bob_thread",
     "bob_run",
@@ -66,9 +66,9 @@ PART2 = [
     "bob_get_denied",
     "bob_state_denied",
     "bob_update_denied",
-    "bob_delete_denied",
     "bob_run_denied",
     "bob_join_denied",
+    "bob_delete_denied",
     "alice_thread_intact",
     "bob_thread",
     "bob_run",
@@ -163,6 +163,22 @@ async def must(report: Report, key: str, what: str, call: Awaitable[Any]) -> Any
         raise Abort from error
 
 
+class Failed:
+    """What `attempt` returns for a call that failed (and was reported)."""
+
+
+FAILED = Failed()
+
+
+async def attempt(report: Report, key: str, what: str, call: Awaitable[Any]) -> Any:
+    """Awaits a call that must succeed; on failure reports it and returns FAILED."""
+    try:
+        return await call
+    except Exception as error:
+        report.fail(key, f"{what} failed: {describe(error)}")
+        return FAILED
+
+
 async def expect_error(
     report: Report,
     key: str,
@@ -240,14 +256,18 @@ async def conversation(report: Report, alice: Any, bob: Any) -> None:
         report.fail("alice_run", f"Alice's run should carry a run_id and her thread's id: {short(run)}")
         raise Abort
     report.ok("alice_run", f"Alice created run: {run_id}")
-    joined = await must(report, "alice_run_joined", "Alice joining her run", alice.runs.join(alice_thread, run_id))
-    if has_echo(joined, ALICE_TEXT):
+    joined = await attempt(report, "alice_run_joined", "Alice joining her run", alice.runs.join(alice_thread, run_id))
+    if joined is FAILED:
+        pass
+    elif has_echo(joined, ALICE_TEXT):
         report.ok("alice_run_joined", "Alice's run finished (runs.join) with the echo reply")
     else:
         report.fail("alice_run_joined", f"runs.join should return the echo of Alice's message: {short(joined)}")
-    state = await must(report, "alice_state", "Alice reading her thread's state", alice.threads.get_state(alice_thread))
+    state = await attempt(report, "alice_state", "Alice reading her thread's state", alice.threads.get_state(alice_thread))
     values = state.get("values") if isinstance(state, dict) else None
-    if has_echo(values, ALICE_TEXT) and len(messages_of(values)) == 2:
+    if state is FAILED:
+        pass
+    elif has_echo(values, ALICE_TEXT) and len(messages_of(values)) == 2:
         report.ok("alice_state", "Alice's thread state has her message and the echo reply")
     else:
         report.fail("alice_state", f"Alice's thread state should hold her message and its echo: {short(state)}")
@@ -282,15 +302,6 @@ async def conversation(report: Report, alice: Any, bob: Any) -> None:
     )
     await expect_error(
         report,
-        "bob_delete_denied",
-        "Bob deleting Alice's thread",
-        bob.threads.delete(alice_thread),
-        404,
-        "Bob correctly denied deleting Alice's thread",
-        "Bob shouldn't delete Alice's thread!",
-    )
-    await expect_error(
-        report,
         "bob_run_denied",
         "Bob creating a run on Alice's thread",
         bob.runs.create(alice_thread, GRAPH, input=user_input("Bob was here")),
@@ -307,21 +318,36 @@ async def conversation(report: Report, alice: Any, bob: Any) -> None:
         "Bob correctly denied joining Alice's run",
         "Bob shouldn't join Alice's run!",
     )
-    again = await must(report, "alice_thread_intact", "Alice getting her thread", alice.threads.get(alice_thread))
-    after = await must(report, "alice_thread_intact", "Alice reading her state", alice.threads.get_state(alice_thread))
-    metadata = again.get("metadata") if isinstance(again, dict) else None
-    if (
-        isinstance(metadata, dict)
-        and metadata.get("owner") == ALICE_ID
-        and "hijacked_by" not in metadata
-        and len(messages_of(after.get("values") if isinstance(after, dict) else None)) == 2
-    ):
-        report.ok("alice_thread_intact", "Alice's thread is untouched by Bob's attempts")
-    else:
-        report.fail(
-            "alice_thread_intact",
-            f"Alice's thread changed after Bob's attempts: {short(again)} state {short(after)}",
+    # Deleting comes last: had it succeeded, it would mask the checks before it.
+    await expect_error(
+        report,
+        "bob_delete_denied",
+        "Bob deleting Alice's thread",
+        bob.threads.delete(alice_thread),
+        404,
+        "Bob correctly denied deleting Alice's thread",
+        "Bob shouldn't delete Alice's thread!",
+    )
+    again = await attempt(report, "alice_thread_intact", "Alice getting her thread", alice.threads.get(alice_thread))
+    after = FAILED
+    if again is not FAILED:
+        after = await attempt(
+            report, "alice_thread_intact", "Alice reading her state", alice.threads.get_state(alice_thread)
         )
+    if after is not FAILED:
+        metadata = again.get("metadata") if isinstance(again, dict) else None
+        if (
+            isinstance(metadata, dict)
+            and metadata.get("owner") == ALICE_ID
+            and "hijacked_by" not in metadata
+            and len(messages_of(after.get("values") if isinstance(after, dict) else None)) == 2
+        ):
+            report.ok("alice_thread_intact", "Alice's thread is untouched by Bob's attempts")
+        else:
+            report.fail(
+                "alice_thread_intact",
+                f"Alice's thread changed after Bob's attempts: {short(again)} state {short(after)}",
+            )
 
     # Step 5: Bob has a conversation of his own.
     bob_thread_obj = await must(report, "bob_thread", "Bob creating a thread", bob.threads.create())
@@ -340,37 +366,45 @@ async def conversation(report: Report, alice: Any, bob: Any) -> None:
     if not bob_run_id:
         report.fail("bob_run", f"Bob's run has no run_id: {short(bob_run)}")
         raise Abort
-    bob_joined = await must(report, "bob_run", "Bob joining his run", bob.runs.join(bob_thread, bob_run_id))
-    if has_echo(bob_joined, BOB_TEXT):
+    bob_joined = await attempt(report, "bob_run", "Bob joining his run", bob.runs.join(bob_thread, bob_run_id))
+    if bob_joined is FAILED:
+        pass
+    elif has_echo(bob_joined, BOB_TEXT):
         report.ok("bob_run", f"Bob created a run on his thread: {bob_run_id}, answered by the echo")
     else:
         report.fail("bob_run", f"Bob's joined run should hold the echo of his message: {short(bob_joined)}")
-    waited = await must(
+    waited = await attempt(
         report,
         "bob_wait",
         "Bob's runs.wait",
         bob.runs.wait(bob_thread, GRAPH, input=user_input(BOB_SECOND_TEXT)),
     )
-    if has_echo(waited, BOB_SECOND_TEXT) and has_echo(waited, BOB_TEXT) and len(messages_of(waited)) == 4:
+    if waited is FAILED:
+        pass
+    elif has_echo(waited, BOB_SECOND_TEXT) and has_echo(waited, BOB_TEXT) and len(messages_of(waited)) == 4:
         report.ok("bob_wait", "Bob's second run (runs.wait) returned his whole conversation with both echoes")
     else:
         report.fail("bob_wait", f"runs.wait should return Bob's 4 messages: {short(waited)}")
 
     # Step 6: each user's search lists exactly their own thread.
     for who, client, key, own in (("Alice", alice, "alice_search", alice_thread), ("Bob", bob, "bob_search", bob_thread)):
-        found = await must(report, key, f"{who} searching threads", client.threads.search(limit=100))
+        found = await attempt(report, key, f"{who} searching threads", client.threads.search(limit=100))
+        if found is FAILED:
+            continue
         ids = [t.get("thread_id") for t in found] if isinstance(found, list) else None
         if ids == [own]:
             report.ok(key, f"{who} sees 1 thread")
         else:
             report.fail(key, f"{who} should see exactly their thread {own}, got {ids!r}")
-    widened = await must(
+    widened = await attempt(
         report,
         "bob_search_widen",
         "Bob searching with owner=user1",
         bob.threads.search(metadata={"owner": ALICE_ID}, limit=100),
     )
-    if widened == []:
+    if widened is FAILED:
+        pass
+    elif widened == []:
         report.ok("bob_search_widen", f"Bob's search for owner={ALICE_ID} finds nothing")
     else:
         report.fail("bob_search_widen", f"Bob's search for owner={ALICE_ID} must stay empty: {short(widened)}")
@@ -403,9 +437,14 @@ async def part2(report: Report, alice: Any, bob: Any) -> None:
     namespace = [ALICE_ID, "notes"]
     key = f"note-{uuid.uuid4()}"
     value = {"text": "Alice's private note"}
-    await must(report, "alice_store_own", "Alice storing under her namespace", alice.store.put_item(namespace, key=key, value=value))
-    item = await must(report, "alice_store_own", "Alice reading her item", alice.store.get_item(namespace, key=key))
-    if isinstance(item, dict) and item.get("value") == value and list(item.get("namespace") or []) == namespace:
+    item = await attempt(
+        report, "alice_store_own", "Alice storing under her namespace", alice.store.put_item(namespace, key=key, value=value)
+    )
+    if item is not FAILED:
+        item = await attempt(report, "alice_store_own", "Alice reading her item", alice.store.get_item(namespace, key=key))
+    if item is FAILED:
+        pass
+    elif isinstance(item, dict) and item.get("value") == value and list(item.get("namespace") or []) == namespace:
         report.ok("alice_store_own", f"Alice stored and read back an item under {tuple(namespace)}")
     else:
         report.fail("alice_store_own", f"Alice's item should read back as stored: {short(item)}")
