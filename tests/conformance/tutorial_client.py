@@ -352,10 +352,13 @@ async def conversation(report: Report, alice: Any, bob: Any) -> None:
     # Step 5: Bob has a conversation of his own.
     bob_thread_obj = await must(report, "bob_thread", "Bob creating a thread", bob.threads.create())
     bob_thread = bob_thread_obj.get("thread_id") if isinstance(bob_thread_obj, dict) else None
-    if not bob_thread or owner_of(bob_thread_obj) != BOB_ID:
-        report.fail("bob_thread", f"Bob's thread should have an id and owner={BOB_ID}: {short(bob_thread_obj)}")
+    if not bob_thread:
+        report.fail("bob_thread", f"Bob's new thread has no thread_id: {short(bob_thread_obj)}")
         raise Abort
-    report.ok("bob_thread", f"Bob created his own thread: {bob_thread}")
+    if owner_of(bob_thread_obj) == BOB_ID:
+        report.ok("bob_thread", f"Bob created his own thread: {bob_thread}")
+    else:
+        report.fail("bob_thread", f"Bob's thread should be stamped owner={BOB_ID}: {short(bob_thread_obj)}")
     bob_run = await must(
         report,
         "bob_run",
@@ -396,6 +399,9 @@ async def conversation(report: Report, alice: Any, bob: Any) -> None:
             report.ok(key, f"{who} sees 1 thread")
         else:
             report.fail(key, f"{who} should see exactly their thread {own}, got {ids!r}")
+    # Bob asks for Alice's threads by her owner stamp. The tutorial's global handler stamps the
+    # search's own metadata with Bob's identity (as it stamps every value with metadata), and
+    # the auth filter is ANDed on top: either way no thread of Alice's may come back.
     widened = await attempt(
         report,
         "bob_search_widen",
@@ -404,10 +410,12 @@ async def conversation(report: Report, alice: Any, bob: Any) -> None:
     )
     if widened is FAILED:
         pass
-    elif widened == []:
-        report.ok("bob_search_widen", f"Bob's search for owner={ALICE_ID} finds nothing")
+    elif isinstance(widened, list) and all(
+        isinstance(t, dict) and t.get("thread_id") != alice_thread and owner_of(t) == BOB_ID for t in widened
+    ):
+        report.ok("bob_search_widen", f"Bob's search for owner={ALICE_ID} lists none of Alice's threads")
     else:
-        report.fail("bob_search_widen", f"Bob's search for owner={ALICE_ID} must stay empty: {short(widened)}")
+        report.fail("bob_search_widen", f"Bob's search for owner={ALICE_ID} must not list Alice's threads: {short(widened)}")
 
 
 async def part1(report: Report, alice: Any, bob: Any) -> None:
