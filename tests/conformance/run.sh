@@ -13,6 +13,10 @@ venv="$root/target/conformance-venv"
 logs="$root/target/conformance-logs"
 server_bin="$target_dir/debug/private-conversations"
 start_timeout=60
+client_timeout=""
+if command -v timeout >/dev/null 2>&1; then
+  client_timeout="timeout 300"
+fi
 
 export PYTHONIOENCODING=utf-8
 export PYTHONDONTWRITEBYTECODE=1
@@ -168,8 +172,9 @@ run_part() {
   fi
   echo "server at $server_url (pid $server_pid)"
   local status=0
-  "$venv/bin/python" "$here/tutorial_client.py" --url "$server_url" --part "$part" >"$out" 2>&1 || status=$?
-  cat "$out"
+  # Bounded, so that a hung request cannot hold CI; the output is shown as it comes.
+  $client_timeout "$venv/bin/python" "$here/tutorial_client.py" --url "$server_url" --part "$part" 2>&1 \
+    | tee "$out" || status=$?
   local ok bad
   ok="$(grep -c '^✅' "$out" || true)"
   bad="$(grep -c '^❌' "$out" || true)"
