@@ -8,8 +8,7 @@ pub use ::inventory;
 pub use ::std::boxed::Box;
 pub use ::std::format;
 
-pub use crate::types::ev;
-use crate::types::{AuthValue, Fits, HandlerValue};
+use crate::types::{AuthValue, Fits};
 use crate::user::IntoAuthUser;
 use crate::{AuthContext, AuthUser, Filter, HandlerOutput, HttpException, Request};
 
@@ -31,21 +30,18 @@ fn misrouted<T>() -> HttpException {
     ))
 }
 
-/// The value as the handler's declared type.
+/// The value as the handler's declared type `T`, which must fit a target whose narrowest value
+/// type is `E` (the compile-time check of the handler's signature).
 #[inline]
-pub fn project_mut<T: HandlerValue>(value: &mut AuthValue) -> Result<&mut T, HttpException> {
+pub fn project_mut<T: Fits<E>, E>(value: &mut AuthValue) -> Result<&mut T, HttpException> {
     T::project_mut(value).ok_or_else(misrouted::<T>)
 }
 
-/// The value as the handler's declared type, read-only.
+/// The value as the handler's declared type, read-only; see [`project_mut`].
 #[inline]
-pub fn project_ref<T: HandlerValue>(value: &AuthValue) -> Result<&T, HttpException> {
+pub fn project_ref<T: Fits<E>, E>(value: &AuthValue) -> Result<&T, HttpException> {
     T::project_ref(value).ok_or_else(misrouted::<T>)
 }
-
-/// Compiles only when the value type `T` fits the target marker `E`.
-#[inline]
-pub fn assert_fits<T: ?Sized + Fits<E>, E>() {}
 
 /// The decision of an authorization handler's result.
 #[inline]

@@ -770,66 +770,25 @@ pub trait HandlerValue: Sized + Send + 'static {
     fn project_mut(v: &mut AuthValue) -> Option<&mut Self>;
 }
 
-/// Compile-time markers for handler targets, one per event, one per resource and [`ev::Any`].
+/// Whether a handler's value type fits a target whose narrowest value type is `E`.
 ///
-/// A handler for target `T` may take value type `V` only if `V: Fits<ev::T>`.
-#[doc(hidden)]
-pub mod ev {
-    macro_rules! markers {
-        ($($name:ident => $what:literal),* $(,)?) => {
-            $(
-                #[doc = concat!("Marks the target `", $what, "`.")]
-                #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-                pub struct $name;
-            )*
-        };
-    }
-
-    markers! {
-        ThreadsCreate => "threads.create",
-        ThreadsRead => "threads.read",
-        ThreadsUpdate => "threads.update",
-        ThreadsDelete => "threads.delete",
-        ThreadsSearch => "threads.search",
-        RunsCreate => "threads.create_run",
-        AssistantsCreate => "assistants.create",
-        AssistantsRead => "assistants.read",
-        AssistantsUpdate => "assistants.update",
-        AssistantsDelete => "assistants.delete",
-        AssistantsSearch => "assistants.search",
-        CronsCreate => "crons.create",
-        CronsRead => "crons.read",
-        CronsUpdate => "crons.update",
-        CronsDelete => "crons.delete",
-        CronsSearch => "crons.search",
-        StorePut => "store.put",
-        StoreGet => "store.get",
-        StoreSearch => "store.search",
-        StoreDelete => "store.delete",
-        StoreListNamespaces => "store.list_namespaces",
-        Threads => "threads",
-        Assistants => "assistants",
-        Crons => "crons",
-        Store => "store",
-        Any => "* (global, or several resources)",
-    }
-}
-
-/// Whether a handler's value type fits its target `E` (a marker of [`ev`]).
+/// A handler of `threads.create` may take `ThreadsCreate`, `ThreadsValue` or `AuthValue`: each
+/// implements `Fits<ThreadsCreate>`. A handler of every threads action may take `ThreadsValue`
+/// or `AuthValue` (`Fits<ThreadsValue>`); a global handler only `AuthValue` (`Fits<AuthValue>`).
 ///
 /// ```
-/// use auth::types::{ev, AuthValue, Fits, ThreadsCreate, ThreadsValue};
+/// use auth::types::{AuthValue, Fits, ThreadsCreate, ThreadsValue};
 /// fn fits<V: Fits<E>, E>() {}
-/// fits::<ThreadsCreate, ev::ThreadsCreate>();
-/// fits::<ThreadsValue, ev::ThreadsCreate>();
-/// fits::<ThreadsValue, ev::Threads>();
-/// fits::<AuthValue, ev::Any>();
+/// fits::<ThreadsCreate, ThreadsCreate>();
+/// fits::<ThreadsValue, ThreadsCreate>();
+/// fits::<ThreadsValue, ThreadsValue>();
+/// fits::<AuthValue, AuthValue>();
 /// ```
 ///
 /// ```compile_fail
-/// use auth::types::{ev, Fits, ThreadsCreate};
+/// use auth::types::{Fits, ThreadsCreate, ThreadsValue};
 /// fn fits<V: Fits<E>, E>() {}
-/// fits::<ThreadsCreate, ev::Threads>();
+/// fits::<ThreadsCreate, ThreadsValue>();
 /// ```
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
@@ -837,7 +796,7 @@ pub mod ev {
     label = "this value type does not fit the target",
     note = "take the action's struct (e.g. `&mut ThreadsCreate` for `threads.create`), the resource's enum (e.g. `&mut ThreadsValue`) for a resource or several of its actions, or `&mut AuthValue` for global or mixed targets"
 )]
-pub trait Fits<E> {}
+pub trait Fits<E>: HandlerValue {}
 
 // ---------------------------------------------------------------------------------------------
 // The event table: enums, conversions, projections and markers
@@ -927,8 +886,8 @@ macro_rules! event_table {
                 }
             }
 
-            impl Fits<ev::$Res> for $Enum {}
-            impl Fits<ev::$Res> for AuthValue {}
+            impl Fits<$Enum> for $Enum {}
+            impl Fits<$Enum> for AuthValue {}
 
             $(
                 impl $Struct {
@@ -965,9 +924,9 @@ macro_rules! event_table {
                     }
                 }
 
-                impl Fits<ev::$Struct> for $Struct {}
-                impl Fits<ev::$Struct> for $Enum {}
-                impl Fits<ev::$Struct> for AuthValue {}
+                impl Fits<$Struct> for $Struct {}
+                impl Fits<$Struct> for $Enum {}
+                impl Fits<$Struct> for AuthValue {}
             )+
         )+
 
@@ -1096,7 +1055,7 @@ impl HandlerValue for AuthValue {
     }
 }
 
-impl Fits<ev::Any> for AuthValue {}
+impl Fits<AuthValue> for AuthValue {}
 
 event_table! {
     /// The value of a `threads` event (the thread's runs included).
@@ -1651,16 +1610,16 @@ mod tests {
     #[test]
     fn fits_markers() {
         fn fits<V: Fits<E>, E>() {}
-        fits::<ThreadsCreate, ev::ThreadsCreate>();
-        fits::<RunsCreate, ev::RunsCreate>();
-        fits::<ThreadsValue, ev::RunsCreate>();
-        fits::<ThreadsValue, ev::Threads>();
-        fits::<StoreValue, ev::StoreListNamespaces>();
-        fits::<StoreValue, ev::Store>();
-        fits::<CronsValue, ev::Crons>();
-        fits::<AssistantsValue, ev::AssistantsDelete>();
-        fits::<AuthValue, ev::StorePut>();
-        fits::<AuthValue, ev::Assistants>();
-        fits::<AuthValue, ev::Any>();
+        fits::<ThreadsCreate, ThreadsCreate>();
+        fits::<RunsCreate, RunsCreate>();
+        fits::<ThreadsValue, RunsCreate>();
+        fits::<ThreadsValue, ThreadsValue>();
+        fits::<StoreValue, StoreListNamespaces>();
+        fits::<StoreValue, StoreValue>();
+        fits::<CronsValue, CronsValue>();
+        fits::<AssistantsValue, AssistantsDelete>();
+        fits::<AuthValue, StorePut>();
+        fits::<AuthValue, AssistantsValue>();
+        fits::<AuthValue, AuthValue>();
     }
 }

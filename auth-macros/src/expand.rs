@@ -114,15 +114,15 @@ fn expand_on(
         targets.iter().map(|t| target_tokens(&p, *t)).collect()
     };
 
-    let assert_fits = p.assert_fits(ty_span);
-    let marker = p.ev(ty_span, scope.marker());
-    let fits = quote_spanned!(ty_span=> #assert_fits::<#ty, #marker>(););
+    // the narrowest value type of the target: the projection compiles only if `#ty` fits it
+    let marker = p.value_type(ty_span, scope.marker());
     let project = if params.mutable {
         p.project_mut(ty_span)
     } else {
         p.project_ref(ty_span)
     };
-    let project = quote_spanned!(ty_span=> let __auth_value = #project::<#ty>(__auth_value)?;);
+    let project =
+        quote_spanned!(ty_span=> let __auth_value = #project::<#ty, #marker>(__auth_value)?;);
     let ctx_arg = quote_spanned!(ctx_span=> __auth_ctx);
     let call = quote_spanned!(name_span=> #name(#ctx_arg, __auth_value).await);
     let into_decision = p.decision(out_span);
@@ -152,7 +152,6 @@ fn expand_on(
                 __auth_ctx: &'a #auth_context,
                 __auth_value: &'a mut #auth_value,
             ) -> #handler_future<'a> {
-                #fits
                 #future
             }
             #submit! {
@@ -600,8 +599,7 @@ mod tests {
         for piece in [
             "const _ : () =",
             "fn __auth_handler < 'a > (__auth_ctx : & 'a :: auth :: AuthContext , __auth_value : & 'a mut :: auth :: AuthValue ,) -> :: auth :: __private :: HandlerFuture < 'a >",
-            ":: auth :: __private :: assert_fits :: < ThreadsCreate , :: auth :: __private :: ev :: ThreadsCreate > () ;",
-            "let __auth_value = :: auth :: __private :: project_mut :: < ThreadsCreate > (__auth_value) ? ;",
+            "let __auth_value = :: auth :: __private :: project_mut :: < ThreadsCreate , :: auth :: types :: ThreadsCreate > (__auth_value) ? ;",
             "let __auth_out = h (__auth_ctx , __auth_value) . await ; :: auth :: __private :: into_decision (__auth_out)",
             ":: auth :: __private :: inventory :: submit !",
             ":: auth :: Registration :: __authorize (& [:: auth :: Target :: Event (:: auth :: Resource :: Threads , :: auth :: Action :: Create)] , __auth_handler , \"h\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! ())",
@@ -611,8 +609,10 @@ mod tests {
         assert_eq!(out.matches("submit").count(), 1);
 
         let out = on_("", &handler("&AuthValue")).unwrap();
-        assert!(out.contains("project_ref :: < AuthValue >"), "{out}");
-        assert!(out.contains("ev :: Any"), "{out}");
+        assert!(
+            out.contains("project_ref :: < AuthValue , :: auth :: types :: AuthValue >"),
+            "{out}"
+        );
         assert!(out.contains("& [:: auth :: Target :: Global]"), "{out}");
 
         let out = on_(
@@ -628,9 +628,9 @@ mod tests {
             &handler("&mut ThreadsValue"),
         )
         .unwrap();
-        assert!(out.contains("ev :: Threads >"), "{out}");
+        assert!(out.contains(":: auth :: types :: ThreadsValue >"), "{out}");
         let out = on_("*.get", &handler("&mut StoreGet")).unwrap();
-        assert!(out.contains("ev :: StoreGet >"), "{out}");
+        assert!(out.contains(":: auth :: types :: StoreGet >"), "{out}");
         let out = on_(
             "threads.create_run",
             "async fn r#run(_: &AuthContext, _: &mut RunsCreate) {}",

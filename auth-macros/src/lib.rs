@@ -86,7 +86,7 @@ use proc_macro::TokenStream;
 /// # The equivalent code without the macro
 ///
 /// The macro keeps the function exactly as written and adds, next to it, a shim with the
-/// runtime's fixed signature that checks the value type, projects the `AuthValue` to it, calls
+/// runtime's fixed signature that projects the `AuthValue` to the declared value type (which must fit the target), calls
 /// the function and converts its result; then it registers the shim with the target(s), the
 /// function's name and its location. Written by hand (with `auth` as the crate path):
 ///
@@ -98,9 +98,10 @@ use proc_macro::TokenStream;
 ///         ctx: &'a ::auth::AuthContext,
 ///         value: &'a mut ::auth::AuthValue,
 ///     ) -> ::auth::__private::HandlerFuture<'a> {
-///         ::auth::__private::assert_fits::<ThreadsCreate, ::auth::__private::ev::ThreadsCreate>();
 ///         ::auth::__private::Box::pin(async move {
-///             let value = ::auth::__private::project_mut::<ThreadsCreate>(value)?;
+///             // compiles only if the declared type fits `threads.create`, whose narrowest
+///             // value type is `ThreadsCreate`
+///             let value = ::auth::__private::project_mut::<ThreadsCreate, ::auth::types::ThreadsCreate>(value)?;
 ///             ::auth::__private::into_decision(on_thread_create(ctx, value).await)
 ///         })
 ///     }

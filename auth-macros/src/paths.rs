@@ -36,7 +36,6 @@ table! {
     user_future => __private::UserFuture;
     project_mut => __private::project_mut;
     project_ref => __private::project_ref;
-    assert_fits => __private::assert_fits;
     decision => __private::into_decision;
     user => __private::into_user;
     extract => __private::extract;
@@ -57,9 +56,9 @@ impl Paths {
         }
     }
 
-    /// `#krate::__private::ev::<marker>`
-    pub fn ev(&self, span: Span, marker: &str) -> TokenStream {
-        self.join(span, &["__private", "ev", marker])
+    /// `#krate::types::<name>`: a value type, as the marker of the targets it is narrowest for
+    pub fn value_type(&self, span: Span, name: &str) -> TokenStream {
+        self.join(span, &["types", name])
     }
 
     /// `#krate::__private::param::<marker>`
@@ -127,8 +126,8 @@ mod tests {
             ":: auth :: __private :: project_mut"
         );
         assert_eq!(
-            p.ev(s, "ThreadsCreate").to_string(),
-            ":: auth :: __private :: ev :: ThreadsCreate"
+            p.value_type(s, "ThreadsCreate").to_string(),
+            ":: auth :: types :: ThreadsCreate"
         );
         assert_eq!(
             p.submit(s).to_string(),

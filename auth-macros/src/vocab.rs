@@ -11,19 +11,19 @@ pub struct ActionInfo {
 }
 
 /// One (resource, action) pair: the action (index into [`ACTIONS`]) and the value struct, which
-/// is also the name of its marker in `__private::ev`.
+/// is also the marker of the fit check for that event.
 pub struct EventInfo {
     pub action: usize,
     pub value: &'static str,
 }
 
-/// A resource, its `auth::Resource` variant, its value enum, its marker in `__private::ev` and its
+/// A resource, its `auth::Resource` variant, its value enum (the marker of the fit check for the
+/// whole resource) and its
 /// events.
 pub struct ResourceInfo {
     pub name: &'static str,
     pub variant: &'static str,
     pub value_enum: &'static str,
-    pub marker: &'static str,
     pub events: &'static [EventInfo],
 }
 
@@ -85,7 +85,6 @@ pub const RESOURCES: &[ResourceInfo] = &[
         name: "threads",
         variant: "Threads",
         value_enum: "ThreadsValue",
-        marker: "Threads",
         events: &[
             ev(CREATE, "ThreadsCreate"),
             ev(READ, "ThreadsRead"),
@@ -99,7 +98,6 @@ pub const RESOURCES: &[ResourceInfo] = &[
         name: "assistants",
         variant: "Assistants",
         value_enum: "AssistantsValue",
-        marker: "Assistants",
         events: &[
             ev(CREATE, "AssistantsCreate"),
             ev(READ, "AssistantsRead"),
@@ -112,7 +110,6 @@ pub const RESOURCES: &[ResourceInfo] = &[
         name: "crons",
         variant: "Crons",
         value_enum: "CronsValue",
-        marker: "Crons",
         events: &[
             ev(CREATE, "CronsCreate"),
             ev(READ, "CronsRead"),
@@ -125,7 +122,6 @@ pub const RESOURCES: &[ResourceInfo] = &[
         name: "store",
         variant: "Store",
         value_enum: "StoreValue",
-        marker: "Store",
         events: &[
             ev(PUT, "StorePut"),
             ev(GET, "StoreGet"),
@@ -138,8 +134,6 @@ pub const RESOURCES: &[ResourceInfo] = &[
 
 /// The value type that fits every event.
 pub const ANY_VALUE: &str = "AuthValue";
-/// The marker in `__private::ev` for handlers of events of several resources.
-pub const ANY_MARKER: &str = "Any";
 
 /// The parameters `#[authenticate]` injects by name: (name, marker in `__private::param`, type
 /// to write).
@@ -256,12 +250,12 @@ impl Scope {
         }
     }
 
-    /// The marker in `__private::ev` for the fit check.
+    /// The narrowest value type that fits this scope: the marker of the fit check.
     pub fn marker(self) -> &'static str {
         match self {
             Scope::Event(e) => e.value(),
-            Scope::Resource(r) => RESOURCES[r].marker,
-            Scope::Any => ANY_MARKER,
+            Scope::Resource(r) => RESOURCES[r].value_enum,
+            Scope::Any => ANY_VALUE,
         }
     }
 }
@@ -321,7 +315,7 @@ mod tests {
             Scope::Resource(threads)
         );
         assert_eq!(Scope::of(Target::Global.mask()), Scope::Any);
-        assert_eq!(Scope::Resource(threads).marker(), "Threads");
+        assert_eq!(Scope::Resource(threads).marker(), "ThreadsValue");
         assert_eq!(
             Scope::Resource(threads).fitting(),
             ["ThreadsValue", "AuthValue"]

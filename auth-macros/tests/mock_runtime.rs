@@ -135,6 +135,11 @@ mod mock {
         }
     }
 
+    /// The value types, as `#krate::types::…` names them.
+    pub mod types {
+        pub use super::{AuthValue, ThreadsCreate, ThreadsRead, ThreadsValue};
+    }
+
     pub static REGISTRY: Mutex<Vec<Registration>> = Mutex::new(Vec::new());
 
     pub fn registered(name: &str) -> Registration {
@@ -178,18 +183,11 @@ mod mock {
         pub type HandlerFn = for<'a> fn(&'a AuthContext, &'a mut AuthValue) -> HandlerFuture<'a>;
         pub type AuthenticateFn = for<'a> fn(&'a Request<'a>) -> UserFuture<'a>;
 
-        pub mod ev {
-            pub struct ThreadsCreate;
-            pub struct ThreadsRead;
-            pub struct Threads;
-            pub struct Any;
-        }
-
         pub trait HandlerValue {
             fn project_mut(v: &mut AuthValue) -> Option<&mut Self>;
             fn project_ref(v: &AuthValue) -> Option<&Self>;
         }
-        pub trait Fits<E> {}
+        pub trait Fits<E>: HandlerValue {}
 
         impl HandlerValue for ThreadsCreate {
             fn project_mut(v: &mut AuthValue) -> Option<&mut Self> {
@@ -223,19 +221,18 @@ mod mock {
                 Some(v)
             }
         }
-        impl Fits<ev::ThreadsCreate> for ThreadsCreate {}
-        impl Fits<ev::ThreadsCreate> for ThreadsValue {}
-        impl Fits<ev::ThreadsRead> for ThreadsValue {}
-        impl Fits<ev::Threads> for ThreadsValue {}
+        impl Fits<ThreadsCreate> for ThreadsCreate {}
+        impl Fits<ThreadsCreate> for ThreadsValue {}
+        impl Fits<ThreadsRead> for ThreadsValue {}
+        impl Fits<ThreadsValue> for ThreadsValue {}
         impl<E> Fits<E> for AuthValue {}
 
-        pub fn project_mut<T: HandlerValue>(v: &mut AuthValue) -> Result<&mut T, HttpException> {
+        pub fn project_mut<T: Fits<E>, E>(v: &mut AuthValue) -> Result<&mut T, HttpException> {
             T::project_mut(v).ok_or(HttpException(500, "wrong value".into()))
         }
-        pub fn project_ref<T: HandlerValue>(v: &AuthValue) -> Result<&T, HttpException> {
+        pub fn project_ref<T: Fits<E>, E>(v: &AuthValue) -> Result<&T, HttpException> {
             T::project_ref(v).ok_or(HttpException(500, "wrong value".into()))
         }
-        pub fn assert_fits<T: ?Sized + Fits<E>, E>() {}
 
         pub trait HandlerOutput {
             fn decide(self) -> Result<Option<Filter>, HttpException>;
