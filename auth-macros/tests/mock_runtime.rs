@@ -137,7 +137,7 @@ mod mock {
 
     /// The value types, as `#krate::types::…` names them.
     pub mod types {
-        pub use super::{AuthValue, ThreadsCreate, ThreadsRead, ThreadsValue};
+        pub use super::{AuthValue, ThreadsCreate, ThreadsValue};
     }
 
     pub static REGISTRY: Mutex<Vec<Registration>> = Mutex::new(Vec::new());
