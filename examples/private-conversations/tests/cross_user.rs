@@ -343,7 +343,11 @@ async fn assistants_and_crons_follow_the_global_policy() {
         alice.post("/runs/crons/count", json!({})).await.body,
         json!(1)
     );
-    let mine = alice.post("/runs/crons/search", json!({})).await.ok().clone();
+    let mine = alice
+        .post("/runs/crons/search", json!({}))
+        .await
+        .ok()
+        .clone();
     assert_eq!(mine[0]["cron_id"], cron_id.as_str(), "{mine}");
     assert_eq!(mine[0]["metadata"]["owner"], "user1", "{mine}");
     assert_eq!(mine[0]["metadata"]["k"], "v", "{mine}");
