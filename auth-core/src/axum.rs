@@ -199,9 +199,10 @@ where
 
 /// The 504 for an authenticate handler that missed its deadline.
 fn timed_out(auth: &Auth, limit: Duration) -> HttpException {
-    let handler = auth
-        .authenticate_handler()
-        .map_or_else(|| "authentication".to_owned(), |h| format!("the handler {}", h.place()));
+    let handler = auth.authenticate_handler().map_or_else(
+        || "authentication".to_owned(),
+        |h| format!("the handler {}", h.place()),
+    );
     HttpException::new(504).with_detail(format!(
         "{handler} did not answer within {} ms",
         limit.as_millis()
@@ -342,7 +343,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_handler_that_never_answers_is_a_504() {
-        let auth = Auth::builder().authenticate("never", never).build().unwrap();
+        let auth = Auth::builder()
+            .authenticate("never", never)
+            .build()
+            .unwrap();
         let layer = AuthLayer::new(auth).timeout(Duration::from_millis(20));
         let (status, body, response) = send(&layer, "/threads", Some("Bearer good")).await;
         assert_eq!(status, 504);

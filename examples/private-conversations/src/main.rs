@@ -82,6 +82,7 @@ async fn main() -> ExitCode {
     match serve(
         Config {
             policy: args.policy,
+            ..Config::default()
         },
         listener,
         shutdown,
