@@ -33,22 +33,40 @@ async fn malformed_credentials_are_401_with_a_detail() {
         ("empty", Some(b"".to_vec())),
         ("scheme alone", Some(b"Bearer".to_vec())),
         ("scheme and space", Some(b"Bearer ".to_vec())),
-        ("other scheme", Some(b"Basic dXNlcjE6dXNlcjEtdG9rZW4=".to_vec())),
+        (
+            "other scheme",
+            Some(b"Basic dXNlcjE6dXNlcjEtdG9rZW4=".to_vec()),
+        ),
         ("token scheme", Some(b"Token user1-token".to_vec())),
         ("token alone", Some(b"user1-token".to_vec())),
         ("scheme glued to token", Some(b"Beareruser1-token".to_vec())),
-        ("three parts", Some(b"Bearer user1-token user2-token".to_vec())),
+        (
+            "three parts",
+            Some(b"Bearer user1-token user2-token".to_vec()),
+        ),
         ("token case", Some(b"Bearer USER1-TOKEN".to_vec())),
         ("unknown token", Some(b"Bearer user3-token".to_vec())),
         ("token prefix", Some(b"Bearer user1-toke".to_vec())),
         ("token suffix", Some(b"Bearer user1-token2".to_vec())),
         ("identity as token", Some(b"Bearer user1".to_vec())),
-        ("non-ASCII token", Some("Bearer üser1-token".as_bytes().to_vec())),
-        ("non-ASCII scheme", Some("Bëarer user1-token".as_bytes().to_vec())),
+        (
+            "non-ASCII token",
+            Some("Bearer üser1-token".as_bytes().to_vec()),
+        ),
+        (
+            "non-ASCII scheme",
+            Some("Bëarer user1-token".as_bytes().to_vec()),
+        ),
         ("invalid UTF-8", Some(b"Bearer \xff\xfe\xfd".to_vec())),
-        ("valid token, invalid UTF-8 tail", Some(b"Bearer user1-token\xff".to_vec())),
+        (
+            "valid token, invalid UTF-8 tail",
+            Some(b"Bearer user1-token\xff".to_vec()),
+        ),
         ("64 KiB token", Some(long.into_bytes())),
-        ("64 KiB after a valid token", Some(long_valid_prefix.into_bytes())),
+        (
+            "64 KiB after a valid token",
+            Some(long_valid_prefix.into_bytes()),
+        ),
     ];
     let paths = [
         (Method::POST, "/threads/search"),
@@ -97,7 +115,10 @@ async fn malformed_credentials_are_401_with_a_detail() {
     assert_eq!(r.status, 200);
     // Nothing was stored by any of it, and the server still serves.
     let alice = server.alice();
-    assert_eq!(alice.post("/threads/count", json!({})).await.ok(), &json!(0));
+    assert_eq!(
+        alice.post("/threads/count", json!({})).await.ok(),
+        &json!(0)
+    );
     server.stop().await;
 }
 
@@ -108,13 +129,11 @@ async fn malformed_requests_are_4xx_with_a_detail_and_store_nothing() {
     let auth: &[(&str, &[u8])] = &[("authorization", b"Bearer user1-token")];
     let raw = |method: Method, path: &'static str, body: &'static [u8]| {
         let alice = &alice;
-        async move {
-            alice
-                .bytes(method, path, auth, Some(body.to_vec()))
-                .await
-        }
+        async move { alice.bytes(method, path, auth, Some(body.to_vec())).await }
     };
-    let t = alice.post("/threads", json!({"metadata": {"topic": "x"}})).await;
+    let t = alice
+        .post("/threads", json!({"metadata": {"topic": "x"}}))
+        .await;
     let t = t.ok()["thread_id"].as_str().unwrap().to_owned();
 
     // Bodies that are not JSON, or not the JSON the route takes.
@@ -137,12 +156,19 @@ async fn malformed_requests_are_4xx_with_a_detail_and_store_nothing() {
         ("/threads/search", b"{\"sort_order\": \"sideways\"}"),
         ("/threads/prune", b"{\"thread_ids\": \"all\"}"),
         ("/assistants/search", b"{\"limit\": []}"),
-        ("/runs/crons", b"{\"assistant_id\": \"agent\", \"schedule\": 5}"),
+        (
+            "/runs/crons",
+            b"{\"assistant_id\": \"agent\", \"schedule\": 5}",
+        ),
         ("/store/items/search", b"{\"namespace_prefix\": \"user1\"}"),
         ("/store/namespaces", b"{\"max_depth\": 0}"),
     ] {
         let r = raw(Method::POST, path, body).await;
-        assert!(r.status.is_client_error(), "POST {path} {body:?}: {}", r.text);
+        assert!(
+            r.status.is_client_error(),
+            "POST {path} {body:?}: {}",
+            r.text
+        );
         assert_json_error(&r, r.status.as_u16(), &format!("POST {path}"));
     }
     for body in [
@@ -155,7 +181,11 @@ async fn malformed_requests_are_4xx_with_a_detail_and_store_nothing() {
         b"{\"namespace\": [\"user1\"], \"value\": {}}",
     ] {
         let r = raw(Method::PUT, "/store/items", body).await;
-        assert_json_error(&r, 422, &format!("PUT /store/items {}", String::from_utf8_lossy(body)));
+        assert_json_error(
+            &r,
+            422,
+            &format!("PUT /store/items {}", String::from_utf8_lossy(body)),
+        );
     }
     // Invalid ids in paths and queries.
     for (method, path, status) in [
@@ -193,13 +223,19 @@ async fn malformed_requests_are_4xx_with_a_detail_and_store_nothing() {
     }
 
     // Nothing of it was stored, and the one thread is unchanged.
-    assert_eq!(alice.post("/threads/count", json!({})).await.ok(), &json!(1));
+    assert_eq!(
+        alice.post("/threads/count", json!({})).await.ok(),
+        &json!(1)
+    );
     assert_eq!(
         alice.get(&format!("/threads/{t}")).await.ok()["metadata"],
         json!({"topic": "x", "owner": "user1"})
     );
     let items = alice
-        .post("/store/items/search", json!({"namespace_prefix": ["user1"]}))
+        .post(
+            "/store/items/search",
+            json!({"namespace_prefix": ["user1"]}),
+        )
         .await;
     assert_eq!(items.ok()["items"], json!([]));
     server.stop().await;
@@ -223,7 +259,10 @@ async fn bodies_over_the_limit_are_413() {
         .bytes(Method::POST, "/threads", auth, Some(big(limit + 1)))
         .await;
     assert_json_error(&r, 413, "over the default limit");
-    assert_eq!(alice.post("/threads/count", json!({})).await.ok(), &json!(0));
+    assert_eq!(
+        alice.post("/threads/count", json!({})).await.ok(),
+        &json!(0)
+    );
     let r = alice
         .bytes(Method::POST, "/threads", auth, Some(big(limit - 1024)))
         .await;
@@ -252,6 +291,9 @@ async fn bodies_over_the_limit_are_413() {
         .bytes(Method::POST, "/threads", auth, Some(big(4000)))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(alice.post("/threads/count", json!({})).await.ok(), &json!(1));
+    assert_eq!(
+        alice.post("/threads/count", json!({})).await.ok(),
+        &json!(1)
+    );
     server.stop().await;
 }

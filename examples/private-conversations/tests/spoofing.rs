@@ -33,7 +33,8 @@ async fn owner_and_ids_of_another_user_grant_nothing() {
         let server = Server::start(policy).await;
         let (alice, bob) = (server.alice(), server.bob());
         let bobs = id_of(
-            bob.post("/threads", json!({"metadata": {"topic": "bob's"}})).await,
+            bob.post("/threads", json!({"metadata": {"topic": "bob's"}}))
+                .await,
             "thread_id",
         )
         .await;
@@ -46,7 +47,10 @@ async fn owner_and_ids_of_another_user_grant_nothing() {
         let planted = id_of(r, "thread_id").await;
         // ... and on update.
         let r = alice
-            .patch(&format!("/threads/{planted}"), json!({"metadata": {"owner": "user2"}}))
+            .patch(
+                &format!("/threads/{planted}"),
+                json!({"metadata": {"owner": "user2"}}),
+            )
             .await;
         assert_eq!(r.ok()["metadata"]["owner"], "user1", "{policy:?}");
         assert_eq!(bob.get(&format!("/threads/{planted}")).await.status, 404);
@@ -55,15 +59,22 @@ async fn owner_and_ids_of_another_user_grant_nothing() {
         // Alice names Bob's thread: as a new thread's id, in runs, crons and copies.
         for if_exists in ["raise", "do_nothing"] {
             let r = alice
-                .post("/threads", json!({"thread_id": bobs, "if_exists": if_exists}))
+                .post(
+                    "/threads",
+                    json!({"thread_id": bobs, "if_exists": if_exists}),
+                )
                 .await;
             assert_eq!(r.status, 409, "{policy:?} {if_exists}: {}", r.text);
             assert!(!r.text.contains("bob's"), "{}", r.text);
         }
         for r in [
             alice.post(&format!("/threads/{bobs}/runs"), input()).await,
-            alice.post(&format!("/threads/{bobs}/runs/wait"), input()).await,
-            alice.post(&format!("/threads/{bobs}/copy"), json!({})).await,
+            alice
+                .post(&format!("/threads/{bobs}/runs/wait"), input())
+                .await,
+            alice
+                .post(&format!("/threads/{bobs}/copy"), json!({}))
+                .await,
             alice
                 .post(
                     &format!("/threads/{bobs}/runs/crons"),
@@ -78,7 +89,9 @@ async fn owner_and_ids_of_another_user_grant_nothing() {
         }
         let mut create_it = input();
         create_it["if_not_exists"] = json!("create");
-        let r = alice.post(&format!("/threads/{bobs}/runs"), create_it).await;
+        let r = alice
+            .post(&format!("/threads/{bobs}/runs"), create_it)
+            .await;
         assert!(r.status == 409 || r.status == 404, "{policy:?}: {}", r.text);
         assert!(!r.text.contains("bob's"), "{}", r.text);
 
@@ -132,19 +145,38 @@ async fn crons_cannot_be_planted_in_another_users_view() {
                        "metadata": {"owner": "user2", "k": "v"}}),
             )
             .await;
-        assert_eq!(r.ok()["metadata"], json!({"owner": "user1", "k": "v"}), "{policy:?}");
+        assert_eq!(
+            r.ok()["metadata"],
+            json!({"owner": "user1", "k": "v"}),
+            "{policy:?}"
+        );
         let cron = id_of(r, "cron_id").await;
-        assert_eq!(bob.post("/runs/crons/count", json!({})).await.ok(), &json!(0));
-        assert_eq!(bob.post("/runs/crons/search", json!({})).await.ok(), &json!([]));
+        assert_eq!(
+            bob.post("/runs/crons/count", json!({})).await.ok(),
+            &json!(0)
+        );
+        assert_eq!(
+            bob.post("/runs/crons/search", json!({})).await.ok(),
+            &json!([])
+        );
         assert_eq!(bob.get(&format!("/runs/crons/{cron}")).await.status, 404);
         // Her own cron stays hers, even when she tries to give it away.
         assert_eq!(alice.get(&format!("/runs/crons/{cron}")).await.status, 200);
         let r = alice
-            .patch(&format!("/runs/crons/{cron}"), json!({"metadata": {"owner": "user2"}}))
+            .patch(
+                &format!("/runs/crons/{cron}"),
+                json!({"metadata": {"owner": "user2"}}),
+            )
             .await;
         assert_eq!(r.ok()["metadata"]["owner"], "user1");
-        assert_eq!(bob.post("/runs/crons/count", json!({})).await.ok(), &json!(0));
-        assert_eq!(alice.post("/runs/crons/count", json!({})).await.ok(), &json!(1));
+        assert_eq!(
+            bob.post("/runs/crons/count", json!({})).await.ok(),
+            &json!(0)
+        );
+        assert_eq!(
+            alice.post("/runs/crons/count", json!({})).await.ok(),
+            &json!(1)
+        );
         // Bob cannot touch it.
         assert_eq!(
             bob.patch(&format!("/runs/crons/{cron}"), json!({"enabled": false}))
@@ -153,7 +185,10 @@ async fn crons_cannot_be_planted_in_another_users_view() {
             404
         );
         assert_eq!(bob.delete(&format!("/runs/crons/{cron}")).await.status, 404);
-        assert_eq!(alice.get(&format!("/runs/crons/{cron}")).await.ok()["enabled"], true);
+        assert_eq!(
+            alice.get(&format!("/runs/crons/{cron}")).await.ok()["enabled"],
+            true
+        );
         server.stop().await;
     }
 }
@@ -172,12 +207,18 @@ async fn assistants_are_stamped_with_their_creator() {
     let aid = id_of(r, "assistant_id").await;
     assert_eq!(bob.get(&format!("/assistants/{aid}")).await.status, 404);
     let r = alice
-        .patch(&format!("/assistants/{aid}"), json!({"metadata": {"owner": "user2"}}))
+        .patch(
+            &format!("/assistants/{aid}"),
+            json!({"metadata": {"owner": "user2"}}),
+        )
         .await;
     assert_eq!(r.ok()["metadata"]["owner"], "user1");
     assert_eq!(bob.get(&format!("/assistants/{aid}")).await.status, 404);
     let found = bob
-        .post("/assistants/search", json!({"metadata": {"owner": "user1"}}))
+        .post(
+            "/assistants/search",
+            json!({"metadata": {"owner": "user1"}}),
+        )
         .await;
     assert_eq!(found.ok(), &json!([]));
     server.stop().await;
@@ -204,13 +245,21 @@ async fn store_namespaces_of_another_user_are_refused() {
             .await,
         alice.get("/store/items?namespace=user2.notes&key=k").await,
         alice
-            .delete_json("/store/items", json!({"namespace": ["user2", "notes"], "key": "k"}))
+            .delete_json(
+                "/store/items",
+                json!({"namespace": ["user2", "notes"], "key": "k"}),
+            )
             .await,
         alice
-            .post("/store/items/search", json!({"namespace_prefix": ["user2"]}))
+            .post(
+                "/store/items/search",
+                json!({"namespace_prefix": ["user2"]}),
+            )
             .await,
         alice.post("/store/items/search", json!({})).await,
-        alice.post("/store/namespaces", json!({"prefix": ["user2"]})).await,
+        alice
+            .post("/store/namespaces", json!({"prefix": ["user2"]}))
+            .await,
         alice.post("/store/namespaces", json!({})).await,
         // Her identity somewhere other than first does not make it hers.
         alice
@@ -224,9 +273,16 @@ async fn store_namespaces_of_another_user_are_refused() {
         assert_eq!(r.detail(), "Not authorized");
     }
     // Path tricks in a namespace are rejected before any handler runs.
-    for ns in [json!(["user1.user2"]), json!(["user1", ".."]), json!(["user1", ""])] {
+    for ns in [
+        json!(["user1.user2"]),
+        json!(["user1", ".."]),
+        json!(["user1", ""]),
+    ] {
         let r = alice
-            .put("/store/items", json!({"namespace": ns, "key": "k", "value": {}}))
+            .put(
+                "/store/items",
+                json!({"namespace": ns, "key": "k", "value": {}}),
+            )
             .await;
         assert_eq!(r.status, 422, "{ns}: {}", r.text);
     }
@@ -235,7 +291,9 @@ async fn store_namespaces_of_another_user_are_refused() {
     assert_eq!(r.status, 422, "{}", r.text);
 
     assert_eq!(bobs_item().await.ok()["value"], json!({"secret": 1}));
-    let listed = bob.post("/store/namespaces", json!({"prefix": ["user2"]})).await;
+    let listed = bob
+        .post("/store/namespaces", json!({"prefix": ["user2"]}))
+        .await;
     assert_eq!(listed.ok()["namespaces"], json!([["user2", "notes"]]));
     server.stop().await;
 }
