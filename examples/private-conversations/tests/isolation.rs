@@ -105,14 +105,14 @@ fn op(with_store: bool) -> impl Strategy<Value = Op> {
     let tag = 0u8..3;
     let threads = prop_oneof![
         3 => (u.clone(), tag.clone()).prop_map(|(user, tag)| Op::Create { user, tag }),
-        2 => (u.clone(), t.clone()).prop_map(|(user, target)| Op::Get { user, target }),
-        2 => (u.clone(), t.clone(), tag.clone())
+        2 => (u.clone(), t).prop_map(|(user, target)| Op::Get { user, target }),
+        2 => (u.clone(), t, tag.clone())
             .prop_map(|(user, target, tag)| Op::Update { user, target, tag }),
-        1 => (u.clone(), t.clone()).prop_map(|(user, target)| Op::Delete { user, target }),
+        1 => (u.clone(), t).prop_map(|(user, target)| Op::Delete { user, target }),
         2 => (u.clone(), proptest::option::of(tag.clone()))
             .prop_map(|(user, tag)| Op::Search { user, tag }),
         1 => u.clone().prop_map(|user| Op::Count { user }),
-        1 => (u.clone(), t.clone()).prop_map(|(user, target)| Op::Run { user, target }),
+        1 => (u.clone(), t).prop_map(|(user, target)| Op::Run { user, target }),
         1 => (u.clone(), t).prop_map(|(user, target)| Op::Copy { user, target }),
     ];
     let key = 0u8..3;
@@ -407,8 +407,8 @@ async fn play(ops: Vec<Op>, scoped: bool) -> Result<(), TestCaseError> {
         }
     }
     // Every acknowledged write is there for its owner, and only for them.
-    for user in 0..USERS {
-        expect_view(&clients[user], &model, user, None).await?;
+    for (user, client) in clients.iter().enumerate() {
+        expect_view(client, &model, user, None).await?;
     }
     server.stop().await;
     Ok(())

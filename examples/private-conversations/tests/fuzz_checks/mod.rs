@@ -82,7 +82,7 @@ pub fn expected_identity(header: &[u8]) -> Option<&'static str> {
     let [scheme, token] = words[..] else {
         return None;
     };
-    if scheme.to_ascii_lowercase() != "bearer" {
+    if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
     VALID.iter().find(|(t, _)| *t == token).map(|(_, id)| *id)
