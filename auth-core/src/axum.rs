@@ -20,6 +20,10 @@
 //!
 //! The authenticate handler sees the method, path, query string and headers. It sees neither a
 //! body nor path parameters: the layer runs before routing and does not buffer bodies.
+//!
+//! A handler that never answers would hold its request forever: give the layer a deadline with
+//! [`AuthLayer::timeout`], after which the request is answered 504 `{"detail": …}` (no deadline
+//! by default; the layer then needs a tokio runtime with timers, as axum servers have).
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -28,6 +32,7 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
@@ -65,6 +70,7 @@ pub const DEFAULT_PUBLIC_PATHS: [&str; 4] = ["/ok", "/info", "/docs", "/openapi.
 pub struct AuthLayer {
     auth: Arc<Auth>,
     public: Arc<[Cow<'static, str>]>,
+    timeout: Option<Duration>,
 }
 
 impl AuthLayer {
@@ -76,7 +82,28 @@ impl AuthLayer {
                 .iter()
                 .map(|p| Cow::Borrowed(*p))
                 .collect(),
+            timeout: None,
         }
+    }
+
+    /// Gives authentication a deadline: a request whose authenticate handler has not answered
+    /// within `limit` is answered 504 with a `{"detail": …}` naming the handler, and the handler's
+    /// future is dropped. Without it (the default) the layer waits as long as the handler takes.
+    ///
+    /// ```
+    /// # let auth = auth::Auth::builder().build().unwrap();
+    /// use std::time::Duration;
+    /// let layer = auth::axum::AuthLayer::new(auth).timeout(Duration::from_secs(10));
+    /// assert_eq!(layer.deadline(), Some(Duration::from_secs(10)));
+    /// ```
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// The deadline set with [`timeout`](AuthLayer::timeout), if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Replaces the public paths: exact paths that skip authentication.
@@ -150,7 +177,13 @@ where
                     let request = Request::new(req.method().as_str(), req.uri().path())
                         .with_query(req.uri().query().unwrap_or(""))
                         .with_headers(req.headers());
-                    layer.auth.authenticate(&request).await
+                    let work = layer.auth.authenticate(&request);
+                    match layer.timeout {
+                        None => work.await,
+                        Some(limit) => tokio::time::timeout(limit, work)
+                            .await
+                            .unwrap_or_else(|_| Err(timed_out(&layer.auth, limit))),
+                    }
                 };
                 match outcome {
                     Ok(user) => {
@@ -162,6 +195,18 @@ where
             Ok(inner.call(req).await.into_response())
         })
     }
+}
+
+/// The 504 for an authenticate handler that missed its deadline.
+fn timed_out(auth: &Auth, limit: Duration) -> HttpException {
+    let handler = auth.authenticate_handler().map_or_else(
+        || "authentication".to_owned(),
+        |h| format!("the handler {}", h.place()),
+    );
+    HttpException::new(504).with_detail(format!(
+        "{handler} did not answer within {} ms",
+        limit.as_millis()
+    ))
 }
 
 /// The exception as LangGraph answers it: its status, its headers and `{"detail": …}`.
@@ -290,6 +335,26 @@ mod tests {
         let layer = layer.public_paths(["/metrics"]);
         assert_eq!(send(&layer, "/ok", None).await.0, 401);
         assert_eq!(send(&layer, "/metrics", None).await.0, 200);
+    }
+
+    fn never<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
+        Box::pin(std::future::pending())
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_never_answers_is_a_504() {
+        let auth = Auth::builder()
+            .authenticate("never", never)
+            .build()
+            .unwrap();
+        let layer = AuthLayer::new(auth).timeout(Duration::from_millis(20));
+        let (status, body, response) = send(&layer, "/threads", Some("Bearer good")).await;
+        assert_eq!(status, 504);
+        assert!(body.contains("the handler `never`"), "{body}");
+        assert!(body.contains("did not answer within 20 ms"), "{body}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        // Public paths do not wait for the handler.
+        assert_eq!(send(&layer, "/ok", None).await.0, 200);
     }
 
     #[tokio::test]

@@ -83,6 +83,7 @@ async fn main() -> ExitCode {
     match serve(
         Config {
             policy: args.policy,
+            ..Config::default()
         },
         listener,
         shutdown,
