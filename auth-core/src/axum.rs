@@ -18,8 +18,10 @@
 //! # drop(app);
 //! ```
 //!
-//! The authenticate handler sees the method, path, query string and headers. It sees neither a
-//! body nor path parameters: the layer runs before routing and does not buffer bodies.
+//! The authenticate handler sees the method, path, query string and headers; and the JSON body
+//! when it takes `body` or `request` (the layer then reads the body, up to
+//! [`AuthLayer::body_limit`], and hands the same bytes on to the app). It sees no path
+//! parameters: the layer runs before routing.
 //!
 //! A handler that never answers would hold its request forever: give the layer a deadline with
 //! [`AuthLayer::timeout`], after which the request is answered 504 `{"detail": …}` (no deadline
@@ -71,7 +73,12 @@ pub struct AuthLayer {
     auth: Arc<Auth>,
     public: Arc<[Cow<'static, str>]>,
     timeout: Option<Duration>,
+    body_limit: usize,
 }
+
+/// The largest body the layer reads for an authenticate handler that takes the body: 2 MiB,
+/// axum's own default limit.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 impl AuthLayer {
     /// A layer authenticating with `auth`, with the [default public paths](DEFAULT_PUBLIC_PATHS).
@@ -83,7 +90,16 @@ impl AuthLayer {
                 .map(|p| Cow::Borrowed(*p))
                 .collect(),
             timeout: None,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
+    }
+
+    /// The largest body read for an authenticate handler that takes `body` or `request`
+    /// (default [`DEFAULT_BODY_LIMIT`]); a larger one is answered 413 before authentication.
+    /// Bodies are read only when the handler takes them.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
     }
 
     /// Gives authentication a deadline: a request whose authenticate handler has not answered
@@ -173,10 +189,26 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             if !layer.is_public(req.uri().path()) {
+                // Read and parse the body only for a handler that takes it; the app then gets
+                // the same bytes.
+                let mut json = None;
+                if layer.auth.authenticate_reads_body() {
+                    let (parts, body) = req.into_parts();
+                    let Ok(bytes) = axum::body::to_bytes(body, layer.body_limit).await else {
+                        let e = HttpException::new(413).with_detail(format!(
+                            "the request body exceeds {} bytes",
+                            layer.body_limit
+                        ));
+                        return Ok(error_response(&e));
+                    };
+                    json = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+                    req = axum::extract::Request::from_parts(parts, Body::from(bytes));
+                }
                 let outcome = {
                     let request = Request::new(req.method().as_str(), req.uri().path())
                         .with_query(req.uri().query().unwrap_or(""))
-                        .with_headers(req.headers());
+                        .with_headers(req.headers())
+                        .with_body(json.as_ref());
                     let work = layer.auth.authenticate(&request);
                     match layer.timeout {
                         None => work.await,
@@ -355,6 +387,72 @@ mod tests {
         assert_eq!(response.headers()["content-type"], "application/json");
         // Public paths do not wait for the handler.
         assert_eq!(send(&layer, "/ok", None).await.0, 200);
+    }
+
+    /// A service that answers with the body it received.
+    #[derive(Clone)]
+    struct BodyEcho;
+
+    impl Service<axum::extract::Request> for BodyEcho {
+        type Response = Response;
+        type Error = Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+            Box::pin(async move {
+                let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                Ok(Response::new(Body::from(bytes)))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_taking_the_body_gets_it_and_the_app_too() {
+        fn by_body<'a>(request: &'a Request<'a>) -> UserFuture<'a> {
+            Box::pin(async move {
+                match request.body().and_then(|b| b["user"].as_str()) {
+                    Some(user) => Ok(AuthUser::new(user)),
+                    None => Err(HttpException::new(401).with_detail("no user in the body")),
+                }
+            })
+        }
+        let auth = Auth::builder()
+            .authenticate("by_body", by_body)
+            .read_body(true)
+            .build()
+            .unwrap();
+        let layer = AuthLayer::new(auth).body_limit(64);
+        let call = |body: &'static str| {
+            let mut svc = layer.layer(BodyEcho);
+            async move {
+                let req = HttpRequest::post("/threads")
+                    .body(Body::from(body))
+                    .unwrap();
+                let response = svc.call(req).await.unwrap();
+                let status = response.status().as_u16();
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8(bytes.to_vec()).unwrap())
+            }
+        };
+        let sent = r#"{"user": "u9", "input": 1}"#;
+        assert_eq!(call(sent).await, (200, sent.to_owned()));
+        let (status, body) = call("not json").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (401, r#"{"detail":"no user in the body"}"#)
+        );
+        let (status, body) =
+            call(r#"{"user": "a very long body that goes past the limit of the layer"}"#).await;
+        assert_eq!(status, 413, "{body}");
+        assert!(body.contains("exceeds 64 bytes"), "{body}");
     }
 
     #[tokio::test]
