@@ -115,25 +115,37 @@ impl<T: Record> MemoryCollection<T> {
         };
         matches.dedup_by(|a, b| a.id() == b.id());
         let total = matches.len();
-        let cmp = |a: &&T, b: &&T| -> Ordering {
-            let o = match query.sort_key {
-                Some(key) => compare_json(&key(a), &key(b)),
-                None => a.created_at().cmp(b.created_at()),
+        let wanted = query.offset.saturating_add(query.limit).min(total);
+        if query.limit == 0 || query.offset >= total {
+            return Page {
+                items: Vec::new(),
+                total,
+            };
+        }
+        // Each sort key is computed once, not at every comparison; only the first
+        // `offset + limit` results are put in order.
+        let mut keyed: Vec<(Option<Value>, &T)> = matches
+            .into_iter()
+            .map(|t| (query.sort_key.map(|key| key(t)), t))
+            .collect();
+        let cmp = |(ka, a): &(Option<Value>, &T), (kb, b): &(Option<Value>, &T)| -> Ordering {
+            let o = match (ka, kb) {
+                (Some(ka), Some(kb)) => compare_json(ka, kb),
+                _ => a.created_at().cmp(b.created_at()),
             }
             .then_with(|| a.id().cmp(b.id()));
             if query.descending { o.reverse() } else { o }
         };
-        let items = if query.limit == 0 {
-            Vec::new()
-        } else {
-            matches.sort_by(cmp);
-            matches
-                .into_iter()
-                .skip(query.offset)
-                .take(query.limit)
-                .cloned()
-                .collect()
-        };
+        if wanted < keyed.len() {
+            keyed.select_nth_unstable_by(wanted - 1, cmp);
+            keyed.truncate(wanted);
+        }
+        keyed.sort_unstable_by(cmp);
+        let items = keyed
+            .into_iter()
+            .skip(query.offset)
+            .map(|(_, t)| t.clone())
+            .collect();
         Page { items, total }
     }
 }
