@@ -405,4 +405,48 @@ mod tests {
         );
         assert!(c.remove("t04", Some(&f)).await.is_some());
     }
+
+    #[tokio::test]
+    async fn pages_are_the_sorted_slice() {
+        let c = MemoryCollection::new("Thread");
+        for i in 0..30 {
+            let t = new_thread(
+                format!("t{i:02}"),
+                meta(json!({"owner": "u", "n": (i * 7) % 30})),
+            );
+            c.insert(t, IfExists::Raise, None).await.unwrap();
+        }
+        async fn page(
+            c: &MemoryCollection<crate::model::Thread>,
+            offset: usize,
+            limit: usize,
+            descending: bool,
+        ) -> (Vec<Value>, usize) {
+            let by_n = |t: &crate::model::Thread| t.metadata["n"].clone();
+            let f = Filter::eq("owner", "u");
+            let p = c
+                .search(Query {
+                    auth: Some(&f),
+                    sort_key: Some(&by_n),
+                    descending,
+                    offset,
+                    limit,
+                    ..Query::default()
+                })
+                .await;
+            let ns = p.items.iter().map(|t| t.metadata["n"].clone()).collect();
+            (ns, p.total)
+        }
+        assert_eq!(
+            page(&c, 5, 3, false).await,
+            (vec![json!(5), json!(6), json!(7)], 30)
+        );
+        assert_eq!(page(&c, 0, 2, true).await, (vec![json!(29), json!(28)], 30));
+        assert_eq!(
+            page(&c, 28, 10, false).await,
+            (vec![json!(28), json!(29)], 30)
+        );
+        assert_eq!(page(&c, 30, 10, false).await, (vec![], 30));
+        assert_eq!(page(&c, 0, 100, false).await.0.len(), 30);
+    }
 }
