@@ -84,6 +84,18 @@ pub async fn serve(
         .build()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     println!("policy: {:?}", config.policy);
+    serve_with(auth, Storage::in_memory(), listener, shutdown).await
+}
+
+/// [`serve`] with a dispatcher and a storage of the caller's: the binary uses it to switch
+/// authentication and authorization off for benchmarks (an [`auth::Auth`] without handlers) and
+/// to start with seeded threads.
+pub async fn serve_with(
+    auth: auth::Auth,
+    storage: Storage,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     for h in auth.handlers() {
         println!("  handler {h}");
     }
@@ -97,7 +109,7 @@ pub async fn serve(
             pairs.join(", ")
         );
     }
-    let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
+    let state = AppState::new(Arc::new(auth), storage).await;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     axum::serve(listener, router(state))
