@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load test of the example server, with the tutorial's auth and without it, on the same build.
 #
-#   bench/load.sh [SECONDS]        (default 10; each scenario runs SECONDS per server)
+#   bench/load.sh [SECONDS]        (default 10; each scenario runs 4 x SECONDS)
 #
 # Builds private-conversations in release, starts it twice on 127.0.0.1 (port 0, read from its
 # "listening on http://…" line), each holding SEED_THREADS threads (default 100000) over 100
@@ -10,7 +10,8 @@
 # filter). Both get the same requests, the same `Authorization: Bearer user1-token` header and the
 # same bodies; both log at `warn`. Then, with wrk, for each of
 #   GET /threads/{id}, POST /threads/search, POST /threads
-# it loads the auth-on server, then the auth-off one, and prints requests/s and p50/p99 latency.
+# it loads the servers in the order on, off, off, on (SECONDS each) and prints, per server, the
+# mean of its two runs: requests/s and p50/p99 latency.
 # It prints each server's peak RSS (VmHWM) after seeding and at the end, and last:
 #   auth overhead: N.N% (auth on R1 req/s, auth off R2 req/s)      for GET /threads/{id}
 #
@@ -148,23 +149,35 @@ if [[ "$code" != 404 ]]; then
     exit 1
 fi
 
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS, ${DURATION}s per run"
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS; runs of ${DURATION}s in the order on, off, off, on; figures: mean of each server's two runs"
 printf '%-22s %-8s %10s %10s %10s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms'
 GET_ON="" GET_OFF=""
 for scenario in get search create; do
-    for mode in on off; do
+    case "$scenario" in
+        get) name="GET /threads/{id}" ;;
+        search) name="POST /threads/search" ;;
+        create) name="POST /threads" ;;
+    esac
+    declare -A rps=([on]=0 [off]=0) p50=([on]=0 [off]=0) p99=([on]=0 [off]=0)
+    # on, off, off, on: a drift in the shared machine's load weighs on both sides alike.
+    for mode in on off off on; do
         if [[ "$mode" == on ]]; then addr="$ON_ADDR" thread="$ON_THREAD"; else addr="$OFF_ADDR" thread="$OFF_THREAD"; fi
         case "$scenario" in
-            get) name="GET /threads/{id}" url="http://$addr/threads/$thread" ;;
-            search) name="POST /threads/search" url="http://$addr/threads/search" ;;
-            create) name="POST /threads" url="http://$addr/threads" ;;
+            get) url="http://$addr/threads/$thread" ;;
+            search) url="http://$addr/threads/search" ;;
+            create) url="http://$addr/threads" ;;
         esac
         load "$scenario-$mode" "$url" "$WORK/$scenario.lua"
-        printf '%-22s %-8s %10s %10s %10s\n' "$name" "$mode" "$RPS" "$P50" "$P99"
-        if [[ "$scenario" == get ]]; then
-            if [[ "$mode" == on ]]; then GET_ON="$RPS"; else GET_OFF="$RPS"; fi
-        fi
+        rps[$mode]="$(awk -v a="${rps[$mode]}" -v b="$RPS" 'BEGIN { print a + b / 2 }')"
+        p50[$mode]="$(awk -v a="${p50[$mode]}" -v b="$P50" 'BEGIN { print a + b / 2 }')"
+        p99[$mode]="$(awk -v a="${p99[$mode]}" -v b="$P99" 'BEGIN { print a + b / 2 }')"
     done
+    for mode in on off; do
+        printf '%-22s %-8s %10.0f %10.3f %10.3f\n' "$name" "$mode" "${rps[$mode]}" "${p50[$mode]}" "${p99[$mode]}"
+    done
+    if [[ "$scenario" == get ]]; then
+        GET_ON="${rps[on]}" GET_OFF="${rps[off]}"
+    fi
 done
 
 echo "peak RSS holding $SEED_THREADS threads (VmHWM after seeding): auth on ${ON_SEEDED_RSS} MiB, auth off ${OFF_SEEDED_RSS} MiB"
