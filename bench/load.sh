@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load test of the example server, with the tutorial's auth and without it, on the same build.
 #
-#   bench/load.sh [SECONDS]        (default 10; each scenario runs 4 x SECONDS)
+#   bench/load.sh [SECONDS]        (default 10; each scenario loads each server SECONDS x 1 s)
 #
 # Builds private-conversations in release, starts it twice on 127.0.0.1 (port 0, read from its
 # "listening on http://…" line), each holding SEED_THREADS threads (default 100000) over 100
@@ -10,8 +10,9 @@
 # filter). Both get the same requests, the same `Authorization: Bearer user1-token` header and the
 # same bodies; both log at `warn`. Then, with wrk, for each of
 #   GET /threads/{id}, POST /threads/search, POST /threads
-# it loads the servers in the order on, off, off, on (SECONDS each) and prints, per server, the
-# mean of its two runs: requests/s and p50/p99 latency.
+# it loads each server SECONDS times for 1 s, interleaved (on off, off on, on off, …), and prints
+# per server the medians of its runs: requests/s, p50 and p99 latency; and the server's CPU time
+# per request over all its runs (from /proc/PID/stat: less sensitive to other load on the machine).
 # It prints each server's peak RSS (VmHWM) after seeding and at the end, and last:
 #   auth overhead: N.N% (auth on R1 req/s, auth off R2 req/s)      for GET /threads/{id}
 #
@@ -106,17 +107,25 @@ wrk.body = '{"metadata": {"owner": "user1"}}'
 EOF
 : >"$WORK/get.lua"
 
-# load NAME URL SCRIPT: runs wrk; sets RPS, P50, P99 (latencies in ms).
+cpu_ticks() { # cpu_ticks PID: user + system time of the process, in clock ticks
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# load NAME URL SCRIPT SECONDS PID: runs wrk against the server PID; sets RPS, P50, P99 (latencies
+# in ms), REQUESTS and TICKS (the server's CPU time during the run).
 load() {
-    local out="$WORK/wrk-$1.txt"
-    wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency \
+    local out="$WORK/wrk-$1.txt" before
+    before="$(cpu_ticks "$5")"
+    wrk -t1 -c"$CONNECTIONS" -d"${4}s" --timeout 5s --latency \
         -H 'Authorization: Bearer user1-token' -s "$3" "$2" >"$out"
     if grep -qE 'Non-2xx|Socket errors' "$out"; then
         echo "error: $1 had failed requests:" >&2
         cat "$out" >&2
         exit 1
     fi
+    TICKS=$(($(cpu_ticks "$5") - before))
     RPS="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+    REQUESTS="$(awk '/ requests in / { print $1 }' "$out")"
     ms() {
         awk -v p="$1" '$1 == p {
             v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
@@ -149,8 +158,10 @@ if [[ "$code" != 404 ]]; then
     exit 1
 fi
 
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS; runs of ${DURATION}s in the order on, off, off, on; figures: mean of each server's two runs"
-printf '%-22s %-8s %10s %10s %10s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms'
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS; per scenario and server: ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
+printf '%-22s %-5s %9s %9s %9s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'CPU us/req'
+HZ="$(getconf CLK_TCK)"
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 GET_ON="" GET_OFF=""
 for scenario in get search create; do
     case "$scenario" in
@@ -158,29 +169,43 @@ for scenario in get search create; do
         search) name="POST /threads/search" ;;
         create) name="POST /threads" ;;
     esac
-    declare -A rps=([on]=0 [off]=0) p50=([on]=0 [off]=0) p99=([on]=0 [off]=0)
-    # on, off, off, on: a drift in the shared machine's load weighs on both sides alike.
-    for mode in on off off on; do
-        if [[ "$mode" == on ]]; then addr="$ON_ADDR" thread="$ON_THREAD"; else addr="$OFF_ADDR" thread="$OFF_THREAD"; fi
-        case "$scenario" in
-            get) url="http://$addr/threads/$thread" ;;
-            search) url="http://$addr/threads/search" ;;
-            create) url="http://$addr/threads" ;;
-        esac
-        load "$scenario-$mode" "$url" "$WORK/$scenario.lua"
-        rps[$mode]="$(awk -v a="${rps[$mode]}" -v b="$RPS" 'BEGIN { print a + b / 2 }')"
-        p50[$mode]="$(awk -v a="${p50[$mode]}" -v b="$P50" 'BEGIN { print a + b / 2 }')"
-        p99[$mode]="$(awk -v a="${p99[$mode]}" -v b="$P99" 'BEGIN { print a + b / 2 }')"
+    : >"$WORK/runs-on" && : >"$WORK/runs-off"
+    # Short runs, alternating on/off then off/on: a burst of load from elsewhere on the machine
+    # hits one run or two, not one side, and the medians leave it out.
+    for ((i = 0; i < DURATION; i++)); do
+        if ((i % 2)); then order="off on"; else order="on off"; fi
+        for mode in $order; do
+            if [[ "$mode" == on ]]; then
+                addr="$ON_ADDR" thread="$ON_THREAD" pid="$ON_PID"
+            else
+                addr="$OFF_ADDR" thread="$OFF_THREAD" pid="$OFF_PID"
+            fi
+            case "$scenario" in
+                get) url="http://$addr/threads/$thread" ;;
+                search) url="http://$addr/threads/search" ;;
+                create) url="http://$addr/threads" ;;
+            esac
+            load "$scenario-$mode" "$url" "$WORK/$scenario.lua" 1 "$pid"
+            echo "$RPS $P50 $P99 $REQUESTS $TICKS" >>"$WORK/runs-$mode"
+        done
     done
     for mode in on off; do
-        printf '%-22s %-8s %10.0f %10.3f %10.3f\n' "$name" "$mode" "${rps[$mode]}" "${p50[$mode]}" "${p99[$mode]}"
+        rps="$(awk '{ print $1 }' "$WORK/runs-$mode" | median)"
+        p50="$(awk '{ print $2 }' "$WORK/runs-$mode" | median)"
+        p99="$(awk '{ print $3 }' "$WORK/runs-$mode" | median)"
+        cpu="$(awk -v hz="$HZ" '{ r += $4; t += $5 } END { printf "%.1f", t / hz * 1e6 / r }' "$WORK/runs-$mode")"
+        printf '%-22s %-5s %9.0f %9.3f %9.3f %13s\n' "$name" "$mode" "$rps" "$p50" "$p99" "$cpu"
+        if [[ "$scenario" == get ]]; then
+            if [[ "$mode" == on ]]; then GET_CPU_ON="$cpu"; else GET_CPU_OFF="$cpu"; fi
+        fi
+        if [[ "$scenario" == get ]]; then
+            if [[ "$mode" == on ]]; then GET_ON="$rps"; else GET_OFF="$rps"; fi
+        fi
     done
-    if [[ "$scenario" == get ]]; then
-        GET_ON="${rps[on]}" GET_OFF="${rps[off]}"
-    fi
 done
 
 echo "peak RSS holding $SEED_THREADS threads (VmHWM after seeding): auth on ${ON_SEEDED_RSS} MiB, auth off ${OFF_SEEDED_RSS} MiB"
 echo "peak RSS at the end (after the load, incl. the threads POST /threads created): auth on $(peak_rss_mib "$ON_PID") MiB, auth off $(peak_rss_mib "$OFF_PID") MiB"
+echo "GET /threads/{id}: the server's CPU time per request: auth on $GET_CPU_ON us, auth off $GET_CPU_OFF us (all runs)"
 awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
     printf "auth overhead: %.1f%% (auth on %d req/s, auth off %d req/s)\n", (1 - on / off) * 100, on, off }'
