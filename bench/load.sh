@@ -187,6 +187,7 @@ for scenario in get search create; do
             esac
             load "$scenario-$mode" "$url" "$WORK/$scenario.lua" 1 "$pid"
             echo "$RPS $P50 $P99 $REQUESTS $TICKS" >>"$WORK/runs-$mode"
+            echo "$i $mode $RPS" >>"$WORK/pairs-$scenario"
         done
     done
     for mode in on off; do
@@ -206,6 +207,15 @@ done
 
 echo "peak RSS holding $SEED_THREADS threads (VmHWM after seeding): auth on ${ON_SEEDED_RSS} MiB, auth off ${OFF_SEEDED_RSS} MiB"
 echo "peak RSS at the end (after the load, incl. the threads POST /threads created): auth on $(peak_rss_mib "$ON_PID") MiB, auth off $(peak_rss_mib "$OFF_PID") MiB"
+# Each on run against the off run next to it: the spread of these paired ratios shows the noise.
+sort -n "$WORK/pairs-get" | awk '
+    $2 == "on" { on[$1] = $3 } $2 == "off" { off[$1] = $3 }
+    END { for (i in on) print (1 - on[i] / off[i]) * 100 }' | sort -g >"$WORK/pair-ratios"
+awk '{ v[NR] = $1 } END {
+    lo = v[int((NR + 3) / 4)]; hi = v[int((3 * NR + 3) / 4)]
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "GET /threads/{id}, %d adjacent on/off pairs: median overhead %.1f%%, quartiles %.1f%% .. %.1f%%\n", NR, m, lo, hi
+}' "$WORK/pair-ratios"
 echo "GET /threads/{id}: the server's CPU time per request: auth on $GET_CPU_ON us, auth off $GET_CPU_OFF us (all runs)"
 awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
     printf "auth overhead: %.1f%% (auth on %d req/s, auth off %d req/s)\n", (1 - on / off) * 100, on, off }'
