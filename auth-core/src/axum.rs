@@ -18,8 +18,14 @@
 //! # drop(app);
 //! ```
 //!
-//! The authenticate handler sees the method, path, query string and headers. It sees neither a
-//! body nor path parameters: the layer runs before routing and does not buffer bodies.
+//! The authenticate handler sees the method, path, query string and headers; and the JSON body
+//! when it takes `body` or `request` (the layer then reads the body, up to
+//! [`AuthLayer::body_limit`], and hands the same bytes on to the app). It sees no path
+//! parameters: the layer runs before routing.
+//!
+//! A handler that never answers would hold its request forever: give the layer a deadline with
+//! [`AuthLayer::timeout`], after which the request is answered 504 `{"detail": …}` (no deadline
+//! by default; the layer then needs a tokio runtime with timers, as axum servers have).
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -28,6 +34,7 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
@@ -65,7 +72,13 @@ pub const DEFAULT_PUBLIC_PATHS: [&str; 4] = ["/ok", "/info", "/docs", "/openapi.
 pub struct AuthLayer {
     auth: Arc<Auth>,
     public: Arc<[Cow<'static, str>]>,
+    timeout: Option<Duration>,
+    body_limit: usize,
 }
+
+/// The largest body the layer reads for an authenticate handler that takes the body: 2 MiB,
+/// axum's own default limit.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 impl AuthLayer {
     /// A layer authenticating with `auth`, with the [default public paths](DEFAULT_PUBLIC_PATHS).
@@ -76,7 +89,37 @@ impl AuthLayer {
                 .iter()
                 .map(|p| Cow::Borrowed(*p))
                 .collect(),
+            timeout: None,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
+    }
+
+    /// The largest body read for an authenticate handler that takes `body` or `request`
+    /// (default [`DEFAULT_BODY_LIMIT`]); a larger one is answered 413 before authentication.
+    /// Bodies are read only when the handler takes them.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Gives authentication a deadline: a request whose authenticate handler has not answered
+    /// within `limit` is answered 504 with a `{"detail": …}` naming the handler, and the handler's
+    /// future is dropped. Without it (the default) the layer waits as long as the handler takes.
+    ///
+    /// ```
+    /// # let auth = auth::Auth::builder().build().unwrap();
+    /// use std::time::Duration;
+    /// let layer = auth::axum::AuthLayer::new(auth).timeout(Duration::from_secs(10));
+    /// assert_eq!(layer.deadline(), Some(Duration::from_secs(10)));
+    /// ```
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// The deadline set with [`timeout`](AuthLayer::timeout), if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Replaces the public paths: exact paths that skip authentication.
@@ -146,11 +189,33 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             if !layer.is_public(req.uri().path()) {
+                // Read and parse the body only for a handler that takes it; the app then gets
+                // the same bytes.
+                let mut json = None;
+                if layer.auth.authenticate_reads_body() {
+                    let (parts, body) = req.into_parts();
+                    let Ok(bytes) = axum::body::to_bytes(body, layer.body_limit).await else {
+                        let e = HttpException::new(413).with_detail(format!(
+                            "the request body exceeds {} bytes",
+                            layer.body_limit
+                        ));
+                        return Ok(error_response(&e));
+                    };
+                    json = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+                    req = axum::extract::Request::from_parts(parts, Body::from(bytes));
+                }
                 let outcome = {
                     let request = Request::new(req.method().as_str(), req.uri().path())
                         .with_query(req.uri().query().unwrap_or(""))
-                        .with_headers(req.headers());
-                    layer.auth.authenticate(&request).await
+                        .with_headers(req.headers())
+                        .with_body(json.as_ref());
+                    let work = layer.auth.authenticate(&request);
+                    match layer.timeout {
+                        None => work.await,
+                        Some(limit) => tokio::time::timeout(limit, work)
+                            .await
+                            .unwrap_or_else(|_| Err(timed_out(&layer.auth, limit))),
+                    }
                 };
                 match outcome {
                     Ok(user) => {
@@ -162,6 +227,18 @@ where
             Ok(inner.call(req).await.into_response())
         })
     }
+}
+
+/// The 504 for an authenticate handler that missed its deadline.
+fn timed_out(auth: &Auth, limit: Duration) -> HttpException {
+    let handler = auth.authenticate_handler().map_or_else(
+        || "authentication".to_owned(),
+        |h| format!("the handler {}", h.place()),
+    );
+    HttpException::new(504).with_detail(format!(
+        "{handler} did not answer within {} ms",
+        limit.as_millis()
+    ))
 }
 
 /// The exception as LangGraph answers it: its status, its headers and `{"detail": …}`.
@@ -290,6 +367,92 @@ mod tests {
         let layer = layer.public_paths(["/metrics"]);
         assert_eq!(send(&layer, "/ok", None).await.0, 401);
         assert_eq!(send(&layer, "/metrics", None).await.0, 200);
+    }
+
+    fn never<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
+        Box::pin(std::future::pending())
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_never_answers_is_a_504() {
+        let auth = Auth::builder()
+            .authenticate("never", never)
+            .build()
+            .unwrap();
+        let layer = AuthLayer::new(auth).timeout(Duration::from_millis(20));
+        let (status, body, response) = send(&layer, "/threads", Some("Bearer good")).await;
+        assert_eq!(status, 504);
+        assert!(body.contains("the handler `never`"), "{body}");
+        assert!(body.contains("did not answer within 20 ms"), "{body}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        // Public paths do not wait for the handler.
+        assert_eq!(send(&layer, "/ok", None).await.0, 200);
+    }
+
+    /// A service that answers with the body it received.
+    #[derive(Clone)]
+    struct BodyEcho;
+
+    impl Service<axum::extract::Request> for BodyEcho {
+        type Response = Response;
+        type Error = Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+            Box::pin(async move {
+                let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                Ok(Response::new(Body::from(bytes)))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_taking_the_body_gets_it_and_the_app_too() {
+        fn by_body<'a>(request: &'a Request<'a>) -> UserFuture<'a> {
+            Box::pin(async move {
+                match request.body().and_then(|b| b["user"].as_str()) {
+                    Some(user) => Ok(AuthUser::new(user)),
+                    None => Err(HttpException::new(401).with_detail("no user in the body")),
+                }
+            })
+        }
+        let auth = Auth::builder()
+            .authenticate("by_body", by_body)
+            .read_body(true)
+            .build()
+            .unwrap();
+        let layer = AuthLayer::new(auth).body_limit(64);
+        let call = |body: &'static str| {
+            let mut svc = layer.layer(BodyEcho);
+            async move {
+                let req = HttpRequest::post("/threads")
+                    .body(Body::from(body))
+                    .unwrap();
+                let response = svc.call(req).await.unwrap();
+                let status = response.status().as_u16();
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8(bytes.to_vec()).unwrap())
+            }
+        };
+        let sent = r#"{"user": "u9", "input": 1}"#;
+        assert_eq!(call(sent).await, (200, sent.to_owned()));
+        let (status, body) = call("not json").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (401, r#"{"detail":"no user in the body"}"#)
+        );
+        let (status, body) =
+            call(r#"{"user": "a very long body that goes past the limit of the layer"}"#).await;
+        assert_eq!(status, 413, "{body}");
+        assert!(body.contains("exceeds 64 bytes"), "{body}");
     }
 
     #[tokio::test]

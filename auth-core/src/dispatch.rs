@@ -48,6 +48,7 @@ const NONE: u16 = u16::MAX;
 /// ```
 pub struct Auth {
     authenticate: Option<(AuthenticateFn, HandlerInfo)>,
+    reads_body: bool,
     handlers: Vec<(HandlerFn, HandlerInfo)>,
     table: [u16; EVENT_COUNT],
     deny_uncovered: bool,
@@ -138,6 +139,13 @@ impl Auth {
             .chain(self.handlers.iter().map(|(_, i)| i))
     }
 
+    /// Whether the authenticate handler reads the request body (it takes `body` or `request`):
+    /// a server then parses the JSON body before authenticating, and passes it with
+    /// [`Request::with_body`]; otherwise it need not.
+    pub fn authenticate_reads_body(&self) -> bool {
+        self.reads_body
+    }
+
     /// The authenticate handler, if there is one.
     pub fn authenticate_handler(&self) -> Option<&HandlerInfo> {
         self.authenticate.as_ref().map(|(_, i)| i)
@@ -217,11 +225,12 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 pub struct AuthBuilder {
     registrations: Vec<Source>,
     deny_uncovered: bool,
+    read_body: bool,
 }
 
 enum Source {
     Registered(&'static Registration),
-    Authenticate(AuthenticateFn, Place),
+    Authenticate(AuthenticateFn, bool, Place),
     Authorize(Vec<Target>, HandlerFn, Place),
 }
 
@@ -268,7 +277,15 @@ impl AuthBuilder {
     pub fn authenticate(mut self, name: &'static str, handler: AuthenticateFn) -> Self {
         let place = caller_place(name);
         self.registrations
-            .push(Source::Authenticate(handler, place));
+            .push(Source::Authenticate(handler, false, place));
+        self
+    }
+
+    /// With `true`, servers parse the JSON body before authenticating, so that a handler added
+    /// by hand with [`authenticate`](Self::authenticate) finds it in [`Request::body`]. (A
+    /// `#[auth::authenticate]` handler that takes `body` or `request` asks for it by itself.)
+    pub fn read_body(mut self, read: bool) -> Self {
+        self.read_body = read;
         self
     }
 
@@ -282,12 +299,16 @@ impl AuthBuilder {
     /// Builds the dispatcher, refusing duplicate targets and a second authenticate handler.
     pub fn build(self) -> Result<Auth, RegistryError> {
         let mut authenticate: Option<(AuthenticateFn, HandlerInfo)> = None;
+        let mut reads_body = self.read_body;
         let mut handlers: Vec<(HandlerFn, HandlerInfo)> = Vec::new();
         for source in self.registrations {
             let (kind, place) = match source {
                 Source::Registered(r) => (
                     match r.kind {
-                        Kind::Authenticate(f) => Err(f),
+                        Kind::Authenticate {
+                            handler,
+                            reads_body,
+                        } => Err((handler, reads_body)),
                         Kind::Authorize { targets, handler } => Ok((targets.to_vec(), handler)),
                     },
                     Place {
@@ -297,11 +318,11 @@ impl AuthBuilder {
                         module_path: r.module_path,
                     },
                 ),
-                Source::Authenticate(f, place) => (Err(f), place),
+                Source::Authenticate(f, reads_body, place) => (Err((f, reads_body)), place),
                 Source::Authorize(targets, f, place) => (Ok((targets, f)), place),
             };
             match kind {
-                Err(f) => {
+                Err((f, reads)) => {
                     let info = HandlerInfo {
                         targets: None,
                         place,
@@ -311,6 +332,7 @@ impl AuthBuilder {
                         return Err(RegistryError::DuplicateAuthenticate { first, second });
                     }
                     authenticate = Some((f, info));
+                    reads_body |= reads;
                 }
                 Ok((targets, f)) => {
                     if targets.is_empty() {
@@ -351,6 +373,7 @@ impl AuthBuilder {
         }
         Ok(Auth {
             authenticate,
+            reads_body,
             handlers,
             table,
             deny_uncovered: self.deny_uncovered,

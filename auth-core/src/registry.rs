@@ -20,7 +20,10 @@ pub struct Registration {
 
 #[derive(Clone, Copy)]
 pub(crate) enum Kind {
-    Authenticate(AuthenticateFn),
+    Authenticate {
+        handler: AuthenticateFn,
+        reads_body: bool,
+    },
     Authorize {
         targets: &'static [Target],
         handler: HandlerFn,
@@ -49,13 +52,17 @@ impl Registration {
     #[doc(hidden)]
     pub const fn __authenticate(
         handler: AuthenticateFn,
+        reads_body: bool,
         name: &'static str,
         module_path: &'static str,
         file: &'static str,
         line: u32,
     ) -> Registration {
         Registration {
-            kind: Kind::Authenticate(handler),
+            kind: Kind::Authenticate {
+                handler,
+                reads_body,
+            },
             name,
             module_path,
             file,
@@ -85,13 +92,13 @@ impl Registration {
 
     /// Whether this is an authenticate handler.
     pub fn is_authenticate(&self) -> bool {
-        matches!(self.kind, Kind::Authenticate(_))
+        matches!(self.kind, Kind::Authenticate { .. })
     }
 
     /// The targets of an authorization handler (empty for an authenticate handler).
     pub fn targets(&self) -> &'static [Target] {
         match self.kind {
-            Kind::Authenticate(_) => &[],
+            Kind::Authenticate { .. } => &[],
             Kind::Authorize { targets, .. } => targets,
         }
     }

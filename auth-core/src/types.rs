@@ -698,7 +698,7 @@ pub struct StoreListNamespaces {
 
 /// Access to the `metadata` and `namespace` fields of the structs that have them.
 trait Fields {
-    fn metadata_slot(&mut self) -> Option<&mut Option<JsonObject>> {
+    fn metadata_mut(&mut self) -> Option<&mut JsonObject> {
         None
     }
     fn metadata_ref(&self) -> Option<&JsonObject> {
@@ -713,13 +713,30 @@ trait Fields {
 }
 
 macro_rules! fields {
-    (metadata: $($m:ident),*; namespace: $($n:ident),*; neither: $($x:ident),*;) => {
+    (metadata: $($m:ident),*; payload_metadata: $($p:ident),*; namespace: $($n:ident),*; neither: $($x:ident),*;) => {
         $(impl Fields for $m {
-            fn metadata_slot(&mut self) -> Option<&mut Option<JsonObject>> {
-                Some(&mut self.metadata)
+            fn metadata_mut(&mut self) -> Option<&mut JsonObject> {
+                Some(self.metadata.get_or_insert_with(JsonObject::new))
             }
             fn metadata_ref(&self) -> Option<&JsonObject> {
                 self.metadata.as_ref()
+            }
+        })*
+        // A cron has no metadata of its own: its metadata is that of the runs it creates, in
+        // its payload. Stamping it is how a policy makes a cron its creator's.
+        $(impl Fields for $p {
+            fn metadata_mut(&mut self) -> Option<&mut JsonObject> {
+                let payload = self.payload.get_or_insert_with(JsonObject::new);
+                let slot = payload
+                    .entry("metadata")
+                    .or_insert_with(|| Value::Object(JsonObject::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(JsonObject::new());
+                }
+                slot.as_object_mut()
+            }
+            fn metadata_ref(&self) -> Option<&JsonObject> {
+                self.payload.as_ref()?.get("metadata")?.as_object()
             }
         })*
         $(impl Fields for $n {
@@ -737,9 +754,9 @@ macro_rules! fields {
 fields! {
     metadata: ThreadsCreate, ThreadsUpdate, ThreadsSearch, RunsCreate,
         AssistantsCreate, AssistantsRead, AssistantsUpdate, AssistantsSearch;
+    payload_metadata: CronsCreate, CronsUpdate;
     namespace: StorePut, StoreGet, StoreSearch, StoreDelete, StoreListNamespaces;
-    neither: ThreadsRead, ThreadsDelete, AssistantsDelete,
-        CronsCreate, CronsRead, CronsUpdate, CronsDelete, CronsSearch;
+    neither: ThreadsRead, ThreadsDelete, AssistantsDelete, CronsRead, CronsDelete, CronsSearch;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -837,10 +854,9 @@ macro_rules! event_table {
                 /// was absent (Python's `value.setdefault("metadata", {})`); `None` for
                 /// variants without metadata.
                 pub fn metadata_mut(&mut self) -> Option<&mut JsonObject> {
-                    let slot = match self {
-                        $( $Enum::$Act(v) => Fields::metadata_slot(v), )+
-                    };
-                    slot.map(|m| m.get_or_insert_with(JsonObject::new))
+                    match self {
+                        $( $Enum::$Act(v) => Fields::metadata_mut(v), )+
+                    }
                 }
 
                 /// The `metadata` object, if the variant has one and it is present.
@@ -1438,6 +1454,10 @@ mod tests {
             (Resource::Assistants, Action::Update),
             (Resource::Assistants, Action::Search),
         ];
+        let in_payload = [
+            (Resource::Crons, Action::Create),
+            (Resource::Crons, Action::Update),
+        ];
         for (r, a) in crate::events() {
             let mut value = AuthValue::from_json(r, a, minimal(r, a)).unwrap();
             assert_eq!(value.metadata(), None);
@@ -1451,6 +1471,18 @@ mod tests {
                 // A second call keeps what is there.
                 value.metadata_mut().unwrap().insert("n".into(), json!(1));
                 assert_eq!(value.metadata().unwrap().len(), 2);
+            } else if in_payload.contains(&(r, a)) {
+                value
+                    .metadata_mut()
+                    .expect("has payload metadata")
+                    .insert("owner".into(), json!("user1"));
+                assert_eq!(value.metadata().unwrap()["owner"], "user1");
+                let json = serde_json::to_value(&value).unwrap();
+                assert_eq!(
+                    json["payload"]["metadata"],
+                    json!({"owner": "user1"}),
+                    "{r}.{a}"
+                );
             } else {
                 assert!(value.metadata_mut().is_none(), "{r}.{a}");
                 assert_eq!(serde_json::to_value(&value).unwrap(), minimal_out(r, a));
@@ -1467,6 +1499,19 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&v).unwrap(),
             json!({"metadata": {"topic": "x", "owner": "u"}})
+        );
+        // A cron's payload metadata that is not an object is replaced, never trusted.
+        let mut c = AuthValue::from_json(
+            Resource::Crons,
+            Action::Create,
+            json!({"payload": {"input": {}, "metadata": "user2"}}),
+        )
+        .unwrap();
+        assert_eq!(c.metadata(), None);
+        c.metadata_mut().unwrap().insert("owner".into(), json!("u"));
+        assert_eq!(
+            serde_json::to_value(&c).unwrap()["payload"],
+            json!({"input": {}, "metadata": {"owner": "u"}})
         );
     }
 

@@ -195,6 +195,10 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
     }));
     let location = location(name.span());
 
+    // A handler that takes the body (itself or through the request) needs the server to read it.
+    let reads_body = params
+        .iter()
+        .any(|param| matches!(param.marker, "Body" | "Request"));
     let request = p.request(call_site);
     let user_future = p.user_future(call_site);
     let submit = p.submit(call_site);
@@ -208,7 +212,7 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
                 #future
             }
             #submit! {
-                #register(__auth_authenticate, #name_str, #location)
+                #register(__auth_authenticate, #reads_body, #name_str, #location)
             }
         };
     }
@@ -653,7 +657,7 @@ mod tests {
             "let __auth_param_1 = :: auth :: __private :: extract :: < :: auth :: __private :: param :: Authorization , Option < & str > > (__auth_request) ? ;",
             "param :: Headers , & Headers >",
             "let __auth_out = get_user (__auth_param_0 , __auth_param_1 , __auth_param_2) . await ; :: auth :: __private :: into_user (__auth_out)",
-            ":: auth :: Registration :: __authenticate (__auth_authenticate , \"get_user\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! ())",
+            ":: auth :: Registration :: __authenticate (__auth_authenticate , true , \"get_user\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! ())",
         ] {
             assert!(out.contains(piece), "missing {piece}\nin {out}");
         }

@@ -209,6 +209,7 @@ pub fn on(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     ::auth::__private::inventory::submit! {
 ///         ::auth::Registration::__authenticate(
 ///             __auth_authenticate,
+///             false, // whether the handler reads the body (takes `body` or `request`)
 ///             "get_current_user",
 ///             ::core::module_path!(), ::core::file!(), ::core::line!(),
 ///         )

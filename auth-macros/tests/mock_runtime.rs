@@ -120,6 +120,7 @@ mod mock {
 
         pub const fn __authenticate(
             handler: __private::AuthenticateFn,
+            _reads_body: bool,
             name: &'static str,
             module_path: &'static str,
             file: &'static str,

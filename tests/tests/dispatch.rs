@@ -470,3 +470,44 @@ fn handlers_are_listed_with_their_places() {
     let uncovered_b = policy(&["tutorial::scoped"]).uncovered();
     assert_eq!(uncovered_b.len(), 4 + 5, "{uncovered_b:?}");
 }
+
+/// An authenticate handler that reads the body, as LangGraph's `body` parameter allows.
+mod body_reader {
+    use auth::HttpException;
+    use serde_json::Value;
+
+    #[auth::authenticate]
+    async fn from_body(body: Option<&Value>, method: &str) -> Result<String, HttpException> {
+        auth::ensure!(method == "POST", "only POST carries credentials here");
+        body.and_then(|b| b["api_user"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| HttpException::new(401).with_detail("no api_user in the body"))
+    }
+}
+
+#[tokio::test]
+async fn a_handler_taking_the_body_asks_servers_to_read_it() {
+    let auth = policy(&["body_reader"]);
+    assert!(auth.authenticate_reads_body());
+    assert!(!policy(VARIANT_A).authenticate_reads_body());
+
+    let body = json!({"api_user": "svc-7"});
+    let user = auth
+        .authenticate(&Request::new("POST", "/threads").with_body(Some(&body)))
+        .await
+        .unwrap();
+    assert_eq!(user.identity(), "svc-7");
+    let e = auth
+        .authenticate(&Request::new("POST", "/threads"))
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.detail()), (401, "no api_user in the body"));
+    let e = auth
+        .authenticate(&Request::new("GET", "/threads").with_body(Some(&body)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status(), e.detail()),
+        (401, "only POST carries credentials here")
+    );
+}

@@ -8,6 +8,10 @@ use crate::util::ApiError;
 
 /// Runs the handler for the value's event and returns its filter, or the error to answer with.
 ///
+/// The handler has [`Limits::handler_timeout`](crate::Limits) to answer, else the answer is 504
+/// naming it. It runs before the route changes anything, so a handler that fails, panics or
+/// misses the deadline leaves storage as it was.
+///
 /// Logs (at `info`) the user, the event, the handler that decided and the outcome; never a token.
 pub async fn authorize(
     state: &AppState,
@@ -19,7 +23,19 @@ pub async fn authorize(
         .auth
         .handler_for(resource, action)
         .map_or("none", |h| h.name());
-    let result = state.auth.authorize(user, value).await;
+    let limit = state.limits.handler_timeout;
+    let result = tokio::time::timeout(limit, state.auth.authorize(user, value))
+        .await
+        .unwrap_or_else(|_| {
+            let handler = state
+                .auth
+                .handler_for(resource, action)
+                .map_or_else(|| "none".to_owned(), |h| h.place().to_string());
+            Err(auth::HttpException::new(504).with_detail(format!(
+                "the handler {handler} for {resource}.{action} did not answer within {} ms",
+                limit.as_millis()
+            )))
+        });
     let outcome = match &result {
         Ok(None) => "allowed".to_owned(),
         Ok(Some(_)) => "allowed with filter".to_owned(),

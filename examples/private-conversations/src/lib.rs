@@ -16,9 +16,13 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use auth::axum::AuthLayer;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -38,6 +42,29 @@ use storage::Storage;
 pub struct Config {
     /// The policy to enforce.
     pub policy: Policy,
+    /// Deadlines and sizes that keep one request from holding the server.
+    pub limits: Limits,
+}
+
+/// Deadlines and sizes that keep one request from holding the server (see `SECURITY.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long one call to an auth handler (authenticate, or the authorization handler of an
+    /// event) may take: past it the request is answered 504 `{"detail": …}` naming the handler,
+    /// and nothing is stored. Default: 10 s.
+    pub handler_timeout: Duration,
+    /// The largest request body, in bytes: a larger one is answered 413 `{"detail": …}` before
+    /// any handler runs. Default: 2 MiB (axum's default).
+    pub body_limit: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handler_timeout: Duration::from_secs(10),
+            body_limit: 2 * 1024 * 1024,
+        }
+    }
 }
 
 /// What every request handler shares.
@@ -49,6 +76,8 @@ pub struct AppState {
     pub storage: Storage,
     /// Woken whenever a run finishes, for joins and streams.
     pub runs_done: Arc<Notify>,
+    /// Handler deadline and body size limit.
+    pub limits: Limits,
 }
 
 impl AppState {
@@ -58,16 +87,65 @@ impl AppState {
             auth,
             storage,
             runs_done: Arc::new(Notify::new()),
+            limits: Limits::default(),
         };
         routes::assistants::create_default_assistants(&state).await;
         state
     }
+
+    /// The same state with these limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
-/// The whole app: routes, authentication layer and JSON fallbacks.
+/// The whole app: routes, authentication layer (with the handler deadline), body size limit,
+/// and JSON errors: every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`.
 pub fn router(state: AppState) -> Router {
-    let layer = AuthLayer::new(state.auth.clone());
-    routes::routes().with_state(state).layer(layer)
+    let layer = AuthLayer::new(state.auth.clone())
+        .timeout(state.limits.handler_timeout)
+        .body_limit(state.limits.body_limit);
+    let body_limit = DefaultBodyLimit::max(state.limits.body_limit);
+    routes::routes()
+        .with_state(state)
+        .layer(body_limit)
+        .layer(layer)
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// Rewrites an error response that is not JSON (axum's rejections of a path, query or body it
+/// cannot read answer plain text) as `{"detail": <its text>}`, keeping status and headers.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        text
+    };
+    let mut out = util::ApiError::new(status, detail).into_response();
+    for (name, value) in parts.headers {
+        if let Some(name) = name
+            && name != CONTENT_TYPE
+            && name != CONTENT_LENGTH
+        {
+            out.headers_mut().append(name, value);
+        }
+    }
+    out
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight requests.
@@ -84,7 +162,14 @@ pub async fn serve(
         .build()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     println!("policy: {:?}", config.policy);
-    serve_with(auth, Storage::in_memory(), listener, shutdown).await
+    serve_with(
+        auth,
+        Storage::in_memory(),
+        config.limits,
+        listener,
+        shutdown,
+    )
+    .await
 }
 
 /// [`serve`] with a dispatcher and a storage of the caller's: the binary uses it to switch
@@ -93,6 +178,7 @@ pub async fn serve(
 pub async fn serve_with(
     auth: auth::Auth,
     storage: Storage,
+    limits: Limits,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -109,7 +195,9 @@ pub async fn serve_with(
             pairs.join(", ")
         );
     }
-    let state = AppState::new(Arc::new(auth), storage).await;
+    let state = AppState::new(Arc::new(auth), storage)
+        .await
+        .with_limits(limits);
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     axum::serve(listener, router(state))

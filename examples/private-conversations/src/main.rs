@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use private_conversations::model::Object;
 use private_conversations::routes::threads::new_thread;
 use private_conversations::storage::{IfExists, Storage};
-use private_conversations::{Policy, serve_with};
+use private_conversations::{Limits, Policy, serve_with};
 
 const USAGE: &str = "usage: private-conversations [--host ADDR] [--port N] \
                      [--policy scoped|global] [--auth on|off] [--seed-threads N] [--seed-users U]";
@@ -117,6 +117,7 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let addr = format!("{}:{}", args.host, args.port);
     let listener = match tokio::net::TcpListener::bind(&addr).await {
@@ -155,7 +156,7 @@ async fn main() -> ExitCode {
             args.seed_threads, args.seed_users
         );
     }
-    match serve_with(auth, storage, listener, shutdown).await {
+    match serve_with(auth, storage, Limits::default(), listener, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -120,7 +120,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
         let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             json!({})
         } else {

@@ -338,6 +338,23 @@ async fn assistants_and_crons_follow_the_global_policy() {
         bob.post("/runs/crons/count", json!({})).await.body,
         json!(0)
     );
+    // The global handler stamps a cron's payload metadata: Alice sees her cron, with its owner.
+    assert_eq!(
+        alice.post("/runs/crons/count", json!({})).await.body,
+        json!(1)
+    );
+    let mine = alice
+        .post("/runs/crons/search", json!({}))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(mine[0]["cron_id"], cron_id.as_str(), "{mine}");
+    assert_eq!(mine[0]["metadata"]["owner"], "user1", "{mine}");
+    assert_eq!(mine[0]["metadata"]["k"], "v", "{mine}");
+    assert_eq!(
+        alice.get(&format!("/runs/crons/{cron_id}")).await.status,
+        200
+    );
     assert_eq!(
         alice
             .post(

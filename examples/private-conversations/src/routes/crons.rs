@@ -37,6 +37,29 @@ fn cron_id(raw: &str) -> Result<String, ApiError> {
     parse_uuid("cron", raw).map(|u| u.to_string())
 }
 
+/// Holds a cron's metadata to the filter its create or update handler returned.
+///
+/// A cron event has no `metadata` field (LangGraph's `CronsCreate` and `CronsUpdate` carry a
+/// payload), so a handler such as the tutorial's `add_owner` cannot stamp its owner, and the
+/// metadata would be whatever the caller sent: `{"owner": "someone else"}` would plant the cron in
+/// another user's view. **Ours**: the filter's top-level equality conditions are written into the
+/// metadata (the caller's values for those keys are overwritten), and a cron that still does not
+/// match the filter is refused with 403, so a write never leaves a cron outside its writer's view.
+fn hold_to(metadata: &mut Object, filter: Option<&auth::Filter>) -> Result<(), ApiError> {
+    let Some(filter) = filter else { return Ok(()) };
+    for (k, v) in filter.eq_conditions() {
+        metadata.insert(k.to_owned(), v.clone());
+    }
+    if filter.matches(metadata) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden: the cron would not match the authorization filter",
+        ))
+    }
+}
+
 /// A cron schedule: five or six whitespace-separated fields.
 fn check_schedule(s: &str) -> Result<(), ApiError> {
     let n = s.split_whitespace().count();
@@ -77,17 +100,21 @@ async fn create_inner(
         user_id: Some(user.identity().to_owned()),
         end_time: end_time.clone(),
     });
-    authorize(state, user, &mut value).await?;
+    let filter = authorize(state, user, &mut value).await?;
     let AuthValue::Crons(auth::types::CronsValue::Create(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
-    let payload = v.payload.unwrap_or_default();
-    // The cron's metadata is the payload's, as the handler left it.
-    let metadata = payload
+    let mut payload = v.payload.unwrap_or_default();
+    // The cron's metadata is the payload's, as the handler left it, held to the handler's filter.
+    let mut metadata = payload
         .get("metadata")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    hold_to(&mut metadata, filter.as_ref())?;
+    if payload.contains_key("metadata") {
+        payload.insert("metadata".into(), Value::Object(metadata.clone()));
+    }
     let at = now();
     let cron = Cron {
         cron_id: id,
@@ -184,6 +211,7 @@ async fn update(
     let AuthValue::Crons(auth::types::CronsValue::Update(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
+    let guard = filter.clone();
     let change = Box::new(move |c: &mut Cron| {
         let patch = v.payload.unwrap_or_default();
         if let Some(s) = v.schedule {
@@ -207,6 +235,7 @@ async fn update(
                 }
             }
         }
+        hold_to(&mut c.metadata, guard.as_ref())?;
         c.updated_at = now();
         Ok(())
     });

@@ -2,7 +2,10 @@
 
 #![allow(dead_code)]
 
-use private_conversations::{Config, Policy, serve};
+use std::sync::Arc;
+
+use private_conversations::storage::Storage;
+use private_conversations::{AppState, Config, Limits, Policy, router, serve};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -19,9 +22,35 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(Config { policy }, listener, async move {
+        let config = Config {
+            policy,
+            ..Config::default()
+        };
+        let task = tokio::spawn(serve(config, listener, async move {
             let _ = rx.await;
         }));
+        Server {
+            base,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// A server guarded by a ready-made `Auth` (such as a test-only policy) with these limits.
+    pub async fn start_with(auth: auth::Auth, limits: Limits) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let state = AppState::new(Arc::new(auth), Storage::in_memory())
+            .await
+            .with_limits(limits);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
         Server {
             base,
             stop: Some(tx),
@@ -115,6 +144,34 @@ impl Client {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(a) = authorization {
             req = req.header("authorization", a);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            text,
+            headers,
+        }
+    }
+    /// Any method, any headers (raw bytes) and any body (raw bytes), as they are.
+    pub async fn bytes(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &[u8])],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        for (name, value) in headers {
+            let value = reqwest::header::HeaderValue::from_bytes(value).unwrap();
+            req = req.header(*name, value);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
         }
         let res = req.send().await.unwrap();
         let status = res.status();
