@@ -162,6 +162,26 @@ pub async fn serve(
         .build()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     println!("policy: {:?}", config.policy);
+    serve_with(
+        auth,
+        Storage::in_memory(),
+        config.limits,
+        listener,
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with a dispatcher and a storage of the caller's: the binary uses it to switch
+/// authentication and authorization off for benchmarks (an [`auth::Auth`] without handlers) and
+/// to start with seeded threads.
+pub async fn serve_with(
+    auth: auth::Auth,
+    storage: Storage,
+    limits: Limits,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     for h in auth.handlers() {
         println!("  handler {h}");
     }
@@ -175,9 +195,9 @@ pub async fn serve(
             pairs.join(", ")
         );
     }
-    let state = AppState::new(Arc::new(auth), Storage::in_memory())
+    let state = AppState::new(Arc::new(auth), storage)
         .await
-        .with_limits(config.limits);
+        .with_limits(limits);
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     axum::serve(listener, router(state))

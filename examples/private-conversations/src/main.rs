@@ -1,16 +1,50 @@
-//! `private-conversations [--host ADDR] [--port N] [--policy scoped|global]`: serves until Ctrl-C.
+//! `private-conversations [--host ADDR] [--port N] [--policy scoped|global] [--auth on|off]
+//! [--seed-threads N] [--seed-users U]`: serves until Ctrl-C.
+//!
+//! `--auth off` (for benchmarks) serves the same build without authentication and authorization:
+//! an `auth::Auth` with no handlers, so every request is the anonymous user and every event is
+//! allowed without a filter. `--seed-threads N` starts with N threads owned in turn by `user1` …
+//! `user{U}` (`--seed-users`, default 100).
 
 use std::process::ExitCode;
 
-use private_conversations::{Config, Policy, serve};
+use private_conversations::model::Object;
+use private_conversations::routes::threads::new_thread;
+use private_conversations::storage::{IfExists, Storage};
+use private_conversations::{Limits, Policy, serve_with};
 
-const USAGE: &str =
-    "usage: private-conversations [--host ADDR] [--port N] [--policy scoped|global]";
+const USAGE: &str = "usage: private-conversations [--host ADDR] [--port N] \
+                     [--policy scoped|global] [--auth on|off] [--seed-threads N] [--seed-users U]";
 
 struct Args {
     host: String,
     port: u16,
     policy: Policy,
+    auth: bool,
+    seed_threads: u64,
+    seed_users: u64,
+}
+
+fn count(name: &str, v: &str) -> Result<u64, String> {
+    v.parse()
+        .map_err(|_| format!("invalid {name} {v:?}: expected a whole number"))
+}
+
+/// Puts `threads` threads in `storage`, owned in turn by `user1` … `user{users}`.
+async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), String> {
+    for i in 0..threads {
+        let owner = format!("user{}", i % users + 1);
+        let mut metadata = Object::new();
+        metadata.insert("owner".into(), owner.into());
+        let id = uuid::Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | u128::from(i));
+        let thread = new_thread(id.to_string(), metadata);
+        storage
+            .threads
+            .insert(thread, IfExists::Raise, None)
+            .await
+            .map_err(|e| format!("seeding thread {i}: {e:?}"))?;
+    }
+    Ok(())
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -18,6 +52,9 @@ fn parse_args() -> Result<Option<Args>, String> {
         host: "127.0.0.1".into(),
         port: 2024,
         policy: Policy::Scoped,
+        auth: true,
+        seed_threads: 0,
+        seed_users: 100,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -41,6 +78,20 @@ fn parse_args() -> Result<Option<Args>, String> {
                     .map_err(|_| format!("invalid port {v:?}: expected 0-65535"))?;
             }
             "--policy" => args.policy = value()?.parse()?,
+            "--auth" => {
+                args.auth = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    v => return Err(format!("invalid --auth {v:?}: expected on or off")),
+                }
+            }
+            "--seed-threads" => args.seed_threads = count("--seed-threads", &value()?)?,
+            "--seed-users" => {
+                args.seed_users = count("--seed-users", &value()?)?;
+                if args.seed_users == 0 {
+                    return Err("--seed-users must be at least 1".into());
+                }
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -80,16 +131,32 @@ async fn main() -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");
     };
-    match serve(
-        Config {
-            policy: args.policy,
-            ..Config::default()
-        },
-        listener,
-        shutdown,
-    )
-    .await
-    {
+    let auth = if args.auth {
+        println!("policy: {:?}", args.policy);
+        args.policy.build().map_err(|e| e.to_string())
+    } else {
+        println!("authentication and authorization: off");
+        auth::Auth::builder().build().map_err(|e| e.to_string())
+    };
+    let auth = match auth {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let storage = Storage::in_memory();
+    if let Err(e) = seed(&storage, args.seed_threads, args.seed_users).await {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    if args.seed_threads > 0 {
+        println!(
+            "seeded {} threads over {} users",
+            args.seed_threads, args.seed_users
+        );
+    }
+    match serve_with(auth, storage, Limits::default(), listener, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -91,13 +91,15 @@ impl<T: Record> MemoryCollection<T> {
         let inner = self.read();
         let conditions = query.eq_conditions();
         // The smallest posting list among the equality conditions bounds the scan.
-        let mut best: Option<&HashSet<String>> = None;
+        let mut best: Option<(&HashSet<String>, &(String, Value))> = None;
         let empty = HashSet::new();
-        for (k, v) in &conditions {
-            let Some(key) = index_key(k, v) else { continue };
+        for cond in &conditions {
+            let Some(key) = index_key(&cond.0, &cond.1) else {
+                continue;
+            };
             let ids = inner.index.get(&key).unwrap_or(&empty);
-            if best.is_none_or(|b| ids.len() < b.len()) {
-                best = Some(ids);
+            if best.is_none_or(|(b, _)| ids.len() < b.len()) {
+                best = Some((ids, cond));
             }
         }
         let mut matches: Vec<&T> = match (best, query.ids) {
@@ -106,34 +108,58 @@ impl<T: Record> MemoryCollection<T> {
                 .filter_map(|id| inner.items.get(id))
                 .filter(|t| query.accepts(t))
                 .collect(),
-            (Some(ids), None) => ids
-                .iter()
-                .filter_map(|id| inner.items.get(id))
-                .filter(|t| query.accepts(t))
-                .collect(),
+            (Some((ids, (k, v))), None) => {
+                // Every candidate has `k` equal to `v`: a filter or a metadata wanted that says
+                // exactly that (the tutorial's owner filter) needs no check per candidate.
+                let query = Query {
+                    auth: query
+                        .auth
+                        .filter(|f| **f != Filter::eq(k.as_str(), v.clone())),
+                    metadata: query
+                        .metadata
+                        .filter(|w| !(w.len() == 1 && w.get(k) == Some(v))),
+                    ..*query
+                };
+                ids.iter()
+                    .filter_map(|id| inner.items.get(id))
+                    .filter(|t| query.accepts(t))
+                    .collect()
+            }
             (None, None) => inner.items.values().filter(|t| query.accepts(t)).collect(),
         };
         matches.dedup_by(|a, b| a.id() == b.id());
         let total = matches.len();
-        let cmp = |a: &&T, b: &&T| -> Ordering {
-            let o = match query.sort_key {
-                Some(key) => compare_json(&key(a), &key(b)),
-                None => a.created_at().cmp(b.created_at()),
+        let wanted = query.offset.saturating_add(query.limit).min(total);
+        if query.limit == 0 || query.offset >= total {
+            return Page {
+                items: Vec::new(),
+                total,
+            };
+        }
+        // Each sort key is computed once, not at every comparison; only the first
+        // `offset + limit` results are put in order.
+        let mut keyed: Vec<(Option<Value>, &T)> = matches
+            .into_iter()
+            .map(|t| (query.sort_key.map(|key| key(t)), t))
+            .collect();
+        let cmp = |(ka, a): &(Option<Value>, &T), (kb, b): &(Option<Value>, &T)| -> Ordering {
+            let o = match (ka, kb) {
+                (Some(ka), Some(kb)) => compare_json(ka, kb),
+                _ => a.created_at().cmp(b.created_at()),
             }
             .then_with(|| a.id().cmp(b.id()));
             if query.descending { o.reverse() } else { o }
         };
-        let items = if query.limit == 0 {
-            Vec::new()
-        } else {
-            matches.sort_by(cmp);
-            matches
-                .into_iter()
-                .skip(query.offset)
-                .take(query.limit)
-                .cloned()
-                .collect()
-        };
+        if wanted < keyed.len() {
+            keyed.select_nth_unstable_by(wanted - 1, cmp);
+            keyed.truncate(wanted);
+        }
+        keyed.sort_unstable_by(cmp);
+        let items = keyed
+            .into_iter()
+            .skip(query.offset)
+            .map(|(_, t)| t.clone())
+            .collect();
         Page { items, total }
     }
 }
@@ -392,5 +418,98 @@ mod tests {
                 .is_none()
         );
         assert!(c.remove("t04", Some(&f)).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn pages_are_the_sorted_slice() {
+        let c = MemoryCollection::new("Thread");
+        for i in 0..30 {
+            let t = new_thread(
+                format!("t{i:02}"),
+                meta(json!({"owner": "u", "n": (i * 7) % 30})),
+            );
+            c.insert(t, IfExists::Raise, None).await.unwrap();
+        }
+        async fn page(
+            c: &MemoryCollection<crate::model::Thread>,
+            offset: usize,
+            limit: usize,
+            descending: bool,
+        ) -> (Vec<Value>, usize) {
+            let by_n = |t: &crate::model::Thread| t.metadata["n"].clone();
+            let f = Filter::eq("owner", "u");
+            let p = c
+                .search(Query {
+                    auth: Some(&f),
+                    sort_key: Some(&by_n),
+                    descending,
+                    offset,
+                    limit,
+                    ..Query::default()
+                })
+                .await;
+            let ns = p.items.iter().map(|t| t.metadata["n"].clone()).collect();
+            (ns, p.total)
+        }
+        assert_eq!(
+            page(&c, 5, 3, false).await,
+            (vec![json!(5), json!(6), json!(7)], 30)
+        );
+        assert_eq!(page(&c, 0, 2, true).await, (vec![json!(29), json!(28)], 30));
+        assert_eq!(
+            page(&c, 28, 10, false).await,
+            (vec![json!(28), json!(29)], 30)
+        );
+        assert_eq!(page(&c, 30, 10, false).await, (vec![], 30));
+        assert_eq!(page(&c, 0, 100, false).await.0.len(), 30);
+    }
+
+    #[tokio::test]
+    async fn conditions_beyond_the_indexed_one_are_checked() {
+        let c = MemoryCollection::new("Thread");
+        for i in 0..20 {
+            let tags = if i % 2 == 0 { json!(["x"]) } else { json!([]) };
+            let m = meta(json!({"owner": format!("u{}", i % 4), "tags": tags, "n": i}));
+            c.insert(new_thread(format!("t{i:02}"), m), IfExists::Raise, None)
+                .await
+                .unwrap();
+        }
+        let total = |auth: Filter, wanted: Option<Value>| {
+            let c = &c;
+            async move {
+                let wanted = wanted.map(meta);
+                let q = Query {
+                    auth: Some(&auth),
+                    metadata: wanted.as_ref(),
+                    limit: 100,
+                    ..Query::default()
+                };
+                c.search(q).await.total
+            }
+        };
+        // The owner's posting list alone: 5 threads each.
+        assert_eq!(total(Filter::eq("owner", "u0"), None).await, 5);
+        assert_eq!(
+            total(Filter::eq("owner", "u1"), Some(json!({"owner": "u1"}))).await,
+            5
+        );
+        // More than the indexed condition: the rest is still checked.
+        let tagged = Filter::eq("owner", "u1").and(Filter::contains("tags", "x"));
+        assert_eq!(total(tagged, None).await, 0);
+        let tagged = Filter::eq("owner", "u2").and(Filter::contains("tags", "x"));
+        assert_eq!(total(tagged, None).await, 5);
+        assert_eq!(
+            total(Filter::eq("owner", "u2"), Some(json!({"n": 3}))).await,
+            0
+        );
+        assert_eq!(
+            total(Filter::eq("owner", "u2"), Some(json!({"n": 6}))).await,
+            1
+        );
+        // A caller's metadata on the same key with another value: nothing.
+        assert_eq!(
+            total(Filter::eq("owner", "u1"), Some(json!({"owner": "u2"}))).await,
+            0
+        );
     }
 }

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Load test of the example server, with the tutorial's auth and without it, on the same build.
+#
+#   bench/load.sh [SECONDS]        (default 10; each scenario loads each server SECONDS x 1 s)
+#
+# Builds private-conversations in release, starts it twice on 127.0.0.1 (port 0, read from its
+# "listening on http://…" line), each holding SEED_THREADS threads (default 100000) over 100
+# users: once with the scoped tutorial policy (`--auth on`), once with `--auth off` (an `Auth`
+# with no handlers: the same layer and routes, every request anonymous and allowed without a
+# filter). Both get the same requests, the same `Authorization: Bearer user1-token` header and the
+# same bodies; both log at `warn`. Then, with wrk, for each of
+#   GET /threads/{id}, POST /threads/search, POST /threads
+# it loads each server SECONDS times for 1 s, interleaved (on off, off on, on off, …), and prints
+# per server the medians of its runs: requests/s, p50 and p99 latency; and the server's CPU time
+# per request over all its runs (from /proc/PID/stat: less sensitive to other load on the machine).
+# It prints each server's peak RSS (VmHWM) after seeding and at the end, and last:
+#   auth overhead: N.N% (auth on R1 req/s, auth off R2 req/s)      for GET /threads/{id}
+#
+# Installs wrk and curl from Debian if missing. Stops every process it started.
+set -euo pipefail
+
+DURATION="${1:-10}"
+if ! [[ "$DURATION" =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 600)); then
+    echo "usage: bench/load.sh [SECONDS]   (1-600, default 10)" >&2
+    exit 2
+fi
+SEED_THREADS="${SEED_THREADS:-100000}"
+SEED_USERS=100
+CONNECTIONS="${CONNECTIONS:-16}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+WORK="$(mktemp -d)"
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need() { # need COMMAND DEBIAN_PACKAGE
+    command -v "$1" >/dev/null && return
+    echo "installing $2 (Debian) for $1" >&2
+    local sudo=""
+    [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq >&2
+    $sudo apt-get install -y -qq "$2" >&2
+}
+need wrk wrk
+need curl curl
+
+echo "building private-conversations (release)" >&2
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p private-conversations \
+    --bin private-conversations
+BIN="$TARGET_DIR/release/private-conversations"
+
+# start_server on|off: starts a seeded server; sets ADDR and SERVER_PID.
+start_server() {
+    local log="$WORK/server-$1.log"
+    RUST_LOG=warn "$BIN" --port 0 --auth "$1" --seed-threads "$SEED_THREADS" \
+        --seed-users "$SEED_USERS" >"$log" 2>"$WORK/server-$1.err" &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    ADDR=""
+    for _ in $(seq 1200); do
+        ADDR="$(sed -n 's|^listening on http://||p' "$log" | head -n1)"
+        [[ -n "$ADDR" ]] && return
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "the server (--auth $1) exited:" >&2
+            cat "$WORK/server-$1.err" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "the server (--auth $1) did not start within 120 s" >&2
+    exit 1
+}
+
+peak_rss_mib() { # peak_rss_mib PID
+    awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+
+# A thread of user1's, created through the API (the policy stamps the owner when auth is on;
+# with auth off the body carries the same metadata).
+make_thread() { # make_thread ADDR
+    curl -sS --fail --max-time 10 -X POST "http://$1/threads" \
+        -H 'Authorization: Bearer user1-token' -H 'Content-Type: application/json' \
+        -d '{"metadata": {"owner": "user1"}}' |
+        sed -n 's/.*"thread_id":"\([0-9a-f-]*\)".*/\1/p'
+}
+
+cat >"$WORK/search.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"metadata": {"owner": "user1"}, "limit": 10}'
+EOF
+cat >"$WORK/create.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"metadata": {"owner": "user1"}}'
+EOF
+: >"$WORK/get.lua"
+
+cpu_ticks() { # cpu_ticks PID: user + system time of the process, in clock ticks
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# load NAME URL SCRIPT SECONDS PID: runs wrk against the server PID; sets RPS, P50, P99 (latencies
+# in ms), REQUESTS and TICKS (the server's CPU time during the run).
+load() {
+    local out="$WORK/wrk-$1.txt" before
+    before="$(cpu_ticks "$5")"
+    wrk -t1 -c"$CONNECTIONS" -d"${4}s" --timeout 5s --latency \
+        -H 'Authorization: Bearer user1-token' -s "$3" "$2" >"$out"
+    if grep -qE 'Non-2xx|Socket errors' "$out"; then
+        echo "error: $1 had failed requests:" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+    TICKS=$(($(cpu_ticks "$5") - before))
+    RPS="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+    REQUESTS="$(awk '/ requests in / { print $1 }' "$out")"
+    ms() {
+        awk -v p="$1" '$1 == p {
+            v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+            f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : 1
+            printf "%.3f", v * f; exit }' "$out"
+    }
+    P50="$(ms 50%)"
+    P99="$(ms 99%)"
+}
+
+echo "starting both servers with $SEED_THREADS threads over $SEED_USERS users" >&2
+start_server on
+ON_ADDR="$ADDR" ON_PID="$SERVER_PID"
+start_server off
+OFF_ADDR="$ADDR" OFF_PID="$SERVER_PID"
+ON_SEEDED_RSS="$(peak_rss_mib "$ON_PID")"
+OFF_SEEDED_RSS="$(peak_rss_mib "$OFF_PID")"
+
+ON_THREAD="$(make_thread "$ON_ADDR")"
+OFF_THREAD="$(make_thread "$OFF_ADDR")"
+if [[ -z "$ON_THREAD" || -z "$OFF_THREAD" ]]; then
+    echo "error: could not create a thread for user1" >&2
+    exit 1
+fi
+# With auth on, user2 must not see user1's thread: the comparison is with a policy that works.
+code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+    -H 'Authorization: Bearer user2-token' "http://$ON_ADDR/threads/$ON_THREAD")"
+if [[ "$code" != 404 ]]; then
+    echo "error: with auth on, user2 read user1's thread (HTTP $code)" >&2
+    exit 1
+fi
+
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS; per scenario and server: ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
+printf '%-22s %-5s %9s %9s %9s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'CPU us/req'
+HZ="$(getconf CLK_TCK)"
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+GET_ON="" GET_OFF=""
+for scenario in get search create; do
+    case "$scenario" in
+        get) name="GET /threads/{id}" ;;
+        search) name="POST /threads/search" ;;
+        create) name="POST /threads" ;;
+    esac
+    : >"$WORK/runs-on" && : >"$WORK/runs-off"
+    # Short runs, alternating on/off then off/on: a burst of load from elsewhere on the machine
+    # hits one run or two, not one side, and the medians leave it out.
+    for ((i = 0; i < DURATION; i++)); do
+        if ((i % 2)); then order="off on"; else order="on off"; fi
+        for mode in $order; do
+            if [[ "$mode" == on ]]; then
+                addr="$ON_ADDR" thread="$ON_THREAD" pid="$ON_PID"
+            else
+                addr="$OFF_ADDR" thread="$OFF_THREAD" pid="$OFF_PID"
+            fi
+            case "$scenario" in
+                get) url="http://$addr/threads/$thread" ;;
+                search) url="http://$addr/threads/search" ;;
+                create) url="http://$addr/threads" ;;
+            esac
+            load "$scenario-$mode" "$url" "$WORK/$scenario.lua" 1 "$pid"
+            echo "$RPS $P50 $P99 $REQUESTS $TICKS" >>"$WORK/runs-$mode"
+            echo "$i $mode $RPS" >>"$WORK/pairs-$scenario"
+        done
+    done
+    for mode in on off; do
+        rps="$(awk '{ print $1 }' "$WORK/runs-$mode" | median)"
+        p50="$(awk '{ print $2 }' "$WORK/runs-$mode" | median)"
+        p99="$(awk '{ print $3 }' "$WORK/runs-$mode" | median)"
+        cpu="$(awk -v hz="$HZ" '{ r += $4; t += $5 } END { printf "%.1f", t / hz * 1e6 / r }' "$WORK/runs-$mode")"
+        printf '%-22s %-5s %9.0f %9.3f %9.3f %13s\n' "$name" "$mode" "$rps" "$p50" "$p99" "$cpu"
+        if [[ "$scenario" == get ]]; then
+            if [[ "$mode" == on ]]; then GET_CPU_ON="$cpu"; else GET_CPU_OFF="$cpu"; fi
+        fi
+        if [[ "$scenario" == get ]]; then
+            if [[ "$mode" == on ]]; then GET_ON="$rps"; else GET_OFF="$rps"; fi
+        fi
+    done
+done
+
+echo "peak RSS holding $SEED_THREADS threads (VmHWM after seeding): auth on ${ON_SEEDED_RSS} MiB, auth off ${OFF_SEEDED_RSS} MiB"
+echo "peak RSS at the end (after the load, incl. the threads POST /threads created): auth on $(peak_rss_mib "$ON_PID") MiB, auth off $(peak_rss_mib "$OFF_PID") MiB"
+# Each on run against the off run next to it: the spread of these paired ratios shows the noise.
+sort -n "$WORK/pairs-get" | awk '
+    $2 == "on" { on[$1] = $3 } $2 == "off" { off[$1] = $3 }
+    END { for (i in on) print (1 - on[i] / off[i]) * 100 }' | sort -g >"$WORK/pair-ratios"
+awk '{ v[NR] = $1 } END {
+    lo = v[int((NR + 3) / 4)]; hi = v[int((3 * NR + 3) / 4)]
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "GET /threads/{id}, %d adjacent on/off pairs: median overhead %.1f%%, quartiles %.1f%% .. %.1f%%\n", NR, m, lo, hi
+}' "$WORK/pair-ratios"
+echo "GET /threads/{id}: the server's CPU time per request: auth on $GET_CPU_ON us, auth off $GET_CPU_OFF us (all runs)"
+awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
+    printf "auth overhead: %.1f%% (auth on %d req/s, auth off %d req/s)\n", (1 - on / off) * 100, on, off }'

@@ -1,0 +1,83 @@
+//! What a thread search costs in the in-memory store: one user's threads under the tutorial's
+//! owner filter, as `POST /threads/search` asks for them (newest first, limit 10), while the
+//! store grows from 1k to 100k threads.
+//!
+//! The budget (`BENCHMARKS.md`): the search never scans every thread, so "100k threads / 100
+//! users" (1,000 threads per user) costs within 3x of "1k threads / 1 user" (the same 1,000
+//! matches, with nothing else around them).
+//!
+//! `cargo bench -p private-conversations --bench search`
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use auth::Filter;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use private_conversations::model::{Object, Thread};
+use private_conversations::routes::threads::new_thread;
+use private_conversations::storage::memory::MemoryCollection;
+use private_conversations::storage::{Collection, IfExists, Query};
+use serde_json::{Value, json};
+
+/// The in-memory store answers at once: poll its future once, without a runtime.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the in-memory store waited"),
+    }
+}
+
+/// `threads` threads, owned in turn by `user0`, `user1`, … `user{users - 1}`.
+fn store(threads: usize, users: usize) -> MemoryCollection<Thread> {
+    let collection = MemoryCollection::new("Thread");
+    for i in 0..threads {
+        let metadata: Object = json!({"owner": format!("user{}", i % users), "n": i})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let id = format!("00000000-0000-4000-8000-{i:012x}");
+        ready(collection.insert(new_thread(id, metadata), IfExists::Raise, None))
+            .unwrap_or_else(|e| panic!("seeding thread {i}: {e:?}"));
+    }
+    collection
+}
+
+/// The query `POST /threads/search` makes for an empty body: the handler's filter, newest first
+/// by `created_at`, ten results.
+fn search(collection: &MemoryCollection<Thread>, filter: &Filter) -> (usize, usize) {
+    let no_condition = |_: &Thread| true;
+    let by_created = |t: &Thread| -> Value { t.created_at.clone().into() };
+    let page = ready(collection.search(Query {
+        auth: Some(filter),
+        predicate: Some(&no_condition),
+        sort_key: Some(&by_created),
+        descending: true,
+        limit: 10,
+        ..Query::default()
+    }));
+    (page.items.len(), page.total)
+}
+
+fn thread_search(c: &mut Criterion) {
+    let mut group = c.benchmark_group("thread search, one user's threads");
+    let filter = Filter::eq("owner", "user0");
+    for (threads, users) in [(1_000, 1), (1_000, 100), (10_000, 100), (100_000, 100)] {
+        let collection = store(threads, users);
+        let expected = threads / users;
+        assert_eq!(search(&collection, &filter), (10.min(expected), expected));
+        let label = format!("{}k threads / {users} users", threads / 1000);
+        group.bench_function(BenchmarkId::from_parameter(label), |b| {
+            b.iter(|| search(black_box(&collection), black_box(&filter)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, thread_search);
+criterion_main!(benches);
