@@ -219,7 +219,7 @@ where
                 };
                 match outcome {
                     Ok(user) => {
-                        req.extensions_mut().insert(Authenticated(Arc::new(user)));
+                        req.extensions_mut().insert(Authenticated(user));
                     }
                     Err(e) => return Ok(error_response(&e)),
                 }
@@ -263,11 +263,12 @@ pub fn error_response(e: &HttpException) -> Response {
 }
 
 /// The authenticated user of a request, put there by [`AuthLayer`]; an axum extractor.
+/// Cloning it is cheap: [`AuthUser`] shares its data.
 ///
 /// Extracting it on a route the layer does not cover (or a public path) is a 500: that is a
 /// wiring mistake, not the client's.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Arc<AuthUser>);
+pub struct Authenticated(pub AuthUser);
 
 impl Deref for Authenticated {
     type Target = AuthUser;
@@ -463,9 +464,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(rejection.status(), 500);
-        parts
-            .extensions
-            .insert(Authenticated(Arc::new(AuthUser::new("x"))));
+        parts.extensions.insert(Authenticated(AuthUser::new("x")));
         let user = Authenticated::from_request_parts(&mut parts, &())
             .await
             .unwrap();

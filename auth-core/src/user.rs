@@ -110,9 +110,9 @@ pub struct AuthUser(Arc<UserData>);
 #[derive(Debug, PartialEq)]
 struct UserData {
     identity: String,
-    display_name: String,
+    display_name: Option<String>,
     is_authenticated: bool,
-    permissions: Arc<[String]>,
+    permissions: Vec<String>,
     extra: Map<String, Value>,
     kind: UserKind,
 }
@@ -144,7 +144,7 @@ impl AuthUser {
 
     /// The display name (the identity unless the handler set one).
     pub fn display_name(&self) -> &str {
-        &self.0.display_name
+        self.0.display_name.as_deref().unwrap_or(&self.0.identity)
     }
 
     /// Whether the user is authenticated.
@@ -155,11 +155,6 @@ impl AuthUser {
     /// The permissions granted by authentication.
     pub fn permissions(&self) -> &[String] {
         &self.0.permissions
-    }
-
-    /// The permissions, shared: what [`AuthContext::permissions`] holds.
-    pub fn shared_permissions(&self) -> Arc<[String]> {
-        Arc::clone(&self.0.permissions)
     }
 
     /// The user's kind.
@@ -177,7 +172,7 @@ impl AuthUser {
     pub fn get(&self, name: &str) -> Option<Value> {
         match name {
             "identity" => Some(Value::from(self.0.identity.as_str())),
-            "display_name" => Some(Value::from(self.0.display_name.as_str())),
+            "display_name" => Some(Value::from(self.display_name())),
             "is_authenticated" => Some(Value::from(self.0.is_authenticated)),
             "permissions" => Some(Value::from(self.0.permissions.to_vec())),
             _ => self.0.extra.get(name).cloned(),
@@ -194,7 +189,7 @@ impl AuthUser {
     pub fn to_json(&self) -> Value {
         let mut map = self.0.extra.clone();
         map.insert("identity".into(), self.0.identity.clone().into());
-        map.insert("display_name".into(), self.0.display_name.clone().into());
+        map.insert("display_name".into(), self.display_name().into());
         map.insert("is_authenticated".into(), self.0.is_authenticated.into());
         map.insert("permissions".into(), self.0.permissions.to_vec().into());
         if self.0.kind == UserKind::Studio {
@@ -207,10 +202,10 @@ impl AuthUser {
 impl From<MinimalUser> for AuthUser {
     fn from(u: MinimalUser) -> Self {
         AuthUser(Arc::new(UserData {
-            display_name: u.display_name.unwrap_or_else(|| u.identity.clone()),
+            display_name: u.display_name,
             identity: u.identity,
             is_authenticated: u.is_authenticated.unwrap_or(true),
-            permissions: u.permissions.into(),
+            permissions: u.permissions,
             extra: u.extra,
             kind: UserKind::Standard,
         }))
@@ -338,12 +333,20 @@ impl<T: IntoAuthUser> IntoAuthUser for Result<T, HttpException> {
 ///
 /// Handlers take it as `ctx: &AuthContext`. Building one costs two reference-count increments,
 /// no allocation.
+///
+/// ```
+/// use auth::{Action, AuthContext, AuthUser, MinimalUser, Resource};
+/// let user = AuthUser::from(MinimalUser::new("u1").with_permissions(["threads:write"]));
+/// let ctx = AuthContext::new(&user, Resource::Threads, Action::Create);
+/// assert!(ctx.permissions.iter().any(|p| p == "threads:write"));
+/// assert_eq!(ctx.user.identity(), "u1");
+/// ```
 #[derive(Debug, Clone)]
 pub struct AuthContext {
     /// The authenticated user.
     pub user: AuthUser,
     /// The user's permissions (the same as `user.permissions()`).
-    pub permissions: Arc<[String]>,
+    pub permissions: Permissions,
     /// The resource of the event.
     pub resource: Resource,
     /// The action of the event.
@@ -355,10 +358,29 @@ impl AuthContext {
     pub fn new(user: &AuthUser, resource: Resource, action: Action) -> Self {
         AuthContext {
             user: user.clone(),
-            permissions: user.shared_permissions(),
+            permissions: Permissions(user.clone()),
             resource,
             action,
         }
+    }
+}
+
+/// The permissions of an [`AuthContext`]'s user: a slice of strings (`ctx.permissions.iter()`,
+/// `ctx.permissions.contains(..)`, `&ctx.permissions[..]`), shared with the user, not copied.
+#[derive(Clone, PartialEq)]
+pub struct Permissions(AuthUser);
+
+impl std::ops::Deref for Permissions {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        self.0.permissions()
+    }
+}
+
+impl std::fmt::Debug for Permissions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
