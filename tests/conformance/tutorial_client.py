@@ -35,8 +35,8 @@ STORE_DENIED = "Not authorized"
 
 # The outcomes each part must show, in the order they are checked. A key missing from the
 # passed set at the end is reported as a failure, so a part that stops early cannot pass.
-PART1 = [
-    "alice_assistant",
+# Steps 2 to 6, which both parts play.
+COMMON = [
     "alice_thread",
     "alice_thread_owner",
     "alice_run",
@@ -55,27 +55,10 @@ PART1 = [
     "alice_search",
     "bob_search",
     "bob_search_widen",
-    "bob_assistant_denied",
 ]
+PART1 = ["alice_assistant", *COMMON, "bob_assistant_denied"]
 PART2 = [
-    "alice_thread",
-    "alice_thread_owner",
-    "alice_run",
-    "alice_run_joined",
-    "alice_state",
-    "bob_get_denied",
-    "bob_state_denied",
-    "bob_update_denied",
-    "bob_run_denied",
-    "bob_join_denied",
-    "bob_delete_denied",
-    "alice_thread_intact",
-    "bob_thread",
-    "bob_run",
-    "bob_wait",
-    "alice_search",
-    "bob_search",
-    "bob_search_widen",
+    *COMMON,
     "alice_store_own",
     "alice_store_other_denied",
     "bob_store_read_denied",
