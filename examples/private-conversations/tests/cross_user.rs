@@ -51,6 +51,8 @@ async fn threads_and_runs_are_private() {
             bob.get(&format!("/threads/{t}/runs")).await,
             bob.get(&format!("/threads/{t}/runs/{run_id}")).await,
             bob.get(&format!("/threads/{t}/runs/{run_id}/join")).await,
+            bob.get(&format!("/threads/{t}/runs/{run_id}/stream")).await,
+            bob.get(&format!("/threads/{t}/stream")).await,
             bob.post(&format!("/threads/{t}/runs/{run_id}/cancel"), json!({}))
                 .await,
             bob.delete(&format!("/threads/{t}/runs/{run_id}")).await,

@@ -42,6 +42,9 @@ pub(crate) fn routes() -> Router<AppState> {
             get(join_stream),
         )
         .route("/threads/{thread_id}/runs/{run_id}/cancel", post(cancel))
+        .route("/threads/{thread_id}/stream", get(thread_stream))
+        .route("/runs", post(stateless_background))
+        .route("/runs/batch", post(stateless_batch))
         .route("/runs/wait", post(stateless_wait))
         .route("/runs/stream", post(stateless_stream))
         .route("/runs/cancel", post(cancel_many))
@@ -476,6 +479,32 @@ async fn stateless(
     }
 }
 
+/// `POST /runs`: a run without a thread. The echo graph answers at once, so the run comes back
+/// finished; nothing is stored, as no thread keeps it.
+async fn stateless_background(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(body): JsonBody<RunBody>,
+) -> Result<Response, ApiError> {
+    let (run, _, _) = stateless(&state, &user, body).await?;
+    let rid = run.run_id.clone();
+    Ok(with_location(Json(run).into_response(), None, &rid))
+}
+
+/// `POST /runs/batch`: several runs without a thread, each authorized on its own; the first
+/// refusal answers for the whole batch.
+async fn stateless_batch(
+    State(state): State<AppState>,
+    user: Authenticated,
+    JsonBody(bodies): JsonBody<Vec<RunBody>>,
+) -> Result<Json<Vec<Run>>, ApiError> {
+    let mut runs = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        runs.push(stateless(&state, &user, body).await?.0);
+    }
+    Ok(Json(runs))
+}
+
 async fn stateless_wait(
     State(state): State<AppState>,
     user: Authenticated,
@@ -585,6 +614,31 @@ async fn join_stream(
     } else {
         events.push(("values", thread.values.clone()));
     }
+    Ok(sse(&events))
+}
+
+/// `GET /threads/{thread_id}/stream`: joins the thread's stream. Ours is finite: it waits for the
+/// thread's latest run if one is in flight, then sends its metadata and the thread's values.
+async fn thread_stream(
+    State(state): State<AppState>,
+    user: Authenticated,
+    Path(tid): Path<String>,
+) -> Result<Response, ApiError> {
+    let thread = read_checked(&state, &user, &tid, None).await?;
+    let latest = thread
+        .runs
+        .iter()
+        .max_by(|a, b| a.created_at.cmp(&b.created_at));
+    let mut events = Vec::new();
+    let thread = match latest {
+        Some(run) => {
+            let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id).await?;
+            events.push(("metadata", json!({ "run_id": run.run_id, "attempt": 1 })));
+            thread
+        }
+        None => thread,
+    };
+    events.push(("values", thread.values.clone()));
     Ok(sse(&events))
 }
 
