@@ -1,0 +1,70 @@
+//! The whole server stack without the network: one `GET /threads/{id}` through the router
+//! (authentication layer, route, authorization, storage, JSON), with the tutorial's scoped policy
+//! and with auth off, in the same run. The difference is what auth costs a request in the server,
+//! free of the load generator's and the kernel's noise.
+//!
+//! `cargo bench -p private-conversations --bench router`
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use criterion::{Criterion, criterion_group, criterion_main};
+use private_conversations::routes::threads::new_thread;
+use private_conversations::storage::{IfExists, Storage};
+use private_conversations::{AppState, Policy, router};
+use serde_json::json;
+use tower::ServiceExt;
+
+const THREAD: &str = "00000000-0000-4000-8000-000000000001";
+
+fn app(rt: &tokio::runtime::Runtime, auth: auth::Auth) -> axum::Router {
+    rt.block_on(async {
+        let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
+        let metadata = json!({"owner": "user1"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        state
+            .storage
+            .threads
+            .insert(new_thread(THREAD.into(), metadata), IfExists::Raise, None)
+            .await
+            .expect("seeding the thread");
+        router(state)
+    })
+}
+
+fn get_thread(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let on = app(&rt, Policy::Scoped.build().expect("the tutorial policy"));
+    let off = app(&rt, auth::Auth::builder().build().expect("no handlers"));
+    let request = || {
+        Request::get(format!("/threads/{THREAD}"))
+            .header("authorization", "Bearer user1-token")
+            .body(Body::empty())
+            .expect("a request")
+    };
+    for (name, app) in [("auth on", &on), ("auth off", &off)] {
+        let status = rt
+            .block_on(app.clone().oneshot(request()))
+            .expect("infallible")
+            .status();
+        assert_eq!(status, 200, "{name}");
+        c.bench_function(
+            &format!("GET /threads/{{id}} through the router, {name}"),
+            |b| {
+                b.iter(|| {
+                    rt.block_on(app.clone().oneshot(request()))
+                        .expect("infallible")
+                })
+            },
+        );
+    }
+}
+
+criterion_group!(benches, get_thread);
+criterion_main!(benches);
