@@ -108,6 +108,21 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Sends the request and reads the whole response.
+    async fn read(req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            text,
+            headers,
+        }
+    }
+
     pub fn ok(&self) -> &Value {
         assert!(self.status.is_success(), "{} {}", self.status, self.text);
         &self.body
@@ -128,34 +143,14 @@ impl Client {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            text,
-            headers,
-        }
+        Reply::read(req).await
     }
     pub async fn raw(&self, method: Method, path: &str, authorization: Option<&str>) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(a) = authorization {
             req = req.header("authorization", a);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            text,
-            headers,
-        }
+        Reply::read(req).await
     }
     /// Any method, any headers (raw bytes) and any body (raw bytes), as they are.
     pub async fn bytes(
@@ -173,17 +168,7 @@ impl Client {
         if let Some(b) = body {
             req = req.body(b);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            text,
-            headers,
-        }
+        Reply::read(req).await
     }
     pub async fn get(&self, path: &str) -> Reply {
         self.send(Method::GET, path, None).await
