@@ -57,6 +57,12 @@ impl HeaderSource for HeaderMap {
             f(name.as_str(), value.as_bytes());
         }
     }
+
+    /// Looks the header up by its known name, without parsing a name string.
+    fn authorization(&self) -> Option<&[u8]> {
+        self.get(axum::http::header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes)
+    }
 }
 
 /// The paths that skip authentication unless [`AuthLayer::public_paths`] says otherwise:
@@ -368,6 +374,21 @@ mod tests {
         let layer = layer.public_paths(["/metrics"]);
         assert_eq!(send(&layer, "/ok", None).await.0, 401);
         assert_eq!(send(&layer, "/metrics", None).await.0, 200);
+    }
+
+    #[test]
+    fn a_header_map_finds_the_first_authorization_header_in_any_case() {
+        let mut map = HeaderMap::new();
+        assert_eq!(
+            Request::new("GET", "/").with_headers(&map).authorization(),
+            None
+        );
+        map.append("x-other", HeaderValue::from_static("x"));
+        map.append("Authorization", HeaderValue::from_static("Bearer a"));
+        map.append("AUTHORIZATION", HeaderValue::from_static("Bearer b"));
+        let request = Request::new("GET", "/").with_headers(&map);
+        assert_eq!(request.authorization(), Some(&b"Bearer a"[..]));
+        assert_eq!(request.headers().get("Authorization"), Some("Bearer a"));
     }
 
     fn never<'a>(_: &'a Request<'a>) -> UserFuture<'a> {

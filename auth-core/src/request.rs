@@ -14,6 +14,11 @@ pub trait HeaderSource: Sync {
     fn get_bytes(&self, name: &str) -> Option<&[u8]>;
     /// Calls `f` with every header, in order.
     fn for_each(&self, f: &mut dyn FnMut(&str, &[u8]));
+    /// The first `Authorization` header, as raw bytes: `get_bytes("authorization")` unless the
+    /// source has a quicker way to find this one header that every request is asked for.
+    fn authorization(&self) -> Option<&[u8]> {
+        self.get_bytes("authorization")
+    }
 }
 
 fn pairs_get<'p, N: AsRef<str>, V: AsRef<[u8]>>(
@@ -310,7 +315,7 @@ impl<'a> Request<'a> {
 
     /// The raw `Authorization` header.
     pub fn authorization(&self) -> Option<&'a [u8]> {
-        self.headers.get_bytes("authorization")
+        self.headers.source.authorization()
     }
 }
 

@@ -57,6 +57,10 @@ async fn malformed_credentials_are_401_with_a_detail() {
             "non-ASCII scheme",
             Some("Bëarer user1-token".as_bytes().to_vec()),
         ),
+        (
+            "no-break space after the scheme",
+            Some("Bearer\u{a0}user1-token".as_bytes().to_vec()),
+        ),
         ("invalid UTF-8", Some(b"Bearer \xff\xfe\xfd".to_vec())),
         (
             "valid token, invalid UTF-8 tail",

@@ -32,10 +32,13 @@ pub mod authn {
         authorization: Option<&str>,
     ) -> Result<MinimalUser, HttpException> {
         let header = authorization.ok_or_else(|| refuse("Missing authorization header"))?;
-        let mut parts = header.split_whitespace();
-        let (Some(scheme), Some(token), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(refuse("Invalid authorization header format"));
-        };
+        // `<scheme> <token>`: two words, separated and surrounded by ASCII spaces or tabs.
+        let (scheme, token) = header
+            .trim_ascii()
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .map(|(scheme, token)| (scheme, token.trim_ascii_start()))
+            .filter(|(_, token)| !token.bytes().any(|b| b.is_ascii_whitespace()))
+            .ok_or_else(|| refuse("Invalid authorization header format"))?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(refuse("Invalid authorization scheme"));
         }
