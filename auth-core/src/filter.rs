@@ -14,6 +14,7 @@
 //! Unlike LangGraph, which silently ignores an operator it does not know, anything malformed is an
 //! error ([`FilterError`]): a filter never fails open.
 
+use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
 use std::fmt;
 
@@ -21,6 +22,7 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use smallvec::{SmallVec, smallvec};
 
 /// A metadata filter: the conditions a resource's metadata must meet.
 ///
@@ -55,19 +57,26 @@ use serde_json::{Map, Value};
 /// [`error`](Filter::error), and refuses to serialize.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Filter {
-    /// The ANDed conditions, in normal form.
-    conds: Vec<Cond>,
+    /// The ANDed conditions, in normal form. A handler's filter is most often one condition,
+    /// which is kept inline: building it allocates nothing beyond its value.
+    conds: Conds,
     /// Why this filter is poisoned, if it is.
     error: Option<Box<FilterError>>,
 }
+
+/// The conditions of a filter's top-level conjunction.
+type Conds = SmallVec<[Cond; 1]>;
+
+/// A metadata key: borrowed when the handler wrote it as a literal, as handlers mostly do.
+type Key = Cow<'static, str>;
 
 /// One condition of a conjunction.
 #[derive(Clone, Debug, PartialEq)]
 enum Cond {
     /// The key exists and equals the value.
-    Eq(String, Value),
+    Eq(Key, Value),
     /// The key holds an array containing every one of the values (never empty).
-    Contains(String, Vec<Value>),
+    Contains(Key, Vec<Value>),
     /// At least one branch (a conjunction, in normal form) matches. At least two branches.
     Or {
         branches: Vec<Vec<Cond>>,
@@ -186,13 +195,13 @@ impl Filter {
     /// ```
     pub const MAX_DEPTH: usize = 8;
 
-    fn from_conds(conds: Vec<Cond>) -> Filter {
+    fn from_conds(conds: Conds) -> Filter {
         Filter { conds, error: None }
     }
 
     fn poisoned(error: FilterError) -> Filter {
         Filter {
-            conds: Vec::new(),
+            conds: Conds::new(),
             error: Some(Box::new(error)),
         }
     }
@@ -201,7 +210,7 @@ impl Filter {
     fn checked(mut conds: Vec<Cond>) -> Filter {
         canonicalize(&mut conds);
         match check_depth(&conds) {
-            Ok(()) => Filter::from_conds(conds),
+            Ok(()) => Filter::from_conds(Conds::from_vec(conds)),
             Err(e) => Filter::poisoned(e),
         }
     }
@@ -217,10 +226,13 @@ impl Filter {
     /// assert_eq!(Filter::all().to_json(), json!({}));
     /// ```
     pub fn all() -> Filter {
-        Filter::from_conds(Vec::new())
+        Filter::from_conds(Conds::new())
     }
 
     /// `key` exists and equals `value` (any JSON value): `{"key": value}`.
+    ///
+    /// The key is a string literal, kept as it is, or a `String` (write `name.to_owned()` for a
+    /// borrowed one).
     ///
     /// A key starting with `$` cannot be filtered on (in the JSON form it would be an operator):
     /// such a filter is poisoned.
@@ -235,10 +247,10 @@ impl Filter {
     /// assert!(!f.matches(json!({}).as_object().unwrap()));
     /// assert!(Filter::eq("$or", 1).error().is_some());
     /// ```
-    pub fn eq(key: impl Into<String>, value: impl Into<Value>) -> Filter {
+    pub fn eq(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Filter {
         let key = key.into();
         match check_key(&key) {
-            Ok(()) => Filter::from_conds(vec![Cond::Eq(key, value.into())]),
+            Ok(()) => Filter::from_conds(smallvec![Cond::Eq(key, value.into())]),
             Err(e) => Filter::poisoned(e),
         }
     }
@@ -246,7 +258,8 @@ impl Filter {
     /// `key` holds an array containing `value`; if `value` is an array, containing every one of
     /// its elements: `{"key": {"$contains": value}}`.
     ///
-    /// To require an array element that is itself an array, wrap it: `json!([[1, 2]])`. An empty
+    /// The key is taken as by [`eq`](Filter::eq). To require an array element that is itself an
+    /// array, wrap it: `json!([[1, 2]])`. An empty
     /// array poisons the filter (it would restrict nothing, most likely by mistake), as does a key
     /// starting with `$`.
     ///
@@ -262,14 +275,14 @@ impl Filter {
     /// assert!(!Filter::contains("name", "a").matches(meta)); // not an array
     /// assert!(Filter::contains("tags", json!([])).error().is_some());
     /// ```
-    pub fn contains(key: impl Into<String>, value: impl Into<Value>) -> Filter {
+    pub fn contains(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Filter {
         let key = key.into();
         let values = match value.into() {
             Value::Array(values) => values,
             single => vec![single],
         };
         match check_key(&key).and_then(|()| contains_cond(key, values)) {
-            Ok(cond) => Filter::from_conds(vec![cond]),
+            Ok(cond) => Filter::from_conds(smallvec![cond]),
             Err(e) => Filter::poisoned(e),
         }
     }
@@ -296,11 +309,11 @@ impl Filter {
         for f in filters {
             if let Some(e) = f.error {
                 return Filter {
-                    conds: Vec::new(),
+                    conds: Conds::new(),
                     error: Some(e),
                 };
             }
-            branches.push(f.conds);
+            branches.push(f.conds.into_vec());
         }
         if branches.is_empty() {
             return Filter::poisoned(FilterError::new(
@@ -340,7 +353,7 @@ impl Filter {
             return other;
         }
         self.conds.extend(other.conds);
-        Filter::checked(self.conds)
+        Filter::checked(self.conds.into_vec())
     }
 
     /// Reads LangGraph's JSON form; anything malformed is an error naming the offending part.
@@ -365,7 +378,7 @@ impl Filter {
         parse_conj(value, 0, &mut conds)?;
         canonicalize(&mut conds);
         check_depth(&conds)?;
-        Ok(Filter::from_conds(conds))
+        Ok(Filter::from_conds(Conds::from_vec(conds)))
     }
 
     /// LangGraph's JSON form of this filter.
@@ -441,7 +454,7 @@ impl Filter {
     /// ```
     pub fn eq_conditions(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
         self.conds.iter().filter_map(|c| match c {
-            Cond::Eq(k, v) => Some((k.as_str(), v)),
+            Cond::Eq(k, v) => Some((k.as_ref(), v)),
             _ => None,
         })
     }
@@ -566,8 +579,8 @@ fn conj_matches(conds: &[Cond], metadata: &Map<String, Value>) -> bool {
 
 fn cond_matches(cond: &Cond, metadata: &Map<String, Value>) -> bool {
     match cond {
-        Cond::Eq(key, value) => metadata.get(key) == Some(value),
-        Cond::Contains(key, values) => match metadata.get(key) {
+        Cond::Eq(key, value) => metadata.get(key.as_ref()) == Some(value),
+        Cond::Contains(key, values) => match metadata.get(key.as_ref()) {
             Some(Value::Array(items)) => values.iter().all(|v| items.contains(v)),
             _ => false,
         },
@@ -588,7 +601,7 @@ fn check_key(key: &str) -> Result<(), FilterError> {
     }
 }
 
-fn contains_cond(key: String, values: Vec<Value>) -> Result<Cond, FilterError> {
+fn contains_cond(key: Key, values: Vec<Value>) -> Result<Cond, FilterError> {
     if values.is_empty() {
         return Err(FilterError::new(format!(
             "`$contains` on key `{key}` needs at least one value, got an empty array"
@@ -603,8 +616,8 @@ fn contains_cond(key: String, values: Vec<Value>) -> Result<Cond, FilterError> {
 fn cmp_cond(a: &Cond, b: &Cond) -> Ordering {
     fn rank(c: &Cond) -> (u8, &str, u8, Reverse<usize>) {
         match c {
-            Cond::Eq(k, _) => (0, k, 0, Reverse(0)),
-            Cond::Contains(k, _) => (0, k, 1, Reverse(0)),
+            Cond::Eq(k, _) => (0, k.as_ref(), 0, Reverse(0)),
+            Cond::Contains(k, _) => (0, k.as_ref(), 1, Reverse(0)),
             Cond::Or { depth, .. } => (1, "", 2, Reverse(*depth)),
         }
     }
@@ -849,7 +862,7 @@ fn parse_key(key: &str, value: &Value, out: &mut Vec<Cond>) -> Result<(), Filter
     let ops = match value {
         Value::Object(ops) if ops.keys().any(|k| k.starts_with('$')) => ops,
         _ => {
-            out.push(Cond::Eq(key.to_owned(), value.clone()));
+            out.push(Cond::Eq(Cow::Owned(key.to_owned()), value.clone()));
             return Ok(());
         }
     };
@@ -862,13 +875,13 @@ fn parse_key(key: &str, value: &Value, out: &mut Vec<Cond>) -> Result<(), Filter
     }
     for (op, operand) in ops {
         match op.as_str() {
-            "$eq" => out.push(Cond::Eq(key.to_owned(), operand.clone())),
+            "$eq" => out.push(Cond::Eq(Cow::Owned(key.to_owned()), operand.clone())),
             "$contains" => {
                 let values = match operand {
                     Value::Array(values) => values.clone(),
                     single => vec![single.clone()],
                 };
-                out.push(contains_cond(key.to_owned(), values)?);
+                out.push(contains_cond(Cow::Owned(key.to_owned()), values)?);
             }
             _ => {
                 return Err(FilterError::new(format!(
@@ -909,7 +922,7 @@ fn write_cond(c: &Cond, obj: &mut Map<String, Value>) {
             } else {
                 value.clone()
             };
-            obj.insert(key.clone(), written);
+            obj.insert(key.as_ref().to_owned(), written);
         }
         Cond::Contains(key, values) => {
             let operand = match values.as_slice() {
@@ -917,7 +930,7 @@ fn write_cond(c: &Cond, obj: &mut Map<String, Value>) {
                 _ => Value::Array(values.clone()),
             };
             // The normal form puts an equality on the same key first.
-            match obj.get_mut(key) {
+            match obj.get_mut(key.as_ref()) {
                 Some(Value::Object(ops)) => {
                     ops.insert("$contains".to_owned(), operand);
                 }
@@ -928,7 +941,7 @@ fn write_cond(c: &Cond, obj: &mut Map<String, Value>) {
                     *shorthand = Value::Object(ops);
                 }
                 None => {
-                    obj.insert(key.clone(), op_object("$contains", operand));
+                    obj.insert(key.as_ref().to_owned(), op_object("$contains", operand));
                 }
             }
         }

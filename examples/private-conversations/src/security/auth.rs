@@ -32,7 +32,7 @@ pub mod authn {
         authorization: Option<&str>,
     ) -> Result<MinimalUser, HttpException> {
         let header = authorization.ok_or_else(|| refuse("Missing authorization header"))?;
-        // `<scheme> <token>`: two words, separated and surrounded by ASCII spaces or tabs.
+        // `<scheme> <token>`: two words, separated and surrounded by ASCII whitespace.
         let (scheme, token) = header
             .trim_ascii()
             .split_once(|c: char| c.is_ascii_whitespace())

@@ -114,7 +114,7 @@ impl<T: Record> MemoryCollection<T> {
                 let query = Query {
                     auth: query
                         .auth
-                        .filter(|f| **f != Filter::eq(k.as_str(), v.clone())),
+                        .filter(|f| **f != Filter::eq(k.clone(), v.clone())),
                     metadata: query
                         .metadata
                         .filter(|w| !(w.len() == 1 && w.get(k) == Some(v))),

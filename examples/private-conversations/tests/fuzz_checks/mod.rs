@@ -71,12 +71,12 @@ pub fn check_filter(value: &Value, metadata: &[Map<String, Value>]) {
 const VALID: [(&str, &str); 2] = [("user1-token", "user1"), ("user2-token", "user2")];
 
 /// Whom a raw `Authorization` header must authenticate, by the tutorial's rule: a UTF-8 value of
-/// exactly two whitespace-separated words, the scheme `Bearer` in any ASCII case, then a known
-/// token exactly. Anything else authenticates nobody.
+/// exactly two words separated by ASCII whitespace, the scheme `Bearer` in any ASCII case, then a
+/// known token exactly. Anything else (a no-break space as separator, say) authenticates nobody.
 pub fn expected_identity(header: &[u8]) -> Option<&'static str> {
     let text = std::str::from_utf8(header).ok()?;
     let words: Vec<&str> = text
-        .split(char::is_whitespace)
+        .split(|c: char| c.is_ascii_whitespace())
         .filter(|w| !w.is_empty())
         .collect();
     let [scheme, token] = words[..] else {
