@@ -303,11 +303,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::__private::UserFuture;
+    use crate::__private::{UserFuture, user_future};
     use axum::http::Request as HttpRequest;
 
     fn by_token<'a>(request: &'a Request<'a>) -> UserFuture<'a> {
-        Box::pin(async move {
+        user_future(async move {
             match request.headers().get("authorization") {
                 Some("Bearer good") => Ok(AuthUser::new("u1")),
                 _ => Err(HttpException::new(401)
@@ -392,7 +392,7 @@ mod tests {
     }
 
     fn never<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
-        Box::pin(std::future::pending())
+        user_future(std::future::pending())
     }
 
     #[tokio::test]
@@ -437,7 +437,7 @@ mod tests {
     #[tokio::test]
     async fn a_handler_taking_the_body_gets_it_and_the_app_too() {
         fn by_body<'a>(request: &'a Request<'a>) -> UserFuture<'a> {
-            Box::pin(async move {
+            user_future(async move {
                 match request.body().and_then(|b| b["user"].as_str()) {
                     Some(user) => Ok(AuthUser::new(user)),
                     None => Err(HttpException::new(401).with_detail("no user in the body")),

@@ -77,7 +77,7 @@ impl Auth {
         let Some((handler, info)) = &self.authenticate else {
             return Ok(AuthUser::anonymous());
         };
-        match CatchUnwind(handler(request)).await {
+        match CatchUnwind(std::pin::pin!(handler(request))).await {
             Ok(result) => result.map_err(HttpException::for_authentication),
             Err(payload) => Err(from_panic(payload, info, 401)),
         }
@@ -109,7 +109,7 @@ impl Auth {
         }
         let (handler, info) = &self.handlers[usize::from(slot)];
         let ctx = AuthContext::new(user, resource, action);
-        match CatchUnwind(handler(&ctx, value)).await {
+        match CatchUnwind(std::pin::pin!(handler(&ctx, value))).await {
             Ok(Ok(Some(filter))) => match filter.error() {
                 None => Ok(Some(filter)),
                 Some(error) => Err(HttpException::internal(format!(
@@ -207,11 +207,11 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 ///
 /// ```
 /// use auth::{Auth, Target};
-/// use auth::__private::HandlerFuture;
+/// use auth::__private::{HandlerFuture, handler_future};
 ///
 /// // A handler given by hand, for targets where link-time registration does not run.
 /// fn deny_all<'a>(_: &'a auth::AuthContext, _: &'a mut auth::AuthValue) -> HandlerFuture<'a> {
-///     Box::pin(async { Ok(Some(auth::Filter::eq("owner", "nobody"))) })
+///     handler_future(async { Ok(Some(auth::Filter::eq("owner", "nobody"))) })
 /// }
 ///
 /// let auth = Auth::builder()
@@ -399,7 +399,7 @@ fn caller_place(name: &'static str) -> Place {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::__private::{HandlerFuture, UserFuture};
+    use crate::__private::{HandlerFuture, UserFuture, handler_future, user_future};
     use crate::types::{ThreadsCreate, ThreadsRead};
 
     fn block_on<F: Future>(f: F) -> F::Output {
@@ -413,7 +413,7 @@ mod tests {
     macro_rules! named {
         ($name:ident) => {
             fn $name<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
-                Box::pin(async { Ok(Some(Filter::eq("ran", stringify!($name)))) })
+                handler_future(async { Ok(Some(Filter::eq("ran", stringify!($name)))) })
             }
         };
     }
@@ -527,7 +527,7 @@ mod tests {
         );
 
         fn user<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
-            Box::pin(async { Ok(AuthUser::new("u")) })
+            user_future(async { Ok(AuthUser::new("u")) })
         }
         let err = Auth::builder()
             .authenticate("a", user)
@@ -541,17 +541,17 @@ mod tests {
     #[test]
     fn errors_panics_and_false_are_answered() {
         fn refuse<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
-            Box::pin(async {
+            handler_future(async {
                 Err(HttpException::new(429)
                     .with_detail("slow down")
                     .with_header("Retry-After", "3"))
             })
         }
         fn boom<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
-            Box::pin(async { panic!("handler bug") })
+            handler_future(async { panic!("handler bug") })
         }
         fn no<'a>(_: &'a AuthContext, _: &'a mut AuthValue) -> HandlerFuture<'a> {
-            Box::pin(async { crate::__private::into_decision(false) })
+            handler_future(async { crate::__private::into_decision(false) })
         }
         let auth = Auth::builder()
             .on(
@@ -582,21 +582,21 @@ mod tests {
     #[test]
     fn authenticate_keeps_errors_and_maps_ensure_to_401() {
         fn deny<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
-            Box::pin(async {
+            user_future(async {
                 Err(HttpException::new(403)
                     .with_detail("banned")
                     .with_header("X-Reason", "r"))
             })
         }
         fn assert_fails<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
-            Box::pin(async {
+            user_future(async {
                 let r: Result<AuthUser, HttpException> =
                     crate::__private::ensure_failed("token expired");
                 r
             })
         }
         fn unwinds<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
-            Box::pin(async {
+            user_future(async {
                 let u: AuthUser = crate::__private::ensure_failed("no user");
                 Ok(u)
             })

@@ -2,26 +2,57 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::pin::Pin;
 
 pub use ::inventory;
-pub use ::std::boxed::Box;
 pub use ::std::format;
+use stackfuture::StackFuture;
 
 use crate::types::{AuthValue, Fits};
 use crate::user::IntoAuthUser;
 use crate::{AuthContext, AuthUser, Filter, HandlerOutput, HttpException, Request};
 
-/// The boxed future of an authorization handler.
-pub type HandlerFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<Filter>, HttpException>> + Send + 'a>>;
-/// The boxed future of an authenticate handler.
-pub type UserFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<AuthUser, HttpException>> + Send + 'a>>;
+/// How many bytes of a handler's future are held without a heap allocation.
+///
+/// A handler that awaits nothing, or little, has a future of a few dozen bytes: it is held in
+/// place, so that calling it allocates nothing. A larger future (one that holds an HTTP client's
+/// request across an await, say) is boxed, as it would have been without this.
+pub const INLINE_FUTURE: usize = 256;
+
+/// The future of an authorization handler: held inline up to [`INLINE_FUTURE`] bytes, else boxed.
+pub type HandlerFuture<'a> = StackFuture<'a, Result<Option<Filter>, HttpException>, INLINE_FUTURE>;
+/// The future of an authenticate handler: held inline up to [`INLINE_FUTURE`] bytes, else boxed.
+pub type UserFuture<'a> = StackFuture<'a, Result<AuthUser, HttpException>, INLINE_FUTURE>;
 /// An authorization handler as the dispatcher calls it.
 pub type HandlerFn = for<'a> fn(&'a AuthContext, &'a mut AuthValue) -> HandlerFuture<'a>;
 /// An authenticate handler as the dispatcher calls it.
 pub type AuthenticateFn = for<'a> fn(&'a Request<'a>) -> UserFuture<'a>;
+
+/// An authorization handler's future as the dispatcher takes it (see [`HandlerFuture`]).
+///
+/// ```
+/// use auth::__private::{HandlerFuture, handler_future};
+///
+/// fn allow<'a>(_: &'a auth::AuthContext, _: &'a mut auth::AuthValue) -> HandlerFuture<'a> {
+///     handler_future(async { Ok(None) })
+/// }
+/// # let _ = allow;
+/// ```
+#[inline]
+pub fn handler_future<'a, F>(future: F) -> HandlerFuture<'a>
+where
+    F: Future<Output = Result<Option<Filter>, HttpException>> + Send + 'a,
+{
+    StackFuture::from_or_box(future)
+}
+
+/// An authenticate handler's future as the dispatcher takes it (see [`UserFuture`]).
+#[inline]
+pub fn user_future<'a, F>(future: F) -> UserFuture<'a>
+where
+    F: Future<Output = Result<AuthUser, HttpException>> + Send + 'a,
+{
+    StackFuture::from_or_box(future)
+}
 
 fn misrouted<T>() -> HttpException {
     HttpException::internal(format!(

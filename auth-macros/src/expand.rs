@@ -132,8 +132,8 @@ fn expand_on(
         #into_decision(__auth_out)
     );
     // spanned at the fn name: a future that is not `Send` is reported there
-    let boxed = p.boxed(name_span);
-    let future = quote_spanned!(name_span=> #boxed::pin(async move {
+    let new_future = p.new_handler_future(name_span);
+    let future = quote_spanned!(name_span=> #new_future(async move {
         #project
         #decide
     }));
@@ -188,8 +188,8 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
         let __auth_out = #call;
         #into_user(__auth_out)
     );
-    let boxed = p.boxed(name_span);
-    let future = quote_spanned!(name_span=> #boxed::pin(async move {
+    let new_future = p.new_user_future(name_span);
+    let future = quote_spanned!(name_span=> #new_future(async move {
         #(#extract)*
         #decide
     }));

@@ -98,7 +98,7 @@ use proc_macro::TokenStream;
 ///         ctx: &'a ::auth::AuthContext,
 ///         value: &'a mut ::auth::AuthValue,
 ///     ) -> ::auth::__private::HandlerFuture<'a> {
-///         ::auth::__private::Box::pin(async move {
+///         ::auth::__private::handler_future(async move {
 ///             // compiles only if the declared type fits `threads.create`, whose narrowest
 ///             // value type is `ThreadsCreate`
 ///             let value = ::auth::__private::project_mut::<ThreadsCreate, ::auth::types::ThreadsCreate>(value)?;
@@ -198,7 +198,7 @@ pub fn on(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// const _: () = {
 ///     fn __auth_authenticate<'a>(request: &'a ::auth::Request<'a>) -> ::auth::__private::UserFuture<'a> {
-///         ::auth::__private::Box::pin(async move {
+///         ::auth::__private::user_future(async move {
 ///             let authorization = ::auth::__private::extract::<
 ///                 ::auth::__private::param::Authorization,
 ///                 Option<&str>,

@@ -31,7 +31,8 @@ table! {
     request => Request;
     authorize => Registration::__authorize;
     authenticate => Registration::__authenticate;
-    boxed => __private::Box;
+    new_handler_future => __private::handler_future;
+    new_user_future => __private::user_future;
     handler_future => __private::HandlerFuture;
     user_future => __private::UserFuture;
     project_mut => __private::project_mut;

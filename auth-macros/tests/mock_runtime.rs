@@ -172,7 +172,6 @@ mod mock {
         use std::future::Future;
         use std::pin::Pin;
 
-        pub use std::boxed::Box;
         pub mod inventory {
             pub use crate::mock_submit as submit;
         }
@@ -183,6 +182,19 @@ mod mock {
             Pin<Box<dyn Future<Output = Result<AuthUser, HttpException>> + Send + 'a>>;
         pub type HandlerFn = for<'a> fn(&'a AuthContext, &'a mut AuthValue) -> HandlerFuture<'a>;
         pub type AuthenticateFn = for<'a> fn(&'a Request<'a>) -> UserFuture<'a>;
+
+        pub fn handler_future<'a, F>(future: F) -> HandlerFuture<'a>
+        where
+            F: Future<Output = Result<Option<Filter>, HttpException>> + Send + 'a,
+        {
+            Box::pin(future)
+        }
+        pub fn user_future<'a, F>(future: F) -> UserFuture<'a>
+        where
+            F: Future<Output = Result<AuthUser, HttpException>> + Send + 'a,
+        {
+            Box::pin(future)
+        }
 
         pub trait HandlerValue {
             fn project_mut(v: &mut AuthValue) -> Option<&mut Self>;
