@@ -16,7 +16,7 @@ use crate::{AuthContext, AuthUser, Filter, HandlerOutput, HttpException, Request
 /// A handler that awaits nothing, or little, has a future of a few dozen bytes: it is held in
 /// place, so that calling it allocates nothing. A larger future (one that holds an HTTP client's
 /// request across an await, say) is boxed, as it would have been without this.
-pub const INLINE_FUTURE: usize = 256;
+pub const INLINE_FUTURE: usize = 64;
 
 /// The future of an authorization handler: held inline up to [`INLINE_FUTURE`] bytes, else boxed.
 pub type HandlerFuture<'a> = StackFuture<'a, Result<Option<Filter>, HttpException>, INLINE_FUTURE>;
