@@ -10,7 +10,8 @@
 # filter). Both get the same requests, the same `Authorization: Bearer user1-token` header and the
 # same bodies; both log at `warn`. Then, with wrk, for each of
 #   GET /threads/{id}, POST /threads/search, POST /threads
-# it loads each server SECONDS times for 1 s, interleaved (on off, off on, on off, …), and prints
+# it first warms each server up with WARMUP seconds (default 2) of the same load, not counted,
+# then loads each server SECONDS times for 1 s, interleaved (on off, off on, on off, …), and prints
 # per server the medians of its runs: requests/s, p50 and p99 latency; and the server's CPU time
 # per request over all its runs (from /proc/PID/stat: less sensitive to other load on the machine).
 # It prints each server's peak RSS (VmHWM) after seeding and at the end, and last:
@@ -25,6 +26,11 @@ if ! [[ "$DURATION" =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 600)); then
     exit 2
 fi
 SEED_THREADS="${SEED_THREADS:-100000}"
+WARMUP="${WARMUP:-2}"
+if ! [[ "$WARMUP" =~ ^[0-9]+$ ]]; then
+    echo "WARMUP must be a number of seconds" >&2
+    exit 2
+fi
 SEED_USERS=100
 CONNECTIONS="${CONNECTIONS:-16}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -136,6 +142,21 @@ load() {
     P99="$(ms 99%)"
 }
 
+# target on|off SCENARIO: sets URL and PID of that server for that scenario.
+target() {
+    local addr thread
+    if [[ "$1" == on ]]; then
+        addr="$ON_ADDR" thread="$ON_THREAD" PID="$ON_PID"
+    else
+        addr="$OFF_ADDR" thread="$OFF_THREAD" PID="$OFF_PID"
+    fi
+    case "$2" in
+        get) URL="http://$addr/threads/$thread" ;;
+        search) URL="http://$addr/threads/search" ;;
+        create) URL="http://$addr/threads" ;;
+    esac
+}
+
 echo "starting both servers with $SEED_THREADS threads over $SEED_USERS users" >&2
 start_server on
 ON_ADDR="$ADDR" ON_PID="$SERVER_PID"
@@ -158,7 +179,7 @@ if [[ "$code" != 404 ]]; then
     exit 1
 fi
 
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS; per scenario and server: ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
 printf '%-22s %-5s %9s %9s %9s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'CPU us/req'
 HZ="$(getconf CLK_TCK)"
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -170,22 +191,21 @@ for scenario in get search create; do
         create) name="POST /threads" ;;
     esac
     : >"$WORK/runs-on" && : >"$WORK/runs-off"
+    # A warm-up per server, not counted: right after start-up (or the previous scenario) caches
+    # are cold and the heap still grows, which would weigh on whichever side runs first.
+    if ((WARMUP > 0)); then
+        for mode in on off; do
+            target "$mode" "$scenario"
+            load "$scenario-$mode-warmup" "$URL" "$WORK/$scenario.lua" "$WARMUP" "$PID"
+        done
+    fi
     # Short runs, alternating on/off then off/on: a burst of load from elsewhere on the machine
     # hits one run or two, not one side, and the medians leave it out.
     for ((i = 0; i < DURATION; i++)); do
         if ((i % 2)); then order="off on"; else order="on off"; fi
         for mode in $order; do
-            if [[ "$mode" == on ]]; then
-                addr="$ON_ADDR" thread="$ON_THREAD" pid="$ON_PID"
-            else
-                addr="$OFF_ADDR" thread="$OFF_THREAD" pid="$OFF_PID"
-            fi
-            case "$scenario" in
-                get) url="http://$addr/threads/$thread" ;;
-                search) url="http://$addr/threads/search" ;;
-                create) url="http://$addr/threads" ;;
-            esac
-            load "$scenario-$mode" "$url" "$WORK/$scenario.lua" 1 "$pid"
+            target "$mode" "$scenario"
+            load "$scenario-$mode" "$URL" "$WORK/$scenario.lua" 1 "$PID"
             echo "$RPS $P50 $P99 $REQUESTS $TICKS" >>"$WORK/runs-$mode"
             echo "$i $mode $RPS" >>"$WORK/pairs-$scenario"
         done
