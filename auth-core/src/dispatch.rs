@@ -187,7 +187,7 @@ fn from_panic(
     }
 }
 
-/// Polls a boxed future, turning a panic inside it into an error.
+/// Polls a pinned handler future, turning a panic inside it into an error.
 struct CatchUnwind<F>(F);
 
 impl<F: Future + Unpin> Future for CatchUnwind<F> {
