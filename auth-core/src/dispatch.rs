@@ -112,10 +112,7 @@ impl Auth {
         match CatchUnwind(std::pin::pin!(handler(&ctx, value))).await {
             Ok(Ok(Some(filter))) => match filter.error() {
                 None => Ok(Some(filter)),
-                Some(error) => Err(HttpException::internal(format!(
-                    "the handler {} returned a malformed filter: {error}",
-                    info.place()
-                ))),
+                Some(error) => Err(malformed(info, error)),
             },
             Ok(result) => result,
             Err(payload) => Err(from_panic(payload, info, 403)),
@@ -176,6 +173,8 @@ impl std::fmt::Debug for Auth {
 }
 
 /// The 500 (or the failed `ensure!`) that a panicking handler is answered with.
+#[cold]
+#[inline(never)]
 fn from_panic(
     payload: Box<dyn Any + Send>,
     info: &HandlerInfo,
@@ -185,6 +184,16 @@ fn from_panic(
         Ok(failed) => HttpException::new(ensure_status).with_detail(failed.0),
         Err(_) => HttpException::internal(format!("the handler {} panicked", info.place())),
     }
+}
+
+/// The 500 for a handler that returned a malformed filter.
+#[cold]
+#[inline(never)]
+fn malformed(info: &HandlerInfo, error: &crate::FilterError) -> HttpException {
+    HttpException::internal(format!(
+        "the handler {} returned a malformed filter: {error}",
+        info.place()
+    ))
 }
 
 /// Polls a pinned handler future, turning a panic inside it into an error.

@@ -56,6 +56,8 @@ where
     StackFuture::from_or_box(future)
 }
 
+#[cold]
+#[inline(never)]
 fn misrouted<T>() -> HttpException {
     HttpException::internal(format!(
         "an authorization handler taking `{}` was given another event",

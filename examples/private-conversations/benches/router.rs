@@ -7,6 +7,11 @@
 //! allocator counts them): a count, unlike a time, is the same on every machine.
 //!
 //! `cargo bench -p private-conversations --bench router`
+//!
+//! With `ROUTER_REQUESTS=N` it times nothing: it sends N requests to one app (`ROUTER_AUTH=on` or
+//! `off`) and exits, for `bench/instructions.sh` to count their instructions under callgrind.
+//! `ROUTER_SEED_THREADS=K` first puts K more threads in the store, owned by 100 users in turn, as
+//! the load test's server holds them.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -47,9 +52,33 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static COUNTING: Counting = Counting;
 
+/// A whole number from the environment, if set.
+fn env_number(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?}: expected a whole number")),
+    )
+}
+
 fn app(rt: &tokio::runtime::Runtime, auth: auth::Auth) -> axum::Router {
     rt.block_on(async {
         let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
+        for i in 0..env_number("ROUTER_SEED_THREADS").unwrap_or(0) {
+            let metadata = json!({"owner": format!("user{}", i % 100 + 1)})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let id =
+                uuid::Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | u128::from(i));
+            state
+                .storage
+                .threads
+                .insert(new_thread(id.to_string(), metadata), IfExists::Raise, None)
+                .await
+                .expect("seeding a thread");
+        }
         let metadata = json!({"owner": "user1"})
             .as_object()
             .cloned()
@@ -77,6 +106,18 @@ fn get_thread(c: &mut Criterion) {
             .body(Body::empty())
             .expect("a request")
     };
+    if let Some(requests) = env_number("ROUTER_REQUESTS") {
+        let app = match std::env::var("ROUTER_AUTH").as_deref() {
+            Ok("on") => &on,
+            Ok("off") => &off,
+            other => panic!("ROUTER_AUTH={other:?}: expected on or off"),
+        };
+        for _ in 0..requests {
+            let response = rt.block_on(app.clone().oneshot(request()));
+            assert_eq!(response.expect("infallible").status(), 200);
+        }
+        std::process::exit(0);
+    }
     for (name, app) in [("auth on", &on), ("auth off", &off)] {
         let status = rt
             .block_on(app.clone().oneshot(request()))

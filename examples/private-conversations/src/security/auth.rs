@@ -19,6 +19,7 @@ pub mod authn {
         ("user2-token", "user2", "Bob"),
     ];
 
+    #[cold]
     fn refuse(detail: &'static str) -> HttpException {
         HttpException::new(401)
             .with_detail(detail)
@@ -31,12 +32,14 @@ pub mod authn {
     pub async fn get_current_user(
         authorization: Option<&str>,
     ) -> Result<MinimalUser, HttpException> {
-        let header = authorization.ok_or_else(|| refuse("Missing authorization header"))?;
-        // `<scheme> <token>`: two words, separated and surrounded by ASCII whitespace.
-        let (scheme, token) = header
-            .trim_ascii()
-            .split_once(|c: char| c.is_ascii_whitespace())
-            .map(|(scheme, token)| (scheme, token.trim_ascii_start()))
+        let header = authorization
+            .ok_or_else(|| refuse("Missing authorization header"))?
+            .trim_ascii();
+        // `<scheme> <token>`: two words, separated and surrounded by ASCII whitespace. The split
+        // is at an ASCII byte, so both sides stay valid UTF-8.
+        let split = header.bytes().position(|b| b.is_ascii_whitespace());
+        let (scheme, token) = split
+            .map(|at| (&header[..at], header[at..].trim_ascii_start()))
             .filter(|(_, token)| !token.bytes().any(|b| b.is_ascii_whitespace()))
             .ok_or_else(|| refuse("Invalid authorization header format"))?;
         if !scheme.eq_ignore_ascii_case("bearer") {
