@@ -22,7 +22,7 @@ use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
 use private_conversations::routes::threads::new_thread;
 use private_conversations::storage::{IfExists, Storage};
-use private_conversations::{AppState, Policy, router};
+use private_conversations::{AppState, Policy, router, seed};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -65,20 +65,10 @@ fn env_number(name: &str) -> Option<u64> {
 fn app(rt: &tokio::runtime::Runtime, auth: auth::Auth) -> axum::Router {
     rt.block_on(async {
         let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
-        for i in 0..env_number("ROUTER_SEED_THREADS").unwrap_or(0) {
-            let metadata = json!({"owner": format!("user{}", i % 100 + 1)})
-                .as_object()
-                .cloned()
-                .unwrap_or_default();
-            let id =
-                uuid::Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | u128::from(i));
-            state
-                .storage
-                .threads
-                .insert(new_thread(id.to_string(), metadata), IfExists::Raise, None)
-                .await
-                .expect("seeding a thread");
-        }
+        let seeded = env_number("ROUTER_SEED_THREADS").unwrap_or(0);
+        seed(&state.storage, seeded, 100)
+            .await
+            .expect("seeding threads");
         let metadata = json!({"owner": "user1"})
             .as_object()
             .cloned()

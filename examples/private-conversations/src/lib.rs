@@ -37,6 +37,27 @@ pub mod util;
 pub use security::auth::Policy;
 use storage::Storage;
 
+/// Puts `threads` threads in `storage`, owned in turn by `user1` … `user{users}` (the server's
+/// `--seed-threads`, and the benchmarks' stores). Their ids are fixed: thread `i` is always the same.
+pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), String> {
+    if users == 0 && threads > 0 {
+        return Err("seeding threads needs at least one user".into());
+    }
+    for i in 0..threads {
+        let owner = format!("user{}", i % users + 1);
+        let mut metadata = model::Object::new();
+        metadata.insert("owner".into(), owner.into());
+        let id = uuid::Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | u128::from(i));
+        let thread = routes::threads::new_thread(id.to_string(), metadata);
+        storage
+            .threads
+            .insert(thread, storage::IfExists::Raise, None)
+            .await
+            .map_err(|e| format!("seeding thread {i}: {e:?}"))?;
+    }
+    Ok(())
+}
+
 /// How the server is set up.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -203,4 +224,25 @@ pub async fn serve_with(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn seeding_gives_fixed_ids_to_users_in_turn_and_refuses_no_users() {
+        let storage = Storage::in_memory();
+        seed(&storage, 3, 2).await.unwrap();
+        for (id, owner) in [
+            ("5eed0000-0000-4000-8000-000000000000", "user1"),
+            ("5eed0000-0000-4000-8000-000000000001", "user2"),
+            ("5eed0000-0000-4000-8000-000000000002", "user1"),
+        ] {
+            let thread = storage.threads.get(id, None).await.unwrap();
+            assert_eq!(thread.metadata["owner"], owner, "{id}");
+        }
+        assert!(seed(&storage, 1, 0).await.is_err());
+        seed(&Storage::in_memory(), 0, 0).await.unwrap();
+    }
 }

@@ -8,10 +8,8 @@
 
 use std::process::ExitCode;
 
-use private_conversations::model::Object;
-use private_conversations::routes::threads::new_thread;
-use private_conversations::storage::{IfExists, Storage};
-use private_conversations::{Limits, Policy, serve_with};
+use private_conversations::storage::Storage;
+use private_conversations::{Limits, Policy, seed, serve_with};
 
 const USAGE: &str = "usage: private-conversations [--host ADDR] [--port N] \
                      [--policy scoped|global] [--auth on|off] [--seed-threads N] [--seed-users U]";
@@ -28,23 +26,6 @@ struct Args {
 fn count(name: &str, v: &str) -> Result<u64, String> {
     v.parse()
         .map_err(|_| format!("invalid {name} {v:?}: expected a whole number"))
-}
-
-/// Puts `threads` threads in `storage`, owned in turn by `user1` … `user{users}`.
-async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), String> {
-    for i in 0..threads {
-        let owner = format!("user{}", i % users + 1);
-        let mut metadata = Object::new();
-        metadata.insert("owner".into(), owner.into());
-        let id = uuid::Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | u128::from(i));
-        let thread = new_thread(id.to_string(), metadata);
-        storage
-            .threads
-            .insert(thread, IfExists::Raise, None)
-            .await
-            .map_err(|e| format!("seeding thread {i}: {e:?}"))?;
-    }
-    Ok(())
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
