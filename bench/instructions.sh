@@ -36,13 +36,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-if ! command -v valgrind >/dev/null; then
-    echo "installing valgrind (Debian)" >&2
-    sudo=""
-    [[ "$(id -u)" == 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq >&2
-    $sudo apt-get install -y -qq valgrind >&2
-fi
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+need valgrind valgrind
 
 echo "building the router benchmark (bench profile)" >&2
 BIN="$(cd "$ROOT" && cargo bench -p private-conversations --bench router --no-run \
@@ -68,8 +64,6 @@ count() {
     awk '/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
          /^summary:/ { print $col["Ir"], $col["I1mr"] }' "$out"
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "counting: store of $SEED_THREADS threads, $FEW and $MANY requests per side, $REPEAT times" >&2
 declare -A IR I1

@@ -50,14 +50,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-need() { # need COMMAND DEBIAN_PACKAGE
-    command -v "$1" >/dev/null && return
-    echo "installing $2 (Debian) for $1" >&2
-    local sudo=""
-    [[ "$(id -u)" == 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq >&2
-    $sudo apt-get install -y -qq "$2" >&2
-}
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 need wrk wrk
 need curl curl
 
@@ -182,7 +176,6 @@ fi
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
 printf '%-22s %-5s %9s %9s %9s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'CPU us/req'
 HZ="$(getconf CLK_TCK)"
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 GET_ON="" GET_OFF=""
 for scenario in get search create; do
     case "$scenario" in

@@ -259,9 +259,8 @@ impl Filter {
     /// its elements: `{"key": {"$contains": value}}`.
     ///
     /// The key is taken as by [`eq`](Filter::eq). To require an array element that is itself an
-    /// array, wrap it: `json!([[1, 2]])`. An empty
-    /// array poisons the filter (it would restrict nothing, most likely by mistake), as does a key
-    /// starting with `$`.
+    /// array, wrap it: `json!([[1, 2]])`. An empty array poisons the filter (it would restrict
+    /// nothing, most likely by mistake), as does a key starting with `$`.
     ///
     /// ```
     /// use auth::Filter;
