@@ -42,7 +42,7 @@ need valgrind valgrind
 
 echo "building the router benchmark (bench profile)" >&2
 BIN="$(cd "$ROOT" && cargo bench -p private-conversations --bench router --no-run \
-    --message-format=json 2>/dev/null |
+    --message-format=json 2>/dev/null | grep '"kind":\["bench"\]' |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)"
 if [[ -z "$BIN" || ! -x "$BIN" ]]; then
     echo "error: could not build the router benchmark" >&2

@@ -17,7 +17,15 @@
 # It prints each server's peak RSS (VmHWM) after seeding and at the end, and last:
 #   auth overhead: N.N% (auth on R1 req/s, auth off R2 req/s)      for GET /threads/{id}
 #
-# Installs wrk and curl from Debian if missing. Stops every process it started.
+# PIN=1 (the default on two CPUs or more): each server runs on CPU 0 with one tokio worker, wrk on
+# CPU 1. The server then has a core of its own instead of taking turns with wrk, so it is the
+# server's cost per request that sets the throughput, and runs spread less. PIN=0: no pinning, the
+# server's default of one worker per CPU.
+# A_A=1: both servers run with `--auth off`, to show how far two identical servers differ with
+# this method on this machine; the last line then reads
+#   A/A difference: N.N% (server A R1 req/s, server B R2 req/s)
+#
+# Installs wrk, curl and taskset from Debian if missing. Stops every process it started.
 set -euo pipefail
 
 DURATION="${1:-10}"
@@ -32,6 +40,14 @@ if ! [[ "$WARMUP" =~ ^[0-9]+$ ]]; then
     exit 2
 fi
 SEED_USERS=100
+PIN="${PIN:-$(($(nproc) >= 2 ? 1 : 0))}"
+A_A="${A_A:-0}"
+for v in PIN A_A; do
+    if [[ "${!v}" != 0 && "${!v}" != 1 ]]; then
+        echo "$v must be 0 or 1" >&2
+        exit 2
+    fi
+done
 CONNECTIONS="${CONNECTIONS:-16}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -54,17 +70,25 @@ trap 'exit 130' INT TERM
 source "$ROOT/bench/common.sh"
 need wrk wrk
 need curl curl
+SERVER_PIN=() WRK_PIN=()
+if [[ "$PIN" == 1 ]]; then
+    need taskset util-linux
+    SERVER_PIN=(env TOKIO_WORKER_THREADS=1 taskset -c 0)
+    WRK_PIN=(taskset -c 1)
+fi
 
 echo "building private-conversations (release)" >&2
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p private-conversations \
     --bin private-conversations
 BIN="$TARGET_DIR/release/private-conversations"
 
-# start_server on|off: starts a seeded server; sets ADDR and SERVER_PID.
+# start_server on|off: starts a seeded server; sets ADDR and SERVER_PID (the server's own: env
+# and taskset exec it). With A_A=1 both are started with --auth off.
 start_server() {
-    local log="$WORK/server-$1.log"
-    RUST_LOG=warn "$BIN" --port 0 --auth "$1" --seed-threads "$SEED_THREADS" \
-        --seed-users "$SEED_USERS" >"$log" 2>"$WORK/server-$1.err" &
+    local log="$WORK/server-$1.log" auth="$1"
+    [[ "$A_A" == 1 ]] && auth=off
+    RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" \
+        --seed-threads "$SEED_THREADS" --seed-users "$SEED_USERS" >"$log" 2>"$WORK/server-$1.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     ADDR=""
@@ -116,7 +140,7 @@ cpu_ticks() { # cpu_ticks PID: user + system time of the process, in clock ticks
 load() {
     local out="$WORK/wrk-$1.txt" before
     before="$(cpu_ticks "$5")"
-    wrk -t1 -c"$CONNECTIONS" -d"${4}s" --timeout 5s --latency \
+    "${WRK_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${4}s" --timeout 5s --latency \
         -H 'Authorization: Bearer user1-token' -s "$3" "$2" >"$out"
     if grep -qE 'Non-2xx|Socket errors' "$out"; then
         echo "error: $1 had failed requests:" >&2
@@ -168,12 +192,20 @@ fi
 # With auth on, user2 must not see user1's thread: the comparison is with a policy that works.
 code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
     -H 'Authorization: Bearer user2-token' "http://$ON_ADDR/threads/$ON_THREAD")"
-if [[ "$code" != 404 ]]; then
+if [[ "$A_A" == 0 && "$code" != 404 ]]; then
     echo "error: with auth on, user2 read user1's thread (HTTP $code)" >&2
     exit 1
 fi
 
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
+if [[ "$PIN" == 1 ]]; then
+    placement="each server on CPU 0 with 1 tokio worker, wrk on CPU 1"
+else
+    placement="not pinned"
+fi
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); $placement; wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
+if [[ "$A_A" == 1 ]]; then
+    echo "A_A=1: both servers run with --auth off; \"on\" is server A, \"off\" server B"
+fi
 printf '%-22s %-5s %9s %9s %9s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'CPU us/req'
 HZ="$(getconf CLK_TCK)"
 GET_ON="" GET_OFF=""
@@ -230,5 +262,10 @@ awk '{ v[NR] = $1 } END {
     printf "GET /threads/{id}, %d adjacent on/off pairs: median overhead %.1f%%, quartiles %.1f%% .. %.1f%%\n", NR, m, lo, hi
 }' "$WORK/pair-ratios"
 echo "GET /threads/{id}: the server's CPU time per request: auth on $GET_CPU_ON us, auth off $GET_CPU_OFF us (all runs)"
-awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
-    printf "auth overhead: %.1f%% (auth on %d req/s, auth off %d req/s)\n", (1 - on / off) * 100, on, off }'
+if [[ "$A_A" == 1 ]]; then
+    awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
+        printf "A/A difference: %.1f%% (server A %d req/s, server B %d req/s)\n", (1 - on / off) * 100, on, off }'
+else
+    awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
+        printf "auth overhead: %.1f%% (auth on %d req/s, auth off %d req/s)\n", (1 - on / off) * 100, on, off }'
+fi

@@ -124,8 +124,12 @@ impl AuthUser {
     }
 
     /// The user of a server without an authenticate handler: identity `""`, not authenticated.
+    ///
+    /// Built once per process and shared: each call costs a reference count, not an allocation.
     pub fn anonymous() -> Self {
-        MinimalUser::new("").with_is_authenticated(false).into()
+        static ANONYMOUS: std::sync::LazyLock<AuthUser> =
+            std::sync::LazyLock::new(|| MinimalUser::new("").with_is_authenticated(false).into());
+        ANONYMOUS.clone()
     }
 
     /// LangGraph Studio's user with this identity.

@@ -1,7 +1,8 @@
 //! What a request's authentication and authorization allocate, counted exactly by a global
 //! allocator: handler futures are held in place (not boxed) unless they are large, a filter's
 //! literal key is not copied and its one condition is not put in a list. These are counts, not
-//! timings: the same code allocates the same number of times on any machine.
+//! timings: the same code allocates the same number of times on any machine. A server without an
+//! authenticate handler shares one anonymous user.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -135,4 +136,17 @@ fn a_handler_too_large_to_hold_in_place_is_boxed_and_runs_alike() {
     let (_, filter_alone) =
         counted(|| async { Filter::eq("owner", "user1").and(Filter::eq("sum", 7)) });
     assert_eq!(allocations, filter_alone + 1);
+}
+
+#[test]
+fn without_an_authenticate_handler_every_request_shares_one_anonymous_user() {
+    let auth = Auth::builder().build().unwrap();
+    let request = Request::new("GET", "/threads");
+    // The first call builds the shared user; every later one only counts a reference.
+    let (first, _) = counted(|| auth.authenticate(&request));
+    let (user, allocations) = counted(|| auth.authenticate(&request));
+    let (user, first) = (user.unwrap(), first.unwrap());
+    assert!(!user.is_authenticated());
+    assert_eq!((user.identity(), &user), ("", &first));
+    assert_eq!(allocations, 0);
 }

@@ -19,10 +19,6 @@ pub async fn authorize(
     value: &mut AuthValue,
 ) -> Result<Option<Filter>, ApiError> {
     let (resource, action) = (value.resource(), value.action());
-    let handler = state
-        .auth
-        .handler_for(resource, action)
-        .map_or("none", |h| h.name());
     let limit = state.limits.handler_timeout;
     let result = tokio::time::timeout(limit, state.auth.authorize(user, value))
         .await
@@ -36,17 +32,26 @@ pub async fn authorize(
                 limit.as_millis()
             )))
         });
-    let outcome = match &result {
-        Ok(None) => "allowed".to_owned(),
-        Ok(Some(_)) => "allowed with filter".to_owned(),
-        Err(e) => format!("denied {}", e.status()),
-    };
+    // The fields are only evaluated when the event is logged.
     tracing::info!(
         user = user.identity(),
         event = %format_args!("{resource}.{action}"),
-        handler,
-        outcome,
+        handler = state.auth.handler_for(resource, action).map_or("none", |h| h.name()),
+        outcome = %Outcome(&result),
         "authorization"
     );
     result.map_err(ApiError::from)
+}
+
+/// How an authorization ended, as the log line says it.
+struct Outcome<'a>(&'a Result<Option<Filter>, auth::HttpException>);
+
+impl std::fmt::Display for Outcome<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok(None) => f.write_str("allowed"),
+            Ok(Some(_)) => f.write_str("allowed with filter"),
+            Err(e) => write!(f, "denied {}", e.status()),
+        }
+    }
 }
