@@ -19,8 +19,8 @@
 #
 # PIN=1 (the default on two CPUs or more): each server runs on CPU 0 with one tokio worker, wrk on
 # CPU 1. The server then has a core of its own instead of taking turns with wrk, so it is the
-# server's cost per request that sets the throughput, and runs spread less. PIN=0: no pinning, the
-# server's default of one worker per CPU.
+# server's cost per request that sets the throughput, not how the scheduler shares two CPUs among
+# three busy threads. PIN=0: no pinning, the server's default of one worker per CPU.
 # A_A=1: both servers run with `--auth off`, to show how far two identical servers differ with
 # this method on this machine; the last line then reads
 #   A/A difference: N.N% (server A R1 req/s, server B R2 req/s)
