@@ -241,11 +241,10 @@ for scenario in get search create; do
         p99="$(awk '{ print $3 }' "$WORK/runs-$mode" | median)"
         cpu="$(awk -v hz="$HZ" '{ r += $4; t += $5 } END { printf "%.1f", t / hz * 1e6 / r }' "$WORK/runs-$mode")"
         printf '%-22s %-5s %9.0f %9.3f %9.3f %13s\n' "$name" "$mode" "$rps" "$p50" "$p99" "$cpu"
-        if [[ "$scenario" == get ]]; then
-            if [[ "$mode" == on ]]; then GET_CPU_ON="$cpu"; else GET_CPU_OFF="$cpu"; fi
-        fi
-        if [[ "$scenario" == get ]]; then
-            if [[ "$mode" == on ]]; then GET_ON="$rps"; else GET_OFF="$rps"; fi
+        if [[ "$scenario" == get && "$mode" == on ]]; then
+            GET_ON="$rps" GET_CPU_ON="$cpu"
+        elif [[ "$scenario" == get ]]; then
+            GET_OFF="$rps" GET_CPU_OFF="$cpu"
         fi
     done
 done

@@ -100,12 +100,17 @@ fn policy(module: &str) -> Auth {
         .unwrap()
 }
 
-#[test]
-fn authorizing_with_a_small_handler_allocates_only_the_filters_value() {
-    let auth = policy("small");
+/// `user1` reading thread `t1` under the handlers of `module`: the decision and its allocations.
+fn authorize_read(module: &str) -> (Result<Option<Filter>, HttpException>, usize) {
+    let auth = policy(module);
     let user = AuthUser::new("user1");
     let mut value = read();
-    let (decision, allocations) = counted(|| auth.authorize(&user, &mut value));
+    counted(|| auth.authorize(&user, &mut value))
+}
+
+#[test]
+fn authorizing_with_a_small_handler_allocates_only_the_filters_value() {
+    let (decision, allocations) = authorize_read("small");
     assert_eq!(decision.unwrap(), Some(Filter::eq("owner", "user1")));
     // The value `"user1"` as a JSON string; no boxed future, no key, no list of conditions.
     assert_eq!(allocations, 1);
@@ -124,10 +129,7 @@ fn authenticating_with_a_small_handler_allocates_only_the_user() {
 
 #[test]
 fn a_handler_too_large_to_hold_in_place_is_boxed_and_runs_alike() {
-    let auth = policy("large");
-    let user = AuthUser::new("user1");
-    let mut value = read();
-    let (decision, allocations) = counted(|| auth.authorize(&user, &mut value));
+    let (decision, allocations) = authorize_read("large");
     assert_eq!(
         decision.unwrap(),
         Some(Filter::eq("owner", "user1").and(Filter::eq("sum", 7)))
