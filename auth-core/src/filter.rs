@@ -590,14 +590,20 @@ fn cond_matches(cond: &Cond, metadata: &Map<String, Value>) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Normal form
 
+#[inline]
 fn check_key(key: &str) -> Result<(), FilterError> {
     if key.starts_with('$') {
-        Err(FilterError::new(format!(
-            "metadata key `{key}` cannot be filtered on: keys starting with `$` are operators"
-        )))
+        Err(operator_key(key))
     } else {
         Ok(())
     }
+}
+
+#[cold]
+fn operator_key(key: &str) -> FilterError {
+    FilterError::new(format!(
+        "metadata key `{key}` cannot be filtered on: keys starting with `$` are operators"
+    ))
 }
 
 fn contains_cond(key: Key, values: Vec<Value>) -> Result<Cond, FilterError> {

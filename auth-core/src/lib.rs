@@ -25,7 +25,9 @@ pub use output::HandlerOutput;
 pub use registry::{HandlerInfo, Place, Registration, RegistryError, registry};
 pub use request::{HeaderSource, Headers, Params, Request};
 pub use types::AuthValue;
-pub use user::{AuthContext, AuthUser, IntoAuthUser, MinimalUser, Permissions, UserKind};
+pub use user::{
+    AuthContext, AuthUser, IntoAuthUser, IntoUserText, MinimalUser, Permissions, UserKind,
+};
 pub use vocab::{Action, EVENT_COUNT, Resource, Target, UnknownName, event_index, events};
 
 /// Re-exports for [`filter!`]; not part of the API.

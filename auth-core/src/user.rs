@@ -1,6 +1,7 @@
 //! Users: what authentication returns ([`MinimalUser`], a string, a JSON object or a type of your
 //! own through [`IntoAuthUser`]) and what handlers see ([`AuthUser`], inside [`AuthContext`]).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -25,18 +26,25 @@ use crate::vocab::{Action, Resource};
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MinimalUser {
-    identity: String,
-    display_name: Option<String>,
+    identity: Cow<'static, str>,
+    display_name: Option<Cow<'static, str>>,
     is_authenticated: Option<bool>,
     permissions: Vec<String>,
-    extra: Map<String, Value>,
+    /// `None` rather than an empty map: most users have no extra field, and dropping `None` is
+    /// one comparison where dropping a map runs its iterator.
+    extra: Option<Map<String, Value>>,
 }
 
 impl MinimalUser {
     /// A user with this identity and every other field at its default.
-    pub fn new(identity: impl Into<String>) -> Self {
+    ///
+    /// A `String` is moved in and a `&str` copied; a [`Cow<'static, str>`](Cow) is kept as it is,
+    /// so that a handler whose users come from a static table lends their strings instead of
+    /// copying them on every request (see [`IntoUserText`]).
+    #[inline]
+    pub fn new(identity: impl IntoUserText) -> Self {
         MinimalUser {
-            identity: identity.into(),
+            identity: identity.into_user_text(),
             ..MinimalUser::default()
         }
     }
@@ -47,12 +55,14 @@ impl MinimalUser {
     }
 
     /// Sets the display name (default: the identity).
-    pub fn with_display_name(mut self, display_name: impl Into<String>) -> Self {
-        self.display_name = Some(display_name.into());
+    #[inline]
+    pub fn with_display_name(mut self, display_name: impl IntoUserText) -> Self {
+        self.display_name = Some(display_name.into_user_text());
         self
     }
 
     /// Sets whether the user is authenticated (default: `true`).
+    #[inline]
     pub fn with_is_authenticated(mut self, is_authenticated: bool) -> Self {
         self.is_authenticated = Some(is_authenticated);
         self
@@ -70,7 +80,77 @@ impl MinimalUser {
 
     /// Adds an extra field, available to handlers through [`AuthUser::get`] and to graph runs.
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.extra.insert(name.into(), value.into());
+        self.extra
+            .get_or_insert_default()
+            .insert(name.into(), value.into());
+        self
+    }
+}
+
+/// A string a user is built from: an identity or a display name.
+///
+/// A `String` is moved in, a `&str` or `&String` is copied, and a [`Cow<'static, str>`](Cow) is
+/// kept as it is: `Cow::Borrowed` of a literal, or of a string in a `static` table, is never
+/// copied. An authenticate handler runs on every request, so a handler that maps tokens to known
+/// users can build each user without copying a byte:
+///
+/// ```
+/// use std::borrow::Cow;
+/// use auth::{AuthUser, MinimalUser};
+///
+/// static USERS: [(&str, &str); 1] = [("user1", "Alice")];
+///
+/// let (identity, name) = USERS[0];
+/// let user = AuthUser::from(
+///     MinimalUser::new(Cow::Borrowed(identity)).with_display_name(Cow::Borrowed(name)),
+/// );
+/// assert!(std::ptr::eq(user.identity(), identity)); // the table's own string
+/// assert_eq!(user.display_name(), "Alice");
+///
+/// let copied = AuthUser::new(identity); // a `&str`: copied
+/// assert!(!std::ptr::eq(copied.identity(), identity));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a string a user can be built from",
+    label = "expected a string",
+    note = "pass a `String` (moved), a `&str` (copied) or a `Cow<'static, str>` (kept as it is)"
+)]
+pub trait IntoUserText {
+    /// The string, owned or borrowed for the life of the program.
+    fn into_user_text(self) -> Cow<'static, str>;
+}
+
+impl IntoUserText for String {
+    #[inline]
+    fn into_user_text(self) -> Cow<'static, str> {
+        Cow::Owned(self)
+    }
+}
+
+impl IntoUserText for &str {
+    #[inline]
+    fn into_user_text(self) -> Cow<'static, str> {
+        Cow::Owned(self.to_owned())
+    }
+}
+
+impl IntoUserText for &String {
+    #[inline]
+    fn into_user_text(self) -> Cow<'static, str> {
+        Cow::Owned(self.clone())
+    }
+}
+
+impl IntoUserText for Box<str> {
+    #[inline]
+    fn into_user_text(self) -> Cow<'static, str> {
+        Cow::Owned(self.into_string())
+    }
+}
+
+impl IntoUserText for Cow<'static, str> {
+    #[inline]
+    fn into_user_text(self) -> Cow<'static, str> {
         self
     }
 }
@@ -109,17 +189,18 @@ pub struct AuthUser(Arc<UserData>);
 
 #[derive(Debug, PartialEq)]
 struct UserData {
-    identity: String,
-    display_name: Option<String>,
+    identity: Cow<'static, str>,
+    display_name: Option<Cow<'static, str>>,
     is_authenticated: bool,
     permissions: Vec<String>,
-    extra: Map<String, Value>,
+    /// Never `Some` of an empty map, as in [`MinimalUser`].
+    extra: Option<Map<String, Value>>,
     kind: UserKind,
 }
 
 impl AuthUser {
     /// An authenticated user with this identity and no permissions.
-    pub fn new(identity: impl Into<String>) -> Self {
+    pub fn new(identity: impl IntoUserText) -> Self {
         MinimalUser::new(identity).into()
     }
 
@@ -133,7 +214,7 @@ impl AuthUser {
     }
 
     /// LangGraph Studio's user with this identity.
-    pub fn studio(identity: impl Into<String>) -> Self {
+    pub fn studio(identity: impl IntoUserText) -> Self {
         let mut user = AuthUser::new(identity);
         if let Some(data) = Arc::get_mut(&mut user.0) {
             data.kind = UserKind::Studio;
@@ -175,24 +256,25 @@ impl AuthUser {
     /// `is_authenticated`, `permissions`) are answered too, as JSON.
     pub fn get(&self, name: &str) -> Option<Value> {
         match name {
-            "identity" => Some(Value::from(self.0.identity.as_str())),
+            "identity" => Some(Value::from(self.identity())),
             "display_name" => Some(Value::from(self.display_name())),
             "is_authenticated" => Some(Value::from(self.0.is_authenticated)),
             "permissions" => Some(Value::from(self.0.permissions.to_vec())),
-            _ => self.0.extra.get(name).cloned(),
+            _ => self.extra().get(name).cloned(),
         }
     }
 
     /// The extra fields, beyond the standard ones.
     pub fn extra(&self) -> &Map<String, Value> {
-        &self.0.extra
+        static NONE: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+        self.0.extra.as_ref().unwrap_or(&NONE)
     }
 
     /// The user as the JSON object graph runs receive in
     /// `config.configurable.langgraph_auth_user`.
     pub fn to_json(&self) -> Value {
-        let mut map = self.0.extra.clone();
-        map.insert("identity".into(), self.0.identity.clone().into());
+        let mut map = self.extra().clone();
+        map.insert("identity".into(), self.identity().into());
         map.insert("display_name".into(), self.display_name().into());
         map.insert("is_authenticated".into(), self.0.is_authenticated.into());
         map.insert("permissions".into(), self.0.permissions.to_vec().into());
@@ -204,6 +286,7 @@ impl AuthUser {
 }
 
 impl From<MinimalUser> for AuthUser {
+    #[inline]
     fn from(u: MinimalUser) -> Self {
         AuthUser(Arc::new(UserData {
             display_name: u.display_name,
@@ -253,6 +336,7 @@ impl IntoAuthUser for AuthUser {
 }
 
 impl IntoAuthUser for MinimalUser {
+    #[inline]
     fn into_auth_user(self) -> Result<AuthUser, HttpException> {
         Ok(self.into())
     }
@@ -309,7 +393,7 @@ impl IntoAuthUser for Map<String, Value> {
             None | Some(Value::Null) => {}
             Some(_) => return Err(bad("permissions are not a list")),
         }
-        user.extra = self;
+        user.extra = (!self.is_empty()).then_some(self);
         Ok(user.into())
     }
 }
@@ -328,6 +412,7 @@ impl IntoAuthUser for Value {
 }
 
 impl<T: IntoAuthUser> IntoAuthUser for Result<T, HttpException> {
+    #[inline]
     fn into_auth_user(self) -> Result<AuthUser, HttpException> {
         self?.into_auth_user()
     }
@@ -423,6 +508,52 @@ mod tests {
         ] {
             assert_eq!(bad.into_auth_user().unwrap_err().status(), 500);
         }
+    }
+
+    #[test]
+    fn user_text_is_moved_or_kept_and_copied_only_when_borrowed() {
+        let owned = String::from("u1");
+        let at = owned.as_ptr();
+        assert_eq!(
+            AuthUser::new(owned).identity().as_ptr(),
+            at,
+            "a String is moved in"
+        );
+        static NAME: &str = "Ada";
+        let lent = MinimalUser::new(Cow::Borrowed(NAME)).with_display_name(Cow::Borrowed(NAME));
+        let lent = AuthUser::from(lent);
+        assert!(std::ptr::eq(lent.identity(), NAME) && std::ptr::eq(lent.display_name(), NAME));
+        let borrowed = String::from("u2");
+        let copied = AuthUser::new(borrowed.as_str());
+        assert_eq!(copied.identity(), "u2");
+        assert_ne!(
+            copied.identity().as_ptr(),
+            borrowed.as_ptr(),
+            "a &str is copied"
+        );
+        assert_eq!(AuthUser::new(&borrowed).identity(), "u2");
+        assert_eq!(AuthUser::new(Box::<str>::from("u3")).identity(), "u3");
+    }
+
+    #[test]
+    fn extra_fields_are_kept_and_absent_ones_are_empty() {
+        let plain = AuthUser::new("u1");
+        assert!(plain.extra().is_empty());
+        assert_eq!(plain.get("org"), None);
+        assert_eq!(
+            plain.to_json(),
+            json!({"identity": "u1", "display_name": "u1", "is_authenticated": true, "permissions": []})
+        );
+        let rich = AuthUser::from(
+            MinimalUser::new("u1")
+                .with_field("org", "acme")
+                .with_field("n", 2),
+        );
+        assert_eq!(rich.extra().len(), 2);
+        assert_eq!(rich.get("org"), Some(json!("acme")));
+        assert_eq!(rich.to_json()["n"], json!(2));
+        // A JSON user without extra fields is the same user as one built without them.
+        assert_eq!(json!({"identity": "u1"}).into_auth_user().unwrap(), plain);
     }
 
     #[test]

@@ -74,6 +74,28 @@ mod small {
     }
 }
 
+mod lent {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    /// The tutorial's table of tokens, identities and display names.
+    pub(super) static TOKENS: [(&str, &str, &str); 1] = [("user1-token", "user1", "Alice")];
+
+    /// Builds its users from the static table, lending its strings instead of copying them.
+    #[auth::authenticate]
+    async fn by_token(authorization: Option<&str>) -> Result<MinimalUser, HttpException> {
+        let token = authorization.and_then(|h| h.strip_prefix("Bearer "));
+        match TOKENS.iter().find(|(t, _, _)| Some(*t) == token) {
+            Some((_, identity, name)) => {
+                Ok(MinimalUser::new(Cow::Borrowed(*identity))
+                    .with_display_name(Cow::Borrowed(*name)))
+            }
+            None => Err(HttpException::new(401)),
+        }
+    }
+}
+
 mod large {
     use super::*;
 
@@ -125,6 +147,21 @@ fn authenticating_with_a_small_handler_allocates_only_the_user() {
     assert_eq!(user.unwrap().identity(), "user1");
     // The identity's `String` and the shared user; no boxed future.
     assert_eq!(allocations, 2);
+}
+
+#[test]
+fn a_user_built_from_static_strings_allocates_only_the_shared_user() {
+    let auth = policy("lent");
+    let headers = [("authorization", "Bearer user1-token")];
+    let request = Request::new("GET", "/threads").with_headers(&headers);
+    let (user, allocations) = counted(|| auth.authenticate(&request));
+    let user = user.unwrap();
+    assert_eq!((user.identity(), user.display_name()), ("user1", "Alice"));
+    // The identity and the display name are the table's own strings, not copies.
+    let (_, identity, name) = lent::TOKENS[0];
+    assert!(std::ptr::eq(user.identity(), identity));
+    assert!(std::ptr::eq(user.display_name(), name));
+    assert_eq!(allocations, 1);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The tutorial's `src/security/auth.py`, in Rust: authentication, the global owner handler
 //! (variant A) and the scoped handlers that variant B adds.
 
+use std::borrow::Cow;
+
 use auth::types::{AssistantsValue, AuthValue, StoreValue, ThreadsCreate, ThreadsRead};
 use auth::{AuthContext, Filter, HttpException, MinimalUser};
 
@@ -38,7 +40,8 @@ pub mod authn {
             .iter()
             .find(|(t, _, _)| *t == token.trim())
             .ok_or_else(|| unauthorized("Invalid token"))?;
-        Ok(MinimalUser::new(*identity).with_display_name(*name))
+        // The table is static: the user borrows its strings instead of copying them.
+        Ok(MinimalUser::new(Cow::Borrowed(*identity)).with_display_name(Cow::Borrowed(*name)))
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`scoped`]: added on top of [`global`] by the scoped policy: thread creation and reads,
 //!   assistants denied, store namespaces private to their first label.
 
+use std::borrow::Cow;
+
 use auth::types::{AssistantsValue, AuthValue, StoreValue, ThreadsCreate, ThreadsRead};
 use auth::{AuthContext, Filter, HttpException, MinimalUser};
 
@@ -49,7 +51,8 @@ pub mod authn {
             .iter()
             .find(|(t, _, _)| *t == token)
             .ok_or_else(|| refuse("Invalid token"))?;
-        Ok(MinimalUser::new(*identity).with_display_name(*name))
+        // The table is static: the user borrows its strings instead of copying them.
+        Ok(MinimalUser::new(Cow::Borrowed(*identity)).with_display_name(Cow::Borrowed(*name)))
     }
 }
 
