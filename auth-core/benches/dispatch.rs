@@ -18,6 +18,21 @@ use serde_json::{Map, json};
 /// example server writes it, with `Filter::eq`, and as the README does, with `filter!`), and a
 /// scoped read handler.
 mod policy {
+    /// `Authorization: Bearer <token>` → the token, or the tutorial's 401s.
+    fn bearer_token(authorization: Option<&str>) -> Result<&str, auth::HttpException> {
+        use auth::HttpException;
+        let header = authorization
+            .ok_or_else(|| HttpException::new(401).with_detail("Missing authorization header"))?;
+        let (scheme, token) = header.split_once(' ').ok_or_else(|| {
+            HttpException::new(401).with_detail("Invalid authorization header format")
+        })?;
+        auth::ensure!(
+            scheme.eq_ignore_ascii_case("bearer"),
+            "Invalid authorization scheme"
+        );
+        Ok(token)
+    }
+
     pub mod authn {
         use auth::{HttpException, MinimalUser};
 
@@ -25,17 +40,7 @@ mod policy {
         async fn get_current_user(
             authorization: Option<&str>,
         ) -> Result<MinimalUser, HttpException> {
-            let header = authorization.ok_or_else(|| {
-                HttpException::new(401).with_detail("Missing authorization header")
-            })?;
-            let (scheme, token) = header.split_once(' ').ok_or_else(|| {
-                HttpException::new(401).with_detail("Invalid authorization header format")
-            })?;
-            auth::ensure!(
-                scheme.eq_ignore_ascii_case("bearer"),
-                "Invalid authorization scheme"
-            );
-            match token {
+            match super::bearer_token(authorization)? {
                 "user1-token" => Ok(MinimalUser::new("user1").with_display_name("Alice")),
                 "user2-token" => Ok(MinimalUser::new("user2").with_display_name("Bob")),
                 _ => Err(HttpException::new(401).with_detail("Invalid token")),
@@ -59,16 +64,7 @@ mod policy {
         async fn get_current_user(
             authorization: Option<&str>,
         ) -> Result<MinimalUser, HttpException> {
-            let header = authorization.ok_or_else(|| {
-                HttpException::new(401).with_detail("Missing authorization header")
-            })?;
-            let (scheme, token) = header.split_once(' ').ok_or_else(|| {
-                HttpException::new(401).with_detail("Invalid authorization header format")
-            })?;
-            auth::ensure!(
-                scheme.eq_ignore_ascii_case("bearer"),
-                "Invalid authorization scheme"
-            );
+            let token = super::bearer_token(authorization)?;
             let (_, identity, name) = TOKENS
                 .iter()
                 .find(|(t, _, _)| *t == token)

@@ -138,24 +138,26 @@ fn authorizing_with_a_small_handler_allocates_only_the_filters_value() {
     assert_eq!(allocations, 1);
 }
 
-#[test]
-fn authenticating_with_a_small_handler_allocates_only_the_user() {
-    let auth = policy("small");
+/// `Bearer user1-token` authenticated by the handler of `module`: the user and the allocations.
+fn authenticate_user1(module: &str) -> (AuthUser, usize) {
+    let auth = policy(module);
     let headers = [("authorization", "Bearer user1-token")];
     let request = Request::new("GET", "/threads").with_headers(&headers);
     let (user, allocations) = counted(|| auth.authenticate(&request));
-    assert_eq!(user.unwrap().identity(), "user1");
+    (user.unwrap(), allocations)
+}
+
+#[test]
+fn authenticating_with_a_small_handler_allocates_only_the_user() {
+    let (user, allocations) = authenticate_user1("small");
+    assert_eq!(user.identity(), "user1");
     // The identity's `String` and the shared user; no boxed future.
     assert_eq!(allocations, 2);
 }
 
 #[test]
 fn a_user_built_from_static_strings_allocates_only_the_shared_user() {
-    let auth = policy("lent");
-    let headers = [("authorization", "Bearer user1-token")];
-    let request = Request::new("GET", "/threads").with_headers(&headers);
-    let (user, allocations) = counted(|| auth.authenticate(&request));
-    let user = user.unwrap();
+    let (user, allocations) = authenticate_user1("lent");
     assert_eq!((user.identity(), user.display_name()), ("user1", "Alice"));
     // The identity and the display name are the table's own strings, not copies.
     let (_, identity, name) = lent::TOKENS[0];
