@@ -72,7 +72,7 @@ type Key = Cow<'static, str>;
 
 /// One condition of a conjunction.
 #[derive(Clone, Debug, PartialEq)]
-enum Cond {
+pub(crate) enum Cond {
     /// The key exists and equals the value.
     Eq(Key, Value),
     /// The key holds an array containing every one of the values (never empty).
@@ -472,6 +472,12 @@ impl Filter {
     /// ```
     pub fn error(&self) -> Option<&FilterError> {
         self.error.as_deref()
+    }
+
+    /// For `auth::sql`: the conditions of a well-formed filter, or why it is poisoned.
+    #[cfg(feature = "sql")]
+    pub(crate) fn conds(&self) -> Result<&[Cond], &FilterError> {
+        self.error.as_deref().map_or(Ok(&self.conds), Err)
     }
 
     /// For [`filter!`](crate::filter!): a malformed filter becomes a poisoned one.

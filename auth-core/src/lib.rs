@@ -9,6 +9,8 @@ mod filter;
 mod output;
 mod registry;
 mod request;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod types;
 mod user;
 mod vocab;

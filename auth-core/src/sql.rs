@@ -1,0 +1,1154 @@
+//! Filters and metadata searches applied **inside the database**: a [`Filter`] (or the caller's
+//! own metadata search) rendered as a SQL boolean expression over a JSON metadata column, for
+//! PostgreSQL (`jsonb`) and SQLite (its JSON functions on a `TEXT` or `JSONB` column).
+//!
+//! Enable the cargo feature `sql` (no database driver needed); `sqlx-postgres` and `sqlx-sqlite`
+//! add [`QueryBuilderExt`], which pushes a filter into a [`sqlx::QueryBuilder`] in one line.
+//!
+//! A [`Predicate`] is SQL text with placeholders plus the ordered values to bind ([`Bind`]).
+//! Keys and values are always bound, never written into the SQL text, whatever they contain
+//! (quotes, `%`, backslashes, NUL…). The caller chooses the column expression (trusted SQL,
+//! such as `metadata` or `t.metadata`) and the first placeholder's number, so the predicate
+//! composes into any query: `WHERE tenant = $1 AND <predicate>`.
+//!
+//! # PostgreSQL
+//!
+//! ```
+//! use auth::Filter;
+//! use auth::sql::{Bind, Dialect};
+//! use serde_json::json;
+//!
+//! let filter = Filter::eq("owner", "user1");
+//! let p = Dialect::Postgres.filter(&filter, "metadata").unwrap();
+//! // `$1` is the tenant: the filter's placeholders start at `$2`.
+//! assert_eq!(p.sql(2), "metadata @> $2::jsonb");
+//! assert_eq!(p.binds(), [Bind::Json(json!({"owner": "user1"}))]);
+//! ```
+//!
+//! Every condition on a key is, or starts with, a containment `column @> $n::jsonb`, which a GIN
+//! index on the column answers (`jsonb_path_ops` or `jsonb_ops`); where containment alone is
+//! looser than [`Filter::matches`] (an object or array compared for equality, a number, see
+//! below), an exact test on the same row follows it:
+//!
+//! ```
+//! use auth::Filter;
+//! use auth::sql::{Bind, Dialect};
+//! use serde_json::json;
+//!
+//! let filter = Filter::eq("n", 1).and(Filter::contains("tags", "x"));
+//! let p = Dialect::Postgres.filter(&filter, "t.metadata").unwrap();
+//! assert_eq!(
+//!     p.sql(1),
+//!     "(t.metadata @> $1::jsonb AND strpos((t.metadata -> $2::text)::text, '.') = 0)",
+//! );
+//! assert_eq!(
+//!     p.binds(),
+//!     [Bind::Json(json!({"n": 1, "tags": ["x"]})), Bind::Text("n".into())],
+//! );
+//! ```
+//!
+//! The column must be `jsonb`.
+//!
+//! # SQLite
+//!
+//! ```
+//! use auth::Filter;
+//! use auth::sql::{Bind, Dialect};
+//!
+//! let filter = Filter::eq("owner", "user1");
+//! let p = Dialect::Sqlite.filter(&filter, "metadata").unwrap();
+//! assert_eq!(
+//!     p.sql(1),
+//!     "EXISTS (SELECT 1 FROM json_each(metadata) AS __auth_j0 WHERE __auth_j0.key = ?1 \
+//!      AND __auth_j0.type = 'text' AND __auth_j0.atom = ?2)",
+//! );
+//! assert_eq!(p.binds(), [Bind::Text("owner".into()), Bind::Text("user1".into())]);
+//! ```
+//!
+//! Keys are looked up with `json_each`, compared to a bound value, rather than with a JSON path
+//! (a path cannot spell every key); placeholders are numbered `?N`. The column holds JSON text or
+//! SQLite's `JSONB` (SQLite 3.45 and later).
+//!
+//! # Semantics
+//!
+//! A row matches exactly when [`Filter::matches`] accepts its metadata as the database gives it
+//! back (the column's text parsed by `serde_json`), on both dialects. A missing key never
+//! matches; `$eq` is JSON equality without coercion (`1`, `"1"` and `true` differ; objects by
+//! their members, arrays in order); `$contains` on a key that holds no array never matches; `$or`
+//! and `$and` nest. A filter without conditions renders as `TRUE`; a poisoned filter is an
+//! error, never a predicate.
+//!
+//! **Numbers.** [`Filter::matches`] tells an integer from a float: `1` matches `1` but not `1.0`,
+//! and `1.0` matches `1.0`, `1.00` and `-0.0`/`0.0` as equal floats, never an integer. The SQL
+//! agrees:
+//!
+//! - PostgreSQL compares `jsonb` numbers by value (`1 = 1.0`), then tells them apart as
+//!   `serde_json` does when it reads the column back: a number written with a decimal point
+//!   is a float, as is one beyond the 64-bit integer range. `jsonb` keeps a number's
+//!   decimals but not its exponent: `1e16` is stored, and read back, as the integer
+//!   `10000000000000000`, and `1.5e1` as `15`.
+//! - SQLite keeps the JSON text: `json_each`'s `type` (`integer` or `real`) is the number's
+//!   kind and its `atom` the value. Integers beyond `i64` are compared as text.
+//!
+//! Values that `serde_json` writes itself round-trip exactly. Floats written elsewhere with more
+//! than 17 significant digits are compared by their decimal value on PostgreSQL, while
+//! `serde_json` would round both to the same `f64`.
+//!
+//! **Metadata searches.** [`Dialect::contains`] renders the JSON containment of the search's
+//! `{"metadata": {...}}` (PostgreSQL's `@>` on objects: every wanted key present and containing
+//! the wanted value; an array containing every wanted element in some element; scalars equal),
+//! with the same number rule; [`metadata_contains`] is its reference in Rust.
+//!
+//! **Limits.** PostgreSQL cannot store the character U+0000 in `jsonb`: a condition whose key or
+//! value contains it renders as `FALSE` there (no stored row can hold it). An object with a
+//! duplicate key is read by PostgreSQL and `serde_json` as its last member; on SQLite a
+//! condition may see either member. The predicate is `TRUE` exactly for matching rows and `FALSE`
+//! or `NULL` otherwise (such as where the column is `NULL`): use it in `WHERE`, `AND` and `OR`,
+//! and negate it as `NOT COALESCE(<predicate>, FALSE)`.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Number, Value};
+
+use crate::filter::Cond;
+use crate::{Filter, FilterError};
+
+/// The SQL dialect to render for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// PostgreSQL, over a `jsonb` column; placeholders `$N`.
+    Postgres,
+    /// SQLite, over a column of JSON text or `JSONB`; placeholders `?N`.
+    Sqlite,
+}
+
+/// One value to bind, in placeholder order.
+///
+/// With sqlx, [`QueryBuilderExt`] binds them; with another driver, bind [`Json`](Bind::Json) as
+/// `jsonb` (PostgreSQL only), [`Text`](Bind::Text) as text, [`TextArray`](Bind::TextArray) as
+/// `text[]` (PostgreSQL only), [`Int`](Bind::Int) as a 64-bit integer and [`Float`](Bind::Float)
+/// as a double (SQLite only).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Bind {
+    /// A JSON document, placeholder cast `::jsonb`.
+    Json(Value),
+    /// A string: a key, or a string value.
+    Text(String),
+    /// A path of keys and array indexes, placeholder cast `::text[]`.
+    TextArray(Vec<String>),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+}
+
+/// A SQL boolean expression and the values to bind to its placeholders, in order.
+///
+/// Made by [`Dialect::filter`] or [`Dialect::contains`]; written out by [`sql`](Predicate::sql)
+/// with the placeholder numbers of the caller's choice, or pushed into a `sqlx::QueryBuilder` by
+/// [`QueryBuilderExt`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Predicate {
+    dialect: Dialect,
+    /// The SQL text without its placeholders.
+    text: String,
+    /// Where each placeholder goes: byte offsets into `text`, ascending.
+    holes: Vec<usize>,
+    binds: Vec<Bind>,
+}
+
+impl Dialect {
+    /// Renders `filter` as a predicate over the JSON column `column` (a trusted SQL expression,
+    /// written as given).
+    ///
+    /// A filter without conditions gives `TRUE`; a poisoned filter gives its error.
+    ///
+    /// ```
+    /// use auth::sql::Dialect;
+    /// use auth::{Filter, filter};
+    ///
+    /// assert_eq!(Dialect::Postgres.filter(&Filter::all(), "m").unwrap().sql(1), "TRUE");
+    /// let bad = filter!({"owner": {"$ne": "u1"}});
+    /// assert!(Dialect::Sqlite.filter(&bad, "m").is_err());
+    /// ```
+    pub fn filter(self, filter: &Filter, column: &str) -> Result<Predicate, FilterError> {
+        let conds = filter.conds().map_err(Clone::clone)?;
+        let mut w = Writer::new(self);
+        match self {
+            Dialect::Postgres => pg::conj(&mut w, column, conds),
+            Dialect::Sqlite => lite::conj(&mut w, column, conds),
+        }
+        Ok(w.finish())
+    }
+
+    /// Renders the caller's metadata search: rows whose metadata contains `wanted`, as
+    /// [`metadata_contains`] decides.
+    ///
+    /// ```
+    /// use auth::sql::{Bind, Dialect};
+    /// use serde_json::json;
+    ///
+    /// let wanted = json!({"tags": ["x"], "org": {"name": "acme"}});
+    /// let p = Dialect::Postgres.contains(wanted.as_object().unwrap(), "metadata");
+    /// assert_eq!(p.sql(1), "metadata @> $1::jsonb");
+    /// assert_eq!(p.binds(), [Bind::Json(wanted.clone())]);
+    /// ```
+    pub fn contains(self, wanted: &Map<String, Value>, column: &str) -> Predicate {
+        let mut w = Writer::new(self);
+        match self {
+            Dialect::Postgres => pg::search(&mut w, column, wanted),
+            Dialect::Sqlite => lite::search(&mut w, column, wanted),
+        }
+        w.finish()
+    }
+}
+
+impl Predicate {
+    /// The dialect this predicate is written in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The SQL text, its placeholders numbered from `first` (`$first`, `$first+1`… on
+    /// PostgreSQL, `?first`… on SQLite).
+    ///
+    /// ```
+    /// use auth::Filter;
+    /// use auth::sql::Dialect;
+    ///
+    /// let p = Dialect::Sqlite.filter(&Filter::eq("public", true), "m").unwrap();
+    /// assert_eq!(
+    ///     p.sql(3),
+    ///     "EXISTS (SELECT 1 FROM json_each(m) AS __auth_j0 WHERE __auth_j0.key = ?3 \
+    ///      AND __auth_j0.type = 'true')",
+    /// );
+    /// ```
+    pub fn sql(&self, first: usize) -> String {
+        let mut out = String::with_capacity(self.text.len() + 4 * self.holes.len());
+        let sigil = match self.dialect {
+            Dialect::Postgres => '$',
+            Dialect::Sqlite => '?',
+        };
+        let mut at = 0;
+        for (i, &hole) in self.holes.iter().enumerate() {
+            out.push_str(&self.text[at..hole]);
+            out.push(sigil);
+            // Writing to a `String` cannot fail.
+            let _ = write!(out, "{}", first + i);
+            at = hole;
+        }
+        out.push_str(&self.text[at..]);
+        out
+    }
+
+    /// The values to bind, in placeholder order.
+    pub fn binds(&self) -> &[Bind] {
+        &self.binds
+    }
+
+    /// The values to bind, in placeholder order, by value.
+    pub fn into_binds(self) -> Vec<Bind> {
+        self.binds
+    }
+
+    /// Both predicates: `(self AND other)`, for a filter and a search in the same `WHERE`.
+    ///
+    /// ```
+    /// use auth::Filter;
+    /// use auth::sql::Dialect;
+    /// use serde_json::json;
+    ///
+    /// let auth = Dialect::Postgres.filter(&Filter::eq("owner", "u1"), "m").unwrap();
+    /// let search = Dialect::Postgres.contains(json!({"tag": "x"}).as_object().unwrap(), "m");
+    /// let both = auth.and(search);
+    /// assert_eq!(both.sql(1), "(m @> $1::jsonb AND m @> $2::jsonb)");
+    /// assert_eq!(both.binds().len(), 2);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the two are of different dialects, a programming error.
+    pub fn and(mut self, other: Predicate) -> Predicate {
+        assert_eq!(
+            self.dialect, other.dialect,
+            "Predicate::and: predicates of different dialects"
+        );
+        if self.text == "TRUE" && self.binds.is_empty() {
+            return other;
+        }
+        if other.text == "TRUE" && other.binds.is_empty() {
+            return self;
+        }
+        self.text.insert(0, '(');
+        for h in &mut self.holes {
+            *h += 1;
+        }
+        self.text.push_str(" AND ");
+        let base = self.text.len();
+        self.text.push_str(&other.text);
+        self.text.push(')');
+        self.holes.extend(other.holes.iter().map(|h| h + base));
+        self.binds.extend(other.binds);
+        self
+    }
+
+    /// The SQL text between placeholders and the bound values: `(text before the first
+    /// placeholder, [(bind, text after it)…])`, for a query builder that numbers placeholders
+    /// itself.
+    #[cfg(any(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
+    fn pieces(self) -> (String, Vec<(Bind, String)>) {
+        let mut ends: Vec<usize> = self.holes.iter().skip(1).copied().collect();
+        ends.push(self.text.len());
+        let first = self.holes.first().map_or(self.text.len(), |&h| h);
+        let head = self.text[..first].to_owned();
+        let rest = self
+            .binds
+            .into_iter()
+            .zip(self.holes.iter().zip(ends))
+            .map(|(b, (&start, end))| (b, self.text[start..end].to_owned()))
+            .collect();
+        (head, rest)
+    }
+}
+
+/// Whether `metadata` contains `wanted`: the semantics of a metadata search, and of
+/// [`Dialect::contains`].
+///
+/// Every wanted key is present and contains its wanted value: an object contains an object when
+/// it contains each of its members; an array contains an array when each wanted element is
+/// contained in some element; any other pair when equal, as JSON values (no coercion: `1` is
+/// not `1.0`). This is PostgreSQL's `@>` between two objects, with that number rule.
+///
+/// ```
+/// use auth::sql::metadata_contains;
+/// use serde_json::json;
+///
+/// let meta = json!({"owner": "u1", "tags": ["a", "b"], "org": {"id": 7, "name": "acme"}});
+/// let meta = meta.as_object().unwrap();
+/// let has = |wanted: serde_json::Value| metadata_contains(meta, wanted.as_object().unwrap());
+/// assert!(has(json!({"tags": ["b"], "org": {"id": 7}})));
+/// assert!(has(json!({})));
+/// assert!(!has(json!({"tags": "a"}))); // an array does not contain a bare scalar
+/// assert!(!has(json!({"org": {"id": 7.0}})));
+/// ```
+pub fn metadata_contains(metadata: &Map<String, Value>, wanted: &Map<String, Value>) -> bool {
+    wanted
+        .iter()
+        .all(|(k, w)| metadata.get(k).is_some_and(|h| contained(h, w)))
+}
+
+fn contained(have: &Value, wanted: &Value) -> bool {
+    match (have, wanted) {
+        (Value::Object(h), Value::Object(w)) => metadata_contains(h, w),
+        (Value::Array(h), Value::Array(w)) => {
+            w.iter().all(|wv| h.iter().any(|hv| contained(hv, wv)))
+        }
+        (h, w) => h == w,
+    }
+}
+
+/// Builds a predicate: SQL text, and placeholders where binds go.
+struct Writer {
+    dialect: Dialect,
+    text: String,
+    holes: Vec<usize>,
+    binds: Vec<Bind>,
+    /// The next table alias number.
+    alias: usize,
+}
+
+impl Writer {
+    fn new(dialect: Dialect) -> Writer {
+        Writer {
+            dialect,
+            text: String::with_capacity(64),
+            holes: Vec::new(),
+            binds: Vec::new(),
+            alias: 0,
+        }
+    }
+
+    fn sql(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    fn bind(&mut self, b: Bind) {
+        self.holes.push(self.text.len());
+        self.binds.push(b);
+    }
+
+    fn new_alias(&mut self) -> String {
+        let a = format!("__auth_j{}", self.alias);
+        self.alias += 1;
+        a
+    }
+
+    fn finish(self) -> Predicate {
+        Predicate {
+            dialect: self.dialect,
+            text: self.text,
+            holes: self.holes,
+            binds: self.binds,
+        }
+    }
+}
+
+/// Whether a key or value holds U+0000, which PostgreSQL cannot store in `jsonb`.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+fn has_number(v: &Value) -> bool {
+    match v {
+        Value::Number(_) => true,
+        Value::Array(items) => items.iter().any(has_number),
+        Value::Object(m) => m.values().any(has_number),
+        _ => false,
+    }
+}
+
+/// The float range that `serde_json` reads as an integer when written without a decimal point:
+/// `i64::MIN ..= u64::MAX`.
+const INT_MIN: f64 = -9_223_372_036_854_775_808.0;
+const INT_END: f64 = 18_446_744_073_709_551_616.0;
+
+/// Whether a stored number equal to `n` must be told apart by its decimal point: `Some(false)`
+/// if it must have none (an integer), `Some(true)` if it must have one (an integral float that
+/// could also be written as an integer), `None` if value equality settles it.
+fn needs_point(n: &Number) -> Option<bool> {
+    match n.as_f64() {
+        Some(f) if n.is_f64() => (f.fract() == 0.0 && (INT_MIN..INT_END).contains(&f)).then_some(true),
+        _ => Some(false),
+    }
+}
+
+/// PostgreSQL: containment (`@>`, GIN-indexable) first, then exact tests where containment is
+/// looser than equality.
+mod pg {
+    use super::*;
+
+    /// A `jsonb` expression: a base (the column, or an `elements` alias's `v`), then keys.
+    #[derive(Clone)]
+    pub(super) struct Expr<'a> {
+        base: &'a str,
+        keys: Vec<&'a str>,
+        /// After the keys, a path (`#>`) of keys and indexes.
+        path: Vec<String>,
+    }
+
+    impl<'a> Expr<'a> {
+        fn new(base: &'a str) -> Self {
+            Expr {
+                base,
+                keys: Vec::new(),
+                path: Vec::new(),
+            }
+        }
+
+        fn key(&self, k: &'a str) -> Self {
+            let mut e = self.clone();
+            if e.path.is_empty() {
+                e.keys.push(k);
+            } else {
+                e.path.push(k.to_owned());
+            }
+            e
+        }
+
+        fn write(&self, w: &mut Writer) {
+            w.sql(self.base);
+            for k in &self.keys {
+                w.sql(" -> ");
+                w.bind(Bind::Text((*k).to_owned()));
+                w.sql("::text");
+            }
+            if !self.path.is_empty() {
+                w.sql(" #> ");
+                w.bind(Bind::TextArray(self.path.clone()));
+                w.sql("::text[]");
+            }
+        }
+    }
+
+    pub(super) fn conj(w: &mut Writer, column: &str, conds: &[Cond]) {
+        if conds.is_empty() {
+            w.sql("TRUE");
+            return;
+        }
+        // One containment for every condition on a key that can share it (the first on each
+        // key): a single GIN probe.
+        let mut merged = Map::new();
+        let mut own = Vec::with_capacity(conds.len());
+        for c in conds {
+            let (key, wanted) = match c {
+                Cond::Eq(k, v) if !k.contains('\0') && !has_nul(v) => (k, v.clone()),
+                Cond::Contains(k, vs) if !k.contains('\0') && !vs.iter().any(has_nul) => {
+                    (k, Value::Array(vs.clone()))
+                }
+                _ => {
+                    own.push(false);
+                    continue;
+                }
+            };
+            if merged.contains_key(key.as_ref()) {
+                own.push(true);
+            } else {
+                merged.insert(key.as_ref().to_owned(), wanted);
+                own.push(false);
+            }
+        }
+        let mut parts = 0;
+        let open = w.text.len();
+        if !merged.is_empty() {
+            w.sql(column);
+            w.sql(" @> ");
+            w.bind(Bind::Json(Value::Object(merged)));
+            w.sql("::jsonb");
+            parts += 1;
+        }
+        for (c, own) in conds.iter().zip(own) {
+            let before = w.text.len();
+            if parts > 0 {
+                w.sql(" AND ");
+            }
+            if cond(w, column, c, own) {
+                parts += 1;
+            } else {
+                w.text.truncate(before);
+            }
+        }
+        if parts > 1 {
+            w.text.insert(open, '(');
+            for h in w.holes.iter_mut().rev() {
+                if *h < open {
+                    break;
+                }
+                *h += 1;
+            }
+            w.sql(")");
+        }
+    }
+
+    /// Writes what `c` needs beyond the merged containment (all of it if `own`); returns false
+    /// if it wrote nothing.
+    fn cond(w: &mut Writer, column: &str, c: &Cond, own: bool) -> bool {
+        let start = w.holes.len();
+        let at = w.text.len();
+        match c {
+            Cond::Eq(k, v) => {
+                if k.contains('\0') || has_nul(v) {
+                    w.sql("FALSE");
+                    return true;
+                }
+                let mut parts = Vec::new();
+                if own {
+                    parts.push(Part::Contains(Value::Object(Map::from_iter([(
+                        k.to_string(),
+                        v.clone(),
+                    )]))));
+                }
+                eq_parts(v, &mut parts);
+                write_parts(w, &Expr::new(column), k, &parts);
+            }
+            Cond::Contains(k, vs) => {
+                if k.contains('\0') || vs.iter().any(has_nul) {
+                    w.sql("FALSE");
+                    return true;
+                }
+                let mut parts = Vec::new();
+                if own {
+                    parts.push(Part::Contains(Value::Object(Map::from_iter([(
+                        k.to_string(),
+                        Value::Array(vs.clone()),
+                    )]))));
+                }
+                for v in vs {
+                    if v.is_number() || v.is_array() || v.is_object() {
+                        parts.push(Part::Element(v));
+                    }
+                }
+                write_parts(w, &Expr::new(column), k, &parts);
+            }
+            Cond::Or { branches, .. } => {
+                w.sql("(");
+                for (i, b) in branches.iter().enumerate() {
+                    if i > 0 {
+                        w.sql(" OR ");
+                    }
+                    conj(w, column, b);
+                }
+                w.sql(")");
+            }
+        }
+        w.holes.len() > start || w.text.len() > at
+    }
+
+    /// One test of a condition on a key.
+    enum Part<'v> {
+        /// `column @> {key: value}`.
+        Contains(Value),
+        /// `column -> key = value`.
+        Equal(&'v Value),
+        /// The number at `path` below the key has (or has not) a decimal point.
+        Point(Vec<String>, bool),
+        /// Some element of the array at the key equals the value exactly.
+        Element(&'v Value),
+    }
+
+    /// The exact tests of `column -> key` equal to `v`, beyond containment.
+    fn eq_parts<'v>(v: &'v Value, parts: &mut Vec<Part<'v>>) {
+        match v {
+            Value::Number(n) => {
+                if let Some(point) = needs_point(n) {
+                    parts.push(Part::Point(Vec::new(), point));
+                }
+            }
+            Value::Array(_) | Value::Object(_) => {
+                parts.push(Part::Equal(v));
+                let mut path = Vec::new();
+                points(v, &mut path, parts);
+            }
+            _ => {}
+        }
+    }
+
+    /// The decimal-point tests of every number within `v`, by path.
+    fn points(v: &Value, path: &mut Vec<String>, parts: &mut Vec<Part<'_>>) {
+        match v {
+            Value::Number(n) => {
+                if let Some(point) = needs_point(n) {
+                    parts.push(Part::Point(path.clone(), point));
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    points(item, path, parts);
+                    path.pop();
+                }
+            }
+            Value::Object(m) => {
+                for (k, item) in m {
+                    path.push(k.clone());
+                    points(item, path, parts);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn write_parts(w: &mut Writer, base: &Expr<'_>, key: &str, parts: &[Part<'_>]) {
+        if parts.len() > 1 {
+            w.sql("(");
+        }
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                w.sql(" AND ");
+            }
+            match p {
+                Part::Contains(wanted) => {
+                    base.write(w);
+                    w.sql(" @> ");
+                    w.bind(Bind::Json(wanted.clone()));
+                    w.sql("::jsonb");
+                }
+                Part::Equal(v) => {
+                    base.key(key).write(w);
+                    w.sql(" = ");
+                    w.bind(Bind::Json((*v).clone()));
+                    w.sql("::jsonb");
+                }
+                Part::Point(path, point) => {
+                    let mut e = base.key(key);
+                    e.path = path.clone();
+                    point_test(w, &e, *point);
+                }
+                Part::Element(v) => {
+                    let k = base.key(key);
+                    let alias = elements(w, &k);
+                    exact(w, &Expr::new(&alias), v);
+                    w.sql(")");
+                }
+            }
+        }
+        if parts.len() > 1 {
+            w.sql(")");
+        }
+    }
+
+    /// `strpos((e)::text, '.') = 0` (an integer) or `> 0` (a float).
+    fn point_test(w: &mut Writer, e: &Expr<'_>, point: bool) {
+        w.sql("strpos((");
+        e.write(w);
+        w.sql(if point {
+            ")::text, '.') > 0"
+        } else {
+            ")::text, '.') = 0"
+        });
+    }
+
+    /// Opens `EXISTS (SELECT 1 FROM jsonb_array_elements(<e if an array>) AS a(v) WHERE ` and
+    /// returns `a.v`.
+    fn elements(w: &mut Writer, e: &Expr<'_>) -> String {
+        let alias = w.new_alias();
+        w.sql("EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(");
+        e.write(w);
+        w.sql(") = 'array' THEN ");
+        e.write(w);
+        w.sql(" END) AS ");
+        w.sql(&alias);
+        w.sql("(v) WHERE ");
+        alias + ".v"
+    }
+
+    /// `e` equals `v` exactly: `=` (numbers by value), then the decimal points of its numbers.
+    fn exact(w: &mut Writer, e: &Expr<'_>, v: &Value) {
+        e.write(w);
+        w.sql(" = ");
+        w.bind(Bind::Json(v.clone()));
+        w.sql("::jsonb");
+        let mut parts = Vec::new();
+        let mut path = Vec::new();
+        points(v, &mut path, &mut parts);
+        for p in parts {
+            if let Part::Point(path, point) = p {
+                w.sql(" AND ");
+                let mut at = e.clone();
+                at.path = path;
+                point_test(w, &at, point);
+            }
+        }
+    }
+
+    pub(super) fn search(w: &mut Writer, column: &str, wanted: &Map<String, Value>) {
+        if wanted.is_empty() {
+            w.sql("TRUE");
+            return;
+        }
+        if wanted.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+            w.sql("FALSE");
+            return;
+        }
+        let numbered: Vec<_> = wanted.iter().filter(|(_, v)| has_number(v)).collect();
+        if !numbered.is_empty() {
+            w.sql("(");
+        }
+        w.sql(column);
+        w.sql(" @> ");
+        w.bind(Bind::Json(Value::Object(wanted.clone())));
+        w.sql("::jsonb");
+        let base = Expr::new(column);
+        for (k, v) in &numbered {
+            w.sql(" AND ");
+            contained_exact(w, &base.key(k), v);
+        }
+        if !numbered.is_empty() {
+            w.sql(")");
+        }
+    }
+
+    /// `e` contains `v` (which holds a number), numbers told apart as in `metadata_contains`.
+    fn contained_exact(w: &mut Writer, e: &Expr<'_>, v: &Value) {
+        match v {
+            Value::Object(m) => {
+                w.sql("(");
+                e.write(w);
+                w.sql(" @> ");
+                w.bind(Bind::Json(v.clone()));
+                w.sql("::jsonb");
+                for (k, item) in m.iter().filter(|(_, item)| has_number(item)) {
+                    w.sql(" AND ");
+                    contained_exact(w, &e.key(k), item);
+                }
+                w.sql(")");
+            }
+            Value::Array(items) => {
+                w.sql("(");
+                e.write(w);
+                w.sql(" @> ");
+                w.bind(Bind::Json(v.clone()));
+                w.sql("::jsonb");
+                for item in items.iter().filter(|item| has_number(item)) {
+                    w.sql(" AND ");
+                    let alias = elements(w, e);
+                    contained_exact(w, &Expr::new(&alias), item);
+                    w.sql(")");
+                }
+                w.sql(")");
+            }
+            _ => {
+                w.sql("(");
+                exact(w, e, v);
+                w.sql(")");
+            }
+        }
+    }
+}
+
+/// SQLite: `json_each` rows compared by `type` and `atom`, keys bound.
+mod lite {
+    use super::*;
+
+    /// A `json_each` row: its alias, the JSON it iterates, and how the row is addressed in it
+    /// (for the literal text of an integer beyond `i64`).
+    struct Row {
+        alias: String,
+        parent: String,
+        addr: Addr,
+    }
+
+    enum Addr {
+        /// An object member of this key.
+        Key(String),
+        /// The array element at this index.
+        Index(usize),
+        /// Any array element (the row's own `key`).
+        Each,
+    }
+
+    pub(super) fn conj(w: &mut Writer, column: &str, conds: &[Cond]) {
+        match conds {
+            [] => w.sql("TRUE"),
+            [c] => cond(w, column, c),
+            _ => {
+                w.sql("(");
+                for (i, c) in conds.iter().enumerate() {
+                    if i > 0 {
+                        w.sql(" AND ");
+                    }
+                    cond(w, column, c);
+                }
+                w.sql(")");
+            }
+        }
+    }
+
+    fn cond(w: &mut Writer, column: &str, c: &Cond) {
+        match c {
+            Cond::Eq(k, v) => {
+                let row = member(w, column, k);
+                equal(w, &row, v);
+                w.sql(")");
+            }
+            Cond::Contains(k, vs) => {
+                let row = member(w, column, k);
+                w.sql(&row.alias);
+                w.sql(".type = 'array'");
+                let value = format!("{}.value", row.alias);
+                for v in vs {
+                    w.sql(" AND ");
+                    let item = each(w, &value);
+                    equal(w, &item, v);
+                    w.sql(")");
+                }
+                w.sql(")");
+            }
+            Cond::Or { branches, .. } => {
+                w.sql("(");
+                for (i, b) in branches.iter().enumerate() {
+                    if i > 0 {
+                        w.sql(" OR ");
+                    }
+                    conj(w, column, b);
+                }
+                w.sql(")");
+            }
+        }
+    }
+
+    /// Opens `EXISTS (SELECT 1 FROM json_each(json) AS a WHERE ` and returns the row `a`, an
+    /// array element.
+    fn each(w: &mut Writer, json: &str) -> Row {
+        let alias = w.new_alias();
+        w.sql("EXISTS (SELECT 1 FROM json_each(");
+        w.sql(json);
+        w.sql(") AS ");
+        w.sql(&alias);
+        w.sql(" WHERE ");
+        Row {
+            alias,
+            parent: json.to_owned(),
+            addr: Addr::Each,
+        }
+    }
+
+    /// Opens the `json_each` of `json` restricted to the member `key` (`… WHERE a.key = ? AND `)
+    /// and returns the row `a`.
+    fn member(w: &mut Writer, json: &str, key: &str) -> Row {
+        let mut row = each(w, json);
+        w.sql(&row.alias);
+        w.sql(".key = ");
+        w.bind(Bind::Text(key.to_owned()));
+        w.sql(" AND ");
+        row.addr = Addr::Key(key.to_owned());
+        row
+    }
+
+    /// The row `row` holds a value equal to `v`.
+    fn equal(w: &mut Writer, row: &Row, v: &Value) {
+        let a = row.alias.as_str();
+        w.sql(a);
+        match v {
+            Value::Null => w.sql(".type = 'null'"),
+            Value::Bool(true) => w.sql(".type = 'true'"),
+            Value::Bool(false) => w.sql(".type = 'false'"),
+            Value::String(s) => {
+                w.sql(".type = 'text' AND ");
+                w.sql(a);
+                w.sql(".atom = ");
+                w.bind(Bind::Text(s.clone()));
+            }
+            Value::Number(n) => number(w, row, n),
+            Value::Array(items) => {
+                w.sql(".type = 'array' AND json_array_length(");
+                w.sql(a);
+                w.sql(".value) = ");
+                w.sql(&items.len().to_string());
+                let value = format!("{a}.value");
+                for (i, item) in items.iter().enumerate() {
+                    w.sql(" AND ");
+                    let mut at = each(w, &value);
+                    w.sql(&at.alias);
+                    w.sql(".key = ");
+                    w.sql(&i.to_string());
+                    w.sql(" AND ");
+                    at.addr = Addr::Index(i);
+                    equal(w, &at, item);
+                    w.sql(")");
+                }
+            }
+            Value::Object(m) => {
+                w.sql(".type = 'object' AND (SELECT count(*) FROM json_each(");
+                w.sql(a);
+                w.sql(".value)) = ");
+                w.sql(&m.len().to_string());
+                let value = format!("{a}.value");
+                for (k, item) in m {
+                    w.sql(" AND ");
+                    let at = member(w, &value, k);
+                    equal(w, &at, item);
+                    w.sql(")");
+                }
+            }
+        }
+    }
+
+    /// After the row's alias: the number `n`, of the same kind.
+    fn number(w: &mut Writer, row: &Row, n: &Number) {
+        let a = row.alias.as_str();
+        if let Some(i) = n.as_i64() {
+            w.sql(".type = 'integer' AND ");
+            w.sql(a);
+            w.sql(".atom = ");
+            w.bind(Bind::Int(i));
+        } else if let (Some(f), true) = (n.as_f64(), n.is_f64()) {
+            w.sql(".type = 'real' AND ");
+            w.sql(a);
+            w.sql(".atom = ");
+            w.bind(Bind::Float(f));
+        } else {
+            // Beyond `i64`, SQLite's `atom` is a float, which cannot tell such integers apart:
+            // compare the literal, `->` of the row in its parent.
+            w.sql(".type = 'integer' AND (");
+            w.sql(&row.parent);
+            w.sql(" -> ");
+            match &row.addr {
+                Addr::Key(k) => w.bind(Bind::Text(label_path(k))),
+                Addr::Index(i) => {
+                    w.sql("'$[");
+                    w.sql(&i.to_string());
+                    w.sql("]'");
+                }
+                Addr::Each => {
+                    w.sql("('$[' || ");
+                    w.sql(a);
+                    w.sql(".key || ']')");
+                }
+            }
+            w.sql(") = ");
+            w.bind(Bind::Text(n.to_string()));
+        }
+    }
+
+    /// The JSON path `$."key"` of an object member, with `"`, `\` and control characters
+    /// escaped (SQLite 3.45 and later compare an escaped label by its decoded text).
+    pub(super) fn label_path(key: &str) -> String {
+        let mut path = String::with_capacity(key.len() + 4);
+        path.push_str("$.\"");
+        for c in key.chars() {
+            if c == '"' || c == '\\' || c < ' ' {
+                let _ = write!(path, "\\u{:04x}", u32::from(c));
+            } else {
+                path.push(c);
+            }
+        }
+        path.push('"');
+        path
+    }
+
+    pub(super) fn search(w: &mut Writer, column: &str, wanted: &Map<String, Value>) {
+        match wanted.len() {
+            0 => w.sql("TRUE"),
+            1 => members(w, column, wanted),
+            _ => {
+                w.sql("(");
+                members(w, column, wanted);
+                w.sql(")");
+            }
+        }
+    }
+
+    /// Each wanted member is contained in the object `json`, ANDed.
+    fn members(w: &mut Writer, json: &str, wanted: &Map<String, Value>) {
+        for (i, (k, v)) in wanted.iter().enumerate() {
+            if i > 0 {
+                w.sql(" AND ");
+            }
+            let row = member(w, json, k);
+            contained(w, &row, v);
+            w.sql(")");
+        }
+    }
+
+    /// The row `row` holds a value containing `v`.
+    fn contained(w: &mut Writer, row: &Row, v: &Value) {
+        match v {
+            Value::Object(m) => {
+                w.sql(&row.alias);
+                w.sql(".type = 'object'");
+                if !m.is_empty() {
+                    w.sql(" AND ");
+                    members(w, &format!("{}.value", row.alias), m);
+                }
+            }
+            Value::Array(items) => {
+                w.sql(&row.alias);
+                w.sql(".type = 'array'");
+                let value = format!("{}.value", row.alias);
+                for item in items {
+                    w.sql(" AND ");
+                    let at = each(w, &value);
+                    contained(w, &at, item);
+                    w.sql(")");
+                }
+            }
+            scalar => equal(w, row, scalar),
+        }
+    }
+}
+
+/// Pushing filters and searches into a [`sqlx::QueryBuilder`], for PostgreSQL (feature
+/// `sqlx-postgres`) and SQLite (feature `sqlx-sqlite`).
+///
+/// ```
+/// # #[cfg(feature = "sqlx-postgres")] {
+/// use auth::Filter;
+/// use auth::sql::QueryBuilderExt;
+/// use sqlx::{Postgres, QueryBuilder};
+///
+/// let filter = Filter::eq("owner", "user1");
+/// let mut qb = QueryBuilder::<Postgres>::new("SELECT id FROM threads WHERE tenant = ");
+/// qb.push_bind("acme");
+/// qb.push(" AND ").push_filter(&filter, "metadata").unwrap();
+/// assert_eq!(
+///     qb.sql(),
+///     "SELECT id FROM threads WHERE tenant = $1 AND metadata @> $2::jsonb",
+/// );
+/// # }
+/// ```
+///
+/// ```
+/// # #[cfg(feature = "sqlx-sqlite")] {
+/// use auth::Filter;
+/// use auth::sql::QueryBuilderExt;
+/// use serde_json::json;
+/// use sqlx::{QueryBuilder, Sqlite};
+///
+/// let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM threads WHERE ");
+/// qb.push_filter(&Filter::contains("tags", "x"), "metadata").unwrap();
+/// qb.push(" AND ").push_contains(json!({"org": "acme"}).as_object().unwrap(), "metadata");
+/// assert_eq!(qb.sql().matches('?').count(), 5);
+/// # }
+/// ```
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
+pub trait QueryBuilderExt {
+    /// Pushes [`Dialect::filter`] of `filter` over `column`, binding its values; a poisoned
+    /// filter pushes nothing and gives its error.
+    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, FilterError>;
+
+    /// Pushes [`Dialect::contains`] of `wanted` over `column`, binding its values.
+    fn push_contains(&mut self, wanted: &Map<String, Value>, column: &str) -> &mut Self;
+}
+
+#[cfg(feature = "sqlx-postgres")]
+impl<'args> QueryBuilderExt for sqlx::QueryBuilder<'args, sqlx::Postgres> {
+    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, FilterError> {
+        let p = Dialect::Postgres.filter(filter, column)?;
+        Ok(push_postgres(self, p))
+    }
+
+    fn push_contains(&mut self, wanted: &Map<String, Value>, column: &str) -> &mut Self {
+        push_postgres(self, Dialect::Postgres.contains(wanted, column))
+    }
+}
+
+#[cfg(feature = "sqlx-postgres")]
+fn push_postgres<'q, 'args>(
+    qb: &'q mut sqlx::QueryBuilder<'args, sqlx::Postgres>,
+    p: Predicate,
+) -> &'q mut sqlx::QueryBuilder<'args, sqlx::Postgres> {
+    let (head, rest) = p.pieces();
+    qb.push(head);
+    for (bind, text) in rest {
+        match bind {
+            Bind::Json(v) => qb.push_bind(sqlx::types::Json(v)),
+            Bind::Text(s) => qb.push_bind(s),
+            Bind::TextArray(a) => qb.push_bind(a),
+            Bind::Int(i) => qb.push_bind(i),
+            Bind::Float(f) => qb.push_bind(f),
+        };
+        qb.push(text);
+    }
+    qb
+}
+
+#[cfg(feature = "sqlx-sqlite")]
+impl<'args> QueryBuilderExt for sqlx::QueryBuilder<'args, sqlx::Sqlite> {
+    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, FilterError> {
+        let p = Dialect::Sqlite.filter(filter, column)?;
+        Ok(push_sqlite(self, p))
+    }
+
+    fn push_contains(&mut self, wanted: &Map<String, Value>, column: &str) -> &mut Self {
+        push_sqlite(self, Dialect::Sqlite.contains(wanted, column))
+    }
+}
+
+#[cfg(feature = "sqlx-sqlite")]
+fn push_sqlite<'q, 'args>(
+    qb: &'q mut sqlx::QueryBuilder<'args, sqlx::Sqlite>,
+    p: Predicate,
+) -> &'q mut sqlx::QueryBuilder<'args, sqlx::Sqlite> {
+    let (head, rest) = p.pieces();
+    qb.push(head);
+    for (bind, text) in rest {
+        match bind {
+            // The SQLite renderer binds only text, integers and floats.
+            Bind::Json(v) => qb.push_bind(v.to_string()),
+            Bind::Text(s) => qb.push_bind(s),
+            Bind::TextArray(a) => qb.push_bind(Value::from(a).to_string()),
+            Bind::Int(i) => qb.push_bind(i),
+            Bind::Float(f) => qb.push_bind(f),
+        };
+        qb.push(text);
+    }
+    qb
+}
