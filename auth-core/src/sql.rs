@@ -127,8 +127,7 @@ pub enum Dialect {
 ///
 /// With sqlx, [`QueryBuilderExt`] binds them; with another driver, bind [`Json`](Bind::Json) as
 /// `jsonb` (PostgreSQL only), [`Text`](Bind::Text) as text, [`TextArray`](Bind::TextArray) as
-/// `text[]` (PostgreSQL only), [`Int`](Bind::Int) as a 64-bit integer and [`Float`](Bind::Float)
-/// as a double (SQLite only).
+/// `text[]` (PostgreSQL only) and [`Int`](Bind::Int) as a 64-bit integer (SQLite only).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Bind {
@@ -140,8 +139,6 @@ pub enum Bind {
     TextArray(Vec<String>),
     /// An integer.
     Int(i64),
-    /// A float.
-    Float(f64),
 }
 
 /// A SQL boolean expression and the values to bind to its placeholders, in order.
@@ -414,19 +411,50 @@ fn has_number(v: &Value) -> bool {
     }
 }
 
-/// The float range that `serde_json` reads as an integer when written without a decimal point:
-/// `i64::MIN ..= u64::MAX`.
-const INT_MIN: f64 = -9_223_372_036_854_775_808.0;
-const INT_END: f64 = 18_446_744_073_709_551_616.0;
-
-/// Whether a stored number equal to `n` must be told apart by its decimal point: `Some(false)`
-/// if it must have none (an integer), `Some(true)` if it must have one (an integral float that
-/// could also be written as an integer), `None` if value equality settles it.
+/// Whether a stored number equal to `n` must be told apart by its decimal point (PostgreSQL):
+/// `Some(false)` if it must have none (an integer), `Some(true)` if it must have one (a float
+/// whose value is an integer that `serde_json` could read as one), `None` if value equality
+/// settles it.
+///
+/// A float is bound as `serde_json` writes it (the shortest text that reads back as the same
+/// `f64`), and compared by that decimal's value: `-9.223372036854776e18` is
+/// `-9223372036854776000`, beyond `i64`, which `serde_json` reads as a float anyway.
 fn needs_point(n: &Number) -> Option<bool> {
-    match n.as_f64() {
-        Some(f) if n.is_f64() => (f.fract() == 0.0 && (INT_MIN..INT_END).contains(&f)).then_some(true),
-        _ => Some(false),
+    if !n.is_f64() {
+        return Some(false);
     }
+    let int = decimal_integer(&n.to_string())?;
+    (i128::from(i64::MIN)..=i128::from(u64::MAX))
+        .contains(&int)
+        .then_some(true)
+}
+
+/// The value of a decimal such as `-1.5e3` if it is an integer of at most 21 digits.
+fn decimal_integer(text: &str) -> Option<i128> {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exp) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    let trimmed = digits.trim_end_matches('0');
+    let scale = exp - i32::try_from(frac.len()).ok()? + (digits.len() - trimmed.len()) as i32;
+    if trimmed.is_empty() {
+        return Some(0);
+    }
+    if scale < 0 || trimmed.len() as i32 + scale > 21 {
+        return None;
+    }
+    let mut value: i128 = trimmed.parse().ok()?;
+    for _ in 0..scale {
+        value *= 10;
+    }
+    Some(if negative { -value } else { value })
 }
 
 /// PostgreSQL: containment (`@>`, GIN-indexable) first, then exact tests where containment is
@@ -942,6 +970,11 @@ mod lite {
     }
 
     /// After the row's alias: the number `n`, of the same kind.
+    ///
+    /// An integer of `i64` compares by its `atom`. Beyond `i64`, SQLite's `atom` is a float,
+    /// which cannot tell such integers apart, and SQLite reads some floats one unit in the last
+    /// place away from the nearest `f64`: those compare by their literal, as `serde_json` writes
+    /// it (the shortest text that reads back as the same number).
     fn number(w: &mut Writer, row: &Row, n: &Number) {
         let a = row.alias.as_str();
         if let Some(i) = n.as_i64() {
@@ -949,33 +982,45 @@ mod lite {
             w.sql(a);
             w.sql(".atom = ");
             w.bind(Bind::Int(i));
-        } else if let (Some(f), true) = (n.as_f64(), n.is_f64()) {
-            w.sql(".type = 'real' AND ");
-            w.sql(a);
-            w.sql(".atom = ");
-            w.bind(Bind::Float(f));
+            return;
+        }
+        w.sql(if n.is_f64() {
+            ".type = 'real' AND "
         } else {
-            // Beyond `i64`, SQLite's `atom` is a float, which cannot tell such integers apart:
-            // compare the literal, `->` of the row in its parent.
-            w.sql(".type = 'integer' AND (");
-            w.sql(&row.parent);
-            w.sql(" -> ");
-            match &row.addr {
-                Addr::Key(k) => w.bind(Bind::Text(label_path(k))),
-                Addr::Index(i) => {
-                    w.sql("'$[");
-                    w.sql(&i.to_string());
-                    w.sql("]'");
-                }
-                Addr::Each => {
-                    w.sql("('$[' || ");
-                    w.sql(a);
-                    w.sql(".key || ']')");
-                }
-            }
-            w.sql(") = ");
+            ".type = 'integer' AND "
+        });
+        literal(w, row);
+        if n.as_f64() == Some(0.0) {
+            w.sql(" IN (");
+            w.bind(Bind::Text("0.0".to_owned()));
+            w.sql(", ");
+            w.bind(Bind::Text("-0.0".to_owned()));
+            w.sql(")");
+        } else {
+            w.sql(" = ");
             w.bind(Bind::Text(n.to_string()));
         }
+    }
+
+    /// The row's value as JSON text, literals as written: `->` of the row in its parent.
+    fn literal(w: &mut Writer, row: &Row) {
+        w.sql("(");
+        w.sql(&row.parent);
+        w.sql(" -> ");
+        match &row.addr {
+            Addr::Key(k) => w.bind(Bind::Text(label_path(k))),
+            Addr::Index(i) => {
+                w.sql("'$[");
+                w.sql(&i.to_string());
+                w.sql("]'");
+            }
+            Addr::Each => {
+                w.sql("('$[' || ");
+                w.sql(&row.alias);
+                w.sql(".key || ']')");
+            }
+        }
+        w.sql(")");
     }
 
     /// The JSON path `$."key"` of an object member, with `"`, `\` and control characters
@@ -1113,7 +1158,6 @@ fn push_postgres<'q, 'args>(
             Bind::Text(s) => qb.push_bind(s),
             Bind::TextArray(a) => qb.push_bind(a),
             Bind::Int(i) => qb.push_bind(i),
-            Bind::Float(f) => qb.push_bind(f),
         };
         qb.push(text);
     }
@@ -1141,12 +1185,11 @@ fn push_sqlite<'q, 'args>(
     qb.push(head);
     for (bind, text) in rest {
         match bind {
-            // The SQLite renderer binds only text, integers and floats.
+            // The SQLite renderer binds only text and integers.
             Bind::Json(v) => qb.push_bind(v.to_string()),
             Bind::Text(s) => qb.push_bind(s),
             Bind::TextArray(a) => qb.push_bind(Value::from(a).to_string()),
             Bind::Int(i) => qb.push_bind(i),
-            Bind::Float(f) => qb.push_bind(f),
         };
         qb.push(text);
     }
