@@ -19,7 +19,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth::Filter;
-use auth::sql::{Dialect, QueryBuilderExt, metadata_contains};
+use auth::sql::{Bind, Dialect, QueryBuilderExt, metadata_contains};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use proptest::strategy::ValueTree;
@@ -776,4 +776,296 @@ fn sqlite_searches_select_what_metadata_contains_accepts() {
         }
     }
     tally.check("sqlite searches");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Injection
+
+/// Keys and values made to break out of a SQL string, identifier, comment or JSON path.
+const HOSTILE: &[&str] = &[
+    "'; DROP TABLE t; --",
+    "' OR 1=1 --",
+    "\") OR (\"",
+    "') OR TRUE --",
+    "*/ OR 1=1 /*",
+    "'",
+    "''",
+    "\"",
+    "\\",
+    "\\'",
+    "\\\"",
+    "$1",
+    "?1",
+    "?",
+    "$.\"a\"",
+    "$[0]",
+    "a\0b",
+    "\0",
+    "%",
+    "_",
+    "%' OR '%' = '",
+    "]}",
+];
+
+/// A hostile string as a key a filter can name (not starting with `$`, which is an operator).
+fn as_key(h: &str) -> String {
+    if h.starts_with('$') {
+        format!("x{h}")
+    } else {
+        h.to_owned()
+    }
+}
+
+/// A row per hostile string `h`: `{h: h, "k": h, "tags": [h], "o": {h: 1}}` (`h` as a key made
+/// filterable by [`as_key`]); and one without.
+fn hostile_rows(nul: bool) -> Vec<Object> {
+    let mut rows: Vec<Object> = HOSTILE
+        .iter()
+        .filter(|h| nul || !h.contains('\0'))
+        .map(|h| {
+            let mut m = Map::new();
+            m.insert(as_key(h), json!(h));
+            m.insert("k".to_owned(), json!(h));
+            m.insert("tags".to_owned(), json!([h]));
+            m.insert("o".to_owned(), json!({ *h: 1 }));
+            m
+        })
+        .collect();
+    rows.push(json!({"owner": "u1", "k": "safe"}).as_object().unwrap().clone());
+    rows
+}
+
+/// For each hostile string: filters and searches on it as key and as value.
+fn hostile_queries() -> Vec<(Filter, Object)> {
+    let mut out = Vec::new();
+    for h in HOSTILE {
+        let h = (*h).to_owned();
+        let key = as_key(&h);
+        let object = |v: Value| v.as_object().unwrap().clone();
+        out.push((Filter::eq(key.clone(), h.clone()), object(json!({ &key: &h }))));
+        out.push((Filter::eq("k", h.clone()), object(json!({"k": &h}))));
+        out.push((Filter::contains("tags", h.clone()), object(json!({"tags": [&h]}))));
+        out.push((
+            Filter::eq("o", json!({ &h: 1 })),
+            object(json!({"o": { &h: 1 }})),
+        ));
+        out.push((
+            Filter::or([Filter::eq(key.clone(), h.clone()), Filter::eq("owner", "u1")]),
+            object(json!({ &key: &h, "k": &h })),
+        ));
+    }
+    out
+}
+
+/// The rendered SQL holds none of the hostile text that could end a literal or a statement.
+fn assert_spliced_nothing(sql: &str) {
+    for h in HOSTILE.iter().filter(|h| h.len() > 2) {
+        assert!(!sql.contains(h), "{h:?} in {sql}");
+    }
+}
+
+#[test]
+fn postgres_hostile_keys_and_values_change_only_the_match() {
+    with_postgres("injection", |rt, conn| {
+        rt.block_on(async {
+            conn.execute(
+                "CREATE TABLE t (id bigint PRIMARY KEY, meta jsonb NOT NULL);
+                 CREATE TABLE sentinel (x int); INSERT INTO sentinel VALUES (1);",
+            )
+            .await
+            .unwrap();
+            let rows = pg_load(conn, &hostile_rows(false)).await;
+            let mut hits = 0;
+            for (f, wanted) in hostile_queries() {
+                let expected: Vec<i64> = rows
+                    .iter()
+                    .filter(|(_, m)| f.matches(m))
+                    .map(|(id, _)| *id)
+                    .collect();
+                hits += usize::from(!expected.is_empty());
+                let got = pg_select(conn, |qb| {
+                    qb.push_filter(&f, "meta").unwrap();
+                })
+                .await;
+                assert_eq!(got, Ok(expected), "{}", f.to_json());
+                assert_spliced_nothing(&Dialect::Postgres.filter(&f, "meta").unwrap().sql(1));
+
+                let expected: Vec<i64> = rows
+                    .iter()
+                    .filter(|(_, m)| metadata_contains(m, &wanted))
+                    .map(|(id, _)| *id)
+                    .collect();
+                let got = pg_select(conn, |qb| {
+                    qb.push_contains(&wanted, "meta");
+                })
+                .await;
+                assert_eq!(got, Ok(expected), "{wanted:?}");
+                assert_spliced_nothing(&Dialect::Postgres.contains(&wanted, "meta").sql(1));
+            }
+            // Every hostile string without U+0000 finds its own row.
+            assert!(hits >= 3 * (HOSTILE.len() - 2), "only {hits} queries found a row");
+            let (n, s): (i64, i64) =
+                sqlx::query_as("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM sentinel)")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!((n, s), (rows.len() as i64, 1));
+        });
+    });
+}
+
+#[test]
+fn sqlite_hostile_keys_and_values_change_only_the_match() {
+    let rt = runtime();
+    let mut conn = sqlite(&rt);
+    rt.block_on(async {
+        conn.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB);
+             CREATE TABLE sentinel (x int); INSERT INTO sentinel VALUES (1);",
+        )
+        .await
+        .unwrap();
+        let rows = lite_load(&mut conn, &hostile_rows(true)).await;
+        let mut hits = 0;
+        for (f, wanted) in hostile_queries() {
+            let expected: Vec<i64> = rows
+                .iter()
+                .filter(|(_, m)| f.matches(m))
+                .map(|(id, _)| *id)
+                .collect();
+            hits += usize::from(!expected.is_empty());
+            for column in ["meta", "metab"] {
+                let got = lite_select(&mut conn, |qb| {
+                    qb.push_filter(&f, column).unwrap();
+                })
+                .await;
+                assert_eq!(got, Ok(expected.clone()), "{} on {column}", f.to_json());
+            }
+            assert_spliced_nothing(&Dialect::Sqlite.filter(&f, "meta").unwrap().sql(1));
+
+            let expected: Vec<i64> = rows
+                .iter()
+                .filter(|(_, m)| metadata_contains(m, &wanted))
+                .map(|(id, _)| *id)
+                .collect();
+            for column in ["meta", "metab"] {
+                let got = lite_select(&mut conn, |qb| {
+                    qb.push_contains(&wanted, column);
+                })
+                .await;
+                assert_eq!(got, Ok(expected.clone()), "{wanted:?} on {column}");
+            }
+            assert_spliced_nothing(&Dialect::Sqlite.contains(&wanted, "meta").sql(1));
+        }
+        // Here U+0000 is stored too: every hostile string finds its own row.
+        assert!(hits >= 3 * HOSTILE.len(), "only {hits} queries found a row");
+        let (n, s): (i64, i64) =
+            sqlx::query_as("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM sentinel)")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!((n, s), (rows.len() as i64, 1));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Composition: the caller's own placeholders first, then a filter and a search ANDed.
+
+fn bind_pg<'q>(
+    mut q: sqlx::query::QueryScalar<'q, Postgres, i64, sqlx::postgres::PgArguments>,
+    binds: Vec<Bind>,
+) -> sqlx::query::QueryScalar<'q, Postgres, i64, sqlx::postgres::PgArguments> {
+    for b in binds {
+        q = match b {
+            Bind::Json(v) => q.bind(sqlx::types::Json(v)),
+            Bind::Text(s) => q.bind(s),
+            Bind::TextArray(a) => q.bind(a),
+            Bind::Int(i) => q.bind(i),
+            other => panic!("unexpected bind {other:?}"),
+        };
+    }
+    q
+}
+
+#[test]
+fn postgres_predicate_after_the_callers_placeholders() {
+    with_postgres("compose", |rt, conn| {
+        rt.block_on(async {
+            conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, tenant text, meta jsonb)")
+                .await
+                .unwrap();
+            let metas = [
+                json!({"owner": "u1", "n": 1, "tags": ["a"]}),
+                json!({"owner": "u1", "n": 1.0, "tags": ["a"]}),
+                json!({"owner": "u2", "n": 1, "tags": ["a"]}),
+                json!({"owner": "u1", "n": 1, "tags": ["b"]}),
+            ];
+            for (id, m) in metas.iter().enumerate() {
+                for tenant in ["acme", "other"] {
+                    sqlx::query("INSERT INTO t VALUES ($1, $2, $3)")
+                        .bind(id as i64 + if tenant == "acme" { 0 } else { 100 })
+                        .bind(tenant)
+                        .bind(sqlx::types::Json(m))
+                        .execute(&mut *conn)
+                        .await
+                        .unwrap();
+                }
+            }
+            let filter = Filter::eq("owner", "u1").and(Filter::eq("n", 1));
+            let wanted = json!({"tags": ["a"]}).as_object().unwrap().clone();
+            let p = Dialect::Postgres
+                .filter(&filter, "meta")
+                .unwrap()
+                .and(Dialect::Postgres.contains(&wanted, "meta"));
+            let sql = format!("SELECT id FROM t WHERE tenant = $1 AND {} ORDER BY id", p.sql(2));
+            let q = sqlx::query_scalar(&sql).bind("acme");
+            let ids: Vec<i64> = bind_pg(q, p.into_binds()).fetch_all(&mut *conn).await.unwrap();
+            assert_eq!(ids, [0]);
+        });
+    });
+}
+
+#[test]
+fn sqlite_predicate_after_the_callers_placeholders() {
+    let rt = runtime();
+    let mut conn = sqlite(&rt);
+    rt.block_on(async {
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, tenant TEXT, meta TEXT)")
+            .await
+            .unwrap();
+        let metas = [
+            json!({"owner": "u1", "n": 1, "tags": ["a"]}),
+            json!({"owner": "u1", "n": 1.0, "tags": ["a"]}),
+            json!({"owner": "u2", "n": 1, "tags": ["a"]}),
+            json!({"owner": "u1", "n": 1, "tags": ["b"]}),
+        ];
+        for (id, m) in metas.iter().enumerate() {
+            for tenant in ["acme", "other"] {
+                sqlx::query("INSERT INTO t VALUES (?1, ?2, ?3)")
+                    .bind(id as i64 + if tenant == "acme" { 0 } else { 100 })
+                    .bind(tenant)
+                    .bind(m.to_string())
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+        let filter = Filter::eq("owner", "u1").and(Filter::eq("n", 1));
+        let wanted = json!({"tags": ["a"]}).as_object().unwrap().clone();
+        let p = Dialect::Sqlite
+            .filter(&filter, "meta")
+            .unwrap()
+            .and(Dialect::Sqlite.contains(&wanted, "meta"));
+        let sql = format!("SELECT id FROM t WHERE tenant = ?1 AND {} ORDER BY id", p.sql(2));
+        let mut q = sqlx::query_scalar::<_, i64>(&sql).bind("acme");
+        for b in p.into_binds() {
+            q = match b {
+                Bind::Text(s) => q.bind(s),
+                Bind::Int(i) => q.bind(i),
+                other => panic!("unexpected bind {other:?}"),
+            };
+        }
+        let ids: Vec<i64> = q.fetch_all(&mut conn).await.unwrap();
+        assert_eq!(ids, [0]);
+    });
 }
