@@ -402,11 +402,12 @@ fn has_nul(v: &Value) -> bool {
     }
 }
 
-fn has_number(v: &Value) -> bool {
+/// Whether `v` holds a number that value equality alone does not tell apart (`needs_point`).
+fn needs_points(v: &Value) -> bool {
     match v {
-        Value::Number(_) => true,
-        Value::Array(items) => items.iter().any(has_number),
-        Value::Object(m) => m.values().any(has_number),
+        Value::Number(n) => needs_point(n).is_some(),
+        Value::Array(items) => items.iter().any(needs_points),
+        Value::Object(m) => m.values().any(needs_points),
         _ => false,
     }
 }
@@ -598,7 +599,8 @@ mod pg {
                     )]))));
                 }
                 for v in vs {
-                    if v.is_number() || v.is_array() || v.is_object() {
+                    // Containment compares containers by containment, numbers by value.
+                    if v.is_array() || v.is_object() || needs_points(v) {
                         parts.push(Part::Element(v));
                     }
                 }
@@ -765,7 +767,7 @@ mod pg {
             w.sql("FALSE");
             return;
         }
-        let numbered: Vec<_> = wanted.iter().filter(|(_, v)| has_number(v)).collect();
+        let numbered: Vec<_> = wanted.iter().filter(|(_, v)| needs_points(v)).collect();
         if !numbered.is_empty() {
             w.sql("(");
         }
@@ -792,7 +794,7 @@ mod pg {
                 w.sql(" @> ");
                 w.bind(Bind::Json(v.clone()));
                 w.sql("::jsonb");
-                for (k, item) in m.iter().filter(|(_, item)| has_number(item)) {
+                for (k, item) in m.iter().filter(|(_, item)| needs_points(item)) {
                     w.sql(" AND ");
                     contained_exact(w, &e.key(k), item);
                 }
@@ -804,7 +806,7 @@ mod pg {
                 w.sql(" @> ");
                 w.bind(Bind::Json(v.clone()));
                 w.sql("::jsonb");
-                for item in items.iter().filter(|item| has_number(item)) {
+                for item in items.iter().filter(|item| needs_points(item)) {
                     w.sql(" AND ");
                     let alias = elements(w, e);
                     contained_exact(w, &Expr::new(&alias), item);
@@ -1120,7 +1122,9 @@ mod lite {
 /// let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM threads WHERE ");
 /// qb.push_filter(&Filter::contains("tags", "x"), "metadata").unwrap();
 /// qb.push(" AND ").push_contains(json!({"org": "acme"}).as_object().unwrap(), "metadata");
-/// assert_eq!(qb.sql().matches('?').count(), 5);
+/// // Two keys and two values, all bound.
+/// assert_eq!(qb.sql().matches('?').count(), 4);
+/// assert!(!qb.sql().contains("acme"));
 /// # }
 /// ```
 #[cfg(any(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
@@ -1194,4 +1198,142 @@ fn push_sqlite<'q, 'args>(
         qb.push(text);
     }
     qb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn decimal_integers() {
+        assert_eq!(decimal_integer("0.0"), Some(0));
+        assert_eq!(decimal_integer("-0.0"), Some(0));
+        assert_eq!(decimal_integer("1.0"), Some(1));
+        assert_eq!(decimal_integer("1e16"), Some(10_000_000_000_000_000));
+        assert_eq!(decimal_integer("1.5e1"), Some(15));
+        assert_eq!(
+            decimal_integer("-9.223372036854776e18"),
+            Some(-9_223_372_036_854_776_000)
+        );
+        assert_eq!(decimal_integer("1.5"), None);
+        assert_eq!(decimal_integer("1e-7"), None);
+        assert_eq!(decimal_integer("1e300"), None);
+    }
+
+    #[test]
+    fn which_numbers_need_a_point_test() {
+        let point = |v: Value| match v {
+            Value::Number(n) => needs_point(&n),
+            _ => unreachable!(),
+        };
+        assert_eq!(point(json!(1)), Some(false));
+        assert_eq!(point(json!(u64::MAX)), Some(false));
+        assert_eq!(point(json!(1.0)), Some(true));
+        assert_eq!(point(json!(-0.0)), Some(true));
+        assert_eq!(point(json!(1e16)), Some(true));
+        // Its shortest decimal is beyond `i64`: read back as a float whatever its form.
+        assert_eq!(point(json!(-9_223_372_036_854_775_808.0)), None);
+        assert_eq!(point(json!(18_446_744_073_709_551_616.0)), None);
+        assert_eq!(point(json!(1.5)), None);
+    }
+
+    #[test]
+    fn label_paths_escape_what_a_path_cannot_hold() {
+        assert_eq!(lite::label_path("owner"), r#"$."owner""#);
+        assert_eq!(lite::label_path("a\"b\\c\0"), r#"$."a\u0022b\u005cc\u0000""#);
+        assert_eq!(lite::label_path(""), r#"$."""#);
+    }
+
+    #[test]
+    fn placeholders_number_from_the_first() {
+        let f = Filter::eq("a", json!([1])).and(Filter::eq("b", "x"));
+        let p = Dialect::Postgres.filter(&f, "m").unwrap();
+        assert_eq!(
+            p.sql(1),
+            "(m @> $1::jsonb AND (m -> $2::text = $3::jsonb \
+             AND strpos((m -> $4::text #> $5::text[])::text, '.') = 0))"
+        );
+        assert_eq!(
+            p.binds(),
+            [
+                Bind::Json(json!({"a": [1], "b": "x"})),
+                Bind::Text("a".into()),
+                Bind::Json(json!([1])),
+                Bind::Text("a".into()),
+                Bind::TextArray(vec!["0".into()]),
+            ]
+        );
+        assert!(p.sql(7).contains("$11::text[]"));
+        let lite = Dialect::Sqlite.filter(&f, "m").unwrap();
+        assert_eq!(lite.sql(1).matches('?').count(), lite.binds().len());
+        assert!(lite.sql(5).starts_with("(EXISTS (SELECT 1 FROM json_each(m) AS __auth_j0 WHERE __auth_j0.key = ?5 "));
+    }
+
+    #[test]
+    fn conditions_on_one_key_keep_their_own_containment() {
+        let f = Filter::contains("t", "a").and(Filter::eq("t", json!(["a"])));
+        let p = Dialect::Postgres.filter(&f, "m").unwrap();
+        assert_eq!(
+            p.sql(1),
+            "(m @> $1::jsonb AND m -> $2::text = $3::jsonb AND m @> $4::jsonb)"
+        );
+        assert_eq!(p.binds()[0], Bind::Json(json!({"t": ["a"]})));
+        assert_eq!(p.binds()[3], Bind::Json(json!({"t": ["a"]})));
+    }
+
+    #[test]
+    fn nul_cannot_be_stored_in_postgres() {
+        let p = Dialect::Postgres
+            .filter(&Filter::eq("a\0", 1).and(Filter::eq("b", 2)), "m")
+            .unwrap();
+        assert_eq!(
+            p.sql(1),
+            "(m @> $1::jsonb AND FALSE AND strpos((m -> $2::text)::text, '.') = 0)"
+        );
+        let search = json!({"a": "x\0"});
+        let p = Dialect::Postgres.contains(search.as_object().unwrap(), "m");
+        assert_eq!((p.sql(1).as_str(), p.binds()), ("FALSE", &[][..]));
+    }
+
+    #[test]
+    fn or_and_empty() {
+        let f = Filter::or([Filter::eq("a", "x"), Filter::eq("b", true)]);
+        let p = Dialect::Postgres.filter(&f, "m").unwrap();
+        assert_eq!(p.sql(1), "(m @> $1::jsonb OR m @> $2::jsonb)");
+        assert_eq!(Dialect::Sqlite.filter(&Filter::all(), "m").unwrap().sql(1), "TRUE");
+        assert_eq!(Dialect::Sqlite.contains(&Map::new(), "m").sql(1), "TRUE");
+        assert_eq!(Dialect::Postgres.contains(&Map::new(), "m").sql(1), "TRUE");
+        let t = Dialect::Postgres.contains(&Map::new(), "m");
+        let q = Dialect::Postgres.filter(&Filter::eq("a", "x"), "m").unwrap();
+        assert_eq!(t.clone().and(q.clone()), q);
+        assert_eq!(q.clone().and(t), q);
+    }
+
+    #[test]
+    fn a_poisoned_filter_is_an_error() {
+        let bad = crate::filter!({"owner": {"$ne": "u1"}});
+        for d in [Dialect::Postgres, Dialect::Sqlite] {
+            let err = d.filter(&bad, "m").unwrap_err();
+            assert_eq!(Some(&err), bad.error());
+        }
+    }
+
+    #[cfg(all(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
+    #[test]
+    fn query_builders_get_nothing_from_a_poisoned_filter() {
+        let bad = Filter::or(Vec::new());
+        let mut pg = sqlx::QueryBuilder::<sqlx::Postgres>::new("SELECT 1 WHERE ");
+        assert!(pg.push_filter(&bad, "m").is_err());
+        assert_eq!(pg.sql(), "SELECT 1 WHERE ");
+        let mut lite = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT 1 WHERE ");
+        assert!(lite.push_filter(&bad, "m").is_err());
+        assert_eq!(lite.sql(), "SELECT 1 WHERE ");
+
+        let f = Filter::eq("a", json!({"b": 1.0}));
+        let mut pg = sqlx::QueryBuilder::<sqlx::Postgres>::new("SELECT 1 WHERE x = ");
+        pg.push_bind(1).push(" AND ").push_filter(&f, "m").unwrap();
+        let rendered = Dialect::Postgres.filter(&f, "m").unwrap().sql(2);
+        assert_eq!(pg.sql(), format!("SELECT 1 WHERE x = $1 AND {rendered}"));
+    }
 }
