@@ -72,27 +72,31 @@
 //! # Semantics
 //!
 //! A row matches exactly when [`Filter::matches`] accepts its metadata as the database gives it
-//! back (the column's text parsed by `serde_json`), on both dialects. A missing key never
-//! matches; `$eq` is JSON equality without coercion (`1`, `"1"` and `true` differ; objects by
-//! their members, arrays in order); `$contains` on a key that holds no array never matches; `$or`
-//! and `$and` nest. A filter without conditions renders as `TRUE`; a poisoned filter is an
-//! error, never a predicate.
+//! back, on both dialects. A missing key never matches; `$eq` is JSON equality without coercion
+//! (`1`, `"1"` and `true` differ; objects by their members, arrays in order); `$contains` on a
+//! key that holds no array never matches; `$or` and `$and` nest. A filter without conditions
+//! renders as `TRUE`; a poisoned filter is an error, never a predicate.
 //!
-//! **Numbers.** [`Filter::matches`] tells an integer from a float: `1` matches `1` but not `1.0`,
-//! and `1.0` matches `1.0`, `1.00` and `-0.0`/`0.0` as equal floats, never an integer. The SQL
-//! agrees:
+//! **Numbers.** [`Filter::matches`] compares `serde_json` numbers, which tell an integer from a
+//! float: `1` matches `1` but not `1.0`; `1.0` matches `1.0` (and `0.0` matches `-0.0`), never an
+//! integer. `serde_json` reads a number written with a point or an exponent as a float, as it
+//! does an integer beyond `i64::MIN..=u64::MAX`; every other as an integer. The SQL agrees:
 //!
-//! - PostgreSQL compares `jsonb` numbers by value (`1 = 1.0`), then tells them apart as
-//!   `serde_json` does when it reads the column back: a number written with a decimal point
-//!   is a float, as is one beyond the 64-bit integer range. `jsonb` keeps a number's
-//!   decimals but not its exponent: `1e16` is stored, and read back, as the integer
-//!   `10000000000000000`, and `1.5e1` as `15`.
-//! - SQLite keeps the JSON text: `json_each`'s `type` (`integer` or `real`) is the number's
-//!   kind and its `atom` the value. Integers beyond `i64` are compared as text.
+//! - PostgreSQL compares `jsonb` numbers by their decimal value (`1 = 1.0`), then, where that
+//!   is not enough, by the decimal point of the stored number. `jsonb` keeps a number's
+//!   decimals but not its exponent: a float that `serde_json` writes as `1e16` is stored, and
+//!   read back, as the integer `10000000000000000`, so that `Filter::eq("n", 1e16)` does not
+//!   match it, while `10000000000000000.0`, written with its point, is a float.
+//! - SQLite keeps the JSON text. An integer of `i64` compares by value; a float, and an integer
+//!   beyond `i64`, by its text, which for a number `serde_json` wrote is the shortest one that
+//!   reads back as the same number (SQLite's own reading of floats can be one unit in the last
+//!   place off). Spellings that `serde_json` never writes differ: a float written another way
+//!   (`1.50`, `1E2`) matches no float of a filter, `-0` counts as the integer `0`, and an
+//!   integer literal beyond `u64` matches no filter (`serde_json` reads the last two as floats).
 //!
-//! Values that `serde_json` writes itself round-trip exactly. Floats written elsewhere with more
-//! than 17 significant digits are compared by their decimal value on PostgreSQL, while
-//! `serde_json` would round both to the same `f64`.
+//! Floats compare as written, exactly: `serde_json`'s default reader can itself be one unit in
+//! the last place off for a long decimal (its `float_roundtrip` feature reads exactly), which
+//! the database does not reproduce.
 //!
 //! **Metadata searches.** [`Dialect::contains`] renders the JSON containment of the search's
 //! `{"metadata": {...}}` (PostgreSQL's `@>` on objects: every wanted key present and containing
@@ -147,6 +151,7 @@ pub enum Bind {
 /// with the placeholder numbers of the caller's choice, or pushed into a `sqlx::QueryBuilder` by
 /// [`QueryBuilderExt`].
 #[derive(Clone, Debug, PartialEq)]
+#[must_use = "a predicate does nothing until it is written into a query"]
 pub struct Predicate {
     dialect: Dialect,
     /// The SQL text without its placeholders.
@@ -222,6 +227,7 @@ impl Predicate {
     ///      AND __auth_j0.type = 'true')",
     /// );
     /// ```
+    #[must_use]
     pub fn sql(&self, first: usize) -> String {
         let mut out = String::with_capacity(self.text.len() + 4 * self.holes.len());
         let sigil = match self.dialect {
@@ -330,6 +336,7 @@ impl Predicate {
 /// assert!(!has(json!({"tags": "a"}))); // an array does not contain a bare scalar
 /// assert!(!has(json!({"org": {"id": 7.0}})));
 /// ```
+#[must_use]
 pub fn metadata_contains(metadata: &Map<String, Value>, wanted: &Map<String, Value>) -> bool {
     wanted
         .iter()
@@ -1241,7 +1248,10 @@ mod tests {
     #[test]
     fn label_paths_escape_what_a_path_cannot_hold() {
         assert_eq!(lite::label_path("owner"), r#"$."owner""#);
-        assert_eq!(lite::label_path("a\"b\\c\0"), r#"$."a\u0022b\u005cc\u0000""#);
+        assert_eq!(
+            lite::label_path("a\"b\\c\0"),
+            r#"$."a\u0022b\u005cc\u0000""#
+        );
         assert_eq!(lite::label_path(""), r#"$."""#);
     }
 
@@ -1267,7 +1277,9 @@ mod tests {
         assert!(p.sql(7).contains("$11::text[]"));
         let lite = Dialect::Sqlite.filter(&f, "m").unwrap();
         assert_eq!(lite.sql(1).matches('?').count(), lite.binds().len());
-        assert!(lite.sql(5).starts_with("(EXISTS (SELECT 1 FROM json_each(m) AS __auth_j0 WHERE __auth_j0.key = ?5 "));
+        assert!(lite.sql(5).starts_with(
+            "(EXISTS (SELECT 1 FROM json_each(m) AS __auth_j0 WHERE __auth_j0.key = ?5 "
+        ));
     }
 
     #[test]
@@ -1301,11 +1313,16 @@ mod tests {
         let f = Filter::or([Filter::eq("a", "x"), Filter::eq("b", true)]);
         let p = Dialect::Postgres.filter(&f, "m").unwrap();
         assert_eq!(p.sql(1), "(m @> $1::jsonb OR m @> $2::jsonb)");
-        assert_eq!(Dialect::Sqlite.filter(&Filter::all(), "m").unwrap().sql(1), "TRUE");
+        assert_eq!(
+            Dialect::Sqlite.filter(&Filter::all(), "m").unwrap().sql(1),
+            "TRUE"
+        );
         assert_eq!(Dialect::Sqlite.contains(&Map::new(), "m").sql(1), "TRUE");
         assert_eq!(Dialect::Postgres.contains(&Map::new(), "m").sql(1), "TRUE");
         let t = Dialect::Postgres.contains(&Map::new(), "m");
-        let q = Dialect::Postgres.filter(&Filter::eq("a", "x"), "m").unwrap();
+        let q = Dialect::Postgres
+            .filter(&Filter::eq("a", "x"), "m")
+            .unwrap();
         assert_eq!(t.clone().and(q.clone()), q);
         assert_eq!(q.clone().and(t), q);
     }

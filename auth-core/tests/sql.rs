@@ -82,10 +82,7 @@ fn key(nul: bool) -> impl Strategy<Value = String> {
 /// A short string of any characters (U+0000 only if `nul`), never starting with `$`.
 fn short_string(nul: bool) -> impl Strategy<Value = String> {
     proptest::collection::vec(any::<char>(), 0..4).prop_map(move |cs| {
-        let s: String = cs
-            .into_iter()
-            .filter(|&c| nul || c != '\0')
-            .collect();
+        let s: String = cs.into_iter().filter(|&c| nul || c != '\0').collect();
         if s.starts_with('$') {
             format!("x{s}")
         } else {
@@ -199,7 +196,9 @@ fn flip_numbers(v: Value) -> Value {
             _ => Value::Number(n),
         },
         Value::Array(items) => Value::Array(items.into_iter().map(flip_numbers).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, flip_numbers(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, flip_numbers(v))).collect())
+        }
         other => other,
     }
 }
@@ -262,10 +261,7 @@ fn part_of(v: Value) -> BoxedStrategy<Value> {
 
 /// A metadata search: mostly part of a row's metadata, sometimes with a value changed.
 fn search(rows: &[(i64, Object)], nul: bool) -> impl Strategy<Value = Object> + use<> {
-    let metas: Vec<Value> = rows
-        .iter()
-        .map(|(_, m)| Value::Object(m.clone()))
-        .collect();
+    let metas: Vec<Value> = rows.iter().map(|(_, m)| Value::Object(m.clone())).collect();
     let values = pool(rows).values;
     let from_row = select(metas).prop_flat_map(part_of);
     let changed = (
@@ -284,12 +280,10 @@ fn search(rows: &[(i64, Object)], nul: bool) -> impl Strategy<Value = Object> + 
         1 => changed,
         1 => metadata(nul).prop_map(Value::Object),
     ]
-    .prop_map(
-        |v| match v {
-            Value::Object(m) => m,
-            _ => unreachable!("the part of an object is an object"),
-        },
-    )
+    .prop_map(|v| match v {
+        Value::Object(m) => m,
+        _ => unreachable!("the part of an object is an object"),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,6 +450,15 @@ fn read_exactly(text: &str) -> Object {
     }
 }
 
+/// Loads a batch; odd batches disable sequential scans, so that the GIN index answers.
+async fn pg_batch(conn: &mut PgConnection, batch: u32, rows: &[Object]) -> Vec<(i64, Object)> {
+    let seqscan = if batch % 2 == 0 { "on" } else { "off" };
+    conn.execute(format!("SET enable_seqscan = {seqscan}").as_str())
+        .await
+        .unwrap();
+    pg_load(conn, rows).await
+}
+
 async fn pg_load(conn: &mut PgConnection, rows: &[Object]) -> Vec<(i64, Object)> {
     conn.execute("TRUNCATE t").await.unwrap();
     for (id, m) in rows.iter().enumerate() {
@@ -592,15 +595,8 @@ fn postgres_filters_select_what_matches_accepts() {
         for batch in 0..BATCHES * scale() {
             let mut runner = runner(seed.wrapping_add(u64::from(batch)), FILTERS);
             let generated = rows(&mut runner, false);
-            let rows = rt.block_on(async {
-                let mut c = conn.borrow_mut();
-                // Every other batch through the GIN index.
-                let seqscan = if batch % 2 == 0 { "on" } else { "off" };
-                c.execute(format!("SET enable_seqscan = {seqscan}").as_str())
-                    .await
-                    .unwrap();
-                pg_load(&mut c, &generated).await
-            });
+            // Every other batch through the GIN index.
+            let rows = rt.block_on(pg_batch(&mut conn.borrow_mut(), batch, &generated));
             let result = runner.run(&filter(&rows, false), |f| {
                 let expected: Vec<i64> = rows
                     .iter()
@@ -612,13 +608,7 @@ fn postgres_filters_select_what_matches_accepts() {
                     qb.push_filter(&f, "meta").unwrap();
                 }));
                 let sql = Dialect::Postgres.filter(&f, "meta").unwrap().sql(1);
-                prop_assert_eq!(
-                    got,
-                    Ok(expected),
-                    "filter {} rendered {}",
-                    f.to_json(),
-                    sql
-                );
+                prop_assert_eq!(got, Ok(expected), "filter {} rendered {}", f.to_json(), sql);
                 Ok(())
             });
             if let Err(e) = result {
@@ -647,14 +637,7 @@ fn postgres_searches_select_what_metadata_contains_accepts() {
         for batch in 0..BATCHES * scale() {
             let mut runner = runner(seed.wrapping_add(u64::from(batch)), SEARCHES);
             let generated = rows(&mut runner, false);
-            let rows = rt.block_on(async {
-                let mut c = conn.borrow_mut();
-                let seqscan = if batch % 2 == 0 { "on" } else { "off" };
-                c.execute(format!("SET enable_seqscan = {seqscan}").as_str())
-                    .await
-                    .unwrap();
-                pg_load(&mut c, &generated).await
-            });
+            let rows = rt.block_on(pg_batch(&mut conn.borrow_mut(), batch, &generated));
             let result = runner.run(&search(&rows, false), |wanted| {
                 let expected: Vec<i64> = rows
                     .iter()
@@ -687,13 +670,12 @@ fn postgres_searches_select_what_metadata_contains_accepts() {
 #[test]
 fn sqlite_filters_select_what_matches_accepts() {
     let rt = runtime();
-    let conn = RefCell::new(sqlite(&rt));
-    rt.block_on(async {
-        conn.borrow_mut()
-            .execute("CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)")
-            .await
-            .unwrap();
-    });
+    let mut conn = sqlite(&rt);
+    rt.block_on(
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)"),
+    )
+    .unwrap();
+    let conn = RefCell::new(conn);
     let seed = seed();
     say(&format!("sqlite filters: SQL_PROPTEST_SEED={seed}"));
     let tally = Tally::default();
@@ -734,13 +716,12 @@ fn sqlite_filters_select_what_matches_accepts() {
 #[test]
 fn sqlite_searches_select_what_metadata_contains_accepts() {
     let rt = runtime();
-    let conn = RefCell::new(sqlite(&rt));
-    rt.block_on(async {
-        conn.borrow_mut()
-            .execute("CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)")
-            .await
-            .unwrap();
-    });
+    let mut conn = sqlite(&rt);
+    rt.block_on(
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)"),
+    )
+    .unwrap();
+    let conn = RefCell::new(conn);
     let seed = seed();
     say(&format!("sqlite searches: SQL_PROPTEST_SEED={seed}"));
     let tally = Tally::default();
@@ -831,7 +812,12 @@ fn hostile_rows(nul: bool) -> Vec<Object> {
             m
         })
         .collect();
-    rows.push(json!({"owner": "u1", "k": "safe"}).as_object().unwrap().clone());
+    rows.push(
+        json!({"owner": "u1", "k": "safe"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
     rows
 }
 
@@ -842,15 +828,24 @@ fn hostile_queries() -> Vec<(Filter, Object)> {
         let h = (*h).to_owned();
         let key = as_key(&h);
         let object = |v: Value| v.as_object().unwrap().clone();
-        out.push((Filter::eq(key.clone(), h.clone()), object(json!({ &key: &h }))));
+        out.push((
+            Filter::eq(key.clone(), h.clone()),
+            object(json!({ &key: &h })),
+        ));
         out.push((Filter::eq("k", h.clone()), object(json!({"k": &h}))));
-        out.push((Filter::contains("tags", h.clone()), object(json!({"tags": [&h]}))));
+        out.push((
+            Filter::contains("tags", h.clone()),
+            object(json!({"tags": [&h]})),
+        ));
         out.push((
             Filter::eq("o", json!({ &h: 1 })),
             object(json!({"o": { &h: 1 }})),
         ));
         out.push((
-            Filter::or([Filter::eq(key.clone(), h.clone()), Filter::eq("owner", "u1")]),
+            Filter::or([
+                Filter::eq(key.clone(), h.clone()),
+                Filter::eq("owner", "u1"),
+            ]),
             object(json!({ &key: &h, "k": &h })),
         ));
     }
@@ -903,7 +898,10 @@ fn postgres_hostile_keys_and_values_change_only_the_match() {
                 assert_spliced_nothing(&Dialect::Postgres.contains(&wanted, "meta").sql(1));
             }
             // Every hostile string without U+0000 finds its own row.
-            assert!(hits >= 3 * (HOSTILE.len() - 2), "only {hits} queries found a row");
+            assert!(
+                hits >= 3 * (HOSTILE.len() - 2),
+                "only {hits} queries found a row"
+            );
             let (n, s): (i64, i64) =
                 sqlx::query_as("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM sentinel)")
                     .fetch_one(&mut *conn)
@@ -1017,9 +1015,15 @@ fn postgres_predicate_after_the_callers_placeholders() {
                 .filter(&filter, "meta")
                 .unwrap()
                 .and(Dialect::Postgres.contains(&wanted, "meta"));
-            let sql = format!("SELECT id FROM t WHERE tenant = $1 AND {} ORDER BY id", p.sql(2));
+            let sql = format!(
+                "SELECT id FROM t WHERE tenant = $1 AND {} ORDER BY id",
+                p.sql(2)
+            );
             let q = sqlx::query_scalar(&sql).bind("acme");
-            let ids: Vec<i64> = bind_pg(q, p.into_binds()).fetch_all(&mut *conn).await.unwrap();
+            let ids: Vec<i64> = bind_pg(q, p.into_binds())
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
             assert_eq!(ids, [0]);
         });
     });
@@ -1056,7 +1060,10 @@ fn sqlite_predicate_after_the_callers_placeholders() {
             .filter(&filter, "meta")
             .unwrap()
             .and(Dialect::Sqlite.contains(&wanted, "meta"));
-        let sql = format!("SELECT id FROM t WHERE tenant = ?1 AND {} ORDER BY id", p.sql(2));
+        let sql = format!(
+            "SELECT id FROM t WHERE tenant = ?1 AND {} ORDER BY id",
+            p.sql(2)
+        );
         let mut q = sqlx::query_scalar::<_, i64>(&sql).bind("acme");
         for b in p.into_binds() {
             q = match b {
