@@ -52,7 +52,9 @@ fn render(c: &mut Criterion) {
         });
         g.bench_function(format!("{name}/search: render + sql text"), |b| {
             b.iter(|| {
-                let p = d.contains(black_box(search), black_box("metadata"));
+                let p = d
+                    .contains(black_box(search), black_box("metadata"))
+                    .unwrap();
                 (p.sql(2), p.into_binds())
             })
         });

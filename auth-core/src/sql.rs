@@ -161,11 +161,75 @@ pub struct Predicate {
     binds: Vec<Bind>,
 }
 
+/// The deepest nesting of arrays and objects in a value that a predicate compares: `[[1]]` is 2
+/// deep, and so is a `$contains` of `[1]` (an element of the key's array).
+///
+/// SQLite bounds the depth of an expression, and each level of a value is a nested subquery
+/// there; 16 levels stay within it (with `$or`/`$and` nested [`Filter::MAX_DEPTH`] deep).
+/// Deeper is an error on both dialects, so that a store behaves the same on either.
+pub const MAX_VALUE_DEPTH: usize = 16;
+
+/// Why a filter or a search cannot be rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SqlError {
+    /// The filter is poisoned: its error. A server answers 500 (the handler's mistake).
+    Filter(FilterError),
+    /// A value nests arrays and objects deeper than [`MAX_VALUE_DEPTH`]. For a search, the
+    /// caller's mistake: a server answers 422.
+    TooDeep,
+}
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlError::Filter(e) => write!(f, "malformed filter: {e}"),
+            SqlError::TooDeep => write!(
+                f,
+                "a value nests arrays and objects more than {MAX_VALUE_DEPTH} levels deep"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SqlError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SqlError::Filter(e) => Some(e),
+            SqlError::TooDeep => None,
+        }
+    }
+}
+
+impl From<FilterError> for SqlError {
+    fn from(e: FilterError) -> Self {
+        SqlError::Filter(e)
+    }
+}
+
+/// How deeply `v` nests arrays and objects (a scalar: 0).
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn conds_too_deep(conds: &[Cond]) -> bool {
+    conds.iter().any(|c| match c {
+        Cond::Eq(_, v) => depth(v) > MAX_VALUE_DEPTH,
+        Cond::Contains(_, vs) => vs.iter().any(|v| 1 + depth(v) > MAX_VALUE_DEPTH),
+        Cond::Or { branches, .. } => branches.iter().any(|b| conds_too_deep(b)),
+    })
+}
+
 impl Dialect {
     /// Renders `filter` as a predicate over the JSON column `column` (a trusted SQL expression,
     /// written as given).
     ///
-    /// A filter without conditions gives `TRUE`; a poisoned filter gives its error.
+    /// A filter without conditions gives `TRUE`; a poisoned filter gives its error, and a value
+    /// nested deeper than [`MAX_VALUE_DEPTH`] [`SqlError::TooDeep`].
     ///
     /// ```
     /// use auth::sql::Dialect;
@@ -175,8 +239,11 @@ impl Dialect {
     /// let bad = filter!({"owner": {"$ne": "u1"}});
     /// assert!(Dialect::Sqlite.filter(&bad, "m").is_err());
     /// ```
-    pub fn filter(self, filter: &Filter, column: &str) -> Result<Predicate, FilterError> {
-        let conds = filter.conds().map_err(Clone::clone)?;
+    pub fn filter(self, filter: &Filter, column: &str) -> Result<Predicate, SqlError> {
+        let conds = filter.conds().map_err(|e| SqlError::Filter(e.clone()))?;
+        if conds_too_deep(conds) {
+            return Err(SqlError::TooDeep);
+        }
         let mut w = Writer::new(self);
         match self {
             Dialect::Postgres => pg::conj(&mut w, column, conds),
@@ -186,24 +253,40 @@ impl Dialect {
     }
 
     /// Renders the caller's metadata search: rows whose metadata contains `wanted`, as
-    /// [`metadata_contains`] decides.
+    /// [`metadata_contains`] decides. A value nested deeper than [`MAX_VALUE_DEPTH`] is
+    /// [`SqlError::TooDeep`].
     ///
     /// ```
-    /// use auth::sql::{Bind, Dialect};
+    /// use auth::sql::{Bind, Dialect, SqlError};
     /// use serde_json::json;
     ///
     /// let wanted = json!({"tags": ["x"], "org": {"name": "acme"}});
-    /// let p = Dialect::Postgres.contains(wanted.as_object().unwrap(), "metadata");
+    /// let p = Dialect::Postgres.contains(wanted.as_object().unwrap(), "metadata").unwrap();
     /// assert_eq!(p.sql(1), "metadata @> $1::jsonb");
     /// assert_eq!(p.binds(), [Bind::Json(wanted.clone())]);
+    ///
+    /// let mut deep = json!(1);
+    /// for _ in 0..20 {
+    ///     deep = json!([deep]);
+    /// }
+    /// let wanted = json!({"a": deep});
+    /// let err = Dialect::Sqlite.contains(wanted.as_object().unwrap(), "metadata").unwrap_err();
+    /// assert_eq!(err, SqlError::TooDeep);
     /// ```
-    pub fn contains(self, wanted: &Map<String, Value>, column: &str) -> Predicate {
+    pub fn contains(
+        self,
+        wanted: &Map<String, Value>,
+        column: &str,
+    ) -> Result<Predicate, SqlError> {
+        if wanted.values().any(|v| depth(v) > MAX_VALUE_DEPTH) {
+            return Err(SqlError::TooDeep);
+        }
         let mut w = Writer::new(self);
         match self {
             Dialect::Postgres => pg::search(&mut w, column, wanted),
             Dialect::Sqlite => lite::search(&mut w, column, wanted),
         }
-        w.finish()
+        Ok(w.finish())
     }
 }
 
@@ -264,7 +347,7 @@ impl Predicate {
     /// use serde_json::json;
     ///
     /// let auth = Dialect::Postgres.filter(&Filter::eq("owner", "u1"), "m").unwrap();
-    /// let search = Dialect::Postgres.contains(json!({"tag": "x"}).as_object().unwrap(), "m");
+    /// let search = Dialect::Postgres.contains(json!({"tag": "x"}).as_object().unwrap(), "m").unwrap();
     /// let both = auth.and(search);
     /// assert_eq!(both.sql(1), "(m @> $1::jsonb AND m @> $2::jsonb)");
     /// assert_eq!(both.binds().len(), 2);
@@ -851,18 +934,35 @@ mod lite {
         Each,
     }
 
+    /// Writes `items` joined by `sep` (` AND `, ` OR `), parenthesized as a balanced tree:
+    /// SQLite bounds the depth of an expression, and a chain of n terms is n deep.
+    fn join<T>(w: &mut Writer, items: &[T], sep: &str, each: &mut impl FnMut(&mut Writer, &T)) {
+        if items.len() <= 4 {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    w.sql(sep);
+                }
+                each(w, item);
+            }
+        } else {
+            let (a, b) = items.split_at(items.len() / 2);
+            w.sql("(");
+            join(w, a, sep, each);
+            w.sql(")");
+            w.sql(sep);
+            w.sql("(");
+            join(w, b, sep, each);
+            w.sql(")");
+        }
+    }
+
     pub(super) fn conj(w: &mut Writer, column: &str, conds: &[Cond]) {
         match conds {
             [] => w.sql("TRUE"),
             [c] => cond(w, column, c),
             _ => {
                 w.sql("(");
-                for (i, c) in conds.iter().enumerate() {
-                    if i > 0 {
-                        w.sql(" AND ");
-                    }
-                    cond(w, column, c);
-                }
+                join(w, conds, " AND ", &mut |w, c| cond(w, column, c));
                 w.sql(")");
             }
         }
@@ -878,24 +978,18 @@ mod lite {
             Cond::Contains(k, vs) => {
                 let row = member(w, column, k);
                 w.sql(&row.alias);
-                w.sql(".type = 'array'");
+                w.sql(".type = 'array' AND ");
                 let value = format!("{}.value", row.alias);
-                for v in vs {
-                    w.sql(" AND ");
+                join(w, vs, " AND ", &mut |w, v| {
                     let item = each(w, &value);
                     equal(w, &item, v);
                     w.sql(")");
-                }
+                });
                 w.sql(")");
             }
             Cond::Or { branches, .. } => {
                 w.sql("(");
-                for (i, b) in branches.iter().enumerate() {
-                    if i > 0 {
-                        w.sql(" OR ");
-                    }
-                    conj(w, column, b);
-                }
+                join(w, branches, " OR ", &mut |w, b| conj(w, column, b));
                 w.sql(")");
             }
         }
@@ -949,9 +1043,13 @@ mod lite {
                 w.sql(a);
                 w.sql(".value) = ");
                 w.sql(&items.len().to_string());
+                if items.is_empty() {
+                    return;
+                }
+                w.sql(" AND ");
                 let value = format!("{a}.value");
-                for (i, item) in items.iter().enumerate() {
-                    w.sql(" AND ");
+                let indexed: Vec<(usize, &Value)> = items.iter().enumerate().collect();
+                join(w, &indexed, " AND ", &mut |w, &(i, item)| {
                     let mut at = each(w, &value);
                     w.sql(&at.alias);
                     w.sql(".key = ");
@@ -960,20 +1058,24 @@ mod lite {
                     at.addr = Addr::Index(i);
                     equal(w, &at, item);
                     w.sql(")");
-                }
+                });
             }
             Value::Object(m) => {
                 w.sql(".type = 'object' AND (SELECT count(*) FROM json_each(");
                 w.sql(a);
                 w.sql(".value)) = ");
                 w.sql(&m.len().to_string());
+                if m.is_empty() {
+                    return;
+                }
+                w.sql(" AND ");
                 let value = format!("{a}.value");
-                for (k, item) in m {
-                    w.sql(" AND ");
+                let members: Vec<(&String, &Value)> = m.iter().collect();
+                join(w, &members, " AND ", &mut |w, &(k, item)| {
                     let at = member(w, &value, k);
                     equal(w, &at, item);
                     w.sql(")");
-                }
+                });
             }
         }
     }
@@ -1062,14 +1164,12 @@ mod lite {
 
     /// Each wanted member is contained in the object `json`, ANDed.
     fn members(w: &mut Writer, json: &str, wanted: &Map<String, Value>) {
-        for (i, (k, v)) in wanted.iter().enumerate() {
-            if i > 0 {
-                w.sql(" AND ");
-            }
+        let members: Vec<(&String, &Value)> = wanted.iter().collect();
+        join(w, &members, " AND ", &mut |w, &(k, v)| {
             let row = member(w, json, k);
             contained(w, &row, v);
             w.sql(")");
-        }
+        });
     }
 
     /// The row `row` holds a value containing `v`.
@@ -1086,13 +1186,16 @@ mod lite {
             Value::Array(items) => {
                 w.sql(&row.alias);
                 w.sql(".type = 'array'");
+                if items.is_empty() {
+                    return;
+                }
+                w.sql(" AND ");
                 let value = format!("{}.value", row.alias);
-                for item in items {
-                    w.sql(" AND ");
+                join(w, items, " AND ", &mut |w, item| {
                     let at = each(w, &value);
                     contained(w, &at, item);
                     w.sql(")");
-                }
+                });
             }
             scalar => equal(w, row, scalar),
         }
@@ -1128,7 +1231,8 @@ mod lite {
 ///
 /// let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM threads WHERE ");
 /// qb.push_filter(&Filter::contains("tags", "x"), "metadata").unwrap();
-/// qb.push(" AND ").push_contains(json!({"org": "acme"}).as_object().unwrap(), "metadata");
+/// let search = json!({"org": "acme"});
+/// qb.push(" AND ").push_contains(search.as_object().unwrap(), "metadata").unwrap();
 /// // Two keys and two values, all bound.
 /// assert_eq!(qb.sql().matches('?').count(), 4);
 /// assert!(!qb.sql().contains("acme"));
@@ -1136,23 +1240,33 @@ mod lite {
 /// ```
 #[cfg(any(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
 pub trait QueryBuilderExt {
-    /// Pushes [`Dialect::filter`] of `filter` over `column`, binding its values; a poisoned
-    /// filter pushes nothing and gives its error.
-    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, FilterError>;
+    /// Pushes [`Dialect::filter`] of `filter` over `column`, binding its values; on an error
+    /// (a poisoned filter, a value too deep) pushes nothing.
+    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, SqlError>;
 
-    /// Pushes [`Dialect::contains`] of `wanted` over `column`, binding its values.
-    fn push_contains(&mut self, wanted: &Map<String, Value>, column: &str) -> &mut Self;
+    /// Pushes [`Dialect::contains`] of `wanted` over `column`, binding its values; on an error
+    /// (a value too deep) pushes nothing.
+    fn push_contains(
+        &mut self,
+        wanted: &Map<String, Value>,
+        column: &str,
+    ) -> Result<&mut Self, SqlError>;
 }
 
 #[cfg(feature = "sqlx-postgres")]
 impl<'args> QueryBuilderExt for sqlx::QueryBuilder<'args, sqlx::Postgres> {
-    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, FilterError> {
+    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, SqlError> {
         let p = Dialect::Postgres.filter(filter, column)?;
         Ok(push_postgres(self, p))
     }
 
-    fn push_contains(&mut self, wanted: &Map<String, Value>, column: &str) -> &mut Self {
-        push_postgres(self, Dialect::Postgres.contains(wanted, column))
+    fn push_contains(
+        &mut self,
+        wanted: &Map<String, Value>,
+        column: &str,
+    ) -> Result<&mut Self, SqlError> {
+        let p = Dialect::Postgres.contains(wanted, column)?;
+        Ok(push_postgres(self, p))
     }
 }
 
@@ -1177,13 +1291,18 @@ fn push_postgres<'q, 'args>(
 
 #[cfg(feature = "sqlx-sqlite")]
 impl<'args> QueryBuilderExt for sqlx::QueryBuilder<'args, sqlx::Sqlite> {
-    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, FilterError> {
+    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, SqlError> {
         let p = Dialect::Sqlite.filter(filter, column)?;
         Ok(push_sqlite(self, p))
     }
 
-    fn push_contains(&mut self, wanted: &Map<String, Value>, column: &str) -> &mut Self {
-        push_sqlite(self, Dialect::Sqlite.contains(wanted, column))
+    fn push_contains(
+        &mut self,
+        wanted: &Map<String, Value>,
+        column: &str,
+    ) -> Result<&mut Self, SqlError> {
+        let p = Dialect::Sqlite.contains(wanted, column)?;
+        Ok(push_sqlite(self, p))
     }
 }
 
@@ -1304,7 +1423,9 @@ mod tests {
             "(m @> $1::jsonb AND FALSE AND strpos((m -> $2::text)::text, '.') = 0)"
         );
         let search = json!({"a": "x\0"});
-        let p = Dialect::Postgres.contains(search.as_object().unwrap(), "m");
+        let p = Dialect::Postgres
+            .contains(search.as_object().unwrap(), "m")
+            .unwrap();
         assert_eq!((p.sql(1).as_str(), p.binds()), ("FALSE", &[][..]));
     }
 
@@ -1317,9 +1438,15 @@ mod tests {
             Dialect::Sqlite.filter(&Filter::all(), "m").unwrap().sql(1),
             "TRUE"
         );
-        assert_eq!(Dialect::Sqlite.contains(&Map::new(), "m").sql(1), "TRUE");
-        assert_eq!(Dialect::Postgres.contains(&Map::new(), "m").sql(1), "TRUE");
-        let t = Dialect::Postgres.contains(&Map::new(), "m");
+        assert_eq!(
+            Dialect::Sqlite.contains(&Map::new(), "m").unwrap().sql(1),
+            "TRUE"
+        );
+        assert_eq!(
+            Dialect::Postgres.contains(&Map::new(), "m").unwrap().sql(1),
+            "TRUE"
+        );
+        let t = Dialect::Postgres.contains(&Map::new(), "m").unwrap();
         let q = Dialect::Postgres
             .filter(&Filter::eq("a", "x"), "m")
             .unwrap();
@@ -1332,7 +1459,10 @@ mod tests {
         let bad = crate::filter!({"owner": {"$ne": "u1"}});
         for d in [Dialect::Postgres, Dialect::Sqlite] {
             let err = d.filter(&bad, "m").unwrap_err();
-            assert_eq!(Some(&err), bad.error());
+            assert_eq!(
+                Some(&err),
+                bad.error().cloned().map(SqlError::Filter).as_ref()
+            );
         }
     }
 

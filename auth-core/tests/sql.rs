@@ -646,9 +646,9 @@ fn postgres_searches_select_what_metadata_contains_accepts() {
                     .collect();
                 tally.count(expected.len(), rows.len());
                 let got = rt.block_on(pg_select(&mut conn.borrow_mut(), |qb| {
-                    qb.push_contains(&wanted, "meta");
+                    qb.push_contains(&wanted, "meta").unwrap();
                 }));
-                let sql = Dialect::Postgres.contains(&wanted, "meta").sql(1);
+                let sql = Dialect::Postgres.contains(&wanted, "meta").unwrap().sql(1);
                 prop_assert_eq!(
                     got,
                     Ok(expected),
@@ -736,10 +736,10 @@ fn sqlite_searches_select_what_metadata_contains_accepts() {
                 .map(|(id, _)| *id)
                 .collect();
             tally.count(expected.len(), rows.len());
-            let sql = Dialect::Sqlite.contains(&wanted, "meta").sql(1);
+            let sql = Dialect::Sqlite.contains(&wanted, "meta").unwrap().sql(1);
             for column in ["t.meta", "t.metab"] {
                 let got = rt.block_on(lite_select(&mut conn.borrow_mut(), |qb| {
-                    qb.push_contains(&wanted, column);
+                    qb.push_contains(&wanted, column).unwrap();
                 }));
                 prop_assert_eq!(
                     got,
@@ -891,11 +891,13 @@ fn postgres_hostile_keys_and_values_change_only_the_match() {
                     .map(|(id, _)| *id)
                     .collect();
                 let got = pg_select(conn, |qb| {
-                    qb.push_contains(&wanted, "meta");
+                    qb.push_contains(&wanted, "meta").unwrap();
                 })
                 .await;
                 assert_eq!(got, Ok(expected), "{wanted:?}");
-                assert_spliced_nothing(&Dialect::Postgres.contains(&wanted, "meta").sql(1));
+                assert_spliced_nothing(
+                    &Dialect::Postgres.contains(&wanted, "meta").unwrap().sql(1),
+                );
             }
             // Every hostile string without U+0000 finds its own row.
             assert!(
@@ -948,12 +950,12 @@ fn sqlite_hostile_keys_and_values_change_only_the_match() {
                 .collect();
             for column in ["meta", "metab"] {
                 let got = lite_select(&mut conn, |qb| {
-                    qb.push_contains(&wanted, column);
+                    qb.push_contains(&wanted, column).unwrap();
                 })
                 .await;
                 assert_eq!(got, Ok(expected.clone()), "{wanted:?} on {column}");
             }
-            assert_spliced_nothing(&Dialect::Sqlite.contains(&wanted, "meta").sql(1));
+            assert_spliced_nothing(&Dialect::Sqlite.contains(&wanted, "meta").unwrap().sql(1));
         }
         // Here U+0000 is stored too: every hostile string finds its own row.
         assert!(hits >= 3 * HOSTILE.len(), "only {hits} queries found a row");
@@ -1014,7 +1016,7 @@ fn postgres_predicate_after_the_callers_placeholders() {
             let p = Dialect::Postgres
                 .filter(&filter, "meta")
                 .unwrap()
-                .and(Dialect::Postgres.contains(&wanted, "meta"));
+                .and(Dialect::Postgres.contains(&wanted, "meta").unwrap());
             let sql = format!(
                 "SELECT id FROM t WHERE tenant = $1 AND {} ORDER BY id",
                 p.sql(2)
@@ -1059,7 +1061,7 @@ fn sqlite_predicate_after_the_callers_placeholders() {
         let p = Dialect::Sqlite
             .filter(&filter, "meta")
             .unwrap()
-            .and(Dialect::Sqlite.contains(&wanted, "meta"));
+            .and(Dialect::Sqlite.contains(&wanted, "meta").unwrap());
         let sql = format!(
             "SELECT id FROM t WHERE tenant = ?1 AND {} ORDER BY id",
             p.sql(2)
@@ -1074,5 +1076,124 @@ fn sqlite_predicate_after_the_callers_placeholders() {
         }
         let ids: Vec<i64> = q.fetch_all(&mut conn).await.unwrap();
         assert_eq!(ids, [0]);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits: the deepest values and the widest filters and searches run, one level deeper is an
+// error (never a database error).
+
+/// A value `levels` deep, alternating arrays and objects beside scalars.
+fn deep_value(levels: usize) -> Value {
+    let mut v = json!(1.5);
+    for i in 0..levels {
+        v = if i % 2 == 0 {
+            json!([2, v, "s"])
+        } else {
+            json!({"k": v, "j": 3})
+        };
+    }
+    v
+}
+
+/// `(filter, search)` pairs at the limits, each with the metadata of the row it must find.
+fn limit_cases() -> Vec<(Filter, Object, Object)> {
+    let deep = deep_value(auth::sql::MAX_VALUE_DEPTH);
+    let element = deep_value(auth::sql::MAX_VALUE_DEPTH - 1);
+    // `$or` nested `Filter::MAX_DEPTH` deep around the deepest value.
+    let mut nested = Filter::eq("x", deep.clone());
+    let mut meta = json!({"x": deep.clone(), "tags": [element.clone()]});
+    for i in 0..Filter::MAX_DEPTH {
+        nested = Filter::or([
+            nested.and(Filter::eq(format!("y{i}"), i)),
+            Filter::eq("z", -1),
+        ]);
+        meta[format!("y{i}")] = json!(i);
+    }
+    assert!(nested.error().is_none());
+    let meta = meta.as_object().unwrap().clone();
+    let wide_meta: Object = (0..1500).map(|i| (format!("k{i}"), json!(i))).collect();
+    let wide_filter = (0..700).fold(Filter::all(), |f, i| f.and(Filter::eq(format!("k{i}"), i)));
+    // Only the last branch matches.
+    let wide_or =
+        Filter::or((0..700).map(|i| Filter::eq(format!("k{i}"), if i == 699 { i } else { i + 1 })));
+    vec![
+        (
+            nested.and(Filter::contains("tags", Value::Array(vec![element]))),
+            meta.clone(),
+            meta,
+        ),
+        (wide_filter, wide_meta.clone(), wide_meta.clone()),
+        (wide_or, wide_meta.clone(), wide_meta),
+    ]
+}
+
+fn assert_too_deep(d: Dialect) {
+    let deeper = deep_value(auth::sql::MAX_VALUE_DEPTH + 1);
+    let err = d.filter(&Filter::eq("x", deeper.clone()), "m").unwrap_err();
+    assert_eq!(err, auth::sql::SqlError::TooDeep);
+    let element = deep_value(auth::sql::MAX_VALUE_DEPTH);
+    let err = d
+        .filter(&Filter::contains("x", json!([element])), "m")
+        .unwrap_err();
+    assert_eq!(err, auth::sql::SqlError::TooDeep);
+    let wanted = json!({"x": deeper}).as_object().unwrap().clone();
+    assert_eq!(
+        d.contains(&wanted, "m").unwrap_err(),
+        auth::sql::SqlError::TooDeep
+    );
+}
+
+#[test]
+fn sqlite_runs_the_deepest_and_widest() {
+    assert_too_deep(Dialect::Sqlite);
+    let rt = runtime();
+    let mut conn = sqlite(&rt);
+    rt.block_on(async {
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)")
+            .await
+            .unwrap();
+        for (f, wanted, meta) in limit_cases() {
+            let rows = lite_load(&mut conn, &[meta, Map::new()]).await;
+            assert!(f.matches(&rows[0].1) && metadata_contains(&rows[0].1, &wanted));
+            for column in ["meta", "metab"] {
+                let got = lite_select(&mut conn, |qb| {
+                    qb.push_filter(&f, column).unwrap();
+                })
+                .await;
+                assert_eq!(got, Ok(vec![0]));
+                let got = lite_select(&mut conn, |qb| {
+                    qb.push_contains(&wanted, column).unwrap();
+                })
+                .await;
+                assert_eq!(got, Ok(vec![0]));
+            }
+        }
+    });
+}
+
+#[test]
+fn postgres_runs_the_deepest_and_widest() {
+    assert_too_deep(Dialect::Postgres);
+    with_postgres("limits", |rt, conn| {
+        rt.block_on(async {
+            conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, meta jsonb NOT NULL)")
+                .await
+                .unwrap();
+            for (f, wanted, meta) in limit_cases() {
+                let rows = pg_load(conn, &[meta, Map::new()]).await;
+                assert!(f.matches(&rows[0].1) && metadata_contains(&rows[0].1, &wanted));
+                let got = pg_select(conn, |qb| {
+                    qb.push_filter(&f, "meta").unwrap();
+                })
+                .await;
+                assert_eq!(got, Ok(vec![0]));
+                let got = pg_select(conn, |qb| {
+                    qb.push_contains(&wanted, "meta").unwrap();
+                })
+                .await;
+                assert_eq!(got, Ok(vec![0]));
+            }
+        });
     });
 }
