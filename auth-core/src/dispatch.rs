@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::__private::{AuthenticateFn, EnsureFailed, HandlerFn};
+use crate::__private::{AuthenticateFn, HandlerFn};
 use crate::filter::Filter;
 use crate::registry::{HandlerInfo, Kind, Place, Registration, RegistryError, registry};
 use crate::types::AuthValue;
@@ -46,6 +46,20 @@ const NONE: u16 = u16::MAX;
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
+///
+/// # Refusals and panics
+///
+/// A handler refuses with a value: `false`, `Err(HttpException)`, or [`ensure!`](crate::ensure),
+/// which returns `Err` and is therefore only available in handlers that return
+/// `Result<_, HttpException>`. Refusing never unwinds, so it behaves the same under every panic
+/// strategy.
+///
+/// A panic in a handler is a bug, and what it does depends on the binary's panic strategy:
+///
+/// | profile setting | a handler panics |
+/// |---|---|
+/// | `panic = "unwind"` (the default) | the dispatcher catches it: this call answers 500 naming the handler, the process and every other request go on |
+/// | `panic = "abort"` | the process aborts (exit by `SIGABRT`), as for any panic in that binary |
 pub struct Auth {
     authenticate: Option<(AuthenticateFn, HandlerInfo)>,
     reads_body: bool,
@@ -72,14 +86,15 @@ impl Auth {
     ///
     /// Without an authenticate handler, every request is the [anonymous](AuthUser::anonymous)
     /// user. A handler's [`HttpException`] is returned whole (status, detail, headers); a failed
-    /// [`ensure!`](crate::ensure) is a 401; a panic is a 500 for this request only.
+    /// [`ensure!`](crate::ensure) is a 401. A panic is a bug: see [`Auth`] for what it does under
+    /// each panic strategy.
     pub async fn authenticate(&self, request: &Request<'_>) -> Result<AuthUser, HttpException> {
         let Some((handler, info)) = &self.authenticate else {
             return Ok(AuthUser::anonymous());
         };
         match CatchUnwind(std::pin::pin!(handler(request))).await {
             Ok(result) => result.map_err(HttpException::for_authentication),
-            Err(payload) => Err(from_panic(payload, info, 401)),
+            Err(payload) => Err(from_panic(payload, info)),
         }
     }
 
@@ -90,8 +105,9 @@ impl Auth {
     /// with 403 when the builder chose [`deny_uncovered`](AuthBuilder::deny_uncovered).
     ///
     /// `false` from a handler is 403 `Forbidden`; an [`HttpException`] keeps its status, detail
-    /// and headers; a failed [`ensure!`](crate::ensure) is 403 with its detail; a panic, or a
-    /// malformed [`filter!`](crate::filter), is a 500 naming the handler, for this call only.
+    /// and headers; a failed [`ensure!`](crate::ensure) is 403 with its detail; a filter poisoned
+    /// by bad input is a 500 naming the handler. A panic is a bug: see [`Auth`] for what it does
+    /// under each panic strategy.
     pub async fn authorize(
         &self,
         user: &AuthUser,
@@ -115,7 +131,7 @@ impl Auth {
                 Some(error) => Err(malformed(info, error)),
             },
             Ok(result) => result,
-            Err(payload) => Err(from_panic(payload, info, 403)),
+            Err(payload) => Err(from_panic(payload, info)),
         }
     }
 
@@ -172,18 +188,11 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// The 500 (or the failed `ensure!`) that a panicking handler is answered with.
+/// The 500 that a panicking handler is answered with: a panic is a bug, never a refusal.
 #[cold]
 #[inline(never)]
-fn from_panic(
-    payload: Box<dyn Any + Send>,
-    info: &HandlerInfo,
-    ensure_status: u16,
-) -> HttpException {
-    match payload.downcast::<EnsureFailed>() {
-        Ok(failed) => HttpException::new(ensure_status).with_detail(failed.0),
-        Err(_) => HttpException::internal(format!("the handler {} panicked", info.place())),
-    }
+fn from_panic(_payload: Box<dyn Any + Send>, info: &HandlerInfo) -> HttpException {
+    HttpException::internal(format!("the handler {} panicked", info.place()))
 }
 
 /// The 500 for a handler that returned a malformed filter.
@@ -604,21 +613,19 @@ mod tests {
                 r
             })
         }
-        fn unwinds<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
-            user_future(async {
-                let u: AuthUser = crate::__private::ensure_failed("no user");
-                Ok(u)
-            })
+        fn panics<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
+            user_future(async { panic!("bug in the authenticate handler") })
         }
         let request = Request::new("GET", "/");
         for (f, status, detail) in [
             (deny as crate::__private::AuthenticateFn, 403, "banned"),
             (assert_fails, 401, "token expired"),
-            (unwinds, 401, "no user"),
+            (panics, 500, "the handler `h` (auth-core/src/dispatch.rs:"),
         ] {
             let auth = Auth::builder().authenticate("h", f).build().unwrap();
             let e = block_on(auth.authenticate(&request)).unwrap_err();
-            assert_eq!((e.status(), e.detail()), (status, detail));
+            assert_eq!(e.status(), status);
+            assert!(e.detail().starts_with(detail), "{}", e.detail());
         }
         let anonymous = block_on(Auth::builder().build().unwrap().authenticate(&request)).unwrap();
         assert!(!anonymous.is_authenticated());

@@ -23,7 +23,7 @@ use serde::{Serialize, Serializer};
 /// assert_eq!(e.detail(), "Unauthorized");
 /// assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"detail":"Unauthorized"}"#);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpException {
     status: u16,
     detail: Option<Cow<'static, str>>,
@@ -105,6 +105,17 @@ impl HttpException {
         self
     }
 }
+
+/// Compares what a client sees: the status, the detail and the headers.
+impl PartialEq for HttpException {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status
+            && self.detail() == other.detail()
+            && self.headers == other.headers
+    }
+}
+
+impl Eq for HttpException {}
 
 impl fmt::Display for HttpException {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -203,5 +214,17 @@ mod tests {
         assert_eq!(e.status(), 403);
         assert_eq!(e.clone().for_authentication().status(), 401);
         assert_eq!(HttpException::new(403).for_authentication().status(), 403);
+    }
+
+    #[test]
+    fn equality_is_what_a_client_sees() {
+        let ensured = HttpException::from_ensure("no".into());
+        assert_eq!(ensured, HttpException::new(403).with_detail("no"));
+        assert_eq!(HttpException::new(404), HttpException::new(404).with_detail("Not Found"));
+        assert_ne!(
+            HttpException::new(401),
+            HttpException::new(401).with_header("WWW-Authenticate", "Bearer")
+        );
+        assert_ne!(HttpException::new(401), HttpException::new(403));
     }
 }

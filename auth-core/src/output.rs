@@ -67,9 +67,11 @@ impl<T: HandlerOutput> HandlerOutput for Result<T, HttpException> {
 /// `#[auth::authenticate]` it answers 401. The detail is a string, or a format string with
 /// arguments; without one it names the condition.
 ///
-/// In a handler that returns `Result<_, HttpException>`, `ensure!` returns the error. In a
-/// handler with another return type (`Filter`, `bool`, `()`, a user), it unwinds to the
-/// dispatcher, as Python's `assert` raises; that needs the default `panic = "unwind"`.
+/// `ensure!` returns the refusal as `Err(HttpException)`: it is only available in a handler that
+/// returns `Result<_, HttpException>` (write `-> Result<Filter, HttpException>` instead of
+/// `-> Filter`, and end with `Ok(..)`). It never unwinds, so a refused request is answered the
+/// same under `panic = "unwind"` and `panic = "abort"`; in a handler of another return type it
+/// is a compile error that says so.
 ///
 /// ```
 /// use auth::{AuthContext, HttpException};
@@ -80,6 +82,17 @@ impl<T: HandlerOutput> HandlerOutput for Result<T, HttpException> {
 ///     let namespace = value.namespace().unwrap_or_default();
 ///     auth::ensure!(namespace.first().map(String::as_str) == Some(ctx.user.identity()), "Not authorized");
 ///     Ok(())
+/// }
+/// ```
+///
+/// ```compile_fail
+/// # use auth::{AuthContext, Filter};
+/// # use auth::types::ThreadsRead;
+/// #[auth::on(threads.read)]
+/// async fn read(ctx: &AuthContext, _: &ThreadsRead) -> Filter {
+///     // error: `auth::ensure!` needs a handler that returns `Result<_, HttpException>`
+///     auth::ensure!(ctx.user.is_authenticated(), "sign in first");
+///     Filter::eq("owner", ctx.user.identity())
 /// }
 /// ```
 #[macro_export]

@@ -90,12 +90,18 @@ pub fn into_user<T: IntoAuthUser>(out: T) -> Result<AuthUser, HttpException> {
     out.into_auth_user()
 }
 
-/// The payload a failed `ensure!` unwinds with, in handlers that do not return `Result`.
-pub struct EnsureFailed(pub Cow<'static, str>);
-
-/// What a failed `ensure!` returns from a handler of this return type.
+/// What a failed `ensure!` returns from a handler of this return type: the refusal as a value.
+///
+/// Only `Result<_, HttpException>` carries it. `ensure!` never unwinds, so a refused request is
+/// answered the same under `panic = "unwind"` and `panic = "abort"`.
+#[diagnostic::on_unimplemented(
+    message = "`auth::ensure!` needs a handler that returns `Result<_, HttpException>`, not `{Self}`",
+    label = "`ensure!` returns its refusal from here as `Err(HttpException)`",
+    note = "write the return type as `Result<{Self}, HttpException>` and return `Ok(..)`; or refuse without `ensure!` (`false`, `Err(HttpException::new(403))`)",
+    note = "`ensure!` never unwinds: a refusal is a value, so it works under `panic = \"abort\"` too"
+)]
 pub trait EnsureFailure {
-    /// The early return value (or an unwind to the dispatcher).
+    /// The early return value that carries the refusal.
     fn ensure_failed(detail: Cow<'static, str>) -> Self;
 }
 
@@ -104,28 +110,6 @@ impl<T> EnsureFailure for Result<T, HttpException> {
         Err(HttpException::from_ensure(detail))
     }
 }
-
-macro_rules! ensure_by_unwinding {
-    ($($ty:ty),*) => {$(
-        impl EnsureFailure for $ty {
-            fn ensure_failed(detail: Cow<'static, str>) -> Self {
-                std::panic::resume_unwind(Box::new(EnsureFailed(detail)))
-            }
-        }
-    )*};
-}
-
-ensure_by_unwinding!(
-    (),
-    bool,
-    Filter,
-    Option<Filter>,
-    crate::MinimalUser,
-    AuthUser,
-    String,
-    serde_json::Value,
-    serde_json::Map<String, serde_json::Value>
-);
 
 /// Called by `ensure!` when its condition fails.
 #[inline(never)]

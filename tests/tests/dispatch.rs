@@ -150,12 +150,12 @@ mod failing {
     }
 
     #[auth::on(store.search, store.list_namespaces)]
-    async fn ensures(ctx: &AuthContext, _: &mut StoreValue) -> Filter {
+    async fn ensures(ctx: &AuthContext, _: &mut StoreValue) -> Result<Filter, HttpException> {
         auth::ensure!(
             ctx.user.permissions().iter().any(|p| p == "store:read"),
             "needs store:read"
         );
-        Filter::all()
+        Ok(Filter::all())
     }
 
     #[auth::on(crons)]
