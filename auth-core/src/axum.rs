@@ -103,6 +103,7 @@ impl AuthLayer {
     /// The largest body read for an authenticate handler that takes `body` or `request`
     /// (default [`DEFAULT_BODY_LIMIT`]); a larger one is answered 413 before authentication.
     /// Bodies are read only when the handler takes them.
+    #[must_use = "a builder method returns the changed value"]
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
@@ -118,6 +119,7 @@ impl AuthLayer {
     /// let layer = auth::axum::AuthLayer::new(auth).timeout(Duration::from_secs(10));
     /// assert_eq!(layer.deadline(), Some(Duration::from_secs(10)));
     /// ```
+    #[must_use = "a builder method returns the changed value"]
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self
@@ -136,6 +138,7 @@ impl AuthLayer {
     /// assert!(layer.is_public("/metrics"));
     /// assert!(!layer.is_public("/docs"));
     /// ```
+    #[must_use = "a builder method returns the changed value"]
     pub fn public_paths<I, P>(mut self, paths: I) -> Self
     where
         I: IntoIterator<Item = P>,

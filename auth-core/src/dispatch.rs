@@ -167,6 +167,7 @@ impl Auth {
     /// The (resource, action) pairs that no handler covers: LangGraph lets them through, which
     /// leaked data across users in deployed servers. Print them at start-up and assert them in
     /// tests, or choose [`deny_uncovered`](AuthBuilder::deny_uncovered).
+    #[must_use = "print or assert the uncovered pairs: they are let through"]
     pub fn uncovered(&self) -> Vec<(Resource, Action)> {
         events()
             .filter(|(r, a)| self.handler_for(*r, *a).is_none())
@@ -254,6 +255,7 @@ enum Source {
 
 impl AuthBuilder {
     /// Adds every registered handler.
+    #[must_use = "a builder method returns the changed builder"]
     pub fn registry(self) -> Self {
         self.registrations(registry())
     }
@@ -262,12 +264,14 @@ impl AuthBuilder {
     /// `"my_server::policy::strict"` (a path as `module_path!()` gives it).
     ///
     /// So one binary, or one test binary, can hold several policies.
+    #[must_use = "a builder method returns the changed builder"]
     pub fn module(self, module: &str) -> Self {
         self.registrations(registry().filter(|r| r.is_in_module(module)))
     }
 
     /// Adds the given registrations (for example `auth::registry().filter(..)`). Adding the same
     /// registration twice has no effect.
+    #[must_use = "a builder method returns the changed builder"]
     pub fn registrations(mut self, regs: impl IntoIterator<Item = &'static Registration>) -> Self {
         for reg in regs {
             let seen = self
@@ -282,6 +286,7 @@ impl AuthBuilder {
     }
 
     /// Adds an authorization handler by hand. Its place is the caller's position.
+    #[must_use = "a builder method returns the changed builder"]
     #[track_caller]
     pub fn on(mut self, targets: &[Target], name: &'static str, handler: HandlerFn) -> Self {
         let place = caller_place(name);
@@ -291,6 +296,7 @@ impl AuthBuilder {
     }
 
     /// Adds an authenticate handler by hand. Its place is the caller's position.
+    #[must_use = "a builder method returns the changed builder"]
     #[track_caller]
     pub fn authenticate(mut self, name: &'static str, handler: AuthenticateFn) -> Self {
         let place = caller_place(name);
@@ -302,6 +308,7 @@ impl AuthBuilder {
     /// With `true`, servers parse the JSON body before authenticating, so that a handler added
     /// by hand with [`authenticate`](Self::authenticate) finds it in [`Request::body`]. (A
     /// `#[auth::authenticate]` handler that takes `body` or `request` asks for it by itself.)
+    #[must_use = "a builder method returns the changed builder"]
     pub fn read_body(mut self, read: bool) -> Self {
         self.read_body = read;
         self
@@ -309,6 +316,7 @@ impl AuthBuilder {
 
     /// With `true`, a (resource, action) that no handler covers is refused with 403, instead of
     /// LangGraph's default of allowing it with no filter.
+    #[must_use = "a builder method returns the changed builder"]
     pub fn deny_uncovered(mut self, deny: bool) -> Self {
         self.deny_uncovered = deny;
         self

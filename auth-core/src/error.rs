@@ -49,12 +49,14 @@ impl HttpException {
     }
 
     /// Sets the detail sent to the client as `{"detail": …}`.
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
         self.detail = Some(detail.into());
         self
     }
 
     /// Adds a response header, such as `WWW-Authenticate: Bearer`.
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,

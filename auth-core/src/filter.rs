@@ -56,6 +56,7 @@ use smallvec::{SmallVec, smallvec};
 /// macro or by a constructor given bad input. A poisoned filter matches nothing, reports its
 /// [`error`](Filter::error), and refuses to serialize.
 #[derive(Clone, Debug, PartialEq)]
+#[must_use = "a filter restricts nothing unless returned"]
 pub struct Filter {
     /// The ANDed conditions, in normal form. A handler's filter is most often one condition,
     /// which is kept inline: building it allocates nothing beyond its value.
@@ -225,6 +226,7 @@ impl Filter {
     /// assert!(Filter::all().is_empty());
     /// assert_eq!(Filter::all().to_json(), json!({}));
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn all() -> Filter {
         Filter::from_conds(Conds::new())
     }
@@ -247,6 +249,7 @@ impl Filter {
     /// assert!(!f.matches(json!({}).as_object().unwrap()));
     /// assert!(Filter::eq("$or", 1).error().is_some());
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn eq(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Filter {
         let key = key.into();
         match check_key(&key) {
@@ -274,6 +277,7 @@ impl Filter {
     /// assert!(!Filter::contains("name", "a").matches(meta)); // not an array
     /// assert!(Filter::contains("tags", json!([])).error().is_some());
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn contains(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Filter {
         let key = key.into();
         let values = match value.into() {
@@ -303,6 +307,7 @@ impl Filter {
     ///
     /// assert!(Filter::or(Vec::new()).error().is_some());
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn or(filters: impl IntoIterator<Item = Filter>) -> Filter {
         let mut branches = Vec::new();
         for f in filters {
@@ -338,6 +343,7 @@ impl Filter {
     /// assert!(!f.matches(json!({"owner": "u1", "tags": []}).as_object().unwrap()));
     /// assert_eq!(Filter::all().and(f.clone()), f);
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn and(mut self, other: Filter) -> Filter {
         if self.error.is_some() {
             return self;

@@ -55,6 +55,7 @@ impl MinimalUser {
     }
 
     /// Sets the display name (default: the identity).
+    #[must_use = "`with_*` returns the changed value"]
     #[inline]
     pub fn with_display_name(mut self, display_name: impl IntoUserText) -> Self {
         self.display_name = Some(display_name.into_user_text());
@@ -62,6 +63,7 @@ impl MinimalUser {
     }
 
     /// Sets whether the user is authenticated (default: `true`).
+    #[must_use = "`with_*` returns the changed value"]
     #[inline]
     pub fn with_is_authenticated(mut self, is_authenticated: bool) -> Self {
         self.is_authenticated = Some(is_authenticated);
@@ -69,6 +71,7 @@ impl MinimalUser {
     }
 
     /// Sets the permissions (default: none).
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_permissions<I, S>(mut self, permissions: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -79,6 +82,7 @@ impl MinimalUser {
     }
 
     /// Adds an extra field, available to handlers through [`AuthUser::get`] and to graph runs.
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.extra
             .get_or_insert_default()
