@@ -6,12 +6,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::__private::{AuthenticateFn, HandlerFn};
 use crate::filter::Filter;
-use crate::registry::{HandlerInfo, Kind, Place, Registration, RegistryError, registry};
+use crate::registry::{HandlerInfo, Kind, Registration, RegistryError, SourceLocation, registry};
 use crate::types::AuthValue;
 use crate::vocab::{Action, EVENT_COUNT, Resource, Target, event_index, events};
-use crate::{AuthContext, AuthUser, HttpException, Request};
+use crate::{AuthContext, AuthUser, AuthenticateFn, HandlerFn, HttpException, Request};
 
 const NONE: u16 = u16::MAX;
 
@@ -74,7 +73,7 @@ impl Auth {
     /// Fails, naming both places, when two handlers claim the same target or when there are two
     /// authenticate handlers.
     pub fn from_registry() -> Result<Auth, RegistryError> {
-        Auth::builder().registry().build()
+        Auth::builder().all_registered().build()
     }
 
     /// A builder to choose handlers: all or part of the registry, or functions given by hand.
@@ -92,7 +91,7 @@ impl Auth {
         let Some((handler, info)) = &self.authenticate else {
             return Ok(AuthUser::anonymous());
         };
-        match CatchUnwind(std::pin::pin!(handler(request))).await {
+        match CatchUnwind(std::pin::pin!(handler(request).0)).await {
             Ok(result) => result.map_err(HttpException::for_authentication),
             Err(payload) => Err(from_panic(payload, info)),
         }
@@ -125,7 +124,7 @@ impl Auth {
         }
         let (handler, info) = &self.handlers[usize::from(slot)];
         let ctx = AuthContext::new(user, resource, action);
-        match CatchUnwind(std::pin::pin!(handler(&ctx, value))).await {
+        match CatchUnwind(std::pin::pin!(handler(&ctx, value).0)).await {
             Ok(Ok(Some(filter))) => match filter.error() {
                 None => Ok(Some(filter)),
                 Some(error) => Err(malformed(info, error)),
@@ -152,10 +151,11 @@ impl Auth {
             .chain(self.handlers.iter().map(|(_, i)| i))
     }
 
-    /// Whether the authenticate handler reads the request body (it takes `body` or `request`):
-    /// a server then parses the JSON body before authenticating, and passes it with
-    /// [`Request::with_body`]; otherwise it need not.
-    pub fn authenticate_reads_body(&self) -> bool {
+    /// Whether servers read the request body before authenticating: the authenticate handler
+    /// takes `body` or `request`, or the builder chose [`read_body`](AuthBuilder::read_body). A
+    /// server then parses the JSON body and passes it with [`Request::with_body`]; otherwise it
+    /// need not.
+    pub fn read_body(&self) -> bool {
         self.reads_body
     }
 
@@ -174,8 +174,9 @@ impl Auth {
             .collect()
     }
 
-    /// Whether uncovered pairs are refused with 403.
-    pub fn denies_uncovered(&self) -> bool {
+    /// Whether uncovered pairs are refused with 403 (chosen with
+    /// [`AuthBuilder::deny_uncovered`]).
+    pub fn deny_uncovered(&self) -> bool {
         self.deny_uncovered
     }
 }
@@ -193,7 +194,7 @@ impl std::fmt::Debug for Auth {
 #[cold]
 #[inline(never)]
 fn from_panic(_payload: Box<dyn Any + Send>, info: &HandlerInfo) -> HttpException {
-    HttpException::internal(format!("the handler {} panicked", info.place()))
+    HttpException::internal(format!("the handler {} panicked", info.location()))
 }
 
 /// The 500 for a handler that returned a malformed filter.
@@ -202,7 +203,7 @@ fn from_panic(_payload: Box<dyn Any + Send>, info: &HandlerInfo) -> HttpExceptio
 fn malformed(info: &HandlerInfo, error: &crate::FilterError) -> HttpException {
     HttpException::internal(format!(
         "the handler {} returned a malformed filter: {error}",
-        info.place()
+        info.location()
     ))
 }
 
@@ -225,12 +226,11 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 /// Chooses the handlers of an [`Auth`].
 ///
 /// ```
-/// use auth::{Auth, Target};
-/// use auth::__private::{HandlerFuture, handler_future};
+/// use auth::{Auth, HandlerFuture, Target};
 ///
 /// // A handler given by hand, for targets where link-time registration does not run.
 /// fn deny_all<'a>(_: &'a auth::AuthContext, _: &'a mut auth::AuthValue) -> HandlerFuture<'a> {
-///     handler_future(async { Ok(Some(auth::Filter::eq("owner", "nobody"))) })
+///     HandlerFuture::new(async { Ok(Some(auth::Filter::eq("owner", "nobody"))) })
 /// }
 ///
 /// let auth = Auth::builder()
@@ -240,23 +240,24 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 ///     .unwrap();
 /// assert!(auth.uncovered().is_empty());
 /// ```
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct AuthBuilder {
     registrations: Vec<Source>,
     deny_uncovered: bool,
     read_body: bool,
 }
 
+#[derive(Debug)]
 enum Source {
     Registered(&'static Registration),
-    Authenticate(AuthenticateFn, bool, Place),
-    Authorize(Vec<Target>, HandlerFn, Place),
+    Authenticate(AuthenticateFn, bool, SourceLocation),
+    Authorize(Vec<Target>, HandlerFn, SourceLocation),
 }
 
 impl AuthBuilder {
-    /// Adds every registered handler.
+    /// Adds every registered handler: every `#[auth::…]` function linked into the binary.
     #[must_use = "a builder method returns the changed builder"]
-    pub fn registry(self) -> Self {
+    pub fn all_registered(self) -> Self {
         self.registrations(registry())
     }
 
@@ -285,7 +286,8 @@ impl AuthBuilder {
         self
     }
 
-    /// Adds an authorization handler by hand. Its place is the caller's position.
+    /// Adds an authorization handler written by hand (see [`HandlerFn`]) for `targets`. Its
+    /// [`SourceLocation`] is the caller's position.
     #[must_use = "a builder method returns the changed builder"]
     #[track_caller]
     pub fn on(mut self, targets: &[Target], name: &'static str, handler: HandlerFn) -> Self {
@@ -295,7 +297,8 @@ impl AuthBuilder {
         self
     }
 
-    /// Adds an authenticate handler by hand. Its place is the caller's position.
+    /// Adds an authenticate handler written by hand (see [`AuthenticateFn`]). Its
+    /// [`SourceLocation`] is the caller's position.
     #[must_use = "a builder method returns the changed builder"]
     #[track_caller]
     pub fn authenticate(mut self, name: &'static str, handler: AuthenticateFn) -> Self {
@@ -337,7 +340,7 @@ impl AuthBuilder {
                         } => Err((handler, reads_body)),
                         Kind::Authorize { targets, handler } => Ok((targets.to_vec(), handler)),
                     },
-                    Place {
+                    SourceLocation {
                         file: r.file,
                         line: r.line,
                         name: r.name,
@@ -363,6 +366,12 @@ impl AuthBuilder {
                 Ok((targets, f)) => {
                     if targets.is_empty() {
                         return Err(RegistryError::NoTarget { handler: place });
+                    }
+                    if let Some(&target) = targets.iter().find(|t| !t.fires()) {
+                        return Err(RegistryError::NeverFires {
+                            target,
+                            handler: place,
+                        });
                     }
                     let info = HandlerInfo {
                         targets: Some(targets),
@@ -407,14 +416,14 @@ impl AuthBuilder {
     }
 }
 
-fn ordered(a: Place, b: Place) -> (Place, Place) {
+fn ordered(a: SourceLocation, b: SourceLocation) -> (SourceLocation, SourceLocation) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
 #[track_caller]
-fn caller_place(name: &'static str) -> Place {
+fn caller_place(name: &'static str) -> SourceLocation {
     let loc = std::panic::Location::caller();
-    Place {
+    SourceLocation {
         file: loc.file(),
         line: loc.line(),
         name,
@@ -541,8 +550,8 @@ mod tests {
                 second,
             } => {
                 assert_eq!(*target, t);
-                assert_eq!((first.name, second.name), ("first", "second"));
-                assert!(first.line < second.line);
+                assert_eq!((first.name(), second.name()), ("first", "second"));
+                assert!(first.line() < second.line());
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -562,6 +571,23 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, RegistryError::DuplicateAuthenticate { .. }));
         assert!(err.to_string().contains("two authenticate handlers"));
+    }
+
+    #[test]
+    fn a_target_that_names_no_event_is_refused() {
+        let never = Target::Event(Resource::Threads, Action::Put);
+        let err = Auth::builder()
+            .on(&[Target::Global], "global", global)
+            .on(&[Target::Resource(Resource::Crons), never], "put", event)
+            .build()
+            .unwrap_err();
+        match &err {
+            RegistryError::NeverFires { target, handler } => {
+                assert_eq!((*target, handler.name()), (never, "put"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("`threads.put`, which is not an event"), "{err}");
     }
 
     #[test]
@@ -626,7 +652,7 @@ mod tests {
         }
         let request = Request::new("GET", "/");
         for (f, status, detail) in [
-            (deny as crate::__private::AuthenticateFn, 403, "banned"),
+            (deny as crate::AuthenticateFn, 403, "banned"),
             (assert_fails, 401, "token expired"),
             (panics, 500, "the handler `h` (auth-core/src/dispatch.rs:"),
         ] {

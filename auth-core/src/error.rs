@@ -27,7 +27,7 @@ use serde::{Serialize, Serializer};
 pub struct HttpException {
     status: u16,
     detail: Option<Cow<'static, str>>,
-    headers: Vec<(Cow<'static, str>, String)>,
+    headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     from_ensure: bool,
 }
 
@@ -48,7 +48,8 @@ impl HttpException {
         }
     }
 
-    /// Sets the detail sent to the client as `{"detail": …}`.
+    /// Sets the detail sent to the client as `{"detail": …}`: a string that may be static (a
+    /// literal is lent, a `String` moved in).
     #[must_use = "`with_*` returns the changed value"]
     pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
         self.detail = Some(detail.into());
@@ -56,11 +57,14 @@ impl HttpException {
     }
 
     /// Adds a response header, such as `WWW-Authenticate: Bearer`.
+    ///
+    /// Name and value are strings that may be static, as the detail: a literal is lent, a
+    /// `String` moved in.
     #[must_use = "`with_*` returns the changed value"]
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,
-        value: impl Into<String>,
+        value: impl Into<Cow<'static, str>>,
     ) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -81,7 +85,7 @@ impl HttpException {
 
     /// The response headers, in the order they were added.
     pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(n, v)| (n.as_ref(), v.as_str()))
+        self.headers.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
     /// 500 with the given detail: the answer to a handler that failed on the server's side.
@@ -137,8 +141,8 @@ impl Serialize for HttpException {
 }
 
 /// The reason phrase of an HTTP status code (`"Not Found"` for 404), or `"Error"` for a code
-/// without one.
-pub fn reason_phrase(status: u16) -> &'static str {
+/// without one: the detail of an exception that has none.
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         101 => "Switching Protocols",

@@ -1,9 +1,9 @@
-//! What handlers return: [`HandlerOutput`], and [`ensure!`](crate::ensure), Python's `assert`.
+//! What handlers return: [`IntoDecision`], and [`ensure!`](crate::ensure), Python's `assert`.
 
 use crate::HttpException;
 use crate::filter::Filter;
 
-/// What an authorization handler may return.
+/// What an authorization handler may return: the conversion of its result into the decision.
 ///
 /// | return type | meaning |
 /// |---|---|
@@ -17,19 +17,19 @@ use crate::filter::Filter;
     label = "an `#[auth::on]` handler must return a decision",
     note = "return `()`, `bool`, `Filter`, `Option<Filter>`, or `Result<_, HttpException>` of one of these"
 )]
-pub trait HandlerOutput {
+pub trait IntoDecision {
     /// The decision: allowed with an optional filter, or the error to answer with.
     fn into_decision(self) -> Result<Option<Filter>, HttpException>;
 }
 
-impl HandlerOutput for () {
+impl IntoDecision for () {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         Ok(None)
     }
 }
 
-impl HandlerOutput for bool {
+impl IntoDecision for bool {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         if self {
@@ -40,21 +40,21 @@ impl HandlerOutput for bool {
     }
 }
 
-impl HandlerOutput for Filter {
+impl IntoDecision for Filter {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         Ok(Some(self))
     }
 }
 
-impl HandlerOutput for Option<Filter> {
+impl IntoDecision for Option<Filter> {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         Ok(self)
     }
 }
 
-impl<T: HandlerOutput> HandlerOutput for Result<T, HttpException> {
+impl<T: IntoDecision> IntoDecision for Result<T, HttpException> {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         self?.into_decision()
@@ -102,17 +102,17 @@ macro_rules! ensure {
     };
     ($cond:expr, $detail:literal $(,)?) => {
         if !$cond {
-            return $crate::__private::ensure_failed($crate::__private::format!($detail));
+            return $crate::__private_0_1_0::ensure_failed($crate::__private_0_1_0::format!($detail));
         }
     };
     ($cond:expr, $fmt:literal, $($arg:tt)+) => {
         if !$cond {
-            return $crate::__private::ensure_failed($crate::__private::format!($fmt, $($arg)+));
+            return $crate::__private_0_1_0::ensure_failed($crate::__private_0_1_0::format!($fmt, $($arg)+));
         }
     };
     ($cond:expr, $detail:expr $(,)?) => {
         if !$cond {
-            return $crate::__private::ensure_failed($detail);
+            return $crate::__private_0_1_0::ensure_failed($detail);
         }
     };
 }

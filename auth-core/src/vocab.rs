@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!("store".parse::<Resource>().unwrap(), Resource::Store);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Resource {
     /// Conversations (threads) and the runs inside them.
     Threads,
@@ -39,6 +40,7 @@ pub enum Resource {
 /// assert_eq!("list_namespaces".parse::<Action>().unwrap(), Action::ListNamespaces);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Action {
     /// Create a thread, assistant or cron.
     Create,
@@ -62,7 +64,7 @@ pub enum Action {
 
 impl Resource {
     /// Every resource, in LangGraph's order.
-    pub const ALL: [Resource; 4] = [
+    pub const ALL: &'static [Resource] = &[
         Resource::Threads,
         Resource::Assistants,
         Resource::Crons,
@@ -103,7 +105,7 @@ impl Resource {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: &'static [Action] = &[
         Action::Create,
         Action::Read,
         Action::Update,
@@ -132,11 +134,11 @@ impl Action {
 }
 
 /// The number of valid (resource, action) pairs: the events a server emits.
-pub const EVENT_COUNT: usize = 21;
+pub(crate) const EVENT_COUNT: usize = 21;
 
 /// The dense index of a valid (resource, action) pair, or `None` for a pair that does not exist
 /// (such as `threads.put`). Used to build the dispatcher's fixed table.
-pub const fn event_index(resource: Resource, action: Action) -> Option<usize> {
+pub(crate) const fn event_index(resource: Resource, action: Action) -> Option<usize> {
     use Action::*;
     let i = match (resource, action) {
         (Resource::Threads, Create) => 0,
@@ -165,10 +167,17 @@ pub const fn event_index(resource: Resource, action: Action) -> Option<usize> {
     Some(i)
 }
 
-/// Every valid (resource, action) pair, in the order of [`event_index`].
+/// Every valid (resource, action) pair: the events a server emits, resource by resource in
+/// LangGraph's order.
+///
+/// ```
+/// assert_eq!(auth::events().count(), 21);
+/// assert!(auth::events().any(|e| e == (auth::Resource::Store, auth::Action::ListNamespaces)));
+/// ```
 pub fn events() -> impl Iterator<Item = (Resource, Action)> {
     Resource::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .flat_map(|r| r.actions().iter().map(move |a| (r, *a)))
 }
 
@@ -203,7 +212,8 @@ impl FromStr for Resource {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Resource::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| UnknownName {
                 kind: "resource",
@@ -216,7 +226,8 @@ impl FromStr for Action {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Action::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|a| a.as_str() == s)
             .ok_or_else(|| UnknownName {
                 kind: "action",
@@ -229,7 +240,7 @@ macro_rules! serde_by_name {
     ($ty:ty) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
+                serializer.collect_str(self)
             }
         }
 
@@ -244,6 +255,7 @@ macro_rules! serde_by_name {
 
 serde_by_name!(Resource);
 serde_by_name!(Action);
+serde_by_name!(Target);
 
 /// What an authorization handler is registered for, from the most specific to the least.
 ///
@@ -254,6 +266,7 @@ serde_by_name!(Action);
 /// | [`Target::Action`] | `#[auth::on(*.create)]` | 3 |
 /// | [`Target::Global`] | `#[auth::on]` | 4 (last) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Target {
     /// One action of one resource.
     Event(Resource, Action),
@@ -267,13 +280,26 @@ pub enum Target {
 
 impl Target {
     /// The precedence level: 0 is the most specific.
-    pub const fn level(self) -> usize {
+    pub(crate) const fn level(self) -> usize {
         match self {
             Target::Event(..) => 0,
             Target::Resource(_) => 1,
             Target::Action(_) => 2,
             Target::Global => 3,
         }
+    }
+
+    /// Whether some event matches this target: `false` for an event that does not exist, such
+    /// as `Target::Event(Resource::Threads, Action::Put)`.
+    ///
+    /// ```
+    /// use auth::{Action, Resource, Target};
+    /// assert!(Target::Event(Resource::Store, Action::Put).fires());
+    /// assert!(!Target::Event(Resource::Threads, Action::Put).fires());
+    /// assert!(Target::Action(Action::Put).fires());
+    /// ```
+    pub fn fires(self) -> bool {
+        crate::events().any(|(r, a)| self.covers(r, a))
     }
 
     /// Whether this target covers the event `(resource, action)`.
@@ -299,18 +325,52 @@ impl fmt::Display for Target {
     }
 }
 
+impl FromStr for Target {
+    type Err = UnknownName;
+
+    /// Reads a target as the macro writes it: `threads.create`, `threads`, `*.create` or `*`. A
+    /// pair that is not an event (`threads.put`) is an error.
+    ///
+    /// ```
+    /// use auth::{Action, Resource, Target};
+    /// assert_eq!("threads.create".parse::<Target>()?, Target::Event(Resource::Threads, Action::Create));
+    /// assert_eq!("*.read".parse::<Target>()?, Target::Action(Action::Read));
+    /// assert_eq!("store".parse::<Target>()?, Target::Resource(Resource::Store));
+    /// assert_eq!("*".parse::<Target>()?, Target::Global);
+    /// assert!("threads.put".parse::<Target>().is_err());
+    /// assert_eq!(serde_json::to_string(&Target::Action(Action::Read)).unwrap(), r#""*.read""#);
+    /// # Ok::<(), auth::UnknownName>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let unknown = || UnknownName {
+            kind: "target",
+            name: s.to_owned(),
+        };
+        let target = match s.split_once('.') {
+            None if s == "*" => Target::Global,
+            None => Target::Resource(s.parse().map_err(|_| unknown())?),
+            Some(("*", action)) => Target::Action(action.parse().map_err(|_| unknown())?),
+            Some((resource, action)) => Target::Event(
+                resource.parse().map_err(|_| unknown())?,
+                action.parse().map_err(|_| unknown())?,
+            ),
+        };
+        if target.fires() { Ok(target) } else { Err(unknown()) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_round_trip() {
-        for r in Resource::ALL {
+        for &r in Resource::ALL {
             assert_eq!(r.to_string().parse::<Resource>().unwrap(), r);
             let json = serde_json::to_string(&r).unwrap();
             assert_eq!(serde_json::from_str::<Resource>(&json).unwrap(), r);
         }
-        for a in Action::ALL {
+        for &a in Action::ALL {
             assert_eq!(a.to_string().parse::<Action>().unwrap(), a);
             let json = serde_json::to_string(&a).unwrap();
             assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), a);
@@ -328,8 +388,8 @@ mod tests {
             assert_eq!(event_index(*r, *a), Some(i));
         }
         let mut valid = 0;
-        for r in Resource::ALL {
-            for a in Action::ALL {
+        for &r in Resource::ALL {
+            for &a in Action::ALL {
                 if r.has(a) {
                     valid += 1;
                 } else {
@@ -340,6 +400,22 @@ mod tests {
         assert_eq!(valid, EVENT_COUNT);
         assert!(!Resource::Threads.has(Action::Put));
         assert!(Resource::Store.has(Action::ListNamespaces));
+    }
+
+    #[test]
+    fn targets_round_trip_through_their_names() {
+        let mut all = vec![Target::Global];
+        all.extend(Resource::ALL.iter().map(|&r| Target::Resource(r)));
+        all.extend(Action::ALL.iter().map(|&a| Target::Action(a)));
+        all.extend(events().map(|(r, a)| Target::Event(r, a)));
+        for t in all {
+            assert_eq!(t.to_string().parse::<Target>().unwrap(), t);
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(serde_json::from_str::<Target>(&json).unwrap(), t);
+        }
+        for bad in ["threads.put", "*.nothing", "thread", "", "threads.", ".create", "*.*"] {
+            assert!(bad.parse::<Target>().is_err(), "{bad}");
+        }
     }
 
     #[test]

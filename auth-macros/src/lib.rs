@@ -9,6 +9,7 @@
 mod attr;
 mod expand;
 mod fallback;
+mod filter;
 mod item;
 mod paths;
 mod valid;
@@ -228,4 +229,12 @@ pub fn on(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn authenticate(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::authenticate(attr.into(), item.into()).into()
+}
+
+/// The expansion of `auth::filter!`, which passes its own crate path first (`$crate; {..}`).
+/// Not public API: use `auth::filter!`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __filter(input: TokenStream) -> TokenStream {
+    filter::expand_filter(input.into()).into()
 }

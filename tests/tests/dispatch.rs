@@ -134,7 +134,8 @@ mod failing {
 
     #[auth::on(threads.search)]
     async fn malformed_filter(_: &AuthContext, _: &mut ThreadsSearch) -> Filter {
-        auth::filter!({ "owner": { "$ne": "x" } })
+        // Bad input at run time poisons the filter (`filter!` refuses it at compile time).
+        Filter::eq("$ne", "x")
     }
 
     #[auth::on(store.put)]
