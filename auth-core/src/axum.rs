@@ -577,9 +577,10 @@ mod tests {
     async fn extractor_requires_the_layer() {
         let req = HttpRequest::builder().uri("/").body(()).unwrap();
         let (mut parts, ()) = req.into_parts();
-        let rejection = <Authenticated as FromRequestParts<()>>::from_request_parts(&mut parts, &())
-            .await
-            .unwrap_err();
+        let rejection =
+            <Authenticated as FromRequestParts<()>>::from_request_parts(&mut parts, &())
+                .await
+                .unwrap_err();
         assert_eq!(rejection.status(), 500);
         parts.extensions.insert(Authenticated(AuthUser::new("x")));
         let user = <Authenticated as FromRequestParts<()>>::from_request_parts(&mut parts, &())

@@ -587,7 +587,11 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(err.to_string().contains("`threads.put`, which is not an event"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`threads.put`, which is not an event"),
+            "{err}"
+        );
     }
 
     #[test]

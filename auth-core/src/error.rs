@@ -226,7 +226,10 @@ mod tests {
     fn equality_is_what_a_client_sees() {
         let ensured = HttpException::from_ensure("no".into());
         assert_eq!(ensured, HttpException::new(403).with_detail("no"));
-        assert_eq!(HttpException::new(404), HttpException::new(404).with_detail("Not Found"));
+        assert_eq!(
+            HttpException::new(404),
+            HttpException::new(404).with_detail("Not Found")
+        );
         assert_ne!(
             HttpException::new(401),
             HttpException::new(401).with_header("WWW-Authenticate", "Bearer")

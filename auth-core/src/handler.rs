@@ -90,7 +90,9 @@ impl fmt::Debug for HandlerFuture<'_> {
 ///
 /// Held in place up to 64 bytes, boxed when larger, like [`HandlerFuture`].
 #[must_use = "a handler's future authenticates nobody until the dispatcher polls it"]
-pub struct UserFuture<'a>(pub(crate) StackFuture<'a, Result<AuthUser, HttpException>, INLINE_FUTURE>);
+pub struct UserFuture<'a>(
+    pub(crate) StackFuture<'a, Result<AuthUser, HttpException>, INLINE_FUTURE>,
+);
 
 impl<'a> UserFuture<'a> {
     /// Wraps the handler's `async` block.

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::{AuthenticateFn, HandlerFn};
 use crate::vocab::Target;
+use crate::{AuthenticateFn, HandlerFn};
 
 /// One handler registered by `#[auth::authenticate]` or `#[auth::on(...)]`.
 ///

@@ -111,7 +111,6 @@ impl MinimalUser {
     }
 }
 
-
 /// Whether a user came from your authenticate handler or stands for LangGraph Studio.
 ///
 /// LangGraph's Studio sends its own scheme; a handler that recognises it may return an
@@ -586,7 +585,10 @@ mod tests {
         let lent = AuthUser::from(MinimalUser::new(NAME).with_display_name(NAME));
         assert!(std::ptr::eq(lent.identity(), NAME) && std::ptr::eq(lent.display_name(), NAME));
         let kept = AuthUser::new(Cow::Borrowed(NAME));
-        assert!(std::ptr::eq(kept.identity(), NAME), "a Cow is kept as it is");
+        assert!(
+            std::ptr::eq(kept.identity(), NAME),
+            "a Cow is kept as it is"
+        );
         let borrowed = String::from("u2");
         let copied = "u2".to_owned();
         assert_eq!(AuthUser::new(copied).identity(), borrowed);
@@ -624,6 +626,9 @@ mod tests {
         let u = AuthUser::studio("s");
         assert!(u.is_studio());
         assert_eq!(u.to_json()["kind"], json!("studio"));
-        assert_eq!(serde_json::to_value(UserKind::Studio).unwrap(), json!("studio"));
+        assert_eq!(
+            serde_json::to_value(UserKind::Studio).unwrap(),
+            json!("studio")
+        );
     }
 }

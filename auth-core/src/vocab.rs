@@ -355,7 +355,11 @@ impl FromStr for Target {
                 action.parse().map_err(|_| unknown())?,
             ),
         };
-        if target.fires() { Ok(target) } else { Err(unknown()) }
+        if target.fires() {
+            Ok(target)
+        } else {
+            Err(unknown())
+        }
     }
 }
 
@@ -413,7 +417,15 @@ mod tests {
             let json = serde_json::to_string(&t).unwrap();
             assert_eq!(serde_json::from_str::<Target>(&json).unwrap(), t);
         }
-        for bad in ["threads.put", "*.nothing", "thread", "", "threads.", ".create", "*.*"] {
+        for bad in [
+            "threads.put",
+            "*.nothing",
+            "thread",
+            "",
+            "threads.",
+            ".create",
+            "*.*",
+        ] {
             assert!(bad.parse::<Target>().is_err(), "{bad}");
         }
     }

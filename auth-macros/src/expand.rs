@@ -683,7 +683,9 @@ mod tests {
             "Authorization",
         ] {
             assert!(
-                out.contains(&format!(":: renamed :: __private_0_1_0 :: param :: {marker} ,")),
+                out.contains(&format!(
+                    ":: renamed :: __private_0_1_0 :: param :: {marker} ,"
+                )),
                 "{marker}: {out}"
             );
         }

@@ -207,7 +207,9 @@ fn validate_object(object: &Object, errors: &mut Errors) {
                 },
                 _ => errors.push(syn::Error::new(
                     value_span(value),
-                    format!("`{name}` takes an array of filter objects: `\"{name}\": [{{..}}, {{..}}]`"),
+                    format!(
+                        "`{name}` takes an array of filter objects: `\"{name}\": [{{..}}, {{..}}]`"
+                    ),
                 )),
             },
             _ if name.starts_with('$') => errors.push(syn::Error::new(
@@ -349,7 +351,10 @@ mod tests {
     use super::*;
 
     fn ok(input: TokenStream) -> String {
-        run(input).map_err(|(_, e)| e.to_string()).unwrap().to_string()
+        run(input)
+            .map_err(|(_, e)| e.to_string())
+            .unwrap()
+            .to_string()
     }
 
     fn err(input: TokenStream) -> String {

@@ -95,7 +95,11 @@ impl Paths {
             self.krate.clone()
         };
         for &segment in segments {
-            let segment = if segment == "__private" { private } else { segment };
+            let segment = if segment == "__private" {
+                private
+            } else {
+                segment
+            };
             out.extend(respan(quote!(::), span));
             out.extend([TokenTree::Ident(Ident::new(segment, span))]);
         }

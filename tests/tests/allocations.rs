@@ -109,9 +109,11 @@ mod large {
 }
 
 fn read() -> AuthValue {
-    AuthValue::from(ThreadsRead {
-        thread_id: Some("t1".into()),
-        run_id: None,
+    AuthValue::from({
+        let mut built = ThreadsRead::default();
+        built.thread_id = Some("t1".into());
+        built.run_id = None;
+        built
     })
 }
 

@@ -31,7 +31,7 @@ mod faulty {
             "panic" => panic!("authenticate blew up"),
             "hang" => std::future::pending().await,
             "" => Err(HttpException::new(401).with_detail("Invalid token")),
-            name => Ok(MinimalUser::new(name)),
+            name => Ok(MinimalUser::new(name.to_owned())),
         }
     }
 
@@ -82,7 +82,7 @@ mod authn_only {
     pub async fn anyone(authorization: Option<&str>) -> Result<MinimalUser, HttpException> {
         authorization
             .and_then(|h| h.strip_prefix("Bearer "))
-            .map(MinimalUser::new)
+            .map(|name| MinimalUser::new(name.to_owned()))
             .ok_or_else(|| HttpException::new(401).with_detail("Missing token"))
     }
 }

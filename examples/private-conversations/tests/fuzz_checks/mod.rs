@@ -44,7 +44,11 @@ pub fn check_filter(value: &Value, metadata: &[Map<String, Value>]) {
                 .unwrap_or_else(|e| panic!("{json} (from {value}) does not re-parse: {e}"));
             assert_eq!(again, f, "round trip of {value} through {json}");
             assert_eq!(again.to_json(), json, "{value}");
-            assert_eq!(auth::__private::filter_from_json_lossy(value.clone()), f, "{value}");
+            assert_eq!(
+                auth::__private_0_1_0::filter_from_json_lossy(value.clone()),
+                f,
+                "{value}"
+            );
             for m in metadata {
                 let decision = f.matches(m);
                 assert_eq!(decision, again.matches(m), "{value} on {m:?}");
@@ -57,7 +61,7 @@ pub fn check_filter(value: &Value, metadata: &[Map<String, Value>]) {
         }
         Err(e) => {
             assert!(!e.to_string().is_empty(), "{value}");
-            let poisoned = auth::__private::filter_from_json_lossy(value.clone());
+            let poisoned = auth::__private_0_1_0::filter_from_json_lossy(value.clone());
             assert!(poisoned.error().is_some(), "{value}");
             assert!(serde_json::to_string(&poisoned).is_err(), "{value}");
             for m in metadata {
