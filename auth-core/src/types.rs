@@ -823,22 +823,26 @@ fields! {
 // The event table: enums, conversions, projections and markers
 // ---------------------------------------------------------------------------------------------
 
+/// Defines the value enums and `AuthValue` with their conversions, projections and fit markers,
+/// from the vocabulary table of `auth-macros` (see `crate::vocab`): one struct per event.
 macro_rules! event_table {
-    ($(
-        $(#[$enum_doc:meta])*
-        $Res:ident => $Enum:ident {
-            $( $Act:ident($Struct:ident) = $idx:literal, $name:literal; )+
-        }
-    )+) => {
+    (
+        resources: [$({
+            $Res:ident, $res_name:literal, $res_doc:literal, $Enum:ident,
+            [$({ $Act:ident, $name:literal, $Struct:ident, $idx:literal }),*]
+        }),*],
+        actions: [$($action:tt),*],
+        event_count: $count:literal,
+    ) => {
         $(
-            $(#[$enum_doc])*
+            #[doc = concat!("The value of a `", $res_name, "` event.")]
             #[derive(Debug, Clone, PartialEq, Serialize)]
             #[serde(untagged)]
             pub enum $Enum {
                 $(
                     #[doc = concat!("`", $name, "`.")]
                     $Act($Struct),
-                )+
+                )*
             }
 
             impl $Enum {
@@ -850,7 +854,7 @@ macro_rules! event_table {
                 /// The action this variant is the value of.
                 pub const fn action(&self) -> Action {
                     match self {
-                        $( $Enum::$Act(_) => Action::$Act, )+
+                        $( $Enum::$Act(_) => Action::$Act, )*
                     }
                 }
 
@@ -859,28 +863,28 @@ macro_rules! event_table {
                 /// variants without metadata.
                 pub fn metadata_mut(&mut self) -> Option<&mut JsonObject> {
                     match self {
-                        $( $Enum::$Act(v) => Fields::metadata_mut(v), )+
+                        $( $Enum::$Act(v) => Fields::metadata_mut(v), )*
                     }
                 }
 
                 /// The `metadata` object, if the variant has one and it is present.
                 pub fn metadata(&self) -> Option<&JsonObject> {
                     match self {
-                        $( $Enum::$Act(v) => Fields::metadata_ref(v), )+
+                        $( $Enum::$Act(v) => Fields::metadata_ref(v), )*
                     }
                 }
 
                 /// The store namespace (or namespace prefix), for store variants.
                 pub fn namespace_mut(&mut self) -> Option<&mut Vec<String>> {
                     match self {
-                        $( $Enum::$Act(v) => Fields::namespace_slot(v), )+
+                        $( $Enum::$Act(v) => Fields::namespace_slot(v), )*
                     }
                 }
 
                 /// The store namespace (or namespace prefix), for store variants.
                 pub fn namespace(&self) -> Option<&[String]> {
                     match self {
-                        $( $Enum::$Act(v) => Fields::namespace_ref(v).map(Vec::as_slice), )+
+                        $( $Enum::$Act(v) => Fields::namespace_ref(v).map(Vec::as_slice), )*
                     }
                 }
             }
@@ -947,8 +951,8 @@ macro_rules! event_table {
                 impl Fits<$Struct> for $Struct {}
                 impl Fits<$Struct> for $Enum {}
                 impl Fits<$Struct> for AuthValue {}
-            )+
-        )+
+            )*
+        )*
 
         /// The value of any authorization event: one variant per resource.
         ///
@@ -972,7 +976,7 @@ macro_rules! event_table {
             $(
                 #[doc = concat!("An event of `", stringify!($Res), "`.")]
                 $Res($Enum),
-            )+
+            )*
         }
 
         impl AuthValue {
@@ -1005,7 +1009,7 @@ macro_rules! event_table {
                         (Resource::$Res, Action::$Act) => {
                             serde_json::from_value::<$Struct>(json).map(AuthValue::from)
                         }
-                    )+)+
+                    )*)*
                     _ => Err(<serde_json::Error as de::Error>::custom(format_args!(
                         "`{resource}.{action}` is not an authorization event"
                     ))),
@@ -1015,21 +1019,21 @@ macro_rules! event_table {
             /// The resource of the event.
             pub const fn resource(&self) -> Resource {
                 match self {
-                    $( AuthValue::$Res(_) => Resource::$Res, )+
+                    $( AuthValue::$Res(_) => Resource::$Res, )*
                 }
             }
 
             /// The action of the event.
             pub const fn action(&self) -> Action {
                 match self {
-                    $( AuthValue::$Res(v) => v.action(), )+
+                    $( AuthValue::$Res(v) => v.action(), )*
                 }
             }
 
             /// The event's dense index, equal to `event_index(self.resource(), self.action())`.
             pub(crate) const fn event_index(&self) -> usize {
                 match self {
-                    $( AuthValue::$Res(v) => match v { $( $Enum::$Act(_) => $idx, )+ }, )+
+                    $( AuthValue::$Res(v) => match v { $( $Enum::$Act(_) => $idx, )* }, )*
                 }
             }
 
@@ -1037,28 +1041,28 @@ macro_rules! event_table {
             /// absent (Python's `value.setdefault("metadata", {})`); `None` for the others.
             pub fn metadata_mut(&mut self) -> Option<&mut JsonObject> {
                 match self {
-                    $( AuthValue::$Res(v) => v.metadata_mut(), )+
+                    $( AuthValue::$Res(v) => v.metadata_mut(), )*
                 }
             }
 
             /// The `metadata` object, if the event has one and it is present.
             pub fn metadata(&self) -> Option<&JsonObject> {
                 match self {
-                    $( AuthValue::$Res(v) => v.metadata(), )+
+                    $( AuthValue::$Res(v) => v.metadata(), )*
                 }
             }
 
             /// The store namespace (or namespace prefix), for store events.
             pub fn namespace_mut(&mut self) -> Option<&mut Vec<String>> {
                 match self {
-                    $( AuthValue::$Res(v) => v.namespace_mut(), )+
+                    $( AuthValue::$Res(v) => v.namespace_mut(), )*
                 }
             }
 
             /// The store namespace (or namespace prefix), for store events.
             pub fn namespace(&self) -> Option<&[String]> {
                 match self {
-                    $( AuthValue::$Res(v) => v.namespace(), )+
+                    $( AuthValue::$Res(v) => v.namespace(), )*
                 }
             }
         }
@@ -1076,41 +1080,7 @@ impl HandlerValue for AuthValue {
 
 impl Fits<AuthValue> for AuthValue {}
 
-event_table! {
-    /// The value of a `threads` event (the thread's runs included).
-    Threads => ThreadsValue {
-        Create(ThreadsCreate) = 0, "threads.create";
-        Read(ThreadsRead) = 1, "threads.read";
-        Update(ThreadsUpdate) = 2, "threads.update";
-        Delete(ThreadsDelete) = 3, "threads.delete";
-        Search(ThreadsSearch) = 4, "threads.search";
-        CreateRun(RunsCreate) = 5, "threads.create_run";
-    }
-    /// The value of an `assistants` event.
-    Assistants => AssistantsValue {
-        Create(AssistantsCreate) = 6, "assistants.create";
-        Read(AssistantsRead) = 7, "assistants.read";
-        Update(AssistantsUpdate) = 8, "assistants.update";
-        Delete(AssistantsDelete) = 9, "assistants.delete";
-        Search(AssistantsSearch) = 10, "assistants.search";
-    }
-    /// The value of a `crons` event.
-    Crons => CronsValue {
-        Create(CronsCreate) = 11, "crons.create";
-        Read(CronsRead) = 12, "crons.read";
-        Update(CronsUpdate) = 13, "crons.update";
-        Delete(CronsDelete) = 14, "crons.delete";
-        Search(CronsSearch) = 15, "crons.search";
-    }
-    /// The value of a `store` event.
-    Store => StoreValue {
-        Put(StorePut) = 16, "store.put";
-        Get(StoreGet) = 17, "store.get";
-        Search(StoreSearch) = 18, "store.search";
-        Delete(StoreDelete) = 19, "store.delete";
-        ListNamespaces(StoreListNamespaces) = 20, "store.list_namespaces";
-    }
-}
+auth_macros::__vocabulary!(event_table);
 
 #[cfg(test)]
 mod tests {

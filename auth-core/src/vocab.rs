@@ -6,165 +6,122 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A kind of resource that LangGraph's server guards.
-///
-/// Spelled as LangGraph spells it (`threads`, `assistants`, `crons`, `store`) in
-/// [`Display`](fmt::Display), [`FromStr`] and serde.
-///
-/// ```
-/// use auth::Resource;
-/// assert_eq!(Resource::Threads.to_string(), "threads");
-/// assert_eq!("store".parse::<Resource>().unwrap(), Resource::Store);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Resource {
-    /// Conversations (threads) and the runs inside them.
-    Threads,
-    /// Assistants: configured instances of a graph.
-    Assistants,
-    /// Scheduled runs.
-    Crons,
-    /// The long-term key-value store.
-    Store,
+/// Defines [`Resource`], [`Action`], their names, [`Resource::actions`] and the dense event
+/// index from the vocabulary table of `auth-macros` (`__vocabulary!`), the one the macros check
+/// handlers against: the runtime and the macros cannot disagree on a name or an event.
+macro_rules! define_vocabulary {
+    (
+        resources: [$({
+            $Res:ident, $res_name:literal, $res_doc:literal, $Enum:ident,
+            [$({ $Act:ident, $event:literal, $Struct:ident, $idx:literal }),*]
+        }),*],
+        actions: [$({ $Action:ident, $act_name:literal, $act_doc:literal }),*],
+        event_count: $count:literal,
+    ) => {
+        /// A kind of resource that LangGraph's server guards.
+        ///
+        /// Spelled as LangGraph spells it (`threads`, `assistants`, `crons`, `store`) in
+        /// [`Display`](fmt::Display), [`FromStr`] and serde.
+        ///
+        /// ```
+        /// use auth::Resource;
+        /// assert_eq!(Resource::Threads.to_string(), "threads");
+        /// assert_eq!("store".parse::<Resource>().unwrap(), Resource::Store);
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Resource {
+            $(
+                #[doc = $res_doc]
+                $Res,
+            )*
+        }
+
+        /// An operation on a [`Resource`].
+        ///
+        /// Spelled as LangGraph spells it (`create`, `read`, …, `create_run`,
+        /// `list_namespaces`). Not every action exists for every resource: see
+        /// [`Resource::actions`].
+        ///
+        /// ```
+        /// use auth::Action;
+        /// assert_eq!(Action::CreateRun.to_string(), "create_run");
+        /// assert_eq!("list_namespaces".parse::<Action>().unwrap(), Action::ListNamespaces);
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Action {
+            $(
+                #[doc = $act_doc]
+                $Action,
+            )*
+        }
+
+        impl Resource {
+            /// Every resource, in LangGraph's order.
+            pub const ALL: &'static [Resource] = &[$(Resource::$Res),*];
+
+            /// The resource's name as LangGraph spells it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Resource::$Res => $res_name,)*
+                }
+            }
+
+            /// The actions that exist for this resource, in LangGraph's order.
+            ///
+            /// ```
+            /// use auth::{Action, Resource};
+            /// assert!(Resource::Threads.actions().contains(&Action::CreateRun));
+            /// assert!(!Resource::Threads.actions().contains(&Action::Put));
+            /// ```
+            pub const fn actions(self) -> &'static [Action] {
+                match self {
+                    $(Resource::$Res => &[$(Action::$Act),*],)*
+                }
+            }
+        }
+
+        impl Action {
+            /// Every action.
+            pub const ALL: &'static [Action] = &[$(Action::$Action),*];
+
+            /// The action's name as LangGraph spells it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Action::$Action => $act_name,)*
+                }
+            }
+        }
+
+        /// The number of valid (resource, action) pairs: the events a server emits.
+        pub(crate) const EVENT_COUNT: usize = $count;
+
+        /// The dense index of a valid (resource, action) pair, or `None` for a pair that does
+        /// not exist (such as `threads.put`). Used to build the dispatcher's fixed table.
+        pub(crate) const fn event_index(resource: Resource, action: Action) -> Option<usize> {
+            match (resource, action) {
+                $($((Resource::$Res, Action::$Act) => Some($idx),)*)*
+                _ => None,
+            }
+        }
+
+        /// The vocabulary as the macros see it: `(event name, value struct name, index)` per
+        /// event, for the test that the runtime agrees.
+        #[cfg(test)]
+        pub(crate) const MACRO_VIEW: &[(&str, &str, usize)] = &[
+            $($(($event, stringify!($Struct), $idx),)*)*
+        ];
+    };
 }
 
-/// An operation on a [`Resource`].
-///
-/// Spelled as LangGraph spells it (`create`, `read`, …, `create_run`, `list_namespaces`).
-/// Not every action exists for every resource: see [`Resource::actions`].
-///
-/// ```
-/// use auth::Action;
-/// assert_eq!(Action::CreateRun.to_string(), "create_run");
-/// assert_eq!("list_namespaces".parse::<Action>().unwrap(), Action::ListNamespaces);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Action {
-    /// Create a thread, assistant or cron.
-    Create,
-    /// Read one thread, assistant or cron.
-    Read,
-    /// Update one thread, assistant or cron.
-    Update,
-    /// Delete one thread, assistant or cron.
-    Delete,
-    /// Search (and count) threads, assistants or crons.
-    Search,
-    /// Create a run on a thread.
-    CreateRun,
-    /// Put an item into the store.
-    Put,
-    /// Get an item from the store.
-    Get,
-    /// List the store's namespaces.
-    ListNamespaces,
-}
+auth_macros::__vocabulary!(define_vocabulary);
 
 impl Resource {
-    /// Every resource, in LangGraph's order.
-    pub const ALL: &'static [Resource] = &[
-        Resource::Threads,
-        Resource::Assistants,
-        Resource::Crons,
-        Resource::Store,
-    ];
-
-    /// The resource's name as LangGraph spells it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Resource::Threads => "threads",
-            Resource::Assistants => "assistants",
-            Resource::Crons => "crons",
-            Resource::Store => "store",
-        }
-    }
-
-    /// The actions that exist for this resource, in LangGraph's order.
-    ///
-    /// ```
-    /// use auth::{Action, Resource};
-    /// assert!(Resource::Threads.actions().contains(&Action::CreateRun));
-    /// assert!(!Resource::Threads.actions().contains(&Action::Put));
-    /// ```
-    pub const fn actions(self) -> &'static [Action] {
-        use Action::*;
-        match self {
-            Resource::Threads => &[Create, Read, Update, Delete, Search, CreateRun],
-            Resource::Assistants | Resource::Crons => &[Create, Read, Update, Delete, Search],
-            Resource::Store => &[Put, Get, Search, Delete, ListNamespaces],
-        }
-    }
-
     /// Whether `action` exists for this resource.
     pub const fn has(self, action: Action) -> bool {
         event_index(self, action).is_some()
     }
-}
-
-impl Action {
-    /// Every action.
-    pub const ALL: &'static [Action] = &[
-        Action::Create,
-        Action::Read,
-        Action::Update,
-        Action::Delete,
-        Action::Search,
-        Action::CreateRun,
-        Action::Put,
-        Action::Get,
-        Action::ListNamespaces,
-    ];
-
-    /// The action's name as LangGraph spells it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Read => "read",
-            Action::Update => "update",
-            Action::Delete => "delete",
-            Action::Search => "search",
-            Action::CreateRun => "create_run",
-            Action::Put => "put",
-            Action::Get => "get",
-            Action::ListNamespaces => "list_namespaces",
-        }
-    }
-}
-
-/// The number of valid (resource, action) pairs: the events a server emits.
-pub(crate) const EVENT_COUNT: usize = 21;
-
-/// The dense index of a valid (resource, action) pair, or `None` for a pair that does not exist
-/// (such as `threads.put`). Used to build the dispatcher's fixed table.
-pub(crate) const fn event_index(resource: Resource, action: Action) -> Option<usize> {
-    use Action::*;
-    let i = match (resource, action) {
-        (Resource::Threads, Create) => 0,
-        (Resource::Threads, Read) => 1,
-        (Resource::Threads, Update) => 2,
-        (Resource::Threads, Delete) => 3,
-        (Resource::Threads, Search) => 4,
-        (Resource::Threads, CreateRun) => 5,
-        (Resource::Assistants, Create) => 6,
-        (Resource::Assistants, Read) => 7,
-        (Resource::Assistants, Update) => 8,
-        (Resource::Assistants, Delete) => 9,
-        (Resource::Assistants, Search) => 10,
-        (Resource::Crons, Create) => 11,
-        (Resource::Crons, Read) => 12,
-        (Resource::Crons, Update) => 13,
-        (Resource::Crons, Delete) => 14,
-        (Resource::Crons, Search) => 15,
-        (Resource::Store, Put) => 16,
-        (Resource::Store, Get) => 17,
-        (Resource::Store, Search) => 18,
-        (Resource::Store, Delete) => 19,
-        (Resource::Store, ListNamespaces) => 20,
-        _ => return None,
-    };
-    Some(i)
 }
 
 /// Every valid (resource, action) pair: the events a server emits, resource by resource in
@@ -427,6 +384,38 @@ mod tests {
             "*.*",
         ] {
             assert!(bad.parse::<Target>().is_err(), "{bad}");
+        }
+    }
+
+    /// The macros and the runtime read one table; this checks that what the runtime derives
+    /// from it (names, actions per resource, dense index, the value struct of each event) is
+    /// what the macros check handlers against.
+    #[test]
+    fn the_macro_crate_and_the_runtime_agree() {
+        use crate::types::AuthValue;
+        let runtime: Vec<_> = events().collect();
+        assert_eq!(runtime.len(), MACRO_VIEW.len());
+        assert_eq!(EVENT_COUNT, MACRO_VIEW.len());
+        for (i, (&(event, value, index), (r, a))) in MACRO_VIEW.iter().zip(&runtime).enumerate() {
+            assert_eq!(index, i);
+            assert_eq!(event, format!("{r}.{a}"));
+            assert_eq!(event.parse::<Target>().unwrap(), Target::Event(*r, *a));
+            assert_eq!(event_index(*r, *a), Some(i));
+            // The value the runtime builds for this event is the struct the macros name.
+            let built = AuthValue::from_json(*r, *a, serde_json::json!({})).ok();
+            let json = match r {
+                Resource::Store => serde_json::json!({"namespace": [], "key": "k"}),
+                _ => serde_json::json!({"assistant_id": "a"}),
+            };
+            let built = built
+                .or_else(|| AuthValue::from_json(*r, *a, json).ok())
+                .unwrap();
+            assert_eq!((built.resource(), built.action()), (*r, *a));
+            assert_eq!(built.event_index(), i);
+            assert!(
+                format!("{built:?}").contains(&format!("({value} {{")),
+                "{event}: {built:?} is not a {value}"
+            );
         }
     }
 

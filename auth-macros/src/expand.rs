@@ -139,24 +139,21 @@ fn expand_on(
     }));
     let location = location(name.span());
 
-    let handler_fn = p.handler_fn(call_site);
     let ctx_param = Ident::new("__auth_ctx", call_site);
     let value_param = Ident::new("__auth_value", call_site);
     let submit = p.submit(call_site);
     let authorize = p.authorize(call_site);
     let item = f;
-    // The shim is a closure coerced to the runtime's fn type, not a fn item: it names nothing
-    // that a user's fn could be shadowed by, and its locals have mixed-site hygiene.
+    // The shim is a closure that the registration coerces to the runtime's fn type, not a fn
+    // item: it names nothing that a user's item could shadow or be shadowed by, and its locals
+    // have mixed-site hygiene.
     quote! {
         #item
         const _: () = {
             #submit! {
                 #authorize(
                     &[#(#targets),*],
-                    {
-                        const __AUTH_SHIM: #handler_fn = |#ctx_param, #value_param| #future;
-                        __AUTH_SHIM
-                    },
+                    |#ctx_param, #value_param| #future,
                     #name_str,
                     #location,
                 )
@@ -203,7 +200,6 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
     let reads_body = params
         .iter()
         .any(|param| matches!(param.marker, "Body" | "Request"));
-    let authenticate_fn = p.authenticate_fn(call_site);
     let request_param = Ident::new("__auth_request", call_site);
     let submit = p.submit(call_site);
     let register = p.authenticate(call_site);
@@ -212,10 +208,7 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
         const _: () = {
             #submit! {
                 #register(
-                    {
-                        const __AUTH_SHIM: #authenticate_fn = |#request_param| #future;
-                        __AUTH_SHIM
-                    },
+                    |#request_param| #future,
                     #reads_body,
                     #name_str,
                     #location,
@@ -609,12 +602,12 @@ mod tests {
         assert!(out.starts_with(&tokens(CREATE).to_string()), "{out}");
         for piece in [
             "const _ : () =",
-            "const __AUTH_SHIM : :: auth :: __private_0_1_0 :: HandlerFn = | __auth_ctx , __auth_value | :: auth :: __private_0_1_0 :: handler_future (async move {",
+            "| __auth_ctx , __auth_value | :: auth :: __private_0_1_0 :: handler_future (async move {",
             "let __auth_value = :: auth :: __private_0_1_0 :: project_mut :: < ThreadsCreate , :: auth :: types :: ThreadsCreate > (__auth_value) ? ;",
             "let __auth_out = h (__auth_ctx , __auth_value) . await ; :: auth :: __private_0_1_0 :: into_decision (__auth_out)",
             ":: auth :: __private_0_1_0 :: inventory :: submit !",
-            ":: auth :: __private_0_1_0 :: authorize (& [:: auth :: Target :: Event (:: auth :: Resource :: Threads , :: auth :: Action :: Create)] , { const __AUTH_SHIM",
-            "__AUTH_SHIM } , \"h\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! () ,)",
+            ":: auth :: __private_0_1_0 :: authorize (& [:: auth :: Target :: Event (:: auth :: Resource :: Threads , :: auth :: Action :: Create)] , | __auth_ctx , __auth_value |",
+            "}) , \"h\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! () ,)",
         ] {
             assert!(out.contains(piece), "missing {piece}\nin {out}");
         }
@@ -660,13 +653,13 @@ mod tests {
         )
         .unwrap();
         for piece in [
-            "const __AUTH_SHIM : :: auth :: __private_0_1_0 :: AuthenticateFn = | __auth_request | :: auth :: __private_0_1_0 :: user_future (async move {",
+            "| __auth_request | :: auth :: __private_0_1_0 :: user_future (async move {",
             "let __auth_param_0 = :: auth :: __private_0_1_0 :: extract :: < :: auth :: __private_0_1_0 :: param :: Request , & Request > (__auth_request) ? ;",
             "let __auth_param_1 = :: auth :: __private_0_1_0 :: extract :: < :: auth :: __private_0_1_0 :: param :: Authorization , Option < & str > > (__auth_request) ? ;",
             "param :: Headers , & Headers >",
             "let __auth_out = get_user (__auth_param_0 , __auth_param_1 , __auth_param_2) . await ; :: auth :: __private_0_1_0 :: into_user (__auth_out)",
-            ":: auth :: __private_0_1_0 :: authenticate ({ const __AUTH_SHIM",
-            "__AUTH_SHIM } , true , \"get_user\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! () ,)",
+            ":: auth :: __private_0_1_0 :: authenticate (| __auth_request |",
+            "}) , true , \"get_user\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! () ,)",
         ] {
             assert!(out.contains(piece), "missing {piece}\nin {out}");
         }

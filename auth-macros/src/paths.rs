@@ -37,8 +37,6 @@ table! {
     authenticate => __private::authenticate;
     new_handler_future => __private::handler_future;
     new_user_future => __private::user_future;
-    handler_fn => __private::HandlerFn;
-    authenticate_fn => __private::AuthenticateFn;
     project_mut => __private::project_mut;
     project_ref => __private::project_ref;
     decision => __private::into_decision;
