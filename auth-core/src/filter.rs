@@ -592,6 +592,10 @@ impl<'de> Deserialize<'de> for Filter {
 ///     Filter::or([Filter::eq("owner", "u1"), Filter::contains("shared_with", "u1")])
 /// );
 /// assert!(filter!({}).is_empty());
+///
+/// // Arrays, objects and `null` are JSON values, as in `serde_json::json!`.
+/// let f = filter!({"tags": ["a", "b"], "archived": null, "meta": {"$eq": {"v": 1}}});
+/// assert_eq!(f.to_json(), json!({"tags": ["a", "b"], "archived": null, "meta": {"$eq": {"v": 1}}}));
 /// ```
 ///
 /// A mistake is a compile error at the token, not a filter that fails at run time: an unknown

@@ -337,13 +337,22 @@ fn branches_of(value: &Value) -> Vec<(Span, Object)> {
 fn json_value(krate: &TokenStream, value: &Value) -> TokenStream {
     match value {
         Value::Expr(tokens) => tokens.clone(),
-        Value::Null(span) => quote_spanned!(*span=> #krate::__private::json!(null)),
+        Value::Null(span) => {
+            let private = private(*span);
+            quote_spanned!(*span=> #krate::#private::json!(null))
+        }
         Value::Array(g) | Value::Object(g) => {
             let span = g.span();
             let g = g.to_token_stream();
-            quote_spanned!(span=> #krate::__private::json!(#g))
+            let private = private(span);
+            quote_spanned!(span=> #krate::#private::json!(#g))
         }
     }
+}
+
+/// The runtime's versioned hidden module, `__private_<version>`.
+fn private(span: Span) -> proc_macro2::Ident {
+    proc_macro2::Ident::new(&crate::paths::PRIVATE, span)
 }
 
 #[cfg(test)]
@@ -377,11 +386,11 @@ mod tests {
         );
         assert_eq!(
             ok(quote!(k; {"$or": [{"a": 1}, {"b": null}]})),
-            "k :: Filter :: or ([k :: Filter :: eq (\"a\" , 1) , k :: Filter :: eq (\"b\" , k :: __private :: json ! (null))])"
+            "k :: Filter :: or ([k :: Filter :: eq (\"a\" , 1) , k :: Filter :: eq (\"b\" , k :: __private_0_1_0 :: json ! (null))])"
         );
         assert_eq!(
             ok(quote!(k; {"$and": [{"a": f(x, y)}, {"b": [1, 2]}]})),
-            "k :: Filter :: eq (\"a\" , f (x , y)) . and (k :: Filter :: eq (\"b\" , k :: __private :: json ! ([1 , 2])))"
+            "k :: Filter :: eq (\"a\" , f (x , y)) . and (k :: Filter :: eq (\"b\" , k :: __private_0_1_0 :: json ! ([1 , 2])))"
         );
     }
 

@@ -8,7 +8,7 @@ use quote::{ToTokens, quote};
 /// The name of the runtime's hidden module, `__private_<version>`: the macros and the runtime
 /// are released together at the same version (`auth-core` pins `auth-macros` with `=`), and
 /// code expanded by one version against another fails to resolve instead of misbehaving.
-static PRIVATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+pub(crate) static PRIVATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!("__private_{}", env!("CARGO_PKG_VERSION").replace('.', "_"))
 });
 
