@@ -141,9 +141,10 @@ fn dispatch(c: &mut Criterion) {
         b.iter(|| scoped.handler_for(black_box(Resource::Threads), black_box(Action::Read)))
     });
 
-    let mut create = AuthValue::from(ThreadsCreate {
-        metadata: Some(Map::new()),
-        ..Default::default()
+    let mut create = AuthValue::from({
+        let mut built = ThreadsCreate::default();
+        built.metadata = Some(Map::new());
+        built
     });
     // What is measured is what the tutorial does: stamp the owner, return its filter.
     for auth in [&global, &global_macro] {

@@ -20,12 +20,29 @@
 //!
 //! The authenticate handler sees the method, path, query string and headers; and the JSON body
 //! when it takes `body` or `request` (the layer then reads the body, up to
-//! [`AuthLayer::body_limit`], and hands the same bytes on to the app). It sees no path
+//! [`AuthLayer::with_body_limit`], and hands the same bytes on to the app). It sees no path
 //! parameters: the layer runs before routing.
 //!
 //! A handler that never answers would hold its request forever: give the layer a deadline with
-//! [`AuthLayer::timeout`], after which the request is answered 504 `{"detail": …}` (no deadline
+//! [`AuthLayer::with_timeout`], after which the request is answered 504 `{"detail": …}` (no deadline
 //! by default; the layer then needs a tokio runtime with timers, as axum servers have).
+//!
+//! A route that serves anonymous and signed-in users alike takes `Option<Authenticated>`; an
+//! [`HttpException`] is a response ([`IntoResponse`]), so a route returns
+//! `Result<_, HttpException>` and answers as LangGraph does.
+//!
+//! ```
+//! use auth::HttpException;
+//! use auth::axum::Authenticated;
+//!
+//! async fn greeting(user: Option<Authenticated>) -> Result<String, HttpException> {
+//!     match user {
+//!         Some(user) => Ok(format!("hello {}", user.identity())),
+//!         None => Err(HttpException::new(401).with_detail("sign in first")),
+//!     }
+//! }
+//! let _: axum::routing::MethodRouter = axum::routing::get(greeting);
+//! ```
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -37,7 +54,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -65,7 +82,7 @@ impl HeaderSource for HeaderMap {
     }
 }
 
-/// The paths that skip authentication unless [`AuthLayer::public_paths`] says otherwise:
+/// The paths that skip authentication unless [`AuthLayer::with_public_paths`] says otherwise:
 /// LangGraph's health check, server info and API docs.
 pub const DEFAULT_PUBLIC_PATHS: [&str; 4] = ["/ok", "/info", "/docs", "/openapi.json"];
 
@@ -74,7 +91,7 @@ pub const DEFAULT_PUBLIC_PATHS: [&str; 4] = ["/ok", "/info", "/docs", "/openapi.
 /// On success the user is put in the request's extensions as [`Authenticated`]; on failure the
 /// request never reaches the app and the client gets the exception's status, headers and
 /// `{"detail": …}`. Requests for a [public path](DEFAULT_PUBLIC_PATHS) pass unauthenticated.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AuthLayer {
     auth: Arc<Auth>,
     public: Arc<[Cow<'static, str>]>,
@@ -103,9 +120,16 @@ impl AuthLayer {
     /// The largest body read for an authenticate handler that takes `body` or `request`
     /// (default [`DEFAULT_BODY_LIMIT`]); a larger one is answered 413 before authentication.
     /// Bodies are read only when the handler takes them.
-    pub fn body_limit(mut self, bytes: usize) -> Self {
+    #[must_use = "`with_*` returns the changed value"]
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
+    }
+
+    /// The largest body read for the authenticate handler, set with
+    /// [`with_body_limit`](AuthLayer::with_body_limit).
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
     }
 
     /// Gives authentication a deadline: a request whose authenticate handler has not answered
@@ -115,16 +139,17 @@ impl AuthLayer {
     /// ```
     /// # let auth = auth::Auth::builder().build().unwrap();
     /// use std::time::Duration;
-    /// let layer = auth::axum::AuthLayer::new(auth).timeout(Duration::from_secs(10));
-    /// assert_eq!(layer.deadline(), Some(Duration::from_secs(10)));
+    /// let layer = auth::axum::AuthLayer::new(auth).with_timeout(Duration::from_secs(10));
+    /// assert_eq!(layer.timeout(), Some(Duration::from_secs(10)));
     /// ```
-    pub fn timeout(mut self, limit: Duration) -> Self {
+    #[must_use = "`with_*` returns the changed value"]
+    pub fn with_timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self
     }
 
-    /// The deadline set with [`timeout`](AuthLayer::timeout), if any.
-    pub fn deadline(&self) -> Option<Duration> {
+    /// The deadline set with [`with_timeout`](AuthLayer::with_timeout), if any.
+    pub fn timeout(&self) -> Option<Duration> {
         self.timeout
     }
 
@@ -132,11 +157,12 @@ impl AuthLayer {
     ///
     /// ```
     /// # let auth = auth::Auth::builder().build().unwrap();
-    /// let layer = auth::axum::AuthLayer::new(auth).public_paths(["/ok", "/metrics"]);
+    /// let layer = auth::axum::AuthLayer::new(auth).with_public_paths(["/ok", "/metrics"]);
     /// assert!(layer.is_public("/metrics"));
     /// assert!(!layer.is_public("/docs"));
     /// ```
-    pub fn public_paths<I, P>(mut self, paths: I) -> Self
+    #[must_use = "`with_*` returns the changed value"]
+    pub fn with_public_paths<I, P>(mut self, paths: I) -> Self
     where
         I: IntoIterator<Item = P>,
         P: Into<Cow<'static, str>>,
@@ -168,7 +194,7 @@ impl<S> Layer<S> for AuthLayer {
 }
 
 /// The service [`AuthLayer`] wraps around an app.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AuthService<S> {
     inner: S,
     layer: AuthLayer,
@@ -198,14 +224,14 @@ where
                 // Read and parse the body only for a handler that takes it; the app then gets
                 // the same bytes.
                 let mut json = None;
-                if layer.auth.authenticate_reads_body() {
+                if layer.auth.read_body() {
                     let (parts, body) = req.into_parts();
                     let Ok(bytes) = axum::body::to_bytes(body, layer.body_limit).await else {
                         let e = HttpException::new(413).with_detail(format!(
                             "the request body exceeds {} bytes",
                             layer.body_limit
                         ));
-                        return Ok(error_response(&e));
+                        return Ok(e.into_response());
                     };
                     json = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
                     req = axum::extract::Request::from_parts(parts, Body::from(bytes));
@@ -227,7 +253,7 @@ where
                     Ok(user) => {
                         req.extensions_mut().insert(Authenticated(user));
                     }
-                    Err(e) => return Ok(error_response(&e)),
+                    Err(e) => return Ok(e.into_response()),
                 }
             }
             Ok(inner.call(req).await.into_response())
@@ -239,7 +265,7 @@ where
 fn timed_out(auth: &Auth, limit: Duration) -> HttpException {
     let handler = auth.authenticate_handler().map_or_else(
         || "authentication".to_owned(),
-        |h| format!("the handler {}", h.place()),
+        |h| format!("the handler {}", h.location()),
     );
     HttpException::new(504).with_detail(format!(
         "{handler} did not answer within {} ms",
@@ -250,7 +276,26 @@ fn timed_out(auth: &Auth, limit: Duration) -> HttpException {
 /// The exception as LangGraph answers it: its status, its headers and `{"detail": …}`.
 ///
 /// Headers whose name or value is not valid HTTP are left out.
-pub fn error_response(e: &HttpException) -> Response {
+///
+/// ```
+/// use auth::HttpException;
+/// use axum::response::IntoResponse;
+///
+/// let response = HttpException::new(401)
+///     .with_detail("Invalid token")
+///     .with_header("WWW-Authenticate", "Bearer")
+///     .into_response();
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(response.headers()["www-authenticate"], "Bearer");
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// ```
+impl IntoResponse for HttpException {
+    fn into_response(self) -> Response {
+        error_response(&self)
+    }
+}
+
+fn error_response(e: &HttpException) -> Response {
     let body = serde_json::to_vec(e).unwrap_or_else(|_| b"{\"detail\":\"error\"}".to_vec());
     let mut response = Response::new(Body::from(body));
     *response.status_mut() =
@@ -293,10 +338,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             .get::<Authenticated>()
             .cloned()
             .ok_or_else(|| {
-                error_response(&HttpException::internal(
+                HttpException::internal(
                     "no authenticated user: is AuthLayer installed on this route?",
-                ))
+                )
+                .into_response()
             })
+    }
+}
+
+/// `Option<Authenticated>`, for routes that also serve requests without a user: `None` on a
+/// public path (or a route the layer does not cover), never a rejection.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Infallible> {
+        Ok(parts.extensions.get::<Authenticated>().cloned())
     }
 }
 
@@ -371,9 +427,49 @@ mod tests {
         // Public paths skip authentication and carry no user.
         let (status, body, _) = send(&layer, "/ok", None).await;
         assert_eq!((status, body.as_str()), (200, "nobody"));
-        let layer = layer.public_paths(["/metrics"]);
+        let layer = layer.with_public_paths(["/metrics"]);
         assert_eq!(send(&layer, "/ok", None).await.0, 401);
         assert_eq!(send(&layer, "/metrics", None).await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn an_optional_user_is_none_without_authentication_and_some_with_it() {
+        async fn who(user: Option<Authenticated>) -> String {
+            user.map_or_else(|| "anonymous".to_owned(), |u| u.identity().to_owned())
+        }
+        async fn refuse() -> Result<String, HttpException> {
+            Err(HttpException::new(409).with_header("X-Why", "conflict"))
+        }
+        let auth = Auth::builder()
+            .authenticate("by_token", by_token)
+            .build()
+            .unwrap();
+        let mut app: axum::Router = axum::Router::new()
+            .route("/ok", axum::routing::get(who))
+            .route("/me", axum::routing::get(who))
+            .route("/refuse", axum::routing::get(refuse))
+            .layer(AuthLayer::new(auth).with_public_paths(["/ok", "/refuse"]));
+        for (path, token, status, expected) in [
+            ("/ok", None, 200, "anonymous"),
+            ("/ok", Some("Bearer good"), 200, "anonymous"),
+            ("/me", Some("Bearer good"), 200, "u1"),
+            ("/me", None, 401, r#"{"detail":"Invalid token"}"#),
+            ("/refuse", None, 409, r#"{"detail":"Conflict"}"#),
+        ] {
+            let mut req = HttpRequest::builder().uri(path);
+            if let Some(t) = token {
+                req = req.header("authorization", t);
+            }
+            let response = app.call(req.body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(response.status(), status, "{path}");
+            if path == "/refuse" {
+                assert_eq!(response.headers()["x-why"], "conflict");
+            }
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), expected, "{path}");
+        }
     }
 
     #[test]
@@ -401,7 +497,7 @@ mod tests {
             .authenticate("never", never)
             .build()
             .unwrap();
-        let layer = AuthLayer::new(auth).timeout(Duration::from_millis(20));
+        let layer = AuthLayer::new(auth).with_timeout(Duration::from_millis(20));
         let (status, body, response) = send(&layer, "/threads", Some("Bearer good")).await;
         assert_eq!(status, 504);
         assert!(body.contains("the handler `never`"), "{body}");
@@ -439,7 +535,7 @@ mod tests {
         fn by_body<'a>(request: &'a Request<'a>) -> UserFuture<'a> {
             user_future(async move {
                 match request.body().and_then(|b| b["user"].as_str()) {
-                    Some(user) => Ok(AuthUser::new(user)),
+                    Some(user) => Ok(AuthUser::new(user.to_owned())),
                     None => Err(HttpException::new(401).with_detail("no user in the body")),
                 }
             })
@@ -449,7 +545,7 @@ mod tests {
             .read_body(true)
             .build()
             .unwrap();
-        let layer = AuthLayer::new(auth).body_limit(64);
+        let layer = AuthLayer::new(auth).with_body_limit(64);
         let call = |body: &'static str| {
             let mut svc = layer.layer(BodyEcho);
             async move {
@@ -481,12 +577,13 @@ mod tests {
     async fn extractor_requires_the_layer() {
         let req = HttpRequest::builder().uri("/").body(()).unwrap();
         let (mut parts, ()) = req.into_parts();
-        let rejection = Authenticated::from_request_parts(&mut parts, &())
-            .await
-            .unwrap_err();
+        let rejection =
+            <Authenticated as FromRequestParts<()>>::from_request_parts(&mut parts, &())
+                .await
+                .unwrap_err();
         assert_eq!(rejection.status(), 500);
         parts.extensions.insert(Authenticated(AuthUser::new("x")));
-        let user = Authenticated::from_request_parts(&mut parts, &())
+        let user = <Authenticated as FromRequestParts<()>>::from_request_parts(&mut parts, &())
             .await
             .unwrap();
         assert_eq!(user.identity(), "x");

@@ -6,12 +6,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::__private::{AuthenticateFn, EnsureFailed, HandlerFn};
 use crate::filter::Filter;
-use crate::registry::{HandlerInfo, Kind, Place, Registration, RegistryError, registry};
+use crate::registry::{HandlerInfo, Kind, Registration, RegistryError, SourceLocation, registry};
 use crate::types::AuthValue;
 use crate::vocab::{Action, EVENT_COUNT, Resource, Target, event_index, events};
-use crate::{AuthContext, AuthUser, HttpException, Request};
+use crate::{AuthContext, AuthUser, AuthenticateFn, HandlerFn, HttpException, Request};
 
 const NONE: u16 = u16::MAX;
 
@@ -46,6 +45,20 @@ const NONE: u16 = u16::MAX;
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
+///
+/// # Refusals and panics
+///
+/// A handler refuses with a value: `false`, `Err(HttpException)`, or [`ensure!`](crate::ensure),
+/// which returns `Err` and is therefore only available in handlers that return
+/// `Result<_, HttpException>`. Refusing never unwinds, so it behaves the same under every panic
+/// strategy.
+///
+/// A panic in a handler is a bug, and what it does depends on the binary's panic strategy:
+///
+/// | profile setting | a handler panics |
+/// |---|---|
+/// | `panic = "unwind"` (the default) | the dispatcher catches it: this call answers 500 naming the handler, the process and every other request go on |
+/// | `panic = "abort"` | the process aborts (exit by `SIGABRT`), as for any panic in that binary |
 pub struct Auth {
     authenticate: Option<(AuthenticateFn, HandlerInfo)>,
     reads_body: bool,
@@ -60,7 +73,7 @@ impl Auth {
     /// Fails, naming both places, when two handlers claim the same target or when there are two
     /// authenticate handlers.
     pub fn from_registry() -> Result<Auth, RegistryError> {
-        Auth::builder().registry().build()
+        Auth::builder().all_registered().build()
     }
 
     /// A builder to choose handlers: all or part of the registry, or functions given by hand.
@@ -72,14 +85,15 @@ impl Auth {
     ///
     /// Without an authenticate handler, every request is the [anonymous](AuthUser::anonymous)
     /// user. A handler's [`HttpException`] is returned whole (status, detail, headers); a failed
-    /// [`ensure!`](crate::ensure) is a 401; a panic is a 500 for this request only.
+    /// [`ensure!`](crate::ensure) is a 401. A panic is a bug: see [`Auth`] for what it does under
+    /// each panic strategy.
     pub async fn authenticate(&self, request: &Request<'_>) -> Result<AuthUser, HttpException> {
         let Some((handler, info)) = &self.authenticate else {
             return Ok(AuthUser::anonymous());
         };
-        match CatchUnwind(std::pin::pin!(handler(request))).await {
+        match CatchUnwind(std::pin::pin!(handler(request).0)).await {
             Ok(result) => result.map_err(HttpException::for_authentication),
-            Err(payload) => Err(from_panic(payload, info, 401)),
+            Err(payload) => Err(from_panic(payload, info)),
         }
     }
 
@@ -90,8 +104,9 @@ impl Auth {
     /// with 403 when the builder chose [`deny_uncovered`](AuthBuilder::deny_uncovered).
     ///
     /// `false` from a handler is 403 `Forbidden`; an [`HttpException`] keeps its status, detail
-    /// and headers; a failed [`ensure!`](crate::ensure) is 403 with its detail; a panic, or a
-    /// malformed [`filter!`](crate::filter), is a 500 naming the handler, for this call only.
+    /// and headers; a failed [`ensure!`](crate::ensure) is 403 with its detail; a filter poisoned
+    /// by bad input is a 500 naming the handler. A panic is a bug: see [`Auth`] for what it does
+    /// under each panic strategy.
     pub async fn authorize(
         &self,
         user: &AuthUser,
@@ -109,13 +124,13 @@ impl Auth {
         }
         let (handler, info) = &self.handlers[usize::from(slot)];
         let ctx = AuthContext::new(user, resource, action);
-        match CatchUnwind(std::pin::pin!(handler(&ctx, value))).await {
+        match CatchUnwind(std::pin::pin!(handler(&ctx, value).0)).await {
             Ok(Ok(Some(filter))) => match filter.error() {
                 None => Ok(Some(filter)),
                 Some(error) => Err(malformed(info, error)),
             },
             Ok(result) => result,
-            Err(payload) => Err(from_panic(payload, info, 403)),
+            Err(payload) => Err(from_panic(payload, info)),
         }
     }
 
@@ -136,10 +151,11 @@ impl Auth {
             .chain(self.handlers.iter().map(|(_, i)| i))
     }
 
-    /// Whether the authenticate handler reads the request body (it takes `body` or `request`):
-    /// a server then parses the JSON body before authenticating, and passes it with
-    /// [`Request::with_body`]; otherwise it need not.
-    pub fn authenticate_reads_body(&self) -> bool {
+    /// Whether servers read the request body before authenticating: the authenticate handler
+    /// takes `body` or `request`, or the builder chose [`read_body`](AuthBuilder::read_body). A
+    /// server then parses the JSON body and passes it with [`Request::with_body`]; otherwise it
+    /// need not.
+    pub fn read_body(&self) -> bool {
         self.reads_body
     }
 
@@ -151,14 +167,16 @@ impl Auth {
     /// The (resource, action) pairs that no handler covers: LangGraph lets them through, which
     /// leaked data across users in deployed servers. Print them at start-up and assert them in
     /// tests, or choose [`deny_uncovered`](AuthBuilder::deny_uncovered).
+    #[must_use = "print or assert the uncovered pairs: they are let through"]
     pub fn uncovered(&self) -> Vec<(Resource, Action)> {
         events()
             .filter(|(r, a)| self.handler_for(*r, *a).is_none())
             .collect()
     }
 
-    /// Whether uncovered pairs are refused with 403.
-    pub fn denies_uncovered(&self) -> bool {
+    /// Whether uncovered pairs are refused with 403 (chosen with
+    /// [`AuthBuilder::deny_uncovered`]).
+    pub fn deny_uncovered(&self) -> bool {
         self.deny_uncovered
     }
 }
@@ -172,18 +190,11 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// The 500 (or the failed `ensure!`) that a panicking handler is answered with.
+/// The 500 that a panicking handler is answered with: a panic is a bug, never a refusal.
 #[cold]
 #[inline(never)]
-fn from_panic(
-    payload: Box<dyn Any + Send>,
-    info: &HandlerInfo,
-    ensure_status: u16,
-) -> HttpException {
-    match payload.downcast::<EnsureFailed>() {
-        Ok(failed) => HttpException::new(ensure_status).with_detail(failed.0),
-        Err(_) => HttpException::internal(format!("the handler {} panicked", info.place())),
-    }
+fn from_panic(_payload: Box<dyn Any + Send>, info: &HandlerInfo) -> HttpException {
+    HttpException::internal(format!("the handler {} panicked", info.location()))
 }
 
 /// The 500 for a handler that returned a malformed filter.
@@ -192,7 +203,7 @@ fn from_panic(
 fn malformed(info: &HandlerInfo, error: &crate::FilterError) -> HttpException {
     HttpException::internal(format!(
         "the handler {} returned a malformed filter: {error}",
-        info.place()
+        info.location()
     ))
 }
 
@@ -215,12 +226,11 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 /// Chooses the handlers of an [`Auth`].
 ///
 /// ```
-/// use auth::{Auth, Target};
-/// use auth::__private::{HandlerFuture, handler_future};
+/// use auth::{Auth, HandlerFuture, Target};
 ///
 /// // A handler given by hand, for targets where link-time registration does not run.
 /// fn deny_all<'a>(_: &'a auth::AuthContext, _: &'a mut auth::AuthValue) -> HandlerFuture<'a> {
-///     handler_future(async { Ok(Some(auth::Filter::eq("owner", "nobody"))) })
+///     HandlerFuture::new(async { Ok(Some(auth::Filter::eq("owner", "nobody"))) })
 /// }
 ///
 /// let auth = Auth::builder()
@@ -230,22 +240,24 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 ///     .unwrap();
 /// assert!(auth.uncovered().is_empty());
 /// ```
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct AuthBuilder {
     registrations: Vec<Source>,
     deny_uncovered: bool,
     read_body: bool,
 }
 
+#[derive(Debug)]
 enum Source {
     Registered(&'static Registration),
-    Authenticate(AuthenticateFn, bool, Place),
-    Authorize(Vec<Target>, HandlerFn, Place),
+    Authenticate(AuthenticateFn, bool, SourceLocation),
+    Authorize(Vec<Target>, HandlerFn, SourceLocation),
 }
 
 impl AuthBuilder {
-    /// Adds every registered handler.
-    pub fn registry(self) -> Self {
+    /// Adds every registered handler: every `#[auth::…]` function linked into the binary.
+    #[must_use = "a builder method returns the changed builder"]
+    pub fn all_registered(self) -> Self {
         self.registrations(registry())
     }
 
@@ -253,12 +265,14 @@ impl AuthBuilder {
     /// `"my_server::policy::strict"` (a path as `module_path!()` gives it).
     ///
     /// So one binary, or one test binary, can hold several policies.
+    #[must_use = "a builder method returns the changed builder"]
     pub fn module(self, module: &str) -> Self {
         self.registrations(registry().filter(|r| r.is_in_module(module)))
     }
 
     /// Adds the given registrations (for example `auth::registry().filter(..)`). Adding the same
     /// registration twice has no effect.
+    #[must_use = "a builder method returns the changed builder"]
     pub fn registrations(mut self, regs: impl IntoIterator<Item = &'static Registration>) -> Self {
         for reg in regs {
             let seen = self
@@ -272,7 +286,9 @@ impl AuthBuilder {
         self
     }
 
-    /// Adds an authorization handler by hand. Its place is the caller's position.
+    /// Adds an authorization handler written by hand (see [`HandlerFn`]) for `targets`. Its
+    /// [`SourceLocation`] is the caller's position.
+    #[must_use = "a builder method returns the changed builder"]
     #[track_caller]
     pub fn on(mut self, targets: &[Target], name: &'static str, handler: HandlerFn) -> Self {
         let place = caller_place(name);
@@ -281,7 +297,9 @@ impl AuthBuilder {
         self
     }
 
-    /// Adds an authenticate handler by hand. Its place is the caller's position.
+    /// Adds an authenticate handler written by hand (see [`AuthenticateFn`]). Its
+    /// [`SourceLocation`] is the caller's position.
+    #[must_use = "a builder method returns the changed builder"]
     #[track_caller]
     pub fn authenticate(mut self, name: &'static str, handler: AuthenticateFn) -> Self {
         let place = caller_place(name);
@@ -293,6 +311,7 @@ impl AuthBuilder {
     /// With `true`, servers parse the JSON body before authenticating, so that a handler added
     /// by hand with [`authenticate`](Self::authenticate) finds it in [`Request::body`]. (A
     /// `#[auth::authenticate]` handler that takes `body` or `request` asks for it by itself.)
+    #[must_use = "a builder method returns the changed builder"]
     pub fn read_body(mut self, read: bool) -> Self {
         self.read_body = read;
         self
@@ -300,6 +319,7 @@ impl AuthBuilder {
 
     /// With `true`, a (resource, action) that no handler covers is refused with 403, instead of
     /// LangGraph's default of allowing it with no filter.
+    #[must_use = "a builder method returns the changed builder"]
     pub fn deny_uncovered(mut self, deny: bool) -> Self {
         self.deny_uncovered = deny;
         self
@@ -320,7 +340,7 @@ impl AuthBuilder {
                         } => Err((handler, reads_body)),
                         Kind::Authorize { targets, handler } => Ok((targets.to_vec(), handler)),
                     },
-                    Place {
+                    SourceLocation {
                         file: r.file,
                         line: r.line,
                         name: r.name,
@@ -346,6 +366,12 @@ impl AuthBuilder {
                 Ok((targets, f)) => {
                     if targets.is_empty() {
                         return Err(RegistryError::NoTarget { handler: place });
+                    }
+                    if let Some(&target) = targets.iter().find(|t| !t.fires()) {
+                        return Err(RegistryError::NeverFires {
+                            target,
+                            handler: place,
+                        });
                     }
                     let info = HandlerInfo {
                         targets: Some(targets),
@@ -390,14 +416,14 @@ impl AuthBuilder {
     }
 }
 
-fn ordered(a: Place, b: Place) -> (Place, Place) {
+fn ordered(a: SourceLocation, b: SourceLocation) -> (SourceLocation, SourceLocation) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
 #[track_caller]
-fn caller_place(name: &'static str) -> Place {
+fn caller_place(name: &'static str) -> SourceLocation {
     let loc = std::panic::Location::caller();
-    Place {
+    SourceLocation {
         file: loc.file(),
         line: loc.line(),
         name,
@@ -524,8 +550,8 @@ mod tests {
                 second,
             } => {
                 assert_eq!(*target, t);
-                assert_eq!((first.name, second.name), ("first", "second"));
-                assert!(first.line < second.line);
+                assert_eq!((first.name(), second.name()), ("first", "second"));
+                assert!(first.line() < second.line());
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -545,6 +571,27 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, RegistryError::DuplicateAuthenticate { .. }));
         assert!(err.to_string().contains("two authenticate handlers"));
+    }
+
+    #[test]
+    fn a_target_that_names_no_event_is_refused() {
+        let never = Target::Event(Resource::Threads, Action::Put);
+        let err = Auth::builder()
+            .on(&[Target::Global], "global", global)
+            .on(&[Target::Resource(Resource::Crons), never], "put", event)
+            .build()
+            .unwrap_err();
+        match &err {
+            RegistryError::NeverFires { target, handler } => {
+                assert_eq!((*target, handler.name()), (never, "put"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            err.to_string()
+                .contains("`threads.put`, which is not an event"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -604,21 +651,19 @@ mod tests {
                 r
             })
         }
-        fn unwinds<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
-            user_future(async {
-                let u: AuthUser = crate::__private::ensure_failed("no user");
-                Ok(u)
-            })
+        fn panics<'a>(_: &'a Request<'a>) -> UserFuture<'a> {
+            user_future(async { panic!("bug in the authenticate handler") })
         }
         let request = Request::new("GET", "/");
         for (f, status, detail) in [
-            (deny as crate::__private::AuthenticateFn, 403, "banned"),
+            (deny as crate::AuthenticateFn, 403, "banned"),
             (assert_fails, 401, "token expired"),
-            (unwinds, 401, "no user"),
+            (panics, 500, "the handler `h` (auth-core/src/dispatch.rs:"),
         ] {
             let auth = Auth::builder().authenticate("h", f).build().unwrap();
             let e = block_on(auth.authenticate(&request)).unwrap_err();
-            assert_eq!((e.status(), e.detail()), (status, detail));
+            assert_eq!(e.status(), status);
+            assert!(e.detail().starts_with(detail), "{}", e.detail());
         }
         let anonymous = block_on(Auth::builder().build().unwrap().authenticate(&request)).unwrap();
         assert!(!anonymous.is_authenticated());

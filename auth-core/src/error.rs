@@ -23,11 +23,11 @@ use serde::{Serialize, Serializer};
 /// assert_eq!(e.detail(), "Unauthorized");
 /// assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"detail":"Unauthorized"}"#);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpException {
     status: u16,
     detail: Option<Cow<'static, str>>,
-    headers: Vec<(Cow<'static, str>, String)>,
+    headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     from_ensure: bool,
 }
 
@@ -48,17 +48,23 @@ impl HttpException {
         }
     }
 
-    /// Sets the detail sent to the client as `{"detail": …}`.
+    /// Sets the detail sent to the client as `{"detail": …}`: a string that may be static (a
+    /// literal is lent, a `String` moved in).
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
         self.detail = Some(detail.into());
         self
     }
 
     /// Adds a response header, such as `WWW-Authenticate: Bearer`.
+    ///
+    /// Name and value are strings that may be static, as the detail: a literal is lent, a
+    /// `String` moved in.
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,
-        value: impl Into<String>,
+        value: impl Into<Cow<'static, str>>,
     ) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -79,7 +85,7 @@ impl HttpException {
 
     /// The response headers, in the order they were added.
     pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(n, v)| (n.as_ref(), v.as_str()))
+        self.headers.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
     /// 500 with the given detail: the answer to a handler that failed on the server's side.
@@ -106,6 +112,17 @@ impl HttpException {
     }
 }
 
+/// Compares what a client sees: the status, the detail and the headers.
+impl PartialEq for HttpException {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status
+            && self.detail() == other.detail()
+            && self.headers == other.headers
+    }
+}
+
+impl Eq for HttpException {}
+
 impl fmt::Display for HttpException {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.status, self.detail())
@@ -124,8 +141,8 @@ impl Serialize for HttpException {
 }
 
 /// The reason phrase of an HTTP status code (`"Not Found"` for 404), or `"Error"` for a code
-/// without one.
-pub fn reason_phrase(status: u16) -> &'static str {
+/// without one: the detail of an exception that has none.
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         101 => "Switching Protocols",
@@ -203,5 +220,20 @@ mod tests {
         assert_eq!(e.status(), 403);
         assert_eq!(e.clone().for_authentication().status(), 401);
         assert_eq!(HttpException::new(403).for_authentication().status(), 403);
+    }
+
+    #[test]
+    fn equality_is_what_a_client_sees() {
+        let ensured = HttpException::from_ensure("no".into());
+        assert_eq!(ensured, HttpException::new(403).with_detail("no"));
+        assert_eq!(
+            HttpException::new(404),
+            HttpException::new(404).with_detail("Not Found")
+        );
+        assert_ne!(
+            HttpException::new(401),
+            HttpException::new(401).with_header("WWW-Authenticate", "Bearer")
+        );
+        assert_ne!(HttpException::new(401), HttpException::new(403));
     }
 }

@@ -52,10 +52,13 @@ use smallvec::{SmallVec, smallvec};
 /// with the same conditions compare equal however they were built, and
 /// `Filter::from_json(&f.to_json())` gives back `f`.
 ///
-/// A filter may be *poisoned*: built from something malformed by the [`filter!`](crate::filter!)
-/// macro or by a constructor given bad input. A poisoned filter matches nothing, reports its
+/// A filter may be *poisoned*: built by a constructor given bad input at run time (a key
+/// starting with `$`, an empty [`or`](Filter::or), nesting deeper than
+/// [`MAX_DEPTH`](Filter::MAX_DEPTH)); [`filter!`](crate::filter!) refuses such input at compile
+/// time instead. A poisoned filter matches nothing, reports its
 /// [`error`](Filter::error), and refuses to serialize.
 #[derive(Clone, Debug, PartialEq)]
+#[must_use = "a filter restricts nothing unless returned"]
 pub struct Filter {
     /// The ANDed conditions, in normal form. A handler's filter is most often one condition,
     /// which is kept inline: building it allocates nothing beyond its value.
@@ -225,6 +228,7 @@ impl Filter {
     /// assert!(Filter::all().is_empty());
     /// assert_eq!(Filter::all().to_json(), json!({}));
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn all() -> Filter {
         Filter::from_conds(Conds::new())
     }
@@ -247,6 +251,7 @@ impl Filter {
     /// assert!(!f.matches(json!({}).as_object().unwrap()));
     /// assert!(Filter::eq("$or", 1).error().is_some());
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn eq(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Filter {
         let key = key.into();
         match check_key(&key) {
@@ -274,6 +279,7 @@ impl Filter {
     /// assert!(!Filter::contains("name", "a").matches(meta)); // not an array
     /// assert!(Filter::contains("tags", json!([])).error().is_some());
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn contains(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Filter {
         let key = key.into();
         let values = match value.into() {
@@ -303,6 +309,7 @@ impl Filter {
     ///
     /// assert!(Filter::or(Vec::new()).error().is_some());
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn or(filters: impl IntoIterator<Item = Filter>) -> Filter {
         let mut branches = Vec::new();
         for f in filters {
@@ -338,6 +345,7 @@ impl Filter {
     /// assert!(!f.matches(json!({"owner": "u1", "tags": []}).as_object().unwrap()));
     /// assert_eq!(Filter::all().and(f.clone()), f);
     /// ```
+    #[must_use = "a filter restricts nothing unless returned"]
     pub fn and(mut self, other: Filter) -> Filter {
         if self.error.is_some() {
             return self;
@@ -432,7 +440,7 @@ impl Filter {
     ///
     /// assert!(filter!({}).is_empty());
     /// assert!(!Filter::eq("a", 1).is_empty());
-    /// assert!(!filter!({"a": {"$bad": 1}}).is_empty());
+    /// assert!(!Filter::eq("$bad", 1).is_empty()); // poisoned: matches nothing
     /// ```
     pub fn is_empty(&self) -> bool {
         self.error.is_none() && self.conds.is_empty()
@@ -461,12 +469,12 @@ impl Filter {
     /// Why this filter is poisoned, or `None` for a well-formed filter.
     ///
     /// ```
-    /// use auth::filter;
+    /// use auth::{Filter, filter};
     ///
-    /// let f = filter!({"owner": {"$ne": "u1"}});
+    /// let f = Filter::eq("$ne", "u1");
     /// assert_eq!(
     ///     f.error().unwrap().to_string(),
-    ///     "unknown operator `$ne` on key `owner`: use `$eq` or `$contains`",
+    ///     "metadata key `$ne` cannot be filtered on: keys starting with `$` are operators",
     /// );
     /// assert!(filter!({"owner": "u1"}).error().is_none());
     /// ```
@@ -480,9 +488,8 @@ impl Filter {
         self.error.as_deref().map_or(Ok(&self.conds), Err)
     }
 
-    /// For [`filter!`](crate::filter!): a malformed filter becomes a poisoned one.
-    #[doc(hidden)]
-    pub fn __from_json_lossy(value: Value) -> Filter {
+    /// A malformed filter becomes a poisoned one.
+    pub(crate) fn from_json_lossy(value: Value) -> Filter {
         Filter::from_json(&value).unwrap_or_else(Filter::poisoned)
     }
 }
@@ -516,11 +523,11 @@ impl TryFrom<&Value> for Filter {
 /// Serializes the JSON form ([`Filter::to_json`]); a poisoned filter is a serialization error.
 ///
 /// ```
-/// use auth::{Filter, filter};
+/// use auth::Filter;
 ///
 /// let f = Filter::eq("owner", "u1");
 /// assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"owner":"u1"}"#);
-/// assert!(serde_json::to_string(&filter!({"owner": {"$ne": 1}})).is_err());
+/// assert!(serde_json::to_string(&Filter::eq("$ne", 1)).is_err());
 /// ```
 impl Serialize for Filter {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -550,28 +557,70 @@ impl<'de> Deserialize<'de> for Filter {
     }
 }
 
-/// Builds a [`Filter`] from its JSON form, written as for `serde_json::json!`.
+/// Builds a [`Filter`] from its JSON form, checked at compile time and compiled to the builder
+/// calls, so that it costs what [`Filter::eq`] and friends cost.
 ///
-/// Rust values can be interpolated. A malformed filter does not panic: the result is poisoned
-/// (it matches nothing and [`Filter::error`] says why), so the server answers 500 naming the
-/// handler rather than letting anything through.
+/// ```text
+/// filter!( object )
+/// object    := '{' ( entry ( ',' entry )* ','? )? '}'
+/// entry     := "key" ':' value                    the key equals the value
+///            | "key" ':' '{' op ':' value ( ',' op ':' value )* '}'
+///            | "$or"  ':' '[' object ',' object ( ',' object )* ']'
+///            | "$and" ':' '[' object ',' object ( ',' object )* ']'
+/// op        := "$eq" | "$contains"
+/// value     := a Rust expression (anything `Into<serde_json::Value>`) | null | '[' JSON ']'
+/// ```
+///
+/// | you write | it is |
+/// |---|---|
+/// | `filter!({})` | [`Filter::all()`] |
+/// | `filter!({"k": e})`, `filter!({"k": {"$eq": e}})` | [`Filter::eq("k", e)`](Filter::eq) |
+/// | `filter!({"k": {"$contains": e}})` | [`Filter::contains("k", e)`](Filter::contains) |
+/// | `filter!({"a": x, "b": y})` | `Filter::eq("a", x).and(Filter::eq("b", y))` |
+/// | `filter!({"$or": [{..}, {..}]})` | [`Filter::or([..])`](Filter::or) |
+/// | `filter!({"$and": [{..}, {..}]})` | `...and(..)` ([`Filter::and`]) |
+///
+/// Keys are string literals and stay borrowed (`&'static str`). A key computed at run time is
+/// written with the builder: `Filter::eq(key, value)`.
 ///
 /// ```
-/// use auth::filter;
+/// use auth::{Filter, filter};
 /// use serde_json::json;
 ///
 /// let identity = "u1";
 /// let f = filter!({"owner": identity});
+/// assert_eq!(f, Filter::eq("owner", "u1"));
 /// assert!(f.matches(json!({"owner": "u1"}).as_object().unwrap()));
 ///
-/// let bad = filter!({"owner": {"$ne": identity}});
-/// assert!(!bad.matches(json!({"owner": "u2"}).as_object().unwrap()));
-/// assert!(bad.error().is_some());
+/// let shared = filter!({"$or": [{"owner": identity}, {"shared_with": {"$contains": identity}}]});
+/// assert_eq!(
+///     shared,
+///     Filter::or([Filter::eq("owner", "u1"), Filter::contains("shared_with", "u1")])
+/// );
+/// assert!(filter!({}).is_empty());
+///
+/// // Arrays, objects and `null` are JSON values, as in `serde_json::json!`.
+/// let f = filter!({"tags": ["a", "b"], "archived": null, "meta": {"$eq": {"v": 1}}});
+/// assert_eq!(f.to_json(), json!({"tags": ["a", "b"], "archived": null, "meta": {"$eq": {"v": 1}}}));
 /// ```
+///
+/// A mistake is a compile error at the token, not a filter that fails at run time: an unknown
+/// operator, a key starting with `$` other than `$or`/`$and`, a `$or` or `$and` with fewer than
+/// two branches, an empty `$contains`.
+///
+/// ```compile_fail
+/// let f = auth::filter!({"owner": {"$ne": "u1"}}); // error: unknown operator `$ne`
+/// ```
+///
+/// ```compile_fail
+/// let f = auth::filter!({"$or": [{"owner": "u1"}]}); // error: `$or` needs at least two branches
+/// ```
+///
+/// A filter built from JSON at run time ([`Filter::from_json`]) is still checked at run time.
 #[macro_export]
 macro_rules! filter {
-    ($($json:tt)+) => {
-        $crate::Filter::__from_json_lossy($crate::__filter_private::json!($($json)+))
+    ($($json:tt)*) => {
+        $crate::__private_0_1_0::filter!($crate; $($json)*)
     };
 }
 
@@ -1490,7 +1539,7 @@ mod tests {
             let err = parse_err(input.clone());
             assert_eq!(err.to_string(), message, "for {input}");
             // The lossy form is poisoned with the same error, never "allow".
-            let lossy = Filter::__from_json_lossy(input);
+            let lossy = Filter::from_json_lossy(input);
             assert_eq!(lossy.error(), Some(&err));
             assert!(!lossy.matches(&Map::new()));
             assert!(!lossy.is_empty());
@@ -1520,7 +1569,7 @@ mod tests {
         let too_deep = nested_json(Filter::MAX_DEPTH + 1);
         let err = parse_err(too_deep.clone());
         assert!(err.message().contains("more than 8 levels deep"), "{err}");
-        assert!(Filter::__from_json_lossy(too_deep).error().is_some());
+        assert!(Filter::from_json_lossy(too_deep).error().is_some());
 
         // `$and` counts too.
         let mut and = json!({"a": 1});
@@ -1566,7 +1615,7 @@ mod tests {
 
     #[test]
     fn poisoned_filters() {
-        let p = Filter::__from_json_lossy(json!({"owner": {"$ne": "u1"}}));
+        let p = Filter::from_json_lossy(json!({"owner": {"$ne": "u1"}}));
         assert!(!p.matches(&meta(json!({"owner": "u2"}))));
         assert!(!p.matches(&Map::new()));
         assert!(!p.is_empty());
@@ -1629,10 +1678,20 @@ mod tests {
         let g = crate::filter!({"$or": [{"owner": "u1"}, {"tags": {"$contains": tags}}]});
         assert!(g.matches(&meta(json!({"tags": ["b", "a"]}))));
         assert!(crate::filter!({}).is_empty());
-        let bad = crate::filter!({"owner": {"$ne": "u1"}});
+        let several = crate::filter!({
+            "owner": {"$eq": "u1"},
+            "$and": [{"a": 1}, {"b": null}],
+            "tags": ["x"],
+        });
+        assert_eq!(
+            several,
+            Filter::from_json(&json!({"owner": "u1", "a": 1, "b": null, "tags": {"$eq": ["x"]}}))
+                .unwrap()
+        );
+        let bad = Filter::from_json_lossy(json!({"owner": {"$ne": "u1"}}));
         assert!(bad.error().is_some());
         assert!(!bad.matches(&meta(json!({"owner": "u2"}))));
-        let not_object = crate::filter!("owner");
+        let not_object = Filter::from_json_lossy(json!("owner"));
         assert_eq!(
             not_object.error().unwrap().message(),
             "a filter must be a JSON object, not a string"

@@ -1,9 +1,9 @@
-//! What handlers return: [`HandlerOutput`], and [`ensure!`](crate::ensure), Python's `assert`.
+//! What handlers return: [`IntoDecision`], and [`ensure!`](crate::ensure), Python's `assert`.
 
 use crate::HttpException;
 use crate::filter::Filter;
 
-/// What an authorization handler may return.
+/// What an authorization handler may return: the conversion of its result into the decision.
 ///
 /// | return type | meaning |
 /// |---|---|
@@ -17,19 +17,19 @@ use crate::filter::Filter;
     label = "an `#[auth::on]` handler must return a decision",
     note = "return `()`, `bool`, `Filter`, `Option<Filter>`, or `Result<_, HttpException>` of one of these"
 )]
-pub trait HandlerOutput {
+pub trait IntoDecision {
     /// The decision: allowed with an optional filter, or the error to answer with.
     fn into_decision(self) -> Result<Option<Filter>, HttpException>;
 }
 
-impl HandlerOutput for () {
+impl IntoDecision for () {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         Ok(None)
     }
 }
 
-impl HandlerOutput for bool {
+impl IntoDecision for bool {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         if self {
@@ -40,21 +40,21 @@ impl HandlerOutput for bool {
     }
 }
 
-impl HandlerOutput for Filter {
+impl IntoDecision for Filter {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         Ok(Some(self))
     }
 }
 
-impl HandlerOutput for Option<Filter> {
+impl IntoDecision for Option<Filter> {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         Ok(self)
     }
 }
 
-impl<T: HandlerOutput> HandlerOutput for Result<T, HttpException> {
+impl<T: IntoDecision> IntoDecision for Result<T, HttpException> {
     #[inline]
     fn into_decision(self) -> Result<Option<Filter>, HttpException> {
         self?.into_decision()
@@ -67,9 +67,11 @@ impl<T: HandlerOutput> HandlerOutput for Result<T, HttpException> {
 /// `#[auth::authenticate]` it answers 401. The detail is a string, or a format string with
 /// arguments; without one it names the condition.
 ///
-/// In a handler that returns `Result<_, HttpException>`, `ensure!` returns the error. In a
-/// handler with another return type (`Filter`, `bool`, `()`, a user), it unwinds to the
-/// dispatcher, as Python's `assert` raises; that needs the default `panic = "unwind"`.
+/// `ensure!` returns the refusal as `Err(HttpException)`: it is only available in a handler that
+/// returns `Result<_, HttpException>` (write `-> Result<Filter, HttpException>` instead of
+/// `-> Filter`, and end with `Ok(..)`). It never unwinds, so a refused request is answered the
+/// same under `panic = "unwind"` and `panic = "abort"`; in a handler of another return type it
+/// is a compile error that says so.
 ///
 /// ```
 /// use auth::{AuthContext, HttpException};
@@ -82,6 +84,17 @@ impl<T: HandlerOutput> HandlerOutput for Result<T, HttpException> {
 ///     Ok(())
 /// }
 /// ```
+///
+/// ```compile_fail
+/// # use auth::{AuthContext, Filter};
+/// # use auth::types::ThreadsRead;
+/// #[auth::on(threads.read)]
+/// async fn read(ctx: &AuthContext, _: &ThreadsRead) -> Filter {
+///     // error: `auth::ensure!` needs a handler that returns `Result<_, HttpException>`
+///     auth::ensure!(ctx.user.is_authenticated(), "sign in first");
+///     Filter::eq("owner", ctx.user.identity())
+/// }
+/// ```
 #[macro_export]
 macro_rules! ensure {
     ($cond:expr $(,)?) => {
@@ -89,17 +102,17 @@ macro_rules! ensure {
     };
     ($cond:expr, $detail:literal $(,)?) => {
         if !$cond {
-            return $crate::__private::ensure_failed($crate::__private::format!($detail));
+            return $crate::__private_0_1_0::ensure_failed($crate::__private_0_1_0::format!($detail));
         }
     };
     ($cond:expr, $fmt:literal, $($arg:tt)+) => {
         if !$cond {
-            return $crate::__private::ensure_failed($crate::__private::format!($fmt, $($arg)+));
+            return $crate::__private_0_1_0::ensure_failed($crate::__private_0_1_0::format!($fmt, $($arg)+));
         }
     };
     ($cond:expr, $detail:expr $(,)?) => {
         if !$cond {
-            return $crate::__private::ensure_failed($detail);
+            return $crate::__private_0_1_0::ensure_failed($detail);
         }
     };
 }

@@ -1,60 +1,117 @@
-//! Not public API: the paths that `#[auth::…]` expansions name. May change in any release.
+//! Not public API: the paths that `#[auth::…]`, `filter!` and `ensure!` expansions name. May
+//! change in any release. The module's name carries the crate's version, so that code expanded
+//! by one version of the macros and compiled against another fails loudly.
 
 use std::borrow::Cow;
 use std::future::Future;
 
+pub use ::auth_macros::__filter as filter;
 pub use ::inventory;
+pub use ::serde_json::json;
 pub use ::std::format;
-use stackfuture::StackFuture;
 
-use crate::types::{AuthValue, Fits};
+use crate::types::AuthValue;
 use crate::user::IntoAuthUser;
-use crate::{AuthContext, AuthUser, Filter, HandlerOutput, HttpException, Request};
+use crate::{AuthUser, Filter, HttpException, IntoDecision, Request};
 
-/// How many bytes of a handler's future are held without a heap allocation.
-///
-/// A handler that awaits nothing has a future of a few dozen bytes (the tutorial's are 40 and
-/// 48): it is held in place, so that calling it allocates nothing. A larger future, one that holds
-/// a lock or a client's request across an await, is boxed: such a handler waits for microseconds,
-/// next to which the box costs nothing. The room is kept small because it is part of every future
-/// that awaits the dispatcher, and those are moved.
-pub const INLINE_FUTURE: usize = 64;
+pub use crate::{AuthenticateFn, HandlerFn, HandlerFuture, UserFuture};
 
-/// The future of an authorization handler: held inline up to [`INLINE_FUTURE`] bytes, else boxed.
-pub type HandlerFuture<'a> = StackFuture<'a, Result<Option<Filter>, HttpException>, INLINE_FUTURE>;
-/// The future of an authenticate handler: held inline up to [`INLINE_FUTURE`] bytes, else boxed.
-pub type UserFuture<'a> = StackFuture<'a, Result<AuthUser, HttpException>, INLINE_FUTURE>;
-/// An authorization handler as the dispatcher calls it.
-pub type HandlerFn = for<'a> fn(&'a AuthContext, &'a mut AuthValue) -> HandlerFuture<'a>;
-/// An authenticate handler as the dispatcher calls it.
-pub type AuthenticateFn = for<'a> fn(&'a Request<'a>) -> UserFuture<'a>;
-
-/// An authorization handler's future as the dispatcher takes it (see [`HandlerFuture`]).
-///
-/// ```
-/// use auth::__private::{HandlerFuture, handler_future};
-///
-/// fn allow<'a>(_: &'a auth::AuthContext, _: &'a mut auth::AuthValue) -> HandlerFuture<'a> {
-///     handler_future(async { Ok(None) })
-/// }
-/// # let _ = allow;
-/// ```
+/// An authorization handler's future as the dispatcher takes it.
 #[inline]
 pub fn handler_future<'a, F>(future: F) -> HandlerFuture<'a>
 where
     F: Future<Output = Result<Option<Filter>, HttpException>> + Send + 'a,
 {
-    StackFuture::from_or_box(future)
+    HandlerFuture::new(future)
 }
 
-/// An authenticate handler's future as the dispatcher takes it (see [`UserFuture`]).
+/// An authenticate handler's future as the dispatcher takes it.
 #[inline]
 pub fn user_future<'a, F>(future: F) -> UserFuture<'a>
 where
     F: Future<Output = Result<AuthUser, HttpException>> + Send + 'a,
 {
-    StackFuture::from_or_box(future)
+    UserFuture::new(future)
 }
+
+/// The registration of an `#[auth::on]` handler.
+pub const fn authorize(
+    targets: &'static [crate::Target],
+    handler: HandlerFn,
+    name: &'static str,
+    module_path: &'static str,
+    file: &'static str,
+    line: u32,
+) -> crate::Registration {
+    crate::Registration::authorize(targets, handler, name, module_path, file, line)
+}
+
+/// The registration of an `#[auth::authenticate]` handler.
+pub const fn authenticate(
+    handler: AuthenticateFn,
+    reads_body: bool,
+    name: &'static str,
+    module_path: &'static str,
+    file: &'static str,
+    line: u32,
+) -> crate::Registration {
+    crate::Registration::authenticate(handler, reads_body, name, module_path, file, line)
+}
+
+/// A type a handler may take its value as: an event's struct, a resource's enum or
+/// `AuthValue`. The shims `#[auth::on]` generates project the dispatched `AuthValue` onto
+/// the handler's type with it.
+///
+/// Implemented for every event struct (`Some` only for its own event), every resource enum
+/// (`Some` for its resource's events) and `AuthValue` (always `Some`).
+///
+/// ```
+/// use auth::__private_0_1_0::HandlerValue;
+/// use auth::types::{AuthValue, StoreGet, StorePut, StoreValue};
+///
+/// let mut get = StoreGet::default();
+/// (get.namespace, get.key) = (vec!["u1".into()], "k".into());
+/// let mut value = AuthValue::from(get);
+/// assert!(StorePut::project_ref(&value).is_none());
+/// assert_eq!(StoreGet::project_ref(&value).unwrap().key, "k");
+/// StoreValue::project_mut(&mut value).unwrap().namespace_mut().unwrap().push("x".into());
+/// assert_eq!(value.namespace().unwrap(), &["u1", "x"]);
+/// ```
+pub trait HandlerValue: Sized + Send + 'static {
+    /// The value as this type, if it is one.
+    fn project_ref(v: &AuthValue) -> Option<&Self>;
+    /// The value as this type, mutably, if it is one.
+    fn project_mut(v: &mut AuthValue) -> Option<&mut Self>;
+}
+
+/// Whether a handler's value type fits a target whose narrowest value type is `E`.
+///
+/// A handler of `threads.create` may take `ThreadsCreate`, `ThreadsValue` or `AuthValue`: each
+/// implements `Fits<ThreadsCreate>`. A handler of every threads action may take `ThreadsValue`
+/// or `AuthValue` (`Fits<ThreadsValue>`); a global handler only `AuthValue` (`Fits<AuthValue>`).
+///
+/// ```
+/// use auth::__private_0_1_0::Fits;
+/// use auth::types::{AuthValue, ThreadsCreate, ThreadsValue};
+/// fn fits<V: Fits<E>, E>() {}
+/// fits::<ThreadsCreate, ThreadsCreate>();
+/// fits::<ThreadsValue, ThreadsCreate>();
+/// fits::<ThreadsValue, ThreadsValue>();
+/// fits::<AuthValue, AuthValue>();
+/// ```
+///
+/// ```compile_fail
+/// use auth::__private_0_1_0::Fits;
+/// use auth::types::{ThreadsCreate, ThreadsValue};
+/// fn fits<V: Fits<E>, E>() {}
+/// fits::<ThreadsCreate, ThreadsValue>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not fit this handler's target",
+    label = "this value type does not fit the target",
+    note = "take the action's struct (e.g. `&mut ThreadsCreate` for `threads.create`), the resource's enum (e.g. `&mut ThreadsValue`) for a resource or several of its actions, or `&mut AuthValue` for global or mixed targets"
+)]
+pub trait Fits<E>: HandlerValue {}
 
 #[cold]
 #[inline(never)]
@@ -80,7 +137,7 @@ pub fn project_ref<T: Fits<E>, E>(value: &AuthValue) -> Result<&T, HttpException
 
 /// The decision of an authorization handler's result.
 #[inline]
-pub fn into_decision<T: HandlerOutput>(out: T) -> Result<Option<Filter>, HttpException> {
+pub fn into_decision<T: IntoDecision>(out: T) -> Result<Option<Filter>, HttpException> {
     out.into_decision()
 }
 
@@ -90,12 +147,18 @@ pub fn into_user<T: IntoAuthUser>(out: T) -> Result<AuthUser, HttpException> {
     out.into_auth_user()
 }
 
-/// The payload a failed `ensure!` unwinds with, in handlers that do not return `Result`.
-pub struct EnsureFailed(pub Cow<'static, str>);
-
-/// What a failed `ensure!` returns from a handler of this return type.
+/// What a failed `ensure!` returns from a handler of this return type: the refusal as a value.
+///
+/// Only `Result<_, HttpException>` carries it. `ensure!` never unwinds, so a refused request is
+/// answered the same under `panic = "unwind"` and `panic = "abort"`.
+#[diagnostic::on_unimplemented(
+    message = "`auth::ensure!` needs a handler that returns `Result<_, HttpException>`, not `{Self}`",
+    label = "`ensure!` returns its refusal from here as `Err(HttpException)`",
+    note = "write the return type as `Result<{Self}, HttpException>` and return `Ok(..)`; or refuse without `ensure!` (`false`, `Err(HttpException::new(403))`)",
+    note = "`ensure!` never unwinds: a refusal is a value, so it works under `panic = \"abort\"` too"
+)]
 pub trait EnsureFailure {
-    /// The early return value (or an unwind to the dispatcher).
+    /// The early return value that carries the refusal.
     fn ensure_failed(detail: Cow<'static, str>) -> Self;
 }
 
@@ -104,28 +167,6 @@ impl<T> EnsureFailure for Result<T, HttpException> {
         Err(HttpException::from_ensure(detail))
     }
 }
-
-macro_rules! ensure_by_unwinding {
-    ($($ty:ty),*) => {$(
-        impl EnsureFailure for $ty {
-            fn ensure_failed(detail: Cow<'static, str>) -> Self {
-                std::panic::resume_unwind(Box::new(EnsureFailed(detail)))
-            }
-        }
-    )*};
-}
-
-ensure_by_unwinding!(
-    (),
-    bool,
-    Filter,
-    Option<Filter>,
-    crate::MinimalUser,
-    AuthUser,
-    String,
-    serde_json::Value,
-    serde_json::Map<String, serde_json::Value>
-);
 
 /// Called by `ensure!` when its condition fails.
 #[inline(never)]
@@ -137,20 +178,28 @@ pub fn ensure_failed<T: EnsureFailure>(detail: impl Into<Cow<'static, str>>) -> 
 /// Markers naming the authenticate parameters.
 pub mod param {
     /// `request: &Request`
+    #[derive(Debug)]
     pub struct Request;
     /// `body: Option<&serde_json::Value>`
+    #[derive(Debug)]
     pub struct Body;
     /// `path: &str`
+    #[derive(Debug)]
     pub struct Path;
     /// `method: &str`
+    #[derive(Debug)]
     pub struct Method;
     /// `path_params: &Params`
+    #[derive(Debug)]
     pub struct PathParams;
     /// `query_params: &Params`
+    #[derive(Debug)]
     pub struct QueryParams;
     /// `headers: &Headers`
+    #[derive(Debug)]
     pub struct Headers;
     /// `authorization: Option<&str>` or `&str`
+    #[derive(Debug)]
     pub struct Authorization;
 }
 
@@ -239,4 +288,10 @@ impl<'a> FromRequestParam<'a, param::Authorization> for &'a str {
         <Option<&'a str>>::extract(request)?
             .ok_or_else(|| unauthorized("Missing authorization header"))
     }
+}
+
+/// A filter from its JSON form, poisoned when malformed (for fuzzing and tests of poisoned
+/// filters).
+pub fn filter_from_json_lossy(value: serde_json::Value) -> Filter {
+    Filter::from_json_lossy(value)
 }

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::__private::{AuthenticateFn, HandlerFn};
 use crate::vocab::Target;
+use crate::{AuthenticateFn, HandlerFn};
 
 /// One handler registered by `#[auth::authenticate]` or `#[auth::on(...)]`.
 ///
@@ -31,8 +31,8 @@ pub(crate) enum Kind {
 }
 
 impl Registration {
-    #[doc(hidden)]
-    pub const fn __authorize(
+    /// The registration of `#[auth::on]` (through `__private::authorize`).
+    pub(crate) const fn authorize(
         targets: &'static [Target],
         handler: HandlerFn,
         name: &'static str,
@@ -49,8 +49,8 @@ impl Registration {
         }
     }
 
-    #[doc(hidden)]
-    pub const fn __authenticate(
+    /// The registration of `#[auth::authenticate]` (through `__private::authenticate`).
+    pub(crate) const fn authenticate(
         handler: AuthenticateFn,
         reads_body: bool,
         name: &'static str,
@@ -134,20 +134,51 @@ pub fn registry() -> impl Iterator<Item = &'static Registration> {
     inventory::iter::<Registration>.into_iter()
 }
 
-/// Where a handler was written: its name and source position.
+/// Where a handler was written: its function's name and source position.
+///
+/// Ordered by file, then line, then name: the order in which the dispatcher lists handlers.
+///
+/// ```
+/// #[auth::on(threads.read)]
+/// async fn read(_: &auth::AuthContext, _: &auth::types::ThreadsRead) {}
+///
+/// let auth = auth::Auth::builder().module(module_path!()).build().unwrap();
+/// let location = auth.handlers().next().unwrap().location();
+/// assert_eq!(location.name(), "read");
+/// assert!(location.to_string().starts_with("`read` ("));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Place {
-    /// The source file.
-    pub file: &'static str,
-    /// The line in the file.
-    pub line: u32,
-    /// The function's name.
-    pub name: &'static str,
-    /// The module path.
-    pub module_path: &'static str,
+pub struct SourceLocation {
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+    pub(crate) name: &'static str,
+    pub(crate) module_path: &'static str,
 }
 
-impl fmt::Display for Place {
+impl SourceLocation {
+    /// The handler function's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The source file, as `file!()` gives it.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line in the source file.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The module the handler was written in, as `module_path!()` gives it (empty for a handler
+    /// added by hand with [`AuthBuilder::on`](crate::AuthBuilder::on)).
+    pub fn module_path(&self) -> &'static str {
+        self.module_path
+    }
+}
+
+impl fmt::Display for SourceLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "`{}` ({}:{})", self.name, self.file, self.line)
     }
@@ -158,7 +189,7 @@ impl fmt::Display for Place {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerInfo {
     pub(crate) targets: Option<Vec<Target>>,
-    pub(crate) place: Place,
+    pub(crate) place: SourceLocation,
 }
 
 impl HandlerInfo {
@@ -193,7 +224,7 @@ impl HandlerInfo {
     }
 
     /// Where the handler was written.
-    pub fn place(&self) -> &Place {
+    pub fn location(&self) -> &SourceLocation {
         &self.place
     }
 }
@@ -230,21 +261,29 @@ pub enum RegistryError {
         /// The target both claim.
         target: Target,
         /// The first handler, by source position.
-        first: Place,
+        first: SourceLocation,
         /// The second handler.
-        second: Place,
+        second: SourceLocation,
     },
     /// Two authenticate handlers.
     DuplicateAuthenticate {
         /// The first handler, by source position.
-        first: Place,
+        first: SourceLocation,
         /// The second handler.
-        second: Place,
+        second: SourceLocation,
     },
     /// A handler was registered with no target.
     NoTarget {
         /// The handler.
-        handler: Place,
+        handler: SourceLocation,
+    },
+    /// A handler was registered for an event that does not exist, such as `threads.put`: it
+    /// could never run.
+    NeverFires {
+        /// The target that names no event.
+        target: Target,
+        /// The handler.
+        handler: SourceLocation,
     },
 }
 
@@ -267,6 +306,11 @@ impl fmt::Display for RegistryError {
             RegistryError::NoTarget { handler } => {
                 write!(f, "the handler {handler} has no target")
             }
+            RegistryError::NeverFires { target, handler } => write!(
+                f,
+                "the handler {handler} is registered for `{target}`, which is not an event: it \
+                 could never run; see `Resource::actions` for the actions of each resource"
+            ),
         }
     }
 }
@@ -279,18 +323,22 @@ impl std::error::Error for RegistryError {}
 /// crate that the binary never references vanish silently from [`registry`]. Name each such
 /// crate once, anywhere in the binary:
 ///
-/// ```ignore
+/// ```
+/// # extern crate serde_json as my_policy;
+/// # extern crate serde as shared_handlers;
 /// auth::link!(my_policy, shared_handlers);
+/// # fn main() {}
 /// ```
 ///
-/// It expands to `use my_policy as _;` for each crate. Then assert in a test that the handlers you
+/// It expands to `use ::my_policy as _;` for each crate (an absolute path: a local module of
+/// the same name is not taken for the crate). Then assert in a test that the handlers you
 /// expect are there (see [`Auth::handlers`](crate::Auth::handlers)).
 #[macro_export]
 macro_rules! link {
     ($($krate:ident),+ $(,)?) => {
         $(
             #[allow(unused_imports)]
-            use $krate as _;
+            use ::$krate as _;
         )+
     };
 }

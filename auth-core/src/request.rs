@@ -254,24 +254,28 @@ impl<'a> Request<'a> {
     }
 
     /// Sets the query string (without the `?`).
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_query(mut self, query: &'a str) -> Self {
         self.query = query;
         self
     }
 
     /// Sets the headers.
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_headers(mut self, headers: &'a dyn HeaderSource) -> Self {
         self.headers = Headers::new(headers);
         self
     }
 
     /// Sets the parsed JSON body.
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_body(mut self, body: Option<&'a Value>) -> Self {
         self.body = body;
         self
     }
 
     /// Sets the path parameters of the matched route.
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_path_params(mut self, params: &'a Params) -> Self {
         self.path_params = params;
         self

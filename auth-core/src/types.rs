@@ -12,6 +12,29 @@
 //! Values serialize as LangGraph's JSON (the enums as their inner struct) and are built from
 //! JSON with [`AuthValue::from_json`], given the event they belong to.
 //!
+//! # Growing with LangGraph
+//!
+//! The structs and the enums of literals are `#[non_exhaustive]`: LangGraph adds fields and
+//! values, and this crate follows without a breaking release. Outside this crate a struct is
+//! therefore not built with a struct expression (not even with `..Default::default()`), and a
+//! `match` on an enum of literals needs a `_` arm. Build a value from its default and set its
+//! fields:
+//!
+//! ```
+//! use auth::types::{AuthValue, ThreadsCreate};
+//!
+//! let mut create = ThreadsCreate::default();
+//! create.thread_id = Some("2f1c6a0e-8d0b-4f7e-9c53-5a4e3b1d2c10".into());
+//! create.metadata.get_or_insert_default().insert("owner".into(), "user1".into());
+//! let value = AuthValue::from(create);
+//! assert_eq!(value.metadata().unwrap()["owner"], "user1");
+//! ```
+//!
+//! ```compile_fail
+//! // error[E0639]: cannot create non-exhaustive struct using struct expression
+//! let create = auth::types::ThreadsCreate { thread_id: None, ..Default::default() };
+//! ```
+//!
 //! ```
 //! use auth::types::{AuthValue, ThreadsCreate, IfExists};
 //! use auth::{Action, Resource};
@@ -36,6 +59,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
+use crate::__private::{Fits, HandlerValue};
 use crate::vocab::{Action, Resource};
 
 /// A JSON object, as LangGraph's `metadata`, `config`, `context` and `payload` fields are.
@@ -47,6 +71,7 @@ pub type JsonObject = Map<String, Value>;
 
 /// What to do when the thread or assistant being created already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum IfExists {
     /// Fail with a conflict (`"raise"`).
@@ -57,6 +82,7 @@ pub enum IfExists {
 
 /// What an update does to a thread's in-flight run (`"interrupt"` or `"rollback"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum ThreadsUpdateAction {
     /// Interrupt the run (`"interrupt"`).
@@ -67,6 +93,7 @@ pub enum ThreadsUpdateAction {
 
 /// How a new run treats a run already in flight on its thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum MultitaskStrategy {
     /// Refuse the new run (`"reject"`).
@@ -81,6 +108,7 @@ pub enum MultitaskStrategy {
 
 /// What a run does when its thread does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum IfNotExists {
     /// Create the thread (`"create"`).
@@ -91,6 +119,7 @@ pub enum IfNotExists {
 
 /// The status of a thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum ThreadStatus {
     /// Available for work (`"idle"`).
@@ -105,6 +134,7 @@ pub enum ThreadStatus {
 
 /// The status of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Queued or running (`"pending"`).
@@ -121,6 +151,7 @@ pub enum RunStatus {
 
 /// What happens to a thread when its time to live runs out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum TtlStrategy {
     /// The thread is deleted (`"delete"`, the only strategy).
@@ -129,6 +160,7 @@ pub enum TtlStrategy {
 
 /// A thread's time to live.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadTtl {
     /// What happens when it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,6 +184,7 @@ pub struct ThreadTtl {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreIndex {
     /// Not indexed (`false`).
     Disabled,
@@ -223,6 +256,7 @@ fn prefix_or_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadsCreate {
     /// The new thread's id (a UUID string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,6 +274,7 @@ pub struct ThreadsCreate {
 
 /// The value of `threads.read`: a thread (or one of its runs) about to be read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadsRead {
     /// The thread's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -251,6 +286,7 @@ pub struct ThreadsRead {
 
 /// The value of `threads.update`: a thread about to change (or one of its runs cancelled).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadsUpdate {
     /// The thread's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,6 +301,7 @@ pub struct ThreadsUpdate {
 
 /// The value of `threads.delete`: a thread (or one of its runs) about to be deleted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadsDelete {
     /// The thread's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -276,6 +313,7 @@ pub struct ThreadsDelete {
 
 /// The value of `threads.search`: a search or count of threads (or of a thread's runs).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadsSearch {
     /// The metadata the threads must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,6 +355,7 @@ pub struct ThreadsSearch {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunKwargs {
     /// The graph's input (any JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,6 +412,7 @@ pub struct RunKwargs {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunsCreate {
     /// The assistant that runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -415,6 +455,7 @@ pub struct RunsCreate {
 
 /// The value of `assistants.create`: an assistant about to be created.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AssistantsCreate {
     /// The new assistant's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -441,6 +482,7 @@ pub struct AssistantsCreate {
 
 /// The value of `assistants.read`: an assistant about to be read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AssistantsRead {
     /// The assistant's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -452,6 +494,7 @@ pub struct AssistantsRead {
 
 /// The value of `assistants.update`: an assistant about to change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AssistantsUpdate {
     /// The assistant's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -480,6 +523,7 @@ pub struct AssistantsUpdate {
 ///
 /// `assistant_id` is required in JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AssistantsDelete {
     /// The assistant's id (required).
     pub assistant_id: String,
@@ -491,7 +535,8 @@ pub struct AssistantsDelete {
 ///
 /// ```
 /// use auth::types::AssistantsSearch;
-/// let search = AssistantsSearch { limit: Some(10), ..Default::default() };
+/// let mut search = AssistantsSearch::default();
+/// search.limit = Some(10);
 /// assert_eq!(
 ///     serde_json::to_string(&search)?,
 ///     r#"{"graph_id":null,"metadata":null,"limit":10,"offset":null}"#
@@ -499,6 +544,7 @@ pub struct AssistantsDelete {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AssistantsSearch {
     /// The graph the assistants must configure.
     #[serde(default)]
@@ -520,6 +566,7 @@ pub struct AssistantsSearch {
 
 /// The value of `crons.create`: a scheduled run about to be created.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CronsCreate {
     /// The run each firing creates (assistant, input, config, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -543,6 +590,7 @@ pub struct CronsCreate {
 
 /// The value of `crons.read`: a cron about to be read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CronsRead {
     /// The cron's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -551,6 +599,7 @@ pub struct CronsRead {
 
 /// The value of `crons.update`: a cron about to change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CronsUpdate {
     /// The cron's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -565,6 +614,7 @@ pub struct CronsUpdate {
 
 /// The value of `crons.delete`: a cron about to be deleted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CronsDelete {
     /// The cron's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -573,6 +623,7 @@ pub struct CronsDelete {
 
 /// The value of `crons.search`: a search or count of crons.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CronsSearch {
     /// The assistant the crons must use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -608,6 +659,7 @@ pub struct CronsSearch {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StorePut {
     /// The item's namespace path (required).
     pub namespace: Vec<String>,
@@ -623,6 +675,7 @@ pub struct StorePut {
 
 /// The value of `store.get`: an item about to be read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StoreGet {
     /// The item's namespace path (required).
     pub namespace: Vec<String>,
@@ -634,6 +687,7 @@ pub struct StoreGet {
 ///
 /// A missing or `null` prefix is the empty namespace (every item).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StoreSearch {
     /// The namespace prefix searched under (empty: everywhere).
     #[serde(default, deserialize_with = "prefix_or_empty")]
@@ -654,6 +708,7 @@ pub struct StoreSearch {
 
 /// The value of `store.delete`: an item about to be deleted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StoreDelete {
     /// The item's namespace path (required).
     pub namespace: Vec<String>,
@@ -674,6 +729,7 @@ pub struct StoreDelete {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StoreListNamespaces {
     /// The namespace prefix listed under (empty: everywhere).
     #[serde(default, deserialize_with = "prefix_or_empty")]
@@ -763,78 +819,30 @@ fields! {
 // Projection and fit markers (used by the macro-generated handler shims)
 // ---------------------------------------------------------------------------------------------
 
-/// A type a handler may take its value as: an event's struct, a resource's enum or
-/// [`AuthValue`]. The shims `#[auth::on]` generates project the dispatched [`AuthValue`] onto
-/// the handler's type with it.
-///
-/// Implemented for every event struct (`Some` only for its own event), every resource enum
-/// (`Some` for its resource's events) and [`AuthValue`] (always `Some`).
-///
-/// ```
-/// use auth::types::{AuthValue, HandlerValue, StoreGet, StorePut, StoreValue};
-///
-/// let mut value = AuthValue::from(StoreGet { namespace: vec!["u1".into()], key: "k".into() });
-/// assert!(StorePut::project_ref(&value).is_none());
-/// assert_eq!(StoreGet::project_ref(&value).unwrap().key, "k");
-/// StoreValue::project_mut(&mut value).unwrap().namespace_mut().unwrap().push("x".into());
-/// assert_eq!(value.namespace().unwrap(), &["u1", "x"]);
-/// ```
-#[doc(hidden)]
-pub trait HandlerValue: Sized + Send + 'static {
-    /// The value as this type, if it is one.
-    fn project_ref(v: &AuthValue) -> Option<&Self>;
-    /// The value as this type, mutably, if it is one.
-    fn project_mut(v: &mut AuthValue) -> Option<&mut Self>;
-}
-
-/// Whether a handler's value type fits a target whose narrowest value type is `E`.
-///
-/// A handler of `threads.create` may take `ThreadsCreate`, `ThreadsValue` or `AuthValue`: each
-/// implements `Fits<ThreadsCreate>`. A handler of every threads action may take `ThreadsValue`
-/// or `AuthValue` (`Fits<ThreadsValue>`); a global handler only `AuthValue` (`Fits<AuthValue>`).
-///
-/// ```
-/// use auth::types::{AuthValue, Fits, ThreadsCreate, ThreadsValue};
-/// fn fits<V: Fits<E>, E>() {}
-/// fits::<ThreadsCreate, ThreadsCreate>();
-/// fits::<ThreadsValue, ThreadsCreate>();
-/// fits::<ThreadsValue, ThreadsValue>();
-/// fits::<AuthValue, AuthValue>();
-/// ```
-///
-/// ```compile_fail
-/// use auth::types::{Fits, ThreadsCreate, ThreadsValue};
-/// fn fits<V: Fits<E>, E>() {}
-/// fits::<ThreadsCreate, ThreadsValue>();
-/// ```
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` does not fit this handler's target",
-    label = "this value type does not fit the target",
-    note = "take the action's struct (e.g. `&mut ThreadsCreate` for `threads.create`), the resource's enum (e.g. `&mut ThreadsValue`) for a resource or several of its actions, or `&mut AuthValue` for global or mixed targets"
-)]
-pub trait Fits<E>: HandlerValue {}
-
 // ---------------------------------------------------------------------------------------------
 // The event table: enums, conversions, projections and markers
 // ---------------------------------------------------------------------------------------------
 
+/// Defines the value enums and `AuthValue` with their conversions, projections and fit markers,
+/// from the vocabulary table of `auth-macros` (see `crate::vocab`): one struct per event.
 macro_rules! event_table {
-    ($(
-        $(#[$enum_doc:meta])*
-        $Res:ident => $Enum:ident {
-            $( $Act:ident($Struct:ident) = $idx:literal, $name:literal; )+
-        }
-    )+) => {
+    (
+        resources: [$({
+            $Res:ident, $res_name:literal, $res_doc:literal, $Enum:ident,
+            [$({ $Act:ident, $name:literal, $Struct:ident, $idx:literal }),*]
+        }),*],
+        actions: [$($action:tt),*],
+        event_count: $count:literal,
+    ) => {
         $(
-            $(#[$enum_doc])*
+            #[doc = concat!("The value of a `", $res_name, "` event.")]
             #[derive(Debug, Clone, PartialEq, Serialize)]
             #[serde(untagged)]
             pub enum $Enum {
                 $(
                     #[doc = concat!("`", $name, "`.")]
                     $Act($Struct),
-                )+
+                )*
             }
 
             impl $Enum {
@@ -846,7 +854,7 @@ macro_rules! event_table {
                 /// The action this variant is the value of.
                 pub const fn action(&self) -> Action {
                     match self {
-                        $( $Enum::$Act(_) => Action::$Act, )+
+                        $( $Enum::$Act(_) => Action::$Act, )*
                     }
                 }
 
@@ -855,28 +863,28 @@ macro_rules! event_table {
                 /// variants without metadata.
                 pub fn metadata_mut(&mut self) -> Option<&mut JsonObject> {
                     match self {
-                        $( $Enum::$Act(v) => Fields::metadata_mut(v), )+
+                        $( $Enum::$Act(v) => Fields::metadata_mut(v), )*
                     }
                 }
 
                 /// The `metadata` object, if the variant has one and it is present.
                 pub fn metadata(&self) -> Option<&JsonObject> {
                     match self {
-                        $( $Enum::$Act(v) => Fields::metadata_ref(v), )+
+                        $( $Enum::$Act(v) => Fields::metadata_ref(v), )*
                     }
                 }
 
                 /// The store namespace (or namespace prefix), for store variants.
                 pub fn namespace_mut(&mut self) -> Option<&mut Vec<String>> {
                     match self {
-                        $( $Enum::$Act(v) => Fields::namespace_slot(v), )+
+                        $( $Enum::$Act(v) => Fields::namespace_slot(v), )*
                     }
                 }
 
                 /// The store namespace (or namespace prefix), for store variants.
                 pub fn namespace(&self) -> Option<&[String]> {
                     match self {
-                        $( $Enum::$Act(v) => Fields::namespace_ref(v).map(Vec::as_slice), )+
+                        $( $Enum::$Act(v) => Fields::namespace_ref(v).map(Vec::as_slice), )*
                     }
                 }
             }
@@ -943,8 +951,8 @@ macro_rules! event_table {
                 impl Fits<$Struct> for $Struct {}
                 impl Fits<$Struct> for $Enum {}
                 impl Fits<$Struct> for AuthValue {}
-            )+
-        )+
+            )*
+        )*
 
         /// The value of any authorization event: one variant per resource.
         ///
@@ -968,7 +976,7 @@ macro_rules! event_table {
             $(
                 #[doc = concat!("An event of `", stringify!($Res), "`.")]
                 $Res($Enum),
-            )+
+            )*
         }
 
         impl AuthValue {
@@ -1001,7 +1009,7 @@ macro_rules! event_table {
                         (Resource::$Res, Action::$Act) => {
                             serde_json::from_value::<$Struct>(json).map(AuthValue::from)
                         }
-                    )+)+
+                    )*)*
                     _ => Err(<serde_json::Error as de::Error>::custom(format_args!(
                         "`{resource}.{action}` is not an authorization event"
                     ))),
@@ -1011,22 +1019,21 @@ macro_rules! event_table {
             /// The resource of the event.
             pub const fn resource(&self) -> Resource {
                 match self {
-                    $( AuthValue::$Res(_) => Resource::$Res, )+
+                    $( AuthValue::$Res(_) => Resource::$Res, )*
                 }
             }
 
             /// The action of the event.
             pub const fn action(&self) -> Action {
                 match self {
-                    $( AuthValue::$Res(v) => v.action(), )+
+                    $( AuthValue::$Res(v) => v.action(), )*
                 }
             }
 
-            /// The event's dense index, equal to
-            /// [`event_index(self.resource(), self.action())`](crate::event_index).
-            pub const fn event_index(&self) -> usize {
+            /// The event's dense index, equal to `event_index(self.resource(), self.action())`.
+            pub(crate) const fn event_index(&self) -> usize {
                 match self {
-                    $( AuthValue::$Res(v) => match v { $( $Enum::$Act(_) => $idx, )+ }, )+
+                    $( AuthValue::$Res(v) => match v { $( $Enum::$Act(_) => $idx, )* }, )*
                 }
             }
 
@@ -1034,28 +1041,28 @@ macro_rules! event_table {
             /// absent (Python's `value.setdefault("metadata", {})`); `None` for the others.
             pub fn metadata_mut(&mut self) -> Option<&mut JsonObject> {
                 match self {
-                    $( AuthValue::$Res(v) => v.metadata_mut(), )+
+                    $( AuthValue::$Res(v) => v.metadata_mut(), )*
                 }
             }
 
             /// The `metadata` object, if the event has one and it is present.
             pub fn metadata(&self) -> Option<&JsonObject> {
                 match self {
-                    $( AuthValue::$Res(v) => v.metadata(), )+
+                    $( AuthValue::$Res(v) => v.metadata(), )*
                 }
             }
 
             /// The store namespace (or namespace prefix), for store events.
             pub fn namespace_mut(&mut self) -> Option<&mut Vec<String>> {
                 match self {
-                    $( AuthValue::$Res(v) => v.namespace_mut(), )+
+                    $( AuthValue::$Res(v) => v.namespace_mut(), )*
                 }
             }
 
             /// The store namespace (or namespace prefix), for store events.
             pub fn namespace(&self) -> Option<&[String]> {
                 match self {
-                    $( AuthValue::$Res(v) => v.namespace(), )+
+                    $( AuthValue::$Res(v) => v.namespace(), )*
                 }
             }
         }
@@ -1073,41 +1080,7 @@ impl HandlerValue for AuthValue {
 
 impl Fits<AuthValue> for AuthValue {}
 
-event_table! {
-    /// The value of a `threads` event (the thread's runs included).
-    Threads => ThreadsValue {
-        Create(ThreadsCreate) = 0, "threads.create";
-        Read(ThreadsRead) = 1, "threads.read";
-        Update(ThreadsUpdate) = 2, "threads.update";
-        Delete(ThreadsDelete) = 3, "threads.delete";
-        Search(ThreadsSearch) = 4, "threads.search";
-        CreateRun(RunsCreate) = 5, "threads.create_run";
-    }
-    /// The value of an `assistants` event.
-    Assistants => AssistantsValue {
-        Create(AssistantsCreate) = 6, "assistants.create";
-        Read(AssistantsRead) = 7, "assistants.read";
-        Update(AssistantsUpdate) = 8, "assistants.update";
-        Delete(AssistantsDelete) = 9, "assistants.delete";
-        Search(AssistantsSearch) = 10, "assistants.search";
-    }
-    /// The value of a `crons` event.
-    Crons => CronsValue {
-        Create(CronsCreate) = 11, "crons.create";
-        Read(CronsRead) = 12, "crons.read";
-        Update(CronsUpdate) = 13, "crons.update";
-        Delete(CronsDelete) = 14, "crons.delete";
-        Search(CronsSearch) = 15, "crons.search";
-    }
-    /// The value of a `store` event.
-    Store => StoreValue {
-        Put(StorePut) = 16, "store.put";
-        Get(StoreGet) = 17, "store.get";
-        Search(StoreSearch) = 18, "store.search";
-        Delete(StoreDelete) = 19, "store.delete";
-        ListNamespaces(StoreListNamespaces) = 20, "store.list_namespaces";
-    }
-}
+auth_macros::__vocabulary!(event_table);
 
 #[cfg(test)]
 mod tests {
@@ -1392,7 +1365,7 @@ mod tests {
             let value = AuthValue::from_json(r, a, json.clone()).unwrap();
             assert_eq!((value.resource(), value.action()), (r, a));
             assert_eq!(value.event_index(), i);
-            assert_eq!(Some(value.event_index()), crate::event_index(r, a));
+            assert_eq!(Some(value.event_index()), crate::vocab::event_index(r, a));
             // The enums serialize as their inner struct.
             assert_eq!(serde_json::to_value(&value).unwrap(), json);
             // An empty object is enough for all but the events with required fields.
@@ -1409,8 +1382,8 @@ mod tests {
             assert!(AuthValue::from_json(r, a, json!("a string")).is_err());
         }
         let mut invalid = 0;
-        for r in Resource::ALL {
-            for a in Action::ALL {
+        for &r in Resource::ALL {
+            for &a in Action::ALL {
                 if !r.has(a) {
                     invalid += 1;
                     let err = AuthValue::from_json(r, a, json!({})).unwrap_err();
@@ -1420,7 +1393,7 @@ mod tests {
         }
         assert_eq!(
             invalid,
-            Resource::ALL.len() * Action::ALL.len() - crate::EVENT_COUNT
+            Resource::ALL.len() * Action::ALL.len() - crate::vocab::EVENT_COUNT
         );
     }
 

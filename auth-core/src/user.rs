@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::HttpException;
@@ -38,13 +38,33 @@ pub struct MinimalUser {
 impl MinimalUser {
     /// A user with this identity and every other field at its default.
     ///
-    /// A `String` is moved in and a `&str` copied; a [`Cow<'static, str>`](Cow) is kept as it is,
-    /// so that a handler whose users come from a static table lends their strings instead of
-    /// copying them on every request (see [`IntoUserText`]).
+    /// A string that may be static, as everywhere in this crate (`Filter` keys, `HttpException`
+    /// details and headers): a literal or a `&'static str` is lent, never copied; a `String` is
+    /// moved in; a `Cow<'static, str>` is kept as it is. A `&str` borrowed for less is copied
+    /// where you can see it: `name.to_owned()`.
+    ///
+    /// An authenticate handler runs on every request, so a handler that maps tokens to known
+    /// users builds each user without copying a byte:
+    ///
+    /// ```
+    /// use auth::{AuthUser, MinimalUser};
+    ///
+    /// static USERS: [(&str, &str); 1] = [("user1", "Alice")];
+    ///
+    /// let (identity, name) = USERS[0];
+    /// let user = AuthUser::from(MinimalUser::new(identity).with_display_name(name));
+    /// assert!(std::ptr::eq(user.identity(), identity)); // the table's own string
+    /// assert_eq!(user.display_name(), "Alice");
+    ///
+    /// let header = String::from("user2");
+    /// let borrowed: &str = &header;
+    /// let copied = AuthUser::new(borrowed.to_owned()); // not static: copied, visibly
+    /// assert_eq!(copied.identity(), "user2");
+    /// ```
     #[inline]
-    pub fn new(identity: impl IntoUserText) -> Self {
+    pub fn new(identity: impl Into<Cow<'static, str>>) -> Self {
         MinimalUser {
-            identity: identity.into_user_text(),
+            identity: identity.into(),
             ..MinimalUser::default()
         }
     }
@@ -55,13 +75,15 @@ impl MinimalUser {
     }
 
     /// Sets the display name (default: the identity).
+    #[must_use = "`with_*` returns the changed value"]
     #[inline]
-    pub fn with_display_name(mut self, display_name: impl IntoUserText) -> Self {
-        self.display_name = Some(display_name.into_user_text());
+    pub fn with_display_name(mut self, display_name: impl Into<Cow<'static, str>>) -> Self {
+        self.display_name = Some(display_name.into());
         self
     }
 
     /// Sets whether the user is authenticated (default: `true`).
+    #[must_use = "`with_*` returns the changed value"]
     #[inline]
     pub fn with_is_authenticated(mut self, is_authenticated: bool) -> Self {
         self.is_authenticated = Some(is_authenticated);
@@ -69,6 +91,7 @@ impl MinimalUser {
     }
 
     /// Sets the permissions (default: none).
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_permissions<I, S>(mut self, permissions: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -79,78 +102,11 @@ impl MinimalUser {
     }
 
     /// Adds an extra field, available to handlers through [`AuthUser::get`] and to graph runs.
+    #[must_use = "`with_*` returns the changed value"]
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.extra
             .get_or_insert_default()
             .insert(name.into(), value.into());
-        self
-    }
-}
-
-/// A string a user is built from: an identity or a display name.
-///
-/// A `String` is moved in, a `&str` or `&String` is copied, and a [`Cow<'static, str>`](Cow) is
-/// kept as it is: `Cow::Borrowed` of a literal, or of a string in a `static` table, is never
-/// copied. An authenticate handler runs on every request, so a handler that maps tokens to known
-/// users can build each user without copying a byte:
-///
-/// ```
-/// use std::borrow::Cow;
-/// use auth::{AuthUser, MinimalUser};
-///
-/// static USERS: [(&str, &str); 1] = [("user1", "Alice")];
-///
-/// let (identity, name) = USERS[0];
-/// let user = AuthUser::from(
-///     MinimalUser::new(Cow::Borrowed(identity)).with_display_name(Cow::Borrowed(name)),
-/// );
-/// assert!(std::ptr::eq(user.identity(), identity)); // the table's own string
-/// assert_eq!(user.display_name(), "Alice");
-///
-/// let copied = AuthUser::new(identity); // a `&str`: copied
-/// assert!(!std::ptr::eq(copied.identity(), identity));
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a string a user can be built from",
-    label = "expected a string",
-    note = "pass a `String` (moved), a `&str` (copied) or a `Cow<'static, str>` (kept as it is)"
-)]
-pub trait IntoUserText {
-    /// The string, owned or borrowed for the life of the program.
-    fn into_user_text(self) -> Cow<'static, str>;
-}
-
-impl IntoUserText for String {
-    #[inline]
-    fn into_user_text(self) -> Cow<'static, str> {
-        Cow::Owned(self)
-    }
-}
-
-impl IntoUserText for &str {
-    #[inline]
-    fn into_user_text(self) -> Cow<'static, str> {
-        Cow::Owned(self.to_owned())
-    }
-}
-
-impl IntoUserText for &String {
-    #[inline]
-    fn into_user_text(self) -> Cow<'static, str> {
-        Cow::Owned(self.clone())
-    }
-}
-
-impl IntoUserText for Box<str> {
-    #[inline]
-    fn into_user_text(self) -> Cow<'static, str> {
-        Cow::Owned(self.into_string())
-    }
-}
-
-impl IntoUserText for Cow<'static, str> {
-    #[inline]
-    fn into_user_text(self) -> Cow<'static, str> {
         self
     }
 }
@@ -160,7 +116,8 @@ impl IntoUserText for Cow<'static, str> {
 /// LangGraph's Studio sends its own scheme; a handler that recognises it may return an
 /// [`AuthUser`] of kind [`UserKind::Studio`], so that authorization handlers can tell it apart.
 /// **No header is ever trusted for this**: a Studio user exists only when your handler makes one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum UserKind {
     /// A user returned by the authenticate handler.
@@ -187,7 +144,7 @@ pub enum UserKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthUser(Arc<UserData>);
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct UserData {
     identity: Cow<'static, str>,
     display_name: Option<Cow<'static, str>>,
@@ -198,9 +155,25 @@ struct UserData {
     kind: UserKind,
 }
 
+/// Users are equal when handlers see them the same: a display name that was not set is the
+/// identity.
+impl PartialEq for UserData {
+    fn eq(&self, other: &Self) -> bool {
+        fn name(u: &UserData) -> &str {
+            u.display_name.as_deref().unwrap_or(&u.identity)
+        }
+        self.identity == other.identity
+            && name(self) == name(other)
+            && self.is_authenticated == other.is_authenticated
+            && self.permissions == other.permissions
+            && self.extra == other.extra
+            && self.kind == other.kind
+    }
+}
+
 impl AuthUser {
     /// An authenticated user with this identity and no permissions.
-    pub fn new(identity: impl IntoUserText) -> Self {
+    pub fn new(identity: impl Into<Cow<'static, str>>) -> Self {
         MinimalUser::new(identity).into()
     }
 
@@ -214,7 +187,7 @@ impl AuthUser {
     }
 
     /// LangGraph Studio's user with this identity.
-    pub fn studio(identity: impl IntoUserText) -> Self {
+    pub fn studio(identity: impl Into<Cow<'static, str>>) -> Self {
         let mut user = AuthUser::new(identity);
         if let Some(data) = Arc::get_mut(&mut user.0) {
             data.kind = UserKind::Studio;
@@ -279,7 +252,7 @@ impl AuthUser {
         map.insert("is_authenticated".into(), self.0.is_authenticated.into());
         map.insert("permissions".into(), self.0.permissions.to_vec().into());
         if self.0.kind == UserKind::Studio {
-            map.insert("kind".into(), "StudioUser".into());
+            map.insert("kind".into(), "studio".into());
         }
         Value::Object(map)
     }
@@ -349,52 +322,140 @@ impl IntoAuthUser for String {
 }
 
 impl IntoAuthUser for &str {
+    /// The identity is copied: a returned `&str` may borrow from the request.
     fn into_auth_user(self) -> Result<AuthUser, HttpException> {
-        Ok(AuthUser::new(self))
+        Ok(AuthUser::new(self.to_owned()))
     }
 }
 
 impl IntoAuthUser for Map<String, Value> {
     /// `identity` is required and must be a string; `display_name` a string, `is_authenticated`
     /// a boolean and `permissions` a list of strings where present. Anything else is a 500.
-    fn into_auth_user(mut self) -> Result<AuthUser, HttpException> {
-        fn bad(what: &str) -> HttpException {
+    fn into_auth_user(self) -> Result<AuthUser, HttpException> {
+        minimal_from_map(self).map(AuthUser::from).map_err(|what| {
             HttpException::internal(format!(
                 "the authenticate handler returned a user whose {what}"
             ))
-        }
-        let identity = match self.remove("identity") {
-            Some(Value::String(s)) => s,
-            Some(_) => return Err(bad("identity is not a string")),
-            None => return Err(bad("\"identity\" is missing")),
-        };
-        let mut user = MinimalUser::new(identity);
-        match self.remove("display_name") {
-            Some(Value::String(s)) => user = user.with_display_name(s),
-            None | Some(Value::Null) => {}
-            Some(_) => return Err(bad("display_name is not a string")),
-        }
-        match self.remove("is_authenticated") {
-            Some(Value::Bool(b)) => user = user.with_is_authenticated(b),
-            None | Some(Value::Null) => {}
-            Some(_) => return Err(bad("is_authenticated is not a boolean")),
-        }
-        match self.remove("permissions") {
-            Some(Value::Array(items)) => {
-                let mut perms = Vec::with_capacity(items.len());
-                for item in items {
-                    match item {
-                        Value::String(s) => perms.push(s),
-                        _ => return Err(bad("permissions are not all strings")),
-                    }
+        })
+    }
+}
+
+/// A user from its JSON object; the error says what is wrong with it.
+fn minimal_from_map(mut map: Map<String, Value>) -> Result<MinimalUser, &'static str> {
+    let identity = match map.remove("identity") {
+        Some(Value::String(s)) => s,
+        Some(_) => return Err("identity is not a string"),
+        None => return Err("\"identity\" is missing"),
+    };
+    let mut user = MinimalUser::new(identity);
+    match map.remove("display_name") {
+        Some(Value::String(s)) => user = user.with_display_name(s),
+        None | Some(Value::Null) => {}
+        Some(_) => return Err("display_name is not a string"),
+    }
+    match map.remove("is_authenticated") {
+        Some(Value::Bool(b)) => user = user.with_is_authenticated(b),
+        None | Some(Value::Null) => {}
+        Some(_) => return Err("is_authenticated is not a boolean"),
+    }
+    match map.remove("permissions") {
+        Some(Value::Array(items)) => {
+            let mut perms = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => perms.push(s),
+                    _ => return Err("permissions are not all strings"),
                 }
-                user = user.with_permissions(perms);
             }
-            None | Some(Value::Null) => {}
-            Some(_) => return Err(bad("permissions are not a list")),
+            user = user.with_permissions(perms);
         }
-        user.extra = (!self.is_empty()).then_some(self);
-        Ok(user.into())
+        None | Some(Value::Null) => {}
+        Some(_) => return Err("permissions are not a list"),
+    }
+    user.extra = (!map.is_empty()).then_some(map);
+    Ok(user)
+}
+
+/// The JSON object of [`AuthUser::to_json`]: `identity`, `display_name`, `is_authenticated`,
+/// `permissions`, `kind` (only for a Studio user, `"studio"`, as [`UserKind`] serializes) and
+/// the extra fields.
+///
+/// ```
+/// use auth::{AuthUser, MinimalUser, UserKind};
+/// use serde_json::json;
+///
+/// let user = AuthUser::from(MinimalUser::new("u1").with_field("org", "acme"));
+/// let json = serde_json::to_value(&user)?;
+/// assert_eq!(json, user.to_json());
+/// assert_eq!(serde_json::from_value::<AuthUser>(json)?, user);
+///
+/// let studio: AuthUser = serde_json::from_value(json!({"identity": "s", "kind": "studio"}))?;
+/// assert_eq!(studio.kind(), UserKind::Studio);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl Serialize for AuthUser {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AuthUser {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut map = Map::deserialize(deserializer)?;
+        let kind = match map.remove("kind") {
+            None | Some(Value::Null) => UserKind::Standard,
+            Some(kind) => UserKind::deserialize(kind).map_err(serde::de::Error::custom)?,
+        };
+        let user = minimal_from_map(map)
+            .map_err(|what| serde::de::Error::custom(format_args!("a user whose {what}")))?;
+        let mut user = AuthUser::from(user);
+        if let (UserKind::Studio, Some(data)) = (kind, Arc::get_mut(&mut user.0)) {
+            data.kind = UserKind::Studio;
+        }
+        Ok(user)
+    }
+}
+
+/// LangGraph's `MinimalUserDict`: `identity`, and `display_name`, `is_authenticated` and
+/// `permissions` where set, with the extra fields beside them.
+///
+/// ```
+/// use auth::MinimalUser;
+/// use serde_json::json;
+///
+/// let user = MinimalUser::new("u1").with_display_name("Ada").with_field("org", "acme");
+/// let json = serde_json::to_value(&user)?;
+/// assert_eq!(json, json!({"identity": "u1", "display_name": "Ada", "org": "acme"}));
+/// assert_eq!(serde_json::from_value::<MinimalUser>(json)?, user);
+/// assert!(serde_json::from_value::<MinimalUser>(json!({"name": "u1"})).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl Serialize for MinimalUser {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("identity", &self.identity)?;
+        if let Some(name) = &self.display_name {
+            map.serialize_entry("display_name", name)?;
+        }
+        if let Some(is) = self.is_authenticated {
+            map.serialize_entry("is_authenticated", &is)?;
+        }
+        if !self.permissions.is_empty() {
+            map.serialize_entry("permissions", &self.permissions)?;
+        }
+        for (k, v) in self.extra.iter().flatten() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for MinimalUser {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = Map::deserialize(deserializer)?;
+        minimal_from_map(map)
+            .map_err(|what| serde::de::Error::custom(format_args!("a user whose {what}")))
     }
 }
 
@@ -431,6 +492,7 @@ impl<T: IntoAuthUser> IntoAuthUser for Result<T, HttpException> {
 /// assert_eq!(ctx.user.identity(), "u1");
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AuthContext {
     /// The authenticated user.
     pub user: AuthUser,
@@ -511,7 +573,7 @@ mod tests {
     }
 
     #[test]
-    fn user_text_is_moved_or_kept_and_copied_only_when_borrowed() {
+    fn user_text_is_moved_or_lent_never_copied_implicitly() {
         let owned = String::from("u1");
         let at = owned.as_ptr();
         assert_eq!(
@@ -520,19 +582,16 @@ mod tests {
             "a String is moved in"
         );
         static NAME: &str = "Ada";
-        let lent = MinimalUser::new(Cow::Borrowed(NAME)).with_display_name(Cow::Borrowed(NAME));
-        let lent = AuthUser::from(lent);
+        let lent = AuthUser::from(MinimalUser::new(NAME).with_display_name(NAME));
         assert!(std::ptr::eq(lent.identity(), NAME) && std::ptr::eq(lent.display_name(), NAME));
-        let borrowed = String::from("u2");
-        let copied = AuthUser::new(borrowed.as_str());
-        assert_eq!(copied.identity(), "u2");
-        assert_ne!(
-            copied.identity().as_ptr(),
-            borrowed.as_ptr(),
-            "a &str is copied"
+        let kept = AuthUser::new(Cow::Borrowed(NAME));
+        assert!(
+            std::ptr::eq(kept.identity(), NAME),
+            "a Cow is kept as it is"
         );
-        assert_eq!(AuthUser::new(&borrowed).identity(), "u2");
-        assert_eq!(AuthUser::new(Box::<str>::from("u3")).identity(), "u3");
+        let borrowed = String::from("u2");
+        let copied = "u2".to_owned();
+        assert_eq!(AuthUser::new(copied).identity(), borrowed);
     }
 
     #[test]
@@ -566,6 +625,10 @@ mod tests {
     fn studio_kind_is_visible_in_json() {
         let u = AuthUser::studio("s");
         assert!(u.is_studio());
-        assert_eq!(u.to_json()["kind"], json!("StudioUser"));
+        assert_eq!(u.to_json()["kind"], json!("studio"));
+        assert_eq!(
+            serde_json::to_value(UserKind::Studio).unwrap(),
+            json!("studio")
+        );
     }
 }

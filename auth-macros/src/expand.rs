@@ -3,7 +3,7 @@
 //! `inventory::submit!` of the registration. Generated tokens that can fail to type-check are
 //! spanned at the user's token they depend on (value type, context type, fn name, return type).
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ItemFn;
 use syn::ext::IdentExt;
@@ -96,7 +96,7 @@ fn expand_on(
     scope: Scope,
     params: &OnParams,
 ) -> TokenStream {
-    let call_site = Span::call_site();
+    let call_site = Span::mixed_site();
     let name = &f.sig.ident;
     let name_span = at(name.span());
     let name_str = name.unraw().to_string();
@@ -139,30 +139,31 @@ fn expand_on(
     }));
     let location = location(name.span());
 
-    let auth_context = p.auth_context(call_site);
-    let auth_value = p.auth_value(call_site);
-    let handler_future = p.handler_future(call_site);
+    let ctx_param = Ident::new("__auth_ctx", call_site);
+    let value_param = Ident::new("__auth_value", call_site);
     let submit = p.submit(call_site);
     let authorize = p.authorize(call_site);
     let item = f;
+    // The shim is a closure that the registration coerces to the runtime's fn type, not a fn
+    // item: it names nothing that a user's item could shadow or be shadowed by, and its locals
+    // have mixed-site hygiene.
     quote! {
         #item
         const _: () = {
-            fn __auth_handler<'a>(
-                __auth_ctx: &'a #auth_context,
-                __auth_value: &'a mut #auth_value,
-            ) -> #handler_future<'a> {
-                #future
-            }
             #submit! {
-                #authorize(&[#(#targets),*], __auth_handler, #name_str, #location)
+                #authorize(
+                    &[#(#targets),*],
+                    |#ctx_param, #value_param| #future,
+                    #name_str,
+                    #location,
+                )
             }
         };
     }
 }
 
 fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStream {
-    let call_site = Span::call_site();
+    let call_site = Span::mixed_site();
     let name = &f.sig.ident;
     let name_span = at(name.span());
     let name_str = name.unraw().to_string();
@@ -199,20 +200,19 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
     let reads_body = params
         .iter()
         .any(|param| matches!(param.marker, "Body" | "Request"));
-    let request = p.request(call_site);
-    let user_future = p.user_future(call_site);
+    let request_param = Ident::new("__auth_request", call_site);
     let submit = p.submit(call_site);
     let register = p.authenticate(call_site);
     quote! {
         #f
         const _: () = {
-            fn __auth_authenticate<'a>(
-                __auth_request: &'a #request<'a>,
-            ) -> #user_future<'a> {
-                #future
-            }
             #submit! {
-                #register(__auth_authenticate, #reads_body, #name_str, #location)
+                #register(
+                    |#request_param| #future,
+                    #reads_body,
+                    #name_str,
+                    #location,
+                )
             }
         };
     }
@@ -222,7 +222,7 @@ fn expand_authenticate(f: &ItemFn, p: Paths, params: &[AuthParam]) -> TokenStrea
 /// reports its errors at the user's token, while the shim's locals (`__auth_value`, ...) keep
 /// resolving to each other even when that token comes from a `macro_rules!` expansion.
 fn at(user: Span) -> Span {
-    Span::call_site().located_at(user)
+    Span::mixed_site().located_at(user)
 }
 
 /// `module_path!(), file!(), line!()`, spanned at the fn name itself (its own hygiene included:
@@ -602,11 +602,12 @@ mod tests {
         assert!(out.starts_with(&tokens(CREATE).to_string()), "{out}");
         for piece in [
             "const _ : () =",
-            "fn __auth_handler < 'a > (__auth_ctx : & 'a :: auth :: AuthContext , __auth_value : & 'a mut :: auth :: AuthValue ,) -> :: auth :: __private :: HandlerFuture < 'a >",
-            "let __auth_value = :: auth :: __private :: project_mut :: < ThreadsCreate , :: auth :: types :: ThreadsCreate > (__auth_value) ? ;",
-            "let __auth_out = h (__auth_ctx , __auth_value) . await ; :: auth :: __private :: into_decision (__auth_out)",
-            ":: auth :: __private :: inventory :: submit !",
-            ":: auth :: Registration :: __authorize (& [:: auth :: Target :: Event (:: auth :: Resource :: Threads , :: auth :: Action :: Create)] , __auth_handler , \"h\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! ())",
+            "| __auth_ctx , __auth_value | :: auth :: __private_0_1_0 :: handler_future (async move {",
+            "let __auth_value = :: auth :: __private_0_1_0 :: project_mut :: < ThreadsCreate , :: auth :: types :: ThreadsCreate > (__auth_value) ? ;",
+            "let __auth_out = h (__auth_ctx , __auth_value) . await ; :: auth :: __private_0_1_0 :: into_decision (__auth_out)",
+            ":: auth :: __private_0_1_0 :: inventory :: submit !",
+            ":: auth :: __private_0_1_0 :: authorize (& [:: auth :: Target :: Event (:: auth :: Resource :: Threads , :: auth :: Action :: Create)] , | __auth_ctx , __auth_value |",
+            "}) , \"h\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! () ,)",
         ] {
             assert!(out.contains(piece), "missing {piece}\nin {out}");
         }
@@ -652,12 +653,13 @@ mod tests {
         )
         .unwrap();
         for piece in [
-            "fn __auth_authenticate < 'a > (__auth_request : & 'a :: auth :: Request < 'a > ,) -> :: auth :: __private :: UserFuture < 'a >",
-            "let __auth_param_0 = :: auth :: __private :: extract :: < :: auth :: __private :: param :: Request , & Request > (__auth_request) ? ;",
-            "let __auth_param_1 = :: auth :: __private :: extract :: < :: auth :: __private :: param :: Authorization , Option < & str > > (__auth_request) ? ;",
+            "| __auth_request | :: auth :: __private_0_1_0 :: user_future (async move {",
+            "let __auth_param_0 = :: auth :: __private_0_1_0 :: extract :: < :: auth :: __private_0_1_0 :: param :: Request , & Request > (__auth_request) ? ;",
+            "let __auth_param_1 = :: auth :: __private_0_1_0 :: extract :: < :: auth :: __private_0_1_0 :: param :: Authorization , Option < & str > > (__auth_request) ? ;",
             "param :: Headers , & Headers >",
-            "let __auth_out = get_user (__auth_param_0 , __auth_param_1 , __auth_param_2) . await ; :: auth :: __private :: into_user (__auth_out)",
-            ":: auth :: Registration :: __authenticate (__auth_authenticate , true , \"get_user\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! ())",
+            "let __auth_out = get_user (__auth_param_0 , __auth_param_1 , __auth_param_2) . await ; :: auth :: __private_0_1_0 :: into_user (__auth_out)",
+            ":: auth :: __private_0_1_0 :: authenticate (| __auth_request |",
+            "}) , true , \"get_user\" , :: core :: module_path ! () , :: core :: file ! () , :: core :: line ! () ,)",
         ] {
             assert!(out.contains(piece), "missing {piece}\nin {out}");
         }
@@ -674,7 +676,9 @@ mod tests {
             "Authorization",
         ] {
             assert!(
-                out.contains(&format!(":: renamed :: __private :: param :: {marker} ,")),
+                out.contains(&format!(
+                    ":: renamed :: __private_0_1_0 :: param :: {marker} ,"
+                )),
                 "{marker}: {out}"
             );
         }

@@ -9,6 +9,7 @@
 mod attr;
 mod expand;
 mod fallback;
+mod filter;
 mod item;
 mod paths;
 mod valid;
@@ -228,4 +229,21 @@ pub fn on(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn authenticate(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::authenticate(attr.into(), item.into()).into()
+}
+
+/// The vocabulary (resources, actions, events and their value types) as tokens for the
+/// runtime's `macro_rules!` callback given as input: the runtime derives its enums, names and
+/// event table from the table the macros check against. Not public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __vocabulary(input: TokenStream) -> TokenStream {
+    vocab::table(input.into()).into()
+}
+
+/// The expansion of `auth::filter!`, which passes its own crate path first (`$crate; {..}`).
+/// Not public API: use `auth::filter!`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __filter(input: TokenStream) -> TokenStream {
+    filter::expand_filter(input.into()).into()
 }

@@ -5,6 +5,13 @@
 use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 
+/// The name of the runtime's hidden module, `__private_<version>`: the macros and the runtime
+/// are released together at the same version (`auth-core` pins `auth-macros` with `=`), and
+/// code expanded by one version against another fails to resolve instead of misbehaving.
+pub(crate) static PRIVATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("__private_{}", env!("CARGO_PKG_VERSION").replace('.', "_"))
+});
+
 /// The root of the runtime paths.
 pub struct Paths {
     krate: TokenStream,
@@ -26,15 +33,10 @@ macro_rules! table {
 }
 
 table! {
-    auth_context => AuthContext;
-    auth_value => AuthValue;
-    request => Request;
-    authorize => Registration::__authorize;
-    authenticate => Registration::__authenticate;
+    authorize => __private::authorize;
+    authenticate => __private::authenticate;
     new_handler_future => __private::handler_future;
     new_user_future => __private::user_future;
-    handler_future => __private::HandlerFuture;
-    user_future => __private::UserFuture;
     project_mut => __private::project_mut;
     project_ref => __private::project_ref;
     decision => __private::into_decision;
@@ -83,12 +85,19 @@ impl Paths {
     }
 
     fn join(&self, span: Span, segments: &[&str]) -> TokenStream {
+        // The runtime's hidden module carries its version: see [`PRIVATE`].
+        let private = PRIVATE.as_str();
         let mut out = if self.default {
             respan(self.krate.clone(), span)
         } else {
             self.krate.clone()
         };
-        for segment in segments {
+        for &segment in segments {
+            let segment = if segment == "__private" {
+                private
+            } else {
+                segment
+            };
             out.extend(respan(quote!(::), span));
             out.extend([TokenTree::Ident(Ident::new(segment, span))]);
         }
@@ -124,7 +133,7 @@ mod tests {
         let s = Span::call_site();
         assert_eq!(
             p.project_mut(s).to_string(),
-            ":: auth :: __private :: project_mut"
+            ":: auth :: __private_0_1_0 :: project_mut"
         );
         assert_eq!(
             p.value_type(s, "ThreadsCreate").to_string(),
@@ -132,11 +141,11 @@ mod tests {
         );
         assert_eq!(
             p.submit(s).to_string(),
-            ":: auth :: __private :: inventory :: submit"
+            ":: auth :: __private_0_1_0 :: inventory :: submit"
         );
         assert_eq!(
             p.authorize(s).to_string(),
-            ":: auth :: Registration :: __authorize"
+            ":: auth :: __private_0_1_0 :: authorize"
         );
         let renamed = Paths::new(Some(syn::parse_quote!(crate::my_auth)));
         assert_eq!(

@@ -1,12 +1,19 @@
 //! The vocabulary the macros check against: resources, their actions, the value type of each
 //! event, and the parameter names of `#[authenticate]`.
 //!
-//! It mirrors `auth::Resource`, `auth::Action` and `auth::types` (the proc-macro crate cannot
-//! depend on the runtime); the runtime's own tests keep both in step through the UI tests.
+//! This table is the one source of the vocabulary. The proc-macro crate cannot depend on the
+//! runtime, so the runtime depends on it: `auth::Resource`, `auth::Action`, their names, the
+//! dense event index and the event table of `auth::types` are generated from [`RESOURCES`] and
+//! [`ACTIONS`] through the hidden `__vocabulary!` macro ([`table`]).
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
 
 /// An action name and its `auth::Action` variant.
 pub struct ActionInfo {
     pub name: &'static str,
+    /// The variant's rustdoc in the runtime.
+    pub doc: &'static str,
     pub variant: &'static str,
 }
 
@@ -22,6 +29,8 @@ pub struct EventInfo {
 /// events.
 pub struct ResourceInfo {
     pub name: &'static str,
+    /// The variant's rustdoc in the runtime.
+    pub doc: &'static str,
     pub variant: &'static str,
     pub value_enum: &'static str,
     pub events: &'static [EventInfo],
@@ -40,38 +49,47 @@ const LIST_NAMESPACES: usize = 8;
 pub const ACTIONS: &[ActionInfo] = &[
     ActionInfo {
         name: "create",
+        doc: "Create a thread, assistant or cron.",
         variant: "Create",
     },
     ActionInfo {
         name: "read",
+        doc: "Read one thread, assistant or cron.",
         variant: "Read",
     },
     ActionInfo {
         name: "update",
+        doc: "Update one thread, assistant or cron.",
         variant: "Update",
     },
     ActionInfo {
         name: "delete",
+        doc: "Delete one thread, assistant or cron, or a store item.",
         variant: "Delete",
     },
     ActionInfo {
         name: "search",
+        doc: "Search (and count) threads, assistants, crons or store items.",
         variant: "Search",
     },
     ActionInfo {
         name: "create_run",
+        doc: "Create a run on a thread.",
         variant: "CreateRun",
     },
     ActionInfo {
         name: "put",
+        doc: "Put an item into the store.",
         variant: "Put",
     },
     ActionInfo {
         name: "get",
+        doc: "Get an item from the store.",
         variant: "Get",
     },
     ActionInfo {
         name: "list_namespaces",
+        doc: "List the store's namespaces.",
         variant: "ListNamespaces",
     },
 ];
@@ -83,6 +101,7 @@ const fn ev(action: usize, value: &'static str) -> EventInfo {
 pub const RESOURCES: &[ResourceInfo] = &[
     ResourceInfo {
         name: "threads",
+        doc: "Conversations (threads) and the runs inside them.",
         variant: "Threads",
         value_enum: "ThreadsValue",
         events: &[
@@ -96,6 +115,7 @@ pub const RESOURCES: &[ResourceInfo] = &[
     },
     ResourceInfo {
         name: "assistants",
+        doc: "Assistants: configured instances of a graph.",
         variant: "Assistants",
         value_enum: "AssistantsValue",
         events: &[
@@ -108,6 +128,7 @@ pub const RESOURCES: &[ResourceInfo] = &[
     },
     ResourceInfo {
         name: "crons",
+        doc: "Scheduled runs.",
         variant: "Crons",
         value_enum: "CronsValue",
         events: &[
@@ -120,6 +141,7 @@ pub const RESOURCES: &[ResourceInfo] = &[
     },
     ResourceInfo {
         name: "store",
+        doc: "The long-term key-value store.",
         variant: "Store",
         value_enum: "StoreValue",
         events: &[
@@ -268,6 +290,55 @@ pub fn is_value_type(name: &str) -> bool {
             .any(|r| r.value_enum == name || r.events.iter().any(|e| e.value == name))
 }
 
+/// The vocabulary as tokens for a `macro_rules!` callback of the runtime:
+///
+/// ```text
+/// callback! {
+///     resources: [ { Threads, "threads", "doc", ThreadsValue,
+///                    [ { Create, "threads.create", ThreadsCreate, 0 }, ... ] }, ... ],
+///     actions: [ { Create, "create", "doc" }, ... ],
+///     event_count: 21,
+/// }
+/// ```
+///
+/// Event indices count events in [`events`] order: resource by resource, each in its own order.
+pub fn table(callback: TokenStream) -> TokenStream {
+    let ident = |s: &str| Ident::new(s, Span::call_site());
+    let mut index = 0usize;
+    let resources = RESOURCES
+        .iter()
+        .map(|r| {
+            let (variant, name, doc, value_enum) =
+                (ident(r.variant), r.name, r.doc, ident(r.value_enum));
+            let events = r
+                .events
+                .iter()
+                .map(|e| {
+                    let action = ident(ACTIONS[e.action].variant);
+                    let event = format!("{}.{}", r.name, ACTIONS[e.action].name);
+                    let value = ident(e.value);
+                    let i = proc_macro2::Literal::usize_unsuffixed(index);
+                    index += 1;
+                    quote!({ #action, #event, #value, #i })
+                })
+                .collect::<Vec<_>>();
+            quote!({ #variant, #name, #doc, #value_enum, [ #(#events),* ] })
+        })
+        .collect::<Vec<_>>();
+    let actions = ACTIONS.iter().map(|a| {
+        let (variant, name, doc) = (ident(a.variant), a.name, a.doc);
+        quote!({ #variant, #name, #doc })
+    });
+    let count = proc_macro2::Literal::usize_unsuffixed(index);
+    quote! {
+        #callback! {
+            resources: [ #(#resources),* ],
+            actions: [ #(#actions),* ],
+            event_count: #count,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +392,26 @@ mod tests {
             ["ThreadsValue", "AuthValue"]
         );
         assert!(!has_action(threads, put) && has_action(store, put));
+    }
+
+    #[test]
+    fn the_table_lists_every_event_once_with_its_index() {
+        let out = table(quote!(cb)).to_string();
+        assert!(
+            out.starts_with("cb ! { resources : [{ Threads , \"threads\" ,"),
+            "{out}"
+        );
+        assert!(
+            out.contains("{ CreateRun , \"threads.create_run\" , RunsCreate , 5 }"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "{ ListNamespaces , \"store.list_namespaces\" , StoreListNamespaces , 20 }"
+            ),
+            "{out}"
+        );
+        assert!(out.ends_with("event_count : 21 , }"), "{out}");
+        assert_eq!(out.matches(", 0 }").count(), 1);
     }
 }

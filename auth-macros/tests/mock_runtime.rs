@@ -1,4 +1,4 @@
-//! The expansions against a small stand-in for `auth::__private` with the contract's exact
+//! The expansions against a small stand-in for `auth::__private_0_1_0` with the contract's exact
 //! signatures (through `crate = crate::mock`), so the generated code is compiled, registered and
 //! run here, without the real runtime. The runtime's own tests (and the trybuild UI tests in the
 //! workspace's `tests/` crate) check the same against `auth-core`.
@@ -87,8 +87,8 @@ mod mock {
 
     #[derive(Clone, Copy)]
     pub enum Handler {
-        Authorize(&'static [Target], __private::HandlerFn),
-        Authenticate(__private::AuthenticateFn),
+        Authorize(&'static [Target], __private_0_1_0::HandlerFn),
+        Authenticate(__private_0_1_0::AuthenticateFn),
     }
 
     #[derive(Clone, Copy)]
@@ -101,9 +101,9 @@ mod mock {
     }
 
     impl Registration {
-        pub const fn __authorize(
+        pub const fn authorize(
             targets: &'static [Target],
-            handler: __private::HandlerFn,
+            handler: __private_0_1_0::HandlerFn,
             name: &'static str,
             module_path: &'static str,
             file: &'static str,
@@ -118,8 +118,8 @@ mod mock {
             }
         }
 
-        pub const fn __authenticate(
-            handler: __private::AuthenticateFn,
+        pub const fn authenticate(
+            handler: __private_0_1_0::AuthenticateFn,
             _reads_body: bool,
             name: &'static str,
             module_path: &'static str,
@@ -167,13 +167,37 @@ mod mock {
     }
 
     #[allow(non_snake_case)]
-    pub mod __private {
+    pub mod __private_0_1_0 {
         use super::*;
         use std::future::Future;
         use std::pin::Pin;
 
         pub mod inventory {
             pub use crate::mock_submit as submit;
+        }
+
+        pub use super::Registration;
+
+        pub const fn authorize(
+            targets: &'static [Target],
+            handler: HandlerFn,
+            name: &'static str,
+            module_path: &'static str,
+            file: &'static str,
+            line: u32,
+        ) -> Registration {
+            Registration::authorize(targets, handler, name, module_path, file, line)
+        }
+
+        pub const fn authenticate(
+            handler: AuthenticateFn,
+            reads_body: bool,
+            name: &'static str,
+            module_path: &'static str,
+            file: &'static str,
+            line: u32,
+        ) -> Registration {
+            Registration::authenticate(handler, reads_body, name, module_path, file, line)
         }
 
         pub type HandlerFuture<'a> =

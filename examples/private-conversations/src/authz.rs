@@ -26,7 +26,7 @@ pub async fn authorize(
             let handler = state
                 .auth
                 .handler_for(resource, action)
-                .map_or_else(|| "none".to_owned(), |h| h.place().to_string());
+                .map_or_else(|| "none".to_owned(), |h| h.location().to_string());
             Err(auth::HttpException::new(504).with_detail(format!(
                 "the handler {handler} for {resource}.{action} did not answer within {} ms",
                 limit.as_millis()

@@ -125,8 +125,8 @@ impl AppState {
 /// and JSON errors: every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`.
 pub fn router(state: AppState) -> Router {
     let layer = AuthLayer::new(state.auth.clone())
-        .timeout(state.limits.handler_timeout)
-        .body_limit(state.limits.body_limit);
+        .with_timeout(state.limits.handler_timeout)
+        .with_body_limit(state.limits.body_limit);
     let body_limit = DefaultBodyLimit::max(state.limits.body_limit);
     routes::routes()
         .with_state(state)

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -94,19 +94,17 @@ impl From<auth::HttpException> for ApiError {
     }
 }
 
+/// Answered as `auth::HttpException` answers itself: the status, the headers and
+/// `{"detail": …}`.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status, axum::Json(json!({ "detail": self.detail }))).into_response();
-        for (name, value) in &self.headers {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                response.headers_mut().append(n, v);
-            }
-        }
-        response
+        let headers = self.headers.into_iter();
+        headers
+            .fold(
+                auth::HttpException::new(self.status.as_u16()).with_detail(self.detail),
+                |e, (name, value)| e.with_header(name, value),
+            )
+            .into_response()
     }
 }
 

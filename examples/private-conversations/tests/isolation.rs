@@ -37,7 +37,7 @@ mod four_users {
             .and_then(|h| h.strip_prefix("Bearer tok-"))
             .ok_or_else(|| HttpException::new(401).with_detail("Invalid token"))?;
         match token {
-            "user0" | "user1" | "user2" | "user3" => Ok(MinimalUser::new(token)),
+            "user0" | "user1" | "user2" | "user3" => Ok(MinimalUser::new(token.to_owned())),
             _ => Err(HttpException::new(401).with_detail("Invalid token")),
         }
     }

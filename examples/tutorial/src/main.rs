@@ -35,9 +35,10 @@ impl Server {
         user: &AuthUser,
     ) -> Result<String, HttpException> {
         let id = format!("thread-{}", self.threads.len() + 1);
-        let mut value = AuthValue::from(ThreadsCreate {
-            thread_id: Some(id.clone()),
-            ..Default::default()
+        let mut value = AuthValue::from({
+            let mut built = ThreadsCreate::default();
+            built.thread_id = Some(id.clone());
+            built
         });
         auth.authorize(user, &mut value).await?;
         let metadata = value.metadata().cloned().unwrap_or_default();
@@ -51,9 +52,10 @@ impl Server {
         user: &AuthUser,
         id: &str,
     ) -> Result<&Map<String, Value>, HttpException> {
-        let mut value = AuthValue::from(ThreadsRead {
-            thread_id: Some(id.into()),
-            ..Default::default()
+        let mut value = AuthValue::from({
+            let mut built = ThreadsRead::default();
+            built.thread_id = Some(id.into());
+            built
         });
         let filter = auth.authorize(user, &mut value).await?;
         match self.threads.get(id) {
@@ -78,9 +80,10 @@ impl Server {
     }
 
     async fn create_assistant(&self, auth: &Auth, user: &AuthUser) -> Result<(), HttpException> {
-        let mut value = AuthValue::from(AssistantsCreate {
-            graph_id: Some("agent".into()),
-            ..Default::default()
+        let mut value = AuthValue::from({
+            let mut built = AssistantsCreate::default();
+            built.graph_id = Some("agent".into());
+            built
         });
         auth.authorize(user, &mut value).await.map(drop)
     }

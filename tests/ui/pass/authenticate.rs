@@ -52,7 +52,7 @@ mod required_header {
     #[auth::authenticate]
     async fn bearer(authorization: &str) -> Result<AuthUser, HttpException> {
         match authorization.strip_prefix("Bearer ") {
-            Some(token) => Ok(AuthUser::new(token)),
+            Some(token) => Ok(AuthUser::new(token.to_owned())),
             None => Err(HttpException::new(401).with_detail("bad scheme")),
         }
     }

@@ -53,9 +53,9 @@ async fn result_option(
 }
 
 #[auth::on(assistants.search)]
-async fn ensures(_ctx: &AuthContext, _value: &AssistantsSearch) -> bool {
+async fn ensures(_ctx: &AuthContext, _value: &AssistantsSearch) -> Result<bool, HttpException> {
     auth::ensure!(false, "not today");
-    true
+    Ok(true)
 }
 
 fn main() {

@@ -56,9 +56,10 @@ fn main() {
     rt.block_on(auth.authorize(&user, &mut value)).unwrap();
     assert_eq!(
         value,
-        AuthValue::from(ThreadsCreate {
-            thread_id: Some("t1".into()),
-            ..Default::default()
+        AuthValue::from({
+            let mut built = ThreadsCreate::default();
+            built.thread_id = Some("t1".into());
+            built
         })
     );
     let mut value = AuthValue::from(auth::types::ThreadsRead::default());

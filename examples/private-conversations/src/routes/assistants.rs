@@ -110,14 +110,16 @@ async fn create(
         Some(id) => parse_uuid("assistant", id)?.to_string(),
         None => uuid::Uuid::new_v4().to_string(),
     };
-    let mut value = AuthValue::from(AssistantsCreate {
-        assistant_id: Some(id.clone()),
-        graph_id: Some(graph_id.clone()),
-        config: body.config,
-        context: body.context,
-        metadata: body.metadata,
-        if_exists: body.if_exists,
-        name: body.name,
+    let mut value = AuthValue::from({
+        let mut built = AssistantsCreate::default();
+        built.assistant_id = Some(id.clone());
+        built.graph_id = Some(graph_id.clone());
+        built.config = body.config;
+        built.context = body.context;
+        built.metadata = body.metadata;
+        built.if_exists = body.if_exists;
+        built.name = body.name;
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Create(v)) = value else {
@@ -160,9 +162,11 @@ async fn read_checked(
     raw_id: &str,
 ) -> Result<Assistant, ApiError> {
     let id = resolve_id(raw_id)?;
-    let mut value = AuthValue::from(AssistantsRead {
-        assistant_id: Some(id.clone()),
-        metadata: None,
+    let mut value = AuthValue::from({
+        let mut built = AssistantsRead::default();
+        built.assistant_id = Some(id.clone());
+        built.metadata = None;
+        built
     });
     let filter = authorize(state, user, &mut value).await?;
     state
@@ -230,14 +234,16 @@ async fn update(
     {
         return Err(ApiError::not_found(format!("Graph '{g}' not found")));
     }
-    let mut value = AuthValue::from(AssistantsUpdate {
-        assistant_id: Some(id.clone()),
-        graph_id: body.graph_id,
-        config: body.config,
-        context: body.context,
-        metadata: body.metadata,
-        name: body.name,
-        version: None,
+    let mut value = AuthValue::from({
+        let mut built = AssistantsUpdate::default();
+        built.assistant_id = Some(id.clone());
+        built.graph_id = body.graph_id;
+        built.config = body.config;
+        built.context = body.context;
+        built.metadata = body.metadata;
+        built.name = body.name;
+        built.version = None;
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Update(v)) = value else {
@@ -286,8 +292,10 @@ async fn delete(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = resolve_id(&raw_id)?;
-    let mut value = AuthValue::from(AssistantsDelete {
-        assistant_id: id.clone(),
+    let mut value = AuthValue::from({
+        let mut built = AssistantsDelete::default();
+        built.assistant_id = id.clone();
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     match state.storage.assistants.remove(&id, filter.as_ref()).await {
@@ -315,11 +323,13 @@ async fn run_search(
 ) -> Result<(Vec<Assistant>, usize), ApiError> {
     let (limit, offset) = super::page(body.limit, body.offset)?;
     let descending = super::descending(body.sort_order.as_deref())?;
-    let mut value = AuthValue::from(AssistantsSearch {
-        graph_id: body.graph_id,
-        metadata: body.metadata,
-        limit: Some(limit as i64),
-        offset: Some(offset as i64),
+    let mut value = AuthValue::from({
+        let mut built = AssistantsSearch::default();
+        built.graph_id = body.graph_id;
+        built.metadata = body.metadata;
+        built.limit = Some(limit as i64);
+        built.offset = Some(offset as i64);
+        built
     });
     let filter = authorize(state, user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Search(v)) = value else {
@@ -435,10 +445,11 @@ async fn set_latest(
     let version = body
         .version
         .ok_or_else(|| ApiError::invalid("version is required"))?;
-    let mut value = AuthValue::from(AssistantsUpdate {
-        assistant_id: Some(id.clone()),
-        version: Some(version),
-        ..Default::default()
+    let mut value = AuthValue::from({
+        let mut built = AssistantsUpdate::default();
+        built.assistant_id = Some(id.clone());
+        built.version = Some(version);
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let change = Box::new(move |a: &mut Assistant| {

@@ -92,13 +92,15 @@ async fn create_inner(
         Some(_) => return Err(ApiError::invalid("end_time must be a date-time string")),
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let mut value = AuthValue::from(CronsCreate {
-        payload: Some(payload),
-        schedule: Some(schedule.clone()),
-        cron_id: Some(id.clone()),
-        thread_id: thread_id.clone(),
-        user_id: Some(user.identity().to_owned()),
-        end_time: end_time.clone(),
+    let mut value = AuthValue::from({
+        let mut built = CronsCreate::default();
+        built.payload = Some(payload);
+        built.schedule = Some(schedule.clone());
+        built.cron_id = Some(id.clone());
+        built.thread_id = thread_id.clone();
+        built.user_id = Some(user.identity().to_owned());
+        built.end_time = end_time.clone();
+        built
     });
     let filter = authorize(state, user, &mut value).await?;
     let AuthValue::Crons(auth::types::CronsValue::Create(v)) = value else {
@@ -174,8 +176,10 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Cron>, ApiError> {
     let id = cron_id(&id)?;
-    let mut value = AuthValue::from(CronsRead {
-        cron_id: Some(id.clone()),
+    let mut value = AuthValue::from({
+        let mut built = CronsRead::default();
+        built.cron_id = Some(id.clone());
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     state
@@ -202,10 +206,12 @@ async fn update(
         }
         Some(_) => return Err(ApiError::invalid("schedule must be a string")),
     };
-    let mut value = AuthValue::from(CronsUpdate {
-        cron_id: Some(id.clone()),
-        payload: Some(body),
-        schedule,
+    let mut value = AuthValue::from({
+        let mut built = CronsUpdate::default();
+        built.cron_id = Some(id.clone());
+        built.payload = Some(body);
+        built.schedule = schedule;
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let AuthValue::Crons(auth::types::CronsValue::Update(v)) = value else {
@@ -254,8 +260,10 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = cron_id(&id)?;
-    let mut value = AuthValue::from(CronsDelete {
-        cron_id: Some(id.clone()),
+    let mut value = AuthValue::from({
+        let mut built = CronsDelete::default();
+        built.cron_id = Some(id.clone());
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     match state.storage.crons.remove(&id, filter.as_ref()).await {
@@ -292,11 +300,13 @@ async fn run_search(
         .as_deref()
         .map(super::threads::thread_id)
         .transpose()?;
-    let mut value = AuthValue::from(CronsSearch {
-        assistant_id: assistant_id.clone(),
-        thread_id: thread_id.clone(),
-        limit: Some(limit as i64),
-        offset: Some(offset as i64),
+    let mut value = AuthValue::from({
+        let mut built = CronsSearch::default();
+        built.assistant_id = assistant_id.clone();
+        built.thread_id = thread_id.clone();
+        built.limit = Some(limit as i64);
+        built.offset = Some(offset as i64);
+        built
     });
     let filter = authorize(state, user, &mut value).await?;
     let predicate = move |c: &Cron| {

@@ -110,17 +110,18 @@ async fn prepare(
         .await
         .ok_or_else(|| ApiError::not_found(format!("Assistant '{raw_assistant}' not found")))?;
     let run_id = uuid::Uuid::new_v4().to_string();
-    let mut value = AuthValue::from(RunsCreate {
-        assistant_id: Some(assistant_id.clone()),
-        thread_id: thread.map(str::to_owned),
-        run_id: Some(run_id.clone()),
-        status: Some(auth::types::RunStatus::Pending),
-        metadata: body.metadata.clone(),
-        multitask_strategy: body.multitask_strategy,
-        if_not_exists: body.if_not_exists,
-        after_seconds: body.after_seconds.map(|s| s as i64),
-        kwargs: Some(Box::new(body.kwargs.clone())),
-        ..Default::default()
+    let mut value = AuthValue::from({
+        let mut built = RunsCreate::default();
+        built.assistant_id = Some(assistant_id.clone());
+        built.thread_id = thread.map(str::to_owned);
+        built.run_id = Some(run_id.clone());
+        built.status = Some(auth::types::RunStatus::Pending);
+        built.metadata = body.metadata.clone();
+        built.multitask_strategy = body.multitask_strategy;
+        built.if_not_exists = body.if_not_exists;
+        built.after_seconds = body.after_seconds.map(|s| s as i64);
+        built.kwargs = Some(Box::new(body.kwargs.clone()));
+        built
     });
     let filter = authorize(state, user, &mut value).await?;
     let AuthValue::Threads(auth::types::ThreadsValue::CreateRun(v)) = value else {
@@ -229,6 +230,8 @@ async fn create_on_thread(
                     }
                 }
                 MultitaskStrategy::Enqueue => {}
+                // A strategy added by a later LangGraph: refused until this server knows it.
+                _ => return Err(ApiError::conflict("Unsupported multitask strategy.")),
             }
         }
         t.runs.push(inserted);
@@ -539,11 +542,12 @@ async fn list(
     let limit = query.int("limit", 10)?;
     let offset = query.int("offset", 0)?;
     let status = query.0.get("status").map(str::to_owned);
-    let mut value = AuthValue::from(ThreadsSearch {
-        thread_id: Some(tid.clone()),
-        limit: Some(limit as i64),
-        offset: Some(offset as i64),
-        ..Default::default()
+    let mut value = AuthValue::from({
+        let mut built = ThreadsSearch::default();
+        built.thread_id = Some(tid.clone());
+        built.limit = Some(limit as i64);
+        built.offset = Some(offset as i64);
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let thread = state
@@ -658,10 +662,12 @@ async fn cancel_runs(
     run_ids: Option<Vec<String>>,
     action: ThreadsUpdateAction,
 ) -> Result<usize, ApiError> {
-    let mut value = AuthValue::from(ThreadsUpdate {
-        thread_id: Some(tid.to_owned()),
-        metadata: None,
-        action: Some(action),
+    let mut value = AuthValue::from({
+        let mut built = ThreadsUpdate::default();
+        built.thread_id = Some(tid.to_owned());
+        built.metadata = None;
+        built.action = Some(action);
+        built
     });
     let filter = authorize(state, user, &mut value).await?;
     let cancelled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -763,9 +769,11 @@ async fn delete(
 ) -> Result<Response, ApiError> {
     let tid = thread_id(&tid)?;
     let rid = run_id(&rid)?;
-    let mut value = AuthValue::from(ThreadsDelete {
-        thread_id: Some(tid.clone()),
-        run_id: Some(rid.clone()),
+    let mut value = AuthValue::from({
+        let mut built = ThreadsDelete::default();
+        built.thread_id = Some(tid.clone());
+        built.run_id = Some(rid.clone());
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let r2 = rid.clone();

@@ -70,11 +70,13 @@ async fn put_item(
 ) -> Result<Response, ApiError> {
     check_namespace(&body.namespace, false)?;
     check_key(&body.key)?;
-    let mut value = AuthValue::from(StorePut {
-        namespace: body.namespace,
-        key: body.key.clone(),
-        value: body.value.clone(),
-        index: None,
+    let mut value = AuthValue::from({
+        let mut built = StorePut::default();
+        built.namespace = body.namespace;
+        built.key = body.key.clone();
+        built.value = body.value.clone();
+        built.index = None;
+        built
     });
     authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
@@ -105,9 +107,11 @@ async fn get_item(
         .to_owned();
     check_namespace(&namespace, false)?;
     check_key(&key)?;
-    let mut value = AuthValue::from(StoreGet {
-        namespace,
-        key: key.clone(),
+    let mut value = AuthValue::from({
+        let mut built = StoreGet::default();
+        built.namespace = namespace;
+        built.key = key.clone();
+        built
     });
     authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
@@ -133,9 +137,11 @@ async fn delete_item(
 ) -> Result<Response, ApiError> {
     check_namespace(&body.namespace, false)?;
     check_key(&body.key)?;
-    let mut value = AuthValue::from(StoreDelete {
-        namespace: body.namespace,
-        key: body.key.clone(),
+    let mut value = AuthValue::from({
+        let mut built = StoreDelete::default();
+        built.namespace = body.namespace;
+        built.key = body.key.clone();
+        built
     });
     authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
@@ -161,12 +167,14 @@ async fn search(
     let (limit, offset) = super::page(body.limit, body.offset)?;
     let prefix = body.namespace_prefix.unwrap_or_default();
     check_namespace(&prefix, true)?;
-    let mut value = AuthValue::from(StoreSearch {
-        namespace: prefix,
-        filter: body.filter,
-        limit: Some(limit as i64),
-        offset: Some(offset as i64),
-        query: body.query.clone(),
+    let mut value = AuthValue::from({
+        let mut built = StoreSearch::default();
+        built.namespace = prefix;
+        built.filter = body.filter;
+        built.limit = Some(limit as i64);
+        built.offset = Some(offset as i64);
+        built.query = body.query.clone();
+        built
     });
     let auth_filter = authorize(&state, &user, &mut value).await?;
     let prefix = namespace_after(&value, true)?;
@@ -225,12 +233,14 @@ async fn list_namespaces(
         Some(d) if d > 0 => Some(d as usize),
         Some(_) => return Err(ApiError::invalid("max_depth must be positive")),
     };
-    let mut value = AuthValue::from(StoreListNamespaces {
-        namespace: prefix,
-        suffix: (!suffix.is_empty()).then(|| suffix.clone()),
-        max_depth: body.max_depth,
-        limit: Some(limit as i64),
-        offset: Some(offset as i64),
+    let mut value = AuthValue::from({
+        let mut built = StoreListNamespaces::default();
+        built.namespace = prefix;
+        built.suffix = (!suffix.is_empty()).then(|| suffix.clone());
+        built.max_depth = body.max_depth;
+        built.limit = Some(limit as i64);
+        built.offset = Some(offset as i64);
+        built
     });
     authorize(&state, &user, &mut value).await?;
     let prefix = namespace_after(&value, true)?;

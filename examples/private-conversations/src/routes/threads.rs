@@ -79,9 +79,11 @@ pub async fn read_checked(
     run_id: Option<&str>,
 ) -> Result<Thread, ApiError> {
     let id = thread_id(id)?;
-    let mut value = AuthValue::from(ThreadsRead {
-        thread_id: Some(id.clone()),
-        run_id: run_id.map(str::to_owned),
+    let mut value = AuthValue::from({
+        let mut built = ThreadsRead::default();
+        built.thread_id = Some(id.clone());
+        built.run_id = run_id.map(str::to_owned);
+        built
     });
     let filter = authorize(state, user, &mut value).await?;
     state
@@ -109,11 +111,13 @@ async fn create(
         Some(id) => thread_id(id)?,
         None => uuid::Uuid::new_v4().to_string(),
     };
-    let mut value = AuthValue::from(ThreadsCreate {
-        thread_id: Some(id.clone()),
-        metadata: body.metadata,
-        if_exists: body.if_exists,
-        ttl: body.ttl,
+    let mut value = AuthValue::from({
+        let mut built = ThreadsCreate::default();
+        built.thread_id = Some(id.clone());
+        built.metadata = body.metadata;
+        built.if_exists = body.if_exists;
+        built.ttl = body.ttl;
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let metadata = value.metadata().cloned().unwrap_or_default();
@@ -151,10 +155,12 @@ async fn update(
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Thread>, ApiError> {
     let id = thread_id(&id)?;
-    let mut value = AuthValue::from(ThreadsUpdate {
-        thread_id: Some(id.clone()),
-        metadata: body.metadata,
-        action: None,
+    let mut value = AuthValue::from({
+        let mut built = ThreadsUpdate::default();
+        built.thread_id = Some(id.clone());
+        built.metadata = body.metadata;
+        built.action = None;
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let patch = value.metadata().cloned().unwrap_or_default();
@@ -178,9 +184,11 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = thread_id(&id)?;
-    let mut value = AuthValue::from(ThreadsDelete {
-        thread_id: Some(id.clone()),
-        run_id: None,
+    let mut value = AuthValue::from({
+        let mut built = ThreadsDelete::default();
+        built.thread_id = Some(id.clone());
+        built.run_id = None;
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     match state.storage.threads.remove(&id, filter.as_ref()).await {
@@ -213,9 +221,11 @@ async fn prune(
         .collect::<Result<Vec<_>, _>>()?;
     let mut pruned = 0;
     for id in ids {
-        let mut value = AuthValue::from(ThreadsDelete {
-            thread_id: Some(id.clone()),
-            run_id: None,
+        let mut value = AuthValue::from({
+            let mut built = ThreadsDelete::default();
+            built.thread_id = Some(id.clone());
+            built.run_id = None;
+            built
         });
         let filter = authorize(&state, &user, &mut value).await?;
         let done = if keep_latest {
@@ -276,14 +286,16 @@ async fn run_search(
     {
         return Err(ApiError::invalid(format!("cannot sort threads by {s:?}")));
     }
-    let mut value = AuthValue::from(ThreadsSearch {
-        metadata: body.metadata,
-        values: body.values,
-        status: body.status,
-        limit: Some(limit as i64),
-        offset: Some(offset as i64),
-        ids: ids.clone(),
-        thread_id: None,
+    let mut value = AuthValue::from({
+        let mut built = ThreadsSearch::default();
+        built.metadata = body.metadata;
+        built.values = body.values;
+        built.status = body.status;
+        built.limit = Some(limit as i64);
+        built.offset = Some(offset as i64);
+        built.ids = ids.clone();
+        built.thread_id = None;
+        built
     });
     let filter = authorize(state, user, &mut value).await?;
     let wanted = value.metadata().cloned();
@@ -356,10 +368,11 @@ async fn copy(
 ) -> Result<Json<Thread>, ApiError> {
     let source = read_checked(&state, &user, &id, None).await?;
     let new_id = uuid::Uuid::new_v4().to_string();
-    let mut value = AuthValue::from(ThreadsCreate {
-        thread_id: Some(new_id.clone()),
-        metadata: Some(source.metadata.clone()),
-        ..Default::default()
+    let mut value = AuthValue::from({
+        let mut built = ThreadsCreate::default();
+        built.thread_id = Some(new_id.clone());
+        built.metadata = Some(source.metadata.clone());
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let mut thread = new_thread(new_id, value.metadata().cloned().unwrap_or_default());
@@ -504,9 +517,10 @@ async fn state_update(
         Some(m) => graph::input_messages(&json!({ "messages": m })).map_err(ApiError::invalid)?,
         None => Vec::new(),
     };
-    let mut value = AuthValue::from(ThreadsUpdate {
-        thread_id: Some(id.clone()),
-        ..Default::default()
+    let mut value = AuthValue::from({
+        let mut built = ThreadsUpdate::default();
+        built.thread_id = Some(id.clone());
+        built
     });
     let filter = authorize(&state, &user, &mut value).await?;
     let as_node = body.as_node;

@@ -33,7 +33,7 @@ pub fn check_filter_bytes(data: &[u8]) {
 /// For any JSON `value` and metadata:
 /// - a filter that parses has no error, re-parses from its JSON form to an equal filter with
 ///   the same JSON and the same decisions, and whatever it matches meets its equality conditions;
-/// - a value that does not parse is an error with a message, and the filter `filter!` makes of it
+/// - a value that does not parse is an error with a message, and the poisoned filter made of it
 ///   matches nothing and refuses to serialize (fails closed).
 pub fn check_filter(value: &Value, metadata: &[Map<String, Value>]) {
     match Filter::from_json(value) {
@@ -44,7 +44,11 @@ pub fn check_filter(value: &Value, metadata: &[Map<String, Value>]) {
                 .unwrap_or_else(|e| panic!("{json} (from {value}) does not re-parse: {e}"));
             assert_eq!(again, f, "round trip of {value} through {json}");
             assert_eq!(again.to_json(), json, "{value}");
-            assert_eq!(Filter::__from_json_lossy(value.clone()), f, "{value}");
+            assert_eq!(
+                auth::__private_0_1_0::filter_from_json_lossy(value.clone()),
+                f,
+                "{value}"
+            );
             for m in metadata {
                 let decision = f.matches(m);
                 assert_eq!(decision, again.matches(m), "{value} on {m:?}");
@@ -57,7 +61,7 @@ pub fn check_filter(value: &Value, metadata: &[Map<String, Value>]) {
         }
         Err(e) => {
             assert!(!e.to_string().is_empty(), "{value}");
-            let poisoned = Filter::__from_json_lossy(value.clone());
+            let poisoned = auth::__private_0_1_0::filter_from_json_lossy(value.clone());
             assert!(poisoned.error().is_some(), "{value}");
             assert!(serde_json::to_string(&poisoned).is_err(), "{value}");
             for m in metadata {
