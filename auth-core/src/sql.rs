@@ -1456,7 +1456,7 @@ mod tests {
 
     #[test]
     fn a_poisoned_filter_is_an_error() {
-        let bad = crate::filter!({"owner": {"$ne": "u1"}});
+        let bad = Filter::from_json_lossy(serde_json::json!({"owner": {"$ne": "u1"}}));
         for d in [Dialect::Postgres, Dialect::Sqlite] {
             let err = d.filter(&bad, "m").unwrap_err();
             assert_eq!(
