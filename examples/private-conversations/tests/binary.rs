@@ -13,6 +13,7 @@ struct Running {
     child: std::process::Child,
     base: String,
     stdout: std::sync::mpsc::Receiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Running {
@@ -21,7 +22,7 @@ impl Running {
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -30,7 +31,14 @@ impl Running {
             child,
             base: String::new(),
             stdout: rx,
+            stderr: None,
         };
+        let mut err = running.child.stderr.take().unwrap();
+        running.stderr = Some(std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut err, &mut text);
+            text
+        }));
         let out = running.child.stdout.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
@@ -62,6 +70,20 @@ impl Running {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Running {
+    /// SIGTERM, then everything the server wrote on stderr.
+    fn stop(mut self) -> String {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let status = self.wait(Duration::from_secs(15));
+        assert_eq!(status.code(), Some(0));
+        self.stderr.take().unwrap().join().unwrap()
     }
 }
 
@@ -214,4 +236,96 @@ fn help_lists_every_flag_with_its_default_and_variable() {
         assert!(section.contains(&format!("[env: {var}")), "{section}");
         assert!(section.contains("[default: "), "{section}");
     }
+}
+
+/// Requests as a user, a stranger and a thief; the log lines they leave.
+async fn logged(args: &[&str]) -> Vec<serde_json::Value> {
+    let server = Running::start(args);
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let thread: serde_json::Value = http
+        .post(format!("{base}/threads"))
+        .bearer_auth("user1-token")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tid = thread["thread_id"].as_str().unwrap();
+    let r = http
+        .get(format!("{base}/threads/{tid}"))
+        .bearer_auth("user1-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .get(format!("{base}/threads/{tid}"))
+        .bearer_auth("secret-stolen-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(format!("{base}/threads/{tid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let stderr = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    assert!(
+        !stderr.contains("user1-token"),
+        "a token in the log: {stderr}"
+    );
+    assert!(
+        !stderr.contains("secret-stolen-token"),
+        "a token in the log: {stderr}"
+    );
+    stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn json_logs_have_an_access_line_per_request_and_401_reasons() {
+    let lines = logged(&["--log-format", "json"]).await;
+    let access: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["target"] == "access").collect();
+    assert_eq!(access.len(), 4, "{lines:#?}");
+    let read = access
+        .iter()
+        .find(|l| l["fields"]["status"] == 200 && l["fields"]["method"] == "GET")
+        .unwrap_or_else(|| panic!("{access:#?}"));
+    assert_eq!(read["level"], "INFO");
+    assert_eq!(
+        read["fields"]["route"], "/threads/{thread_id}",
+        "the template, not the id"
+    );
+    assert_eq!(read["fields"]["user"], "user1");
+    assert!(read["fields"]["latency_us"].is_u64());
+    let reasons: Vec<&str> = access
+        .iter()
+        .filter(|l| l["fields"]["status"] == 401)
+        .map(|l| l["fields"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["Invalid token", "Missing authorization header"]);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "authorization"),
+        "the authorization line is at debug: {lines:#?}"
+    );
+
+    let lines = logged(&["--log-format", "json", "--log-level", "debug"]).await;
+    let decision = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "authorization")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert_eq!(decision["level"], "DEBUG");
+    assert_eq!(decision["fields"]["user"], "user1");
 }
