@@ -110,16 +110,31 @@ pub struct AppState {
     pub runs_done: Arc<Notify>,
     /// Handler deadline and body size limit.
     pub limits: Limits,
+    /// The graphs runs execute, by name.
+    pub graphs: graph::Graphs,
 }
 
 impl AppState {
-    /// A state with the given dispatcher and storage, and the default assistant of every graph.
+    /// A state with the given dispatcher and storage, the [echo graph](graph::Echo) as
+    /// `agent`, and its default assistant.
     pub async fn new(auth: Arc<auth::Auth>, storage: Storage) -> Self {
+        let graphs = graph::Graphs::new().with(graph::GRAPH_ID, graph::Echo);
+        AppState::with_graphs(auth, storage, graphs).await
+    }
+
+    /// A state with the given dispatcher, storage and graphs, and the default assistant of
+    /// every graph (as `langgraph dev` creates them).
+    pub async fn with_graphs(
+        auth: Arc<auth::Auth>,
+        storage: Storage,
+        graphs: graph::Graphs,
+    ) -> Self {
         let state = AppState {
             auth,
             storage,
             runs_done: Arc::new(Notify::new()),
             limits: Limits::default(),
+            graphs,
         };
         routes::assistants::create_default_assistants(&state).await;
         state
@@ -206,6 +221,7 @@ pub struct Server {
     quiet: bool,
     cors: Cors,
     metrics: MetricsAccess,
+    graphs: graph::Graphs,
 }
 
 /// Who may read `GET /metrics`.
@@ -244,7 +260,16 @@ impl Server {
             quiet: false,
             cors: Cors::default(),
             metrics: MetricsAccess::Auto,
+            graphs: graph::Graphs::new(),
         }
+    }
+
+    /// Registers `graph` under `name` (an assistant's `graph_id`); its default assistant is
+    /// created at start-up. With no graph registered, the server runs the
+    /// [echo graph](graph::Echo) as `agent`.
+    pub fn graph(mut self, name: impl Into<String>, graph: impl graph::Graph) -> Self {
+        self.graphs = self.graphs.with(name, graph);
+        self
     }
 
     /// Cross-origin requests (default: none allowed). An invalid policy makes
@@ -296,7 +321,12 @@ impl Server {
             None
         };
         let auth = Arc::new(self.auth);
-        let state = AppState::new(auth.clone(), self.storage)
+        let graphs = if self.graphs.is_empty() {
+            graph::Graphs::new().with(graph::GRAPH_ID, graph::Echo)
+        } else {
+            self.graphs
+        };
+        let state = AppState::with_graphs(auth.clone(), self.storage, graphs)
             .await
             .with_limits(self.limits);
         let mut app = router(state.clone());
