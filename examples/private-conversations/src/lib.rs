@@ -50,6 +50,7 @@ pub mod cors;
 pub mod graph;
 pub mod model;
 pub mod observe;
+pub mod openapi;
 pub mod routes;
 pub mod storage;
 pub mod util;
