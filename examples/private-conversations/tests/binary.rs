@@ -18,9 +18,14 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Running {
+        Running::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
         let child = Command::new(BIN)
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -239,8 +244,8 @@ fn help_lists_every_flag_with_its_default_and_variable() {
 }
 
 /// Requests as a user, a stranger and a thief; the log lines they leave.
-async fn logged(args: &[&str]) -> Vec<serde_json::Value> {
-    let server = Running::start(args);
+async fn logged(env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let server = Running::start_with_env(&[], env);
     let http = reqwest::Client::new();
     let base = server.base.clone();
     let thread: serde_json::Value = http
@@ -293,7 +298,8 @@ async fn logged(args: &[&str]) -> Vec<serde_json::Value> {
 
 #[tokio::test]
 async fn json_logs_have_an_access_line_per_request_and_401_reasons() {
-    let lines = logged(&["--log-format", "json"]).await;
+    // Set through the environment, as a deployment would.
+    let lines = logged(&[("LOG_FORMAT", "json")]).await;
     let access: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["target"] == "access").collect();
     assert_eq!(access.len(), 4, "{lines:#?}");
@@ -321,7 +327,7 @@ async fn json_logs_have_an_access_line_per_request_and_401_reasons() {
         "the authorization line is at debug: {lines:#?}"
     );
 
-    let lines = logged(&["--log-format", "json", "--log-level", "debug"]).await;
+    let lines = logged(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "debug")]).await;
     let decision = lines
         .iter()
         .find(|l| l["fields"]["message"] == "authorization")
