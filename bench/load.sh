@@ -25,6 +25,10 @@
 # this method on this machine; the last line then reads
 #   A/A difference: N.N% (server A R1 req/s, server B R2 req/s)
 #
+# LOG_AB=1: both servers run with --auth on; "on" logs at `info` (the default level: one access
+# line per request), "off" at `warn`; the last line then reads
+#   logging overhead: N.N% (info R1 req/s, warn R2 req/s)
+#
 # Installs wrk, curl and taskset from Debian if missing. Stops every process it started.
 set -euo pipefail
 
@@ -42,7 +46,8 @@ fi
 SEED_USERS=100
 PIN="${PIN:-$(($(nproc) >= 2 ? 1 : 0))}"
 A_A="${A_A:-0}"
-for v in PIN A_A; do
+LOG_AB="${LOG_AB:-0}"
+for v in PIN A_A LOG_AB; do
     if [[ "${!v}" != 0 && "${!v}" != 1 ]]; then
         echo "$v must be 0 or 1" >&2
         exit 2
@@ -85,9 +90,13 @@ BIN="$TARGET_DIR/release/private-conversations"
 # start_server on|off: starts a seeded server; sets ADDR and SERVER_PID (the server's own: env
 # and taskset exec it). With A_A=1 both are started with --auth off.
 start_server() {
-    local log="$WORK/server-$1.log" auth="$1"
+    local log="$WORK/server-$1.log" auth="$1" level=warn
     [[ "$A_A" == 1 ]] && auth=off
-    RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" \
+    if [[ "$LOG_AB" == 1 ]]; then
+        auth=on
+        [[ "$1" == on ]] && level=info
+    fi
+    "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" --log-level "$level" \
         --seed-threads "$SEED_THREADS" --seed-users "$SEED_USERS" >"$log" 2>"$WORK/server-$1.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -203,6 +212,9 @@ else
     placement="not pinned"
 fi
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); $placement; wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
+if [[ "$LOG_AB" == 1 ]]; then
+    echo "LOG_AB=1: both servers run with --auth on; \"on\" logs at info, \"off\" at warn"
+fi
 if [[ "$A_A" == 1 ]]; then
     echo "A_A=1: both servers run with --auth off; \"on\" is server A, \"off\" server B"
 fi
@@ -261,7 +273,10 @@ awk '{ v[NR] = $1 } END {
     printf "GET /threads/{id}, %d adjacent on/off pairs: median overhead %.1f%%, quartiles %.1f%% .. %.1f%%\n", NR, m, lo, hi
 }' "$WORK/pair-ratios"
 echo "GET /threads/{id}: the server's CPU time per request: auth on $GET_CPU_ON us, auth off $GET_CPU_OFF us (all runs)"
-if [[ "$A_A" == 1 ]]; then
+if [[ "$LOG_AB" == 1 ]]; then
+    awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
+        printf "logging overhead: %.1f%% (info %d req/s, warn %d req/s)\n", (1 - on / off) * 100, on, off }'
+elif [[ "$A_A" == 1 ]]; then
     awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
         printf "A/A difference: %.1f%% (server A %d req/s, server B %d req/s)\n", (1 - on / off) * 100, on, off }'
 else

@@ -22,9 +22,10 @@ use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
 use private_conversations::routes::threads::new_thread;
 use private_conversations::storage::{IfExists, Storage};
-use private_conversations::{AppState, Policy, router, seed};
+use private_conversations::{AppState, router, seed};
 use serde_json::json;
 use tower::ServiceExt;
+use tutorial_policy::Policy;
 
 const THREAD: &str = "00000000-0000-4000-8000-000000000001";
 

@@ -12,7 +12,8 @@ use crate::util::ApiError;
 /// naming it. It runs before the route changes anything, so a handler that fails, panics or
 /// misses the deadline leaves storage as it was.
 ///
-/// Logs (at `info`) the user, the event, the handler that decided and the outcome; never a token.
+/// Logs (at `debug`) the user, the event, the handler that decided and the outcome, never a
+/// token; counts the decision in `auth_authorizations_total{event, handler, outcome}`.
 pub async fn authorize(
     state: &AppState,
     user: &AuthUser,
@@ -32,15 +33,35 @@ pub async fn authorize(
                 limit.as_millis()
             )))
         });
+    let handler = state
+        .auth
+        .handler_for(resource, action)
+        .map_or("none", |h| h.name());
+    metrics::counter!(
+        "auth_authorizations_total",
+        "event" => event_name(resource, action),
+        "handler" => handler,
+        "outcome" => match &result {
+            Ok(None) => "allowed",
+            Ok(Some(_)) => "filtered",
+            Err(_) => "denied",
+        }
+    )
+    .increment(1);
     // The fields are only evaluated when the event is logged.
-    tracing::info!(
+    tracing::debug!(
         user = user.identity(),
         event = %format_args!("{resource}.{action}"),
-        handler = state.auth.handler_for(resource, action).map_or("none", |h| h.name()),
+        handler,
         outcome = %Outcome(&result),
         "authorization"
     );
     result.map_err(ApiError::from)
+}
+
+/// `resource.action`, the `event` label of a decision.
+fn event_name(resource: auth::Resource, action: auth::Action) -> String {
+    format!("{}.{}", resource.as_str(), action.as_str())
 }
 
 /// How an authorization ended, as the log line says it.

@@ -1,10 +1,171 @@
-//! The built-in graph `agent`: no LLM, it answers each user message with an AI message echoing it.
+//! Graphs: what a run executes. A graph is a [`Graph`] you implement (input and state in, a
+//! stream of checkpoints out, with the run's config and `langgraph_auth_user`), registered by
+//! name in [`Graphs`]. [`Echo`] is the built-in one: no LLM, it answers each user message with an
+//! AI message echoing it. The message helpers ([`input_messages`], [`add_messages`]) are
+//! LangGraph's message semantics, for graphs whose state is `{"messages": [...]}`.
+//!
+//! ```
+//! use private_conversations::graph::{Graph, GraphStream, RunInput, Checkpoint, Graphs};
+//! use serde_json::json;
+//!
+//! /// Answers with the number of messages the thread holds.
+//! struct Counter;
+//!
+//! #[async_trait::async_trait]
+//! impl Graph for Counter {
+//!     async fn run(&self, run: RunInput) -> Result<GraphStream, String> {
+//!         let seen = run.state["count"].as_u64().unwrap_or(0) + 1;
+//!         let user = run.auth_user_id().unwrap_or("anonymous").to_owned();
+//!         let step = Checkpoint::new("count", json!({"count": seen, "last_user": user}));
+//!         Ok(Box::pin(futures_util::stream::iter([Ok(step)])))
+//!     }
+//! }
+//!
+//! let graphs = Graphs::new().with("counter", Counter);
+//! assert!(graphs.get("counter").is_some());
+//! ```
 
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-/// The only graph this server knows.
+/// The name the binary registers [`Echo`] under.
 pub const GRAPH_ID: &str = "agent";
+
+/// What a run gives its graph.
+#[derive(Debug, Clone)]
+pub struct RunInput {
+    /// The run's `input` (`null` when it has none).
+    pub input: Value,
+    /// The thread's state values before the run (`null` for a stateless run or a new thread).
+    pub state: Value,
+    /// The run's `config`: `config.configurable` holds `langgraph_auth_user`,
+    /// `langgraph_auth_user_id`, `langgraph_auth_permissions`, `run_id`, `thread_id`,
+    /// `assistant_id` and `graph_id`.
+    pub config: Value,
+}
+
+impl RunInput {
+    /// The authenticated user who started the run (`config.configurable.langgraph_auth_user`).
+    pub fn auth_user(&self) -> Option<&Value> {
+        self.config["configurable"]
+            .get("langgraph_auth_user")
+            .filter(|u| !u.is_null())
+    }
+
+    /// That user's identity (`langgraph_auth_user_id`).
+    pub fn auth_user_id(&self) -> Option<&str> {
+        self.config["configurable"]["langgraph_auth_user_id"].as_str()
+    }
+}
+
+/// One step of a run: the state after a node ran. The server stores each as a checkpoint of the
+/// thread; the last one is the thread's new state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// The node that wrote it.
+    pub node: String,
+    /// The whole state values after it.
+    pub values: Value,
+}
+
+impl Checkpoint {
+    /// The state `values` written by `node`.
+    pub fn new(node: impl Into<String>, values: Value) -> Self {
+        Checkpoint {
+            node: node.into(),
+            values,
+        }
+    }
+}
+
+/// What a graph's run yields: its checkpoints in order, or an error that fails the run (the
+/// thread's status becomes `error` with this message).
+pub type GraphStream = Pin<Box<dyn Stream<Item = Result<Checkpoint, String>> + Send>>;
+
+/// A graph the server can run. Only [`run`](Graph::run) is required.
+#[async_trait::async_trait]
+pub trait Graph: Send + Sync + 'static {
+    /// Checks a run's input before the run is created: an error is a 422 naming it.
+    fn validate_input(&self, input: &Value) -> Result<(), String> {
+        let _ = input;
+        Ok(())
+    }
+
+    /// The input, output, state and config schemas (`/assistants/{id}/schemas`). Default: a
+    /// state of `messages`.
+    fn schemas(&self, graph_id: &str) -> Value {
+        messages_schemas(graph_id)
+    }
+
+    /// The drawing (`/assistants/{id}/graph`). Default: one node named after the graph.
+    fn drawing(&self, graph_id: &str) -> Value {
+        one_node(graph_id)
+    }
+
+    /// Runs the graph on `run.state` with `run.input`.
+    async fn run(&self, run: RunInput) -> Result<GraphStream, String>;
+}
+
+/// The graphs of a server, by name.
+#[derive(Clone, Default)]
+pub struct Graphs(BTreeMap<String, Arc<dyn Graph>>);
+
+impl Graphs {
+    /// No graphs.
+    pub fn new() -> Self {
+        Graphs::default()
+    }
+
+    /// These graphs and `graph` under `name` (replacing one of that name).
+    pub fn with(mut self, name: impl Into<String>, graph: impl Graph) -> Self {
+        self.0.insert(name.into(), Arc::new(graph));
+        self
+    }
+
+    /// The graph named `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Graph>> {
+        self.0.get(name)
+    }
+
+    /// Whether a graph is named `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// The names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Runs the graph `name` to the end: its checkpoints, or the error that failed the run.
+    pub async fn run(&self, name: &str, run: RunInput) -> Result<Vec<Checkpoint>, String> {
+        let graph = self
+            .get(name)
+            .ok_or_else(|| format!("graph {name:?} is not registered"))?;
+        let mut stream = graph.run(run).await?;
+        let mut out = Vec::new();
+        while let Some(step) = stream.next().await {
+            out.push(step?);
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Debug for Graphs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
 
 /// LangGraph's namespace for the ids of the assistants it creates for each graph at start-up.
 pub const NAMESPACE_GRAPH: Uuid = Uuid::from_u128(0x6ba7b821_9dad_11d1_80b4_00c04fd430c8);
@@ -21,13 +182,8 @@ pub fn default_assistant_id(graph_id: &str) -> Uuid {
     Uuid::new_v5(&NAMESPACE_GRAPH, graph_id.as_bytes())
 }
 
-/// Whether `graph_id` names a graph of this server.
-pub fn exists(graph_id: &str) -> bool {
-    graph_id == GRAPH_ID
-}
-
-/// A graph's input and output schemas, as `/assistants/{id}/schemas` answers them.
-pub fn schemas(graph_id: &str) -> Value {
+/// Schemas of a graph whose input, output and state are `{"messages": [...]}`.
+pub fn messages_schemas(graph_id: &str) -> Value {
     let state = json!({
         "title": "State",
         "type": "object",
@@ -43,19 +199,43 @@ pub fn schemas(graph_id: &str) -> Value {
     })
 }
 
-/// The graph's drawing, as `/assistants/{id}/graph` answers it.
-pub fn drawing() -> Value {
+/// The drawing of a graph of one node: start, `node`, end.
+pub fn one_node(node: &str) -> Value {
     json!({
         "nodes": [
             {"id": "__start__", "type": "schema", "data": "__start__"},
-            {"id": "echo", "type": "runnable", "data": {"id": ["echo"], "name": "echo"}},
+            {"id": node, "type": "runnable", "data": {"id": [node], "name": node}},
             {"id": "__end__", "type": "schema", "data": "__end__"},
         ],
         "edges": [
-            {"source": "__start__", "target": "echo"},
-            {"source": "echo", "target": "__end__"},
+            {"source": "__start__", "target": node},
+            {"source": node, "target": "__end__"},
         ],
     })
+}
+
+/// The built-in graph: one node, `echo`, that answers each user message with an AI message
+/// echoing it. Its input is `{"messages": ...}`; the reply's `response_metadata` names the
+/// authenticated user (`langgraph_auth_user_id`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Echo;
+
+#[async_trait::async_trait]
+impl Graph for Echo {
+    fn validate_input(&self, input: &Value) -> Result<(), String> {
+        input_messages(input).map(drop)
+    }
+
+    fn drawing(&self, _graph_id: &str) -> Value {
+        one_node("echo")
+    }
+
+    async fn run(&self, run: RunInput) -> Result<GraphStream, String> {
+        let values = echo(&run.state, &run.input, run.auth_user_id())?;
+        Ok(Box::pin(futures_util::stream::iter([Ok(Checkpoint::new(
+            "echo", values,
+        ))])))
+    }
 }
 
 fn normalize(message: &Value) -> Result<Value, String> {
@@ -151,9 +331,9 @@ pub fn add_messages(values: &mut Value, new: Vec<Value>) {
     }
 }
 
-/// Runs the graph on the current state with a run's input; `user_id` is the authenticated
-/// user from `config.configurable.langgraph_auth_user_id`. Returns the new state values.
-pub fn run(values: &Value, input: &Value, user_id: Option<&str>) -> Result<Value, String> {
+/// The echo graph's step: the current state with the input's messages and a reply to each
+/// user message; `user_id` is the authenticated user. Returns the new state values.
+pub fn echo(values: &Value, input: &Value, user_id: Option<&str>) -> Result<Value, String> {
     let incoming = input_messages(input)?;
     let mut out = values.clone();
     let mut replies = Vec::new();
@@ -184,7 +364,7 @@ mod tests {
     #[test]
     fn echoes_each_user_message() {
         let input = json!({"messages": [{"role": "user", "content": "hi"}]});
-        let out = run(&Value::Null, &input, Some("user1")).unwrap();
+        let out = echo(&Value::Null, &input, Some("user1")).unwrap();
         let msgs = out["messages"].as_array().unwrap();
         assert_eq!(msgs.len(), 2);
         assert_eq!(msgs[0]["type"], "human");
@@ -194,7 +374,7 @@ mod tests {
             msgs[1]["response_metadata"]["langgraph_auth_user_id"],
             "user1"
         );
-        let again = run(&out, &json!({"messages": "yo"}), None).unwrap();
+        let again = echo(&out, &json!({"messages": "yo"}), None).unwrap();
         assert_eq!(again["messages"].as_array().unwrap().len(), 4);
     }
 
@@ -207,7 +387,7 @@ mod tests {
             json!({"messages": [{"role": "user"}]}),
             json!({"other": []}),
         ] {
-            assert!(run(&Value::Null, &bad, None).is_err(), "{bad}");
+            assert!(echo(&Value::Null, &bad, None).is_err(), "{bad}");
         }
     }
 }

@@ -1,18 +1,37 @@
-//! A LangGraph-compatible agent server whose conversations are private, guarded by the `auth`
-//! DSL policy of [`security::auth`].
+//! A LangGraph-compatible agent server that enforces **your** `auth` policy.
 //!
 //! It speaks the HTTP API of LangGraph's server (assistants, threads, runs, crons, store) as the
-//! official clients use it, runs a built-in echo graph ([`graph`]) and keeps everything in memory
-//! ([`storage`]). Authentication is `auth::axum::AuthLayer`; every route then emits its
+//! official clients use it, runs the graphs you register ([`graph`]) and keeps everything in
+//! memory ([`storage`]). Authentication is `auth::axum::AuthLayer`; every route then emits its
 //! authorization event through [`authz`] and applies the handler's decision.
 //!
+//! The library registers no auth handlers of its own: a crate that depends on it, defines its
+//! handlers with `#[auth::authenticate]` and `#[auth::on(...)]` and builds its dispatcher with
+//! `Auth::from_registry()` gets exactly its own handlers. [`Server`] then serves them:
+//!
 //! ```no_run
-//! # async fn run() -> std::io::Result<()> {
-//! use private_conversations::{Config, serve};
+//! use private_conversations::Server;
+//!
+//! #[auth::authenticate]
+//! async fn authenticate(authorization: Option<&str>) -> Result<auth::MinimalUser, auth::HttpException> {
+//!     match authorization {
+//!         Some("Bearer secret") => Ok(auth::MinimalUser::new("me")),
+//!         _ => Err(auth::HttpException::new(401).with_detail("Invalid token")),
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = auth::Auth::from_registry()?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! serve(Config::default(), listener, std::future::pending()).await
+//! Server::new(auth)
+//!     .serve(listener, async { let _ = tokio::signal::ctrl_c().await; })
+//!     .await?;
+//! # Ok(())
 //! # }
 //! ```
+//!
+//! The `private-conversations` binary serves the policy of LangGraph's tutorial (the
+//! `tutorial-policy` crate) this way.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,14 +46,16 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub mod authz;
+pub mod cors;
 pub mod graph;
 pub mod model;
+pub mod observe;
+pub mod openapi;
 pub mod routes;
-pub mod security;
 pub mod storage;
 pub mod util;
 
-pub use security::auth::Policy;
+pub use cors::Cors;
 use storage::Storage;
 
 /// Puts `threads` threads in `storage`, owned in turn by `user1` … `user{users}` (the server's
@@ -56,15 +77,6 @@ pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), Str
             .map_err(|e| format!("seeding thread {i}: {e:?}"))?;
     }
     Ok(())
-}
-
-/// How the server is set up.
-#[derive(Debug, Clone, Default)]
-pub struct Config {
-    /// The policy to enforce.
-    pub policy: Policy,
-    /// Deadlines and sizes that keep one request from holding the server.
-    pub limits: Limits,
 }
 
 /// Deadlines and sizes that keep one request from holding the server (see `SECURITY.md`).
@@ -99,16 +111,31 @@ pub struct AppState {
     pub runs_done: Arc<Notify>,
     /// Handler deadline and body size limit.
     pub limits: Limits,
+    /// The graphs runs execute, by name.
+    pub graphs: graph::Graphs,
 }
 
 impl AppState {
-    /// A state with the given dispatcher and storage, and the default assistant of every graph.
+    /// A state with the given dispatcher and storage, the [echo graph](graph::Echo) as
+    /// `agent`, and its default assistant.
     pub async fn new(auth: Arc<auth::Auth>, storage: Storage) -> Self {
+        let graphs = graph::Graphs::new().with(graph::GRAPH_ID, graph::Echo);
+        AppState::with_graphs(auth, storage, graphs).await
+    }
+
+    /// A state with the given dispatcher, storage and graphs, and the default assistant of
+    /// every graph (as `langgraph dev` creates them).
+    pub async fn with_graphs(
+        auth: Arc<auth::Auth>,
+        storage: Storage,
+        graphs: graph::Graphs,
+    ) -> Self {
         let state = AppState {
             auth,
             storage,
             runs_done: Arc::new(Notify::new()),
             limits: Limits::default(),
+            graphs,
         };
         routes::assistants::create_default_assistants(&state).await;
         state
@@ -122,7 +149,8 @@ impl AppState {
 }
 
 /// The whole app: routes, authentication layer (with the handler deadline), body size limit,
-/// and JSON errors: every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`.
+/// JSON errors (every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`),
+/// and the access log and request metrics of [`observe`].
 pub fn router(state: AppState) -> Router {
     let layer = AuthLayer::new(state.auth.clone())
         .with_timeout(state.limits.handler_timeout)
@@ -131,8 +159,10 @@ pub fn router(state: AppState) -> Router {
     routes::routes()
         .with_state(state)
         .layer(body_limit)
+        .layer(axum::middleware::from_fn(observe::caller))
         .layer(layer)
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn(observe::access))
 }
 
 /// Rewrites an error response that is not JSON (axum's rejections of a path, query or body it
@@ -169,33 +199,204 @@ async fn json_errors(response: Response) -> Response {
     out
 }
 
-/// Serves on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// A server to run: your dispatcher, the storage, the limits (and the graphs, CORS and metrics
+/// set up by the other methods), served by [`Server::serve`].
 ///
-/// Prints the registered handlers, the uncovered (resource, action) pairs and, once ready,
-/// `listening on http://ADDR`.
-pub async fn serve(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let auth = config
-        .policy
-        .build()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    println!("policy: {:?}", config.policy);
-    serve_with(
-        auth,
-        Storage::in_memory(),
-        config.limits,
-        listener,
-        shutdown,
-    )
-    .await
+/// ```no_run
+/// # async fn run(auth: auth::Auth) -> std::io::Result<()> {
+/// use private_conversations::{Limits, Server};
+/// use private_conversations::storage::Storage;
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:2024").await?;
+/// Server::new(auth)
+///     .storage(Storage::in_memory())
+///     .limits(Limits::default())
+///     .serve(listener, std::future::pending())
+///     .await
+/// # }
+/// ```
+pub struct Server {
+    auth: auth::Auth,
+    storage: Storage,
+    limits: Limits,
+    quiet: bool,
+    cors: Cors,
+    metrics: MetricsAccess,
+    graphs: graph::Graphs,
 }
 
-/// [`serve`] with a dispatcher and a storage of the caller's: the binary uses it to switch
-/// authentication and authorization off for benchmarks (an [`auth::Auth`] without handlers) and
-/// to start with seeded threads.
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsAccess {
+    /// [`Public`](Self::Public) when the server listens on a loopback address, else
+    /// [`Off`](Self::Off): metrics say which routes are used and by how many failed logins.
+    #[default]
+    Auto,
+    /// Served without authentication.
+    Public,
+    /// Served to any authenticated user (the authenticate handler runs; no authorization event).
+    Authenticated,
+    /// Not served (404).
+    Off,
+}
+
+impl MetricsAccess {
+    /// What [`Auto`](Self::Auto) means for a server listening on `addr`.
+    pub fn resolve(self, addr: std::net::IpAddr) -> MetricsAccess {
+        match self {
+            MetricsAccess::Auto if addr.is_loopback() => MetricsAccess::Public,
+            MetricsAccess::Auto => MetricsAccess::Off,
+            other => other,
+        }
+    }
+}
+
+impl Server {
+    /// A server enforcing `auth`, with an empty in-memory storage and the default limits.
+    pub fn new(auth: auth::Auth) -> Self {
+        Server {
+            auth,
+            storage: Storage::in_memory(),
+            limits: Limits::default(),
+            quiet: false,
+            cors: Cors::default(),
+            metrics: MetricsAccess::Auto,
+            graphs: graph::Graphs::new(),
+        }
+    }
+
+    /// Registers `graph` under `name` (an assistant's `graph_id`); its default assistant is
+    /// created at start-up. With no graph registered, the server runs the
+    /// [echo graph](graph::Echo) as `agent`.
+    pub fn graph(mut self, name: impl Into<String>, graph: impl graph::Graph) -> Self {
+        self.graphs = self.graphs.with(name, graph);
+        self
+    }
+
+    /// Cross-origin requests (default: none allowed). An invalid policy makes
+    /// [`router`](Self::router) and [`serve`](Self::serve) fail; check it first with
+    /// [`Cors::layer`].
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// Who may read `GET /metrics` (default: [`MetricsAccess::Auto`]).
+    pub fn metrics(mut self, access: MetricsAccess) -> Self {
+        self.metrics = access;
+        self
+    }
+
+    /// Where resources live (default: [`Storage::in_memory`]).
+    pub fn storage(mut self, storage: Storage) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Deadlines and sizes (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Whether [`serve`](Self::serve) prints nothing but `listening on http://ADDR` (default:
+    /// it also prints the handlers and the uncovered (resource, action) pairs).
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// What [`serve`](Self::serve) prints about the dispatcher: one line per handler, then the
+    /// (resource, action) pairs no handler covers and what happens to them: denied (403) under
+    /// `deny_uncovered(true)`, else allowed without a filter.
+    pub fn report(&self) -> String {
+        policy_report(&self.auth)
+    }
+
+    /// The app, without listening: every route with its layers. `/metrics` is served as
+    /// [`MetricsAccess::resolve`] says for a server listening on `addr`.
+    pub async fn router(self, addr: std::net::IpAddr) -> std::io::Result<Router> {
+        let cors = if self.cors.is_enabled() {
+            Some(self.cors.layer().map_err(std::io::Error::other)?)
+        } else {
+            None
+        };
+        let auth = Arc::new(self.auth);
+        let graphs = if self.graphs.is_empty() {
+            graph::Graphs::new().with(graph::GRAPH_ID, graph::Echo)
+        } else {
+            self.graphs
+        };
+        let state = AppState::with_graphs(auth.clone(), self.storage, graphs)
+            .await
+            .with_limits(self.limits);
+        let mut app = router(state.clone());
+        let metrics = Router::new().route("/metrics", axum::routing::get(observe::render));
+        match self.metrics.resolve(addr) {
+            MetricsAccess::Public | MetricsAccess::Auto => {
+                observe::prometheus();
+                app = app.merge(metrics);
+            }
+            MetricsAccess::Authenticated => {
+                observe::prometheus();
+                let layer = AuthLayer::new(auth)
+                    .with_timeout(state.limits.handler_timeout)
+                    .with_public_paths(Vec::<String>::new());
+                app = app.merge(metrics.layer(layer));
+            }
+            MetricsAccess::Off => {}
+        }
+        if let Some(cors) = cors {
+            app = app.layer(cors);
+        }
+        Ok(app)
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops accepting and finishes the
+    /// requests in flight.
+    ///
+    /// Prints the [report](Self::report) (unless [quiet](Self::quiet)) and, once ready,
+    /// `listening on http://ADDR`.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        if !self.quiet {
+            print!("{}", self.report());
+        }
+        let addr = listener.local_addr()?;
+        let app = self.router(addr.ip()).await?;
+        observe::spawn_upkeep();
+        println!("listening on http://{addr}");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+fn policy_report(auth: &auth::Auth) -> String {
+    let mut out = String::new();
+    for h in auth.handlers() {
+        out.push_str(&format!("  handler {h}\n"));
+    }
+    let uncovered = auth.uncovered();
+    if uncovered.is_empty() {
+        out.push_str("  every (resource, action) is covered by a handler\n");
+    } else {
+        let pairs: Vec<String> = uncovered.iter().map(|(r, a)| format!("{r}.{a}")).collect();
+        let fate = if auth.deny_uncovered() {
+            "denied with 403"
+        } else {
+            "allowed without a filter"
+        };
+        out.push_str(&format!("  uncovered ({fate}): {}\n", pairs.join(", ")));
+    }
+    out
+}
+
+/// [`Server`] in one call: serves `auth` over `storage` with `limits` on `listener` until
+/// `shutdown` completes.
 pub async fn serve_with(
     auth: auth::Auth,
     storage: Storage,
@@ -203,26 +404,10 @@ pub async fn serve_with(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    for h in auth.handlers() {
-        println!("  handler {h}");
-    }
-    let uncovered = auth.uncovered();
-    if uncovered.is_empty() {
-        println!("  every (resource, action) is covered by a handler");
-    } else {
-        let pairs: Vec<String> = uncovered.iter().map(|(r, a)| format!("{r}.{a}")).collect();
-        println!(
-            "  uncovered (allowed without a filter): {}",
-            pairs.join(", ")
-        );
-    }
-    let state = AppState::new(Arc::new(auth), storage)
-        .await
-        .with_limits(limits);
-    let addr = listener.local_addr()?;
-    println!("listening on http://{addr}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    Server::new(auth)
+        .storage(storage)
+        .limits(limits)
+        .serve(listener, shutdown)
         .await
 }
 
@@ -244,5 +429,19 @@ mod tests {
         }
         assert!(seed(&storage, 1, 0).await.is_err());
         seed(&Storage::in_memory(), 0, 0).await.unwrap();
+    }
+
+    #[test]
+    fn the_report_says_what_happens_to_uncovered_pairs() {
+        let allowing = auth::Auth::builder().build().unwrap();
+        let report = policy_report(&allowing);
+        assert!(
+            report.contains("uncovered (allowed without a filter): "),
+            "{report}"
+        );
+        let denying = auth::Auth::builder().deny_uncovered(true).build().unwrap();
+        let report = policy_report(&denying);
+        assert!(report.contains("uncovered (denied with 403): "), "{report}");
+        assert!(!report.contains("allowed"), "{report}");
     }
 }

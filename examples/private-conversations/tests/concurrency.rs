@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Client, Server};
-use private_conversations::Policy;
 use serde_json::{Value, json};
+use tutorial_policy::Policy;
 
 const TASKS: usize = 16;
 const RUNS_PER_TASK: usize = 2;

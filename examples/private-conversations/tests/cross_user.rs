@@ -4,8 +4,8 @@
 mod common;
 
 use common::Server;
-use private_conversations::Policy;
 use serde_json::json;
+use tutorial_policy::Policy;
 
 async fn thread_of(client: &common::Client, metadata: serde_json::Value) -> String {
     client

@@ -4,9 +4,10 @@
 mod common;
 
 use common::{Reply, Server};
-use private_conversations::{Limits, Policy};
+use private_conversations::Limits;
 use reqwest::Method;
 use serde_json::json;
+use tutorial_policy::Policy;
 
 fn assert_json_error(r: &Reply, status: u16, what: &str) {
     assert_eq!(r.status.as_u16(), status, "{what}: {}", r.text);
@@ -274,7 +275,7 @@ async fn bodies_over_the_limit_are_413() {
     server.stop().await;
 
     // A configured limit.
-    let auth_rules = private_conversations::Policy::Scoped.build().unwrap();
+    let auth_rules = tutorial_policy::Policy::Scoped.build().unwrap();
     let limits = Limits {
         body_limit: 4096,
         ..Limits::default()

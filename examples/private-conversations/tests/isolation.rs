@@ -214,7 +214,7 @@ async fn expect_view(
 }
 
 async fn play(ops: Vec<Op>, scoped: bool) -> Result<(), TestCaseError> {
-    let base = "private_conversations::security::auth";
+    let base = "tutorial_policy";
     let mut builder = auth::Auth::builder()
         .module(&format!("{}::four_users", module_path!()))
         .module(&format!("{base}::global"));

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Client, Server};
-use private_conversations::Policy;
 use serde_json::{Value, json};
+use tutorial_policy::Policy;
 
 async fn id_of(r: common::Reply, key: &str) -> String {
     r.ok()[key].as_str().unwrap().to_owned()

@@ -3,8 +3,8 @@
 mod common;
 
 use common::Server;
-use private_conversations::Policy;
 use serde_json::json;
+use tutorial_policy::Policy;
 
 const HI: &str = "Hi, this is Alice's private chat";
 

@@ -38,10 +38,16 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// Creates the assistant of every graph, as `langgraph dev` does at start-up.
 pub(crate) async fn create_default_assistants(state: &AppState) {
-    let id = graph::default_assistant_id(graph::GRAPH_ID).to_string();
+    for name in state.graphs.names() {
+        create_default_assistant(state, name).await;
+    }
+}
+
+async fn create_default_assistant(state: &AppState, graph_id: &str) {
+    let id = graph::default_assistant_id(graph_id).to_string();
     let version = AssistantVersion {
         assistant_id: id,
-        graph_id: graph::GRAPH_ID.into(),
+        graph_id: graph_id.into(),
         config: json!({}),
         context: json!({}),
         metadata: json!({"created_by": "system"})
@@ -49,7 +55,7 @@ pub(crate) async fn create_default_assistants(state: &AppState) {
             .cloned()
             .unwrap_or_default(),
         version: 1,
-        name: graph::GRAPH_ID.into(),
+        name: graph_id.into(),
         description: None,
         created_at: now(),
     };
@@ -68,8 +74,8 @@ pub(crate) async fn create_default_assistants(state: &AppState) {
 
 /// An assistant id as given in a path or body: a UUID, or a graph id standing for the graph's
 /// default assistant.
-pub fn resolve_id(id: &str) -> Result<String, ApiError> {
-    if graph::exists(id) {
+pub fn resolve_id(state: &AppState, id: &str) -> Result<String, ApiError> {
+    if state.graphs.contains(id) {
         return Ok(graph::default_assistant_id(id).to_string());
     }
     parse_uuid("assistant", id).map(|u| u.to_string())
@@ -103,7 +109,7 @@ async fn create(
     let graph_id = body
         .graph_id
         .ok_or_else(|| ApiError::invalid("graph_id is required"))?;
-    if !graph::exists(&graph_id) {
+    if !state.graphs.contains(&graph_id) {
         return Err(ApiError::not_found(format!("Graph '{graph_id}' not found")));
     }
     let id = match &body.assistant_id {
@@ -161,7 +167,7 @@ async fn read_checked(
     user: &Authenticated,
     raw_id: &str,
 ) -> Result<Assistant, ApiError> {
-    let id = resolve_id(raw_id)?;
+    let id = resolve_id(state, raw_id)?;
     let mut value = AuthValue::from({
         let mut built = AssistantsRead::default();
         built.assistant_id = Some(id.clone());
@@ -190,8 +196,14 @@ async fn drawing(
     user: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    read_checked(&state, &user, &id).await?;
-    Ok(Json(graph::drawing()))
+    let a = read_checked(&state, &user, &id).await?;
+    let g = &a.current.graph_id;
+    Ok(Json(
+        state
+            .graphs
+            .get(g)
+            .map_or(Value::Null, |graph| graph.drawing(g)),
+    ))
 }
 
 async fn schemas(
@@ -200,7 +212,13 @@ async fn schemas(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let a = read_checked(&state, &user, &id).await?;
-    Ok(Json(graph::schemas(&a.current.graph_id)))
+    let g = &a.current.graph_id;
+    Ok(Json(
+        state
+            .graphs
+            .get(g)
+            .map_or(Value::Null, |graph| graph.schemas(g)),
+    ))
 }
 
 async fn subgraphs(
@@ -228,9 +246,9 @@ async fn update(
     Path(raw_id): Path<String>,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Assistant>, ApiError> {
-    let id = resolve_id(&raw_id)?;
+    let id = resolve_id(&state, &raw_id)?;
     if let Some(g) = &body.graph_id
-        && !graph::exists(g)
+        && !state.graphs.contains(g)
     {
         return Err(ApiError::not_found(format!("Graph '{g}' not found")));
     }
@@ -291,7 +309,7 @@ async fn delete(
     user: Authenticated,
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = resolve_id(&raw_id)?;
+    let id = resolve_id(&state, &raw_id)?;
     let mut value = AuthValue::from({
         let mut built = AssistantsDelete::default();
         built.assistant_id = id.clone();
@@ -441,7 +459,7 @@ async fn set_latest(
     Path(raw_id): Path<String>,
     JsonBody(body): JsonBody<LatestBody>,
 ) -> Result<Json<Assistant>, ApiError> {
-    let id = resolve_id(&raw_id)?;
+    let id = resolve_id(&state, &raw_id)?;
     let version = body
         .version
         .ok_or_else(|| ApiError::invalid("version is required"))?;

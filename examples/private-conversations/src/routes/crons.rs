@@ -84,7 +84,7 @@ async fn create_inner(
         .get("assistant_id")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid("assistant_id is required"))?;
-    let assistant_id = super::assistants::resolve_id(raw_assistant)?;
+    let assistant_id = super::assistants::resolve_id(state, raw_assistant)?;
     payload.insert("assistant_id".into(), assistant_id.clone().into());
     let end_time = match payload.remove("end_time") {
         None | Some(Value::Null) => None,
@@ -293,7 +293,7 @@ async fn run_search(
     let assistant_id = body
         .assistant_id
         .as_deref()
-        .map(super::assistants::resolve_id)
+        .map(|a| super::assistants::resolve_id(state, a))
         .transpose()?;
     let thread_id = body
         .thread_id

@@ -2,7 +2,6 @@
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
@@ -20,8 +19,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/ok", get(|| async { axum::Json(json!({"ok": true})) }))
         .route("/info", get(info))
-        .route("/docs", get(docs))
-        .route("/openapi.json", get(openapi))
+        .route("/docs", get(crate::openapi::docs))
+        .route("/openapi.json", get(crate::openapi::openapi))
         .merge(assistants::routes())
         .merge(threads::routes())
         .merge(runs::routes())
@@ -100,28 +99,6 @@ async fn info() -> axum::Json<Value> {
         "langgraph_py_version": null,
         "flags": {"assistants": true, "crons": true, "langsmith": false},
         "metadata": {"server": "private-conversations"},
-    }))
-}
-
-async fn docs() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!doctype html><title>private-conversations</title>\
-         <p>A LangGraph-compatible server. The API is listed at <a href=\"/openapi.json\">/openapi.json</a>.</p>",
-    )
-        .into_response()
-}
-
-async fn openapi() -> axum::Json<Value> {
-    let mut paths = serde_json::Map::new();
-    for (method, path) in ROUTES {
-        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        entry[method.to_lowercase()] = json!({"responses": {"200": {"description": "OK"}}});
-    }
-    axum::Json(json!({
-        "openapi": "3.1.0",
-        "info": {"title": "private-conversations", "version": env!("CARGO_PKG_VERSION")},
-        "paths": paths,
     }))
 }
 

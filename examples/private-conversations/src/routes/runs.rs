@@ -92,9 +92,7 @@ async fn prepare(
         .assistant_id
         .as_deref()
         .ok_or_else(|| ApiError::invalid("assistant_id is required"))?;
-    let assistant_id = super::assistants::resolve_id(raw_assistant)?;
-    graph::input_messages(body.kwargs.input.as_ref().unwrap_or(&Value::Null))
-        .map_err(|e| ApiError::invalid(format!("Invalid input: {e}")))?;
+    let assistant_id = super::assistants::resolve_id(state, raw_assistant)?;
     if let Some(s) = body.after_seconds
         && !(0.0..=86_400.0).contains(&s)
     {
@@ -109,6 +107,15 @@ async fn prepare(
         .get(&assistant_id, None)
         .await
         .ok_or_else(|| ApiError::not_found(format!("Assistant '{raw_assistant}' not found")))?;
+    let graph = state
+        .graphs
+        .get(&assistant.current.graph_id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("Graph '{}' not found", assistant.current.graph_id))
+        })?;
+    graph
+        .validate_input(body.kwargs.input.as_ref().unwrap_or(&Value::Null))
+        .map_err(|e| ApiError::invalid(format!("Invalid input: {e}")))?;
     let run_id = uuid::Uuid::new_v4().to_string();
     let mut value = AuthValue::from({
         let mut built = RunsCreate::default();
@@ -255,56 +262,106 @@ async fn create_on_thread(
     Ok(run)
 }
 
-/// Runs the graph for a pending run, atomically with the thread: a run executes after the
-/// runs before it (they are all pending in order, and each execution finishes them in order).
+/// What a graph made of one run: its checkpoints, or the error that failed it.
+type Outcome = (String, Result<Vec<graph::Checkpoint>, String>);
+
+/// The graph's input for a stored run: its input, the state, its config.
+fn run_input(run: &Run, state: Value) -> (String, graph::RunInput) {
+    let config = run.kwargs.get("config").cloned().unwrap_or(Value::Null);
+    let graph_id = config["configurable"]["graph_id"]
+        .as_str()
+        .unwrap_or(graph::GRAPH_ID)
+        .to_owned();
+    let input = run.kwargs.get("input").cloned().unwrap_or(Value::Null);
+    (
+        graph_id,
+        graph::RunInput {
+            input,
+            state,
+            config,
+        },
+    )
+}
+
+/// Runs the graph of a pending run and of the pending runs before it (enqueued runs execute in
+/// order), then stores their checkpoints atomically with the thread. The graphs run outside the
+/// storage's lock; if the thread changed meanwhile (another run, a state update), they run again
+/// on the new state.
 async fn execute(state: &AppState, tid: &str, rid: &str) {
-    let rid_owned = rid.to_owned();
-    let change = Box::new(move |t: &mut Thread| {
-        // Enqueue: earlier pending runs go first.
-        let Some(pos) = t.runs.iter().position(|r| r.run_id == rid_owned) else {
-            return Ok(());
+    const ATTEMPTS: usize = 16;
+    for attempt in 1..=ATTEMPTS {
+        let Some(thread) = state.storage.threads.get(tid, None).await else {
+            break;
         };
-        for i in 0..=pos {
-            if t.runs[i].status != "pending" {
-                continue;
+        let Some(pos) = thread.runs.iter().position(|r| r.run_id == rid) else {
+            break;
+        };
+        let mut values = thread.values.clone();
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        for run in thread.runs[..=pos].iter().filter(|r| r.status == "pending") {
+            let (graph_id, input) = run_input(run, values.clone());
+            let result = state.graphs.run(&graph_id, input).await;
+            if let Ok(Some(last)) = result.as_ref().map(|c| c.last()) {
+                values = last.values.clone();
             }
-            let input = t.runs[i]
-                .kwargs
-                .get("input")
-                .cloned()
-                .unwrap_or(Value::Null);
-            let user_id = t.runs[i].kwargs["config"]["configurable"]["langgraph_auth_user_id"]
-                .as_str()
-                .map(str::to_owned);
-            match graph::run(&t.values, &input, user_id.as_deref()) {
-                Ok(values) => {
-                    let mut md = Object::new();
-                    md.insert("source".into(), "loop".into());
-                    md.insert("run_id".into(), t.runs[i].run_id.clone().into());
-                    push_checkpoint(t, values, md);
-                    t.runs[i].status = "success".into();
-                    t.error = Value::Null;
+            outcomes.push((run.run_id.clone(), result));
+        }
+        if outcomes.is_empty() {
+            break;
+        }
+        let seen = thread.values;
+        let change = Box::new(move |t: &mut Thread| {
+            let unchanged = t.values == seen
+                && outcomes.iter().all(|(id, _)| {
+                    t.runs
+                        .iter()
+                        .any(|r| &r.run_id == id && r.status == "pending")
+                });
+            if !unchanged {
+                return Err(ApiError::conflict("the thread changed during the run"));
+            }
+            for (id, result) in outcomes {
+                let Some(i) = t.runs.iter().position(|r| r.run_id == id) else {
+                    continue;
+                };
+                match result {
+                    Ok(checkpoints) => {
+                        for step in checkpoints {
+                            let mut md = Object::new();
+                            md.insert("source".into(), "loop".into());
+                            md.insert("run_id".into(), id.clone().into());
+                            md.insert("writes".into(), json!({ step.node: null }));
+                            push_checkpoint(t, step.values, md);
+                        }
+                        t.runs[i].status = "success".into();
+                        t.error = Value::Null;
+                    }
+                    Err(e) => {
+                        t.runs[i].status = "error".into();
+                        t.error = json!({ "error": "ValueError", "message": e });
+                    }
                 }
-                Err(e) => {
-                    t.runs[i].status = "error".into();
-                    t.error = json!({ "error": "ValueError", "message": e });
+                t.runs[i].updated_at = now();
+                if let Some(Value::Object(c)) = t.runs[i].kwargs.get("config") {
+                    t.config = c.clone();
                 }
             }
-            t.runs[i].updated_at = now();
-            if let Some(Value::Object(c)) = t.runs[i].kwargs.get("config") {
-                t.config = c.clone();
+            refresh_status(t);
+            Ok(())
+        });
+        match state.storage.threads.modify(tid, None, change).await {
+            Ok(_) => break,
+            Err(e) if e.status == StatusCode::CONFLICT && attempt < ATTEMPTS => continue,
+            Err(e) => {
+                tracing::error!(
+                    thread_id = tid,
+                    run_id = rid,
+                    detail = e.detail,
+                    "run failed"
+                );
+                break;
             }
         }
-        refresh_status(t);
-        Ok(())
-    });
-    if let Err(e) = state.storage.threads.modify(tid, None, change).await {
-        tracing::error!(
-            thread_id = tid,
-            run_id = rid,
-            detail = e.detail,
-            "run failed"
-        );
     }
     state.runs_done.notify_waiters();
 }
@@ -465,9 +522,10 @@ async fn stateless(
     body: RunBody,
 ) -> Result<(Run, Value, Value), ApiError> {
     let (mut run, _filter, _) = prepare(state, user, None, body).await?;
-    let input = run.kwargs.get("input").cloned().unwrap_or(Value::Null);
-    match graph::run(&Value::Null, &input, Some(user.identity())) {
-        Ok(values) => {
+    let (graph_id, input) = run_input(&run, Value::Null);
+    match state.graphs.run(&graph_id, input).await {
+        Ok(checkpoints) => {
+            let values = checkpoints.last().map_or(Value::Null, |c| c.values.clone());
             run.status = "success".into();
             Ok((run, values, Value::Null))
         }

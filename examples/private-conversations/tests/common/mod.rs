@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use private_conversations::storage::Storage;
-use private_conversations::{AppState, Config, Limits, Policy, router, serve};
+use private_conversations::{AppState, Limits, Server as App, router};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
+use tutorial_policy::Policy;
 
 /// A running server; dropping it shuts it down.
 pub struct Server {
@@ -22,11 +23,8 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let config = Config {
-            policy,
-            ..Config::default()
-        };
-        let task = tokio::spawn(serve(config, listener, async move {
+        let app = App::new(policy.build().unwrap()).quiet(true);
+        let task = tokio::spawn(app.serve(listener, async move {
             let _ = rx.await;
         }));
         Server {

@@ -120,7 +120,7 @@ pub fn check_authorization(auth: &Auth, header: Option<&[u8]>) {
 
 /// The tutorial's dispatcher (the scoped policy), as the server builds it.
 pub fn tutorial_auth() -> Auth {
-    private_conversations::Policy::Scoped.build().unwrap()
+    tutorial_policy::Policy::Scoped.build().unwrap()
 }
 
 /// The output of a future that finishes without waiting (the tutorial's handlers never wait).

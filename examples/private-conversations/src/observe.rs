@@ -1,0 +1,171 @@
+//! What the server says about itself: one access log line per request and the Prometheus
+//! metrics behind `GET /metrics`.
+//!
+//! The access log line (target `access`, level `info`) has the method, the route's path template
+//! (never the raw path with its ids), the status, the latency and the user's identity; never a
+//! token. A 401 also says why (the `detail` the client got). The authorization line of each
+//! event is at `debug` (see [`authz`](crate::authz)).
+//!
+//! Metrics (names as Prometheus shows them):
+//! - `http_requests_total{method, route, status}` and `http_request_duration_seconds{method,
+//!   route}` (a histogram);
+//! - `auth_authorizations_total{event, handler, outcome}` (from [`authz`](crate::authz));
+//! - `auth_authentication_failures_total{reason}`.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use auth::axum::Authenticated;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// The latency histogram's buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.000_25, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// The longest 401 reason kept as a metric label (a handler's detail could be anything).
+const REASON_MAX: usize = 80;
+
+/// The process's Prometheus recorder, installed on first use. `None` when another metrics
+/// recorder was installed first (the app's own): `/metrics` then says so.
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&BUCKETS)
+                .expect("the buckets are not empty");
+            builder.install_recorder().ok()
+        })
+        .as_ref()
+}
+
+/// Drains the latency histograms every few seconds, so that memory stays bounded between
+/// scrapes. Runs until the process ends.
+pub fn spawn_upkeep() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    if let Some(handle) = prometheus() {
+        STARTED.get_or_init(|| {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    handle.run_upkeep();
+                }
+            });
+        });
+    }
+}
+
+/// `GET /metrics`: every metric in Prometheus' text format.
+pub async fn render() -> Response {
+    match prometheus() {
+        Some(handle) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => crate::util::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another metrics recorder is installed in this process",
+        )
+        .into_response(),
+    }
+}
+
+/// The user of a request, handed from inside the authentication layer to [`access`] through
+/// the response's extensions.
+#[derive(Clone)]
+struct Caller(Authenticated);
+
+/// Inside the authentication layer: copies the authenticated user (a cheap clone) onto the
+/// response for the access log.
+pub async fn caller(request: Request, next: Next) -> Response {
+    let user = request.extensions().get::<Authenticated>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(user) = user {
+        response.extensions_mut().insert(Caller(user));
+    }
+    response
+}
+
+/// Outside every other layer: logs the request and counts it.
+pub async fn access(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let latency = started.elapsed();
+    let status = response.status();
+    let route = route.as_deref().unwrap_or("(unmatched)");
+    let method_label = method.as_str().to_owned();
+    metrics::counter!(
+        "http_requests_total",
+        "method" => method_label.clone(),
+        "route" => route.to_owned(),
+        "status" => status.as_str().to_owned()
+    )
+    .increment(1);
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "method" => method_label,
+        "route" => route.to_owned()
+    )
+    .record(latency.as_secs_f64());
+    if status == StatusCode::UNAUTHORIZED {
+        let (response, reason) = unauthorized_reason(response).await;
+        let label: String = reason.chars().take(REASON_MAX).collect();
+        metrics::counter!("auth_authentication_failures_total", "reason" => label).increment(1);
+        tracing::info!(
+            target: "access",
+            method = %method,
+            route,
+            status = status.as_u16(),
+            latency_us = latency.as_micros() as u64,
+            reason = %reason,
+            "unauthorized"
+        );
+        return response;
+    }
+    let user = response
+        .extensions()
+        .get::<Caller>()
+        .map(|c| c.0.identity());
+    tracing::info!(
+        target: "access",
+        method = %method,
+        route,
+        status = status.as_u16(),
+        latency_us = latency.as_micros() as u64,
+        user = user.unwrap_or("-"),
+        "request"
+    );
+    response
+}
+
+/// The `detail` of a 401 (the reason the client was told), and the same response.
+async fn unauthorized_reason(response: Response) -> (Response, String) {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (
+            Response::from_parts(parts, Body::empty()),
+            "unreadable body".into(),
+        );
+    };
+    let reason = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "no detail".into());
+    (Response::from_parts(parts, Body::from(bytes)), reason)
+}

@@ -1,3 +1,0 @@
-//! The server's security policy.
-
-pub mod auth;

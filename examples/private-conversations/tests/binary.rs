@@ -1,0 +1,337 @@
+//! The binary as an operator runs it: its command line and its shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_private-conversations");
+
+/// The binary, started on port 0; killed if the test ends early.
+struct Running {
+    child: std::process::Child,
+    base: String,
+    stdout: std::sync::mpsc::Receiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        Running::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
+        let child = Command::new(BIN)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Killed and reaped on drop, also when the test fails below.
+        let mut running = Running {
+            child,
+            base: String::new(),
+            stdout: rx,
+            stderr: None,
+        };
+        let mut err = running.child.stderr.take().unwrap();
+        running.stderr = Some(std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut err, &mut text);
+            text
+        }));
+        let out = running.child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let line = running
+                .stdout
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the server printed `listening on`");
+            if let Some(base) = line.strip_prefix("listening on ") {
+                running.base = base.to_owned();
+                return running;
+            }
+        }
+    }
+
+    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Running {
+    /// SIGTERM, then everything the server wrote on stderr.
+    fn stop(mut self) -> String {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let status = self.wait(Duration::from_secs(15));
+        assert_eq!(status.code(), Some(0));
+        self.stderr.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_finishes_a_streaming_run_then_exits_0() {
+    let mut server = Running::start(&["--shutdown-grace", "20"]);
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let thread: serde_json::Value = http
+        .post(format!("{base}/threads"))
+        .bearer_auth("user1-token")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tid = thread["thread_id"].as_str().unwrap().to_owned();
+    // The run starts 1.5 s after it is created: its stream is in flight when SIGTERM comes.
+    let stream = tokio::spawn({
+        let http = http.clone();
+        let url = format!("{base}/threads/{tid}/runs/stream");
+        async move {
+            let response = http
+                .post(url)
+                .bearer_auth("user1-token")
+                .json(&json!({
+                    "assistant_id": "agent",
+                    "input": {"messages": [{"role": "user", "content": "still there?"}]},
+                    "stream_mode": ["values"],
+                    "after_seconds": 1.5,
+                }))
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!stream.is_finished(), "the stream is still in flight");
+    let term = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No longer accepting…
+    let late = http.get(format!("{base}/ok")).send().await;
+    assert!(
+        late.is_err(),
+        "a new connection after SIGTERM was served: {late:?}"
+    );
+    // …but the stream in flight gets its whole answer.
+    let (status, body) = stream.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("event: values"), "{body}");
+    assert!(body.contains("still there?"), "{body}");
+    let exit = tokio::task::spawn_blocking(move || {
+        let status = server.wait(Duration::from_secs(15));
+        let said: Vec<String> = server.stdout.try_iter().collect();
+        (status, said)
+    })
+    .await
+    .unwrap();
+    assert_eq!(exit.0.code(), Some(0), "{:?}", exit.1);
+    assert!(
+        exit.1.iter().any(|l| l.starts_with("shutting down")),
+        "{:?}",
+        exit.1
+    );
+}
+
+#[test]
+fn an_invalid_flag_or_variable_is_one_line_and_exit_2() {
+    // (flags, environment, what the line names)
+    type Case = (
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+    let cases: [Case; 5] = [
+        (&["--port", "http"], &[], "--port"),
+        (&[], &[("PORT", "-1")], "--port"),
+        (&["--log-format", "xml"], &[], "--log-format"),
+        (&["--bogus"], &[], "--bogus"),
+        (
+            &[
+                "--cors-allow-origins",
+                "*",
+                "--cors-allow-credentials",
+                "true",
+            ],
+            &[],
+            "credentials",
+        ),
+    ];
+    for (args, env, names) in cases {
+        let out = Command::new(BIN)
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?} {env:?}: {stderr}"
+        );
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(names),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn help_lists_every_flag_with_its_default_and_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (flag, var) in [
+        ("--host", "HOST"),
+        ("--port", "PORT"),
+        ("--policy", "POLICY"),
+        ("--auth", "AUTH"),
+        ("--log-level", "LOG_LEVEL"),
+        ("--log-format", "LOG_FORMAT"),
+        ("--metrics", "METRICS"),
+        ("--cors-allow-origins", "CORS_ALLOW_ORIGINS"),
+        ("--cors-allow-credentials", "CORS_ALLOW_CREDENTIALS"),
+        ("--shutdown-grace", "SHUTDOWN_GRACE"),
+    ] {
+        let at = help
+            .find(&format!("{flag} <"))
+            .unwrap_or_else(|| panic!("{flag}"));
+        let section = &help[at..];
+        let end = section[2..]
+            .find("\n      --")
+            .map_or(section.len(), |e| e + 2);
+        let section = &section[..end];
+        assert!(section.contains(&format!("[env: {var}")), "{section}");
+        assert!(section.contains("[default: "), "{section}");
+    }
+}
+
+/// Requests as a user, a stranger and a thief; the log lines they leave.
+async fn logged(env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let server = Running::start_with_env(&[], env);
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let thread: serde_json::Value = http
+        .post(format!("{base}/threads"))
+        .bearer_auth("user1-token")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tid = thread["thread_id"].as_str().unwrap();
+    let r = http
+        .get(format!("{base}/threads/{tid}"))
+        .bearer_auth("user1-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .get(format!("{base}/threads/{tid}"))
+        .bearer_auth("secret-stolen-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(format!("{base}/threads/{tid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let stderr = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    assert!(
+        !stderr.contains("user1-token"),
+        "a token in the log: {stderr}"
+    );
+    assert!(
+        !stderr.contains("secret-stolen-token"),
+        "a token in the log: {stderr}"
+    );
+    stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn json_logs_have_an_access_line_per_request_and_401_reasons() {
+    // Set through the environment, as a deployment would.
+    let lines = logged(&[("LOG_FORMAT", "json")]).await;
+    let access: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["target"] == "access").collect();
+    assert_eq!(access.len(), 4, "{lines:#?}");
+    let read = access
+        .iter()
+        .find(|l| l["fields"]["status"] == 200 && l["fields"]["method"] == "GET")
+        .unwrap_or_else(|| panic!("{access:#?}"));
+    assert_eq!(read["level"], "INFO");
+    assert_eq!(
+        read["fields"]["route"], "/threads/{thread_id}",
+        "the template, not the id"
+    );
+    assert_eq!(read["fields"]["user"], "user1");
+    assert!(read["fields"]["latency_us"].is_u64());
+    let reasons: Vec<&str> = access
+        .iter()
+        .filter(|l| l["fields"]["status"] == 401)
+        .map(|l| l["fields"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["Invalid token", "Missing authorization header"]);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "authorization"),
+        "the authorization line is at debug: {lines:#?}"
+    );
+
+    let lines = logged(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "debug")]).await;
+    let decision = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "authorization")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert_eq!(decision["level"], "DEBUG");
+    assert_eq!(decision["fields"]["user"], "user1");
+}
