@@ -233,10 +233,11 @@ impl Dialect {
     ///
     /// ```
     /// use auth::sql::Dialect;
-    /// use auth::{Filter, filter};
+    /// use auth::Filter;
     ///
     /// assert_eq!(Dialect::Postgres.filter(&Filter::all(), "m").unwrap().sql(1), "TRUE");
-    /// let bad = filter!({"owner": {"$ne": "u1"}});
+    /// // `$or` needs two branches: this filter is poisoned.
+    /// let bad = Filter::or(Vec::new());
     /// assert!(Dialect::Sqlite.filter(&bad, "m").is_err());
     /// ```
     pub fn filter(self, filter: &Filter, column: &str) -> Result<Predicate, SqlError> {
