@@ -13,10 +13,10 @@ use auth::{Action, Auth, AuthUser, Filter, Request, Resource};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Map, json};
 
-/// The tutorial's policy, as the README writes it: authentication (copying its users' strings as
-/// the README does, and lending them as the example server does), the global handler (as the
-/// example server writes it, with `Filter::eq`, and as the README does, with `filter!`), and a
-/// scoped read handler.
+/// The tutorial's policy, as the README writes it: authentication (with literal users as the
+/// README does, and from a static table as the example server does: both lent, not copied), the
+/// global handler (as the example server writes it, with `Filter::eq`, and as the README does,
+/// with `filter!`, which compiles to the same call), and a scoped read handler.
 mod policy {
     /// `Authorization: Bearer <token>` → the token, or the tutorial's 401s.
     fn bearer_token(authorization: Option<&str>) -> Result<&str, auth::HttpException> {

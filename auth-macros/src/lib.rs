@@ -5,6 +5,10 @@
 //! function, `valid` checks both against the vocabulary (`vocab`) and the handler rules, and
 //! `expand` writes the registration using only the runtime paths listed in `paths`. On any error,
 //! `fallback` emits the function unchanged with the errors and registers nothing.
+//!
+//! `filter` holds `auth::filter!` (parse, validate, expand in one module: JSON-like tokens to the
+//! `Filter` builder calls), and `vocab` the vocabulary table, the one source that the runtime's
+//! `Resource`, `Action` and event table are generated from (`__vocabulary!`).
 
 mod attr;
 mod expand;
@@ -87,29 +91,26 @@ use proc_macro::TokenStream;
 /// # The equivalent code without the macro
 ///
 /// The macro keeps the function exactly as written and adds, next to it, a shim with the
-/// runtime's fixed signature that projects the `AuthValue` to the declared value type (which must fit the target), calls
-/// the function and converts its result; then it registers the shim with the target(s), the
-/// function's name and its location. Written by hand (with `auth` as the crate path):
+/// runtime's fixed signature (`auth::HandlerFn`) that projects the `AuthValue` to the declared
+/// value type (which must fit the target), calls the function and converts its result; then it
+/// registers the shim with the target(s), the function's name and its location. The shim is a
+/// closure whose locals have mixed-site hygiene, so it names nothing a user's item could clash
+/// with. Written by hand (with `auth` as the crate path; `__private_0_1_0` is the runtime's hidden
+/// module, named after its version):
 ///
 /// ```ignore
 /// async fn on_thread_create(ctx: &AuthContext, value: &mut ThreadsCreate) -> Filter { ... }
 ///
 /// const _: () = {
-///     fn __auth_handler<'a>(
-///         ctx: &'a ::auth::AuthContext,
-///         value: &'a mut ::auth::AuthValue,
-///     ) -> ::auth::__private::HandlerFuture<'a> {
-///         ::auth::__private::handler_future(async move {
-///             // compiles only if the declared type fits `threads.create`, whose narrowest
-///             // value type is `ThreadsCreate`
-///             let value = ::auth::__private::project_mut::<ThreadsCreate, ::auth::types::ThreadsCreate>(value)?;
-///             ::auth::__private::into_decision(on_thread_create(ctx, value).await)
-///         })
-///     }
-///     ::auth::__private::inventory::submit! {
-///         ::auth::Registration::__authorize(
+///     ::auth::__private_0_1_0::inventory::submit! {
+///         ::auth::__private_0_1_0::authorize(
 ///             &[::auth::Target::Event(::auth::Resource::Threads, ::auth::Action::Create)],
-///             __auth_handler,
+///             |ctx, value| ::auth::__private_0_1_0::handler_future(async move {
+///                 // compiles only if the declared type fits `threads.create`, whose narrowest
+///                 // value type is `ThreadsCreate`
+///                 let value = ::auth::__private_0_1_0::project_mut::<ThreadsCreate, ::auth::types::ThreadsCreate>(value)?;
+///                 ::auth::__private_0_1_0::into_decision(on_thread_create(ctx, value).await)
+///             }),
 ///             "on_thread_create",
 ///             ::core::module_path!(), ::core::file!(), ::core::line!(),
 ///         )
@@ -117,8 +118,9 @@ use proc_macro::TokenStream;
 /// };
 /// ```
 ///
-/// Without the registry (tests, targets where link-time registration does not run), register
-/// such a shim through `auth::Auth::builder().on(targets, name, shim)`.
+/// Without the registry (tests, targets where link-time registration does not run), write the
+/// shim as an `auth::HandlerFn` returning `auth::HandlerFuture::new(async { .. })` and register
+/// it through `auth::Auth::builder().on(targets, name, shim)`.
 ///
 /// # Errors
 ///
@@ -198,18 +200,15 @@ pub fn on(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn get_current_user(authorization: Option<&str>) -> Result<MinimalUser, HttpException> { ... }
 ///
 /// const _: () = {
-///     fn __auth_authenticate<'a>(request: &'a ::auth::Request<'a>) -> ::auth::__private::UserFuture<'a> {
-///         ::auth::__private::user_future(async move {
-///             let authorization = ::auth::__private::extract::<
-///                 ::auth::__private::param::Authorization,
-///                 Option<&str>,
-///             >(request)?;
-///             ::auth::__private::into_user(get_current_user(authorization).await)
-///         })
-///     }
-///     ::auth::__private::inventory::submit! {
-///         ::auth::Registration::__authenticate(
-///             __auth_authenticate,
+///     ::auth::__private_0_1_0::inventory::submit! {
+///         ::auth::__private_0_1_0::authenticate(
+///             |request| ::auth::__private_0_1_0::user_future(async move {
+///                 let authorization = ::auth::__private_0_1_0::extract::<
+///                     ::auth::__private_0_1_0::param::Authorization,
+///                     Option<&str>,
+///                 >(request)?;
+///                 ::auth::__private_0_1_0::into_user(get_current_user(authorization).await)
+///             }),
 ///             false, // whether the handler reads the body (takes `body` or `request`)
 ///             "get_current_user",
 ///             ::core::module_path!(), ::core::file!(), ::core::line!(),
@@ -218,7 +217,9 @@ pub fn on(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// };
 /// ```
 ///
-/// Without the registry, pass such a shim to `auth::Auth::builder().authenticate(name, shim)`.
+/// Without the registry, write the shim as an `auth::AuthenticateFn` returning
+/// `auth::UserFuture::new(async { .. })` and pass it to
+/// `auth::Auth::builder().authenticate(name, shim)`.
 ///
 /// # Errors
 ///
