@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::authz::authorize;
+use crate::authz::{Scope, authorize};
 use crate::graph;
 use crate::model::{Assistant, AssistantVersion, Object};
 use crate::storage::{IfExists, Inserted, Query};
@@ -62,8 +62,48 @@ pub(crate) async fn create_default_assistants(state: &AppState) {
     let _ = state
         .storage
         .assistants
-        .insert(assistant, IfExists::DoNothing, None)
+        .insert(assistant, IfExists::DoNothing, &default_assistant_scope())
         .await;
+}
+
+/// The scope of a graph's default assistant: created by the server at start-up, usable by every
+/// authenticated user under every policy (`SECURITY.md`, "Assistants of runs and crons").
+fn default_assistant_scope() -> Scope {
+    Scope::system("a graph's default assistant, usable by every authenticated user")
+}
+
+/// Whether `id` (resolved) is the default assistant of one of the server's graphs.
+fn is_default(id: &str) -> bool {
+    graph::exists(graph::GRAPH_ID) && id == graph::default_assistant_id(graph::GRAPH_ID).to_string()
+}
+
+/// The assistant a run or a cron names, as the caller may read it.
+///
+/// A graph's default assistant (named by its id or by its graph id, `"agent"`) is usable by
+/// every authenticated user. Any other assistant is resolved under the `assistants.read`
+/// handler's decision and filter, exactly as `GET /assistants/{id}`: the handler's refusal is
+/// answered as is, and an assistant its filter hides is 404, as a missing one.
+pub async fn resolve_for_run(
+    state: &AppState,
+    user: &Authenticated,
+    raw_id: &str,
+) -> Result<Assistant, ApiError> {
+    let id = resolve_id(raw_id)?;
+    let scope = if is_default(&id) {
+        default_assistant_scope()
+    } else {
+        let mut value = AuthValue::from(AssistantsRead {
+            assistant_id: Some(id.clone()),
+            metadata: None,
+        });
+        authorize(state, user, &mut value).await?
+    };
+    state
+        .storage
+        .assistants
+        .get(&id, &scope)
+        .await
+        .ok_or_else(|| not_found(raw_id))
 }
 
 /// An assistant id as given in a path or body: a UUID, or a graph id standing for the graph's
@@ -119,7 +159,7 @@ async fn create(
         if_exists: body.if_exists,
         name: body.name,
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Create(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
@@ -147,7 +187,7 @@ async fn create(
     match state
         .storage
         .assistants
-        .insert(assistant, if_exists, filter.as_ref())
+        .insert(assistant, if_exists, &scope)
         .await?
     {
         Inserted::Created(a) | Inserted::Existing(a) => Ok(Json(a)),
@@ -164,11 +204,11 @@ async fn read_checked(
         assistant_id: Some(id.clone()),
         metadata: None,
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
     state
         .storage
         .assistants
-        .get(&id, filter.as_ref())
+        .get(&id, &scope)
         .await
         .ok_or_else(|| not_found(raw_id))
 }
@@ -239,7 +279,7 @@ async fn update(
         name: body.name,
         version: None,
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Update(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
@@ -274,7 +314,7 @@ async fn update(
     state
         .storage
         .assistants
-        .modify(&id, filter.as_ref(), change)
+        .modify(&id, &scope, change)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(&raw_id))
@@ -289,8 +329,8 @@ async fn delete(
     let mut value = AuthValue::from(AssistantsDelete {
         assistant_id: id.clone(),
     });
-    let filter = authorize(&state, &user, &mut value).await?;
-    match state.storage.assistants.remove(&id, filter.as_ref()).await {
+    let scope = authorize(&state, &user, &mut value).await?;
+    match state.storage.assistants.remove(&id, &scope).await {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&raw_id)),
     }
@@ -321,7 +361,7 @@ async fn run_search(
         limit: Some(limit as i64),
         offset: Some(offset as i64),
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Search(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
@@ -361,14 +401,13 @@ async fn run_search(
         .storage
         .assistants
         .search(Query {
-            auth: filter.as_ref(),
             metadata: v.metadata.as_ref(),
             predicate: Some(&predicate),
             sort_key: Some(&sort_key),
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
-            ..Query::default()
+            ..Query::new(&scope)
         })
         .await;
     Ok((page.items, page.total))
@@ -413,7 +452,7 @@ async fn versions(
         a.versions
             .into_iter()
             .rev()
-            .filter(|v| crate::storage::visible(&v.metadata, None, wanted.as_ref()))
+            .filter(|v| crate::storage::wanted(&v.metadata, wanted.as_ref()))
             .skip(offset)
             .take(limit)
             .collect(),
@@ -440,7 +479,7 @@ async fn set_latest(
         version: Some(version),
         ..Default::default()
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let change = Box::new(move |a: &mut Assistant| {
         let found = a
             .versions
@@ -455,7 +494,7 @@ async fn set_latest(
     state
         .storage
         .assistants
-        .modify(&id, filter.as_ref(), change)
+        .modify(&id, &scope, change)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(&raw_id))

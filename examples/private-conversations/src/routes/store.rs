@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::authz::authorize;
 use crate::model::{Item, Object};
-use crate::storage::visible;
+use crate::storage::wanted as contains_wanted;
 use crate::util::{ApiError, JsonBody, QueryParams};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// Checks a namespace: labels are non-empty and contain no `.`; `allow_empty` for prefixes.
 fn check_namespace(ns: &[String], allow_empty: bool) -> Result<(), ApiError> {
+    super::bounded("a namespace", ns, super::MAX_NAMESPACE_LABELS)?;
     if ns.is_empty() && !allow_empty {
         return Err(ApiError::invalid("Namespace cannot be empty"));
     }
@@ -168,7 +169,7 @@ async fn search(
         offset: Some(offset as i64),
         query: body.query.clone(),
     });
-    let auth_filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let prefix = namespace_after(&value, true)?;
     let wanted = match &value {
         AuthValue::Store(auth::types::StoreValue::Search(s)) => s.filter.clone(),
@@ -179,7 +180,7 @@ async fn search(
         .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
     let accept = move |v: &Object| {
-        visible(v, auth_filter.as_ref(), wanted.as_ref())
+        scope.admits(v) && contains_wanted(v, wanted.as_ref())
             && (words.is_empty() || {
                 let text = Value::Object(v.clone()).to_string().to_lowercase();
                 words.iter().any(|w| text.contains(w.as_str()))
