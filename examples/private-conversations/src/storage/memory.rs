@@ -733,3 +733,280 @@ mod tests {
         );
     }
 }
+
+/// The index never changes an answer (finding 1 of the security review): each user's searches
+/// and counts, among other users' generated operations, equal those of the same operations run
+/// alone.
+#[cfg(test)]
+mod isolation {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use auth::Filter;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::routes::threads::new_thread;
+    use crate::util::format_rfc3339;
+
+    /// The in-memory store answers at once.
+    fn now<F: Future>(f: F) -> F::Output {
+        match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("the in-memory store waited"),
+        }
+    }
+
+    const USERS: usize = 3;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create(usize, Object),
+        Update(usize, usize, Object),
+        Delete(usize, usize),
+        Search {
+            user: usize,
+            wanted: Option<Object>,
+            ids: Option<Vec<usize>>,
+            limit: usize,
+            offset: usize,
+            descending: bool,
+        },
+    }
+
+    impl Op {
+        fn user(&self) -> usize {
+            match self {
+                Op::Create(u, _) | Op::Update(u, _, _) | Op::Delete(u, _) => *u,
+                Op::Search { user, .. } => *user,
+            }
+        }
+    }
+
+    /// Values that make equality and containment differ: a scalar and lists holding it.
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => Just(json!("x")),
+            3 => Just(json!(["x"])),
+            1 => Just(json!("y")),
+            1 => Just(json!(["x", "y"])),
+            1 => Just(json!(1)),
+            1 => Just(json!([1])),
+            1 => Just(json!({"x": 1})),
+        ]
+    }
+
+    fn metadata() -> impl Strategy<Value = Object> {
+        proptest::collection::btree_map(prop_oneof![3 => Just("project"), 1 => Just("tagz")], value(), 0..3)
+            .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    /// A caller's metadata filter: mostly one condition.
+    fn wanted() -> impl Strategy<Value = Object> {
+        proptest::collection::btree_map(prop_oneof![3 => Just("project"), 1 => Just("tagz")], value(), 1..3)
+            .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let user = 0..USERS;
+        prop_oneof![
+            3 => (user.clone(), metadata()).prop_map(|(u, m)| Op::Create(u, m)),
+            1 => (user.clone(), 0..8usize, metadata()).prop_map(|(u, i, m)| Op::Update(u, i, m)),
+            1 => (user.clone(), 0..8usize).prop_map(|(u, i)| Op::Delete(u, i)),
+            3 => (
+                user,
+                proptest::option::weighted(0.8, wanted()),
+                proptest::option::weighted(0.2, proptest::collection::vec(0..60usize, 0..6)),
+                0..6usize,
+                0..3usize,
+                any::<bool>(),
+            )
+                .prop_map(|(user, wanted, ids, limit, offset, descending)| Op::Search {
+                    user,
+                    wanted,
+                    ids,
+                    limit,
+                    offset,
+                    descending,
+                }),
+        ]
+    }
+
+    fn thread_id(at: usize) -> String {
+        format!("t{at:04}")
+    }
+
+    /// Runs `ops` (each with its place in the whole sequence, which fixes ids and creation times)
+    /// on a fresh store; the answers of each search, in order, per user.
+    fn answers(ops: &[(usize, Op)]) -> Vec<Vec<(Vec<String>, usize)>> {
+        let store = MemoryThreads::new("Thread");
+        let scopes: Vec<Scope> = (0..USERS)
+            .map(|u| Scope::for_tests(Some(Filter::eq("owner", format!("u{u}")))))
+            .collect();
+        let mut mine: Vec<Vec<String>> = vec![Vec::new(); USERS];
+        let mut out = vec![Vec::new(); USERS];
+        for (at, op) in ops {
+            let u = op.user();
+            let scope = &scopes[u];
+            match op {
+                Op::Create(_, m) => {
+                    let mut m = m.clone();
+                    m.insert("owner".into(), format!("u{u}").into());
+                    let mut t = new_thread(thread_id(*at), m);
+                    t.created_at = format_rfc3339(*at as u64, 0);
+                    now(store.insert(t, IfExists::Raise, scope)).unwrap();
+                    mine[u].push(thread_id(*at));
+                }
+                Op::Update(_, i, patch) => {
+                    if let Some(id) = mine[u].get(i % mine[u].len().max(1)).cloned() {
+                        let patch = patch.clone();
+                        let change: Modifier<'_, Thread> = Box::new(move |t| {
+                            t.metadata.extend(patch);
+                            Ok(())
+                        });
+                        now(store.modify(&id, scope, change)).unwrap();
+                    }
+                }
+                Op::Delete(_, i) => {
+                    if !mine[u].is_empty() {
+                        let at = i % mine[u].len();
+                        let id = mine[u].remove(at);
+                        now(store.remove(&id, scope)).unwrap();
+                    }
+                }
+                Op::Search {
+                    wanted,
+                    ids,
+                    limit,
+                    offset,
+                    descending,
+                    ..
+                } => {
+                    let ids: Option<Vec<String>> =
+                        ids.as_ref().map(|ids| ids.iter().map(|&i| thread_id(i)).collect());
+                    let page = now(store.search(Query {
+                        metadata: wanted.as_ref(),
+                        ids: ids.as_deref(),
+                        limit: *limit,
+                        offset: *offset,
+                        descending: *descending,
+                        ..Query::new(scope)
+                    }));
+                    let got = page.items.iter().map(|t| t.thread_id.clone()).collect();
+                    out[u].push((got, page.total));
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn each_users_answers_are_those_of_their_operations_alone(
+            ops in proptest::collection::vec(op(), 1..60)
+        ) {
+            let placed: Vec<(usize, Op)> = ops.into_iter().enumerate().collect();
+            let together = answers(&placed);
+            for u in 0..USERS {
+                let alone: Vec<(usize, Op)> =
+                    placed.iter().filter(|(_, op)| op.user() == u).cloned().collect();
+                prop_assert_eq!(&together[u], &answers(&alone)[u], "user u{}", u);
+            }
+        }
+    }
+
+    /// The review's case: Bob's count of `{"project": "secret-x"}` stayed 1 only while Alice's
+    /// three tagged threads were the smallest posting list.
+    #[test]
+    fn the_reviewed_case() {
+        let store = MemoryThreads::new("Thread");
+        let alice = Scope::for_tests(Some(Filter::eq("owner", "alice")));
+        let bob = Scope::for_tests(Some(Filter::eq("owner", "bob")));
+        let meta = |owner: &str, v: Value| -> Object {
+            let mut m = Object::new();
+            m.insert("owner".into(), owner.into());
+            if !v.is_null() {
+                m.insert("project".into(), v);
+            }
+            m
+        };
+        for i in 0..3 {
+            let t = new_thread(format!("a{i}"), meta("alice", json!("secret-x")));
+            now(store.insert(t, IfExists::Raise, &alice)).unwrap();
+        }
+        let t = new_thread("b".into(), meta("bob", json!(["secret-x"])));
+        now(store.insert(t, IfExists::Raise, &bob)).unwrap();
+        let wanted = meta("bob", json!("secret-x"));
+        let mut wanted = wanted;
+        wanted.remove("owner");
+        for i in 0..6 {
+            let q = Query {
+                metadata: Some(&wanted),
+                limit: 0,
+                ..Query::new(&bob)
+            };
+            assert_eq!(now(store.search(q)).total, 1, "with {i} more threads of Bob's");
+            let t = new_thread(format!("b{i}"), meta("bob", Value::Null));
+            now(store.insert(t, IfExists::Raise, &bob)).unwrap();
+        }
+    }
+
+    /// One resource's change does not hold up others: while a change to thread A is under way
+    /// (its gate held), thread B is read, changed, listed and searched.
+    #[test]
+    fn a_change_to_one_thread_does_not_hold_up_another() {
+        let store = Arc::new(MemoryThreads::new("Thread"));
+        let all = Scope::system("test");
+        for id in ["A", "B"] {
+            now(store.insert(new_thread(id.into(), Object::new()), IfExists::Raise, &all)).unwrap();
+        }
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let all = Scope::system("test");
+                let change: crate::storage::ThreadChange<'_> = Box::new(move |_| {
+                    entered_tx.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                });
+                now(store.transact("A", &all, change)).unwrap();
+            })
+        };
+        entered.recv().unwrap();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let worker = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let all = Scope::system("test");
+                assert!(now(store.get("B", &all)).is_some());
+                let change: Modifier<'_, Thread> = Box::new(|t| {
+                    t.metadata.insert("seen".into(), true.into());
+                    Ok(())
+                });
+                assert!(now(store.modify("B", &all, change)).unwrap().is_some());
+                assert!(now(store.runs("B", &all)).is_some());
+                let page = HistoryPage {
+                    limit: 10,
+                    ..HistoryPage::default()
+                };
+                assert!(now(store.history("B", &all, page)).is_some());
+                assert_eq!(now(store.search(Query::new(&all))).total, 2);
+                // Reading A's row does not wait for A's change either.
+                assert!(now(store.get("A", &all)).is_some());
+                done_tx.send(()).unwrap();
+            })
+        };
+        // A liveness bound, not a speed one: with one lock for all, this never arrives.
+        let finished = done.recv_timeout(std::time::Duration::from_secs(30));
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        worker.join().unwrap();
+        assert!(finished.is_ok(), "B waited for A's change");
+    }
+}
