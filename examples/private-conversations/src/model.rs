@@ -148,9 +148,11 @@ impl Field {
 
     fn shared_with(&self, other: &Field) -> usize {
         match (self, other) {
-            (Field::List(a), Field::List(b)) => {
-                a.iter().zip(b.iter()).filter(|(x, y)| Arc::ptr_eq(x, y)).count()
-            }
+            (Field::List(a), Field::List(b)) => a
+                .iter()
+                .zip(b.iter())
+                .filter(|(x, y)| Arc::ptr_eq(x, y))
+                .count(),
             (Field::One(a), Field::One(b)) => usize::from(Arc::ptr_eq(a, b)),
             _ => 0,
         }
@@ -163,7 +165,9 @@ impl Values {
         match value {
             Value::Null => Values(Repr::Null),
             Value::Object(m) => Values(Repr::Object(Arc::new(
-                m.into_iter().map(|(k, v)| (k, Field::from_json(v))).collect(),
+                m.into_iter()
+                    .map(|(k, v)| (k, Field::from_json(v)))
+                    .collect(),
             ))),
             v => Values(Repr::Other(Arc::new(v))),
         }
@@ -173,7 +177,9 @@ impl Values {
     pub fn to_json(&self) -> Value {
         match &self.0 {
             Repr::Null => Value::Null,
-            Repr::Object(m) => Value::Object(m.iter().map(|(k, f)| (k.clone(), f.to_json())).collect()),
+            Repr::Object(m) => {
+                Value::Object(m.iter().map(|(k, f)| (k.clone(), f.to_json())).collect())
+            }
             Repr::Other(v) => Value::clone(v),
         }
     }

@@ -131,7 +131,12 @@ impl App {
         for i in 0..n {
             let content = format!("{i:08}").repeat(size / 8);
             let body = json!({"values": {"messages": [{"role": "user", "content": content}]}});
-            let (status, _) = self.send(user, "POST", &format!("/threads/{thread}/state"), Some(body));
+            let (status, _) = self.send(
+                user,
+                "POST",
+                &format!("/threads/{thread}/state"),
+                Some(body),
+            );
             assert_eq!(status, 200);
         }
     }
@@ -168,7 +173,10 @@ fn memory_of_n_updates_is_proportional_to_what_was_sent() {
         // What was sent once (with JSON's own overhead), plus a pointer per message per
         // checkpoint; the peak adds one request's copies of the state.
         assert!(kept < 2 * sent + 2 * MIB, "{n} updates kept {kept} bytes");
-        assert!(peak < 4 * sent + 4 * MIB, "{n} updates peaked at {peak} bytes");
+        assert!(
+            peak < 4 * sent + 4 * MIB,
+            "{n} updates peaked at {peak} bytes"
+        );
         let (status, state) = app.send(1, "GET", &format!("/threads/{t}/state"), None);
         assert_eq!(status, 200);
         assert_eq!(state["values"]["messages"].as_array().unwrap().len(), n);
@@ -217,7 +225,14 @@ fn a_hidden_thread_costs_what_an_absent_one_does() {
         let hers = app.thread(1);
         app.updates(1, &hers, 100, 20 * 1024);
         let body = json!({"assistant_id": "agent", "input": {"messages": "hi"}});
-        for route in ["runs/stream", "runs/wait", "runs", "state", "history", "copy"] {
+        for route in [
+            "runs/stream",
+            "runs/wait",
+            "runs",
+            "state",
+            "history",
+            "copy",
+        ] {
             let (method, body) = match route {
                 "state" => ("GET", None),
                 "history" => ("POST", Some(json!({"limit": 10}))),
@@ -227,11 +242,19 @@ fn a_hidden_thread_costs_what_an_absent_one_does() {
             // Warm up both paths once (lazily initialized statics, pools).
             app.cost(2, method, &format!("/threads/{hers}/{route}"), body.clone());
             let random = uuid::Uuid::new_v4();
-            let (absent_status, absent) =
-                app.cost(2, method, &format!("/threads/{random}/{route}"), body.clone());
+            let (absent_status, absent) = app.cost(
+                2,
+                method,
+                &format!("/threads/{random}/{route}"),
+                body.clone(),
+            );
             let (hidden_status, hidden) =
                 app.cost(2, method, &format!("/threads/{hers}/{route}"), body.clone());
-            assert_eq!((absent_status, hidden_status), (404, 404), "{policy:?} {route}");
+            assert_eq!(
+                (absent_status, hidden_status),
+                (404, 404),
+                "{policy:?} {route}"
+            );
             assert!(
                 hidden < absent + absent / 5 + 2048,
                 "{policy:?} {route}: hidden {hidden} bytes, absent {absent}"

@@ -284,7 +284,9 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
         let compute = |t: &Thread| {
             let result = graph::run(&t.values.to_json(), &input, user_id.as_deref());
             let values = result.as_ref().ok().cloned();
-            *outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+            *outcome
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
             Ok(values.map(|v| {
                 let mut md = Object::new();
                 md.insert("source".into(), "loop".into());
@@ -487,7 +489,12 @@ async fn create_stream(
     // those the thread had when the run was stored, in the same transaction.
     let (run, scope, before) = create_on_thread(&state, &user, &tid, body).await?;
     let (thread, run) = wait_done(&state, &run.thread_id, &run.run_id, &scope).await?;
-    let events = stream_events(&before.to_json(), &thread.values.to_json(), &run, &thread.error);
+    let events = stream_events(
+        &before.to_json(),
+        &thread.values.to_json(),
+        &run,
+        &thread.error,
+    );
     Ok(with_location(sse(&events), Some(&tid), &run.run_id))
 }
 

@@ -180,7 +180,8 @@ async fn search(
         .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
     let accept = move |v: &Object| {
-        scope.admits(v) && contains_wanted(v, wanted.as_ref())
+        scope.admits(v)
+            && contains_wanted(v, wanted.as_ref())
             && (words.is_empty() || {
                 let text = Value::Object(v.clone()).to_string().to_lowercase();
                 words.iter().any(|w| text.contains(w.as_str()))

@@ -430,7 +430,8 @@ pub async fn append_state(
             }
             let id = next.map(|(values, md)| tx.push_checkpoint(values, md));
             finish(tx, id.as_deref())?;
-            *cid.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = id;
+            *cid.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = id;
             Ok(())
         });
         match state.storage.threads.transact(id, scope, change).await {
@@ -473,9 +474,7 @@ async fn state_at_checkpoint(
         .await
         .ok_or_else(|| not_found(&id))?;
     match (checkpoint_id, at) {
-        (Some(cid), None) => Err(ApiError::not_found(format!(
-            "Checkpoint {cid} not found"
-        ))),
+        (Some(cid), None) => Err(ApiError::not_found(format!("Checkpoint {cid} not found"))),
         (_, at) => Ok(Json(state_json(&thread, at.as_deref()))),
     }
 }

@@ -468,9 +468,7 @@ impl MemoryItems {
         self.items.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(Vec<String>, String), Arc<Item>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(Vec<String>, String), Arc<Item>>> {
         self.items.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -799,14 +797,22 @@ mod isolation {
     }
 
     fn metadata() -> impl Strategy<Value = Object> {
-        proptest::collection::btree_map(prop_oneof![3 => Just("project"), 1 => Just("tagz")], value(), 0..3)
-            .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        proptest::collection::btree_map(
+            prop_oneof![3 => Just("project"), 1 => Just("tagz")],
+            value(),
+            0..3,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
 
     /// A caller's metadata filter: mostly one condition.
     fn wanted() -> impl Strategy<Value = Object> {
-        proptest::collection::btree_map(prop_oneof![3 => Just("project"), 1 => Just("tagz")], value(), 1..3)
-            .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        proptest::collection::btree_map(
+            prop_oneof![3 => Just("project"), 1 => Just("tagz")],
+            value(),
+            1..3,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -884,8 +890,9 @@ mod isolation {
                     descending,
                     ..
                 } => {
-                    let ids: Option<Vec<String>> =
-                        ids.as_ref().map(|ids| ids.iter().map(|&i| thread_id(i)).collect());
+                    let ids: Option<Vec<String>> = ids
+                        .as_ref()
+                        .map(|ids| ids.iter().map(|&i| thread_id(i)).collect());
                     let page = now(store.search(Query {
                         metadata: wanted.as_ref(),
                         ids: ids.as_deref(),
@@ -949,7 +956,11 @@ mod isolation {
                 limit: 0,
                 ..Query::new(&bob)
             };
-            assert_eq!(now(store.search(q)).total, 1, "with {i} more threads of Bob's");
+            assert_eq!(
+                now(store.search(q)).total,
+                1,
+                "with {i} more threads of Bob's"
+            );
             let t = new_thread(format!("b{i}"), meta("bob", Value::Null));
             now(store.insert(t, IfExists::Raise, &bob)).unwrap();
         }
