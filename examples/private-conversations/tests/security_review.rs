@@ -51,7 +51,7 @@ async fn finding_1_counts_do_not_depend_on_other_users() {
             thread_with(&bob, json!({})).await;
         }
         assert_eq!(count(&bob, wanted.clone()).await, 1, "{policy:?}");
-        assert_eq!(search_ids(&bob, wanted.clone()).await, [mine.clone()]);
+        assert_eq!(search_ids(&bob, wanted.clone()).await, [mine]);
         // Alice tagging five threads does not change Bob's own answer.
         let bobs_tag = thread_with(&bob, json!({"tagz": ["a", "b"]})).await;
         let tagz = json!({"metadata": {"tagz": "a"}});
@@ -186,7 +186,12 @@ async fn finding_3_repeated_ids_count_once_and_lists_are_bounded() {
     let repeated: Vec<&str> = (0..500).flat_map(|_| [a.as_str(), b.as_str()]).collect();
     let body = json!({"ids": repeated, "limit": 1000});
     let r = alice.post("/threads/search", body.clone()).await;
-    assert_eq!(r.ok().as_array().unwrap().len(), 2, "{} bytes", r.text.len());
+    assert_eq!(
+        r.ok().as_array().unwrap().len(),
+        2,
+        "{} bytes",
+        r.text.len()
+    );
     assert_eq!(r.headers["x-pagination-total"], "2");
     assert_eq!(count(&alice, body).await, 2);
 
