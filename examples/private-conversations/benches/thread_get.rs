@@ -20,13 +20,14 @@ use private_conversations::{AppState, Policy, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-fn send(
+/// Sends a request as user1; the response body's bytes (asserting a 200).
+fn send_raw(
     rt: &tokio::runtime::Runtime,
     app: &Router,
     method: &str,
     path: &str,
     body: Option<Value>,
-) -> Value {
+) -> axum::body::Bytes {
     let request = Request::builder()
         .method(method)
         .uri(path)
@@ -37,11 +38,21 @@ fn send(
     rt.block_on(async {
         let response = app.clone().oneshot(request).await.expect("infallible");
         assert_eq!(response.status(), 200, "{method} {path}");
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
-            .expect("a body");
-        serde_json::from_slice(&bytes).expect("JSON")
+            .expect("a body")
     })
+}
+
+/// [`send_raw`], the body as JSON.
+fn send(
+    rt: &tokio::runtime::Runtime,
+    app: &Router,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    serde_json::from_slice(&send_raw(rt, app, method, path, body)).expect("JSON")
 }
 
 /// A thread of user1 with `checkpoints` state updates, each made by `update(i)`.
@@ -91,7 +102,9 @@ fn get_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("GET /threads/{id}");
     for (name, id) in &cases {
         let path = format!("/threads/{id}");
-        group.bench_function(*name, |b| b.iter(|| send(&rt, &app, "GET", &path, None)));
+        group.bench_function(*name, |b| {
+            b.iter(|| send_raw(&rt, &app, "GET", &path, None))
+        });
     }
     group.finish();
 }
