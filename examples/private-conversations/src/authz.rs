@@ -8,9 +8,29 @@
 //!
 //! ```compile_fail
 //! # async fn f(state: private_conversations::AppState) {
-//! // There is no public way to make a scope out of a filter.
-//! let scope = private_conversations::authz::Scope { filter: None };
+//! // Storage takes a scope, not a filter: this does not compile.
+//! let filter: Option<&auth::Filter> = None;
+//! let _ = state.storage.threads.get("id", filter).await;
+//! # }
+//! ```
+//!
+//! ```compile_fail
+//! # async fn f(state: private_conversations::AppState, filter: Option<auth::Filter>) {
+//! // And a scope cannot be made from a filter outside this module: its fields are private.
+//! let scope = private_conversations::authz::Scope { filter };
 //! let _ = state.storage.threads.get("id", &scope).await;
+//! # }
+//! ```
+//!
+//! What a route writes instead:
+//!
+//! ```
+//! # use auth::types::{AuthValue, ThreadsRead};
+//! # async fn f(state: private_conversations::AppState, user: auth::AuthUser) -> Option<()> {
+//! let mut value = AuthValue::from(ThreadsRead::default());
+//! let scope = private_conversations::authz::authorize(&state, &user, &mut value).await.ok()?;
+//! let thread = state.storage.threads.get("id", &scope).await?;
+//! # let _ = thread; Some(())
 //! # }
 //! ```
 
