@@ -77,14 +77,14 @@ async fn put_item(
         value: body.value.clone(),
         index: None,
     });
-    authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
     match body.value {
         Some(v) => {
-            state.storage.items.put(ns, body.key, v).await;
+            state.storage.items.put(&scope, ns, body.key, v).await;
         }
         None => {
-            state.storage.items.delete(&ns, &body.key).await;
+            state.storage.items.delete(&scope, &ns, &body.key).await;
         }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -110,12 +110,12 @@ async fn get_item(
         namespace,
         key: key.clone(),
     });
-    authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
     state
         .storage
         .items
-        .get(&ns, &key)
+        .get(&scope, &ns, &key)
         .await
         .map(Json)
         .ok_or_else(|| ApiError::not_found("Item not found"))
@@ -138,9 +138,9 @@ async fn delete_item(
         namespace: body.namespace,
         key: body.key.clone(),
     });
-    authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
-    state.storage.items.delete(&ns, &body.key).await;
+    state.storage.items.delete(&scope, &ns, &body.key).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -180,8 +180,7 @@ async fn search(
         .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
     let accept = move |v: &Object| {
-        scope.admits(v)
-            && contains_wanted(v, wanted.as_ref())
+        contains_wanted(v, wanted.as_ref())
             && (words.is_empty() || {
                 let text = Value::Object(v.clone()).to_string().to_lowercase();
                 words.iter().any(|w| text.contains(w.as_str()))
@@ -190,7 +189,7 @@ async fn search(
     let items = state
         .storage
         .items
-        .search(&prefix, &accept, limit, offset)
+        .search(&scope, &prefix, &accept, limit, offset)
         .await;
     let items: Vec<Value> = items
         .into_iter()
@@ -234,12 +233,12 @@ async fn list_namespaces(
         limit: Some(limit as i64),
         offset: Some(offset as i64),
     });
-    authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let prefix = namespace_after(&value, true)?;
     let namespaces = state
         .storage
         .items
-        .list_namespaces(&prefix, &suffix, max_depth, limit, offset)
+        .list_namespaces(&scope, &prefix, &suffix, max_depth, limit, offset)
         .await;
     Ok(Json(json!({ "namespaces": namespaces })))
 }

@@ -478,7 +478,7 @@ impl MemoryItems {
 
 #[async_trait]
 impl ItemStore for MemoryItems {
-    async fn put(&self, namespace: Vec<String>, key: String, value: Object) -> Item {
+    async fn put(&self, _: &Scope, namespace: Vec<String>, key: String, value: Object) -> Item {
         let at = now();
         let mut item = Item {
             namespace: namespace.clone(),
@@ -499,7 +499,7 @@ impl ItemStore for MemoryItems {
         Item::clone(&stored)
     }
 
-    async fn get(&self, namespace: &[String], key: &str) -> Option<Item> {
+    async fn get(&self, _: &Scope, namespace: &[String], key: &str) -> Option<Item> {
         let found = self
             .read()
             .get(&(namespace.to_vec(), key.to_owned()))
@@ -507,7 +507,7 @@ impl ItemStore for MemoryItems {
         Some(Item::clone(&found))
     }
 
-    async fn delete(&self, namespace: &[String], key: &str) -> bool {
+    async fn delete(&self, _: &Scope, namespace: &[String], key: &str) -> bool {
         self.write()
             .remove(&(namespace.to_vec(), key.to_owned()))
             .is_some()
@@ -515,6 +515,7 @@ impl ItemStore for MemoryItems {
 
     async fn search(
         &self,
+        scope: &Scope,
         prefix: &[String],
         accept: &(dyn for<'o> Fn(&'o Object) -> bool + Send + Sync),
         limit: usize,
@@ -522,7 +523,10 @@ impl ItemStore for MemoryItems {
     ) -> Vec<Item> {
         let mut found: Vec<Arc<Item>> = Vec::new();
         for item in self.read().values() {
-            if item.namespace.starts_with(prefix) && accept(&item.value) {
+            if item.namespace.starts_with(prefix)
+                && scope.admits(&item.value)
+                && accept(&item.value)
+            {
                 found.push(item.clone());
             }
         }
@@ -537,6 +541,7 @@ impl ItemStore for MemoryItems {
 
     async fn list_namespaces(
         &self,
+        _: &Scope,
         prefix: &[String],
         suffix: &[String],
         max_depth: Option<usize>,

@@ -311,22 +311,25 @@ pub trait ThreadStore: Collection<Thread> {
 
 /// The long-term store: JSON objects under a namespace and a key.
 ///
-/// Its items carry no metadata for a filter: the `store.*` handler decides on the namespace
-/// alone (store search filters item values), so these operations take no [`Scope`].
+/// Every operation takes the [`Scope`] of the caller's `store.*` authorization, as proof that the
+/// handler decided first (it decides on the namespace, which it may rewrite). As in LangGraph,
+/// only search applies the scope's filter, to item values; get, put and delete apply none.
 #[async_trait]
 pub trait ItemStore: Send + Sync {
     /// Creates or replaces an item.
-    async fn put(&self, namespace: Vec<String>, key: String, value: Object) -> Item;
+    async fn put(&self, scope: &Scope, namespace: Vec<String>, key: String, value: Object) -> Item;
 
     /// The item, if any.
-    async fn get(&self, namespace: &[String], key: &str) -> Option<Item>;
+    async fn get(&self, scope: &Scope, namespace: &[String], key: &str) -> Option<Item>;
 
     /// Removes the item; whether it existed.
-    async fn delete(&self, namespace: &[String], key: &str) -> bool;
+    async fn delete(&self, scope: &Scope, namespace: &[String], key: &str) -> bool;
 
-    /// Items under `prefix` whose value passes `accept`, newest change first.
+    /// Items under `prefix` whose value the scope admits and `accept` accepts, newest change
+    /// first.
     async fn search(
         &self,
+        scope: &Scope,
         prefix: &[String],
         accept: &(dyn for<'o> Fn(&'o Object) -> bool + Send + Sync),
         limit: usize,
@@ -337,6 +340,7 @@ pub trait ItemStore: Send + Sync {
     /// `max_depth` labels, sorted.
     async fn list_namespaces(
         &self,
+        scope: &Scope,
         prefix: &[String],
         suffix: &[String],
         max_depth: Option<usize>,
