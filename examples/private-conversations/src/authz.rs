@@ -73,12 +73,7 @@ impl Scope {
         self.filter.as_ref()
     }
 
-    /// Whether this scope lets its holder see a resource with this metadata.
-    pub fn admits(&self, metadata: &crate::model::Object) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.matches(metadata))
-    }
-
-    /// The event that was authorized, or the system work, for logs and errors.
+    /// The event that was authorized (`threads.read`), or the system work, for logs.
     pub fn describe(&self) -> String {
         match self.by {
             By::Event(r, a) => format!("{r}.{a}"),
@@ -86,9 +81,9 @@ impl Scope {
         }
     }
 
-    /// Whether this is system work ([`Scope::system`]).
-    pub fn is_system(&self) -> bool {
-        matches!(self.by, By::System(_))
+    /// Whether this scope lets its holder see a resource with this metadata.
+    pub fn admits(&self, metadata: &crate::model::Object) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(metadata))
     }
 }
 

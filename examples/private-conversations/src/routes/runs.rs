@@ -334,6 +334,7 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
                 tracing::error!(
                     thread_id = tid,
                     run_id = rid,
+                    scope = system.describe(),
                     detail = e.detail,
                     "run failed"
                 );
