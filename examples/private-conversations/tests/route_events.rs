@@ -294,7 +294,7 @@ async fn every_route_emits_its_events() {
         seen.insert((method, template));
     }
     assert_eq!(seen.len(), ROUTES.len(), "a route is listed twice");
-    runs_and_crons_naming_an_assistant_read_it(&mut p, &assistant, &thread).await;
+    runs_and_crons_naming_an_assistant_read_it(&mut p).await;
     // Everything else needs credentials.
     let resp = p
         .http
@@ -310,7 +310,12 @@ async fn every_route_emits_its_events() {
 /// A run or a cron that names an assistant other than a graph's default one resolves it under
 /// `assistants.read` (`SECURITY.md`, "Assistants of runs and crons"); a cron's payload thread
 /// under `threads.read`.
-async fn runs_and_crons_naming_an_assistant_read_it(p: &mut Probe, assistant: &str, thread: &str) {
+async fn runs_and_crons_naming_an_assistant_read_it(p: &mut Probe) {
+    // Fresh ones: the route loop deleted its own.
+    let assistant = &p
+        .create("/assistants", json!({"graph_id": "agent"}), "assistant_id")
+        .await;
+    let thread = &p.create("/threads", json!({}), "thread_id").await;
     let run = json!({"assistant_id": assistant, "input": null});
     let cron = json!({"assistant_id": assistant, "schedule": "0 0 * * *"});
     let cron_on_thread =
