@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
+use private_conversations::authz::Scope;
 use private_conversations::routes::threads::new_thread;
 use private_conversations::storage::{IfExists, Storage};
 use private_conversations::{AppState, router, seed};
@@ -77,7 +78,11 @@ fn app(rt: &tokio::runtime::Runtime, auth: auth::Auth) -> axum::Router {
         state
             .storage
             .threads
-            .insert(new_thread(THREAD.into(), metadata), IfExists::Raise, None)
+            .insert(
+                new_thread(THREAD.into(), metadata),
+                IfExists::Raise,
+                &Scope::system("benchmark: seeding the thread"),
+            )
             .await
             .expect("seeding the thread");
         router(state)

@@ -13,13 +13,18 @@ use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use auth::Filter;
+use std::sync::Arc;
+
+use auth::types::{AuthValue, ThreadsSearch};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use private_conversations::AppState;
+use private_conversations::authz::{Scope, authorize};
 use private_conversations::model::{Object, Thread};
 use private_conversations::routes::threads::new_thread;
-use private_conversations::storage::memory::MemoryCollection;
-use private_conversations::storage::{Collection, IfExists, Query};
+use private_conversations::storage::memory::MemoryThreads;
+use private_conversations::storage::{Collection, IfExists, Query, Storage};
 use serde_json::{Value, json};
+use tutorial_policy::Policy;
 
 /// The in-memory store answers at once: poll its future once, without a runtime.
 fn ready<F: Future>(future: F) -> F::Output {
@@ -34,15 +39,16 @@ fn ready<F: Future>(future: F) -> F::Output {
 }
 
 /// `threads` threads, owned in turn by `user0`, `user1`, … `user{users - 1}`.
-fn store(threads: usize, users: usize) -> MemoryCollection<Thread> {
-    let collection = MemoryCollection::new("Thread");
+fn store(threads: usize, users: usize) -> MemoryThreads {
+    let collection = MemoryThreads::new("Thread");
+    let seeding = Scope::system("benchmark: seeding threads");
     for i in 0..threads {
         let metadata: Object = json!({"owner": format!("user{}", i % users), "n": i})
             .as_object()
             .cloned()
             .unwrap_or_default();
         let id = format!("00000000-0000-4000-8000-{i:012x}");
-        ready(collection.insert(new_thread(id, metadata), IfExists::Raise, None))
+        ready(collection.insert(new_thread(id, metadata), IfExists::Raise, &seeding))
             .unwrap_or_else(|e| panic!("seeding thread {i}: {e:?}"));
     }
     collection
@@ -50,23 +56,33 @@ fn store(threads: usize, users: usize) -> MemoryCollection<Thread> {
 
 /// The query `POST /threads/search` makes for an empty body: the handler's filter, newest first
 /// by `created_at`, ten results.
-fn search(collection: &MemoryCollection<Thread>, filter: &Filter) -> (usize, usize) {
+fn search(collection: &MemoryThreads, scope: &Scope) -> (usize, usize) {
     let no_condition = |_: &Thread| true;
     let by_created = |t: &Thread| -> Value { t.created_at.clone().into() };
     let page = ready(collection.search(Query {
-        auth: Some(filter),
         predicate: Some(&no_condition),
         sort_key: Some(&by_created),
         descending: true,
         limit: 10,
-        ..Query::default()
+        ..Query::new(scope)
     }));
     (page.items.len(), page.total)
 }
 
 fn thread_search(c: &mut Criterion) {
     let mut group = c.benchmark_group("thread search, one user's threads");
-    let filter = Filter::eq("owner", "user0");
+    // The scope the tutorial's handler gives `user0` for `threads.search`: owner = user0.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let filter = rt.block_on(async {
+        let auth = Policy::Global.build().expect("the tutorial policy");
+        let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
+        let user = auth::AuthUser::new("user0");
+        let mut value = AuthValue::from(ThreadsSearch::default());
+        authorize(&state, &user, &mut value).await.expect("allowed")
+    });
     for (threads, users) in [(1_000, 1), (1_000, 100), (10_000, 100), (100_000, 100)] {
         let collection = store(threads, users);
         let expected = threads / users;

@@ -1,12 +1,94 @@
-//! The glue between routes and the `auth` dispatcher: emits an event, logs who decided what.
+//! The glue between routes and the `auth` dispatcher: emits an event, logs who decided what, and
+//! hands back the [`Scope`] that storage requires.
+//!
+//! Storage operations on user-visible resources take a [`Scope`], and a `Scope` comes only from
+//! [`authorize`] (the handler's decision and filter for one event) or from
+//! [`Scope::system`], which names the internal work it stands for. A route that touches storage
+//! before it authorizes has no `Scope` to pass, so it does not compile:
+//!
+//! ```compile_fail
+//! # async fn f(state: private_conversations::AppState) {
+//! // Storage takes a scope, not a filter: this does not compile.
+//! let filter: Option<&auth::Filter> = None;
+//! let _ = state.storage.threads.get("id", filter).await;
+//! # }
+//! ```
+//!
+//! ```compile_fail
+//! # async fn f(state: private_conversations::AppState, filter: Option<auth::Filter>) {
+//! // And a scope cannot be made from a filter outside this module: its fields are private.
+//! let scope = private_conversations::authz::Scope { filter };
+//! let _ = state.storage.threads.get("id", &scope).await;
+//! # }
+//! ```
+//!
+//! What a route writes instead:
+//!
+//! ```
+//! # use auth::types::{AuthValue, ThreadsRead};
+//! # async fn f(state: private_conversations::AppState, user: auth::AuthUser) -> Option<()> {
+//! let mut value = AuthValue::from(ThreadsRead::default());
+//! let scope = private_conversations::authz::authorize(&state, &user, &mut value).await.ok()?;
+//! let thread = state.storage.threads.get("id", &scope).await?;
+//! # let _ = thread; Some(())
+//! # }
+//! ```
 
 use auth::types::AuthValue;
-use auth::{AuthUser, Filter};
+use auth::{Action, AuthUser, Filter, Resource};
 
 use crate::AppState;
 use crate::util::ApiError;
 
-/// Runs the handler for the value's event and returns its filter, or the error to answer with.
+/// What an authorization decided for one event: the handler's filter, applied by storage in the
+/// same operation that finds a resource, so a hidden resource is reported as absent.
+///
+/// Only [`authorize`] and [`Scope::system`] make one; its fields are private.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    filter: Option<Filter>,
+    by: By,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum By {
+    Event(Resource, Action),
+    System(&'static str),
+}
+
+impl Scope {
+    /// Internal work that no user asked for directly and that sees every resource: the
+    /// start-up creation of a graph's default assistant, a run executing on its thread after its
+    /// creation was authorized, seeding. `why` names the work, so that each use reads as what it
+    /// is and can be found by searching for `Scope::system`.
+    pub fn system(why: &'static str) -> Self {
+        Scope {
+            filter: None,
+            by: By::System(why),
+        }
+    }
+
+    /// The handler's filter (`None`: the handler allowed without one, or system work).
+    pub fn filter(&self) -> Option<&Filter> {
+        self.filter.as_ref()
+    }
+
+    /// The event that was authorized (`threads.read`), or the system work, for logs.
+    pub fn describe(&self) -> String {
+        match self.by {
+            By::Event(r, a) => format!("{r}.{a}"),
+            By::System(why) => format!("system: {why}"),
+        }
+    }
+
+    /// Whether this scope lets its holder see a resource with this metadata.
+    pub fn admits(&self, metadata: &crate::model::Object) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(metadata))
+    }
+}
+
+/// Runs the handler for the value's event and returns its decision as a [`Scope`], or the error
+/// to answer with.
 ///
 /// The handler has [`Limits::handler_timeout`](crate::Limits) to answer, else the answer is 504
 /// naming it. It runs before the route changes anything, so a handler that fails, panics or
@@ -18,7 +100,7 @@ pub async fn authorize(
     state: &AppState,
     user: &AuthUser,
     value: &mut AuthValue,
-) -> Result<Option<Filter>, ApiError> {
+) -> Result<Scope, ApiError> {
     let (resource, action) = (value.resource(), value.action());
     let limit = state.limits.handler_timeout;
     let result = tokio::time::timeout(limit, state.auth.authorize(user, value))
@@ -56,7 +138,21 @@ pub async fn authorize(
         outcome = %Outcome(&result),
         "authorization"
     );
-    result.map_err(ApiError::from)
+    result.map_err(ApiError::from).map(|filter| Scope {
+        filter,
+        by: By::Event(resource, action),
+    })
+}
+
+impl Scope {
+    /// A user's scope with this filter, for the unit tests of storage.
+    #[cfg(test)]
+    pub(crate) fn for_tests(filter: Option<Filter>) -> Self {
+        Scope {
+            filter,
+            by: By::Event(Resource::Threads, Action::Search),
+        }
+    }
 }
 
 /// `resource.action`, the `event` label of a decision.

@@ -72,7 +72,11 @@ pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), Str
         let thread = routes::threads::new_thread(id.to_string(), metadata);
         storage
             .threads
-            .insert(thread, storage::IfExists::Raise, None)
+            .insert(
+                thread,
+                storage::IfExists::Raise,
+                &authz::Scope::system("seeding threads"),
+            )
             .await
             .map_err(|e| format!("seeding thread {i}: {e:?}"))?;
     }
@@ -424,7 +428,8 @@ mod tests {
             ("5eed0000-0000-4000-8000-000000000001", "user2"),
             ("5eed0000-0000-4000-8000-000000000002", "user1"),
         ] {
-            let thread = storage.threads.get(id, None).await.unwrap();
+            let scope = authz::Scope::system("test: reading seeded threads");
+            let thread = storage.threads.get(id, &scope).await.unwrap();
             assert_eq!(thread.metadata["owner"], owner, "{id}");
         }
         assert!(seed(&storage, 1, 0).await.is_err());

@@ -1,6 +1,9 @@
 //! The resources the server keeps, serialized in LangGraph's JSON shapes.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// A JSON object.
@@ -64,19 +67,212 @@ impl Record for Assistant {
     }
 }
 
-/// A saved state of a thread.
+/// A saved state of a thread. Stored behind an [`Arc`]: pages of history share it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Checkpoint {
     /// Its id.
     pub checkpoint_id: String,
     /// The previous checkpoint's id.
     pub parent_checkpoint_id: Option<String>,
-    /// The state values.
-    pub values: Value,
+    /// The state values, sharing what did not change with the previous checkpoint.
+    pub values: Values,
     /// Checkpoint metadata (source, step, writes…).
     pub metadata: Object,
     /// When it was saved.
     pub created_at: String,
+}
+
+/// State values (a JSON object, or `null` before the first run) kept so that consecutive
+/// checkpoints share what did not change: every top-level value is behind an [`Arc`], and so is
+/// every element of a top-level list (the `messages`). A checkpoint that adds one message to a
+/// thread of a thousand costs the new message and a thousand pointers, not a copy of the thousand.
+///
+/// ```
+/// use private_conversations::model::Values;
+/// use serde_json::json;
+///
+/// let one = Values::from_json(json!({"messages": [{"id": "a"}], "n": 1}));
+/// let two = one.derive(json!({"messages": [{"id": "a"}, {"id": "b"}], "n": 1}));
+/// assert_eq!(two.to_json(), json!({"messages": [{"id": "a"}, {"id": "b"}], "n": 1}));
+/// assert_eq!(two.shared_with(&one), 2); // the message "a" and `n`
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Values(Repr);
+
+#[derive(Debug, Clone, Default, PartialEq)]
+enum Repr {
+    #[default]
+    Null,
+    Object(Arc<BTreeMap<String, Field>>),
+    Other(Arc<Value>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Field {
+    List(Arc<[Arc<Value>]>),
+    One(Arc<Value>),
+}
+
+impl Field {
+    fn from_json(v: Value) -> Field {
+        match v {
+            Value::Array(items) => Field::List(items.into_iter().map(Arc::new).collect()),
+            v => Field::One(Arc::new(v)),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Field::List(items) => Value::Array(items.iter().map(|v| Value::clone(v)).collect()),
+            Field::One(v) => Value::clone(v),
+        }
+    }
+
+    /// `next`, sharing with `self` every value equal to the one `self` holds at the same place.
+    fn derive(&self, next: Value) -> Field {
+        match (self, next) {
+            (Field::List(old), Value::Array(items)) => Field::List(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| match old.get(i) {
+                        Some(o) if **o == v => o.clone(),
+                        _ => Arc::new(v),
+                    })
+                    .collect(),
+            ),
+            (Field::One(old), v) if **old == v => Field::One(old.clone()),
+            (_, v) => Field::from_json(v),
+        }
+    }
+
+    fn shared_with(&self, other: &Field) -> usize {
+        match (self, other) {
+            (Field::List(a), Field::List(b)) => a
+                .iter()
+                .zip(b.iter())
+                .filter(|(x, y)| Arc::ptr_eq(x, y))
+                .count(),
+            (Field::One(a), Field::One(b)) => usize::from(Arc::ptr_eq(a, b)),
+            _ => 0,
+        }
+    }
+}
+
+impl Values {
+    /// Values from JSON (no sharing).
+    pub fn from_json(value: Value) -> Values {
+        match value {
+            Value::Null => Values(Repr::Null),
+            Value::Object(m) => Values(Repr::Object(Arc::new(
+                m.into_iter()
+                    .map(|(k, v)| (k, Field::from_json(v)))
+                    .collect(),
+            ))),
+            v => Values(Repr::Other(Arc::new(v))),
+        }
+    }
+
+    /// The values as JSON (a copy).
+    pub fn to_json(&self) -> Value {
+        match &self.0 {
+            Repr::Null => Value::Null,
+            Repr::Object(m) => {
+                Value::Object(m.iter().map(|(k, f)| (k.clone(), f.to_json())).collect())
+            }
+            Repr::Other(v) => Value::clone(v),
+        }
+    }
+
+    /// `next`, sharing with `self` every top-level value, and every element of a top-level list,
+    /// that is equal to the one `self` holds at the same place.
+    pub fn derive(&self, next: Value) -> Values {
+        match (&self.0, next) {
+            (Repr::Object(old), Value::Object(m)) => Values(Repr::Object(Arc::new(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let field = match old.get(&k) {
+                            Some(f) => f.derive(v),
+                            None => Field::from_json(v),
+                        };
+                        (k, field)
+                    })
+                    .collect(),
+            ))),
+            (_, v) => Values::from_json(v),
+        }
+    }
+
+    /// How many values (top-level values and list elements) `self` shares with `other`.
+    pub fn shared_with(&self, other: &Values) -> usize {
+        match (&self.0, &other.0) {
+            (Repr::Object(a), Repr::Object(b)) => a
+                .iter()
+                .filter_map(|(k, f)| b.get(k).map(|g| f.shared_with(g)))
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    /// Whether these are the `null` values of a thread that never ran.
+    pub fn is_null(&self) -> bool {
+        matches!(self.0, Repr::Null)
+    }
+
+    /// Whether these values contain `wanted` (JSON containment, as [`crate::storage::contains`]),
+    /// without copying them.
+    pub fn contains(&self, wanted: &Object) -> bool {
+        let Repr::Object(have) = &self.0 else {
+            return wanted.is_empty() && matches!(self.0, Repr::Object(_));
+        };
+        wanted.iter().all(|(k, w)| match have.get(k) {
+            None => false,
+            Some(Field::One(v)) => crate::storage::contains(v, w),
+            Some(Field::List(items)) => match w {
+                Value::Array(ws) => ws
+                    .iter()
+                    .all(|wv| items.iter().any(|hv| crate::storage::contains(hv, wv))),
+                Value::Object(_) => false,
+                w => items.iter().any(|hv| **hv == *w),
+            },
+        })
+    }
+}
+
+impl Serialize for Values {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct List<'a>(&'a [Arc<Value>]);
+        impl Serialize for List<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                for v in self.0 {
+                    seq.serialize_element(&**v)?;
+                }
+                seq.end()
+            }
+        }
+        match &self.0 {
+            Repr::Null => s.serialize_unit(),
+            Repr::Other(v) => v.serialize(s),
+            Repr::Object(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, f) in m.iter() {
+                    match f {
+                        Field::List(items) => map.serialize_entry(k, &List(items))?,
+                        Field::One(v) => map.serialize_entry(k, &**v)?,
+                    }
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Values {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(Values::from_json)
+    }
 }
 
 /// A run of a graph on a thread.
@@ -102,7 +298,8 @@ pub struct Run {
     pub multitask_strategy: String,
 }
 
-/// A conversation: metadata, state and its runs.
+/// A conversation: its metadata and current state. Its checkpoints and runs are stored apart
+/// (see [`crate::storage::ThreadStore`]), so reading a thread reads neither.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Thread {
     /// Its id.
@@ -115,20 +312,14 @@ pub struct Thread {
     pub metadata: Object,
     /// `idle`, `busy`, `interrupted` or `error`.
     pub status: String,
-    /// The current state values (`null` before the first run).
-    pub values: Value,
+    /// The current state values (`null` before the first run), shared with the latest checkpoint.
+    pub values: Values,
     /// Pending interrupts.
     pub interrupts: Object,
     /// The configuration of the last run.
     pub config: Object,
     /// The last error.
     pub error: Value,
-    /// Saved states, oldest first.
-    #[serde(skip)]
-    pub history: Vec<Checkpoint>,
-    /// Runs, oldest first.
-    #[serde(skip)]
-    pub runs: Vec<Run>,
 }
 
 impl Record for Thread {

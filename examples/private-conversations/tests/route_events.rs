@@ -68,6 +68,10 @@ fn expected(method: &str, path: &str) -> Option<&'static [&'static str]> {
         ("DELETE", "/threads/{thread_id}") | ("POST", "/threads/prune") => &["threads.delete"],
         ("POST", "/threads/search" | "/threads/count") => &["threads.search"],
         ("POST", "/threads/{thread_id}/copy") => &["threads.read", "threads.create"],
+        // With a graph's default assistant (`"agent"`, as here). Naming any other assistant adds
+        // `assistants.read` before the run's or the cron's event (see
+        // `runs_and_crons_naming_an_assistant_read_it`), and a cron naming a thread in its
+        // payload adds `threads.read`.
         ("POST", "/threads/{thread_id}/runs")
         | ("POST", "/threads/{thread_id}/runs/stream")
         | ("POST", "/threads/{thread_id}/runs/wait")
@@ -290,6 +294,7 @@ async fn every_route_emits_its_events() {
         seen.insert((method, template));
     }
     assert_eq!(seen.len(), ROUTES.len(), "a route is listed twice");
+    runs_and_crons_naming_an_assistant_read_it(&mut p).await;
     // Everything else needs credentials.
     let resp = p
         .http
@@ -300,4 +305,62 @@ async fn every_route_emits_its_events() {
         .unwrap();
     assert_eq!(resp.status(), 401);
     server.abort();
+}
+
+/// A run or a cron that names an assistant other than a graph's default one resolves it under
+/// `assistants.read` (`SECURITY.md`, "Assistants of runs and crons"); a cron's payload thread
+/// under `threads.read`.
+async fn runs_and_crons_naming_an_assistant_read_it(p: &mut Probe) {
+    // Fresh ones: the route loop deleted its own.
+    let assistant = &p
+        .create("/assistants", json!({"graph_id": "agent"}), "assistant_id")
+        .await;
+    let thread = &p.create("/threads", json!({}), "thread_id").await;
+    let run = json!({"assistant_id": assistant, "input": null});
+    let cron = json!({"assistant_id": assistant, "schedule": "0 0 * * *"});
+    let cron_on_thread =
+        json!({"assistant_id": "agent", "schedule": "0 0 * * *", "thread_id": thread});
+    let cases: [(String, Value, &[&str]); 6] = [
+        (
+            "/runs/wait".into(),
+            run.clone(),
+            &["assistants.read", "threads.create_run"],
+        ),
+        (
+            "/runs".into(),
+            run.clone(),
+            &["assistants.read", "threads.create_run"],
+        ),
+        (
+            format!("/threads/{thread}/runs/wait"),
+            run.clone(),
+            &["assistants.read", "threads.create_run"],
+        ),
+        (
+            "/runs/batch".into(),
+            json!([run.clone(), run]),
+            &[
+                "assistants.read",
+                "assistants.read",
+                "threads.create_run",
+                "threads.create_run",
+            ],
+        ),
+        (
+            "/runs/crons".into(),
+            cron,
+            &["assistants.read", "crons.create"],
+        ),
+        (
+            "/runs/crons".into(),
+            cron_on_thread,
+            &["crons.create", "threads.read"],
+        ),
+    ];
+    for (path, body, wanted) in cases {
+        let (status, reply, mut events) = p.call("POST", &path, Some(body)).await;
+        assert!(status < 300, "POST {path}: {status} {reply}");
+        events.sort_unstable();
+        assert_eq!(events, wanted, "POST {path}");
+    }
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::authz::authorize;
+use crate::authz::{Scope, authorize};
 use crate::graph;
 use crate::model::{Assistant, AssistantVersion, Object};
 use crate::storage::{IfExists, Inserted, Query};
@@ -68,8 +68,52 @@ async fn create_default_assistant(state: &AppState, graph_id: &str) {
     let _ = state
         .storage
         .assistants
-        .insert(assistant, IfExists::DoNothing, None)
+        .insert(assistant, IfExists::DoNothing, &default_assistant_scope())
         .await;
+}
+
+/// The scope of a graph's default assistant: created by the server at start-up, usable by every
+/// authenticated user under every policy (`SECURITY.md`, "Assistants of runs and crons").
+fn default_assistant_scope() -> Scope {
+    Scope::system("a graph's default assistant, usable by every authenticated user")
+}
+
+/// Whether `id` (resolved) is the default assistant of one of the server's graphs.
+fn is_default(state: &AppState, id: &str) -> bool {
+    state
+        .graphs
+        .names()
+        .any(|g| id == graph::default_assistant_id(g).to_string())
+}
+
+/// The assistant a run or a cron names, as the caller may read it.
+///
+/// A graph's default assistant (named by its id or by its graph id, `"agent"`) is usable by
+/// every authenticated user. Any other assistant is resolved under the `assistants.read`
+/// handler's decision and filter, exactly as `GET /assistants/{id}`: the handler's refusal is
+/// answered as is, and an assistant its filter hides is 404, as a missing one.
+pub async fn resolve_for_run(
+    state: &AppState,
+    user: &Authenticated,
+    raw_id: &str,
+) -> Result<Assistant, ApiError> {
+    let id = resolve_id(state, raw_id)?;
+    let scope = if is_default(state, &id) {
+        default_assistant_scope()
+    } else {
+        let mut value = AuthValue::from({
+            let mut built = AssistantsRead::default();
+            built.assistant_id = Some(id.clone());
+            built
+        });
+        authorize(state, user, &mut value).await?
+    };
+    state
+        .storage
+        .assistants
+        .get(&id, &scope)
+        .await
+        .ok_or_else(|| not_found(raw_id))
 }
 
 /// An assistant id as given in a path or body: a UUID, or a graph id standing for the graph's
@@ -127,7 +171,7 @@ async fn create(
         built.name = body.name;
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Create(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
@@ -155,7 +199,7 @@ async fn create(
     match state
         .storage
         .assistants
-        .insert(assistant, if_exists, filter.as_ref())
+        .insert(assistant, if_exists, &scope)
         .await?
     {
         Inserted::Created(a) | Inserted::Existing(a) => Ok(Json(a)),
@@ -174,11 +218,11 @@ async fn read_checked(
         built.metadata = None;
         built
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
     state
         .storage
         .assistants
-        .get(&id, filter.as_ref())
+        .get(&id, &scope)
         .await
         .ok_or_else(|| not_found(raw_id))
 }
@@ -263,7 +307,7 @@ async fn update(
         built.version = None;
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Update(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
@@ -298,7 +342,7 @@ async fn update(
     state
         .storage
         .assistants
-        .modify(&id, filter.as_ref(), change)
+        .modify(&id, &scope, change)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(&raw_id))
@@ -315,8 +359,8 @@ async fn delete(
         built.assistant_id = id.clone();
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
-    match state.storage.assistants.remove(&id, filter.as_ref()).await {
+    let scope = authorize(&state, &user, &mut value).await?;
+    match state.storage.assistants.remove(&id, &scope).await {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&raw_id)),
     }
@@ -349,7 +393,7 @@ async fn run_search(
         built.offset = Some(offset as i64);
         built
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
     let AuthValue::Assistants(auth::types::AssistantsValue::Search(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
@@ -389,14 +433,13 @@ async fn run_search(
         .storage
         .assistants
         .search(Query {
-            auth: filter.as_ref(),
             metadata: v.metadata.as_ref(),
             predicate: Some(&predicate),
             sort_key: Some(&sort_key),
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
-            ..Query::default()
+            ..Query::new(&scope)
         })
         .await;
     Ok((page.items, page.total))
@@ -441,7 +484,7 @@ async fn versions(
         a.versions
             .into_iter()
             .rev()
-            .filter(|v| crate::storage::visible(&v.metadata, None, wanted.as_ref()))
+            .filter(|v| crate::storage::wanted(&v.metadata, wanted.as_ref()))
             .skip(offset)
             .take(limit)
             .collect(),
@@ -469,7 +512,7 @@ async fn set_latest(
         built.version = Some(version);
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let change = Box::new(move |a: &mut Assistant| {
         let found = a
             .versions
@@ -484,7 +527,7 @@ async fn set_latest(
     state
         .storage
         .assistants
-        .modify(&id, filter.as_ref(), change)
+        .modify(&id, &scope, change)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(&raw_id))

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::threads::read_checked;
 use crate::AppState;
-use crate::authz::authorize;
+use crate::authz::{Scope, authorize};
 use crate::model::{Cron, Object};
 use crate::storage::{IfExists, Inserted, Query};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
@@ -45,8 +45,10 @@ fn cron_id(raw: &str) -> Result<String, ApiError> {
 /// another user's view. **Ours**: the filter's top-level equality conditions are written into the
 /// metadata (the caller's values for those keys are overwritten), and a cron that still does not
 /// match the filter is refused with 403, so a write never leaves a cron outside its writer's view.
-fn hold_to(metadata: &mut Object, filter: Option<&auth::Filter>) -> Result<(), ApiError> {
-    let Some(filter) = filter else { return Ok(()) };
+fn hold_to(metadata: &mut Object, scope: &Scope) -> Result<(), ApiError> {
+    let Some(filter) = scope.filter() else {
+        return Ok(());
+    };
     for (k, v) in filter.eq_conditions() {
         metadata.insert(k.to_owned(), v.clone());
     }
@@ -84,8 +86,27 @@ async fn create_inner(
         .get("assistant_id")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid("assistant_id is required"))?;
-    let assistant_id = super::assistants::resolve_id(state, raw_assistant)?;
+    // The assistant as the caller may read it (404 if hidden), as for a run.
+    let assistant_id = super::assistants::resolve_for_run(state, user, raw_assistant)
+        .await?
+        .current
+        .assistant_id;
     payload.insert("assistant_id".into(), assistant_id.clone().into());
+    // A thread named in the payload is held to the caller's `threads.read`, as the path's is.
+    let thread_id = match payload.get("thread_id") {
+        None | Some(Value::Null) => thread_id,
+        Some(Value::String(raw)) => {
+            let named = read_checked(state, user, raw, None).await?.thread_id;
+            if thread_id.as_ref().is_some_and(|t| *t != named) {
+                return Err(ApiError::invalid(
+                    "the payload's thread_id differs from the thread of the path",
+                ));
+            }
+            payload.insert("thread_id".into(), named.clone().into());
+            Some(named)
+        }
+        Some(_) => return Err(ApiError::invalid("thread_id must be a string")),
+    };
     let end_time = match payload.remove("end_time") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
@@ -102,7 +123,7 @@ async fn create_inner(
         built.end_time = end_time.clone();
         built
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
     let AuthValue::Crons(auth::types::CronsValue::Create(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
@@ -113,7 +134,7 @@ async fn create_inner(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    hold_to(&mut metadata, filter.as_ref())?;
+    hold_to(&mut metadata, &scope)?;
     if payload.contains_key("metadata") {
         payload.insert("metadata".into(), Value::Object(metadata.clone()));
     }
@@ -143,7 +164,7 @@ async fn create_inner(
     match state
         .storage
         .crons
-        .insert(cron, IfExists::Raise, None)
+        .insert(cron, IfExists::Raise, &scope)
         .await?
     {
         Inserted::Created(c) | Inserted::Existing(c) => Ok(c),
@@ -181,11 +202,11 @@ async fn read(
         built.cron_id = Some(id.clone());
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     state
         .storage
         .crons
-        .get(&id, filter.as_ref())
+        .get(&id, &scope)
         .await
         .map(Json)
         .ok_or_else(|| not_found(&id))
@@ -213,11 +234,11 @@ async fn update(
         built.schedule = schedule;
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let AuthValue::Crons(auth::types::CronsValue::Update(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
-    let guard = filter.clone();
+    let guard = scope.clone();
     let change = Box::new(move |c: &mut Cron| {
         let patch = v.payload.unwrap_or_default();
         if let Some(s) = v.schedule {
@@ -241,14 +262,14 @@ async fn update(
                 }
             }
         }
-        hold_to(&mut c.metadata, guard.as_ref())?;
+        hold_to(&mut c.metadata, &guard)?;
         c.updated_at = now();
         Ok(())
     });
     state
         .storage
         .crons
-        .modify(&id, filter.as_ref(), change)
+        .modify(&id, &scope, change)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(&id))
@@ -265,8 +286,8 @@ async fn delete(
         built.cron_id = Some(id.clone());
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
-    match state.storage.crons.remove(&id, filter.as_ref()).await {
+    let scope = authorize(&state, &user, &mut value).await?;
+    match state.storage.crons.remove(&id, &scope).await {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&id)),
     }
@@ -308,7 +329,7 @@ async fn run_search(
         built.offset = Some(offset as i64);
         built
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
     let predicate = move |c: &Cron| {
         assistant_id.as_ref().is_none_or(|a| &c.assistant_id == a)
             && thread_id
@@ -319,13 +340,12 @@ async fn run_search(
         .storage
         .crons
         .search(Query {
-            auth: filter.as_ref(),
             metadata: body.metadata.as_ref(),
             predicate: Some(&predicate),
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
-            ..Query::default()
+            ..Query::new(&scope)
         })
         .await;
     Ok((page.items, page.total))

@@ -102,6 +102,44 @@ async fn info() -> axum::Json<Value> {
     }))
 }
 
+/// The most elements any list in a request body may hold: ids (`ids`, `thread_ids`,
+/// `run_ids`), runs of a batch, input messages, stream modes. Over it the request is 422 before
+/// any handler runs. (`SECURITY.md`, "Bounds".)
+pub const MAX_LIST: usize = 1000;
+
+/// The most labels a store namespace, prefix or suffix may hold; over it, 422.
+pub const MAX_NAMESPACE_LABELS: usize = 100;
+
+/// 422 when `list` holds more than `max` elements.
+pub fn bounded<T>(what: &str, list: &[T], max: usize) -> Result<(), ApiError> {
+    if list.len() > max {
+        return Err(ApiError::invalid(format!(
+            "{what} may hold at most {max} elements, not {}",
+            list.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Ids of a request body as a set: each parsed by `parse` (422 for a malformed one), at most
+/// [`MAX_LIST`] of them, duplicates dropped (first occurrence kept).
+pub fn id_set(
+    what: &str,
+    ids: &[String],
+    parse: impl Fn(&str) -> Result<String, ApiError>,
+) -> Result<Vec<String>, ApiError> {
+    bounded(what, ids, MAX_LIST)?;
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = parse(id)?;
+        if seen.insert(id.clone()) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 /// `limit` and `offset` of a search body, with LangGraph's defaults; 422 when out of range.
 pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(usize, usize), ApiError> {
     let limit = limit.unwrap_or(10);

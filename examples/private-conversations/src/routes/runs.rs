@@ -1,6 +1,7 @@
 //! Runs: background, wait and stream on a thread; stateless wait and stream; list, get, join,
 //! cancel, delete.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth::axum::Authenticated;
@@ -16,12 +17,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::threads::{new_thread, not_found, push_checkpoint, read_checked, thread_id};
+use super::threads::{new_thread, not_found, read_scope, thread_id};
 use crate::AppState;
-use crate::authz::authorize;
+use crate::authz::{Scope, authorize};
 use crate::graph;
-use crate::model::{Object, Run, Thread};
-use crate::storage::IfExists;
+use crate::model::{Object, Run, Thread, Values};
+use crate::storage::{IfExists, ThreadTx};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -70,29 +71,39 @@ fn finished(status: &str) -> bool {
     !matches!(status, "pending" | "running")
 }
 
-fn refresh_status(t: &mut Thread) {
-    t.status = if t.runs.iter().any(|r| !finished(&r.status)) {
+fn refresh_status(tx: &mut ThreadTx<'_>) {
+    tx.thread.status = if tx.runs.iter().any(|r| !finished(&r.status)) {
         "busy".into()
-    } else if t.error.is_null() {
+    } else if tx.thread.error.is_null() {
         "idle".into()
     } else {
         "error".into()
     };
 }
 
-/// Authorizes and prepares a run: emits `threads.create_run`, resolves the assistant, puts the
-/// authenticated user into `config.configurable`.
+/// 422 for a run body whose lists are over [`super::MAX_LIST`] or whose input is malformed.
+fn check_body(body: &RunBody) -> Result<(), ApiError> {
+    if let Some(Value::Array(m)) = body.kwargs.input.as_ref().and_then(|i| i.get("messages")) {
+        super::bounded("input.messages", m, super::MAX_LIST)?;
+    }
+    graph::input_messages(body.kwargs.input.as_ref().unwrap_or(&Value::Null))
+        .map_err(|e| ApiError::invalid(format!("Invalid input: {e}")))?;
+    Ok(())
+}
+
+/// Authorizes and prepares a run: resolves the assistant as the caller may read it, emits
+/// `threads.create_run`, puts the authenticated user into `config.configurable`.
 async fn prepare(
     state: &AppState,
     user: &Authenticated,
     thread: Option<&str>,
     body: RunBody,
-) -> Result<(Run, Option<auth::Filter>, RunBody2), ApiError> {
+) -> Result<(Run, Scope, RunBody2), ApiError> {
     let raw_assistant = body
         .assistant_id
         .as_deref()
         .ok_or_else(|| ApiError::invalid("assistant_id is required"))?;
-    let assistant_id = super::assistants::resolve_id(state, raw_assistant)?;
+    check_body(&body)?;
     if let Some(s) = body.after_seconds
         && !(0.0..=86_400.0).contains(&s)
     {
@@ -100,13 +111,8 @@ async fn prepare(
             "after_seconds must be between 0 and 86400",
         ));
     }
-    // Ours does not emit assistants.read here (see the reference): the assistant must exist.
-    let assistant = state
-        .storage
-        .assistants
-        .get(&assistant_id, None)
-        .await
-        .ok_or_else(|| ApiError::not_found(format!("Assistant '{raw_assistant}' not found")))?;
+    let assistant = super::assistants::resolve_for_run(state, user, raw_assistant).await?;
+    let assistant_id = assistant.current.assistant_id.clone();
     let graph = state
         .graphs
         .get(&assistant.current.graph_id)
@@ -130,7 +136,7 @@ async fn prepare(
         built.kwargs = Some(Box::new(body.kwargs.clone()));
         built
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
     let AuthValue::Threads(auth::types::ThreadsValue::CreateRun(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
@@ -183,7 +189,7 @@ async fn prepare(
     };
     Ok((
         run,
-        filter,
+        scope,
         RunBody2 {
             if_not_exists: v.if_not_exists,
             strategy,
@@ -199,29 +205,30 @@ pub(crate) struct RunBody2 {
     after_seconds: Option<f64>,
 }
 
-/// Creates a run on a thread and starts it in the background.
+/// Creates a run on a thread and starts it in the background; the run, the scope that
+/// authorized it, and the thread's values when the run was stored.
 async fn create_on_thread(
     state: &AppState,
     user: &Authenticated,
     raw_thread: &str,
     body: RunBody,
-) -> Result<Run, ApiError> {
+) -> Result<(Run, Scope, Values), ApiError> {
     let tid = thread_id(raw_thread)?;
-    let (run, filter, extra) = prepare(state, user, Some(&tid), body).await?;
+    let (run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
     if extra.if_not_exists == Some(IfNotExists::Create) {
         // The new thread carries the run's metadata, as the handler left it.
         let thread = new_thread(tid.clone(), run.metadata.clone());
         state
             .storage
             .threads
-            .insert(thread, IfExists::DoNothing, filter.as_ref())
+            .insert(thread, IfExists::DoNothing, &scope)
             .await?;
     }
-    let inserted = run.clone();
+    let inserted = Arc::new(run.clone());
     let strategy = extra.strategy;
-    let change = Box::new(move |t: &mut Thread| {
-        let inflight: Vec<usize> = (0..t.runs.len())
-            .filter(|&i| !finished(&t.runs[i].status))
+    let change = Box::new(move |tx: &mut ThreadTx<'_>| {
+        let inflight: Vec<usize> = (0..tx.runs.len())
+            .filter(|&i| !finished(&tx.runs[i].status))
             .collect();
         if !inflight.is_empty() {
             match strategy {
@@ -232,8 +239,9 @@ async fn create_on_thread(
                 }
                 MultitaskStrategy::Interrupt | MultitaskStrategy::Rollback => {
                     for i in inflight {
-                        t.runs[i].status = "interrupted".into();
-                        t.runs[i].updated_at = now();
+                        let r = Arc::make_mut(&mut tx.runs[i]);
+                        r.status = "interrupted".into();
+                        r.updated_at = now();
                     }
                 }
                 MultitaskStrategy::Enqueue => {}
@@ -241,14 +249,14 @@ async fn create_on_thread(
                 _ => return Err(ApiError::conflict("Unsupported multitask strategy.")),
             }
         }
-        t.runs.push(inserted);
-        refresh_status(t);
+        tx.runs.push(inserted);
+        refresh_status(tx);
         Ok(())
     });
-    state
+    let thread = state
         .storage
         .threads
-        .modify(&tid, filter.as_ref(), change)
+        .transact(&tid, &scope, change)
         .await?
         .ok_or_else(|| not_found(&tid))?;
     let (st, rid, delay) = (state.clone(), run.run_id.clone(), extra.after_seconds);
@@ -259,11 +267,8 @@ async fn create_on_thread(
         }
         execute(&st, &t2, &rid).await;
     });
-    Ok(run)
+    Ok((run, scope, thread.values))
 }
-
-/// What a graph made of one run: its checkpoints, or the error that failed it.
-type Outcome = (String, Result<Vec<graph::Checkpoint>, String>);
 
 /// The graph's input for a stored run: its input, the state, its config.
 fn run_input(run: &Run, state: Value) -> (String, graph::RunInput) {
@@ -283,79 +288,79 @@ fn run_input(run: &Run, state: Value) -> (String, graph::RunInput) {
     )
 }
 
-/// Runs the graph of a pending run and of the pending runs before it (enqueued runs execute in
-/// order), then stores their checkpoints atomically with the thread. The graphs run outside the
-/// storage's lock; if the thread changed meanwhile (another run, a state update), they run again
-/// on the new state.
+/// Runs the graph for a pending run: a run executes after the pending runs before it, one
+/// transaction each. The graph runs outside any lock on a copy of the thread's values; its
+/// checkpoints are stored only if the thread's state did not change meanwhile (else it runs
+/// again on the new state).
 async fn execute(state: &AppState, tid: &str, rid: &str) {
-    const ATTEMPTS: usize = 16;
-    for attempt in 1..=ATTEMPTS {
-        let Some(thread) = state.storage.threads.get(tid, None).await else {
+    // The run's creation was authorized; executing it is the server's own work on that thread.
+    let system = Scope::system("a run executing on its thread after its creation was authorized");
+    // Each round finishes one run or finds the state changed; bounded all the same.
+    for _ in 0..10_000 {
+        let Some((_, runs)) = state.storage.threads.runs(tid, &system).await else {
             break;
         };
-        let Some(pos) = thread.runs.iter().position(|r| r.run_id == rid) else {
+        let Some(pos) = runs.iter().position(|r| r.run_id == rid) else {
             break;
         };
-        let mut values = thread.values.clone();
-        let mut outcomes: Vec<Outcome> = Vec::new();
-        for run in thread.runs[..=pos].iter().filter(|r| r.status == "pending") {
-            let (graph_id, input) = run_input(run, values.clone());
-            let result = state.graphs.run(&graph_id, input).await;
-            if let Ok(Some(last)) = result.as_ref().map(|c| c.last()) {
-                values = last.values.clone();
-            }
-            outcomes.push((run.run_id.clone(), result));
-        }
-        if outcomes.is_empty() {
+        // Enqueue: earlier pending runs go first.
+        let Some(next) = runs[..=pos].iter().find(|r| r.status == "pending").cloned() else {
             break;
-        }
-        let seen = thread.values;
-        let change = Box::new(move |t: &mut Thread| {
-            let unchanged = t.values == seen
-                && outcomes.iter().all(|(id, _)| {
-                    t.runs
-                        .iter()
-                        .any(|r| &r.run_id == id && r.status == "pending")
-                });
-            if !unchanged {
+        };
+        let Some((thread, latest)) = state.storage.threads.checkpoint(tid, &system, None).await
+        else {
+            break;
+        };
+        let expected = latest.map(|c| c.checkpoint_id.clone());
+        let (graph_id, input) = run_input(&next, thread.values.to_json());
+        let result = state.graphs.run(&graph_id, input).await;
+        let change = Box::new(|tx: &mut ThreadTx<'_>| {
+            if tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref() {
                 return Err(ApiError::conflict("the thread changed during the run"));
             }
-            for (id, result) in outcomes {
-                let Some(i) = t.runs.iter().position(|r| r.run_id == id) else {
-                    continue;
-                };
-                match result {
-                    Ok(checkpoints) => {
-                        for step in checkpoints {
-                            let mut md = Object::new();
-                            md.insert("source".into(), "loop".into());
-                            md.insert("run_id".into(), id.clone().into());
-                            md.insert("writes".into(), json!({ step.node: null }));
-                            push_checkpoint(t, step.values, md);
-                        }
-                        t.runs[i].status = "success".into();
-                        t.error = Value::Null;
+            let Some(i) = tx
+                .runs
+                .iter()
+                .position(|r| r.run_id == next.run_id && r.status == "pending")
+            else {
+                // Cancelled or removed meanwhile: nothing to finish.
+                return Err(ApiError::conflict("the run is no longer pending"));
+            };
+            match &result {
+                Ok(checkpoints) => {
+                    for step in checkpoints {
+                        let mut md = Object::new();
+                        md.insert("source".into(), "loop".into());
+                        md.insert("run_id".into(), next.run_id.clone().into());
+                        md.insert("writes".into(), json!({ step.node.as_str(): null }));
+                        let values = tx.thread.values.derive(step.values.clone());
+                        tx.push_checkpoint(values, md);
                     }
-                    Err(e) => {
-                        t.runs[i].status = "error".into();
-                        t.error = json!({ "error": "ValueError", "message": e });
-                    }
+                    Arc::make_mut(&mut tx.runs[i]).status = "success".into();
+                    tx.thread.error = Value::Null;
                 }
-                t.runs[i].updated_at = now();
-                if let Some(Value::Object(c)) = t.runs[i].kwargs.get("config") {
-                    t.config = c.clone();
+                Err(e) => {
+                    Arc::make_mut(&mut tx.runs[i]).status = "error".into();
+                    tx.thread.error = json!({ "error": "ValueError", "message": e });
                 }
             }
-            refresh_status(t);
+            let run = Arc::make_mut(&mut tx.runs[i]);
+            run.updated_at = now();
+            if let Some(Value::Object(c)) = run.kwargs.get("config") {
+                tx.thread.config = c.clone();
+            }
+            refresh_status(tx);
             Ok(())
         });
-        match state.storage.threads.modify(tid, None, change).await {
-            Ok(_) => break,
-            Err(e) if e.status == StatusCode::CONFLICT && attempt < ATTEMPTS => continue,
+        match state.storage.threads.transact(tid, &system, change).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) if e.status == StatusCode::CONFLICT => continue,
             Err(e) => {
                 tracing::error!(
                     thread_id = tid,
                     run_id = rid,
+                    scope = system.describe(),
                     detail = e.detail,
                     "run failed"
                 );
@@ -366,23 +371,27 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
     state.runs_done.notify_waiters();
 }
 
-/// Waits until the run is finished; the thread as it is then.
-async fn wait_done(state: &AppState, tid: &str, rid: &str) -> Result<(Thread, Run), ApiError> {
+/// Waits until the run is finished; the thread as it is then. `scope` is the caller's.
+async fn wait_done(
+    state: &AppState,
+    tid: &str,
+    rid: &str,
+    scope: &Scope,
+) -> Result<(Thread, Run), ApiError> {
     loop {
         let notified = state.runs_done.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let thread = state
+        let (thread, runs) = state
             .storage
             .threads
-            .get(tid, None)
+            .runs(tid, scope)
             .await
             .ok_or_else(|| not_found(tid))?;
-        let run = thread
-            .runs
+        let run = runs
             .iter()
             .find(|r| r.run_id == rid)
-            .cloned()
+            .map(|r| Run::clone(r))
             .ok_or_else(|| run_not_found(rid))?;
         if finished(&run.status) {
             return Ok((thread, run));
@@ -406,7 +415,7 @@ fn run_output(thread: &Thread, run: &Run) -> Value {
     if run.status == "error" {
         json!({ "__error__": thread.error })
     } else {
-        thread.values.clone()
+        thread.values.to_json()
     }
 }
 
@@ -416,7 +425,7 @@ async fn create_background(
     Path(tid): Path<String>,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
-    let run = create_on_thread(&state, &user, &tid, body).await?;
+    let (run, _, _) = create_on_thread(&state, &user, &tid, body).await?;
     let (t, r) = (run.thread_id.clone(), run.run_id.clone());
     Ok(with_location(Json(run).into_response(), Some(&t), &r))
 }
@@ -427,8 +436,8 @@ async fn create_wait(
     Path(tid): Path<String>,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
-    let run = create_on_thread(&state, &user, &tid, body).await?;
-    let (thread, run) = wait_done(&state, &run.thread_id, &run.run_id).await?;
+    let (run, scope, _) = create_on_thread(&state, &user, &tid, body).await?;
+    let (thread, run) = wait_done(&state, &run.thread_id, &run.run_id, &scope).await?;
     Ok(with_location(
         Json(run_output(&thread, &run)).into_response(),
         Some(&run.thread_id),
@@ -441,6 +450,7 @@ fn stream_modes(kwargs: &Object) -> Vec<String> {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) => a
             .iter()
+            .take(super::MAX_LIST)
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect(),
         _ => vec!["values".into()],
@@ -502,16 +512,16 @@ async fn create_stream(
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
     let tid = thread_id(&tid)?;
-    let before = state
-        .storage
-        .threads
-        .get(&tid, None)
-        .await
-        .map(|t| t.values)
-        .unwrap_or(Value::Null);
-    let run = create_on_thread(&state, &user, &tid, body).await?;
-    let (thread, run) = wait_done(&state, &run.thread_id, &run.run_id).await?;
-    let events = stream_events(&before, &thread.values, &run, &thread.error);
+    // Nothing is read before the run's creation is authorized: the values before the run are
+    // those the thread had when the run was stored, in the same transaction.
+    let (run, scope, before) = create_on_thread(&state, &user, &tid, body).await?;
+    let (thread, run) = wait_done(&state, &run.thread_id, &run.run_id, &scope).await?;
+    let events = stream_events(
+        &before.to_json(),
+        &thread.values.to_json(),
+        &run,
+        &thread.error,
+    );
     Ok(with_location(sse(&events), Some(&tid), &run.run_id))
 }
 
@@ -521,7 +531,7 @@ async fn stateless(
     user: &Authenticated,
     body: RunBody,
 ) -> Result<(Run, Value, Value), ApiError> {
-    let (mut run, _filter, _) = prepare(state, user, None, body).await?;
+    let (mut run, _scope, _) = prepare(state, user, None, body).await?;
     let (graph_id, input) = run_input(&run, Value::Null);
     match state.graphs.run(&graph_id, input).await {
         Ok(checkpoints) => {
@@ -552,13 +562,17 @@ async fn stateless_background(
     Ok(with_location(Json(run).into_response(), None, &rid))
 }
 
-/// `POST /runs/batch`: several runs without a thread, each authorized on its own; the first
-/// refusal answers for the whole batch.
+/// `POST /runs/batch`: at most [`super::MAX_LIST`] runs without a thread (over it, 422 before
+/// any handler runs), each authorized on its own; the first refusal answers for the whole batch.
 async fn stateless_batch(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(bodies): JsonBody<Vec<RunBody>>,
 ) -> Result<Json<Vec<Run>>, ApiError> {
+    super::bounded("the batch", &bodies, super::MAX_LIST)?;
+    for body in &bodies {
+        check_body(body)?;
+    }
     let mut runs = Vec::with_capacity(bodies.len());
     for body in bodies {
         runs.push(stateless(&state, &user, body).await?.0);
@@ -607,21 +621,20 @@ async fn list(
         built.offset = Some(offset as i64);
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
-    let thread = state
+    let scope = authorize(&state, &user, &mut value).await?;
+    let (_, runs) = state
         .storage
         .threads
-        .get(&tid, filter.as_ref())
+        .runs(&tid, &scope)
         .await
         .ok_or_else(|| not_found(&tid))?;
     Ok(Json(
-        thread
-            .runs
-            .into_iter()
+        runs.iter()
             .rev()
             .filter(|r| status.as_ref().is_none_or(|s| &r.status == s))
             .skip(offset)
             .take(limit)
+            .map(|r| Run::clone(r))
             .collect(),
     ))
 }
@@ -630,19 +643,37 @@ fn run_id(raw: &str) -> Result<String, ApiError> {
     parse_uuid("run", raw).map(|u| u.to_string())
 }
 
+/// Emits `threads.read` for the run and returns the thread (row), the run and the scope.
+async fn read_run(
+    state: &AppState,
+    user: &Authenticated,
+    tid: &str,
+    rid: &str,
+) -> Result<(Thread, Run, Scope), ApiError> {
+    let rid = run_id(rid)?;
+    let (tid, scope) = read_scope(state, user, tid, Some(&rid)).await?;
+    let (thread, runs) = state
+        .storage
+        .threads
+        .runs(&tid, &scope)
+        .await
+        .ok_or_else(|| not_found(&tid))?;
+    let run = runs
+        .iter()
+        .find(|r| r.run_id == rid)
+        .map(|r| Run::clone(r))
+        .ok_or_else(|| run_not_found(&rid))?;
+    Ok((thread, run, scope))
+}
+
 async fn read(
     State(state): State<AppState>,
     user: Authenticated,
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<Json<Run>, ApiError> {
-    let rid = run_id(&rid)?;
-    let thread = read_checked(&state, &user, &tid, Some(&rid)).await?;
-    thread
-        .runs
-        .into_iter()
-        .find(|r| r.run_id == rid)
-        .map(Json)
-        .ok_or_else(|| run_not_found(&rid))
+    read_run(&state, &user, &tid, &rid)
+        .await
+        .map(|(_, run, _)| Json(run))
 }
 
 async fn join(
@@ -650,12 +681,8 @@ async fn join(
     user: Authenticated,
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let rid = run_id(&rid)?;
-    let thread = read_checked(&state, &user, &tid, Some(&rid)).await?;
-    if !thread.runs.iter().any(|r| r.run_id == rid) {
-        return Err(run_not_found(&rid));
-    }
-    let (thread, run) = wait_done(&state, &thread.thread_id, &rid).await?;
+    let (thread, run, scope) = read_run(&state, &user, &tid, &rid).await?;
+    let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id, &scope).await?;
     Ok(Json(run_output(&thread, &run)))
 }
 
@@ -664,17 +691,13 @@ async fn join_stream(
     user: Authenticated,
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let rid = run_id(&rid)?;
-    let thread = read_checked(&state, &user, &tid, Some(&rid)).await?;
-    if !thread.runs.iter().any(|r| r.run_id == rid) {
-        return Err(run_not_found(&rid));
-    }
-    let (thread, run) = wait_done(&state, &thread.thread_id, &rid).await?;
+    let (thread, run, scope) = read_run(&state, &user, &tid, &rid).await?;
+    let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id, &scope).await?;
     let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
     if run.status == "error" {
         events.push(("error", thread.error.clone()));
     } else {
-        events.push(("values", thread.values.clone()));
+        events.push(("values", thread.values.to_json()));
     }
     Ok(sse(&events))
 }
@@ -686,21 +709,24 @@ async fn thread_stream(
     user: Authenticated,
     Path(tid): Path<String>,
 ) -> Result<Response, ApiError> {
-    let thread = read_checked(&state, &user, &tid, None).await?;
-    let latest = thread
-        .runs
-        .iter()
-        .max_by(|a, b| a.created_at.cmp(&b.created_at));
+    let (tid, scope) = read_scope(&state, &user, &tid, None).await?;
+    let (thread, runs) = state
+        .storage
+        .threads
+        .runs(&tid, &scope)
+        .await
+        .ok_or_else(|| not_found(&tid))?;
+    let latest = runs.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
     let mut events = Vec::new();
     let thread = match latest {
         Some(run) => {
-            let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id).await?;
+            let (thread, run) = wait_done(&state, &tid, &run.run_id, &scope).await?;
             events.push(("metadata", json!({ "run_id": run.run_id, "attempt": 1 })));
             thread
         }
         None => thread,
     };
-    events.push(("values", thread.values.clone()));
+    events.push(("values", thread.values.to_json()));
     Ok(sse(&events))
 }
 
@@ -713,13 +739,18 @@ fn cancel_action(query: &QueryParams) -> Result<ThreadsUpdateAction, ApiError> {
 }
 
 /// Cancels the given runs (all in-flight runs when `None`) of a thread the caller may update.
+///
+/// With `rollback`, the runs cancelled by this request are removed, and so are named runs that
+/// were already interrupted; without `run_ids`, runs interrupted earlier (by another cancel or a
+/// multitask strategy) are kept. An id that is not a run of the thread
+/// is 404 and nothing changes.
 async fn cancel_runs(
     state: &AppState,
     user: &Authenticated,
     tid: &str,
     run_ids: Option<Vec<String>>,
     action: ThreadsUpdateAction,
-) -> Result<usize, ApiError> {
+) -> Result<(usize, Scope), ApiError> {
     let mut value = AuthValue::from({
         let mut built = ThreadsUpdate::default();
         built.thread_id = Some(tid.to_owned());
@@ -727,48 +758,46 @@ async fn cancel_runs(
         built.action = Some(action);
         built
     });
-    let filter = authorize(state, user, &mut value).await?;
-    let cancelled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = cancelled.clone();
+    let scope = authorize(state, user, &mut value).await?;
+    let cancelled = std::sync::atomic::AtomicUsize::new(0);
     let ids = run_ids.clone();
-    let change = Box::new(move |t: &mut Thread| {
+    let change = Box::new(|tx: &mut ThreadTx<'_>| {
         if let Some(ids) = &ids
             && let Some(missing) = ids
                 .iter()
-                .find(|id| !t.runs.iter().any(|r| &r.run_id == *id))
+                .find(|id| !tx.runs.iter().any(|r| &r.run_id == *id))
         {
             return Err(run_not_found(missing));
         }
-        for r in t.runs.iter_mut() {
+        let mut now_cancelled = std::collections::HashSet::new();
+        for r in tx.runs.iter_mut() {
             if !finished(&r.status) && ids.as_ref().is_none_or(|ids| ids.contains(&r.run_id)) {
+                let r = Arc::make_mut(r);
                 r.status = "interrupted".into();
                 r.updated_at = now();
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                now_cancelled.insert(r.run_id.clone());
             }
         }
+        cancelled.store(now_cancelled.len(), std::sync::atomic::Ordering::Relaxed);
         if action == ThreadsUpdateAction::Rollback {
-            let keep: Vec<bool> = t
-                .runs
-                .iter()
-                .map(|r| {
-                    r.status != "interrupted"
-                        || ids.as_ref().is_some_and(|i| !i.contains(&r.run_id))
-                })
-                .collect();
-            let mut k = keep.iter();
-            t.runs.retain(|_| *k.next().unwrap_or(&true));
+            // Named runs that are interrupted go; without names, only what this request
+            // cancelled (older interrupted runs stay).
+            tx.runs.retain(|r| {
+                let named = ids.as_ref().is_some_and(|ids| ids.contains(&r.run_id));
+                !(now_cancelled.contains(&r.run_id) || named && r.status == "interrupted")
+            });
         }
-        refresh_status(t);
+        refresh_status(tx);
         Ok(())
     });
     state
         .storage
         .threads
-        .modify(tid, filter.as_ref(), change)
+        .transact(tid, &scope, change)
         .await?
         .ok_or_else(|| not_found(tid))?;
     state.runs_done.notify_waiters();
-    Ok(cancelled.load(std::sync::atomic::Ordering::Relaxed))
+    Ok((cancelled.into_inner(), scope))
 }
 
 async fn cancel(
@@ -780,9 +809,9 @@ async fn cancel(
     let tid = thread_id(&tid)?;
     let rid = run_id(&rid)?;
     let action = cancel_action(&query)?;
-    cancel_runs(&state, &user, &tid, Some(vec![rid.clone()]), action).await?;
+    let (_, scope) = cancel_runs(&state, &user, &tid, Some(vec![rid.clone()]), action).await?;
     if query.flag("wait") && action == ThreadsUpdateAction::Interrupt {
-        let (thread, run) = wait_done(&state, &tid, &rid).await?;
+        let (thread, run) = wait_done(&state, &tid, &rid, &scope).await?;
         return Ok(Json(run_output(&thread, &run)).into_response());
     }
     Ok(StatusCode::ACCEPTED.into_response())
@@ -814,7 +843,7 @@ async fn cancel_many(
     let tid = thread_id(tid)?;
     let ids = body
         .run_ids
-        .map(|ids| ids.iter().map(|i| run_id(i)).collect::<Result<Vec<_>, _>>())
+        .map(|ids| super::id_set("run_ids", &ids, run_id))
         .transpose()?;
     cancel_runs(&state, &user, &tid, ids, action).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -833,21 +862,21 @@ async fn delete(
         built.run_id = Some(rid.clone());
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let r2 = rid.clone();
-    let change = Box::new(move |t: &mut Thread| {
-        let before = t.runs.len();
-        t.runs.retain(|r| r.run_id != r2);
-        if t.runs.len() == before {
+    let change = Box::new(move |tx: &mut ThreadTx<'_>| {
+        let before = tx.runs.len();
+        tx.runs.retain(|r| r.run_id != r2);
+        if tx.runs.len() == before {
             return Err(run_not_found(&r2));
         }
-        refresh_status(t);
+        refresh_status(tx);
         Ok(())
     });
     state
         .storage
         .threads
-        .modify(&tid, filter.as_ref(), change)
+        .transact(&tid, &scope, change)
         .await?
         .ok_or_else(|| not_found(&tid))?;
     Ok(StatusCode::NO_CONTENT.into_response())

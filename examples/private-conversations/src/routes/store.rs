@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::authz::authorize;
 use crate::model::{Item, Object};
-use crate::storage::visible;
+use crate::storage::wanted as contains_wanted;
 use crate::util::{ApiError, JsonBody, QueryParams};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// Checks a namespace: labels are non-empty and contain no `.`; `allow_empty` for prefixes.
 fn check_namespace(ns: &[String], allow_empty: bool) -> Result<(), ApiError> {
+    super::bounded("a namespace", ns, super::MAX_NAMESPACE_LABELS)?;
     if ns.is_empty() && !allow_empty {
         return Err(ApiError::invalid("Namespace cannot be empty"));
     }
@@ -78,14 +79,14 @@ async fn put_item(
         built.index = None;
         built
     });
-    authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
     match body.value {
         Some(v) => {
-            state.storage.items.put(ns, body.key, v).await;
+            state.storage.items.put(&scope, ns, body.key, v).await;
         }
         None => {
-            state.storage.items.delete(&ns, &body.key).await;
+            state.storage.items.delete(&scope, &ns, &body.key).await;
         }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -113,12 +114,12 @@ async fn get_item(
         built.key = key.clone();
         built
     });
-    authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
     state
         .storage
         .items
-        .get(&ns, &key)
+        .get(&scope, &ns, &key)
         .await
         .map(Json)
         .ok_or_else(|| ApiError::not_found("Item not found"))
@@ -143,9 +144,9 @@ async fn delete_item(
         built.key = body.key.clone();
         built
     });
-    authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
-    state.storage.items.delete(&ns, &body.key).await;
+    state.storage.items.delete(&scope, &ns, &body.key).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -176,7 +177,7 @@ async fn search(
         built.query = body.query.clone();
         built
     });
-    let auth_filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let prefix = namespace_after(&value, true)?;
     let wanted = match &value {
         AuthValue::Store(auth::types::StoreValue::Search(s)) => s.filter.clone(),
@@ -187,7 +188,7 @@ async fn search(
         .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
     let accept = move |v: &Object| {
-        visible(v, auth_filter.as_ref(), wanted.as_ref())
+        contains_wanted(v, wanted.as_ref())
             && (words.is_empty() || {
                 let text = Value::Object(v.clone()).to_string().to_lowercase();
                 words.iter().any(|w| text.contains(w.as_str()))
@@ -196,7 +197,7 @@ async fn search(
     let items = state
         .storage
         .items
-        .search(&prefix, &accept, limit, offset)
+        .search(&scope, &prefix, &accept, limit, offset)
         .await;
     let items: Vec<Value> = items
         .into_iter()
@@ -242,12 +243,12 @@ async fn list_namespaces(
         built.offset = Some(offset as i64);
         built
     });
-    authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let prefix = namespace_after(&value, true)?;
     let namespaces = state
         .storage
         .items
-        .list_namespaces(&prefix, &suffix, max_depth, limit, offset)
+        .list_namespaces(&scope, &prefix, &suffix, max_depth, limit, offset)
         .await;
     Ok(Json(json!({ "namespaces": namespaces })))
 }

@@ -13,11 +13,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::AppState;
-use crate::authz::authorize;
+use crate::authz::{Scope, authorize};
 use crate::graph;
-use crate::model::{Checkpoint, Object, Thread};
-use crate::storage::{IfExists, Inserted, Query, contains};
+use crate::model::{Checkpoint, Object, Thread, Values};
+use crate::storage::{HistoryPage, IfExists, Inserted, Query, ThreadTx};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -62,22 +64,20 @@ pub fn new_thread(id: String, metadata: Object) -> Thread {
         updated_at: at,
         metadata,
         status: "idle".into(),
-        values: Value::Null,
+        values: Values::default(),
         interrupts: Object::new(),
         config: Object::new(),
         error: Value::Null,
-        history: Vec::new(),
-        runs: Vec::new(),
     }
 }
 
-/// Emits `threads.read` for `id` and returns the thread if the filter lets the caller see it.
-pub async fn read_checked(
+/// Emits `threads.read` for `id` (and `run_id`): the normalized id and the caller's scope.
+pub async fn read_scope(
     state: &AppState,
     user: &Authenticated,
     id: &str,
     run_id: Option<&str>,
-) -> Result<Thread, ApiError> {
+) -> Result<(String, Scope), ApiError> {
     let id = thread_id(id)?;
     let mut value = AuthValue::from({
         let mut built = ThreadsRead::default();
@@ -85,11 +85,23 @@ pub async fn read_checked(
         built.run_id = run_id.map(str::to_owned);
         built
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
+    Ok((id, scope))
+}
+
+/// Emits `threads.read` for `id` and returns the thread (its row: neither checkpoints nor runs)
+/// if the scope lets the caller see it.
+pub async fn read_checked(
+    state: &AppState,
+    user: &Authenticated,
+    id: &str,
+    run_id: Option<&str>,
+) -> Result<Thread, ApiError> {
+    let (id, scope) = read_scope(state, user, id, run_id).await?;
     state
         .storage
         .threads
-        .get(&id, filter.as_ref())
+        .get(&id, &scope)
         .await
         .ok_or_else(|| not_found(&id))
 }
@@ -119,7 +131,7 @@ async fn create(
         built.ttl = body.ttl;
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let metadata = value.metadata().cloned().unwrap_or_default();
     let if_exists = match body.if_exists {
         Some(AuthIfExists::DoNothing) => IfExists::DoNothing,
@@ -128,7 +140,7 @@ async fn create(
     match state
         .storage
         .threads
-        .insert(new_thread(id, metadata), if_exists, filter.as_ref())
+        .insert(new_thread(id, metadata), if_exists, &scope)
         .await?
     {
         Inserted::Created(t) | Inserted::Existing(t) => Ok(Json(t)),
@@ -162,7 +174,7 @@ async fn update(
         built.action = None;
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
+    let scope = authorize(&state, &user, &mut value).await?;
     let patch = value.metadata().cloned().unwrap_or_default();
     let change = Box::new(move |t: &mut Thread| {
         t.metadata.extend(patch);
@@ -172,7 +184,7 @@ async fn update(
     state
         .storage
         .threads
-        .modify(&id, filter.as_ref(), change)
+        .modify(&id, &scope, change)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(&id))
@@ -190,8 +202,8 @@ async fn delete(
         built.run_id = None;
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
-    match state.storage.threads.remove(&id, filter.as_ref()).await {
+    let scope = authorize(&state, &user, &mut value).await?;
+    match state.storage.threads.remove(&id, &scope).await {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&id)),
     }
@@ -204,6 +216,9 @@ struct PruneBody {
     strategy: Option<String>,
 }
 
+/// `POST /threads/prune`: all or nothing. Every id is authorized (`threads.delete`) before any
+/// thread is touched, so a refusal of any one answers the refusal and prunes nothing. Then each
+/// thread its scope admits is pruned; absent and hidden ones alike are skipped and not counted.
 async fn prune(
     State(state): State<AppState>,
     user: Authenticated,
@@ -214,12 +229,8 @@ async fn prune(
         Some("keep_latest") => true,
         Some(s) => return Err(ApiError::invalid(format!("unknown prune strategy {s:?}"))),
     };
-    let ids = body
-        .thread_ids
-        .iter()
-        .map(|id| thread_id(id))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut pruned = 0;
+    let ids = super::id_set("thread_ids", &body.thread_ids, thread_id)?;
+    let mut targets = Vec::with_capacity(ids.len());
     for id in ids {
         let mut value = AuthValue::from({
             let mut built = ThreadsDelete::default();
@@ -227,29 +238,15 @@ async fn prune(
             built.run_id = None;
             built
         });
-        let filter = authorize(&state, &user, &mut value).await?;
-        let done = if keep_latest {
-            let change = Box::new(|t: &mut Thread| {
-                let last = t.history.pop();
-                t.history = last.into_iter().collect();
-                Ok(())
-            });
-            state
-                .storage
-                .threads
-                .modify(&id, filter.as_ref(), change)
-                .await?
-                .is_some()
-        } else {
-            state
-                .storage
-                .threads
-                .remove(&id, filter.as_ref())
-                .await
-                .is_some()
-        };
-        pruned += usize::from(done);
+        let scope = authorize(&state, &user, &mut value).await?;
+        targets.push((id, scope));
     }
+    let threads = &state.storage.threads;
+    let pruned = if keep_latest {
+        threads.keep_latest(&targets).await
+    } else {
+        threads.remove_all(&targets).await
+    };
     Ok(Json(json!({ "pruned_count": pruned })))
 }
 
@@ -275,11 +272,7 @@ async fn run_search(
     let descending = super::descending(body.sort_order.as_deref())?;
     let ids = body
         .ids
-        .map(|ids| {
-            ids.iter()
-                .map(|id| thread_id(id))
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .map(|ids| super::id_set("ids", &ids, thread_id))
         .transpose()?;
     if let Some(s) = &body.sort_by
         && !["thread_id", "status", "created_at", "updated_at"].contains(&s.as_str())
@@ -297,7 +290,7 @@ async fn run_search(
         built.thread_id = None;
         built
     });
-    let filter = authorize(state, user, &mut value).await?;
+    let scope = authorize(state, user, &mut value).await?;
     let wanted = value.metadata().cloned();
     let values = body_values(&value);
     let status = body
@@ -305,9 +298,7 @@ async fn run_search(
         .map(|s| serde_json::to_value(s).unwrap_or_default());
     let predicate = move |t: &Thread| {
         status.as_ref().is_none_or(|s| s == t.status.as_str())
-            && values
-                .as_ref()
-                .is_none_or(|v| contains(&t.values, &Value::Object(v.clone())))
+            && values.as_ref().is_none_or(|v| t.values.contains(v))
     };
     let sort_by = body.sort_by;
     let sort_key = move |t: &Thread| -> Value {
@@ -322,7 +313,6 @@ async fn run_search(
         .storage
         .threads
         .search(Query {
-            auth: filter.as_ref(),
             metadata: wanted.as_ref(),
             ids: ids.as_deref(),
             predicate: Some(&predicate),
@@ -330,6 +320,7 @@ async fn run_search(
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
+            ..Query::new(&scope)
         })
         .await;
     Ok((page.items, page.total))
@@ -366,27 +357,29 @@ async fn copy(
     user: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Thread>, ApiError> {
-    let source = read_checked(&state, &user, &id, None).await?;
+    let (id, read) = read_scope(&state, &user, &id, None).await?;
+    let source = state
+        .storage
+        .threads
+        .get(&id, &read)
+        .await
+        .ok_or_else(|| not_found(&id))?;
     let new_id = uuid::Uuid::new_v4().to_string();
     let mut value = AuthValue::from({
         let mut built = ThreadsCreate::default();
         built.thread_id = Some(new_id.clone());
-        built.metadata = Some(source.metadata.clone());
+        built.metadata = Some(source.metadata);
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
-    let mut thread = new_thread(new_id, value.metadata().cloned().unwrap_or_default());
-    thread.values = source.values;
-    thread.history = source.history;
-    thread.config = source.config;
-    match state
+    let create = authorize(&state, &user, &mut value).await?;
+    let thread = new_thread(new_id, value.metadata().cloned().unwrap_or_default());
+    state
         .storage
         .threads
-        .insert(thread, IfExists::Raise, filter.as_ref())
+        .copy(&id, &read, thread, &create)
         .await?
-    {
-        Inserted::Created(t) | Inserted::Existing(t) => Ok(Json(t)),
-    }
+        .map(Json)
+        .ok_or_else(|| not_found(&id))
 }
 
 fn checkpoint_ref(thread_id: &str, checkpoint_id: Option<&str>) -> Value {
@@ -398,13 +391,12 @@ fn checkpoint_ref(thread_id: &str, checkpoint_id: Option<&str>) -> Value {
     })
 }
 
-/// A thread's state at a checkpoint (the latest when `None`), in LangGraph's shape.
+/// A thread's state at a checkpoint (its current values when `None`), in LangGraph's shape.
 pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
-    let at = at.or(thread.history.last());
     let values = match at {
-        Some(c) => c.values.clone(),
-        None if thread.values.is_null() => json!({}),
-        None => thread.values.clone(),
+        Some(c) if !c.values.is_null() => c.values.to_json(),
+        None if !thread.values.is_null() => thread.values.to_json(),
+        _ => json!({}),
     };
     json!({
         "values": values,
@@ -420,23 +412,56 @@ pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
     })
 }
 
-/// Appends a checkpoint with these values and makes them the thread's values.
-pub fn push_checkpoint(thread: &mut Thread, values: Value, metadata: Object) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
-    let parent = thread.history.last().map(|c| c.checkpoint_id.clone());
-    let mut metadata = metadata;
-    metadata.insert("step".into(), thread.history.len().into());
-    let at = now();
-    thread.history.push(Checkpoint {
-        checkpoint_id: id.clone(),
-        parent_checkpoint_id: parent,
-        values: values.clone(),
-        metadata,
-        created_at: at.clone(),
-    });
-    thread.values = values;
-    thread.updated_at = at;
-    id
+/// How many times a state change computed outside the thread's lock is computed again when
+/// another change came first; past it the request is 409.
+const RETRIES: usize = 64;
+
+/// Appends a checkpoint to thread `id` whose values `compute` derives from the thread's current
+/// values. The computation (which copies the values) runs outside any lock; the append then
+/// happens only if no other checkpoint was appended meanwhile, else the values are computed
+/// again. `finish` runs in the same transaction, after the append. `Ok(None)`: the thread is
+/// absent or hidden. Returns the thread and the new checkpoint's id.
+pub async fn append_state(
+    state: &AppState,
+    id: &str,
+    scope: &Scope,
+    compute: impl Fn(&Thread) -> Result<Option<(Value, Object)>, ApiError>,
+    finish: impl Fn(&mut ThreadTx<'_>, Option<&str>) -> Result<(), ApiError> + Send + Sync,
+) -> Result<Option<(Thread, Option<String>)>, ApiError> {
+    for _ in 0..RETRIES {
+        let Some((thread, latest)) = state.storage.threads.checkpoint(id, scope, None).await else {
+            return Ok(None);
+        };
+        let expected = latest.map(|c| c.checkpoint_id.clone());
+        let next = compute(&thread)?.map(|(values, md)| (thread.values.derive(values), md));
+        let stale = AtomicBool::new(false);
+        let cid = std::sync::Mutex::new(None);
+        let change = Box::new(|tx: &mut ThreadTx<'_>| {
+            if tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref() {
+                stale.store(true, Ordering::Relaxed);
+                return Err(ApiError::conflict("the thread changed meanwhile"));
+            }
+            let id = next.map(|(values, md)| tx.push_checkpoint(values, md));
+            finish(tx, id.as_deref())?;
+            *cid.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = id;
+            Ok(())
+        });
+        match state.storage.threads.transact(id, scope, change).await {
+            Err(_) if stale.load(Ordering::Relaxed) => continue,
+            Err(e) => return Err(e),
+            Ok(None) => return Ok(None),
+            Ok(Some(t)) => {
+                let cid = cid
+                    .into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                return Ok(Some((t, cid)));
+            }
+        }
+    }
+    Err(ApiError::conflict(
+        "the thread is changed too often to apply this change: try again",
+    ))
 }
 
 async fn state_get(
@@ -444,19 +469,27 @@ async fn state_get(
     user: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let thread = read_checked(&state, &user, &id, None).await?;
-    Ok(Json(state_json(&thread, None)))
+    state_at_checkpoint(&state, &user, &id, None).await
 }
 
-fn find_checkpoint<'t>(
-    thread: &'t Thread,
-    checkpoint_id: &str,
-) -> Result<&'t Checkpoint, ApiError> {
-    thread
-        .history
-        .iter()
-        .find(|c| c.checkpoint_id == checkpoint_id)
-        .ok_or_else(|| ApiError::not_found(format!("Checkpoint {checkpoint_id} not found")))
+/// The state of thread `raw_id` at a checkpoint (the latest when `None`).
+async fn state_at_checkpoint(
+    state: &AppState,
+    user: &Authenticated,
+    raw_id: &str,
+    checkpoint_id: Option<&str>,
+) -> Result<Json<Value>, ApiError> {
+    let (id, scope) = read_scope(state, user, raw_id, None).await?;
+    let (thread, at) = state
+        .storage
+        .threads
+        .checkpoint(&id, &scope, checkpoint_id)
+        .await
+        .ok_or_else(|| not_found(&id))?;
+    match (checkpoint_id, at) {
+        (Some(cid), None) => Err(ApiError::not_found(format!("Checkpoint {cid} not found"))),
+        (_, at) => Ok(Json(state_json(&thread, at.as_deref()))),
+    }
 }
 
 async fn state_at(
@@ -464,9 +497,7 @@ async fn state_at(
     user: Authenticated,
     Path((id, checkpoint_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let thread = read_checked(&state, &user, &id, None).await?;
-    let at = find_checkpoint(&thread, &checkpoint_id)?;
-    Ok(Json(state_json(&thread, Some(at))))
+    state_at_checkpoint(&state, &user, &id, Some(&checkpoint_id)).await
 }
 
 #[derive(Deserialize)]
@@ -480,19 +511,12 @@ async fn state_at_body(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CheckpointBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let thread = read_checked(&state, &user, &id, None).await?;
-    match body
+    let cid = body
         .checkpoint
         .as_ref()
         .and_then(|c| c.get("checkpoint_id"))
-        .and_then(Value::as_str)
-    {
-        Some(cid) => {
-            let at = find_checkpoint(&thread, cid)?;
-            Ok(Json(state_json(&thread, Some(at))))
-        }
-        None => Ok(Json(state_json(&thread, None))),
-    }
+        .and_then(Value::as_str);
+    state_at_checkpoint(&state, &user, &id, cid).await
 }
 
 #[derive(Deserialize)]
@@ -514,7 +538,12 @@ async fn state_update(
         _ => return Err(ApiError::invalid("values must be an object")),
     };
     let new_messages = match updates.get("messages") {
-        Some(m) => graph::input_messages(&json!({ "messages": m })).map_err(ApiError::invalid)?,
+        Some(m) => {
+            if let Value::Array(list) = m {
+                super::bounded("values.messages", list, super::MAX_LIST)?;
+            }
+            graph::input_messages(&json!({ "messages": m })).map_err(ApiError::invalid)?
+        }
         None => Vec::new(),
     };
     let mut value = AuthValue::from({
@@ -522,63 +551,55 @@ async fn state_update(
         built.thread_id = Some(id.clone());
         built
     });
-    let filter = authorize(&state, &user, &mut value).await?;
-    let as_node = body.as_node;
-    let checkpoint = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let out = checkpoint.clone();
-    let change = Box::new(move |t: &mut Thread| {
-        let mut values = if t.values.is_object() {
-            t.values.clone()
-        } else {
-            json!({})
+    let scope = authorize(&state, &user, &mut value).await?;
+    let writes = json!({ body.as_node.as_deref().unwrap_or("echo"): null });
+    let compute = |t: &Thread| {
+        let mut values = match t.values.to_json() {
+            v @ Value::Object(_) => v,
+            _ => json!({}),
         };
-        graph::add_messages(&mut values, new_messages);
+        graph::add_messages(&mut values, new_messages.clone());
         if let Some(v) = values.as_object_mut() {
-            for (k, u) in updates {
+            for (k, u) in &updates {
                 if k != "messages" {
-                    v.insert(k, u);
+                    v.insert(k.clone(), u.clone());
                 }
             }
         }
         let mut md = Object::new();
         md.insert("source".into(), "update".into());
-        md.insert(
-            "writes".into(),
-            json!({ as_node.unwrap_or_else(|| "echo".into()): null }),
-        );
-        let cid = push_checkpoint(t, values, md);
-        *out.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = cid;
-        Ok(())
-    });
-    state
-        .storage
-        .threads
-        .modify(&id, filter.as_ref(), change)
+        md.insert("writes".into(), writes.clone());
+        Ok(Some((values, md)))
+    };
+    let (_, cid) = append_state(&state, &id, &scope, compute, |_, _| Ok(()))
         .await?
         .ok_or_else(|| not_found(&id))?;
-    let cid = checkpoint
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
     Ok(Json(
-        json!({ "checkpoint": checkpoint_ref(&id, Some(&cid)) }),
+        json!({ "checkpoint": checkpoint_ref(&id, cid.as_deref()) }),
     ))
 }
 
-fn history(thread: &Thread, limit: usize, before: Option<&str>, wanted: Option<&Object>) -> Value {
-    let end = before
-        .and_then(|b| thread.history.iter().position(|c| c.checkpoint_id == b))
-        .unwrap_or(thread.history.len());
-    Value::Array(
-        thread.history[..end]
+/// A page of thread `raw_id`'s history, newest first.
+async fn history(
+    state: &AppState,
+    user: &Authenticated,
+    raw_id: &str,
+    page: HistoryPage<'_>,
+) -> Result<Json<Value>, ApiError> {
+    let (id, scope) = read_scope(state, user, raw_id, None).await?;
+    let threads = &state.storage.threads;
+    let checkpoints = threads
+        .history(&id, &scope, page)
+        .await
+        .ok_or_else(|| not_found(&id))?;
+    // Only the thread id goes into each state: a row stands in for the thread.
+    let row = new_thread(id, Object::new());
+    Ok(Json(Value::Array(
+        checkpoints
             .iter()
-            .rev()
-            .filter(|c| crate::storage::visible(&c.metadata, None, wanted))
-            .take(limit)
-            .map(|c| state_json(thread, Some(c)))
+            .map(|c| state_json(&row, Some(c)))
             .collect(),
-    )
+    )))
 }
 
 async fn history_get(
@@ -587,9 +608,13 @@ async fn history_get(
     Path(id): Path<String>,
     query: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = query.int("limit", 10)?;
-    let thread = read_checked(&state, &user, &id, None).await?;
-    Ok(Json(history(&thread, limit, query.0.get("before"), None)))
+    let (limit, _) = super::page(Some(query.int("limit", 10)? as i64), None)?;
+    let page = HistoryPage {
+        limit,
+        before: query.0.get("before"),
+        metadata: None,
+    };
+    history(&state, &user, &id, page).await
 }
 
 #[derive(Deserialize)]
@@ -614,11 +639,10 @@ async fn history_post(
             .map(str::to_owned),
         _ => None,
     };
-    let thread = read_checked(&state, &user, &id, None).await?;
-    Ok(Json(history(
-        &thread,
+    let page = HistoryPage {
         limit,
-        before.as_deref(),
-        body.metadata.as_ref(),
-    )))
+        before: before.as_deref(),
+        metadata: body.metadata.as_ref(),
+    };
+    history(&state, &user, &id, page).await
 }

@@ -1,36 +1,64 @@
-//! In-memory storage: one lock per collection, and an index on top-level metadata equality.
+//! In-memory storage.
+//!
+//! Each collection keeps its rows in a map under one `RwLock`, held only to find, insert or swap
+//! an `Arc` (never across a copy of a large value, never across an `.await`), with an index on
+//! top-level metadata scalars. Each resource has its own gate (a `Mutex`) that serializes the
+//! changes to that resource alone, and that holds what a database keeps in other tables: a
+//! thread's checkpoints and runs. So one thread's traffic waits only for itself.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use auth::Filter;
+use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{
-    Collection, IfExists, Inserted, ItemStore, Modifier, Page, Query, StorageFuture, visible,
+    Collection, HistoryPage, IfExists, Inserted, ItemStore, Modifier, Page, Query, ThreadChange,
+    ThreadStore, ThreadTx,
 };
-use crate::model::{Item, Object, Record};
+use crate::authz::Scope;
+use crate::model::{Checkpoint, Item, Object, Record, Run, Thread};
 use crate::util::{ApiError, now};
 
-/// The index key of a top-level metadata value: scalars only (objects and arrays are not indexed).
-fn index_key(key: &str, value: &Value) -> Option<(String, String)> {
+/// The index keys of a top-level metadata value: a scalar, or each scalar element of a list.
+///
+/// A posting list thus holds every resource whose metadata *contains* `{key: scalar}` (equal to
+/// it, or a list holding it): a superset of the matches of an equality filter and of a caller's
+/// containment filter alike. Candidates are always checked against every condition, so the
+/// index decides only how many are looked at, never what the answer is.
+fn index_keys(key: &str, value: &Value) -> Vec<(String, String)> {
     match value {
-        Value::Object(_) | Value::Array(_) => None,
-        v => Some((key.to_owned(), v.to_string())),
+        Value::Object(_) => Vec::new(),
+        Value::Array(items) => items
+            .iter()
+            .filter(|v| !v.is_object() && !v.is_array())
+            .map(|v| (key.to_owned(), v.to_string()))
+            .collect(),
+        v => vec![(key.to_owned(), v.to_string())],
     }
 }
 
-struct Inner<T> {
-    items: HashMap<String, T>,
-    /// (metadata key, JSON of a scalar value) → ids whose metadata has exactly that value.
+fn lock<E>(m: &Mutex<E>) -> MutexGuard<'_, E> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One resource: its row, and its gate with what belongs to it alone.
+struct Stored<T, E> {
+    row: Arc<T>,
+    gate: Arc<Mutex<E>>,
+}
+
+struct Inner<T, E> {
+    items: HashMap<String, Stored<T, E>>,
+    /// (metadata key, JSON of a scalar) → ids whose metadata contains that scalar at that key.
     index: HashMap<(String, String), HashSet<String>>,
 }
 
-impl<T: Record> Inner<T> {
+impl<T: Record, E> Inner<T, E> {
     fn index_add(&mut self, item: &T) {
         for (k, v) in item.metadata() {
-            if let Some(key) = index_key(k, v) {
+            for key in index_keys(k, v) {
                 self.index
                     .entry(key)
                     .or_default()
@@ -41,33 +69,56 @@ impl<T: Record> Inner<T> {
 
     fn index_remove(&mut self, item: &T) {
         for (k, v) in item.metadata() {
-            if let Some(key) = index_key(k, v)
-                && let Some(ids) = self.index.get_mut(&key)
-            {
-                ids.remove(item.id());
-                if ids.is_empty() {
-                    self.index.remove(&key);
+            for key in index_keys(k, v) {
+                if let Some(ids) = self.index.get_mut(&key) {
+                    ids.remove(item.id());
+                    if ids.is_empty() {
+                        self.index.remove(&key);
+                    }
                 }
             }
         }
     }
 
-    fn replace(&mut self, item: T) {
-        if let Some(old) = self.items.remove(item.id()) {
-            self.index_remove(&old);
+    /// Swaps the row of a stored resource (its gate is kept).
+    fn replace_row(&mut self, row: Arc<T>) {
+        let Some(old) = self.items.get(row.id()).map(|s| s.row.clone()) else {
+            return;
+        };
+        self.index_remove(&old);
+        self.index_add(&row);
+        if let Some(stored) = self.items.get_mut(row.id()) {
+            stored.row = row;
         }
-        self.index_add(&item);
-        self.items.insert(item.id().to_owned(), item);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<T>> {
+        let stored = self.items.remove(id)?;
+        self.index_remove(&stored.row);
+        Some(stored.row)
     }
 }
 
-/// A [`Collection`] in memory.
-pub struct MemoryCollection<T> {
+/// A [`Collection`] in memory; `E` is what each resource keeps apart from its row (a thread's
+/// checkpoints and runs), behind the resource's gate.
+pub struct MemoryCollection<T, E = ()> {
     kind: &'static str,
-    inner: RwLock<Inner<T>>,
+    inner: RwLock<Inner<T, E>>,
 }
 
-impl<T: Record> MemoryCollection<T> {
+/// The threads in memory.
+pub type MemoryThreads = MemoryCollection<Thread, ThreadData>;
+
+/// What a thread keeps apart from its row.
+#[derive(Default, Clone)]
+pub struct ThreadData {
+    /// Checkpoints, oldest first.
+    history: Vec<Arc<Checkpoint>>,
+    /// Runs, oldest first.
+    runs: Vec<Arc<Run>>,
+}
+
+impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
     /// An empty collection; `kind` names the resource in errors ("Thread").
     pub fn new(kind: &'static str) -> Self {
         MemoryCollection {
@@ -79,55 +130,110 @@ impl<T: Record> MemoryCollection<T> {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner<T>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner<T, E>> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner<T>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner<T, E>> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the resource `id` with its gate held, if it exists and `scope` admits it: the
+    /// scope is checked on the row as it is once the gate is held, so no change can come
+    /// between the check and `f`.
+    fn with_gate<R>(
+        &self,
+        id: &str,
+        scope: &Scope,
+        f: impl FnOnce(&mut E, Arc<T>) -> R,
+    ) -> Option<R> {
+        let gate = self.read().items.get(id)?.gate.clone();
+        let mut extra = lock(&gate);
+        let row = {
+            let inner = self.read();
+            let stored = inner.items.get(id)?;
+            // Removed (and perhaps created again) while we waited: not the one we locked.
+            if !Arc::ptr_eq(&stored.gate, &gate) {
+                return None;
+            }
+            stored.row.clone()
+        };
+        if !scope.admits(row.metadata()) {
+            return None;
+        }
+        Some(f(&mut extra, row))
+    }
+
+    fn insert_with(
+        &self,
+        item: T,
+        extra: E,
+        if_exists: IfExists,
+        scope: &Scope,
+    ) -> Result<Inserted<T>, ApiError> {
+        let mut inner = self.write();
+        if let Some(existing) = inner.items.get(item.id()) {
+            let existing = existing.row.clone();
+            drop(inner);
+            return if if_exists == IfExists::DoNothing && scope.admits(existing.metadata()) {
+                Ok(Inserted::Existing(T::clone(&existing)))
+            } else {
+                Err(ApiError::conflict(format!(
+                    "{} {} already exists",
+                    self.kind,
+                    item.id()
+                )))
+            };
+        }
+        let row = Arc::new(item);
+        inner.index_add(&row);
+        inner.items.insert(
+            row.id().to_owned(),
+            Stored {
+                row: row.clone(),
+                gate: Arc::new(Mutex::new(extra)),
+            },
+        );
+        drop(inner);
+        Ok(Inserted::Created(T::clone(&row)))
     }
 
     fn search_now(&self, query: &Query<'_, T>) -> Page<T> {
         let inner = self.read();
-        let conditions = query.eq_conditions();
-        // The smallest posting list among the equality conditions bounds the scan.
-        let mut best: Option<(&HashSet<String>, &(String, Value))> = None;
         let empty = HashSet::new();
-        for cond in &conditions {
-            let Some(key) = index_key(&cond.0, &cond.1) else {
-                continue;
-            };
-            let ids = inner.index.get(&key).unwrap_or(&empty);
-            if best.is_none_or(|(b, _)| ids.len() < b.len()) {
-                best = Some((ids, cond));
+        // Any posting list of a required scalar holds every match; the smallest bounds the scan.
+        let mut best: Option<&HashSet<String>> = None;
+        for (k, v) in query.required_scalars() {
+            let ids = inner
+                .index
+                .get(&(k.to_owned(), v.to_string()))
+                .unwrap_or(&empty);
+            if best.is_none_or(|b| ids.len() < b.len()) {
+                best = Some(ids);
             }
         }
-        let mut matches: Vec<&T> = match (best, query.ids) {
-            (_, Some(ids)) => ids
-                .iter()
-                .filter_map(|id| inner.items.get(id))
-                .filter(|t| query.accepts(t))
-                .collect(),
-            (Some((ids, (k, v))), None) => {
-                // Every candidate has `k` equal to `v`: a filter or a metadata wanted that says
-                // exactly that (the tutorial's owner filter) needs no check per candidate.
-                let query = Query {
-                    auth: query
-                        .auth
-                        .filter(|f| **f != Filter::eq(k.clone(), v.clone())),
-                    metadata: query
-                        .metadata
-                        .filter(|w| !(w.len() == 1 && w.get(k) == Some(v))),
-                    ..*query
-                };
-                ids.iter()
-                    .filter_map(|id| inner.items.get(id))
+        let rows = |id: &str| inner.items.get(id).map(|s| &s.row);
+        let matches: Vec<&Arc<T>> = match (query.ids, best) {
+            (Some(ids), _) => {
+                // The ids are a set: each is looked up once, whatever the request repeats.
+                let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+                ids.into_iter()
+                    .filter_map(rows)
                     .filter(|t| query.accepts(t))
                     .collect()
             }
-            (None, None) => inner.items.values().filter(|t| query.accepts(t)).collect(),
+            (None, Some(ids)) => ids
+                .iter()
+                .filter_map(|id| rows(id))
+                .filter(|t| query.accepts(t))
+                .collect(),
+            (None, None) => inner
+                .items
+                .values()
+                .map(|s| &s.row)
+                .filter(|t| query.accepts(t))
+                .collect(),
         };
-        matches.dedup_by(|a, b| a.id() == b.id());
         let total = matches.len();
         let wanted = query.offset.saturating_add(query.limit).min(total);
         if query.limit == 0 || query.offset >= total {
@@ -138,11 +244,11 @@ impl<T: Record> MemoryCollection<T> {
         }
         // Each sort key is computed once, not at every comparison; only the first
         // `offset + limit` results are put in order.
-        let mut keyed: Vec<(Option<Value>, &T)> = matches
+        let mut keyed: Vec<(Option<Value>, &Arc<T>)> = matches
             .into_iter()
             .map(|t| (query.sort_key.map(|key| key(t)), t))
             .collect();
-        let cmp = |(ka, a): &(Option<Value>, &T), (kb, b): &(Option<Value>, &T)| -> Ordering {
+        let cmp = |(ka, a): &(Option<Value>, &Arc<T>), (kb, b): &(Option<Value>, &Arc<T>)| {
             let o = match (ka, kb) {
                 (Some(ka), Some(kb)) => compare_json(ka, kb),
                 _ => a.created_at().cmp(b.created_at()),
@@ -155,12 +261,16 @@ impl<T: Record> MemoryCollection<T> {
             keyed.truncate(wanted);
         }
         keyed.sort_unstable_by(cmp);
-        let items = keyed
+        let page: Vec<Arc<T>> = keyed
             .into_iter()
             .skip(query.offset)
             .map(|(_, t)| t.clone())
             .collect();
-        Page { items, total }
+        drop(inner);
+        Page {
+            items: page.iter().map(|t| T::clone(t)).collect(),
+            total,
+        }
     }
 }
 
@@ -175,172 +285,284 @@ fn compare_json(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-impl<T: Record> Collection<T> for MemoryCollection<T> {
-    fn insert<'a>(
-        &'a self,
+#[async_trait]
+impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<T, E> {
+    async fn insert(
+        &self,
         item: T,
         if_exists: IfExists,
-        filter: Option<&'a Filter>,
-    ) -> StorageFuture<'a, Result<Inserted<T>, ApiError>> {
-        let result = (|| {
-            let mut inner = self.write();
-            if let Some(existing) = inner.items.get(item.id()) {
-                let seen = visible(existing.metadata(), filter, None);
-                return match if_exists {
-                    IfExists::DoNothing if seen => Ok(Inserted::Existing(existing.clone())),
-                    _ => Err(ApiError::conflict(format!("{} already exists", self.kind))),
-                };
-            }
-            inner.replace(item.clone());
-            Ok(Inserted::Created(item))
-        })();
-        Box::pin(std::future::ready(result))
+        scope: &Scope,
+    ) -> Result<Inserted<T>, ApiError> {
+        self.insert_with(item, E::default(), if_exists, scope)
     }
 
-    fn get<'a>(&'a self, id: &'a str, filter: Option<&'a Filter>) -> StorageFuture<'a, Option<T>> {
-        let found = self
-            .read()
-            .items
-            .get(id)
-            .filter(|t| visible(t.metadata(), filter, None))
-            .cloned();
-        Box::pin(std::future::ready(found))
+    async fn get(&self, id: &str, scope: &Scope) -> Option<T> {
+        let row = self.read().items.get(id).map(|s| s.row.clone())?;
+        scope.admits(row.metadata()).then(|| T::clone(&row))
     }
 
-    fn modify<'a>(
-        &'a self,
-        id: &'a str,
-        filter: Option<&'a Filter>,
-        change: Modifier<'a, T>,
-    ) -> StorageFuture<'a, Result<Option<T>, ApiError>> {
-        let result = (|| {
-            let mut inner = self.write();
-            let Some(current) = inner
-                .items
-                .get(id)
-                .filter(|t| visible(t.metadata(), filter, None))
-            else {
-                return Ok(None);
-            };
-            let mut changed = current.clone();
+    async fn modify(
+        &self,
+        id: &str,
+        scope: &Scope,
+        change: Modifier<'_, T>,
+    ) -> Result<Option<T>, ApiError> {
+        self.with_gate(id, scope, |_, row| {
+            let mut changed = T::clone(&row);
             change(&mut changed)?;
             if changed.id() != id {
                 return Err(ApiError::internal("a change may not alter the id"));
             }
-            inner.replace(changed.clone());
-            Ok(Some(changed))
-        })();
-        Box::pin(std::future::ready(result))
+            self.write().replace_row(Arc::new(changed.clone()));
+            Ok(changed)
+        })
+        .transpose()
     }
 
-    fn remove<'a>(
-        &'a self,
-        id: &'a str,
-        filter: Option<&'a Filter>,
-    ) -> StorageFuture<'a, Option<T>> {
-        let mut inner = self.write();
-        let removed = if inner
-            .items
-            .get(id)
-            .is_some_and(|t| visible(t.metadata(), filter, None))
-        {
-            let item = inner.items.remove(id);
-            if let Some(item) = &item {
-                inner.index_remove(item);
-            }
-            item
-        } else {
-            None
-        };
-        drop(inner);
-        Box::pin(std::future::ready(removed))
+    async fn remove(&self, id: &str, scope: &Scope) -> Option<T> {
+        self.with_gate(id, scope, |_, _| self.write().remove(id))
+            .flatten()
+            .map(|row| T::clone(&row))
     }
 
-    fn search<'a>(&'a self, query: Query<'a, T>) -> StorageFuture<'a, Page<T>> {
-        Box::pin(std::future::ready(self.search_now(&query)))
+    async fn remove_all(&self, targets: &[(String, Scope)]) -> usize {
+        let mut removed = 0;
+        for (id, scope) in targets {
+            removed += usize::from(
+                self.with_gate(id, scope, |_, _| self.write().remove(id))
+                    .flatten()
+                    .is_some(),
+            );
+        }
+        removed
+    }
+
+    async fn search(&self, query: Query<'_, T>) -> Page<T> {
+        self.search_now(&query)
     }
 }
+
+#[async_trait]
+impl ThreadStore for MemoryThreads {
+    async fn transact(
+        &self,
+        id: &str,
+        scope: &Scope,
+        change: ThreadChange<'_>,
+    ) -> Result<Option<Thread>, ApiError> {
+        self.with_gate(id, scope, |data, row| {
+            // The change works on copies of pointers; nothing is kept unless it succeeds.
+            let mut thread = Thread::clone(&row);
+            let mut runs = data.runs.clone();
+            let mut tx = ThreadTx::new(
+                &mut thread,
+                &mut runs,
+                data.history.last().cloned(),
+                data.history.len(),
+            );
+            change(&mut tx)?;
+            let appended = tx.into_appended();
+            if thread.thread_id != id {
+                return Err(ApiError::internal("a change may not alter the id"));
+            }
+            data.history.extend(appended);
+            data.runs = runs;
+            self.write().replace_row(Arc::new(thread.clone()));
+            Ok(thread)
+        })
+        .transpose()
+    }
+
+    async fn checkpoint(
+        &self,
+        id: &str,
+        scope: &Scope,
+        checkpoint_id: Option<&str>,
+    ) -> Option<(Thread, Option<Arc<Checkpoint>>)> {
+        let (row, at) = self.with_gate(id, scope, |data, row| {
+            let at = match checkpoint_id {
+                None => data.history.last().cloned(),
+                Some(c) => data
+                    .history
+                    .iter()
+                    .rev()
+                    .find(|h| h.checkpoint_id == c)
+                    .cloned(),
+            };
+            (row, at)
+        })?;
+        Some((Thread::clone(&row), at))
+    }
+
+    async fn history(
+        &self,
+        id: &str,
+        scope: &Scope,
+        page: HistoryPage<'_>,
+    ) -> Option<Vec<Arc<Checkpoint>>> {
+        self.with_gate(id, scope, |data, _| {
+            let end = page
+                .before
+                .and_then(|b| data.history.iter().rposition(|c| c.checkpoint_id == b))
+                .unwrap_or(data.history.len());
+            data.history[..end]
+                .iter()
+                .rev()
+                .filter(|c| super::wanted(&c.metadata, page.metadata))
+                .take(page.limit)
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn runs(&self, id: &str, scope: &Scope) -> Option<(Thread, Vec<Arc<Run>>)> {
+        let (row, runs) = self.with_gate(id, scope, |data, row| (row, data.runs.clone()))?;
+        Some((Thread::clone(&row), runs))
+    }
+
+    async fn copy(
+        &self,
+        from: &str,
+        read: &Scope,
+        to: Thread,
+        create: &Scope,
+    ) -> Result<Option<Thread>, ApiError> {
+        let Some((source, history)) =
+            self.with_gate(from, read, |data, row| (row, data.history.clone()))
+        else {
+            return Ok(None);
+        };
+        let mut to = to;
+        to.values = source.values.clone();
+        to.config = source.config.clone();
+        let data = ThreadData {
+            history,
+            runs: Vec::new(),
+        };
+        match self.insert_with(to, data, IfExists::Raise, create)? {
+            Inserted::Created(t) | Inserted::Existing(t) => Ok(Some(t)),
+        }
+    }
+
+    async fn keep_latest(&self, targets: &[(String, Scope)]) -> usize {
+        let mut pruned = 0;
+        for (id, scope) in targets {
+            let done = self.with_gate(id, scope, |data, _| {
+                let last = data.history.pop();
+                data.history = last.into_iter().collect();
+            });
+            pruned += usize::from(done.is_some());
+        }
+        pruned
+    }
+}
+
+/// Store items by (namespace, key).
+type ItemMap = BTreeMap<(Vec<String>, String), Arc<Item>>;
 
 /// An [`ItemStore`] in memory, ordered by namespace and key.
 #[derive(Default)]
 pub struct MemoryItems {
-    items: RwLock<BTreeMap<(Vec<String>, String), Item>>,
+    items: RwLock<ItemMap>,
 }
 
+impl MemoryItems {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, ItemMap> {
+        self.items.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, ItemMap> {
+        self.items.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
 impl ItemStore for MemoryItems {
-    fn put(&self, namespace: Vec<String>, key: String, value: Object) -> StorageFuture<'_, Item> {
-        let mut items = self.items.write().unwrap_or_else(PoisonError::into_inner);
+    async fn put(&self, _: &Scope, namespace: Vec<String>, key: String, value: Object) -> Item {
         let at = now();
-        let created_at = items
-            .get(&(namespace.clone(), key.clone()))
-            .map_or_else(|| at.clone(), |i| i.created_at.clone());
-        let item = Item {
+        let mut item = Item {
             namespace: namespace.clone(),
             key: key.clone(),
             value,
-            created_at,
+            created_at: at.clone(),
             updated_at: at,
         };
-        items.insert((namespace, key), item.clone());
-        Box::pin(std::future::ready(item))
+        let stored = {
+            let mut items = self.write();
+            if let Some(old) = items.get(&(namespace.clone(), key.clone())) {
+                item.created_at = old.created_at.clone();
+            }
+            let stored = Arc::new(item);
+            items.insert((namespace, key), stored.clone());
+            stored
+        };
+        Item::clone(&stored)
     }
 
-    fn get<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, Option<Item>> {
-        let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
-        let found = items.get(&(namespace.to_vec(), key.to_owned())).cloned();
-        Box::pin(std::future::ready(found))
+    async fn get(&self, _: &Scope, namespace: &[String], key: &str) -> Option<Item> {
+        let found = self
+            .read()
+            .get(&(namespace.to_vec(), key.to_owned()))
+            .cloned()?;
+        Some(Item::clone(&found))
     }
 
-    fn delete<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, bool> {
-        let mut items = self.items.write().unwrap_or_else(PoisonError::into_inner);
-        let existed = items
+    async fn delete(&self, _: &Scope, namespace: &[String], key: &str) -> bool {
+        self.write()
             .remove(&(namespace.to_vec(), key.to_owned()))
-            .is_some();
-        Box::pin(std::future::ready(existed))
+            .is_some()
     }
 
-    fn search<'a>(
-        &'a self,
-        prefix: &'a [String],
-        accept: &'a (dyn Fn(&Object) -> bool + Send + Sync),
+    async fn search(
+        &self,
+        scope: &Scope,
+        prefix: &[String],
+        accept: &(dyn for<'o> Fn(&'o Object) -> bool + Send + Sync),
         limit: usize,
         offset: usize,
-    ) -> StorageFuture<'a, Vec<Item>> {
-        let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
-        let mut found: Vec<Item> = items
-            .values()
-            .filter(|i| i.namespace.starts_with(prefix) && accept(&i.value))
-            .cloned()
-            .collect();
-        drop(items);
+    ) -> Vec<Item> {
+        let mut found: Vec<Arc<Item>> = Vec::new();
+        for item in self.read().values() {
+            if item.namespace.starts_with(prefix)
+                && scope.admits(&item.value)
+                && accept(&item.value)
+            {
+                found.push(item.clone());
+            }
+        }
         found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
-        let page = found.into_iter().skip(offset).take(limit).collect();
-        Box::pin(std::future::ready(page))
+        found
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|i| Item::clone(&i))
+            .collect()
     }
 
-    fn list_namespaces<'a>(
-        &'a self,
-        prefix: &'a [String],
-        suffix: &'a [String],
+    async fn list_namespaces(
+        &self,
+        _: &Scope,
+        prefix: &[String],
+        suffix: &[String],
         max_depth: Option<usize>,
         limit: usize,
         offset: usize,
-    ) -> StorageFuture<'a, Vec<Vec<String>>> {
-        let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
-        let mut namespaces: Vec<Vec<String>> = items
-            .keys()
-            .map(|(ns, _)| ns)
-            .filter(|ns| ns.starts_with(prefix) && ns.ends_with(suffix))
-            .map(|ns| match max_depth {
-                Some(d) => ns.iter().take(d).cloned().collect(),
-                None => ns.clone(),
-            })
-            .collect();
-        drop(items);
+    ) -> Vec<Vec<String>> {
+        let mut namespaces: Vec<Vec<String>> = {
+            let items = self.read();
+            items
+                .keys()
+                .map(|(ns, _)| ns)
+                .filter(|ns| ns.starts_with(prefix) && ns.ends_with(suffix))
+                .map(|ns| match max_depth {
+                    Some(d) => ns.iter().take(d).cloned().collect(),
+                    None => ns.clone(),
+                })
+                .collect()
+        };
         namespaces.sort();
         namespaces.dedup();
-        let page = namespaces.into_iter().skip(offset).take(limit).collect();
-        Box::pin(std::future::ready(page))
+        namespaces.into_iter().skip(offset).take(limit).collect()
     }
 }
 
@@ -348,7 +570,16 @@ impl ItemStore for MemoryItems {
 mod tests {
     use super::*;
     use crate::routes::threads::new_thread;
+    use auth::Filter;
     use serde_json::json;
+
+    fn sees(f: &Filter) -> Scope {
+        Scope::for_tests(Some(f.clone()))
+    }
+
+    fn all() -> Scope {
+        Scope::system("test")
+    }
 
     fn meta(v: Value) -> Object {
         v.as_object().cloned().unwrap_or_default()
@@ -356,18 +587,17 @@ mod tests {
 
     #[tokio::test]
     async fn index_follows_changes_and_filters() {
-        let c = MemoryCollection::new("Thread");
+        let c = MemoryThreads::new("Thread");
         for i in 0..30 {
             let owner = format!("u{}", i % 3);
             let t = new_thread(format!("t{i:02}"), meta(json!({"owner": owner, "n": i})));
-            c.insert(t, IfExists::Raise, None).await.unwrap();
+            c.insert(t, IfExists::Raise, &all()).await.unwrap();
         }
         let f = Filter::eq("owner", "u1");
         let page = c
             .search(Query {
-                auth: Some(&f),
                 limit: 100,
-                ..Query::default()
+                ..Query::new(&sees(&f))
             })
             .await;
         assert_eq!(page.total, 10);
@@ -377,12 +607,11 @@ mod tests {
             t.metadata.insert("owner".into(), "u2".into());
             Ok(())
         });
-        c.modify("t01", Some(&f), change).await.unwrap().unwrap();
+        c.modify("t01", &sees(&f), change).await.unwrap().unwrap();
         let page = c
             .search(Query {
-                auth: Some(&f),
                 limit: 0,
-                ..Query::default()
+                ..Query::new(&sees(&f))
             })
             .await;
         assert_eq!(page.total, 9);
@@ -391,47 +620,45 @@ mod tests {
             t.metadata.insert("owner".into(), "u1".into());
             Ok(())
         });
-        assert!(c.modify("t01", Some(&f), change).await.unwrap().is_none());
-        assert_eq!(c.get("t01", None).await.unwrap().metadata["owner"], "u2");
+        assert!(c.modify("t01", &sees(&f), change).await.unwrap().is_none());
+        assert_eq!(c.get("t01", &all()).await.unwrap().metadata["owner"], "u2");
         // Caller metadata is ANDed with the auth filter.
         let wanted = meta(json!({"n": 4}));
         let page = c
             .search(Query {
-                auth: Some(&f),
                 metadata: Some(&wanted),
-                ..Query::default()
+                ..Query::new(&sees(&f))
             })
             .await;
         assert_eq!(page.total, 1);
         let wanted = meta(json!({"n": 5}));
         let page = c
             .search(Query {
-                auth: Some(&f),
                 metadata: Some(&wanted),
-                ..Query::default()
+                ..Query::new(&sees(&f))
             })
             .await;
         assert_eq!(page.total, 0);
         assert!(
-            c.remove("t04", Some(&Filter::eq("owner", "u0")))
+            c.remove("t04", &sees(&Filter::eq("owner", "u0")))
                 .await
                 .is_none()
         );
-        assert!(c.remove("t04", Some(&f)).await.is_some());
+        assert!(c.remove("t04", &sees(&f)).await.is_some());
     }
 
     #[tokio::test]
     async fn pages_are_the_sorted_slice() {
-        let c = MemoryCollection::new("Thread");
+        let c = MemoryThreads::new("Thread");
         for i in 0..30 {
             let t = new_thread(
                 format!("t{i:02}"),
                 meta(json!({"owner": "u", "n": (i * 7) % 30})),
             );
-            c.insert(t, IfExists::Raise, None).await.unwrap();
+            c.insert(t, IfExists::Raise, &all()).await.unwrap();
         }
         async fn page(
-            c: &MemoryCollection<crate::model::Thread>,
+            c: &MemoryThreads,
             offset: usize,
             limit: usize,
             descending: bool,
@@ -440,12 +667,11 @@ mod tests {
             let f = Filter::eq("owner", "u");
             let p = c
                 .search(Query {
-                    auth: Some(&f),
                     sort_key: Some(&by_n),
                     descending,
                     offset,
                     limit,
-                    ..Query::default()
+                    ..Query::new(&sees(&f))
                 })
                 .await;
             let ns = p.items.iter().map(|t| t.metadata["n"].clone()).collect();
@@ -466,11 +692,11 @@ mod tests {
 
     #[tokio::test]
     async fn conditions_beyond_the_indexed_one_are_checked() {
-        let c = MemoryCollection::new("Thread");
+        let c = MemoryThreads::new("Thread");
         for i in 0..20 {
             let tags = if i % 2 == 0 { json!(["x"]) } else { json!([]) };
             let m = meta(json!({"owner": format!("u{}", i % 4), "tags": tags, "n": i}));
-            c.insert(new_thread(format!("t{i:02}"), m), IfExists::Raise, None)
+            c.insert(new_thread(format!("t{i:02}"), m), IfExists::Raise, &all())
                 .await
                 .unwrap();
         }
@@ -478,11 +704,11 @@ mod tests {
             let c = &c;
             async move {
                 let wanted = wanted.map(meta);
+                let scope = sees(&auth);
                 let q = Query {
-                    auth: Some(&auth),
                     metadata: wanted.as_ref(),
                     limit: 100,
-                    ..Query::default()
+                    ..Query::new(&scope)
                 };
                 c.search(q).await.total
             }
@@ -511,5 +737,295 @@ mod tests {
             total(Filter::eq("owner", "u1"), Some(json!({"owner": "u2"}))).await,
             0
         );
+    }
+}
+
+/// The index never changes an answer (finding 1 of the security review): each user's searches
+/// and counts, among other users' generated operations, equal those of the same operations run
+/// alone.
+#[cfg(test)]
+mod isolation {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use auth::Filter;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::routes::threads::new_thread;
+    use crate::util::format_rfc3339;
+
+    /// The in-memory store answers at once.
+    fn now<F: Future>(f: F) -> F::Output {
+        match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("the in-memory store waited"),
+        }
+    }
+
+    const USERS: usize = 3;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create(usize, Object),
+        Update(usize, usize, Object),
+        Delete(usize, usize),
+        Search {
+            user: usize,
+            wanted: Option<Object>,
+            ids: Option<Vec<usize>>,
+            limit: usize,
+            offset: usize,
+            descending: bool,
+        },
+    }
+
+    impl Op {
+        fn user(&self) -> usize {
+            match self {
+                Op::Create(u, _) | Op::Update(u, _, _) | Op::Delete(u, _) => *u,
+                Op::Search { user, .. } => *user,
+            }
+        }
+    }
+
+    /// Values that make equality and containment differ: a scalar and lists holding it.
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => Just(json!("x")),
+            3 => Just(json!(["x"])),
+            1 => Just(json!("y")),
+            1 => Just(json!(["x", "y"])),
+            1 => Just(json!(1)),
+            1 => Just(json!([1])),
+            1 => Just(json!({"x": 1})),
+        ]
+    }
+
+    fn metadata() -> impl Strategy<Value = Object> {
+        proptest::collection::btree_map(
+            prop_oneof![3 => Just("project"), 1 => Just("tagz")],
+            value(),
+            0..3,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    /// A caller's metadata filter: mostly one condition.
+    fn wanted() -> impl Strategy<Value = Object> {
+        proptest::collection::btree_map(
+            prop_oneof![3 => Just("project"), 1 => Just("tagz")],
+            value(),
+            1..3,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let user = 0..USERS;
+        prop_oneof![
+            3 => (user.clone(), metadata()).prop_map(|(u, m)| Op::Create(u, m)),
+            1 => (user.clone(), 0..8usize, metadata()).prop_map(|(u, i, m)| Op::Update(u, i, m)),
+            1 => (user.clone(), 0..8usize).prop_map(|(u, i)| Op::Delete(u, i)),
+            3 => (
+                user,
+                proptest::option::weighted(0.8, wanted()),
+                proptest::option::weighted(0.2, proptest::collection::vec(0..60usize, 0..6)),
+                0..6usize,
+                0..3usize,
+                any::<bool>(),
+            )
+                .prop_map(|(user, wanted, ids, limit, offset, descending)| Op::Search {
+                    user,
+                    wanted,
+                    ids,
+                    limit,
+                    offset,
+                    descending,
+                }),
+        ]
+    }
+
+    fn thread_id(at: usize) -> String {
+        format!("t{at:04}")
+    }
+
+    /// Runs `ops` (each with its place in the whole sequence, which fixes ids and creation times)
+    /// on a fresh store; the answers of each search, in order, per user.
+    fn answers(ops: &[(usize, Op)]) -> Vec<Vec<(Vec<String>, usize)>> {
+        let store = MemoryThreads::new("Thread");
+        let scopes: Vec<Scope> = (0..USERS)
+            .map(|u| Scope::for_tests(Some(Filter::eq("owner", format!("u{u}")))))
+            .collect();
+        let mut mine: Vec<Vec<String>> = vec![Vec::new(); USERS];
+        let mut out = vec![Vec::new(); USERS];
+        for (at, op) in ops {
+            let u = op.user();
+            let scope = &scopes[u];
+            match op {
+                Op::Create(_, m) => {
+                    let mut m = m.clone();
+                    m.insert("owner".into(), format!("u{u}").into());
+                    let mut t = new_thread(thread_id(*at), m);
+                    t.created_at = format_rfc3339(*at as u64, 0);
+                    now(store.insert(t, IfExists::Raise, scope)).unwrap();
+                    mine[u].push(thread_id(*at));
+                }
+                Op::Update(_, i, patch) => {
+                    if let Some(id) = mine[u].get(i % mine[u].len().max(1)).cloned() {
+                        let patch = patch.clone();
+                        let change: Modifier<'_, Thread> = Box::new(move |t| {
+                            t.metadata.extend(patch);
+                            Ok(())
+                        });
+                        now(store.modify(&id, scope, change)).unwrap();
+                    }
+                }
+                Op::Delete(_, i) => {
+                    if !mine[u].is_empty() {
+                        let at = i % mine[u].len();
+                        let id = mine[u].remove(at);
+                        now(store.remove(&id, scope)).unwrap();
+                    }
+                }
+                Op::Search {
+                    wanted,
+                    ids,
+                    limit,
+                    offset,
+                    descending,
+                    ..
+                } => {
+                    let ids: Option<Vec<String>> = ids
+                        .as_ref()
+                        .map(|ids| ids.iter().map(|&i| thread_id(i)).collect());
+                    let page = now(store.search(Query {
+                        metadata: wanted.as_ref(),
+                        ids: ids.as_deref(),
+                        limit: *limit,
+                        offset: *offset,
+                        descending: *descending,
+                        ..Query::new(scope)
+                    }));
+                    let got = page.items.iter().map(|t| t.thread_id.clone()).collect();
+                    out[u].push((got, page.total));
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn each_users_answers_are_those_of_their_operations_alone(
+            ops in proptest::collection::vec(op(), 1..60)
+        ) {
+            let placed: Vec<(usize, Op)> = ops.into_iter().enumerate().collect();
+            let together = answers(&placed);
+            for (u, answered) in together.iter().enumerate() {
+                let alone: Vec<(usize, Op)> =
+                    placed.iter().filter(|(_, op)| op.user() == u).cloned().collect();
+                prop_assert_eq!(answered, &answers(&alone)[u], "user u{}", u);
+            }
+        }
+    }
+
+    /// The review's case: Bob's count of `{"project": "secret-x"}` stayed 1 only while Alice's
+    /// three tagged threads were the smallest posting list.
+    #[test]
+    fn the_reviewed_case() {
+        let store = MemoryThreads::new("Thread");
+        let alice = Scope::for_tests(Some(Filter::eq("owner", "alice")));
+        let bob = Scope::for_tests(Some(Filter::eq("owner", "bob")));
+        let meta = |owner: &str, v: Value| -> Object {
+            let mut m = Object::new();
+            m.insert("owner".into(), owner.into());
+            if !v.is_null() {
+                m.insert("project".into(), v);
+            }
+            m
+        };
+        for i in 0..3 {
+            let t = new_thread(format!("a{i}"), meta("alice", json!("secret-x")));
+            now(store.insert(t, IfExists::Raise, &alice)).unwrap();
+        }
+        let t = new_thread("b".into(), meta("bob", json!(["secret-x"])));
+        now(store.insert(t, IfExists::Raise, &bob)).unwrap();
+        let wanted = meta("bob", json!("secret-x"));
+        let mut wanted = wanted;
+        wanted.remove("owner");
+        for i in 0..6 {
+            let q = Query {
+                metadata: Some(&wanted),
+                limit: 0,
+                ..Query::new(&bob)
+            };
+            assert_eq!(
+                now(store.search(q)).total,
+                1,
+                "with {i} more threads of Bob's"
+            );
+            let t = new_thread(format!("b{i}"), meta("bob", Value::Null));
+            now(store.insert(t, IfExists::Raise, &bob)).unwrap();
+        }
+    }
+
+    /// One resource's change does not hold up others: while a change to thread A is under way
+    /// (its gate held), thread B is read, changed, listed and searched.
+    #[test]
+    fn a_change_to_one_thread_does_not_hold_up_another() {
+        let store = Arc::new(MemoryThreads::new("Thread"));
+        let all = Scope::system("test");
+        for id in ["A", "B"] {
+            now(store.insert(new_thread(id.into(), Object::new()), IfExists::Raise, &all)).unwrap();
+        }
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let all = Scope::system("test");
+                let change: crate::storage::ThreadChange<'_> = Box::new(move |_| {
+                    entered_tx.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                });
+                now(store.transact("A", &all, change)).unwrap();
+            })
+        };
+        entered.recv().unwrap();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let worker = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let all = Scope::system("test");
+                assert!(now(store.get("B", &all)).is_some());
+                let change: Modifier<'_, Thread> = Box::new(|t| {
+                    t.metadata.insert("seen".into(), true.into());
+                    Ok(())
+                });
+                assert!(now(store.modify("B", &all, change)).unwrap().is_some());
+                assert!(now(store.runs("B", &all)).is_some());
+                let page = HistoryPage {
+                    limit: 10,
+                    ..HistoryPage::default()
+                };
+                assert!(now(store.history("B", &all, page)).is_some());
+                assert_eq!(now(store.search(Query::new(&all))).total, 2);
+                // Reading A's row does not wait for A's change either.
+                assert!(now(store.get("A", &all)).is_some());
+                done_tx.send(()).unwrap();
+            })
+        };
+        // A liveness bound, not a speed one: with one lock for all, this never arrives.
+        let finished = done.recv_timeout(std::time::Duration::from_secs(30));
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        worker.join().unwrap();
+        assert!(finished.is_ok(), "B waited for A's change");
     }
 }

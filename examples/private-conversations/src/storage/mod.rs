@@ -1,25 +1,27 @@
-//! Storage behind traits: [`Collection`] for threads, assistants and crons, [`ItemStore`] for the
-//! long-term store. [`memory`] keeps everything in memory; a durable backend implements the same
-//! traits.
+//! Storage behind traits: [`Collection`] for assistants and crons, [`ThreadStore`] for threads
+//! with their checkpoints and runs, [`ItemStore`] for the long-term store. [`memory`] keeps
+//! everything in memory; a database backend implements the same traits, one table per kind
+//! (threads, checkpoints, runs, assistants, crons, store items).
 //!
-//! Every operation that reads or changes one resource takes the authorization filter and applies
-//! it **inside** the operation, so that "check the filter, then change" is atomic: a resource the
-//! filter hides is reported as absent and left untouched.
+//! Every operation on a user-visible resource takes the [`Scope`] that authorization produced
+//! (or a named [`Scope::system`]) and applies its filter **inside** the operation that finds the
+//! resource, before any other work on it: "check, then read or change" is atomic, and a resource
+//! the filter hides is reported as absent, at the cost of an absent one.
+//!
+//! Shaped as a database would serve it: reading a thread reads neither its checkpoints nor its
+//! runs; checkpoints are read a page at a time ([`HistoryPage`]); appending a checkpoint does not
+//! copy the thread or its history.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use auth::Filter;
+use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::model::{Assistant, Cron, Item, Object, Record, Thread};
-use crate::util::ApiError;
+use crate::authz::Scope;
+use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Record, Run, Thread, Values};
+use crate::util::{ApiError, now};
 
 pub mod memory;
-
-/// The future a storage operation returns.
-pub type StorageFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A change to one resource, applied atomically; an error leaves the resource unchanged.
 pub type Modifier<'a, T> = Box<dyn FnOnce(&mut T) -> Result<(), ApiError> + Send + 'a>;
@@ -60,22 +62,26 @@ pub fn contains(have: &Value, wanted: &Value) -> bool {
     }
 }
 
-/// Whether `metadata` passes the authorization filter and the caller's own metadata filter.
-pub fn visible(metadata: &Object, auth: Option<&Filter>, wanted: Option<&Object>) -> bool {
-    auth.is_none_or(|f| f.matches(metadata))
-        && wanted.is_none_or(|w| {
-            w.iter()
-                .all(|(k, wv)| metadata.get(k).is_some_and(|hv| contains(hv, wv)))
-        })
+/// Whether `metadata` contains every key of `wanted` (the caller's own metadata filter).
+pub fn wanted(metadata: &Object, wanted: Option<&Object>) -> bool {
+    wanted.is_none_or(|w| {
+        w.iter()
+            .all(|(k, wv)| metadata.get(k).is_some_and(|hv| contains(hv, wv)))
+    })
+}
+
+/// Whether `metadata` passes the scope's filter and the caller's own metadata filter.
+pub fn visible(metadata: &Object, scope: &Scope, wanted_metadata: Option<&Object>) -> bool {
+    scope.admits(metadata) && wanted(metadata, wanted_metadata)
 }
 
 /// A search over a [`Collection`]: every condition is ANDed.
 pub struct Query<'a, T> {
-    /// The authorization handler's filter.
-    pub auth: Option<&'a Filter>,
+    /// The authorization's scope.
+    pub scope: &'a Scope,
     /// The caller's metadata filter (containment).
     pub metadata: Option<&'a Object>,
-    /// Only these ids.
+    /// Only these ids (a set: duplicates count once).
     pub ids: Option<&'a [String]>,
     /// Any further condition (status, values, graph…).
     pub predicate: Option<&'a (dyn Fn(&T) -> bool + Send + Sync)>,
@@ -89,10 +95,11 @@ pub struct Query<'a, T> {
     pub offset: usize,
 }
 
-impl<T> Default for Query<'_, T> {
-    fn default() -> Self {
+impl<'a, T> Query<'a, T> {
+    /// Everything the scope shows, newest first, ten at a time.
+    pub fn new(scope: &'a Scope) -> Self {
         Query {
-            auth: None,
+            scope,
             metadata: None,
             ids: None,
             predicate: None,
@@ -107,30 +114,26 @@ impl<T> Default for Query<'_, T> {
 impl<T: Record> Query<'_, T> {
     /// Whether `item` passes every condition.
     pub fn accepts(&self, item: &T) -> bool {
-        visible(item.metadata(), self.auth, self.metadata)
+        visible(item.metadata(), self.scope, self.metadata)
             && self
                 .ids
                 .is_none_or(|ids| ids.iter().any(|i| i == item.id()))
             && self.predicate.is_none_or(|p| p(item))
     }
 
-    /// Top-level equality conditions that every result must satisfy, for an index.
-    pub fn eq_conditions(&self) -> Vec<(String, Value)> {
-        let mut out: Vec<(String, Value)> = self
-            .auth
-            .map(|f| {
-                f.eq_conditions()
-                    .map(|(k, v)| (k.to_owned(), v.clone()))
-                    .collect()
-            })
+    /// Top-level (key, scalar) pairs that every result's metadata must contain (equal the
+    /// scalar, or be a list holding it), for an index: the filter's equalities and the caller's
+    /// scalar conditions.
+    pub fn required_scalars(&self) -> Vec<(&str, &Value)> {
+        let mut out: Vec<(&str, &Value)> = self
+            .scope
+            .filter()
+            .map(|f| f.eq_conditions().collect())
             .unwrap_or_default();
         if let Some(m) = self.metadata {
-            out.extend(
-                m.iter()
-                    .filter(|(_, v)| !v.is_object() && !v.is_array())
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            );
+            out.extend(m.iter().map(|(k, v)| (k.as_str(), v)));
         }
+        out.retain(|(_, v)| !v.is_object() && !v.is_array());
         out
     }
 }
@@ -144,77 +147,213 @@ pub struct Page<T> {
     pub total: usize,
 }
 
-/// Threads, assistants or crons.
+/// Assistants or crons, and the rows of threads.
+#[async_trait]
 pub trait Collection<T: Record>: Send + Sync {
     /// Stores `item`. An existing resource with the same id: 409 when `if_exists` is `Raise` or
-    /// when `visible` hides it; otherwise it is returned as [`Inserted::Existing`].
-    fn insert<'a>(
-        &'a self,
+    /// when `scope` hides it; otherwise it is returned as [`Inserted::Existing`].
+    async fn insert(
+        &self,
         item: T,
         if_exists: IfExists,
-        visible: Option<&'a Filter>,
-    ) -> StorageFuture<'a, Result<Inserted<T>, ApiError>>;
+        scope: &Scope,
+    ) -> Result<Inserted<T>, ApiError>;
 
-    /// The resource `id` if it exists and `filter` matches it.
-    fn get<'a>(&'a self, id: &'a str, filter: Option<&'a Filter>) -> StorageFuture<'a, Option<T>>;
+    /// The resource `id` if it exists and `scope` admits it.
+    async fn get(&self, id: &str, scope: &Scope) -> Option<T>;
 
-    /// Applies `change` to the resource `id` if it exists and `filter` matches it, atomically.
+    /// Applies `change` to the resource `id` if it exists and `scope` admits it, atomically.
     /// `Ok(None)`: absent or hidden, nothing changed.
-    fn modify<'a>(
-        &'a self,
-        id: &'a str,
-        filter: Option<&'a Filter>,
-        change: Modifier<'a, T>,
-    ) -> StorageFuture<'a, Result<Option<T>, ApiError>>;
+    async fn modify(
+        &self,
+        id: &str,
+        scope: &Scope,
+        change: Modifier<'_, T>,
+    ) -> Result<Option<T>, ApiError>;
 
-    /// Removes the resource `id` if it exists and `filter` matches it.
-    fn remove<'a>(
-        &'a self,
-        id: &'a str,
-        filter: Option<&'a Filter>,
-    ) -> StorageFuture<'a, Option<T>>;
+    /// Removes the resource `id` (a thread with its checkpoints and runs) if it exists and
+    /// `scope` admits it.
+    async fn remove(&self, id: &str, scope: &Scope) -> Option<T>;
+
+    /// Removes each `(id, scope)` of `targets` that exists and that its scope admits (each
+    /// checked and removed atomically, as [`Collection::remove`]); how many were removed. The
+    /// caller authorizes every target first, so a refusal changes nothing.
+    async fn remove_all(&self, targets: &[(String, Scope)]) -> usize;
 
     /// The resources matching `query`, sorted, within its limit and offset.
-    fn search<'a>(&'a self, query: Query<'a, T>) -> StorageFuture<'a, Page<T>>;
+    async fn search(&self, query: Query<'_, T>) -> Page<T>;
+}
+
+/// Which checkpoints of a thread to read: newest first, at most `limit`, older than `before`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistoryPage<'a> {
+    /// At most this many.
+    pub limit: usize,
+    /// Only checkpoints older than this one (all when `None` or unknown).
+    pub before: Option<&'a str>,
+    /// Only checkpoints whose metadata contains this.
+    pub metadata: Option<&'a Object>,
+}
+
+/// What a change to one thread sees and may change: the thread's row, its runs, and its latest
+/// checkpoint, to which it may append.
+pub struct ThreadTx<'a> {
+    /// The thread's row.
+    pub thread: &'a mut Thread,
+    /// Its runs, oldest first (change one with [`Arc::make_mut`]).
+    pub runs: &'a mut Vec<Arc<Run>>,
+    latest: Option<Arc<Checkpoint>>,
+    steps: usize,
+    appended: Vec<Arc<Checkpoint>>,
+}
+
+impl<'a> ThreadTx<'a> {
+    /// A transaction over these parts (for backends).
+    pub fn new(
+        thread: &'a mut Thread,
+        runs: &'a mut Vec<Arc<Run>>,
+        latest: Option<Arc<Checkpoint>>,
+        steps: usize,
+    ) -> Self {
+        ThreadTx {
+            thread,
+            runs,
+            latest,
+            steps,
+            appended: Vec::new(),
+        }
+    }
+
+    /// The latest checkpoint, including one appended in this transaction.
+    pub fn latest(&self) -> Option<&Arc<Checkpoint>> {
+        self.appended.last().or(self.latest.as_ref())
+    }
+
+    /// Appends a checkpoint with these values (its `step` is the number of checkpoints before
+    /// it) and makes them the thread's values; its id.
+    pub fn push_checkpoint(&mut self, values: Values, metadata: Object) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let parent = self.latest().map(|c| c.checkpoint_id.clone());
+        let mut metadata = metadata;
+        metadata.insert("step".into(), self.steps.into());
+        self.steps += 1;
+        let at = now();
+        self.thread.values = values.clone();
+        self.thread.updated_at = at.clone();
+        self.appended.push(Arc::new(Checkpoint {
+            checkpoint_id: id.clone(),
+            parent_checkpoint_id: parent,
+            values,
+            metadata,
+            created_at: at,
+        }));
+        id
+    }
+
+    /// The checkpoints appended, oldest first (for backends).
+    pub fn into_appended(self) -> Vec<Arc<Checkpoint>> {
+        self.appended
+    }
+}
+
+/// A change to one thread, applied atomically; an error leaves the thread, its runs and its
+/// checkpoints unchanged.
+pub type ThreadChange<'a> = Box<dyn FnOnce(&mut ThreadTx<'_>) -> Result<(), ApiError> + Send + 'a>;
+
+/// Threads: their rows ([`Collection`]), checkpoints and runs.
+#[async_trait]
+pub trait ThreadStore: Collection<Thread> {
+    /// Applies `change` to the thread `id`, its runs and checkpoints, if the thread exists and
+    /// `scope` admits it, atomically. `Ok(None)`: absent or hidden, nothing changed.
+    async fn transact(
+        &self,
+        id: &str,
+        scope: &Scope,
+        change: ThreadChange<'_>,
+    ) -> Result<Option<Thread>, ApiError>;
+
+    /// The thread and its checkpoint `checkpoint_id` (the latest when `None`; `None` in the pair
+    /// when there is no such checkpoint), if the thread exists and `scope` admits it.
+    async fn checkpoint(
+        &self,
+        id: &str,
+        scope: &Scope,
+        checkpoint_id: Option<&str>,
+    ) -> Option<(Thread, Option<Arc<Checkpoint>>)>;
+
+    /// A page of the thread's checkpoints, newest first, if it exists and `scope` admits it.
+    async fn history(
+        &self,
+        id: &str,
+        scope: &Scope,
+        page: HistoryPage<'_>,
+    ) -> Option<Vec<Arc<Checkpoint>>>;
+
+    /// The thread and its runs (oldest first), if it exists and `scope` admits it.
+    async fn runs(&self, id: &str, scope: &Scope) -> Option<(Thread, Vec<Arc<Run>>)>;
+
+    /// Stores `to` with the values, configuration and checkpoints of thread `from`, if `from`
+    /// exists and `read` admits it (`Ok(None)` otherwise); `create` as for
+    /// [`Collection::insert`] with [`IfExists::Raise`].
+    async fn copy(
+        &self,
+        from: &str,
+        read: &Scope,
+        to: Thread,
+        create: &Scope,
+    ) -> Result<Option<Thread>, ApiError>;
+
+    /// Keeps only the latest checkpoint of each `(id, scope)` of `targets` that exists and that
+    /// its scope admits; how many threads were pruned. The caller authorizes every target
+    /// first, so a refusal changes nothing.
+    async fn keep_latest(&self, targets: &[(String, Scope)]) -> usize;
 }
 
 /// The long-term store: JSON objects under a namespace and a key.
+///
+/// Every operation takes the [`Scope`] of the caller's `store.*` authorization, as proof that the
+/// handler decided first (it decides on the namespace, which it may rewrite). As in LangGraph,
+/// only search applies the scope's filter, to item values; get, put and delete apply none.
+#[async_trait]
 pub trait ItemStore: Send + Sync {
     /// Creates or replaces an item.
-    fn put(&self, namespace: Vec<String>, key: String, value: Object) -> StorageFuture<'_, Item>;
+    async fn put(&self, scope: &Scope, namespace: Vec<String>, key: String, value: Object) -> Item;
 
     /// The item, if any.
-    fn get<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, Option<Item>>;
+    async fn get(&self, scope: &Scope, namespace: &[String], key: &str) -> Option<Item>;
 
     /// Removes the item; whether it existed.
-    fn delete<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, bool>;
+    async fn delete(&self, scope: &Scope, namespace: &[String], key: &str) -> bool;
 
-    /// Items under `prefix` whose value passes `accept`, newest change first.
-    fn search<'a>(
-        &'a self,
-        prefix: &'a [String],
-        accept: &'a (dyn Fn(&Object) -> bool + Send + Sync),
+    /// Items under `prefix` whose value the scope admits and `accept` accepts, newest change
+    /// first.
+    async fn search(
+        &self,
+        scope: &Scope,
+        prefix: &[String],
+        accept: &(dyn for<'o> Fn(&'o Object) -> bool + Send + Sync),
         limit: usize,
         offset: usize,
-    ) -> StorageFuture<'a, Vec<Item>>;
+    ) -> Vec<Item>;
 
     /// Distinct namespaces starting with `prefix` and ending with `suffix`, truncated to
     /// `max_depth` labels, sorted.
-    fn list_namespaces<'a>(
-        &'a self,
-        prefix: &'a [String],
-        suffix: &'a [String],
+    async fn list_namespaces(
+        &self,
+        scope: &Scope,
+        prefix: &[String],
+        suffix: &[String],
         max_depth: Option<usize>,
         limit: usize,
         offset: usize,
-    ) -> StorageFuture<'a, Vec<Vec<String>>>;
+    ) -> Vec<Vec<String>>;
 }
 
 /// Every collection the server uses.
 #[derive(Clone)]
 pub struct Storage {
-    /// Threads (with their runs and state history).
-    pub threads: Arc<dyn Collection<Thread>>,
+    /// Threads, with their checkpoints and runs.
+    pub threads: Arc<dyn ThreadStore>,
     /// Assistants (with their versions).
     pub assistants: Arc<dyn Collection<Assistant>>,
     /// Crons.
@@ -227,7 +366,7 @@ impl Storage {
     /// Everything in memory, lost at exit.
     pub fn in_memory() -> Self {
         Storage {
-            threads: Arc::new(memory::MemoryCollection::<Thread>::new("Thread")),
+            threads: Arc::new(memory::MemoryThreads::new("Thread")),
             assistants: Arc::new(memory::MemoryCollection::<Assistant>::new("Assistant")),
             crons: Arc::new(memory::MemoryCollection::<Cron>::new("Cron")),
             items: Arc::new(memory::MemoryItems::default()),
