@@ -6,6 +6,8 @@ pub mod axum;
 mod dispatch;
 mod error;
 mod filter;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod output;
 mod registry;
 mod request;
