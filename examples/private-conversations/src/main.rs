@@ -1,6 +1,9 @@
 //! `private-conversations [--host ADDR] [--port N] [--policy scoped|global] [--auth on|off]
 //! [--seed-threads N] [--seed-users U]`: serves until Ctrl-C.
 //!
+//! `--oidc-issuer URL --oidc-audience AUD` (or `OIDC_ISSUER`, `OIDC_AUDIENCE`): bearer JWTs from
+//! that OpenID Connect provider instead of the tutorial's fixed tokens (`security/oidc.rs`).
+//!
 //! `--auth off` (for benchmarks) serves the same build without authentication and authorization:
 //! an `auth::Auth` with no handlers, so every request is the anonymous user and every event is
 //! allowed without a filter. `--seed-threads N` starts with N threads owned in turn by `user1` …
@@ -8,11 +11,13 @@
 
 use std::process::ExitCode;
 
+use private_conversations::security::oidc;
 use private_conversations::storage::Storage;
 use private_conversations::{Limits, Policy, seed, serve_with};
 
 const USAGE: &str = "usage: private-conversations [--host ADDR] [--port N] \
-                     [--policy scoped|global] [--auth on|off] [--seed-threads N] [--seed-users U]";
+                     [--policy scoped|global] [--auth on|off] [--seed-threads N] [--seed-users U] \
+                     [--oidc-issuer URL --oidc-audience AUD]";
 
 struct Args {
     host: String,
@@ -21,6 +26,8 @@ struct Args {
     auth: bool,
     seed_threads: u64,
     seed_users: u64,
+    oidc_issuer: Option<String>,
+    oidc_audience: Option<String>,
 }
 
 fn count(name: &str, v: &str) -> Result<u64, String> {
@@ -36,6 +43,8 @@ fn parse_args() -> Result<Option<Args>, String> {
         auth: true,
         seed_threads: 0,
         seed_users: 100,
+        oidc_issuer: None,
+        oidc_audience: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -73,6 +82,8 @@ fn parse_args() -> Result<Option<Args>, String> {
                     return Err("--seed-users must be at least 1".into());
                 }
             }
+            "--oidc-issuer" => args.oidc_issuer = Some(value()?),
+            "--oidc-audience" => args.oidc_audience = Some(value()?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -81,7 +92,7 @@ fn parse_args() -> Result<Option<Args>, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
+    let mut args = match parse_args() {
         Ok(Some(a)) => a,
         Ok(None) => {
             println!("{USAGE}");
@@ -126,6 +137,31 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Tutorial part 3: real accounts from an OpenID Connect provider (security/oidc.rs).
+    let oidc = oidc::settings(args.oidc_issuer.take(), args.oidc_audience.take(), |name| {
+        std::env::var(name).ok()
+    });
+    match oidc.and_then(|s| {
+        s.map(|(i, a)| oidc::verifier_for(&i, &a).map(|v| (i, a, v)))
+            .transpose()
+    }) {
+        Ok(None) => {}
+        Ok(Some((issuer, audience, verifier))) => {
+            println!("authentication: bearer JWTs from {issuer} for audience {audience}");
+            match verifier.refresh_keys().await {
+                Ok(n) => println!("  {n} signing keys fetched"),
+                Err(e) => eprintln!("warning: cannot fetch the provider's keys yet: {e}"),
+            }
+            if let Err(e) = oidc::install(verifier) {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
     let storage = Storage::in_memory();
     if let Err(e) = seed(&storage, args.seed_threads, args.seed_users).await {
         eprintln!("error: {e}");

@@ -1,3 +1,4 @@
 //! The server's security policy.
 
 pub mod auth;
+pub mod oidc;
