@@ -138,29 +138,9 @@ async fn main() -> ExitCode {
         }
     };
     // Tutorial part 3: real accounts from an OpenID Connect provider (security/oidc.rs).
-    let oidc = oidc::settings(args.oidc_issuer.take(), args.oidc_audience.take(), |name| {
-        std::env::var(name).ok()
-    });
-    match oidc.and_then(|s| {
-        s.map(|(i, a)| oidc::verifier_for(&i, &a).map(|v| (i, a, v)))
-            .transpose()
-    }) {
-        Ok(None) => {}
-        Ok(Some((issuer, audience, verifier))) => {
-            println!("authentication: bearer JWTs from {issuer} for audience {audience}");
-            match verifier.refresh_keys().await {
-                Ok(n) => println!("  {n} signing keys fetched"),
-                Err(e) => eprintln!("warning: cannot fetch the provider's keys yet: {e}"),
-            }
-            if let Err(e) = oidc::install(verifier) {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    if let Err(e) = oidc::setup(args.oidc_issuer.take(), args.oidc_audience.take()).await {
+        eprintln!("error: {e}\n{USAGE}");
+        return ExitCode::from(2);
     }
     let storage = Storage::in_memory();
     if let Err(e) = seed(&storage, args.seed_threads, args.seed_users).await {

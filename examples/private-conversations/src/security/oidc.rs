@@ -15,6 +15,10 @@ use std::sync::OnceLock;
 use auth::jwt::JwtVerifier;
 use auth::{AuthUser, HttpException};
 
+/// A verification under way, boxed.
+pub type Verification<'a> =
+    Pin<Box<dyn Future<Output = Result<AuthUser, HttpException>> + Send + 'a>>;
+
 static VERIFIER: OnceLock<JwtVerifier> = OnceLock::new();
 
 /// The installed verifier, if any.
@@ -59,12 +63,27 @@ pub fn settings(
     }
 }
 
+/// The server's start-up: with an issuer and an audience (flags, else environment), builds the
+/// verifier, fetches the provider's keys once (a failure is only a warning: keys are fetched
+/// again on the first token) and installs it. Without either, does nothing.
+pub async fn setup(issuer: Option<String>, audience: Option<String>) -> Result<(), String> {
+    let Some((issuer, audience)) = settings(issuer, audience, |name| std::env::var(name).ok())?
+    else {
+        return Ok(());
+    };
+    let verifier = verifier_for(&issuer, &audience)?;
+    println!("authentication: bearer JWTs from {issuer} for audience {audience}");
+    match verifier.refresh_keys().await {
+        Ok(n) => println!("  {n} signing keys fetched"),
+        Err(e) => eprintln!("warning: cannot fetch the provider's keys yet: {e}"),
+    }
+    install(verifier)
+}
+
 /// The hook of the tutorial's authenticate handler: the installed verifier's answer for this
 /// header, or `None` without a verifier. Boxed, so that the handler's own future stays small
 /// (held inline by the dispatcher) on the fixed-token path.
-pub fn authenticate<'a>(
-    authorization: Option<&'a str>,
-) -> Option<Pin<Box<dyn Future<Output = Result<AuthUser, HttpException>> + Send + 'a>>> {
+pub fn authenticate<'a>(authorization: Option<&'a str>) -> Option<Verification<'a>> {
     let verifier = verifier()?;
     Some(Box::pin(verifier.verify_bearer(authorization)))
 }
