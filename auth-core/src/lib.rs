@@ -9,6 +9,8 @@ mod dispatch;
 mod error;
 mod filter;
 mod handler;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod output;
 mod registry;
 mod request;

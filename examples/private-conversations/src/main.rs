@@ -98,6 +98,14 @@ struct Args {
     /// in seconds.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
+    /// Tutorial part 3: verify bearer JWTs from this OpenID Connect issuer (discovery at
+    /// `{issuer}/.well-known/openid-configuration`) instead of the fixed tokens. Needs
+    /// `--oidc-audience`.
+    #[arg(long, env = "OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    /// The audience (`aud`) every JWT must name; with `--oidc-issuer`.
+    #[arg(long, env = "OIDC_AUDIENCE")]
+    oidc_audience: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -212,6 +220,12 @@ async fn main() -> ExitCode {
         println!("authentication and authorization: off");
         auth::Auth::builder().build().map_err(|e| e.to_string())
     };
+    // Tutorial part 3: real accounts from an OpenID Connect provider (tutorial_policy::oidc).
+    if args.auth == OnOff::On
+        && let Err(e) = tutorial_policy::oidc::setup(args.oidc_issuer, args.oidc_audience).await
+    {
+        return usage_error(&e);
+    }
     let auth = match auth {
         Ok(a) => a,
         Err(e) => {

@@ -5,11 +5,15 @@
 //!   metadata and restricts every read and search to what the caller owns.
 //! - [`scoped`]: added on top of [`global`] by the scoped policy: thread creation and reads,
 //!   assistants denied, store namespaces private to their first label.
+//! - [`oidc`]: the tutorial's part 3, bearer JWTs from an OpenID Connect provider instead of the
+//!   fixed tokens.
 
 use std::borrow::Cow;
 
 use auth::types::{AssistantsValue, AuthValue, StoreValue, ThreadsCreate, ThreadsRead};
-use auth::{AuthContext, Filter, HttpException, MinimalUser};
+use auth::{AuthContext, AuthUser, Filter, HttpException, MinimalUser};
+
+pub mod oidc;
 
 /// Who is calling: `Authorization: Bearer <token>`.
 pub mod authn {
@@ -31,9 +35,12 @@ pub mod authn {
     /// Maps a bearer token to its user. A missing header, a header without a token, another
     /// scheme or an unknown token is a 401, never a server error.
     #[auth::authenticate]
-    pub async fn get_current_user(
-        authorization: Option<&str>,
-    ) -> Result<MinimalUser, HttpException> {
+    pub async fn get_current_user(authorization: Option<&str>) -> Result<AuthUser, HttpException> {
+        // Tutorial part 3 ([`crate::oidc`]): with `--oidc-issuer`, bearer JWTs from that
+        // provider replace the fixed tokens below.
+        if let Some(verified) = crate::oidc::authenticate(authorization) {
+            return verified.await;
+        }
         let header = authorization
             .ok_or_else(|| refuse("Missing authorization header"))?
             .trim_ascii();
@@ -52,7 +59,9 @@ pub mod authn {
             .find(|(t, _, _)| *t == token)
             .ok_or_else(|| refuse("Invalid token"))?;
         // The table is static: the user borrows its strings instead of copying them.
-        Ok(MinimalUser::new(Cow::Borrowed(*identity)).with_display_name(Cow::Borrowed(*name)))
+        Ok(MinimalUser::new(Cow::Borrowed(*identity))
+            .with_display_name(Cow::Borrowed(*name))
+            .into())
     }
 }
 
