@@ -402,6 +402,27 @@ fn sse(events: &[(&str, Value)]) -> Response {
         .into_response()
 }
 
+/// The event a stream sends for an error met once the stream is open: `event: error` with
+/// `{"error": "HTTPException", "message": "<status>: <detail>"}`, the shape LangGraph's Python
+/// server gives an exception raised inside a stream (LangGraph.js: the same message).
+pub(crate) fn error_event(e: &ApiError) -> (&'static str, Value) {
+    (
+        "error",
+        json!({
+            "error": "HTTPException",
+            "message": format!("{}: {}", e.status.as_u16(), e.detail),
+        }),
+    )
+}
+
+/// A 200 stream of `events`, or of the one [`error_event`] of the error that ended them.
+fn sse_or_error(events: Result<Vec<(&'static str, Value)>, ApiError>) -> Response {
+    match events {
+        Ok(events) => sse(&events),
+        Err(e) => sse(&[error_event(&e)]),
+    }
+}
+
 fn stream_events(
     before: &Value,
     thread_values: &Value,
@@ -449,10 +470,13 @@ async fn create_stream(
         .await
         .map(|t| t.values)
         .unwrap_or(Value::Null);
+    // Creating the run answers its errors as HTTP errors, as both LangGraph servers do; once it
+    // exists, the stream is open and what goes wrong is an `error` event.
     let run = create_on_thread(&state, &user, &tid, body).await?;
-    let (thread, run) = wait_done(&state, &run.thread_id, &run.run_id).await?;
-    let events = stream_events(&before, &thread.values, &run, &thread.error);
-    Ok(with_location(sse(&events), Some(&tid), &run.run_id))
+    let events = wait_done(&state, &run.thread_id, &run.run_id)
+        .await
+        .map(|(thread, run)| stream_events(&before, &thread.values, &run, &thread.error));
+    Ok(with_location(sse_or_error(events), Some(&tid), &run.run_id))
 }
 
 /// A run without a stored thread: the graph runs on an empty state.
@@ -597,49 +621,63 @@ async fn join(
     Ok(Json(run_output(&thread, &run)))
 }
 
+/// `GET /threads/{thread_id}/runs/{run_id}/stream`: joins a run's stream. Once the ids are
+/// well formed (else 422) and the caller authenticated (else 401, by the layer), every error,
+/// a refusal or a thread or run not found among them, is one `error` event of a 200 stream, as
+/// both LangGraph servers answer (see [`error_event`]).
 async fn join_stream(
     State(state): State<AppState>,
     user: Authenticated,
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let tid = thread_id(&tid)?;
     let rid = run_id(&rid)?;
-    let thread = read_checked(&state, &user, &tid, Some(&rid)).await?;
-    if !thread.runs.iter().any(|r| r.run_id == rid) {
-        return Err(run_not_found(&rid));
-    }
-    let (thread, run) = wait_done(&state, &thread.thread_id, &rid).await?;
-    let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
-    if run.status == "error" {
-        events.push(("error", thread.error.clone()));
-    } else {
-        events.push(("values", thread.values.clone()));
-    }
-    Ok(sse(&events))
+    let events = async {
+        let thread = read_checked(&state, &user, &tid, Some(&rid)).await?;
+        if !thread.runs.iter().any(|r| r.run_id == rid) {
+            return Err(run_not_found(&rid));
+        }
+        let (thread, run) = wait_done(&state, &thread.thread_id, &rid).await?;
+        let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
+        if run.status == "error" {
+            events.push(("error", thread.error.clone()));
+        } else {
+            events.push(("values", thread.values.clone()));
+        }
+        Ok(events)
+    };
+    Ok(sse_or_error(events.await))
 }
 
 /// `GET /threads/{thread_id}/stream`: joins the thread's stream. Ours is finite: it waits for the
 /// thread's latest run if one is in flight, then sends its metadata and the thread's values.
+/// Errors past a well-formed, authenticated request are an `error` event, as for
+/// [`join_stream`].
 async fn thread_stream(
     State(state): State<AppState>,
     user: Authenticated,
     Path(tid): Path<String>,
 ) -> Result<Response, ApiError> {
-    let thread = read_checked(&state, &user, &tid, None).await?;
-    let latest = thread
-        .runs
-        .iter()
-        .max_by(|a, b| a.created_at.cmp(&b.created_at));
-    let mut events = Vec::new();
-    let thread = match latest {
-        Some(run) => {
-            let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id).await?;
-            events.push(("metadata", json!({ "run_id": run.run_id, "attempt": 1 })));
-            thread
-        }
-        None => thread,
+    let tid = thread_id(&tid)?;
+    let events = async {
+        let thread = read_checked(&state, &user, &tid, None).await?;
+        let latest = thread
+            .runs
+            .iter()
+            .max_by(|a, b| a.created_at.cmp(&b.created_at));
+        let mut events = Vec::new();
+        let thread = match latest {
+            Some(run) => {
+                let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id).await?;
+                events.push(("metadata", json!({ "run_id": run.run_id, "attempt": 1 })));
+                thread
+            }
+            None => thread,
+        };
+        events.push(("values", thread.values.clone()));
+        Ok(events)
     };
-    events.push(("values", thread.values.clone()));
-    Ok(sse(&events))
+    Ok(sse_or_error(events.await))
 }
 
 fn cancel_action(query: &QueryParams) -> Result<ThreadsUpdateAction, ApiError> {

@@ -1,4 +1,10 @@
 //! `/store`: the long-term key-value store, namespaces guarded by `store.*` handlers.
+//!
+//! A filter a store handler returns is matched against each item's value with `namespace` and
+//! `key` added ([`store_view`]), as LangGraph.js does, on every route: search and
+//! list_namespaces show only what passes (a namespace is listed if at least one of its items
+//! passes); get answers an item that fails it as absent (404); delete and put leave it as it is
+//! and answer 404; put refuses (403) a new value that would fail it.
 
 use auth::axum::Authenticated;
 use auth::types::{AuthValue, StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSearch};
@@ -13,7 +19,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::authz::authorize;
 use crate::model::{Item, Object};
-use crate::storage::visible;
+use crate::storage::{store_item_passes, store_view, visible};
 use crate::util::{ApiError, JsonBody, QueryParams};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -76,17 +82,48 @@ async fn put_item(
         value: body.value.clone(),
         index: None,
     });
-    authorize(&state, &user, &mut value).await?;
+    let filter = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
     match body.value {
         Some(v) => {
-            state.storage.items.put(ns, body.key, v).await;
+            if let Some(f) = &filter
+                && !f.matches(&store_view(&ns, &body.key, Some(&v)))
+            {
+                return Err(ApiError::new(StatusCode::FORBIDDEN, "Not authorized"));
+            }
+            let visible = |i: &Item| store_item_passes(filter.as_ref(), i);
+            state
+                .storage
+                .items
+                .put(ns, body.key, v, &visible)
+                .await
+                .ok_or_else(item_not_found)?;
+            Ok(StatusCode::NO_CONTENT.into_response())
         }
-        None => {
-            state.storage.items.delete(&ns, &body.key).await;
-        }
+        None => remove(&state, filter.as_ref(), &ns, &body.key).await,
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn item_not_found() -> ApiError {
+    ApiError::not_found("Item not found")
+}
+
+/// Removes an item the filter lets the caller see. One it hides answers 404, and so does an
+/// absent one whose place (namespace and key) the filter refuses: hidden and absent look alike.
+async fn remove(
+    state: &AppState,
+    filter: Option<&auth::Filter>,
+    ns: &[String],
+    key: &str,
+) -> Result<Response, ApiError> {
+    let visible = |i: &Item| store_item_passes(filter, i);
+    match state.storage.items.delete(ns, key, &visible).await {
+        Some(true) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(false) if filter.is_none_or(|f| f.matches(&store_view(ns, key, None))) => {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(item_not_found()),
+    }
 }
 
 async fn get_item(
@@ -109,15 +146,16 @@ async fn get_item(
         namespace,
         key: key.clone(),
     });
-    authorize(&state, &user, &mut value).await?;
+    let filter = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
     state
         .storage
         .items
         .get(&ns, &key)
         .await
+        .filter(|i| store_item_passes(filter.as_ref(), i))
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("Item not found"))
+        .ok_or_else(item_not_found)
 }
 
 #[derive(Deserialize)]
@@ -137,10 +175,9 @@ async fn delete_item(
         namespace: body.namespace,
         key: body.key.clone(),
     });
-    authorize(&state, &user, &mut value).await?;
+    let filter = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
-    state.storage.items.delete(&ns, &body.key).await;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    remove(&state, filter.as_ref(), &ns, &body.key).await
 }
 
 #[derive(Deserialize)]
@@ -178,10 +215,12 @@ async fn search(
         .query
         .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
-    let accept = move |v: &Object| {
-        visible(v, auth_filter.as_ref(), wanted.as_ref())
+    // The handler's filter sees namespace and key; the caller's own filter, the value only.
+    let accept = move |i: &Item| {
+        store_item_passes(auth_filter.as_ref(), i)
+            && visible(&i.value, None, wanted.as_ref())
             && (words.is_empty() || {
-                let text = Value::Object(v.clone()).to_string().to_lowercase();
+                let text = Value::Object(i.value.clone()).to_string().to_lowercase();
                 words.iter().any(|w| text.contains(w.as_str()))
             })
     };
@@ -232,12 +271,13 @@ async fn list_namespaces(
         limit: Some(limit as i64),
         offset: Some(offset as i64),
     });
-    authorize(&state, &user, &mut value).await?;
+    let filter = authorize(&state, &user, &mut value).await?;
     let prefix = namespace_after(&value, true)?;
+    let accept = |i: &Item| store_item_passes(filter.as_ref(), i);
     let namespaces = state
         .storage
         .items
-        .list_namespaces(&prefix, &suffix, max_depth, limit, offset)
+        .list_namespaces(&prefix, &suffix, max_depth, &accept, limit, offset)
         .await;
     Ok(Json(json!({ "namespaces": namespaces })))
 }

@@ -349,12 +349,22 @@ async fn count(
         .map(|(_, total)| Json(total))
 }
 
+/// `POST /threads/{id}/copy`. A source the caller may not see answers 409, as both LangGraph
+/// servers do, and so does an absent one, with the same detail: the two cannot be told apart.
 async fn copy(
     State(state): State<AppState>,
     user: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Thread>, ApiError> {
-    let source = read_checked(&state, &user, &id, None).await?;
+    let source = read_checked(&state, &user, &id, None)
+        .await
+        .map_err(|e| {
+            if e.status == StatusCode::NOT_FOUND {
+                ApiError::conflict(e.detail)
+            } else {
+                e
+            }
+        })?;
     let new_id = uuid::Uuid::new_v4().to_string();
     let mut value = AuthValue::from(ThreadsCreate {
         thread_id: Some(new_id.clone()),

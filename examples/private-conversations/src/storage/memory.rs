@@ -8,7 +8,8 @@ use auth::Filter;
 use serde_json::Value;
 
 use super::{
-    Collection, IfExists, Inserted, ItemStore, Modifier, Page, Query, StorageFuture, visible,
+    Collection, IfExists, Inserted, ItemCheck, ItemStore, Modifier, Page, Query, StorageFuture,
+    visible,
 };
 use crate::model::{Item, Object, Record};
 use crate::util::{ApiError, now};
@@ -268,21 +269,30 @@ pub struct MemoryItems {
 }
 
 impl ItemStore for MemoryItems {
-    fn put(&self, namespace: Vec<String>, key: String, value: Object) -> StorageFuture<'_, Item> {
+    fn put<'a>(
+        &'a self,
+        namespace: Vec<String>,
+        key: String,
+        value: Object,
+        visible: ItemCheck<'a>,
+    ) -> StorageFuture<'a, Option<Item>> {
         let mut items = self.items.write().unwrap_or_else(PoisonError::into_inner);
         let at = now();
-        let created_at = items
-            .get(&(namespace.clone(), key.clone()))
-            .map_or_else(|| at.clone(), |i| i.created_at.clone());
+        let place = (namespace, key);
+        let created_at = match items.get(&place) {
+            Some(old) if !visible(old) => return Box::pin(std::future::ready(None)),
+            Some(old) => old.created_at.clone(),
+            None => at.clone(),
+        };
         let item = Item {
-            namespace: namespace.clone(),
-            key: key.clone(),
+            namespace: place.0.clone(),
+            key: place.1.clone(),
             value,
             created_at,
             updated_at: at,
         };
-        items.insert((namespace, key), item.clone());
-        Box::pin(std::future::ready(item))
+        items.insert(place, item.clone());
+        Box::pin(std::future::ready(Some(item)))
     }
 
     fn get<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, Option<Item>> {
@@ -291,25 +301,33 @@ impl ItemStore for MemoryItems {
         Box::pin(std::future::ready(found))
     }
 
-    fn delete<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, bool> {
+    fn delete<'a>(
+        &'a self,
+        namespace: &'a [String],
+        key: &'a str,
+        visible: ItemCheck<'a>,
+    ) -> StorageFuture<'a, Option<bool>> {
         let mut items = self.items.write().unwrap_or_else(PoisonError::into_inner);
-        let existed = items
-            .remove(&(namespace.to_vec(), key.to_owned()))
-            .is_some();
-        Box::pin(std::future::ready(existed))
+        let place = (namespace.to_vec(), key.to_owned());
+        let outcome = match items.get(&place) {
+            None => Some(false),
+            Some(old) if !visible(old) => None,
+            Some(_) => Some(items.remove(&place).is_some()),
+        };
+        Box::pin(std::future::ready(outcome))
     }
 
     fn search<'a>(
         &'a self,
         prefix: &'a [String],
-        accept: &'a (dyn Fn(&Object) -> bool + Send + Sync),
+        accept: ItemCheck<'a>,
         limit: usize,
         offset: usize,
     ) -> StorageFuture<'a, Vec<Item>> {
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let mut found: Vec<Item> = items
             .values()
-            .filter(|i| i.namespace.starts_with(prefix) && accept(&i.value))
+            .filter(|i| i.namespace.starts_with(prefix) && accept(i))
             .cloned()
             .collect();
         drop(items);
@@ -323,17 +341,19 @@ impl ItemStore for MemoryItems {
         prefix: &'a [String],
         suffix: &'a [String],
         max_depth: Option<usize>,
+        accept: ItemCheck<'a>,
         limit: usize,
         offset: usize,
     ) -> StorageFuture<'a, Vec<Vec<String>>> {
         let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
         let mut namespaces: Vec<Vec<String>> = items
-            .keys()
-            .map(|(ns, _)| ns)
-            .filter(|ns| ns.starts_with(prefix) && ns.ends_with(suffix))
-            .map(|ns| match max_depth {
-                Some(d) => ns.iter().take(d).cloned().collect(),
-                None => ns.clone(),
+            .values()
+            .filter(|i| {
+                i.namespace.starts_with(prefix) && i.namespace.ends_with(suffix) && accept(i)
+            })
+            .map(|i| match max_depth {
+                Some(d) => i.namespace.iter().take(d).cloned().collect(),
+                None => i.namespace.clone(),
             })
             .collect();
         drop(items);

@@ -178,33 +178,84 @@ pub trait Collection<T: Record>: Send + Sync {
     fn search<'a>(&'a self, query: Query<'a, T>) -> StorageFuture<'a, Page<T>>;
 }
 
+/// What a store item shows an authorization filter: its value with `namespace` (the label
+/// list) and `key` added, which win over value fields of the same names, as LangGraph.js matches
+/// store filters. `None` for the value: an item not yet written (only its place is known).
+///
+/// ```
+/// use private_conversations::storage::store_view;
+/// use serde_json::json;
+///
+/// let value = json!({"namespace": "spoofed", "text": "hi"});
+/// let view = store_view(&["user1".into(), "notes".into()], "k", value.as_object());
+/// assert_eq!(
+///     serde_json::Value::Object(view),
+///     json!({"namespace": ["user1", "notes"], "key": "k", "text": "hi"})
+/// );
+/// ```
+pub fn store_view(namespace: &[String], key: &str, value: Option<&Object>) -> Object {
+    let mut view = value.cloned().unwrap_or_default();
+    view.insert(
+        "namespace".into(),
+        Value::Array(namespace.iter().cloned().map(Value::String).collect()),
+    );
+    view.insert("key".into(), Value::String(key.to_owned()));
+    view
+}
+
+/// Whether the item passes a store handler's filter (none: every item), matched against its
+/// [`store_view`].
+pub fn store_item_passes(filter: Option<&Filter>, item: &Item) -> bool {
+    filter.is_none_or(|f| f.matches(&store_view(&item.namespace, &item.key, Some(&item.value))))
+}
+
+/// A condition on stored items, such as [`store_item_passes`] with a handler's filter.
+pub type ItemCheck<'a> = &'a (dyn Fn(&Item) -> bool + Send + Sync);
+
 /// The long-term store: JSON objects under a namespace and a key.
+///
+/// `visible` is the caller's view of the store (the handler's filter): an item it refuses is
+/// neither read, replaced nor removed, atomically with the check.
 pub trait ItemStore: Send + Sync {
-    /// Creates or replaces an item.
-    fn put(&self, namespace: Vec<String>, key: String, value: Object) -> StorageFuture<'_, Item>;
+    /// Creates or replaces an item; `None` (nothing written) when an item is there that
+    /// `visible` refuses.
+    fn put<'a>(
+        &'a self,
+        namespace: Vec<String>,
+        key: String,
+        value: Object,
+        visible: ItemCheck<'a>,
+    ) -> StorageFuture<'a, Option<Item>>;
 
     /// The item, if any.
     fn get<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, Option<Item>>;
 
-    /// Removes the item; whether it existed.
-    fn delete<'a>(&'a self, namespace: &'a [String], key: &'a str) -> StorageFuture<'a, bool>;
+    /// Removes the item if `visible` lets it through: `Some(true)` removed, `Some(false)` absent,
+    /// `None` present but refused (kept).
+    fn delete<'a>(
+        &'a self,
+        namespace: &'a [String],
+        key: &'a str,
+        visible: ItemCheck<'a>,
+    ) -> StorageFuture<'a, Option<bool>>;
 
-    /// Items under `prefix` whose value passes `accept`, newest change first.
+    /// Items under `prefix` that pass `accept`, newest change first.
     fn search<'a>(
         &'a self,
         prefix: &'a [String],
-        accept: &'a (dyn Fn(&Object) -> bool + Send + Sync),
+        accept: ItemCheck<'a>,
         limit: usize,
         offset: usize,
     ) -> StorageFuture<'a, Vec<Item>>;
 
-    /// Distinct namespaces starting with `prefix` and ending with `suffix`, truncated to
-    /// `max_depth` labels, sorted.
+    /// Distinct namespaces starting with `prefix` and ending with `suffix` that hold at least one
+    /// item passing `accept`, truncated to `max_depth` labels, sorted.
     fn list_namespaces<'a>(
         &'a self,
         prefix: &'a [String],
         suffix: &'a [String],
         max_depth: Option<usize>,
+        accept: ItemCheck<'a>,
         limit: usize,
         offset: usize,
     ) -> StorageFuture<'a, Vec<Vec<String>>>;
