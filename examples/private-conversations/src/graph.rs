@@ -6,6 +6,9 @@ use uuid::Uuid;
 /// The only graph this server knows.
 pub const GRAPH_ID: &str = "agent";
 
+/// The name of its one node.
+pub const NODE: &str = "echo";
+
 /// LangGraph's namespace for the ids of the assistants it creates for each graph at start-up.
 pub const NAMESPACE_GRAPH: Uuid = Uuid::from_u128(0x6ba7b821_9dad_11d1_80b4_00c04fd430c8);
 

@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 
 pub mod authz;
 pub mod graph;
+pub mod history;
 pub mod model;
 pub mod routes;
 pub mod security;

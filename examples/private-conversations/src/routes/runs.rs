@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::threads::{new_thread, not_found, push_checkpoint, read_checked, thread_id};
+use super::threads::{head, new_thread, not_found, push_checkpoint, read_checked, thread_id};
 use crate::AppState;
 use crate::authz::authorize;
 use crate::graph;
@@ -273,12 +273,17 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
             let user_id = t.runs[i].kwargs["config"]["configurable"]["langgraph_auth_user_id"]
                 .as_str()
                 .map(str::to_owned);
-            match graph::run(&t.values, &input, user_id.as_deref()) {
-                Ok(values) => {
+            match crate::history::run_steps(&t.values, &input, user_id.as_deref()) {
+                Ok(steps) => {
                     let mut md = Object::new();
-                    md.insert("source".into(), "loop".into());
                     md.insert("run_id".into(), t.runs[i].run_id.clone().into());
-                    push_checkpoint(t, values, md);
+                    md.insert("thread_id".into(), t.thread_id.clone().into());
+                    md.insert("assistant_id".into(), t.runs[i].assistant_id.clone().into());
+                    md.insert("graph_id".into(), graph::GRAPH_ID.into());
+                    for step in steps {
+                        let parent = head(t);
+                        push_checkpoint(t, step, parent, md.clone());
+                    }
                     t.runs[i].status = "success".into();
                     t.error = Value::Null;
                 }
@@ -444,7 +449,12 @@ fn stream_events(
     for mode in stream_modes(&run.kwargs) {
         match mode.as_str() {
             "values" => events.push(("values", thread_values.clone())),
-            "updates" => events.push(("updates", json!({ "echo": { "messages": new_messages } }))),
+            "updates" => {
+                // What the node wrote: its replies (the input is not the node's update).
+                let replies: Vec<&Value> =
+                    new_messages.iter().filter(|m| m["type"] == "ai").collect();
+                events.push(("updates", json!({ graph::NODE: { "messages": replies } })));
+            }
             "messages" | "messages-tuple" => {
                 for m in new_messages.iter().filter(|m| m["type"] == "ai") {
                     events.push(("messages", json!([m, { "langgraph_node": "echo" }])));

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::authz::authorize;
 use crate::graph;
+use crate::history::Step;
 use crate::model::{Checkpoint, Object, Thread};
 use crate::storage::{IfExists, Inserted, Query, contains};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
@@ -356,15 +357,13 @@ async fn copy(
     user: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Thread>, ApiError> {
-    let source = read_checked(&state, &user, &id, None)
-        .await
-        .map_err(|e| {
-            if e.status == StatusCode::NOT_FOUND {
-                ApiError::conflict(e.detail)
-            } else {
-                e
-            }
-        })?;
+    let source = read_checked(&state, &user, &id, None).await.map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::conflict(e.detail)
+        } else {
+            e
+        }
+    })?;
     let new_id = uuid::Uuid::new_v4().to_string();
     let mut value = AuthValue::from(ThreadsCreate {
         thread_id: Some(new_id.clone()),
@@ -395,6 +394,28 @@ fn checkpoint_ref(thread_id: &str, checkpoint_id: Option<&str>) -> Value {
     })
 }
 
+/// The tasks of a checkpoint: one per node in `next`, not yet run.
+fn tasks(thread_id: &str, at: &Checkpoint) -> Value {
+    at.next
+        .iter()
+        .map(|name| {
+            let id = uuid::Uuid::new_v5(
+                &graph::NAMESPACE_GRAPH,
+                format!("{thread_id}:{}:{name}", at.checkpoint_id).as_bytes(),
+            );
+            json!({
+                "id": id.to_string(),
+                "name": name,
+                "path": ["__pregel_pull", name],
+                "error": null,
+                "interrupts": [],
+                "checkpoint": null,
+                "state": null,
+            })
+        })
+        .collect()
+}
+
 /// A thread's state at a checkpoint (the latest when `None`), in LangGraph's shape.
 pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
     let at = at.or(thread.history.last());
@@ -405,8 +426,8 @@ pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
     };
     json!({
         "values": values,
-        "next": [],
-        "tasks": [],
+        "next": at.map_or_else(Vec::new, |c| c.next.clone()),
+        "tasks": at.map_or_else(|| json!([]), |c| tasks(&thread.thread_id, c)),
         "checkpoint": checkpoint_ref(&thread.thread_id, at.map(|c| c.checkpoint_id.as_str())),
         "metadata": at.map_or_else(|| json!({}), |c| Value::Object(c.metadata.clone())),
         "created_at": at.map(|c| c.created_at.clone()),
@@ -417,21 +438,44 @@ pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
     })
 }
 
-/// Appends a checkpoint with these values and makes them the thread's values.
-pub fn push_checkpoint(thread: &mut Thread, values: Value, metadata: Object) -> String {
+/// A checkpoint's superstep number (`metadata.step`).
+fn step_of(c: &Checkpoint) -> i64 {
+    c.metadata.get("step").and_then(Value::as_i64).unwrap_or(-1)
+}
+
+/// The id and step of the thread's latest checkpoint, the parent of the next one a run saves.
+pub fn head(thread: &Thread) -> Option<(String, i64)> {
+    thread
+        .history
+        .last()
+        .map(|c| (c.checkpoint_id.clone(), step_of(c)))
+}
+
+/// Appends the checkpoint of `step` as the child of `parent` (id and step number; none: the
+/// first, step -1) and makes its values the thread's. `metadata` holds what the run adds
+/// (`run_id`…); source, step, writes and parents are set here. Returns its id.
+pub fn push_checkpoint(
+    thread: &mut Thread,
+    step: Step,
+    parent: Option<(String, i64)>,
+    mut metadata: Object,
+) -> String {
     let id = uuid::Uuid::new_v4().to_string();
-    let parent = thread.history.last().map(|c| c.checkpoint_id.clone());
-    let mut metadata = metadata;
-    metadata.insert("step".into(), thread.history.len().into());
+    let number = parent.as_ref().map_or(-1, |(_, n)| n + 1);
+    metadata.insert("source".into(), step.source.into());
+    metadata.insert("step".into(), number.into());
+    metadata.insert("writes".into(), step.writes);
+    metadata.insert("parents".into(), json!({}));
     let at = now();
     thread.history.push(Checkpoint {
         checkpoint_id: id.clone(),
-        parent_checkpoint_id: parent,
-        values: values.clone(),
+        parent_checkpoint_id: parent.map(|(p, _)| p),
+        values: step.values.clone(),
         metadata,
+        next: step.next,
         created_at: at.clone(),
     });
-    thread.values = values;
+    thread.values = step.values;
     thread.updated_at = at;
     id
 }
@@ -496,8 +540,13 @@ async fn state_at_body(
 struct StateUpdateBody {
     values: Value,
     as_node: Option<String>,
+    checkpoint: Option<Object>,
+    checkpoint_id: Option<String>,
 }
 
+/// `POST /threads/{id}/state`: saves a checkpoint with the values written as `as_node`, as the
+/// child of the checkpoint named by `checkpoint` or `checkpoint_id` (a fork, for time travel;
+/// 404 if the thread has no such checkpoint), else of the latest. It becomes the thread's state.
 async fn state_update(
     State(state): State<AppState>,
     user: Authenticated,
@@ -505,44 +554,38 @@ async fn state_update(
     JsonBody(body): JsonBody<StateUpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
     let id = thread_id(&id)?;
-    let updates = match body.values {
-        Value::Null => Object::new(),
-        Value::Object(m) => m,
-        _ => return Err(ApiError::invalid("values must be an object")),
-    };
-    let new_messages = match updates.get("messages") {
-        Some(m) => graph::input_messages(&json!({ "messages": m })).map_err(ApiError::invalid)?,
-        None => Vec::new(),
-    };
+    // Checked before the handler runs: a malformed update is a 422 whatever the thread.
+    crate::history::update_step(&Value::Null, &body.values, body.as_node.as_deref())
+        .map_err(ApiError::invalid)?;
+    let base_id = body
+        .checkpoint
+        .as_ref()
+        .and_then(|c| c.get("checkpoint_id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or(body.checkpoint_id);
     let mut value = AuthValue::from(ThreadsUpdate {
         thread_id: Some(id.clone()),
         ..Default::default()
     });
     let filter = authorize(&state, &user, &mut value).await?;
-    let as_node = body.as_node;
+    let (values, as_node) = (body.values, body.as_node);
     let checkpoint = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let out = checkpoint.clone();
     let change = Box::new(move |t: &mut Thread| {
-        let mut values = if t.values.is_object() {
-            t.values.clone()
-        } else {
-            json!({})
-        };
-        graph::add_messages(&mut values, new_messages);
-        if let Some(v) = values.as_object_mut() {
-            for (k, u) in updates {
-                if k != "messages" {
-                    v.insert(k, u);
-                }
+        let (base, parent) = match &base_id {
+            Some(cid) => {
+                let c = find_checkpoint(t, cid)?;
+                (
+                    c.values.clone(),
+                    Some((c.checkpoint_id.clone(), step_of(c))),
+                )
             }
-        }
-        let mut md = Object::new();
-        md.insert("source".into(), "update".into());
-        md.insert(
-            "writes".into(),
-            json!({ as_node.unwrap_or_else(|| "echo".into()): null }),
-        );
-        let cid = push_checkpoint(t, values, md);
+            None => (t.values.clone(), head(t)),
+        };
+        let step = crate::history::update_step(&base, &values, as_node.as_deref())
+            .map_err(ApiError::invalid)?;
+        let cid = push_checkpoint(t, step, parent, Object::new());
         *out.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = cid;
         Ok(())
