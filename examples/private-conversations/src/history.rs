@@ -112,15 +112,17 @@ pub fn update_step(base: &Value, values: &Value, as_node: Option<&str>) -> Resul
         _ => return Err("values must be an object".into()),
     };
     let new_messages = match updates.get("messages") {
-        Some(m) => graph::input_messages(&json!({ "messages": m }))?,
-        None => Vec::new(),
+        Some(m) => Some(graph::input_messages(&json!({ "messages": m }))?),
+        None => None,
     };
     let mut out = if base.is_object() {
         base.clone()
     } else {
         json!({})
     };
-    graph::add_messages(&mut out, new_messages);
+    if let Some(new_messages) = new_messages {
+        graph::add_messages(&mut out, new_messages);
+    }
     if let Some(v) = out.as_object_mut() {
         for (k, u) in updates {
             if k != "messages" {
