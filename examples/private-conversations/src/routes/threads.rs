@@ -647,8 +647,10 @@ async fn history_post(
     let (limit, _) = super::page(body.limit, None)?;
     let before = match &body.before {
         Some(Value::String(s)) => Some(s.clone()),
+        // A checkpoint, or a config holding one in `configurable` (the JS client's `before`).
         Some(Value::Object(c)) => c
             .get("checkpoint_id")
+            .or_else(|| c.get("configurable").and_then(|k| k.get("checkpoint_id")))
             .and_then(Value::as_str)
             .map(str::to_owned),
         _ => None,
