@@ -13,6 +13,11 @@
 //!
 //! Unlike LangGraph, which silently ignores an operator it does not know, anything malformed is an
 //! error ([`FilterError`]): a filter never fails open.
+//!
+//! What a filter is matched against depends on the resource: a thread's, assistant's or cron's
+//! metadata; for the store, an item's value with its `namespace` (list of labels) and `key`
+//! added, which win over value fields of those names (see
+//! [`StoreValue`](crate::types::StoreValue)).
 
 use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
