@@ -189,6 +189,17 @@ async function expectError(report, key, message, status, call, detail) {
   }
 }
 
+// Runs one section of checks; an unexpected error ends the section with a cross but lets the
+// next sections run (their checks do not depend on it). An Abort ends the part.
+async function section(report, name, body) {
+  try {
+    await body();
+  } catch (error) {
+    if (error instanceof Abort) throw error;
+    report.fail(name, `the ${name} checks stopped: ${short(error)}`);
+  }
+}
+
 // Every event of a stream, as the client yields them.
 async function collect(stream) {
   const events = [];
@@ -314,6 +325,13 @@ async function common(report, url) {
     widened,
   );
 
+  await section(report, "runs and streams", () => runsAndStreams(report, url, alice, bob, t, run));
+  await section(report, "copy", () => copies(report, alice, bob, t));
+  await section(report, "history", () => historyChecks(report, alice, bob, t));
+  return { alice, bob };
+}
+
+async function runsAndStreams(report, url, alice, bob, t, run) {
   // runs.wait on Alice's thread.
   const waited = await alice.runs.wait(t, GRAPH, { input: input("second") });
   report.check(
@@ -412,7 +430,9 @@ async function common(report, url) {
     collect(client(url, null).runs.joinStream(t, run.run_id)),
   );
 
-  // Copies.
+}
+
+async function copies(report, alice, bob, t) {
   await expectError(report, "bob_copy_409", "Bob's threads.copy of Alice's thread", 409, () => bob.threads.copy(t));
   await expectError(report, "bob_copy_absent_409", "Bob's threads.copy of a random id", 409, () =>
     bob.threads.copy(RANDOM_ID),
@@ -425,7 +445,10 @@ async function common(report, url) {
     copy,
   );
 
-  // History: three runs, three checkpoints each (input, loop, loop), newest first.
+}
+
+// History: three runs on `t` (create, wait, stream), three checkpoints each (input, loop, loop).
+async function historyChecks(report, alice, bob, t) {
   const history = await alice.threads.getHistory(t, { limit: 100 });
   const steps = history.map((s) => s.metadata?.step);
   const sources = history.map((s) => s.metadata?.source);
@@ -490,7 +513,6 @@ async function common(report, url) {
   await expectError(report, "bob_fork_denied", "Bob's threads.updateState at Alice's checkpoint", 404, () =>
     bob.threads.updateState(t, { values: {}, checkpoint: firstEnd.checkpoint }),
   );
-  return { alice, bob };
 }
 
 async function part1(report, url) {
@@ -509,7 +531,11 @@ async function part1(report, url) {
     );
   }
 
-  // The store under the global handler's filter {"owner": me}, matched against each item.
+  await section(report, "store", () => ownerFilteredStore(report, alice, bob));
+}
+
+// The store under the global handler's filter {"owner": me}, matched against each item.
+async function ownerFilteredStore(report, alice, bob) {
   const ns = ["notes", "shared"];
   try {
     await alice.store.putItem(ns, "a1", { owner: ALICE_ID, text: "hers" });
@@ -559,19 +585,21 @@ async function part2(report, url) {
   await expectError(report, "bob_store_read_denied", "Bob's get under Alice's namespace", 403, () =>
     bob.store.getItem([ALICE_ID, "notes"], "n1"), STORE_DENIED,
   );
-  const listed = await alice.store.listNamespaces({ prefix: [ALICE_ID] });
-  let bobListed;
-  try {
-    bobListed = await bob.store.listNamespaces({ prefix: [ALICE_ID] });
-  } catch (error) {
-    bobListed = statusOf(error);
-  }
-  report.check(
-    "store_namespaces_scoped",
-    JSON.stringify(listed.namespaces) === JSON.stringify([[ALICE_ID, "notes"]]) && bobListed === 403,
-    "store.listNamespaces under Alice's prefix: hers to her, 403 to Bob",
-    [listed, bobListed],
-  );
+  await section(report, "store namespaces", async () => {
+    const listed = await alice.store.listNamespaces({ prefix: [ALICE_ID] });
+    let bobListed;
+    try {
+      bobListed = await bob.store.listNamespaces({ prefix: [ALICE_ID] });
+    } catch (error) {
+      bobListed = statusOf(error);
+    }
+    report.check(
+      "store_namespaces_scoped",
+      JSON.stringify(listed.namespaces) === JSON.stringify([[ALICE_ID, "notes"]]) && bobListed === 403,
+      "store.listNamespaces under Alice's prefix: hers to her, 403 to Bob",
+      [listed, bobListed],
+    );
+  });
   await expectError(report, "alice_assistant_denied", "Alice's assistants.create", 403, () =>
     alice.assistants.create({ graphId: GRAPH }), ASSISTANTS_DENIED,
   );
