@@ -85,6 +85,9 @@ mkdir -p "$logs"
 start_server() {
   local policy="$1" log="$2"
   server_url=""
+  # Emptied here, not only by the redirection below: that one happens in the background, and a
+  # previous run's `listening on` line must not be read before it does.
+  : >"$log"
   "$server_bin" --host 127.0.0.1 --port 0 --policy "$policy" >"$log" 2>&1 &
   server_pid=$!
   local deadline=$((SECONDS + start_timeout)) line
