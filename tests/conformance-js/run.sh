@@ -2,7 +2,8 @@
 # Conformance: the official LangGraph JS client (@langchain/langgraph-sdk, pinned in
 # package-lock.json) runs the private-conversations tutorial and the LangGraph.js semantics of
 # issue 14 against our server: part 1 under `--policy global`, part 2 under `--policy scoped`,
-# each on a fresh server bound to 127.0.0.1 port 0. The last line is
+# part 3 under `--policy namespaced` (LangGraph.js's store pattern), each on a fresh server bound
+# to 127.0.0.1 port 0. The last line is
 # `conformance-js: N passed, M failed`.
 set -euo pipefail
 
@@ -166,6 +167,7 @@ run_part() {
 
 run_part 1 global
 run_part 2 scoped
+run_part 3 namespaced
 
 echo
 summary

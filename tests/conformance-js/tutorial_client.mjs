@@ -3,10 +3,11 @@
 // stream modes and messages, joinStream), errors of a joined stream as events, copies, history
 // with time travel, and the store under the policy's filter.
 //
-// Usage: node tutorial_client.mjs --url http://127.0.0.1:PORT --part 1|2
+// Usage: node tutorial_client.mjs --url http://127.0.0.1:PORT --part 1|2|3
 //
 // Part 1 expects a server started with `--policy global`, part 2 a fresh server started with
-// `--policy scoped`. Every expected outcome prints one line starting with a check mark, every
+// `--policy scoped`, part 3 one started with `--policy namespaced` (the store pattern LangGraph.js
+// documents: a filter showing each user the namespaces that contain their id). Every expected outcome prints one line starting with a check mark, every
 // unexpected one a line starting with a cross. The exit status is 0 only when no cross appeared
 // and every expected check mark did.
 
@@ -93,6 +94,17 @@ const PART2 = [
   "alice_assistant_denied",
   "alice_assistant_search_denied",
   "alice_thread_again",
+];
+
+const PART3 = [
+  "alice_store_put_own",
+  "alice_store_put_other_denied",
+  "bob_store_put_spoofing",
+  "alice_store_search_own",
+  "alice_store_get_hidden",
+  "alice_store_delete_hidden",
+  "store_namespaces_containing_id",
+  "namespaced_threads_private",
 ];
 
 class Abort extends Error {}
@@ -610,14 +622,79 @@ async function part2(report, url) {
   report.check("alice_thread_again", again.metadata?.owner === ALICE_ID, "Alice can still create a thread", again);
 }
 
+// The store under `Filter::contains("namespace", me)`: the filter sees each item's namespace and
+// key, which a value cannot fake.
+async function part3(report, url) {
+  const alice = client(url, ALICE_TOKEN);
+  const bob = client(url, BOB_TOKEN);
+  await section(report, "namespaced store", async () => {
+    try {
+      await alice.store.putItem([ALICE_ID, "notes"], "a1", { text: "hers" });
+      await alice.store.putItem(["team", ALICE_ID], "t1", { text: "hers too" });
+      const got = await alice.store.getItem(["team", ALICE_ID], "t1");
+      report.check("alice_store_put_own", got?.value?.text === "hers too", "Alice puts and gets items under namespaces naming her", got);
+    } catch (error) {
+      report.fail("alice_store_put_own", `Alice's own puts failed: ${short(error)}`);
+    }
+    await expectError(report, "alice_store_put_other_denied", "Alice's put under a namespace without her id", 403, () =>
+      alice.store.putItem([BOB_ID, "notes"], "x", { namespace: [ALICE_ID] }), STORE_DENIED,
+    );
+    try {
+      await bob.store.putItem([BOB_ID, "notes"], "b1", { text: "his", namespace: [ALICE_ID], key: "a1" });
+      report.ok("bob_store_put_spoofing", "Bob put an item whose value claims Alice's namespace");
+    } catch (error) {
+      report.fail("bob_store_put_spoofing", `Bob's put failed: ${short(error)}`);
+    }
+    const found = await alice.store.searchItems([]);
+    const keys = found.items.map((i) => i.key).sort();
+    report.check(
+      "alice_store_search_own",
+      JSON.stringify(keys) === JSON.stringify(["a1", "t1"]) && found.items.every((i) => i.namespace.includes(ALICE_ID)),
+      "Alice's store.searchItems finds her two items only (not Bob's, whatever its value says)",
+      found,
+    );
+    await expectError(report, "alice_store_get_hidden", "Alice's store.getItem of Bob's item", 404, () =>
+      alice.store.getItem([BOB_ID, "notes"], "b1"),
+    );
+    await expectError(report, "alice_store_delete_hidden", "Alice's store.deleteItem of Bob's item", 404, () =>
+      alice.store.deleteItem([BOB_ID, "notes"], "b1"),
+    );
+    const aliceNs = await alice.store.listNamespaces();
+    const bobNs = await bob.store.listNamespaces();
+    const kept = await bob.store.getItem([BOB_ID, "notes"], "b1");
+    report.check(
+      "store_namespaces_containing_id",
+      JSON.stringify(aliceNs.namespaces) === JSON.stringify([["team", ALICE_ID], [ALICE_ID, "notes"]]) &&
+        JSON.stringify(bobNs.namespaces) === JSON.stringify([[BOB_ID, "notes"]]) && kept?.value?.text === "his",
+      "store.listNamespaces lists to each user the namespaces holding their items; Bob's item is intact",
+      [aliceNs, bobNs, kept],
+    );
+  });
+  await section(report, "namespaced threads", async () => {
+    const thread = await alice.threads.create();
+    let hidden;
+    try {
+      await bob.threads.get(thread.thread_id);
+    } catch (error) {
+      hidden = statusOf(error);
+    }
+    report.check(
+      "namespaced_threads_private",
+      thread.metadata?.owner === ALICE_ID && hidden === 404,
+      "threads stay private under the namespaced policy (the global handler)",
+      [thread.metadata, hidden],
+    );
+  });
+}
+
 function parseArgs(argv) {
   const args = {};
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === "--url") args.url = argv[++i];
     else if (argv[i] === "--part") args.part = argv[++i];
   }
-  if (!args.url || !["1", "2"].includes(args.part)) {
-    console.error("usage: node tutorial_client.mjs --url URL --part 1|2");
+  if (!args.url || !["1", "2", "3"].includes(args.part)) {
+    console.error("usage: node tutorial_client.mjs --url URL --part 1|2|3");
     process.exit(2);
   }
   return args;
@@ -625,9 +702,11 @@ function parseArgs(argv) {
 
 async function main() {
   const { url, part } = parseArgs(process.argv.slice(2));
-  const report = new Report(part === "1" ? PART1 : PART2);
+  const parts = { 1: [PART1, part1], 2: [PART2, part2], 3: [PART3, part3] };
+  const [expected, play] = parts[part];
+  const report = new Report(expected);
   try {
-    await (part === "1" ? part1 : part2)(report, url);
+    await play(report, url);
   } catch (error) {
     if (!(error instanceof Abort)) {
       report.fail("crash", `the part stopped: ${short(error)}${error?.stack ? `\n${error.stack}` : ""}`);

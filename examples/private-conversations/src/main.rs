@@ -1,4 +1,4 @@
-//! `private-conversations [--host ADDR] [--port N] [--policy scoped|global] [--auth on|off]
+//! `private-conversations [--host ADDR] [--port N] [--policy scoped|global|namespaced] [--auth on|off]
 //! [--seed-threads N] [--seed-users U]`: serves until Ctrl-C.
 //!
 //! `--auth off` (for benchmarks) serves the same build without authentication and authorization:
@@ -12,7 +12,7 @@ use private_conversations::storage::Storage;
 use private_conversations::{Limits, Policy, seed, serve_with};
 
 const USAGE: &str = "usage: private-conversations [--host ADDR] [--port N] \
-                     [--policy scoped|global] [--auth on|off] [--seed-threads N] [--seed-users U]";
+                     [--policy scoped|global|namespaced] [--auth on|off] [--seed-threads N] [--seed-users U]";
 
 struct Args {
     host: String,

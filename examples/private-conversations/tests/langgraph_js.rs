@@ -674,3 +674,49 @@ async fn a_run_leaves_the_checkpoints_of_a_one_node_graph() {
     assert_eq!(r.status, 404, "{}", r.text);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_namespaced_policy_shows_each_user_the_namespaces_naming_them() {
+    let server = Server::start(Policy::Namespaced).await;
+    let (alice, bob) = (server.alice(), server.bob());
+    for (c, ns, key) in [
+        (&alice, json!(["user1", "notes"]), "a"),
+        (&alice, json!(["team", "user1"]), "t"),
+        (&bob, json!(["user2"]), "b"),
+    ] {
+        let r = put(c, ns, key, json!({"namespace": ["user1", "user2"]})).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+    let r = put(&alice, json!(["team"]), "x", json!({})).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let listed = alice.post("/store/namespaces", json!({})).await;
+    assert_eq!(
+        listed.ok()["namespaces"],
+        json!([["team", "user1"], ["user1", "notes"]])
+    );
+    let listed = bob.post("/store/namespaces", json!({})).await;
+    assert_eq!(listed.ok()["namespaces"], json!([["user2"]]));
+    let found = bob
+        .post("/store/items/search", json!({"namespace_prefix": []}))
+        .await;
+    assert_eq!(found.ok()["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        bob.get("/store/items?namespace=user1.notes&key=a")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(gone(&bob, json!(["user1", "notes"]), "a").await.status, 404);
+    assert_eq!(
+        alice
+            .get("/store/items?namespace=user1.notes&key=a")
+            .await
+            .status,
+        200
+    );
+    // Threads follow the global handler.
+    let t = alice.post("/threads", json!({})).await;
+    let t = t.ok()["thread_id"].as_str().unwrap().to_owned();
+    assert_eq!(bob.get(&format!("/threads/{t}")).await.status, 404);
+    server.stop().await;
+}
