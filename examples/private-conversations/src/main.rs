@@ -1,5 +1,5 @@
-//! `private-conversations [--host ADDR] [--port N] [--policy scoped|global|namespaced] [--auth on|off]
-//! [--seed-threads N] [--seed-users U]`: serves until Ctrl-C.
+//! `private-conversations [--host ADDR] [--port N] [--policy scoped|global|namespaced]
+//! [--auth on|off] [--seed-threads N] [--seed-users U]`: serves until Ctrl-C.
 //!
 //! `--auth off` (for benchmarks) serves the same build without authentication and authorization:
 //! an `auth::Auth` with no handlers, so every request is the anonymous user and every event is
@@ -12,7 +12,8 @@ use private_conversations::storage::Storage;
 use private_conversations::{Limits, Policy, seed, serve_with};
 
 const USAGE: &str = "usage: private-conversations [--host ADDR] [--port N] \
-                     [--policy scoped|global|namespaced] [--auth on|off] [--seed-threads N] [--seed-users U]";
+                     [--policy scoped|global|namespaced] [--auth on|off] \
+                     [--seed-threads N] [--seed-users U]";
 
 struct Args {
     host: String,
