@@ -13,6 +13,38 @@
 //!
 //! Unlike LangGraph, which silently ignores an operator it does not know, anything malformed is an
 //! error ([`FilterError`]): a filter never fails open.
+//!
+//! What a filter is matched against depends on the resource: a thread's, assistant's or cron's
+//! metadata; for the store, an item's value with its `namespace` (list of labels) and `key`
+//! added, which win over value fields of those names (see below).
+//!
+//! # What a store handler's filter matches
+//!
+//! Store items have no metadata. A [`Filter`] a handler of a
+//! [`StoreValue`](crate::types::StoreValue) event returns is matched against each item's value
+//! with two fields added: `namespace`, the item's namespace as a list of labels, and `key`, its
+//! key. They replace value fields of the same names, so an item's value cannot claim another
+//! namespace. This is LangGraph.js's rule; LangGraph Python matches the value only, and every
+//! filter on value fields behaves the same under both. The example server applies it to every
+//! store action: search and list_namespaces show only items that pass (a namespace is listed if
+//! one of its items passes), get answers an item that fails as absent, put and delete leave it
+//! untouched.
+//!
+//! ```
+//! use auth::Filter;
+//! use serde_json::json;
+//!
+//! // LangGraph.js's documented pattern: only namespaces that contain my id.
+//! let mine = Filter::contains("namespace", "user1");
+//! // What the filter sees of the item `("user1", "notes")` / `"k"` with value `{"text": …}`.
+//! let seen = json!({"text": "likes tea", "namespace": ["user1", "notes"], "key": "k"});
+//! assert!(mine.matches(seen.as_object().unwrap()));
+//! let others = json!({"text": "hi", "namespace": ["user2", "notes"], "key": "k"});
+//! assert!(!mine.matches(others.as_object().unwrap()));
+//! // A filter on a value field, as in LangGraph Python, and one on the key.
+//! assert!(Filter::eq("text", "likes tea").matches(seen.as_object().unwrap()));
+//! assert!(Filter::eq("key", "k").matches(seen.as_object().unwrap()));
+//! ```
 
 use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};

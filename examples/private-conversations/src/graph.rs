@@ -36,6 +36,13 @@ use uuid::Uuid;
 /// The name the binary registers [`Echo`] under.
 pub const GRAPH_ID: &str = "agent";
 
+/// The name of [`Echo`]'s one node.
+pub const NODE: &str = "echo";
+
+/// The name of LangGraph's entry node: a graph's checkpoint written by it is the state once the
+/// run's input is written to the channels, before any node ran.
+pub const START: &str = "__start__";
+
 /// What a run gives its graph.
 #[derive(Debug, Clone)]
 pub struct RunInput {
@@ -227,14 +234,32 @@ impl Graph for Echo {
     }
 
     fn drawing(&self, _graph_id: &str) -> Value {
-        one_node("echo")
+        one_node(NODE)
     }
 
+    /// Two checkpoints, as LangGraph's one-node graph: [`START`]'s (the input's messages added
+    /// to the state), then [`NODE`]'s (the replies added). A `null` input runs nothing (no
+    /// checkpoint), as LangGraph does for a thread with nothing pending.
     async fn run(&self, run: RunInput) -> Result<GraphStream, String> {
-        let values = echo(&run.state, &run.input, run.auth_user_id())?;
-        Ok(Box::pin(futures_util::stream::iter([Ok(Checkpoint::new(
-            "echo", values,
-        ))])))
+        let incoming = input_messages(&run.input)?;
+        if run.input.is_null() {
+            return Ok(Box::pin(futures_util::stream::empty()));
+        }
+        let mut applied = match &run.state {
+            v @ Value::Object(_) => v.clone(),
+            _ => json!({}),
+        };
+        add_messages(&mut applied, incoming.clone());
+        // The normalized messages keep their ids, so the output holds them as `applied` does.
+        let output = echo(
+            &run.state,
+            &json!({ "messages": incoming }),
+            run.auth_user_id(),
+        )?;
+        Ok(Box::pin(futures_util::stream::iter([
+            Ok(Checkpoint::new(START, applied)),
+            Ok(Checkpoint::new(NODE, output)),
+        ])))
     }
 }
 

@@ -48,6 +48,7 @@ use tokio::sync::Notify;
 pub mod authz;
 pub mod cors;
 pub mod graph;
+pub mod history;
 pub mod model;
 pub mod observe;
 pub mod openapi;

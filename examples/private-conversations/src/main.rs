@@ -114,6 +114,9 @@ enum PolicyArg {
     Global,
     /// The global handler plus the scoped handlers (the tutorial's second part).
     Scoped,
+    /// The global handler plus LangGraph.js's documented store filter: each user sees the
+    /// store namespaces containing their id.
+    Namespaced,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +216,7 @@ async fn main() -> ExitCode {
         let policy = match args.policy {
             PolicyArg::Global => Policy::Global,
             PolicyArg::Scoped => Policy::Scoped,
+            PolicyArg::Namespaced => Policy::Namespaced,
         };
         println!("policy: {policy:?}");
         policy.build().map_err(|e| e.to_string())

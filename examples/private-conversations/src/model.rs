@@ -78,6 +78,9 @@ pub struct Checkpoint {
     pub values: Values,
     /// Checkpoint metadata (source, step, writes…).
     pub metadata: Object,
+    /// The nodes that run next (empty once a run is done).
+    #[serde(default)]
+    pub next: Vec<String>,
     /// When it was saved.
     pub created_at: String,
 }

@@ -51,8 +51,6 @@ async fn threads_and_runs_are_private() {
             bob.get(&format!("/threads/{t}/runs")).await,
             bob.get(&format!("/threads/{t}/runs/{run_id}")).await,
             bob.get(&format!("/threads/{t}/runs/{run_id}/join")).await,
-            bob.get(&format!("/threads/{t}/runs/{run_id}/stream")).await,
-            bob.get(&format!("/threads/{t}/stream")).await,
             bob.post(&format!("/threads/{t}/runs/{run_id}/cancel"), json!({}))
                 .await,
             bob.delete(&format!("/threads/{t}/runs/{run_id}")).await,
@@ -62,11 +60,23 @@ async fn threads_and_runs_are_private() {
             )
             .await,
             bob.post(&format!("/threads/{t}/history"), json!({})).await,
-            bob.post(&format!("/threads/{t}/copy"), json!({})).await,
         ] {
             assert_eq!(r.status, 404, "{policy:?}: {}", r.text);
             assert!(r.body["detail"].is_string());
         }
+        // Joining a stream: the refusal is the stream's one error event (see `streams.rs`).
+        for path in [
+            format!("/threads/{t}/runs/{run_id}/stream"),
+            format!("/threads/{t}/stream"),
+        ] {
+            let r = bob.get(&path).await;
+            assert_eq!(r.status, 200, "{policy:?} {path}: {}", r.text);
+            assert!(r.text.starts_with("event: error\n"), "{path}: {}", r.text);
+            assert!(r.text.contains("404: Thread with ID"), "{path}: {}", r.text);
+        }
+        // Copying: 409, as both LangGraph servers answer (see `streams.rs`).
+        let r = bob.post(&format!("/threads/{t}/copy"), json!({})).await;
+        assert_eq!(r.status, 409, "{policy:?}: {}", r.text);
         let pruned = bob.post("/threads/prune", json!({"thread_ids": [t]})).await;
         assert_eq!(pruned.ok()["pruned_count"], 0);
         // Bob's own metadata filter cannot widen his view.
@@ -108,7 +118,8 @@ async fn threads_and_runs_are_private() {
         let history = alice
             .post(&format!("/threads/{t}/history"), json!({}))
             .await;
-        assert_eq!(history.ok().as_array().unwrap().len(), 1);
+        // One run: the input checkpoint and the two supersteps of the echo graph.
+        assert_eq!(history.ok().as_array().unwrap().len(), 3);
         let streamed = alice
             .post(&format!("/threads/{t}/runs/stream"), json!({"assistant_id": "agent", "input": {"messages": [{"role": "user", "content": "again"}]}, "stream_mode": ["values", "updates"]}))
             .await;

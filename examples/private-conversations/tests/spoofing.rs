@@ -77,9 +77,6 @@ async fn owner_and_ids_of_another_user_grant_nothing() {
                 .post(&format!("/threads/{bobs}/runs/wait"), input())
                 .await,
             alice
-                .post(&format!("/threads/{bobs}/copy"), json!({}))
-                .await,
-            alice
                 .post(
                     &format!("/threads/{bobs}/runs/crons"),
                     json!({"assistant_id": "agent", "schedule": "* * * * *"}),
@@ -91,6 +88,11 @@ async fn owner_and_ids_of_another_user_grant_nothing() {
         ] {
             assert_eq!(r.status, 404, "{policy:?}: {}", r.text);
         }
+        // A copy of a thread one cannot see is a 409, as LangGraph answers.
+        let r = alice
+            .post(&format!("/threads/{bobs}/copy"), json!({}))
+            .await;
+        assert_eq!(r.status, 409, "{policy:?}: {}", r.text);
         let mut create_it = input();
         create_it["if_not_exists"] = json!("create");
         let r = alice

@@ -7,6 +7,8 @@
 //!   assistants denied, store namespaces private to their first label.
 //! - [`oidc`]: the tutorial's part 3, bearer JWTs from an OpenID Connect provider instead of the
 //!   fixed tokens.
+//! - [`namespaced`]: added on top of [`global`] by the namespaced policy: the store pattern
+//!   LangGraph.js documents, a filter that shows each user the namespaces containing their id.
 
 use std::borrow::Cow;
 
@@ -126,6 +128,19 @@ pub mod scoped {
     }
 }
 
+/// The store as LangGraph.js documents it, in the `namespaced` policy.
+pub mod namespaced {
+    use super::*;
+
+    /// Every store action is allowed, restricted to items whose namespace contains the caller's
+    /// id: the filter sees an item's namespace (see [`StoreValue`]), so a user reads, lists,
+    /// changes and creates items only under namespaces naming them.
+    #[auth::on(store)]
+    pub async fn namespaces_with_my_id(ctx: &AuthContext, _value: &mut StoreValue) -> Filter {
+        Filter::contains("namespace", ctx.user.identity())
+    }
+}
+
 /// Which policy the server enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
@@ -134,6 +149,9 @@ pub enum Policy {
     /// The global handler plus the scoped handlers (the tutorial's second part).
     #[default]
     Scoped,
+    /// The global handler plus a store handler filtering on the namespace, as LangGraph.js
+    /// documents (`--policy namespaced`).
+    Namespaced,
 }
 
 impl std::str::FromStr for Policy {
@@ -143,8 +161,9 @@ impl std::str::FromStr for Policy {
         match s {
             "global" => Ok(Policy::Global),
             "scoped" => Ok(Policy::Scoped),
+            "namespaced" => Ok(Policy::Namespaced),
             other => Err(format!(
-                "unknown policy {other:?}: expected scoped or global"
+                "unknown policy {other:?}: expected scoped, global or namespaced"
             )),
         }
     }
@@ -160,6 +179,7 @@ impl Policy {
         match self {
             Policy::Global => builder,
             Policy::Scoped => builder.module(&format!("{base}::scoped")),
+            Policy::Namespaced => builder.module(&format!("{base}::namespaced")),
         }
         .build()
     }
@@ -185,5 +205,11 @@ mod tests {
             assert!(scoped.contains(&name), "{name} in {scoped:?}");
         }
         assert!(Policy::Scoped.build().unwrap().uncovered().is_empty());
+        assert_eq!(
+            names(Policy::Namespaced),
+            ["get_current_user", "add_owner", "namespaces_with_my_id"]
+        );
+        assert_eq!("namespaced".parse(), Ok(Policy::Namespaced));
+        assert!("js".parse::<Policy>().is_err());
     }
 }

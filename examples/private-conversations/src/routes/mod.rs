@@ -34,6 +34,19 @@ pub fn routes() -> Router<AppState> {
 
 /// The method and path template of every route (public ones included), for tests that check
 /// each route emits an event.
+///
+/// Errors on the routes that stream (`text/event-stream`), as both LangGraph servers answer:
+///
+/// | route | 401, 422 | refused, not found, failed |
+/// |---|---|---|
+/// | `GET /threads/{thread_id}/runs/{run_id}/stream`, `GET /threads/{thread_id}/stream` | HTTP error | 200 stream, one `event: error` |
+/// | `POST /threads/{thread_id}/runs/stream`, `POST /runs/stream` | HTTP error | HTTP error while the run is created; once it exists, an `event: error` |
+///
+/// The `error` event's data is `{"error": "HTTPException", "message": "<status>: <detail>"}`
+/// (`"404: Thread with ID … not found"`); a run whose graph failed sends its own error instead.
+///
+/// `POST /threads/{thread_id}/copy` of a thread the caller may not see answers 409, exactly as
+/// for an absent one.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/ok"),
     ("GET", "/info"),

@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::graph;
 use crate::model::{Object, Run, Thread, Values};
-use crate::storage::{IfExists, ThreadTx};
+use crate::storage::{IfExists, NewCheckpoint, ThreadTx};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -311,8 +311,16 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
             break;
         };
         let expected = latest.map(|c| c.checkpoint_id.clone());
-        let (graph_id, input) = run_input(&next, thread.values.to_json());
-        let result = state.graphs.run(&graph_id, input).await;
+        let before = thread.values.to_json();
+        let (graph_id, input) = run_input(&next, before.clone());
+        // The graph's checkpoints become LangGraph's supersteps (input, then one per node), all
+        // computed here, outside any lock.
+        let run_input = input.input.clone();
+        let result = state
+            .graphs
+            .run(&graph_id, input)
+            .await
+            .map(|checkpoints| crate::history::run_steps(&before, &run_input, &checkpoints));
         let change = Box::new(|tx: &mut ThreadTx<'_>| {
             if tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref() {
                 return Err(ApiError::conflict("the thread changed during the run"));
@@ -326,14 +334,23 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
                 return Err(ApiError::conflict("the run is no longer pending"));
             };
             match &result {
-                Ok(checkpoints) => {
-                    for step in checkpoints {
-                        let mut md = Object::new();
-                        md.insert("source".into(), "loop".into());
-                        md.insert("run_id".into(), next.run_id.clone().into());
-                        md.insert("writes".into(), json!({ step.node.as_str(): null }));
+                Ok(steps) => {
+                    let mut md = Object::new();
+                    md.insert("run_id".into(), next.run_id.clone().into());
+                    md.insert("thread_id".into(), next.thread_id.clone().into());
+                    md.insert("assistant_id".into(), next.assistant_id.clone().into());
+                    md.insert("graph_id".into(), graph_id.clone().into());
+                    for step in steps {
+                        let mut metadata = md.clone();
+                        metadata.insert("source".into(), step.source.into());
+                        metadata.insert("writes".into(), step.writes.clone());
                         let values = tx.thread.values.derive(step.values.clone());
-                        tx.push_checkpoint(values, md);
+                        tx.push(NewCheckpoint {
+                            values,
+                            metadata,
+                            next: step.next.clone(),
+                            parent: None,
+                        });
                     }
                     Arc::make_mut(&mut tx.runs[i]).status = "success".into();
                     tx.thread.error = Value::Null;
@@ -471,6 +488,27 @@ fn sse(events: &[(&str, Value)]) -> Response {
         .into_response()
 }
 
+/// The event a stream sends for an error met once the stream is open: `event: error` with
+/// `{"error": "HTTPException", "message": "<status>: <detail>"}`, the shape LangGraph's Python
+/// server gives an exception raised inside a stream (LangGraph.js: the same message).
+pub(crate) fn error_event(e: &ApiError) -> (&'static str, Value) {
+    (
+        "error",
+        json!({
+            "error": "HTTPException",
+            "message": format!("{}: {}", e.status.as_u16(), e.detail),
+        }),
+    )
+}
+
+/// A 200 stream of `events`, or of the one [`error_event`] of the error that ended them.
+fn sse_or_error(events: Result<Vec<(&'static str, Value)>, ApiError>) -> Response {
+    match events {
+        Ok(events) => sse(&events),
+        Err(e) => sse(&[error_event(&e)]),
+    }
+}
+
 fn stream_events(
     before: &Value,
     thread_values: &Value,
@@ -492,7 +530,12 @@ fn stream_events(
     for mode in stream_modes(&run.kwargs) {
         match mode.as_str() {
             "values" => events.push(("values", thread_values.clone())),
-            "updates" => events.push(("updates", json!({ "echo": { "messages": new_messages } }))),
+            "updates" => {
+                // What the node wrote: its replies (the input is not the node's update).
+                let replies: Vec<&Value> =
+                    new_messages.iter().filter(|m| m["type"] == "ai").collect();
+                events.push(("updates", json!({ graph::NODE: { "messages": replies } })));
+            }
             "messages" | "messages-tuple" => {
                 for m in new_messages.iter().filter(|m| m["type"] == "ai") {
                     events.push(("messages", json!([m, { "langgraph_node": "echo" }])));
@@ -512,16 +555,21 @@ async fn create_stream(
 ) -> Result<Response, ApiError> {
     let tid = thread_id(&tid)?;
     // Nothing is read before the run's creation is authorized: the values before the run are
-    // those the thread had when the run was stored, in the same transaction.
+    // those the thread had when the run was stored, in the same transaction. Creating the run
+    // answers its errors as HTTP errors, as both LangGraph servers do; once it exists, the
+    // stream is open and what goes wrong is an `error` event.
     let (run, scope, before) = create_on_thread(&state, &user, &tid, body).await?;
-    let (thread, run) = wait_done(&state, &run.thread_id, &run.run_id, &scope).await?;
-    let events = stream_events(
-        &before.to_json(),
-        &thread.values.to_json(),
-        &run,
-        &thread.error,
-    );
-    Ok(with_location(sse(&events), Some(&tid), &run.run_id))
+    let events = wait_done(&state, &run.thread_id, &run.run_id, &scope)
+        .await
+        .map(|(thread, run)| {
+            stream_events(
+                &before.to_json(),
+                &thread.values.to_json(),
+                &run,
+                &thread.error,
+            )
+        });
+    Ok(with_location(sse_or_error(events), Some(&tid), &run.run_id))
 }
 
 /// A run without a stored thread: the graph runs on an empty state.
@@ -685,48 +733,63 @@ async fn join(
     Ok(Json(run_output(&thread, &run)))
 }
 
+/// `GET /threads/{thread_id}/runs/{run_id}/stream`: joins a run's stream. Once the ids are
+/// well formed (else 422) and the caller authenticated (else 401, by the layer), every error,
+/// a refusal or a thread or run not found among them, is one `error` event of a 200 stream, as
+/// both LangGraph servers answer (see [`error_event`]).
 async fn join_stream(
     State(state): State<AppState>,
     user: Authenticated,
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (thread, run, scope) = read_run(&state, &user, &tid, &rid).await?;
-    let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id, &scope).await?;
-    let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
-    if run.status == "error" {
-        events.push(("error", thread.error.clone()));
-    } else {
-        events.push(("values", thread.values.to_json()));
-    }
-    Ok(sse(&events))
+    thread_id(&tid)?;
+    run_id(&rid)?;
+    let events = async {
+        let (thread, run, scope) = read_run(&state, &user, &tid, &rid).await?;
+        let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id, &scope).await?;
+        let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
+        if run.status == "error" {
+            events.push(("error", thread.error.clone()));
+        } else {
+            events.push(("values", thread.values.to_json()));
+        }
+        Ok(events)
+    };
+    Ok(sse_or_error(events.await))
 }
 
 /// `GET /threads/{thread_id}/stream`: joins the thread's stream. Ours is finite: it waits for the
 /// thread's latest run if one is in flight, then sends its metadata and the thread's values.
+/// Errors past a well-formed, authenticated request are an `error` event, as for
+/// [`join_stream`].
 async fn thread_stream(
     State(state): State<AppState>,
     user: Authenticated,
     Path(tid): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (tid, scope) = read_scope(&state, &user, &tid, None).await?;
-    let (thread, runs) = state
-        .storage
-        .threads
-        .runs(&tid, &scope)
-        .await
-        .ok_or_else(|| not_found(&tid))?;
-    let latest = runs.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
-    let mut events = Vec::new();
-    let thread = match latest {
-        Some(run) => {
-            let (thread, run) = wait_done(&state, &tid, &run.run_id, &scope).await?;
-            events.push(("metadata", json!({ "run_id": run.run_id, "attempt": 1 })));
-            thread
-        }
-        None => thread,
+    thread_id(&tid)?;
+    let events = async {
+        let (tid, scope) = read_scope(&state, &user, &tid, None).await?;
+        let (thread, runs) = state
+            .storage
+            .threads
+            .runs(&tid, &scope)
+            .await
+            .ok_or_else(|| not_found(&tid))?;
+        let latest = runs.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
+        let mut events = Vec::new();
+        let thread = match latest {
+            Some(run) => {
+                let (thread, run) = wait_done(&state, &tid, &run.run_id, &scope).await?;
+                events.push(("metadata", json!({ "run_id": run.run_id, "attempt": 1 })));
+                thread
+            }
+            None => thread,
+        };
+        events.push(("values", thread.values.to_json()));
+        Ok(events)
     };
-    events.push(("values", thread.values.to_json()));
-    Ok(sse(&events))
+    Ok(sse_or_error(events.await))
 }
 
 fn cancel_action(query: &QueryParams) -> Result<ThreadsUpdateAction, ApiError> {

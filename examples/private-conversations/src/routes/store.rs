@@ -1,4 +1,10 @@
 //! `/store`: the long-term key-value store, namespaces guarded by `store.*` handlers.
+//!
+//! A filter a store handler returns is matched against each item's value with `namespace` and
+//! `key` added ([`store_view`]), as LangGraph.js does, on every route: search and
+//! list_namespaces show only what passes (a namespace is listed if at least one of its items
+//! passes); get answers an item that fails it as absent (404); delete and put leave it as it is
+//! and answer 404; put refuses (403) a new value that would fail it.
 
 use auth::axum::Authenticated;
 use auth::types::{AuthValue, StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSearch};
@@ -11,9 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::authz::authorize;
+use crate::authz::{Scope, authorize};
 use crate::model::{Item, Object};
-use crate::storage::wanted as contains_wanted;
+use crate::storage::{store_view, wanted as contains_wanted};
 use crate::util::{ApiError, JsonBody, QueryParams};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -83,13 +89,47 @@ async fn put_item(
     let ns = namespace_after(&value, false)?;
     match body.value {
         Some(v) => {
-            state.storage.items.put(&scope, ns, body.key, v).await;
+            if !scope
+                .filter()
+                .is_none_or(|f| f.matches(&store_view(&ns, &body.key, Some(&v))))
+            {
+                return Err(ApiError::new(StatusCode::FORBIDDEN, "Not authorized"));
+            }
+            state
+                .storage
+                .items
+                .put(&scope, ns, body.key, v)
+                .await
+                .ok_or_else(item_not_found)?;
+            Ok(StatusCode::NO_CONTENT.into_response())
         }
-        None => {
-            state.storage.items.delete(&scope, &ns, &body.key).await;
-        }
+        None => remove(&state, &scope, &ns, &body.key).await,
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn item_not_found() -> ApiError {
+    ApiError::not_found("Item not found")
+}
+
+/// Removes an item the filter lets the caller see. One it hides answers 404, and so does an
+/// absent one whose place (namespace and key) the filter refuses: hidden and absent look alike.
+async fn remove(
+    state: &AppState,
+    scope: &Scope,
+    ns: &[String],
+    key: &str,
+) -> Result<Response, ApiError> {
+    match state.storage.items.delete(scope, ns, key).await {
+        Some(true) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(false)
+            if scope
+                .filter()
+                .is_none_or(|f| f.matches(&store_view(ns, key, None))) =>
+        {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(item_not_found()),
+    }
 }
 
 async fn get_item(
@@ -122,7 +162,7 @@ async fn get_item(
         .get(&scope, &ns, &key)
         .await
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("Item not found"))
+        .ok_or_else(item_not_found)
 }
 
 #[derive(Deserialize)]
@@ -146,8 +186,7 @@ async fn delete_item(
     });
     let scope = authorize(&state, &user, &mut value).await?;
     let ns = namespace_after(&value, false)?;
-    state.storage.items.delete(&scope, &ns, &body.key).await;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    remove(&state, &scope, &ns, &body.key).await
 }
 
 #[derive(Deserialize)]

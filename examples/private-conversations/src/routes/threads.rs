@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::graph;
 use crate::model::{Checkpoint, Object, Thread, Values};
-use crate::storage::{HistoryPage, IfExists, Inserted, Query, ThreadTx};
+use crate::storage::{HistoryPage, IfExists, Inserted, NewCheckpoint, Query, ThreadTx};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -352,18 +352,30 @@ async fn count(
         .map(|(_, total)| Json(total))
 }
 
+/// `POST /threads/{id}/copy`. A source the caller may not see answers 409, as both LangGraph
+/// servers do, and so does an absent one, with the same detail: the two cannot be told apart.
 async fn copy(
     State(state): State<AppState>,
     user: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Thread>, ApiError> {
-    let (id, read) = read_scope(&state, &user, &id, None).await?;
+    // Hidden and absent alike answer 409 with the same detail, as both LangGraph servers do.
+    let conflict = |e: ApiError| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::conflict(e.detail)
+        } else {
+            e
+        }
+    };
+    let (id, read) = read_scope(&state, &user, &id, None)
+        .await
+        .map_err(conflict)?;
     let source = state
         .storage
         .threads
         .get(&id, &read)
         .await
-        .ok_or_else(|| not_found(&id))?;
+        .ok_or_else(|| conflict(not_found(&id)))?;
     let new_id = uuid::Uuid::new_v4().to_string();
     let mut value = AuthValue::from({
         let mut built = ThreadsCreate::default();
@@ -379,7 +391,7 @@ async fn copy(
         .copy(&id, &read, thread, &create)
         .await?
         .map(Json)
-        .ok_or_else(|| not_found(&id))
+        .ok_or_else(|| conflict(not_found(&id)))
 }
 
 fn checkpoint_ref(thread_id: &str, checkpoint_id: Option<&str>) -> Value {
@@ -391,6 +403,28 @@ fn checkpoint_ref(thread_id: &str, checkpoint_id: Option<&str>) -> Value {
     })
 }
 
+/// The tasks of a checkpoint: one per node in `next`, not yet run.
+fn tasks(thread_id: &str, at: &Checkpoint) -> Value {
+    at.next
+        .iter()
+        .map(|name| {
+            let id = uuid::Uuid::new_v5(
+                &graph::NAMESPACE_GRAPH,
+                format!("{thread_id}:{}:{name}", at.checkpoint_id).as_bytes(),
+            );
+            json!({
+                "id": id.to_string(),
+                "name": name,
+                "path": ["__pregel_pull", name],
+                "error": null,
+                "interrupts": [],
+                "checkpoint": null,
+                "state": null,
+            })
+        })
+        .collect()
+}
+
 /// A thread's state at a checkpoint (its current values when `None`), in LangGraph's shape.
 pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
     let values = match at {
@@ -400,8 +434,8 @@ pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
     };
     json!({
         "values": values,
-        "next": [],
-        "tasks": [],
+        "next": at.map_or_else(Vec::new, |c| c.next.clone()),
+        "tasks": at.map_or_else(|| json!([]), |c| tasks(&thread.thread_id, c)),
         "checkpoint": checkpoint_ref(&thread.thread_id, at.map(|c| c.checkpoint_id.as_str())),
         "metadata": at.map_or_else(|| json!({}), |c| Value::Object(c.metadata.clone())),
         "created_at": at.map(|c| c.created_at.clone()),
@@ -416,32 +450,55 @@ pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
 /// another change came first; past it the request is 409.
 const RETRIES: usize = 64;
 
-/// Appends a checkpoint to thread `id` whose values `compute` derives from the thread's current
-/// values. The computation (which copies the values) runs outside any lock; the append then
-/// happens only if no other checkpoint was appended meanwhile, else the values are computed
-/// again. `finish` runs in the same transaction, after the append. `Ok(None)`: the thread is
-/// absent or hidden. Returns the thread and the new checkpoint's id.
+/// Appends a checkpoint to thread `id` whose step `compute` derives from the values of a base
+/// checkpoint: the one named `from` (a fork: the new checkpoint is its child; 404 if the thread
+/// has no such checkpoint), else the latest (the thread's current values). The computation
+/// (which copies the values) runs outside any lock; an append after the latest then happens
+/// only if no other checkpoint was appended meanwhile, else the step is computed again.
+/// `finish` runs in the same transaction, after the append. `Ok(None)`: the thread is absent or
+/// hidden. Returns the thread and the new checkpoint's id.
 pub async fn append_state(
     state: &AppState,
     id: &str,
     scope: &Scope,
-    compute: impl Fn(&Thread) -> Result<Option<(Value, Object)>, ApiError>,
+    from: Option<&str>,
+    compute: impl Fn(&Value) -> Result<Option<crate::history::Step>, ApiError>,
     finish: impl Fn(&mut ThreadTx<'_>, Option<&str>) -> Result<(), ApiError> + Send + Sync,
 ) -> Result<Option<(Thread, Option<String>)>, ApiError> {
     for _ in 0..RETRIES {
-        let Some((thread, latest)) = state.storage.threads.checkpoint(id, scope, None).await else {
+        let Some((thread, base)) = state.storage.threads.checkpoint(id, scope, from).await else {
             return Ok(None);
         };
-        let expected = latest.map(|c| c.checkpoint_id.clone());
-        let next = compute(&thread)?.map(|(values, md)| (thread.values.derive(values), md));
+        if let (Some(cid), None) = (from, &base) {
+            return Err(ApiError::not_found(format!("Checkpoint {cid} not found")));
+        }
+        // A fork names its parent; an append after the latest expects it to stay the latest.
+        let expected = match from {
+            Some(_) => None,
+            None => Some(base.as_ref().map(|c| c.checkpoint_id.clone())),
+        };
+        let values = base.as_ref().map_or(&thread.values, |c| &c.values);
+        let next = compute(&values.to_json())?.map(|step| {
+            let mut metadata = Object::new();
+            metadata.insert("source".into(), step.source.into());
+            metadata.insert("writes".into(), step.writes);
+            NewCheckpoint {
+                values: values.derive(step.values),
+                metadata,
+                next: step.next,
+                parent: if from.is_some() { base.clone() } else { None },
+            }
+        });
         let stale = AtomicBool::new(false);
         let cid = std::sync::Mutex::new(None);
         let change = Box::new(|tx: &mut ThreadTx<'_>| {
-            if tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref() {
+            if let Some(expected) = &expected
+                && tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref()
+            {
                 stale.store(true, Ordering::Relaxed);
                 return Err(ApiError::conflict("the thread changed meanwhile"));
             }
-            let id = next.map(|(values, md)| tx.push_checkpoint(values, md));
+            let id = next.map(|new| tx.push(new));
             finish(tx, id.as_deref())?;
             *cid.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = id;
@@ -523,8 +580,13 @@ async fn state_at_body(
 struct StateUpdateBody {
     values: Value,
     as_node: Option<String>,
+    checkpoint: Option<Object>,
+    checkpoint_id: Option<String>,
 }
 
+/// `POST /threads/{id}/state`: saves a checkpoint with the values written as `as_node`, as the
+/// child of the checkpoint named by `checkpoint` or `checkpoint_id` (a fork, for time travel;
+/// 404 if the thread has no such checkpoint), else of the latest. It becomes the thread's state.
 async fn state_update(
     State(state): State<AppState>,
     user: Authenticated,
@@ -532,46 +594,36 @@ async fn state_update(
     JsonBody(body): JsonBody<StateUpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
     let id = thread_id(&id)?;
-    let updates = match body.values {
-        Value::Null => Object::new(),
-        Value::Object(m) => m,
+    let updates = match &body.values {
+        Value::Null | Value::Object(_) => body.values.clone(),
         _ => return Err(ApiError::invalid("values must be an object")),
     };
-    let new_messages = match updates.get("messages") {
-        Some(m) => {
-            if let Value::Array(list) = m {
-                super::bounded("values.messages", list, super::MAX_LIST)?;
-            }
-            graph::input_messages(&json!({ "messages": m })).map_err(ApiError::invalid)?
-        }
-        None => Vec::new(),
-    };
+    if let Some(Value::Array(list)) = updates.get("messages") {
+        super::bounded("values.messages", list, super::MAX_LIST)?;
+    }
+    // Checked before the handler runs: a malformed update is a 422 whatever the thread.
+    crate::history::update_step(&Value::Null, &updates, body.as_node.as_deref())
+        .map_err(ApiError::invalid)?;
+    let from = body
+        .checkpoint
+        .as_ref()
+        .and_then(|c| c.get("checkpoint_id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or(body.checkpoint_id);
     let mut value = AuthValue::from({
         let mut built = ThreadsUpdate::default();
         built.thread_id = Some(id.clone());
         built
     });
     let scope = authorize(&state, &user, &mut value).await?;
-    let writes = json!({ body.as_node.as_deref().unwrap_or("echo"): null });
-    let compute = |t: &Thread| {
-        let mut values = match t.values.to_json() {
-            v @ Value::Object(_) => v,
-            _ => json!({}),
-        };
-        graph::add_messages(&mut values, new_messages.clone());
-        if let Some(v) = values.as_object_mut() {
-            for (k, u) in &updates {
-                if k != "messages" {
-                    v.insert(k.clone(), u.clone());
-                }
-            }
-        }
-        let mut md = Object::new();
-        md.insert("source".into(), "update".into());
-        md.insert("writes".into(), writes.clone());
-        Ok(Some((values, md)))
+    let as_node = body.as_node;
+    let compute = |base: &Value| {
+        crate::history::update_step(base, &updates, as_node.as_deref())
+            .map(Some)
+            .map_err(ApiError::invalid)
     };
-    let (_, cid) = append_state(&state, &id, &scope, compute, |_, _| Ok(()))
+    let (_, cid) = append_state(&state, &id, &scope, from.as_deref(), compute, |_, _| Ok(()))
         .await?
         .ok_or_else(|| not_found(&id))?;
     Ok(Json(
@@ -633,8 +685,10 @@ async fn history_post(
     let (limit, _) = super::page(body.limit, None)?;
     let before = match &body.before {
         Some(Value::String(s)) => Some(s.clone()),
+        // A checkpoint, or a config holding one in `configurable` (the JS client's `before`).
         Some(Value::Object(c)) => c
             .get("checkpoint_id")
+            .or_else(|| c.get("configurable").and_then(|k| k.get("checkpoint_id")))
             .and_then(Value::as_str)
             .map(str::to_owned),
         _ => None,

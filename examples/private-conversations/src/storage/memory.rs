@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{
     Collection, HistoryPage, IfExists, Inserted, ItemStore, Modifier, Page, Query, ThreadChange,
-    ThreadStore, ThreadTx,
+    ThreadStore, ThreadTx, store_item_passes,
 };
 use crate::authz::Scope;
 use crate::model::{Checkpoint, Item, Object, Record, Run, Thread};
@@ -354,12 +354,7 @@ impl ThreadStore for MemoryThreads {
             // The change works on copies of pointers; nothing is kept unless it succeeds.
             let mut thread = Thread::clone(&row);
             let mut runs = data.runs.clone();
-            let mut tx = ThreadTx::new(
-                &mut thread,
-                &mut runs,
-                data.history.last().cloned(),
-                data.history.len(),
-            );
+            let mut tx = ThreadTx::new(&mut thread, &mut runs, data.history.last().cloned());
             change(&mut tx)?;
             let appended = tx.into_appended();
             if thread.thread_id != id {
@@ -478,39 +473,49 @@ impl MemoryItems {
 
 #[async_trait]
 impl ItemStore for MemoryItems {
-    async fn put(&self, _: &Scope, namespace: Vec<String>, key: String, value: Object) -> Item {
+    async fn put(
+        &self,
+        scope: &Scope,
+        namespace: Vec<String>,
+        key: String,
+        value: Object,
+    ) -> Option<Item> {
         let at = now();
         let mut item = Item {
-            namespace: namespace.clone(),
-            key: key.clone(),
+            namespace,
+            key,
             value,
             created_at: at.clone(),
             updated_at: at,
         };
-        let stored = {
-            let mut items = self.write();
-            if let Some(old) = items.get(&(namespace.clone(), key.clone())) {
-                item.created_at = old.created_at.clone();
+        let place = (item.namespace.clone(), item.key.clone());
+        let mut items = self.write();
+        if let Some(old) = items.get(&place) {
+            if !store_item_passes(scope.filter(), old) {
+                return None;
             }
-            let stored = Arc::new(item);
-            items.insert((namespace, key), stored.clone());
-            stored
-        };
-        Item::clone(&stored)
+            item.created_at = old.created_at.clone();
+        }
+        items.insert(place, Arc::new(item.clone()));
+        Some(item)
     }
 
-    async fn get(&self, _: &Scope, namespace: &[String], key: &str) -> Option<Item> {
+    async fn get(&self, scope: &Scope, namespace: &[String], key: &str) -> Option<Item> {
         let found = self
             .read()
             .get(&(namespace.to_vec(), key.to_owned()))
             .cloned()?;
-        Some(Item::clone(&found))
+        store_item_passes(scope.filter(), &found).then(|| Item::clone(&found))
     }
 
-    async fn delete(&self, _: &Scope, namespace: &[String], key: &str) -> bool {
-        self.write()
-            .remove(&(namespace.to_vec(), key.to_owned()))
-            .is_some()
+    async fn delete(&self, scope: &Scope, namespace: &[String], key: &str) -> Option<bool> {
+        let place = (namespace.to_vec(), key.to_owned());
+        let mut items = self.write();
+        match items.get(&place) {
+            None => Some(false),
+            Some(old) if !store_item_passes(scope.filter(), old) => None,
+            Some(_) => Some(items.remove(&place).is_some()),
+        }
     }
 
     async fn search(
@@ -524,7 +529,7 @@ impl ItemStore for MemoryItems {
         let mut found: Vec<Arc<Item>> = Vec::new();
         for item in self.read().values() {
             if item.namespace.starts_with(prefix)
-                && scope.admits(&item.value)
+                && store_item_passes(scope.filter(), item)
                 && accept(&item.value)
             {
                 found.push(item.clone());
@@ -541,7 +546,7 @@ impl ItemStore for MemoryItems {
 
     async fn list_namespaces(
         &self,
-        _: &Scope,
+        scope: &Scope,
         prefix: &[String],
         suffix: &[String],
         max_depth: Option<usize>,
@@ -551,12 +556,15 @@ impl ItemStore for MemoryItems {
         let mut namespaces: Vec<Vec<String>> = {
             let items = self.read();
             items
-                .keys()
-                .map(|(ns, _)| ns)
-                .filter(|ns| ns.starts_with(prefix) && ns.ends_with(suffix))
-                .map(|ns| match max_depth {
-                    Some(d) => ns.iter().take(d).cloned().collect(),
-                    None => ns.clone(),
+                .values()
+                .filter(|i| {
+                    i.namespace.starts_with(prefix)
+                        && i.namespace.ends_with(suffix)
+                        && store_item_passes(scope.filter(), i)
+                })
+                .map(|i| match max_depth {
+                    Some(d) => i.namespace.iter().take(d).cloned().collect(),
+                    None => i.namespace.clone(),
                 })
                 .collect()
         };

@@ -203,8 +203,25 @@ pub struct ThreadTx<'a> {
     /// Its runs, oldest first (change one with [`Arc::make_mut`]).
     pub runs: &'a mut Vec<Arc<Run>>,
     latest: Option<Arc<Checkpoint>>,
-    steps: usize,
     appended: Vec<Arc<Checkpoint>>,
+}
+
+/// A checkpoint for [`ThreadTx::push`] to append: what LangGraph records of one superstep.
+#[derive(Debug, Clone, Default)]
+pub struct NewCheckpoint {
+    /// The state values after it.
+    pub values: Values,
+    /// Its metadata (`source`, `writes`, `run_id`…); `step` and `parents` are set when pushed.
+    pub metadata: Object,
+    /// The nodes that run next (empty once a run is done).
+    pub next: Vec<String>,
+    /// The checkpoint it follows (a fork, for time travel); `None`: the latest.
+    pub parent: Option<Arc<Checkpoint>>,
+}
+
+/// A checkpoint's superstep number (`metadata.step`; `-1` for the input of a new thread).
+pub fn step_of(c: &Checkpoint) -> i64 {
+    c.metadata.get("step").and_then(Value::as_i64).unwrap_or(-1)
 }
 
 impl<'a> ThreadTx<'a> {
@@ -213,13 +230,11 @@ impl<'a> ThreadTx<'a> {
         thread: &'a mut Thread,
         runs: &'a mut Vec<Arc<Run>>,
         latest: Option<Arc<Checkpoint>>,
-        steps: usize,
     ) -> Self {
         ThreadTx {
             thread,
             runs,
             latest,
-            steps,
             appended: Vec::new(),
         }
     }
@@ -229,22 +244,38 @@ impl<'a> ThreadTx<'a> {
         self.appended.last().or(self.latest.as_ref())
     }
 
-    /// Appends a checkpoint with these values (its `step` is the number of checkpoints before
-    /// it) and makes them the thread's values; its id.
+    /// Appends a checkpoint with these values after the latest (nothing next) and makes them
+    /// the thread's values; its id. See [`ThreadTx::push`].
     pub fn push_checkpoint(&mut self, values: Values, metadata: Object) -> String {
+        self.push(NewCheckpoint {
+            values,
+            metadata,
+            ..NewCheckpoint::default()
+        })
+    }
+
+    /// Appends `new` as the child of its parent (the latest when it names none) and makes its
+    /// values the thread's; its id. Its `step` is its parent's plus one (`-1` without a parent,
+    /// as LangGraph numbers the input checkpoint of a new thread).
+    pub fn push(&mut self, new: NewCheckpoint) -> String {
         let id = uuid::Uuid::new_v4().to_string();
-        let parent = self.latest().map(|c| c.checkpoint_id.clone());
-        let mut metadata = metadata;
-        metadata.insert("step".into(), self.steps.into());
-        self.steps += 1;
+        let parent = new.parent.as_ref().or(self.latest());
+        let step = parent.map_or(-1, |p| step_of(p) + 1);
+        let parent = parent.map(|c| c.checkpoint_id.clone());
+        let mut metadata = new.metadata;
+        metadata.insert("step".into(), step.into());
+        metadata
+            .entry("parents")
+            .or_insert_with(|| Value::Object(Object::new()));
         let at = now();
-        self.thread.values = values.clone();
+        self.thread.values = new.values.clone();
         self.thread.updated_at = at.clone();
         self.appended.push(Arc::new(Checkpoint {
             checkpoint_id: id.clone(),
             parent_checkpoint_id: parent,
-            values,
+            values: new.values,
             metadata,
+            next: new.next,
             created_at: at,
         }));
         id
@@ -309,24 +340,65 @@ pub trait ThreadStore: Collection<Thread> {
     async fn keep_latest(&self, targets: &[(String, Scope)]) -> usize;
 }
 
+/// What a store item shows an authorization filter: its value with `namespace` (the label
+/// list) and `key` added, which win over value fields of the same names, as LangGraph.js matches
+/// store filters. `None` for the value: an item not yet written (only its place is known).
+///
+/// ```
+/// use private_conversations::storage::store_view;
+/// use serde_json::json;
+///
+/// let value = json!({"namespace": "spoofed", "text": "hi"});
+/// let view = store_view(&["user1".into(), "notes".into()], "k", value.as_object());
+/// assert_eq!(
+///     serde_json::Value::Object(view),
+///     json!({"namespace": ["user1", "notes"], "key": "k", "text": "hi"})
+/// );
+/// ```
+pub fn store_view(namespace: &[String], key: &str, value: Option<&Object>) -> Object {
+    let mut view = value.cloned().unwrap_or_default();
+    view.insert(
+        "namespace".into(),
+        Value::Array(namespace.iter().cloned().map(Value::String).collect()),
+    );
+    view.insert("key".into(), Value::String(key.to_owned()));
+    view
+}
+
+/// Whether the item passes a store handler's filter (none: every item), matched against its
+/// [`store_view`].
+pub fn store_item_passes(filter: Option<&auth::Filter>, item: &Item) -> bool {
+    filter.is_none_or(|f| f.matches(&store_view(&item.namespace, &item.key, Some(&item.value))))
+}
+
 /// The long-term store: JSON objects under a namespace and a key.
 ///
 /// Every operation takes the [`Scope`] of the caller's `store.*` authorization, as proof that the
-/// handler decided first (it decides on the namespace, which it may rewrite). As in LangGraph,
-/// only search applies the scope's filter, to item values; get, put and delete apply none.
+/// handler decided first (it decides on the namespace, which it may rewrite). The scope's filter
+/// is matched against each item's [`store_view`] (its value with `namespace` and `key` added, as
+/// LangGraph.js does) in every operation, atomically with it: an item the filter refuses is
+/// neither read, listed, replaced nor removed.
 #[async_trait]
 pub trait ItemStore: Send + Sync {
-    /// Creates or replaces an item.
-    async fn put(&self, scope: &Scope, namespace: Vec<String>, key: String, value: Object) -> Item;
+    /// Creates or replaces an item; `None` (nothing written) when an item is there that the
+    /// scope refuses.
+    async fn put(
+        &self,
+        scope: &Scope,
+        namespace: Vec<String>,
+        key: String,
+        value: Object,
+    ) -> Option<Item>;
 
-    /// The item, if any.
+    /// The item, if any and the scope admits it.
     async fn get(&self, scope: &Scope, namespace: &[String], key: &str) -> Option<Item>;
 
-    /// Removes the item; whether it existed.
-    async fn delete(&self, scope: &Scope, namespace: &[String], key: &str) -> bool;
+    /// Removes the item if the scope admits it: `Some(true)` removed, `Some(false)` absent,
+    /// `None` present but refused (kept).
+    async fn delete(&self, scope: &Scope, namespace: &[String], key: &str) -> Option<bool>;
 
-    /// Items under `prefix` whose value the scope admits and `accept` accepts, newest change
-    /// first.
+    /// Items under `prefix` that the scope admits and whose value `accept` accepts, newest
+    /// change first.
     async fn search(
         &self,
         scope: &Scope,
@@ -336,8 +408,8 @@ pub trait ItemStore: Send + Sync {
         offset: usize,
     ) -> Vec<Item>;
 
-    /// Distinct namespaces starting with `prefix` and ending with `suffix`, truncated to
-    /// `max_depth` labels, sorted.
+    /// Distinct namespaces starting with `prefix` and ending with `suffix` that hold at least one
+    /// item the scope admits, truncated to `max_depth` labels, sorted.
     async fn list_namespaces(
         &self,
         scope: &Scope,
