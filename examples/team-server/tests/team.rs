@@ -189,12 +189,60 @@ async fn the_notes_graph_records_each_note_with_its_author() {
     assert_eq!(s, 200, "{out}");
     assert_eq!(out["notes"][1], json!({"text": "done", "author": "root"}));
     assert_eq!(out["count"], 2);
-    // Two nodes, two checkpoints per run.
+    // LangGraph's checkpoints per run: the input, `__start__`'s, then one per node (two).
     let (s, history) = team
         .send("ann-token", "GET", &format!("/threads/{tid}/history"), None)
         .await;
     assert_eq!(s, 200);
-    assert_eq!(history.as_array().unwrap().len(), 4, "{history}");
+    let history = history.as_array().unwrap().clone();
+    assert_eq!(history.len(), 8, "{history:?}");
+    // Newest first: the admin's run.
+    let sources: Vec<&Value> = history[..4]
+        .iter()
+        .map(|c| &c["metadata"]["source"])
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            &json!("loop"),
+            &json!("loop"),
+            &json!("loop"),
+            &json!("input")
+        ]
+    );
+    let nexts: Vec<&Value> = history[..4].iter().map(|c| &c["next"]).collect();
+    assert_eq!(
+        nexts,
+        [
+            &json!([]),
+            &json!(["count"]),
+            &json!(["record"]),
+            &json!(["__start__"])
+        ]
+    );
+    assert_eq!(
+        history[0]["metadata"]["writes"],
+        json!({"count": {"count": 2}})
+    );
+    assert_eq!(
+        history[1]["metadata"]["writes"],
+        json!({"record": {"notes": [{"text": "done", "author": "root"}]}})
+    );
+    assert_eq!(
+        history[3]["metadata"]["writes"],
+        json!({"__start__": {"note": "done"}})
+    );
+    let steps: Vec<i64> = history
+        .iter()
+        .map(|c| c["metadata"]["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, [6, 5, 4, 3, 2, 1, 0, -1]);
+    for pair in history.windows(2) {
+        assert_eq!(
+            pair[0]["parent_checkpoint"]["checkpoint_id"],
+            pair[1]["checkpoint"]["checkpoint_id"]
+        );
+    }
     // Ben can run nothing on Ann's thread, and bad input is refused before any run.
     let (s, _) = team
         .send(
