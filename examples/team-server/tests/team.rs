@@ -243,6 +243,34 @@ async fn the_notes_graph_records_each_note_with_its_author() {
             pair[1]["checkpoint"]["checkpoint_id"]
         );
     }
+    // A streamed run's `updates` are its nodes' writes, one event per node, in order.
+    let mut body = run("tea");
+    body["stream_mode"] = json!(["updates"]);
+    let text = team
+        .http
+        .post(format!("{}/threads/{tid}/runs/stream", team.base))
+        .bearer_auth("ann-token")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let updates: Vec<Value> = text
+        .split("\n\n")
+        .filter(|block| block.starts_with("event: updates\n"))
+        .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            json!({"record": {"notes": [{"text": "tea", "author": "ann"}]}}),
+            json!({"count": {"count": 3}}),
+        ],
+        "{text}"
+    );
     // Ben can run nothing on Ann's thread, and bad input is refused before any run.
     let (s, _) = team
         .send(

@@ -21,8 +21,8 @@ use super::threads::{new_thread, not_found, read_scope, thread_id};
 use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::graph;
-use crate::model::{Object, Run, Thread, Values};
-use crate::storage::{IfExists, NewCheckpoint, ThreadTx};
+use crate::model::{Object, Run, Thread};
+use crate::storage::{HistoryPage, IfExists, NewCheckpoint, ThreadTx};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -204,14 +204,14 @@ pub(crate) struct RunBody2 {
     after_seconds: Option<f64>,
 }
 
-/// Creates a run on a thread and starts it in the background; the run, the scope that
-/// authorized it, and the thread's values when the run was stored.
+/// Creates a run on a thread and starts it in the background; the run and the scope that
+/// authorized it.
 async fn create_on_thread(
     state: &AppState,
     user: &Authenticated,
     raw_thread: &str,
     body: RunBody,
-) -> Result<(Run, Scope, Values), ApiError> {
+) -> Result<(Run, Scope), ApiError> {
     let tid = thread_id(raw_thread)?;
     let (run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
     if extra.if_not_exists == Some(IfNotExists::Create) {
@@ -252,7 +252,7 @@ async fn create_on_thread(
         refresh_status(tx);
         Ok(())
     });
-    let thread = state
+    state
         .storage
         .threads
         .transact(&tid, &scope, change)
@@ -266,7 +266,7 @@ async fn create_on_thread(
         }
         execute(&st, &t2, &rid).await;
     });
-    Ok((run, scope, thread.values))
+    Ok((run, scope))
 }
 
 /// The graph's input for a stored run: its input, the state, its config.
@@ -441,7 +441,7 @@ async fn create_background(
     Path(tid): Path<String>,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
-    let (run, _, _) = create_on_thread(&state, &user, &tid, body).await?;
+    let (run, _) = create_on_thread(&state, &user, &tid, body).await?;
     let (t, r) = (run.thread_id.clone(), run.run_id.clone());
     Ok(with_location(Json(run).into_response(), Some(&t), &r))
 }
@@ -452,7 +452,7 @@ async fn create_wait(
     Path(tid): Path<String>,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
-    let (run, scope, _) = create_on_thread(&state, &user, &tid, body).await?;
+    let (run, scope) = create_on_thread(&state, &user, &tid, body).await?;
     let (thread, run) = wait_done(&state, &run.thread_id, &run.run_id, &scope).await?;
     Ok(with_location(
         Json(run_output(&thread, &run)).into_response(),
@@ -509,42 +509,81 @@ fn sse_or_error(events: Result<Vec<(&'static str, Value)>, ApiError>) -> Respons
     }
 }
 
+/// The events of a finished run in the modes it asked for. `writes` are the run's node writes in
+/// order (`{node: update}`, the `metadata.writes` of its loop checkpoints): one `updates` event
+/// each, and the AI messages among them as `messages` events naming their node.
 fn stream_events(
-    before: &Value,
     thread_values: &Value,
     run: &Run,
     error: &Value,
+    writes: &[Value],
 ) -> Vec<(&'static str, Value)> {
     let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
     if run.status == "error" {
         events.push(("error", error.clone()));
         return events;
     }
-    let new_messages: Vec<Value> = {
-        let old = before["messages"].as_array().map_or(0, Vec::len);
-        thread_values["messages"]
-            .as_array()
-            .map(|m| m.iter().skip(old).cloned().collect())
-            .unwrap_or_default()
+    let nodes = || {
+        writes
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|w| w.iter())
     };
     for mode in stream_modes(&run.kwargs) {
         match mode.as_str() {
             "values" => events.push(("values", thread_values.clone())),
             "updates" => {
-                // What the node wrote: its replies (the input is not the node's update).
-                let replies: Vec<&Value> =
-                    new_messages.iter().filter(|m| m["type"] == "ai").collect();
-                events.push(("updates", json!({ graph::NODE: { "messages": replies } })));
+                for (node, update) in nodes() {
+                    events.push(("updates", json!({ node: update })));
+                }
             }
             "messages" | "messages-tuple" => {
-                for m in new_messages.iter().filter(|m| m["type"] == "ai") {
-                    events.push(("messages", json!([m, { "langgraph_node": "echo" }])));
+                for (node, update) in nodes() {
+                    let replies = update["messages"].as_array().into_iter().flatten();
+                    for m in replies.filter(|m| m["type"] == "ai") {
+                        events.push(("messages", json!([m, { "langgraph_node": node }])));
+                    }
                 }
             }
             _ => {}
         }
     }
     events
+}
+
+/// The node writes of a run's steps (see [`stream_events`]).
+fn node_writes(steps: &[crate::history::Step]) -> Vec<Value> {
+    steps
+        .iter()
+        .filter(|s| s.source == "loop" && s.writes.is_object())
+        .map(|s| s.writes.clone())
+        .collect()
+}
+
+/// At most this many checkpoints of a run are read back to stream its node updates.
+const MAX_RUN_CHECKPOINTS: usize = 256;
+
+/// The node writes of the run `rid` on thread `tid`, oldest first, from its checkpoints.
+async fn run_writes(state: &AppState, tid: &str, rid: &str, scope: &Scope) -> Vec<Value> {
+    let mut wanted = Object::new();
+    wanted.insert("run_id".into(), rid.into());
+    wanted.insert("source".into(), "loop".into());
+    let page = HistoryPage {
+        limit: MAX_RUN_CHECKPOINTS,
+        before: None,
+        metadata: Some(&wanted),
+    };
+    let mut writes: Vec<Value> = state
+        .storage
+        .threads
+        .history(tid, scope, page)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.metadata.get("writes").filter(|w| w.is_object()).cloned())
+        .collect();
+    writes.reverse();
+    writes
 }
 
 async fn create_stream(
@@ -554,21 +593,22 @@ async fn create_stream(
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
     let tid = thread_id(&tid)?;
-    // Nothing is read before the run's creation is authorized: the values before the run are
-    // those the thread had when the run was stored, in the same transaction. Creating the run
-    // answers its errors as HTTP errors, as both LangGraph servers do; once it exists, the
-    // stream is open and what goes wrong is an `error` event.
-    let (run, scope, before) = create_on_thread(&state, &user, &tid, body).await?;
-    let events = wait_done(&state, &run.thread_id, &run.run_id, &scope)
-        .await
-        .map(|(thread, run)| {
-            stream_events(
-                &before.to_json(),
+    // Creating the run answers its errors as HTTP errors, as both LangGraph servers do; once it
+    // exists, the stream is open and what goes wrong is an `error` event. The updates streamed
+    // are the run's own checkpoints' writes, read under the scope that authorized the run.
+    let (run, scope) = create_on_thread(&state, &user, &tid, body).await?;
+    let events = match wait_done(&state, &run.thread_id, &run.run_id, &scope).await {
+        Ok((thread, run)) => {
+            let writes = run_writes(&state, &tid, &run.run_id, &scope).await;
+            Ok(stream_events(
                 &thread.values.to_json(),
                 &run,
                 &thread.error,
-            )
-        });
+                &writes,
+            ))
+        }
+        Err(e) => Err(e),
+    };
     Ok(with_location(sse_or_error(events), Some(&tid), &run.run_id))
 }
 
@@ -577,14 +617,16 @@ async fn stateless(
     state: &AppState,
     user: &Authenticated,
     body: RunBody,
-) -> Result<(Run, Value, Value), ApiError> {
+) -> Result<(Run, Value, Value, Vec<Value>), ApiError> {
     let (mut run, _scope, _) = prepare(state, user, None, body).await?;
     let (graph_id, input) = run_input(&run, Value::Null);
+    let run_input = input.input.clone();
     match state.graphs.run(&graph_id, input).await {
         Ok(checkpoints) => {
             let values = checkpoints.last().map_or(Value::Null, |c| c.values.clone());
+            let steps = crate::history::run_steps(&Value::Null, &run_input, &checkpoints);
             run.status = "success".into();
-            Ok((run, values, Value::Null))
+            Ok((run, values, Value::Null, node_writes(&steps)))
         }
         Err(e) => {
             run.status = "error".into();
@@ -592,6 +634,7 @@ async fn stateless(
                 run,
                 Value::Null,
                 json!({ "error": "ValueError", "message": e }),
+                Vec::new(),
             ))
         }
     }
@@ -604,7 +647,7 @@ async fn stateless_background(
     user: Authenticated,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
-    let (run, _, _) = stateless(&state, &user, body).await?;
+    let (run, _, _, _) = stateless(&state, &user, body).await?;
     let rid = run.run_id.clone();
     Ok(with_location(Json(run).into_response(), None, &rid))
 }
@@ -632,7 +675,7 @@ async fn stateless_wait(
     user: Authenticated,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
-    let (run, values, error) = stateless(&state, &user, body).await?;
+    let (run, values, error, _) = stateless(&state, &user, body).await?;
     let out = if run.status == "error" {
         json!({ "__error__": error })
     } else {
@@ -646,8 +689,8 @@ async fn stateless_stream(
     user: Authenticated,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
-    let (run, values, error) = stateless(&state, &user, body).await?;
-    let events = stream_events(&Value::Null, &values, &run, &error);
+    let (run, values, error, writes) = stateless(&state, &user, body).await?;
+    let events = stream_events(&values, &run, &error, &writes);
     Ok(with_location(sse(&events), None, &run.run_id))
 }
 
