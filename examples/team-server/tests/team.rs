@@ -271,6 +271,25 @@ async fn the_notes_graph_records_each_note_with_its_author() {
         ],
         "{text}"
     );
+    // A state update without `as_node` is written as the node that wrote last.
+    let (s, _) = team
+        .send(
+            "ann-token",
+            "POST",
+            &format!("/threads/{tid}/state"),
+            Some(json!({"values": {"count": 10}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, latest) = team
+        .send("ann-token", "GET", &format!("/threads/{tid}/state"), None)
+        .await;
+    assert_eq!(latest["metadata"]["source"], "update");
+    assert_eq!(
+        latest["metadata"]["writes"],
+        json!({"count": {"count": 10}})
+    );
+    assert_eq!(latest["values"]["count"], 10);
     // Ben can run nothing on Ann's thread, and bad input is refused before any run.
     let (s, _) = team
         .send(

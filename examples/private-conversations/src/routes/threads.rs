@@ -462,7 +462,7 @@ pub async fn append_state(
     id: &str,
     scope: &Scope,
     from: Option<&str>,
-    compute: impl Fn(&Value) -> Result<Option<crate::history::Step>, ApiError>,
+    compute: impl Fn(&Value, Option<&Checkpoint>) -> Result<Option<crate::history::Step>, ApiError>,
     finish: impl Fn(&mut ThreadTx<'_>, Option<&str>) -> Result<(), ApiError> + Send + Sync,
 ) -> Result<Option<(Thread, Option<String>)>, ApiError> {
     for _ in 0..RETRIES {
@@ -478,7 +478,7 @@ pub async fn append_state(
             None => Some(base.as_ref().map(|c| c.checkpoint_id.clone())),
         };
         let values = base.as_ref().map_or(&thread.values, |c| &c.values);
-        let next = compute(&values.to_json())?.map(|step| {
+        let next = compute(&values.to_json(), base.as_deref())?.map(|step| {
             let mut metadata = Object::new();
             metadata.insert("source".into(), step.source.into());
             metadata.insert("writes".into(), step.writes);
@@ -618,8 +618,15 @@ async fn state_update(
     });
     let scope = authorize(&state, &user, &mut value).await?;
     let as_node = body.as_node;
-    let compute = |base: &Value| {
-        crate::history::update_step(base, &updates, as_node.as_deref())
+    let compute = |base: &Value, at: Option<&Checkpoint>| {
+        // Without `as_node`, the update is written as the node that wrote the base checkpoint
+        // last (LangGraph's default), or as the echo graph's node.
+        let last_writer = at
+            .and_then(|c| c.metadata.get("writes"))
+            .and_then(Value::as_object)
+            .and_then(|w| w.keys().find(|k| k.as_str() != graph::START).cloned());
+        let node = as_node.clone().or(last_writer);
+        crate::history::update_step(base, &updates, node.as_deref())
             .map(Some)
             .map_err(ApiError::invalid)
     };
