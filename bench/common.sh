@@ -14,3 +14,84 @@ need() {
 median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+
+# start_work: a scratch folder WORK and a list PIDS of the processes a script starts; on exit
+# every one of those is stopped and WORK removed.
+start_work() {
+    WORK="$(mktemp -d)"
+    PIDS=()
+    trap stop_work EXIT
+    trap 'exit 130' INT TERM
+}
+
+stop_work() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+
+# load_tools: installs wrk and curl if missing; with PIN=1 also taskset, and sets SERVER_PIN (one
+# tokio worker on CPU 0) and WRK_PIN (CPU 1) as command prefixes, empty otherwise.
+load_tools() {
+    need wrk wrk
+    need curl curl
+    SERVER_PIN=() WRK_PIN=()
+    if [[ "$PIN" == 1 ]]; then
+        need taskset util-linux
+        SERVER_PIN=(env TOKIO_WORKER_THREADS=1 taskset -c 0)
+        WRK_PIN=(taskset -c 1)
+    fi
+}
+
+# build_server: builds private-conversations in release below ROOT; sets BIN.
+build_server() {
+    echo "building private-conversations (release)" >&2
+    cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p private-conversations \
+        --bin private-conversations
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/private-conversations"
+}
+
+# wait_url LOG PID [ERR]: the URL of a "listening on http://…" line in LOG, once printed; if PID
+# exits first, says so (with the file ERR, if given) and fails.
+wait_url() {
+    local url
+    for _ in $(seq 1200); do
+        url="$(sed -n 's|^listening on \(http://.*\)|\1|p' "$1" | head -n1)"
+        [[ -n "$url" ]] && { echo "$url"; return; }
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "process $2 exited" >&2
+            [[ -z "${3:-}" ]] || cat "$3" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "no URL in $1 within 120 s" >&2
+    exit 1
+}
+
+# thread_of URL TOKEN [BODY]: the id of a thread created through the API with TOKEN (body BODY,
+# default {}).
+thread_of() {
+    curl -sS --fail --max-time 10 -X POST "$1/threads" -H "Authorization: Bearer $2" \
+        -H 'Content-Type: application/json' -d "${3:-"{}"}" |
+        sed -n 's/.*"thread_id":"\([0-9a-f-]*\)".*/\1/p'
+}
+
+# run_wrk OUT WRK-ARGS...: wrk -t1 with CONNECTIONS connections (pinned by WRK_PIN), its report in
+# OUT; fails if any request failed; sets RPS.
+run_wrk() {
+    local out="$1"
+    shift
+    "${WRK_PIN[@]}" wrk -t1 -c"$CONNECTIONS" --timeout 5s "$@" >"$out"
+    if grep -qE 'Non-2xx|Socket errors' "$out"; then
+        echo "error: failed requests:" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+    RPS="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+}
+
+# machine: the number of CPUs and their model.
+machine() {
+    echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+}

@@ -27,46 +27,14 @@ WARMUP="${WARMUP:-2}"
 PIN="${PIN:-$(($(nproc) >= 2 ? 1 : 0))}"
 CONNECTIONS="${CONNECTIONS:-16}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-WORK="$(mktemp -d)"
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
-need wrk wrk
-need curl curl
-SERVER_PIN=() WRK_PIN=()
-if [[ "$PIN" == 1 ]]; then
-    need taskset util-linux
-    SERVER_PIN=(env TOKIO_WORKER_THREADS=1 taskset -c 0)
-    WRK_PIN=(taskset -c 1)
-fi
+start_work
+load_tools
 [[ -d "$ROOT/tests/oidc/node_modules" ]] || (cd "$ROOT/tests/oidc" && npm ci --no-audit --no-fund >&2)
 
-echo "building private-conversations (release)" >&2
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p private-conversations \
-    --bin private-conversations
-BIN="$TARGET_DIR/release/private-conversations"
-
-# wait_url LOG PID: the URL of a "listening on http://…" line in LOG, once printed.
-wait_url() {
-    for _ in $(seq 1200); do
-        url="$(sed -n 's|^listening on \(http://.*\)|\1|p' "$1" | head -n1)"
-        [[ -n "$url" ]] && { echo "$url"; return; }
-        kill -0 "$2" 2>/dev/null || { echo "process $2 exited" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "no URL in $1 within 120 s" >&2
-    exit 1
-}
+build_server
 
 (cd "$ROOT/tests/oidc" && exec node provider.mjs) >"$WORK/provider.log" 2>/dev/null &
 PIDS+=($!)
@@ -93,11 +61,6 @@ JWT_URL="$URL" JWT_PID="$SERVER_PID"
 start_server fixed
 FIXED_URL="$URL" FIXED_PID="$SERVER_PID"
 
-thread_of() { # thread_of URL TOKEN
-    curl -sS --fail --max-time 10 -X POST "$1/threads" -H "Authorization: Bearer $2" \
-        -H 'Content-Type: application/json' -d '{}' |
-        sed -n 's/.*"thread_id":"\([0-9a-f-]*\)".*/\1/p'
-}
 JWT_GET="$JWT_URL/threads/$(thread_of "$JWT_URL" "$JWT")"
 FIXED_GET="$FIXED_URL/threads/$(thread_of "$FIXED_URL" user1-token)"
 # The JWT server enforces the policy: the fixed token is refused there.
@@ -105,18 +68,12 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer user1-t
 [[ "$code" == 401 ]] || { echo "the JWT server answered $code to a fixed token" >&2; exit 1; }
 
 load() { # load jwt|fixed SECONDS: sets RPS
-    local url token out="$WORK/wrk.txt"
+    local url token
     if [[ "$1" == jwt ]]; then url="$JWT_GET" token="$JWT"; else url="$FIXED_GET" token=user1-token; fi
-    "${WRK_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${2}s" --timeout 5s \
-        -H "Authorization: Bearer $token" "$url" >"$out"
-    if grep -qE 'Non-2xx|Socket errors' "$out"; then
-        cat "$out" >&2
-        exit 1
-    fi
-    RPS="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+    run_wrk "$WORK/wrk.txt" -d"${2}s" -H "Authorization: Bearer $token" "$url"
 }
 
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); PIN=$PIN; wrk -t1 -c$CONNECTIONS; JWT ${#JWT} bytes"
+echo "machine: $(machine); PIN=$PIN; wrk -t1 -c$CONNECTIONS; JWT ${#JWT} bytes"
 for mode in jwt fixed; do load "$mode" "$WARMUP"; done
 : >"$WORK/runs"
 for ((i = 0; i < RUNS; i++)); do

@@ -55,37 +55,12 @@ for v in PIN A_A LOG_AB; do
 done
 CONNECTIONS="${CONNECTIONS:-16}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-WORK="$(mktemp -d)"
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
-need wrk wrk
-need curl curl
-SERVER_PIN=() WRK_PIN=()
-if [[ "$PIN" == 1 ]]; then
-    need taskset util-linux
-    SERVER_PIN=(env TOKIO_WORKER_THREADS=1 taskset -c 0)
-    WRK_PIN=(taskset -c 1)
-fi
-
-echo "building private-conversations (release)" >&2
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p private-conversations \
-    --bin private-conversations
-BIN="$TARGET_DIR/release/private-conversations"
+start_work
+load_tools
+build_server
 
 # start_server on|off: starts a seeded server; sets ADDR and SERVER_PID (the server's own: env
 # and taskset exec it). With A_A=1 both are started with --auth off.
@@ -100,19 +75,8 @@ start_server() {
         --seed-threads "$SEED_THREADS" --seed-users "$SEED_USERS" >"$log" 2>"$WORK/server-$1.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
-    ADDR=""
-    for _ in $(seq 1200); do
-        ADDR="$(sed -n 's|^listening on http://||p' "$log" | head -n1)"
-        [[ -n "$ADDR" ]] && return
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "the server (--auth $1) exited:" >&2
-            cat "$WORK/server-$1.err" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    echo "the server (--auth $1) did not start within 120 s" >&2
-    exit 1
+    ADDR="$(wait_url "$log" "$SERVER_PID" "$WORK/server-$1.err")"
+    ADDR="${ADDR#http://}"
 }
 
 peak_rss_mib() { # peak_rss_mib PID
@@ -122,10 +86,7 @@ peak_rss_mib() { # peak_rss_mib PID
 # A thread of user1's, created through the API (the policy stamps the owner when auth is on;
 # with auth off the body carries the same metadata).
 make_thread() { # make_thread ADDR
-    curl -sS --fail --max-time 10 -X POST "http://$1/threads" \
-        -H 'Authorization: Bearer user1-token' -H 'Content-Type: application/json' \
-        -d '{"metadata": {"owner": "user1"}}' |
-        sed -n 's/.*"thread_id":"\([0-9a-f-]*\)".*/\1/p'
+    thread_of "http://$1" user1-token '{"metadata": {"owner": "user1"}}'
 }
 
 cat >"$WORK/search.lua" <<'EOF'
@@ -149,15 +110,8 @@ cpu_ticks() { # cpu_ticks PID: user + system time of the process, in clock ticks
 load() {
     local out="$WORK/wrk-$1.txt" before
     before="$(cpu_ticks "$5")"
-    "${WRK_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${4}s" --timeout 5s --latency \
-        -H 'Authorization: Bearer user1-token' -s "$3" "$2" >"$out"
-    if grep -qE 'Non-2xx|Socket errors' "$out"; then
-        echo "error: $1 had failed requests:" >&2
-        cat "$out" >&2
-        exit 1
-    fi
+    run_wrk "$out" -d"${4}s" --latency -H 'Authorization: Bearer user1-token' -s "$3" "$2"
     TICKS=$(($(cpu_ticks "$5") - before))
-    RPS="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
     REQUESTS="$(awk '/ requests in / { print $1 }' "$out")"
     ms() {
         awk -v p="$1" '$1 == p {
@@ -211,7 +165,7 @@ if [[ "$PIN" == 1 ]]; then
 else
     placement="not pinned"
 fi
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); $placement; wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
+echo "machine: $(machine); $placement; wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
 if [[ "$LOG_AB" == 1 ]]; then
     echo "LOG_AB=1: both servers run with --auth on; \"on\" logs at info, \"off\" at warn"
 fi

@@ -18,10 +18,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 
-const RSA: &str = include_str!("../src/jwt/testdata/rsa.pem");
-const RSA_PUB: &str = include_str!("../src/jwt/testdata/rsa.pub.pem");
-const EC: &str = include_str!("../src/jwt/testdata/ec.pem");
-const EC_PUB: &str = include_str!("../src/jwt/testdata/ec.pub.pem");
+#[path = "../src/jwt/testdata/keys.rs"]
+mod keys;
+
 const ISS: &str = "https://issuer.example";
 
 fn token(alg: Algorithm, kid: &str, key: &EncodingKey) -> String {
@@ -41,17 +40,12 @@ fn token(alg: Algorithm, kid: &str, key: &EncodingKey) -> String {
 }
 
 fn verifier(cache: usize) -> JwtVerifier {
-    JwtVerifier::from_keys([
-        StaticKey::rsa_pem(RSA_PUB.as_bytes())
-            .unwrap()
-            .with_kid("rsa"),
-        StaticKey::ec_pem(EC_PUB.as_bytes()).unwrap().with_kid("ec"),
-    ])
-    .issuer(ISS)
-    .audience("private-conversations")
-    .cache_capacity(cache)
-    .build()
-    .unwrap()
+    JwtVerifier::from_keys(keys::public_keys())
+        .issuer(ISS)
+        .audience("private-conversations")
+        .cache_capacity(cache)
+        .build()
+        .unwrap()
 }
 
 /// Polls a verification that completes without waiting (static keys) once.
@@ -64,16 +58,8 @@ fn now_or_never(v: &JwtVerifier, token: &str) -> AuthUser {
 }
 
 fn bench(c: &mut Criterion) {
-    let rs = token(
-        Algorithm::RS256,
-        "rsa",
-        &EncodingKey::from_rsa_pem(RSA.as_bytes()).unwrap(),
-    );
-    let es = token(
-        Algorithm::ES256,
-        "ec",
-        &EncodingKey::from_ec_pem(EC.as_bytes()).unwrap(),
-    );
+    let rs = token(Algorithm::RS256, "rsa", &keys::rsa_key());
+    let es = token(Algorithm::ES256, "ec", &keys::ec_key());
     println!(
         "token lengths: RS256 {} bytes, ES256 {} bytes",
         rs.len(),

@@ -10,6 +10,7 @@ pub use ::inventory;
 pub use ::serde_json::json;
 pub use ::std::format;
 
+use crate::registry::Kind;
 use crate::types::AuthValue;
 use crate::user::IntoAuthUser;
 use crate::{AuthUser, Filter, HttpException, IntoDecision, Request};
@@ -43,7 +44,13 @@ pub const fn authorize(
     file: &'static str,
     line: u32,
 ) -> crate::Registration {
-    crate::Registration::authorize(targets, handler, name, module_path, file, line)
+    crate::Registration {
+        kind: Kind::Authorize { targets, handler },
+        name,
+        module_path,
+        file,
+        line,
+    }
 }
 
 /// The registration of an `#[auth::authenticate]` handler.
@@ -55,7 +62,16 @@ pub const fn authenticate(
     file: &'static str,
     line: u32,
 ) -> crate::Registration {
-    crate::Registration::authenticate(handler, reads_body, name, module_path, file, line)
+    crate::Registration {
+        kind: Kind::Authenticate {
+            handler,
+            reads_body,
+        },
+        name,
+        module_path,
+        file,
+        line,
+    }
 }
 
 /// A type a handler may take its value as: an event's struct, a resource's enum or

@@ -31,45 +31,6 @@ pub(crate) enum Kind {
 }
 
 impl Registration {
-    /// The registration of `#[auth::on]` (through `__private::authorize`).
-    pub(crate) const fn authorize(
-        targets: &'static [Target],
-        handler: HandlerFn,
-        name: &'static str,
-        module_path: &'static str,
-        file: &'static str,
-        line: u32,
-    ) -> Registration {
-        Registration {
-            kind: Kind::Authorize { targets, handler },
-            name,
-            module_path,
-            file,
-            line,
-        }
-    }
-
-    /// The registration of `#[auth::authenticate]` (through `__private::authenticate`).
-    pub(crate) const fn authenticate(
-        handler: AuthenticateFn,
-        reads_body: bool,
-        name: &'static str,
-        module_path: &'static str,
-        file: &'static str,
-        line: u32,
-    ) -> Registration {
-        Registration {
-            kind: Kind::Authenticate {
-                handler,
-                reads_body,
-            },
-            name,
-            module_path,
-            file,
-            line,
-        }
-    }
-
     /// The handler function's name.
     pub fn name(&self) -> &'static str {
         self.name

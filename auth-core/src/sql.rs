@@ -1024,6 +1024,18 @@ mod lite {
         row
     }
 
+    /// Opens the `json_each` of `json` restricted to the element `i` (`… WHERE a.key = i AND `)
+    /// and returns the row `a`.
+    fn element(w: &mut Writer, json: &str, i: usize) -> Row {
+        let mut row = each(w, json);
+        w.sql(&row.alias);
+        w.sql(".key = ");
+        w.sql(&i.to_string());
+        w.sql(" AND ");
+        row.addr = Addr::Index(i);
+        row
+    }
+
     /// The row `row` holds a value equal to `v`.
     fn equal(w: &mut Writer, row: &Row, v: &Value) {
         let a = row.alias.as_str();
@@ -1040,45 +1052,57 @@ mod lite {
             }
             Value::Number(n) => number(w, row, n),
             Value::Array(items) => {
-                w.sql(".type = 'array' AND json_array_length(");
-                w.sql(a);
-                w.sql(".value) = ");
-                w.sql(&items.len().to_string());
-                if items.is_empty() {
-                    return;
-                }
-                w.sql(" AND ");
-                let value = format!("{a}.value");
                 let indexed: Vec<(usize, &Value)> = items.iter().enumerate().collect();
-                join(w, &indexed, " AND ", &mut |w, &(i, item)| {
-                    let mut at = each(w, &value);
-                    w.sql(&at.alias);
-                    w.sql(".key = ");
-                    w.sql(&i.to_string());
-                    w.sql(" AND ");
-                    at.addr = Addr::Index(i);
-                    equal(w, &at, item);
-                    w.sql(")");
-                });
+                parts_equal(
+                    w,
+                    a,
+                    ("array", "json_array_length(", ")"),
+                    &indexed,
+                    |w, value, &i| element(w, value, i),
+                );
             }
             Value::Object(m) => {
-                w.sql(".type = 'object' AND (SELECT count(*) FROM json_each(");
-                w.sql(a);
-                w.sql(".value)) = ");
-                w.sql(&m.len().to_string());
-                if m.is_empty() {
-                    return;
-                }
-                w.sql(" AND ");
-                let value = format!("{a}.value");
                 let members: Vec<(&String, &Value)> = m.iter().collect();
-                join(w, &members, " AND ", &mut |w, &(k, item)| {
-                    let at = member(w, &value, k);
-                    equal(w, &at, item);
-                    w.sql(")");
-                });
+                parts_equal(
+                    w,
+                    a,
+                    ("object", "(SELECT count(*) FROM json_each(", "))"),
+                    &members,
+                    |w, value, k| member(w, value, k),
+                );
             }
         }
+    }
+
+    /// After the alias `a` of a row holding an array or an object: its type, that the count
+    /// of its value's parts (`count` opens and closes around the value) is that of `parts`,
+    /// and each part, opened in the value by `open`, equal to its value.
+    fn parts_equal<K>(
+        w: &mut Writer,
+        a: &str,
+        (kind, count, close): (&str, &str, &str),
+        parts: &[(K, &Value)],
+        open: impl Fn(&mut Writer, &str, &K) -> Row,
+    ) {
+        w.sql(".type = '");
+        w.sql(kind);
+        w.sql("' AND ");
+        w.sql(count);
+        w.sql(a);
+        w.sql(".value");
+        w.sql(close);
+        w.sql(" = ");
+        w.sql(&parts.len().to_string());
+        if parts.is_empty() {
+            return;
+        }
+        w.sql(" AND ");
+        let value = format!("{a}.value");
+        join(w, parts, " AND ", &mut |w, (k, item)| {
+            let at = open(w, &value, k);
+            equal(w, &at, item);
+            w.sql(")");
+        });
     }
 
     /// After the row's alias: the number `n`, of the same kind.
@@ -1254,11 +1278,11 @@ pub trait QueryBuilderExt {
     ) -> Result<&mut Self, SqlError>;
 }
 
-#[cfg(feature = "sqlx-postgres")]
-impl<'args> QueryBuilderExt for sqlx::QueryBuilder<'args, sqlx::Postgres> {
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
+impl<'args, DB: sealed::Database> QueryBuilderExt for sqlx::QueryBuilder<'args, DB> {
     fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, SqlError> {
-        let p = Dialect::Postgres.filter(filter, column)?;
-        Ok(push_postgres(self, p))
+        let p = DB::DIALECT.filter(filter, column)?;
+        Ok(push_predicate(self, p))
     }
 
     fn push_contains(
@@ -1266,65 +1290,68 @@ impl<'args> QueryBuilderExt for sqlx::QueryBuilder<'args, sqlx::Postgres> {
         wanted: &Map<String, Value>,
         column: &str,
     ) -> Result<&mut Self, SqlError> {
-        let p = Dialect::Postgres.contains(wanted, column)?;
-        Ok(push_postgres(self, p))
+        let p = DB::DIALECT.contains(wanted, column)?;
+        Ok(push_predicate(self, p))
     }
 }
 
-#[cfg(feature = "sqlx-postgres")]
-fn push_postgres<'q, 'args>(
-    qb: &'q mut sqlx::QueryBuilder<'args, sqlx::Postgres>,
+/// Pushes `p`'s text with its values bound in place.
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
+fn push_predicate<'q, 'args, DB: sealed::Database>(
+    qb: &'q mut sqlx::QueryBuilder<'args, DB>,
     p: Predicate,
-) -> &'q mut sqlx::QueryBuilder<'args, sqlx::Postgres> {
+) -> &'q mut sqlx::QueryBuilder<'args, DB> {
     let (head, rest) = p.pieces();
     qb.push(head);
     for (bind, text) in rest {
-        match bind {
-            Bind::Json(v) => qb.push_bind(sqlx::types::Json(v)),
-            Bind::Text(s) => qb.push_bind(s),
-            Bind::TextArray(a) => qb.push_bind(a),
-            Bind::Int(i) => qb.push_bind(i),
-        };
+        DB::push_bind(qb, bind);
         qb.push(text);
     }
     qb
 }
 
-#[cfg(feature = "sqlx-sqlite")]
-impl<'args> QueryBuilderExt for sqlx::QueryBuilder<'args, sqlx::Sqlite> {
-    fn push_filter(&mut self, filter: &Filter, column: &str) -> Result<&mut Self, SqlError> {
-        let p = Dialect::Sqlite.filter(filter, column)?;
-        Ok(push_sqlite(self, p))
+/// The databases [`QueryBuilderExt`] pushes into; sealed: outside this crate it cannot be
+/// implemented.
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
+mod sealed {
+    use super::{Bind, Dialect};
+
+    pub trait Database: sqlx::Database {
+        /// The SQL a predicate for this database is rendered in.
+        const DIALECT: Dialect;
+
+        /// Binds `bind` as this database takes it.
+        fn push_bind(qb: &mut sqlx::QueryBuilder<'_, Self>, bind: Bind);
     }
 
-    fn push_contains(
-        &mut self,
-        wanted: &Map<String, Value>,
-        column: &str,
-    ) -> Result<&mut Self, SqlError> {
-        let p = Dialect::Sqlite.contains(wanted, column)?;
-        Ok(push_sqlite(self, p))
-    }
-}
+    #[cfg(feature = "sqlx-postgres")]
+    impl Database for sqlx::Postgres {
+        const DIALECT: Dialect = Dialect::Postgres;
 
-#[cfg(feature = "sqlx-sqlite")]
-fn push_sqlite<'q, 'args>(
-    qb: &'q mut sqlx::QueryBuilder<'args, sqlx::Sqlite>,
-    p: Predicate,
-) -> &'q mut sqlx::QueryBuilder<'args, sqlx::Sqlite> {
-    let (head, rest) = p.pieces();
-    qb.push(head);
-    for (bind, text) in rest {
-        match bind {
-            // The SQLite renderer binds only text and integers.
-            Bind::Json(v) => qb.push_bind(v.to_string()),
-            Bind::Text(s) => qb.push_bind(s),
-            Bind::TextArray(a) => qb.push_bind(Value::from(a).to_string()),
-            Bind::Int(i) => qb.push_bind(i),
-        };
-        qb.push(text);
+        fn push_bind(qb: &mut sqlx::QueryBuilder<'_, Self>, bind: Bind) {
+            match bind {
+                Bind::Json(v) => qb.push_bind(sqlx::types::Json(v)),
+                Bind::Text(s) => qb.push_bind(s),
+                Bind::TextArray(a) => qb.push_bind(a),
+                Bind::Int(i) => qb.push_bind(i),
+            };
+        }
     }
-    qb
+
+    #[cfg(feature = "sqlx-sqlite")]
+    impl Database for sqlx::Sqlite {
+        const DIALECT: Dialect = Dialect::Sqlite;
+
+        fn push_bind(qb: &mut sqlx::QueryBuilder<'_, Self>, bind: Bind) {
+            match bind {
+                // The SQLite renderer binds only text and integers.
+                Bind::Json(v) => qb.push_bind(v.to_string()),
+                Bind::Text(s) => qb.push_bind(s),
+                Bind::TextArray(a) => qb.push_bind(serde_json::Value::from(a).to_string()),
+                Bind::Int(i) => qb.push_bind(i),
+            };
+        }
+    }
 }
 
 #[cfg(test)]

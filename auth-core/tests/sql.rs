@@ -505,13 +505,27 @@ async fn lite_load(conn: &mut SqliteConnection, rows: &[Object]) -> Vec<(i64, Ob
     back
 }
 
-async fn pg_select(
-    conn: &mut PgConnection,
-    push: impl FnOnce(&mut QueryBuilder<'static, Postgres>),
-) -> Result<Vec<i64>, String> {
-    let mut qb = QueryBuilder::<Postgres>::new("SELECT id FROM t WHERE ");
+/// `SELECT id FROM t WHERE …` with what `push` pushes, in order.
+fn query<'a, DB: sqlx::Database>(
+    push: impl FnOnce(&mut QueryBuilder<'a, DB>),
+) -> QueryBuilder<'a, DB> {
+    let mut qb = QueryBuilder::new("SELECT id FROM t WHERE ");
     push(&mut qb);
     qb.push(" ORDER BY id");
+    qb
+}
+
+/// The ids `qb` selects; an error names the SQL.
+async fn fetch_ids<'a, DB>(
+    conn: &mut DB::Connection,
+    qb: &'a mut QueryBuilder<'a, DB>,
+) -> Result<Vec<i64>, String>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments<'a>: sqlx::IntoArguments<'a, DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
     let sql = qb.sql().to_owned();
     qb.build_query_scalar()
         .fetch_all(conn)
@@ -519,18 +533,132 @@ async fn pg_select(
         .map_err(|e| format!("{e} in {sql}"))
 }
 
-async fn lite_select(
-    conn: &mut SqliteConnection,
-    push: impl FnOnce(&mut QueryBuilder<'static, Sqlite>),
-) -> Result<Vec<i64>, String> {
-    let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM t WHERE ");
-    push(&mut qb);
-    qb.push(" ORDER BY id");
-    let sql = qb.sql().to_owned();
-    qb.build_query_scalar()
-        .fetch_all(conn)
-        .await
-        .map_err(|e| format!("{e} in {sql}"))
+/// The ids of the `rows` whose metadata `accepts`.
+fn ids_where(rows: &[(i64, Object)], accepts: impl Fn(&Object) -> bool) -> Vec<i64> {
+    rows.iter()
+        .filter(|(_, m)| accepts(m))
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// What the tests run against a database: a filter or a metadata search.
+trait Query: Clone + std::fmt::Debug {
+    /// "filter" or "search", for messages.
+    const WHAT: &'static str;
+    /// Its plural.
+    const WHATS: &'static str;
+    /// Whether the in-memory check accepts `m`.
+    fn accepts(&self, m: &Object) -> bool;
+    /// Pushes the rendered predicate over `column`.
+    fn push<B: QueryBuilderExt>(&self, qb: &mut B, column: &str);
+    /// The predicate's SQL over `meta`.
+    fn sql(&self, d: Dialect) -> String;
+    fn json(&self) -> Value;
+}
+
+impl Query for Filter {
+    const WHAT: &'static str = "filter";
+    const WHATS: &'static str = "filters";
+    fn accepts(&self, m: &Object) -> bool {
+        self.matches(m)
+    }
+    fn push<B: QueryBuilderExt>(&self, qb: &mut B, column: &str) {
+        qb.push_filter(self, column).unwrap();
+    }
+    fn sql(&self, d: Dialect) -> String {
+        d.filter(self, "meta").unwrap().sql(1)
+    }
+    fn json(&self) -> Value {
+        self.to_json()
+    }
+}
+
+impl Query for Object {
+    const WHAT: &'static str = "search";
+    const WHATS: &'static str = "searches";
+    fn accepts(&self, m: &Object) -> bool {
+        metadata_contains(m, self)
+    }
+    fn push<B: QueryBuilderExt>(&self, qb: &mut B, column: &str) {
+        qb.push_contains(self, column).unwrap();
+    }
+    fn sql(&self, d: Dialect) -> String {
+        d.contains(self, "meta").unwrap().sql(1)
+    }
+    fn json(&self) -> Value {
+        Value::Object(self.clone())
+    }
+}
+
+/// A database the tests load rows into and select from, over each of its metadata columns.
+trait Backend {
+    const NAME: &'static str;
+    const DIALECT: Dialect;
+    /// Whether it stores U+0000 (PostgreSQL's `jsonb` refuses it).
+    const NUL: bool;
+    /// The metadata columns of `t`, each asked the same.
+    const COLUMNS: &'static [&'static str];
+    /// Replaces the rows of `t`; gives back each id with its metadata as the database reads it.
+    async fn load(&mut self, rows: &[Object]) -> Vec<(i64, Object)>;
+    /// Loads a batch of the differential tests.
+    async fn batch(&mut self, _batch: u32, rows: &[Object]) -> Vec<(i64, Object)> {
+        self.load(rows).await
+    }
+    async fn select<Q: Query>(&mut self, q: &Q, column: &str) -> Result<Vec<i64>, String>;
+    /// The rows of `t` and of `sentinel`.
+    async fn counts(&mut self) -> (i64, i64);
+}
+
+impl Backend for PgConnection {
+    const NAME: &'static str = "postgres";
+    const DIALECT: Dialect = Dialect::Postgres;
+    const NUL: bool = false;
+    const COLUMNS: &'static [&'static str] = &["meta"];
+    async fn load(&mut self, rows: &[Object]) -> Vec<(i64, Object)> {
+        pg_load(self, rows).await
+    }
+    async fn batch(&mut self, batch: u32, rows: &[Object]) -> Vec<(i64, Object)> {
+        pg_batch(self, batch, rows).await
+    }
+    async fn select<Q: Query>(&mut self, q: &Q, column: &str) -> Result<Vec<i64>, String> {
+        fetch_ids::<Postgres>(self, &mut query(|qb| q.push(qb, column))).await
+    }
+    async fn counts(&mut self) -> (i64, i64) {
+        sqlx::query_as(COUNTS).fetch_one(self).await.unwrap()
+    }
+}
+
+impl Backend for SqliteConnection {
+    const NAME: &'static str = "sqlite";
+    const DIALECT: Dialect = Dialect::Sqlite;
+    const NUL: bool = true;
+    /// The JSON text and its `JSONB`.
+    const COLUMNS: &'static [&'static str] = &["meta", "metab"];
+    async fn load(&mut self, rows: &[Object]) -> Vec<(i64, Object)> {
+        lite_load(self, rows).await
+    }
+    async fn select<Q: Query>(&mut self, q: &Q, column: &str) -> Result<Vec<i64>, String> {
+        fetch_ids::<Sqlite>(self, &mut query(|qb| q.push(qb, column))).await
+    }
+    async fn counts(&mut self) -> (i64, i64) {
+        sqlx::query_as(COUNTS).fetch_one(self).await.unwrap()
+    }
+}
+
+const COUNTS: &str = "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM sentinel)";
+
+/// Asserts that `q` selects over every column exactly the rows it accepts; gives back how many.
+async fn assert_selects_accepted<D: Backend, Q: Query>(
+    db: &mut D,
+    rows: &[(i64, Object)],
+    q: &Q,
+) -> usize {
+    let expected = ids_where(rows, |m| q.accepts(m));
+    for column in D::COLUMNS {
+        let got = db.select(q, column).await;
+        assert_eq!(got, Ok(expected.clone()), "{} on {column}", q.json());
+    }
+    expected.len()
 }
 
 /// How often the expected answer was neither no row nor every row: the test is not vacuous.
@@ -577,92 +705,77 @@ fn rows(runner: &mut TestRunner, nul: bool) -> Vec<Object> {
 // ---------------------------------------------------------------------------------------------
 // Differential tests
 
+/// For `SQL_PROPTEST_SCALE` times `BATCHES` batches of generated rows, `cases` queries drawn by
+/// `strategy` from each: the ids the rendered SQL selects over each column (qualified by the
+/// table) are those the in-memory check accepts.
+fn differential<D: Backend, Q: Query, S: Strategy<Value = Q>>(
+    rt: &tokio::runtime::Runtime,
+    db: &mut D,
+    cases: u32,
+    strategy: impl Fn(&[(i64, Object)], bool) -> S,
+) {
+    let what = format!("{} {}", D::NAME, Q::WHATS);
+    let seed = seed();
+    say(&format!("{what}: SQL_PROPTEST_SEED={seed}"));
+    let db = RefCell::new(db);
+    let tally = Tally::default();
+    for batch in 0..BATCHES * scale() {
+        let mut runner = runner(seed.wrapping_add(u64::from(batch)), cases);
+        let generated = rows(&mut runner, D::NUL);
+        let rows = rt.block_on(db.borrow_mut().batch(batch, &generated));
+        let result = runner.run(&strategy(&rows, D::NUL), |q| {
+            let expected = ids_where(&rows, |m| q.accepts(m));
+            tally.count(expected.len(), rows.len());
+            let sql = q.sql(D::DIALECT);
+            for column in D::COLUMNS {
+                let column = format!("t.{column}");
+                let got = rt.block_on(db.borrow_mut().select(&q, &column));
+                prop_assert_eq!(
+                    got,
+                    Ok(expected.clone()),
+                    "{} {} on {} rendered {}",
+                    Q::WHAT,
+                    q.json(),
+                    column,
+                    sql
+                );
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("SQL_PROPTEST_SEED={seed} batch {batch}: {e}");
+        }
+    }
+    tally.check(&what);
+}
+
+const PG_TABLE: &str = "CREATE TABLE t (id bigint PRIMARY KEY, meta jsonb NOT NULL);
+                        CREATE INDEX ON t USING gin (meta jsonb_path_ops);";
+
+/// SQLite: the JSON text column and its `JSONB`.
+const LITE_TABLE: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)";
+
+/// An in-memory SQLite with the table `t`.
+fn sqlite_table(rt: &tokio::runtime::Runtime) -> SqliteConnection {
+    let mut conn = sqlite(rt);
+    rt.block_on(conn.execute(LITE_TABLE)).unwrap();
+    conn
+}
+
 #[test]
 fn postgres_filters_select_what_matches_accepts() {
     with_postgres("filters", |rt, conn| {
-        let seed = seed();
-        say(&format!("postgres filters: SQL_PROPTEST_SEED={seed}"));
-        rt.block_on(async {
-            conn.execute(
-                "CREATE TABLE t (id bigint PRIMARY KEY, meta jsonb NOT NULL);
-                 CREATE INDEX ON t USING gin (meta jsonb_path_ops);",
-            )
-            .await
-            .unwrap();
-        });
-        let conn = RefCell::new(conn);
-        let tally = Tally::default();
-        for batch in 0..BATCHES * scale() {
-            let mut runner = runner(seed.wrapping_add(u64::from(batch)), FILTERS);
-            let generated = rows(&mut runner, false);
-            // Every other batch through the GIN index.
-            let rows = rt.block_on(pg_batch(&mut conn.borrow_mut(), batch, &generated));
-            let result = runner.run(&filter(&rows, false), |f| {
-                let expected: Vec<i64> = rows
-                    .iter()
-                    .filter(|(_, m)| f.matches(m))
-                    .map(|(id, _)| *id)
-                    .collect();
-                tally.count(expected.len(), rows.len());
-                let got = rt.block_on(pg_select(&mut conn.borrow_mut(), |qb| {
-                    qb.push_filter(&f, "meta").unwrap();
-                }));
-                let sql = Dialect::Postgres.filter(&f, "meta").unwrap().sql(1);
-                prop_assert_eq!(got, Ok(expected), "filter {} rendered {}", f.to_json(), sql);
-                Ok(())
-            });
-            if let Err(e) = result {
-                panic!("SQL_PROPTEST_SEED={seed} batch {batch}: {e}");
-            }
-        }
-        tally.check("postgres filters");
+        rt.block_on(conn.execute(PG_TABLE)).unwrap();
+        // Every other batch through the GIN index.
+        differential(rt, conn, FILTERS, filter);
     });
 }
 
 #[test]
 fn postgres_searches_select_what_metadata_contains_accepts() {
     with_postgres("searches", |rt, conn| {
-        let seed = seed();
-        say(&format!("postgres searches: SQL_PROPTEST_SEED={seed}"));
-        rt.block_on(async {
-            conn.execute(
-                "CREATE TABLE t (id bigint PRIMARY KEY, meta jsonb NOT NULL);
-                 CREATE INDEX ON t USING gin (meta jsonb_path_ops);",
-            )
-            .await
-            .unwrap();
-        });
-        let conn = RefCell::new(conn);
-        let tally = Tally::default();
-        for batch in 0..BATCHES * scale() {
-            let mut runner = runner(seed.wrapping_add(u64::from(batch)), SEARCHES);
-            let generated = rows(&mut runner, false);
-            let rows = rt.block_on(pg_batch(&mut conn.borrow_mut(), batch, &generated));
-            let result = runner.run(&search(&rows, false), |wanted| {
-                let expected: Vec<i64> = rows
-                    .iter()
-                    .filter(|(_, m)| metadata_contains(m, &wanted))
-                    .map(|(id, _)| *id)
-                    .collect();
-                tally.count(expected.len(), rows.len());
-                let got = rt.block_on(pg_select(&mut conn.borrow_mut(), |qb| {
-                    qb.push_contains(&wanted, "meta").unwrap();
-                }));
-                let sql = Dialect::Postgres.contains(&wanted, "meta").unwrap().sql(1);
-                prop_assert_eq!(
-                    got,
-                    Ok(expected),
-                    "search {} rendered {}",
-                    Value::Object(wanted.clone()),
-                    sql
-                );
-                Ok(())
-            });
-            if let Err(e) = result {
-                panic!("SQL_PROPTEST_SEED={seed} batch {batch}: {e}");
-            }
-        }
-        tally.check("postgres searches");
+        rt.block_on(conn.execute(PG_TABLE)).unwrap();
+        differential(rt, conn, SEARCHES, search);
     });
 }
 
@@ -670,93 +783,13 @@ fn postgres_searches_select_what_metadata_contains_accepts() {
 #[test]
 fn sqlite_filters_select_what_matches_accepts() {
     let rt = runtime();
-    let mut conn = sqlite(&rt);
-    rt.block_on(
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)"),
-    )
-    .unwrap();
-    let conn = RefCell::new(conn);
-    let seed = seed();
-    say(&format!("sqlite filters: SQL_PROPTEST_SEED={seed}"));
-    let tally = Tally::default();
-    for batch in 0..BATCHES * scale() {
-        let mut runner = runner(seed.wrapping_add(u64::from(batch)), FILTERS);
-        let generated = rows(&mut runner, true);
-        let rows = rt.block_on(lite_load(&mut conn.borrow_mut(), &generated));
-        let result = runner.run(&filter(&rows, true), |f| {
-            let expected: Vec<i64> = rows
-                .iter()
-                .filter(|(_, m)| f.matches(m))
-                .map(|(id, _)| *id)
-                .collect();
-            tally.count(expected.len(), rows.len());
-            let sql = Dialect::Sqlite.filter(&f, "meta").unwrap().sql(1);
-            for column in ["t.meta", "t.metab"] {
-                let got = rt.block_on(lite_select(&mut conn.borrow_mut(), |qb| {
-                    qb.push_filter(&f, column).unwrap();
-                }));
-                prop_assert_eq!(
-                    got,
-                    Ok(expected.clone()),
-                    "filter {} on {} rendered {}",
-                    f.to_json(),
-                    column,
-                    sql
-                );
-            }
-            Ok(())
-        });
-        if let Err(e) = result {
-            panic!("SQL_PROPTEST_SEED={seed} batch {batch}: {e}");
-        }
-    }
-    tally.check("sqlite filters");
+    differential(&rt, &mut sqlite_table(&rt), FILTERS, filter);
 }
 
 #[test]
 fn sqlite_searches_select_what_metadata_contains_accepts() {
     let rt = runtime();
-    let mut conn = sqlite(&rt);
-    rt.block_on(
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)"),
-    )
-    .unwrap();
-    let conn = RefCell::new(conn);
-    let seed = seed();
-    say(&format!("sqlite searches: SQL_PROPTEST_SEED={seed}"));
-    let tally = Tally::default();
-    for batch in 0..BATCHES * scale() {
-        let mut runner = runner(seed.wrapping_add(u64::from(batch)), SEARCHES);
-        let generated = rows(&mut runner, true);
-        let rows = rt.block_on(lite_load(&mut conn.borrow_mut(), &generated));
-        let result = runner.run(&search(&rows, true), |wanted| {
-            let expected: Vec<i64> = rows
-                .iter()
-                .filter(|(_, m)| metadata_contains(m, &wanted))
-                .map(|(id, _)| *id)
-                .collect();
-            tally.count(expected.len(), rows.len());
-            let sql = Dialect::Sqlite.contains(&wanted, "meta").unwrap().sql(1);
-            for column in ["t.meta", "t.metab"] {
-                let got = rt.block_on(lite_select(&mut conn.borrow_mut(), |qb| {
-                    qb.push_contains(&wanted, column).unwrap();
-                }));
-                prop_assert_eq!(
-                    got,
-                    Ok(expected.clone()),
-                    "search {} on {} rendered {}",
-                    Value::Object(wanted.clone()),
-                    column,
-                    sql
-                );
-            }
-            Ok(())
-        });
-        if let Err(e) = result {
-            panic!("SQL_PROPTEST_SEED={seed} batch {batch}: {e}");
-        }
-    }
-    tally.check("sqlite searches");
+    differential(&rt, &mut sqlite_table(&rt), SEARCHES, search);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -859,57 +892,38 @@ fn assert_spliced_nothing(sql: &str) {
     }
 }
 
+/// Every hostile filter and search selects exactly the rows it accepts, renders none of the
+/// hostile text into the SQL, and leaves both tables as they were; gives back how many found a
+/// row.
+async fn assert_hostile_change_only_the_match<D: Backend>(db: &mut D) -> usize {
+    let rows = db.load(&hostile_rows(D::NUL)).await;
+    let mut hits = 0;
+    for (f, wanted) in hostile_queries() {
+        hits += usize::from(assert_selects_accepted(db, &rows, &f).await > 0);
+        assert_spliced_nothing(&f.sql(D::DIALECT));
+        assert_selects_accepted(db, &rows, &wanted).await;
+        assert_spliced_nothing(&wanted.sql(D::DIALECT));
+    }
+    assert_eq!(db.counts().await, (rows.len() as i64, 1));
+    hits
+}
+
+const SENTINEL: &str = "CREATE TABLE sentinel (x int); INSERT INTO sentinel VALUES (1);";
+
 #[test]
 fn postgres_hostile_keys_and_values_change_only_the_match() {
     with_postgres("injection", |rt, conn| {
         rt.block_on(async {
-            conn.execute(
-                "CREATE TABLE t (id bigint PRIMARY KEY, meta jsonb NOT NULL);
-                 CREATE TABLE sentinel (x int); INSERT INTO sentinel VALUES (1);",
-            )
-            .await
-            .unwrap();
-            let rows = pg_load(conn, &hostile_rows(false)).await;
-            let mut hits = 0;
-            for (f, wanted) in hostile_queries() {
-                let expected: Vec<i64> = rows
-                    .iter()
-                    .filter(|(_, m)| f.matches(m))
-                    .map(|(id, _)| *id)
-                    .collect();
-                hits += usize::from(!expected.is_empty());
-                let got = pg_select(conn, |qb| {
-                    qb.push_filter(&f, "meta").unwrap();
-                })
-                .await;
-                assert_eq!(got, Ok(expected), "{}", f.to_json());
-                assert_spliced_nothing(&Dialect::Postgres.filter(&f, "meta").unwrap().sql(1));
-
-                let expected: Vec<i64> = rows
-                    .iter()
-                    .filter(|(_, m)| metadata_contains(m, &wanted))
-                    .map(|(id, _)| *id)
-                    .collect();
-                let got = pg_select(conn, |qb| {
-                    qb.push_contains(&wanted, "meta").unwrap();
-                })
-                .await;
-                assert_eq!(got, Ok(expected), "{wanted:?}");
-                assert_spliced_nothing(
-                    &Dialect::Postgres.contains(&wanted, "meta").unwrap().sql(1),
-                );
-            }
+            conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, meta jsonb NOT NULL)")
+                .await
+                .unwrap();
+            conn.execute(SENTINEL).await.unwrap();
+            let hits = assert_hostile_change_only_the_match(conn).await;
             // Every hostile string without U+0000 finds its own row.
             assert!(
                 hits >= 3 * (HOSTILE.len() - 2),
                 "only {hits} queries found a row"
             );
-            let (n, s): (i64, i64) =
-                sqlx::query_as("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM sentinel)")
-                    .fetch_one(&mut *conn)
-                    .await
-                    .unwrap();
-            assert_eq!((n, s), (rows.len() as i64, 1));
         });
     });
 }
@@ -917,59 +931,45 @@ fn postgres_hostile_keys_and_values_change_only_the_match() {
 #[test]
 fn sqlite_hostile_keys_and_values_change_only_the_match() {
     let rt = runtime();
-    let mut conn = sqlite(&rt);
+    let mut conn = sqlite_table(&rt);
     rt.block_on(async {
-        conn.execute(
-            "CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB);
-             CREATE TABLE sentinel (x int); INSERT INTO sentinel VALUES (1);",
-        )
-        .await
-        .unwrap();
-        let rows = lite_load(&mut conn, &hostile_rows(true)).await;
-        let mut hits = 0;
-        for (f, wanted) in hostile_queries() {
-            let expected: Vec<i64> = rows
-                .iter()
-                .filter(|(_, m)| f.matches(m))
-                .map(|(id, _)| *id)
-                .collect();
-            hits += usize::from(!expected.is_empty());
-            for column in ["meta", "metab"] {
-                let got = lite_select(&mut conn, |qb| {
-                    qb.push_filter(&f, column).unwrap();
-                })
-                .await;
-                assert_eq!(got, Ok(expected.clone()), "{} on {column}", f.to_json());
-            }
-            assert_spliced_nothing(&Dialect::Sqlite.filter(&f, "meta").unwrap().sql(1));
-
-            let expected: Vec<i64> = rows
-                .iter()
-                .filter(|(_, m)| metadata_contains(m, &wanted))
-                .map(|(id, _)| *id)
-                .collect();
-            for column in ["meta", "metab"] {
-                let got = lite_select(&mut conn, |qb| {
-                    qb.push_contains(&wanted, column).unwrap();
-                })
-                .await;
-                assert_eq!(got, Ok(expected.clone()), "{wanted:?} on {column}");
-            }
-            assert_spliced_nothing(&Dialect::Sqlite.contains(&wanted, "meta").unwrap().sql(1));
-        }
+        conn.execute(SENTINEL).await.unwrap();
+        let hits = assert_hostile_change_only_the_match(&mut conn).await;
         // Here U+0000 is stored too: every hostile string finds its own row.
         assert!(hits >= 3 * HOSTILE.len(), "only {hits} queries found a row");
-        let (n, s): (i64, i64) =
-            sqlx::query_as("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM sentinel)")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-        assert_eq!((n, s), (rows.len() as i64, 1));
     });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Composition: the caller's own placeholders first, then a filter and a search ANDed.
+
+/// `(id, tenant, metadata)`: four rows for "acme" (ids 0 to 3) and the same for "other" (ids
+/// 100 to 103); of each tenant's, only the first has owner u1, the integer 1 as `n` and the tag
+/// "a".
+fn tenant_rows() -> Vec<(i64, &'static str, Value)> {
+    let metas = [
+        json!({"owner": "u1", "n": 1, "tags": ["a"]}),
+        json!({"owner": "u1", "n": 1.0, "tags": ["a"]}),
+        json!({"owner": "u2", "n": 1, "tags": ["a"]}),
+        json!({"owner": "u1", "n": 1, "tags": ["b"]}),
+    ];
+    let mut rows = Vec::new();
+    for (id, m) in metas.into_iter().enumerate() {
+        for (tenant, offset) in [("acme", 0), ("other", 100)] {
+            rows.push((id as i64 + offset, tenant, m.clone()));
+        }
+    }
+    rows
+}
+
+/// The filter `owner = u1 AND n = 1` ANDed with the search `{"tags": ["a"]}`.
+fn composed(d: Dialect) -> auth::sql::Predicate {
+    let filter = Filter::eq("owner", "u1").and(Filter::eq("n", 1));
+    let wanted = json!({"tags": ["a"]}).as_object().unwrap().clone();
+    d.filter(&filter, "meta")
+        .unwrap()
+        .and(d.contains(&wanted, "meta").unwrap())
+}
 
 fn bind_pg<'q>(
     mut q: sqlx::query::QueryScalar<'q, Postgres, i64, sqlx::postgres::PgArguments>,
@@ -994,29 +994,16 @@ fn postgres_predicate_after_the_callers_placeholders() {
             conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, tenant text, meta jsonb)")
                 .await
                 .unwrap();
-            let metas = [
-                json!({"owner": "u1", "n": 1, "tags": ["a"]}),
-                json!({"owner": "u1", "n": 1.0, "tags": ["a"]}),
-                json!({"owner": "u2", "n": 1, "tags": ["a"]}),
-                json!({"owner": "u1", "n": 1, "tags": ["b"]}),
-            ];
-            for (id, m) in metas.iter().enumerate() {
-                for tenant in ["acme", "other"] {
-                    sqlx::query("INSERT INTO t VALUES ($1, $2, $3)")
-                        .bind(id as i64 + if tenant == "acme" { 0 } else { 100 })
-                        .bind(tenant)
-                        .bind(sqlx::types::Json(m))
-                        .execute(&mut *conn)
-                        .await
-                        .unwrap();
-                }
+            for (id, tenant, m) in tenant_rows() {
+                sqlx::query("INSERT INTO t VALUES ($1, $2, $3)")
+                    .bind(id)
+                    .bind(tenant)
+                    .bind(sqlx::types::Json(m))
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
             }
-            let filter = Filter::eq("owner", "u1").and(Filter::eq("n", 1));
-            let wanted = json!({"tags": ["a"]}).as_object().unwrap().clone();
-            let p = Dialect::Postgres
-                .filter(&filter, "meta")
-                .unwrap()
-                .and(Dialect::Postgres.contains(&wanted, "meta").unwrap());
+            let p = composed(Dialect::Postgres);
             let sql = format!(
                 "SELECT id FROM t WHERE tenant = $1 AND {} ORDER BY id",
                 p.sql(2)
@@ -1039,29 +1026,16 @@ fn sqlite_predicate_after_the_callers_placeholders() {
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, tenant TEXT, meta TEXT)")
             .await
             .unwrap();
-        let metas = [
-            json!({"owner": "u1", "n": 1, "tags": ["a"]}),
-            json!({"owner": "u1", "n": 1.0, "tags": ["a"]}),
-            json!({"owner": "u2", "n": 1, "tags": ["a"]}),
-            json!({"owner": "u1", "n": 1, "tags": ["b"]}),
-        ];
-        for (id, m) in metas.iter().enumerate() {
-            for tenant in ["acme", "other"] {
-                sqlx::query("INSERT INTO t VALUES (?1, ?2, ?3)")
-                    .bind(id as i64 + if tenant == "acme" { 0 } else { 100 })
-                    .bind(tenant)
-                    .bind(m.to_string())
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
+        for (id, tenant, m) in tenant_rows() {
+            sqlx::query("INSERT INTO t VALUES (?1, ?2, ?3)")
+                .bind(id)
+                .bind(tenant)
+                .bind(m.to_string())
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
-        let filter = Filter::eq("owner", "u1").and(Filter::eq("n", 1));
-        let wanted = json!({"tags": ["a"]}).as_object().unwrap().clone();
-        let p = Dialect::Sqlite
-            .filter(&filter, "meta")
-            .unwrap()
-            .and(Dialect::Sqlite.contains(&wanted, "meta").unwrap());
+        let p = composed(Dialect::Sqlite);
         let sql = format!(
             "SELECT id FROM t WHERE tenant = ?1 AND {} ORDER BY id",
             p.sql(2)
@@ -1144,32 +1118,22 @@ fn assert_too_deep(d: Dialect) {
     );
 }
 
+/// Each limit case's filter and search select its row, over every column.
+async fn assert_limits_run<D: Backend>(db: &mut D) {
+    for (f, wanted, meta) in limit_cases() {
+        let rows = db.load(&[meta, Map::new()]).await;
+        assert!(f.matches(&rows[0].1) && metadata_contains(&rows[0].1, &wanted));
+        assert_eq!(assert_selects_accepted(db, &rows, &f).await, 1);
+        assert_eq!(assert_selects_accepted(db, &rows, &wanted).await, 1);
+    }
+}
+
 #[test]
 fn sqlite_runs_the_deepest_and_widest() {
     assert_too_deep(Dialect::Sqlite);
     let rt = runtime();
-    let mut conn = sqlite(&rt);
-    rt.block_on(async {
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, meta TEXT NOT NULL, metab BLOB)")
-            .await
-            .unwrap();
-        for (f, wanted, meta) in limit_cases() {
-            let rows = lite_load(&mut conn, &[meta, Map::new()]).await;
-            assert!(f.matches(&rows[0].1) && metadata_contains(&rows[0].1, &wanted));
-            for column in ["meta", "metab"] {
-                let got = lite_select(&mut conn, |qb| {
-                    qb.push_filter(&f, column).unwrap();
-                })
-                .await;
-                assert_eq!(got, Ok(vec![0]));
-                let got = lite_select(&mut conn, |qb| {
-                    qb.push_contains(&wanted, column).unwrap();
-                })
-                .await;
-                assert_eq!(got, Ok(vec![0]));
-            }
-        }
-    });
+    let mut conn = sqlite_table(&rt);
+    rt.block_on(assert_limits_run(&mut conn));
 }
 
 #[test]
@@ -1180,20 +1144,7 @@ fn postgres_runs_the_deepest_and_widest() {
             conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, meta jsonb NOT NULL)")
                 .await
                 .unwrap();
-            for (f, wanted, meta) in limit_cases() {
-                let rows = pg_load(conn, &[meta, Map::new()]).await;
-                assert!(f.matches(&rows[0].1) && metadata_contains(&rows[0].1, &wanted));
-                let got = pg_select(conn, |qb| {
-                    qb.push_filter(&f, "meta").unwrap();
-                })
-                .await;
-                assert_eq!(got, Ok(vec![0]));
-                let got = pg_select(conn, |qb| {
-                    qb.push_contains(&wanted, "meta").unwrap();
-                })
-                .await;
-                assert_eq!(got, Ok(vec![0]));
-            }
+            assert_limits_run(conn).await;
         });
     });
 }

@@ -13,20 +13,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 
-const RSA: &str = include_str!("testdata/rsa.pem");
-const RSA_PUB: &str = include_str!("testdata/rsa.pub.pem");
-const EC: &str = include_str!("testdata/ec.pem");
-const EC_PUB: &str = include_str!("testdata/ec.pub.pem");
+#[path = "testdata/keys.rs"]
+mod keys;
+use keys::{RSA_PUB, ec_key, public_keys, rsa_key};
+
 const ISS: &str = "https://issuer.example";
 const AUD: &str = "my-api";
-
-fn rsa_key() -> EncodingKey {
-    EncodingKey::from_rsa_pem(RSA.as_bytes()).unwrap()
-}
-
-fn ec_key() -> EncodingKey {
-    EncodingKey::from_ec_pem(EC.as_bytes()).unwrap()
-}
 
 fn now_i() -> i64 {
     now() as i64
@@ -49,16 +41,11 @@ fn rs256(claims: &Value) -> String {
 
 /// A verifier with the test's RSA key (kid `rsa`) and EC key (kid `ec`).
 fn verifier() -> JwtVerifier {
-    JwtVerifier::from_keys([
-        StaticKey::rsa_pem(RSA_PUB.as_bytes())
-            .unwrap()
-            .with_kid("rsa"),
-        StaticKey::ec_pem(EC_PUB.as_bytes()).unwrap().with_kid("ec"),
-    ])
-    .issuer(ISS)
-    .audience(AUD)
-    .build()
-    .unwrap()
+    JwtVerifier::from_keys(public_keys())
+        .issuer(ISS)
+        .audience(AUD)
+        .build()
+        .unwrap()
 }
 
 fn b64(bytes: &[u8]) -> String {

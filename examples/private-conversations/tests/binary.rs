@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_private-conversations");
 
 /// The binary, started on port 0; killed if the test ends early.
 struct Running {
-    child: std::process::Child,
+    child: support::Killed,
     base: String,
     stdout: std::sync::mpsc::Receiver<String>,
     stderr: Option<std::thread::JoinHandle<String>>,
@@ -22,14 +24,16 @@ impl Running {
     }
 
     fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
-        let child = Command::new(BIN)
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = support::Killed(
+            Command::new(BIN)
+                .args(["--host", "127.0.0.1", "--port", "0"])
+                .args(args)
+                .envs(env.iter().copied())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
         let (tx, rx) = std::sync::mpsc::channel();
         // Killed and reaped on drop, also when the test fails below.
         let mut running = Running {
@@ -38,13 +42,13 @@ impl Running {
             stdout: rx,
             stderr: None,
         };
-        let mut err = running.child.stderr.take().unwrap();
+        let mut err = running.child.0.stderr.take().unwrap();
         running.stderr = Some(std::thread::spawn(move || {
             let mut text = String::new();
             let _ = std::io::Read::read_to_string(&mut err, &mut text);
             text
         }));
-        let out = running.child.stdout.take().unwrap();
+        let out = running.child.0.stdout.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
@@ -66,7 +70,7 @@ impl Running {
     fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
                 return status;
             }
             assert!(
@@ -79,23 +83,21 @@ impl Running {
 }
 
 impl Running {
-    /// SIGTERM, then everything the server wrote on stderr.
-    fn stop(mut self) -> String {
+    /// Sends SIGTERM.
+    fn terminate(&self) {
         let term = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.child.0.id().to_string()])
             .status()
             .unwrap();
         assert!(term.success());
+    }
+
+    /// SIGTERM, then everything the server wrote on stderr.
+    fn stop(mut self) -> String {
+        self.terminate();
         let status = self.wait(Duration::from_secs(15));
         assert_eq!(status.code(), Some(0));
         self.stderr.take().unwrap().join().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -104,17 +106,7 @@ async fn sigterm_finishes_a_streaming_run_then_exits_0() {
     let mut server = Running::start(&["--shutdown-grace", "20"]);
     let http = reqwest::Client::new();
     let base = server.base.clone();
-    let thread: serde_json::Value = http
-        .post(format!("{base}/threads"))
-        .bearer_auth("user1-token")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tid = thread["thread_id"].as_str().unwrap().to_owned();
+    let tid = support::new_thread(&http, &base, "user1-token").await;
     // The run starts 1.5 s after it is created: its stream is in flight when SIGTERM comes.
     let stream = tokio::spawn({
         let http = http.clone();
@@ -137,11 +129,7 @@ async fn sigterm_finishes_a_streaming_run_then_exits_0() {
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!stream.is_finished(), "the stream is still in flight");
-    let term = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    server.terminate();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // No longer accepting…
     let late = http.get(format!("{base}/ok")).send().await;
@@ -248,17 +236,7 @@ async fn logged(env: &[(&str, &str)]) -> Vec<serde_json::Value> {
     let server = Running::start_with_env(&[], env);
     let http = reqwest::Client::new();
     let base = server.base.clone();
-    let thread: serde_json::Value = http
-        .post(format!("{base}/threads"))
-        .bearer_auth("user1-token")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tid = thread["thread_id"].as_str().unwrap();
+    let tid = support::new_thread(&http, &base, "user1-token").await;
     let r = http
         .get(format!("{base}/threads/{tid}"))
         .bearer_auth("user1-token")

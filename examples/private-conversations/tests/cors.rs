@@ -10,23 +10,19 @@ use std::path::Path;
 use std::process::Command;
 
 use axum::response::Html;
-use private_conversations::{Cors, Server};
+use private_conversations::Cors;
 use serde_json::{Value, json};
-use tutorial_policy::Policy;
+
+mod support;
 
 /// Serves the API with CORS for `origins` on port 0; its base URL.
 async fn api(origins: &[&str]) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = Server::new(Policy::Scoped.build().unwrap())
-        .quiet(true)
-        .cors(Cors {
-            allow_origins: origins.iter().map(|o| o.to_string()).collect(),
-            expose_headers: vec!["content-location".into()],
-            ..Cors::default()
-        });
-    tokio::spawn(server.serve(listener, std::future::pending()));
-    base
+    support::serve(support::scoped().cors(Cors {
+        allow_origins: origins.iter().map(|o| o.to_string()).collect(),
+        expose_headers: vec!["content-location".into()],
+        ..Cors::default()
+    }))
+    .await
 }
 
 #[tokio::test]
@@ -91,10 +87,7 @@ async fn preflight_is_answered_before_authentication() {
 
 #[tokio::test]
 async fn without_cors_a_preflight_is_not_allowed() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = Server::new(Policy::Scoped.build().unwrap()).quiet(true);
-    tokio::spawn(server.serve(listener, std::future::pending()));
+    let base = support::serve(support::scoped()).await;
     let r = reqwest::Client::new()
         .request(reqwest::Method::OPTIONS, format!("{base}/threads/search"))
         .header("origin", "http://app.example")
@@ -138,16 +131,13 @@ async fn a_page_from_another_origin_reads_a_thread_in_chromium() {
     let refusing = api(&["http://elsewhere.example"]).await;
 
     let http = reqwest::Client::new();
-    let thread: Value = http
-        .post(format!("{allowed}/threads"))
-        .bearer_auth("user1-token")
-        .json(&json!({"metadata": {"title": "from the browser"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let thread = support::create_thread(
+        &http,
+        &allowed,
+        "user1-token",
+        json!({"metadata": {"title": "from the browser"}}),
+    )
+    .await;
     let tid = thread["thread_id"].as_str().unwrap().to_owned();
 
     let page = format!(

@@ -3,18 +3,13 @@
 //!
 //! The recorder is global to the process, so one test makes all the requests it counts.
 
-use private_conversations::{MetricsAccess, Server};
+use private_conversations::MetricsAccess;
 use serde_json::json;
-use tutorial_policy::Policy;
+
+mod support;
 
 async fn start(access: MetricsAccess, host: &str) -> String {
-    let listener = tokio::net::TcpListener::bind((host, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = Server::new(Policy::Scoped.build().unwrap())
-        .quiet(true)
-        .metrics(access);
-    tokio::spawn(server.serve(listener, std::future::pending()));
-    format!("http://127.0.0.1:{port}")
+    support::serve_on(host, support::scoped().metrics(access)).await
 }
 
 /// The value of the sample named `name` whose labels include every one of `labels`.
@@ -30,17 +25,7 @@ fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
 async fn metrics_count_requests_decisions_and_failures() {
     let base = start(MetricsAccess::Auto, "127.0.0.1").await;
     let http = reqwest::Client::new();
-    let thread: serde_json::Value = http
-        .post(format!("{base}/threads"))
-        .bearer_auth("user1-token")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tid = thread["thread_id"].as_str().unwrap();
+    let tid = support::new_thread(&http, &base, "user1-token").await;
     for token in ["user1-token", "user2-token"] {
         http.get(format!("{base}/threads/{tid}"))
             .bearer_auth(token)

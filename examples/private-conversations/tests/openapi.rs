@@ -1,18 +1,21 @@
 //! `/openapi.json` describes every route the server serves, and real answers match it.
 
-use private_conversations::Server;
 use private_conversations::routes::ROUTES;
 use serde_json::{Value, json};
-use tutorial_policy::Policy;
+
+mod support;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
-async fn start() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = Server::new(Policy::Scoped.build().unwrap()).quiet(true);
-    tokio::spawn(server.serve(listener, std::future::pending()));
-    base
+/// The document as served.
+async fn document(http: &reqwest::Client, base: &str) -> Value {
+    http.get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// The path with each `{param}` replaced by a well-formed id that exists nowhere.
@@ -98,16 +101,9 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), Str
 
 #[tokio::test]
 async fn every_served_route_is_described_with_its_parameters() {
-    let base = start().await;
+    let base = support::serve(support::scoped()).await;
     let http = reqwest::Client::new();
-    let doc: Value = http
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = document(&http, &base).await;
     let paths = doc["paths"].as_object().unwrap();
     for (method, path) in ROUTES {
         let op = &paths[*path][method.to_ascii_lowercase()];
@@ -189,16 +185,9 @@ async fn every_served_route_is_described_with_its_parameters() {
 
 #[tokio::test]
 async fn answers_match_the_document() {
-    let base = start().await;
+    let base = support::serve(support::scoped()).await;
     let http = reqwest::Client::new();
-    let doc: Value = http
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = document(&http, &base).await;
     let call = |method: &str, path: &str, token: Option<&str>, body: Option<Value>| {
         let mut req = http.request(
             reqwest::Method::from_bytes(method.as_bytes()).unwrap(),

@@ -12,14 +12,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod support;
 
 #[tokio::test]
 async fn an_outside_crate_serves_exactly_its_own_handlers() {
@@ -61,7 +54,7 @@ tokio = {{ version = "1", default-features = false, features = ["rt-multi-thread
         .unwrap();
     assert!(build.success(), "building the outside crate failed");
 
-    let mut child = Child(
+    let mut child = support::Killed(
         Command::new(dir.join("target/debug/my-policy-server"))
             .stdout(Stdio::piped())
             .spawn()
