@@ -201,8 +201,13 @@ async fn main() -> ExitCode {
         return usage_error(&e);
     }
     // Lines are formatted where they happen and written by a background thread; the guard
-    // flushes what is left when main returns.
-    let (writer, _flush) = tracing_appender::non_blocking(std::io::stderr());
+    // flushes what is left when main returns. The thread writes each batch of queued lines into a
+    // buffer and flushes it once the queue is empty: one write for many lines under load, every
+    // line out as soon as the server is idle.
+    let (writer, _flush) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stderr(),
+    ));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
