@@ -1125,6 +1125,15 @@ mod lite {
         } else {
             ".type = 'integer' AND "
         });
+        if matches!(&row.addr, Addr::Key(k) if k.contains('\0')) {
+            // SQLite's JSON paths stop at a NUL, so such a member has no literal to read: its
+            // number is compared as SQLite parses it, the bound text parsed the same way.
+            w.sql(a);
+            w.sql(".atom = CAST(");
+            w.bind(Bind::Text(n.to_string()));
+            w.sql(" AS REAL)");
+            return;
+        }
         literal(w, row);
         if n.as_f64() == Some(0.0) {
             w.sql(" IN (");
