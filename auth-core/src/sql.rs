@@ -93,6 +93,8 @@
 //!   place off). Spellings that `serde_json` never writes differ: a float written another way
 //!   (`1.50`, `1E2`) matches no float of a filter, `-0` counts as the integer `0`, and an
 //!   integer literal beyond `u64` matches no filter (`serde_json` reads the last two as floats).
+//!   Under an object member whose key holds a NUL (SQLite's JSON paths stop there), a number is
+//!   compared as SQLite reads it instead, so such a float is one unit in the last place lenient.
 //!
 //! Floats compare as written, exactly: `serde_json`'s default reader can itself be one unit in
 //! the last place off for a long decimal (its `float_roundtrip` feature reads exactly), which
