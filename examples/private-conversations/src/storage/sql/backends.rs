@@ -852,3 +852,274 @@ async fn postgres_refuses_a_newer_schema_and_hides_passwords() {
     assert!(err.message.contains("newer"), "{err}");
     db.drop_db().await;
 }
+
+/// The differential test: the same generated operations on memory, SQLite and PostgreSQL give
+/// every user the same answers (ids in order and totals), with searches by metadata
+/// containment, values, status, ids, sort column and direction, limit and offset.
+mod differential {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+    use super::*;
+    use crate::util::format_rfc3339;
+
+    const USERS: usize = 3;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create(usize, Object),
+        Update(usize, usize, Object, Option<Value>, Option<&'static str>),
+        Delete(usize, usize),
+        Search {
+            user: usize,
+            wanted: Option<Object>,
+            values: Option<Object>,
+            status: Option<&'static str>,
+            ids: Option<Vec<usize>>,
+            sort: Column,
+            limit: usize,
+            offset: usize,
+            descending: bool,
+        },
+    }
+
+    impl Op {
+        fn user(&self) -> usize {
+            match self {
+                Op::Create(u, _) | Op::Update(u, ..) | Op::Delete(u, _) => *u,
+                Op::Search { user, .. } => *user,
+            }
+        }
+    }
+
+    /// Values where containment, equality and number types differ.
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => Just(json!("x")),
+            3 => Just(json!(["x"])),
+            1 => Just(json!("y")),
+            1 => Just(json!(["x", "y"])),
+            1 => Just(json!([["x"], "y"])),
+            1 => Just(json!(1)),
+            1 => Just(json!(1.0)),
+            1 => Just(json!(1.5)),
+            1 => Just(json!([1])),
+            1 => Just(json!(true)),
+            1 => Just(json!(null)),
+            1 => Just(json!({"x": 1})),
+            1 => Just(json!({"x": {"y": [1, "x"]}})),
+            1 => Just(json!("quote\" 'and\\ percent% _")),
+        ]
+    }
+
+    fn object(min: usize) -> impl Strategy<Value = Object> {
+        proptest::collection::btree_map(
+            prop_oneof![3 => Just("project"), 1 => Just("tagz"), 1 => Just("x")],
+            value(),
+            min..3,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let user = 0..USERS;
+        let status = proptest::option::weighted(0.3, prop_oneof![Just("idle"), Just("busy")]);
+        prop_oneof![
+            3 => (user.clone(), object(0)).prop_map(|(u, m)| Op::Create(u, m)),
+            2 => (
+                user.clone(),
+                0..8usize,
+                object(0),
+                proptest::option::weighted(0.5, object(0).prop_map(Value::Object)),
+                status.clone(),
+            )
+                .prop_map(|(u, i, m, v, s)| Op::Update(u, i, m, v, s)),
+            1 => (user.clone(), 0..8usize).prop_map(|(u, i)| Op::Delete(u, i)),
+            4 => (
+                user,
+                proptest::option::weighted(0.6, object(1)),
+                proptest::option::weighted(0.2, object(1)),
+                status,
+                proptest::option::weighted(0.2, proptest::collection::vec(0..60usize, 0..6)),
+                prop_oneof![
+                    Just(Column::CreatedAt),
+                    Just(Column::UpdatedAt),
+                    Just(Column::Id),
+                    Just(Column::Status)
+                ],
+                0..6usize,
+                0..3usize,
+                any::<bool>(),
+            )
+                .prop_map(
+                    |(user, wanted, values, status, ids, sort, limit, offset, descending)| {
+                        Op::Search {
+                            user,
+                            wanted,
+                            values,
+                            status,
+                            ids,
+                            sort,
+                            limit,
+                            offset,
+                            descending,
+                        }
+                    }
+                ),
+        ]
+    }
+
+    /// Runs `ops` of case `case` on `store`; each answer in order.
+    async fn answers(store: &Storage, case: u64, ops: &[Op]) -> Vec<(usize, Vec<String>, usize)> {
+        let owner = |u: usize| format!("c{case}-u{u}");
+        let scopes: Vec<Scope> = (0..USERS)
+            .map(|u| Scope::for_tests(Some(Filter::eq("owner", owner(u)))))
+            .collect();
+        let id = |at: usize| format!("c{case}-t{at:04}");
+        let mut mine: Vec<Vec<String>> = vec![Vec::new(); USERS];
+        let mut out = Vec::new();
+        for (at, op) in ops.iter().enumerate() {
+            let u = op.user();
+            let scope = &scopes[u];
+            // Times fixed by the operation's place: every backend sorts the same.
+            let time = format_rfc3339(1_700_000_000 + at as u64, 0);
+            match op {
+                Op::Create(_, m) => {
+                    let mut m = m.clone();
+                    m.insert("owner".into(), owner(u).into());
+                    let mut t = new_thread(id(at), m);
+                    t.created_at = time.clone();
+                    t.updated_at = time;
+                    store
+                        .threads
+                        .insert(t, IfExists::Raise, scope)
+                        .await
+                        .unwrap();
+                    mine[u].push(id(at));
+                }
+                Op::Update(_, i, patch, values, status) => {
+                    // Another user's thread, now and then: hidden, so untouched.
+                    let target = if i % 3 == 0 {
+                        mine[(u + 1) % USERS].first().cloned()
+                    } else {
+                        mine[u].get(i % mine[u].len().max(1)).cloned()
+                    };
+                    if let Some(target) = target {
+                        let (patch, values, status) = (patch.clone(), values.clone(), *status);
+                        let change: Modifier<'_, Thread> = Box::new(move |t| {
+                            t.metadata.extend(patch);
+                            if let Some(v) = values {
+                                t.values = Values::from_json(v);
+                            }
+                            if let Some(s) = status {
+                                t.status = s.into();
+                            }
+                            t.updated_at = time;
+                            Ok(())
+                        });
+                        let done = store.threads.modify(&target, scope, change).await.unwrap();
+                        out.push((u, done.into_iter().map(|t| t.thread_id).collect(), 0));
+                    }
+                }
+                Op::Delete(_, i) => {
+                    if !mine[u].is_empty() {
+                        let at = i % mine[u].len();
+                        let target = mine[u].remove(at);
+                        let gone = store.threads.remove(&target, scope).await.unwrap();
+                        out.push((u, gone.into_iter().map(|t| t.thread_id).collect(), 0));
+                    }
+                }
+                Op::Search {
+                    wanted,
+                    values,
+                    status,
+                    ids,
+                    sort,
+                    limit,
+                    offset,
+                    descending,
+                    ..
+                } => {
+                    let ids: Option<Vec<String>> =
+                        ids.as_ref().map(|ids| ids.iter().map(|&i| id(i)).collect());
+                    let mut conditions = Vec::new();
+                    if let Some(s) = status {
+                        conditions.push(Condition::Equals(Column::Status, (*s).into()));
+                    }
+                    if let Some(v) = values {
+                        conditions.push(Condition::ValuesContain(v.clone()));
+                    }
+                    let page = store
+                        .threads
+                        .search(Query {
+                            metadata: wanted.as_ref(),
+                            ids: ids.as_deref(),
+                            conditions,
+                            sort: *sort,
+                            limit: *limit,
+                            offset: *offset,
+                            descending: *descending,
+                            ..Query::new(scope)
+                        })
+                        .await
+                        .unwrap();
+                    let got = page.items.iter().map(|t| t.thread_id.clone()).collect();
+                    out.push((u, got, page.total));
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_sqlite_and_postgres_answer_alike() {
+        let file = TempFile::new();
+        let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
+        let pg = PgDb::create().await;
+        let postgres = match &pg {
+            Some(db) => Some(Storage::connect(&db.url).await.expect("postgres")),
+            None => None,
+        };
+        let cases: u32 = std::env::var("SQL_DIFF_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(48);
+        let rt = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut runner = TestRunner::new(Config {
+                cases,
+                failure_persistence: None,
+                ..Config::default()
+            });
+            let case = std::sync::atomic::AtomicU64::new(0);
+            runner.run(&proptest::collection::vec(op(), 1..40), |ops| {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let memory = Storage::in_memory();
+                let expected = rt.block_on(answers(&memory, n, &ops));
+                let lite = rt.block_on(answers(&sqlite, n, &ops));
+                if lite != expected {
+                    return Err(TestCaseError::fail(format!(
+                        "sqlite: {lite:?}\nmemory: {expected:?}"
+                    )));
+                }
+                if let Some(pg) = &postgres {
+                    let got = rt.block_on(answers(pg, n, &ops));
+                    if got != expected {
+                        return Err(TestCaseError::fail(format!(
+                            "postgres: {got:?}\nmemory: {expected:?}"
+                        )));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+        .expect("the runner");
+        if let Some(db) = pg {
+            db.drop_db().await;
+        }
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}
