@@ -826,6 +826,88 @@ async fn sqlite_refuses_what_it_cannot_open() {
 }
 
 #[tokio::test]
+async fn sqlite_refuses_a_file_locked_by_another() {
+    let file = TempFile::new();
+    drop(Storage::connect(&file.url()).await.unwrap());
+    // Another process's exclusive lock, held by a connection of our own.
+    let mut other = sqlx::SqliteConnection::connect(&file.url()).await.unwrap();
+    sqlx::raw_sql("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let err = Storage::connect(&file.url()).await.err().expect("refused");
+    assert!(err.message.contains("locked by another process"), "{err}");
+    assert!(err.message.starts_with(&file.url()), "{err}");
+    drop(other);
+}
+
+/// Concurrent changes to one row lose nothing: each finds the row, changes it and writes it
+/// back in one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_lose_nothing() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        s.threads
+            .insert(
+                thread("c", json!({"owner": "a", "n": 0})),
+                IfExists::Raise,
+                &sys,
+            )
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let scope = owner("a");
+                    if i % 2 == 0 {
+                        let change: Modifier<'_, Thread> = Box::new(|t| {
+                            let n = t.metadata["n"].as_i64().unwrap_or(0);
+                            t.metadata.insert("n".into(), (n + 1).into());
+                            Ok(())
+                        });
+                        s.threads
+                            .modify("c", &scope, change)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                    } else {
+                        let change: ThreadChange<'_> = Box::new(|tx| {
+                            let n = tx.thread.metadata["n"].as_i64().unwrap_or(0);
+                            tx.thread.metadata.insert("n".into(), (n + 1).into());
+                            tx.push_checkpoint(
+                                Values::from_json(json!({"n": n + 1})),
+                                Object::new(),
+                            );
+                            Ok(())
+                        });
+                        s.threads
+                            .transact("c", &scope, change)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let t = s.threads.get("c", &sys).await.unwrap().unwrap();
+        assert_eq!(t.metadata["n"], json!(16), "{name}");
+        let page = HistoryPage {
+            limit: 100,
+            ..HistoryPage::default()
+        };
+        let history = s.threads.history("c", &sys, page).await.unwrap().unwrap();
+        assert_eq!(history.len(), 8, "{name}");
+        let steps: Vec<i64> = history.iter().map(|c| crate::storage::step_of(c)).collect();
+        assert_eq!(steps, (-1..7).rev().collect::<Vec<_>>(), "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn postgres_refuses_a_newer_schema_and_hides_passwords() {
     let err = Storage::connect("postgres://someone:s3cretpw@127.0.0.1:1/nothing")
         .await

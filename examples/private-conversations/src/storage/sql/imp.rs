@@ -1194,20 +1194,16 @@ impl ItemStore for SqlItems {
         value: Object,
     ) -> Result<Option<Item>, ApiError> {
         let (ns, cuts) = encode_namespace(&namespace);
-        let mut tx = begin(&self.pool).await?;
         let at = now();
-        let created_at = match Self::probe(&mut tx, scope, &ns, &key).await? {
-            Some((_, false)) => return Ok(None),
-            Some((created, true)) => created,
-            None => at.clone(),
-        };
-        let item = Item {
+        let mut item = Item {
             namespace,
             key,
             value,
-            created_at,
+            created_at: at.clone(),
             updated_at: at,
         };
+        // One statement: a new item is inserted; an existing one is replaced only where the
+        // scope admits it as it is (the filter reads the stored row), keeping its `created_at`.
         let mut qb = Qb::new(
             "INSERT INTO store_items (ns, key, namespace, depth, cuts, value, created_at, \
              updated_at) VALUES (",
@@ -1225,8 +1221,20 @@ impl ItemStore for SqlItems {
             ") ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, \
              updated_at = excluded.updated_at",
         );
-        qb.build().execute(&mut *tx).await.map_err(db_error)?;
-        commit(tx).await?;
+        if let Some(f) = scope.filter() {
+            qb.push(" WHERE ");
+            qb.push_filter(f, STORE_VIEW).map_err(filter_error)?;
+        }
+        qb.push(" RETURNING created_at");
+        let row = qb
+            .build()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        item.created_at = text(&row, "created_at")?;
         Ok(Some(item))
     }
 
