@@ -1153,6 +1153,213 @@ mod differential {
         out
     }
 
+    #[derive(Debug, Clone)]
+    enum StoreOp {
+        Put(usize, usize, Vec<&'static str>, &'static str, Object),
+        Delete(usize, usize, Vec<&'static str>, &'static str),
+        Get(usize, usize, Vec<&'static str>, &'static str),
+        Search(usize, usize, Option<Object>, Vec<&'static str>),
+        List {
+            user: usize,
+            prefix: usize,
+            suffix: Vec<&'static str>,
+            depth: Option<usize>,
+            limit: usize,
+            offset: usize,
+        },
+    }
+
+    fn labels() -> impl Strategy<Value = Vec<&'static str>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("a b"),
+                Just("%_"),
+                Just("x\u{1}y")
+            ],
+            0..3,
+        )
+    }
+
+    fn store_op() -> impl Strategy<Value = StoreOp> {
+        let user = 0..USERS;
+        // Whose namespace an operation addresses: mostly the user's own.
+        let whose = 0..USERS + 2;
+        let key = prop_oneof![Just("k1"), Just("k2")];
+        let words = proptest::collection::vec(prop_oneof![Just("hello"), Just("x")], 0..2);
+        prop_oneof![
+            4 => (user.clone(), whose.clone(), labels(), key.clone(), object(0))
+                .prop_map(|(u, w, l, k, v)| StoreOp::Put(u, w, l, k, v)),
+            1 => (user.clone(), whose.clone(), labels(), key.clone())
+                .prop_map(|(u, w, l, k)| StoreOp::Delete(u, w, l, k)),
+            1 => (user.clone(), whose.clone(), labels(), key)
+                .prop_map(|(u, w, l, k)| StoreOp::Get(u, w, l, k)),
+            2 => (user.clone(), 0..3usize, proptest::option::weighted(0.4, object(1)), words)
+                .prop_map(|(u, p, f, w)| StoreOp::Search(u, p, f, w)),
+            2 => (
+                user,
+                0..3usize,
+                proptest::collection::vec(prop_oneof![Just("a"), Just("b")], 0..2),
+                proptest::option::of(1..4usize),
+                1..5usize,
+                0..3usize,
+            )
+                .prop_map(|(user, prefix, suffix, depth, limit, offset)| StoreOp::List {
+                    user,
+                    prefix,
+                    suffix,
+                    depth,
+                    limit,
+                    offset,
+                }),
+        ]
+    }
+
+    /// Runs the store operations `ops` of case `case`; each answer, as text.
+    async fn store_answers(store: &Storage, case: u64, ops: &[StoreOp]) -> Vec<String> {
+        let owner = |u: usize| format!("s{case}-u{u}");
+        let scopes: Vec<Scope> = (0..USERS)
+            .map(|u| Scope::for_tests(Some(Filter::contains("namespace", owner(u)))))
+            .collect();
+        let place = |whose: usize, labels: &[&str]| {
+            let mut ns = vec![format!("s{case}"), owner(whose)];
+            ns.extend(labels.iter().map(|l| (*l).to_owned()));
+            ns
+        };
+        let prefix_of = |u: usize, p: usize| match p {
+            0 => vec![format!("s{case}")],
+            1 => vec![format!("s{case}"), owner(u)],
+            _ => vec![format!("s{case}"), owner(u), "a".to_owned()],
+        };
+        let mut out = Vec::new();
+        for op in ops {
+            let answer = match op {
+                StoreOp::Put(u, w, l, k, v) => {
+                    let put = store
+                        .items
+                        .put(&scopes[*u], place(*w, l), (*k).into(), v.clone());
+                    format!(
+                        "{:?}",
+                        put.await.unwrap().map(|i| (i.namespace, i.key, i.value))
+                    )
+                }
+                StoreOp::Delete(u, w, l, k) => {
+                    format!(
+                        "{:?}",
+                        store
+                            .items
+                            .delete(&scopes[*u], &place(*w, l), k)
+                            .await
+                            .unwrap()
+                    )
+                }
+                StoreOp::Get(u, w, l, k) => {
+                    let got = store
+                        .items
+                        .get(&scopes[*u], &place(*w, l), k)
+                        .await
+                        .unwrap();
+                    format!("{:?}", got.map(|i| (i.namespace, i.key, i.value)))
+                }
+                StoreOp::Search(u, p, filter, words) => {
+                    let search = ItemSearch {
+                        filter: filter.clone(),
+                        words: words.iter().map(|w| (*w).to_owned()).collect(),
+                    };
+                    let found = store
+                        .items
+                        .search(&scopes[*u], &prefix_of(*u, *p), &search, 100, 0)
+                        .await
+                        .unwrap();
+                    // Newest first, and times are the backends' own: compared as a set.
+                    let mut found: Vec<String> = found
+                        .iter()
+                        .map(|i| format!("{:?}/{}", i.namespace, i.key))
+                        .collect();
+                    found.sort();
+                    format!("{found:?}")
+                }
+                StoreOp::List {
+                    user,
+                    prefix,
+                    suffix,
+                    depth,
+                    limit,
+                    offset,
+                } => {
+                    let suffix: Vec<String> = suffix.iter().map(|l| (*l).to_owned()).collect();
+                    let listed = store
+                        .items
+                        .list_namespaces(
+                            &scopes[*user],
+                            &prefix_of(*user, *prefix),
+                            &suffix,
+                            *depth,
+                            *limit,
+                            *offset,
+                        )
+                        .await
+                        .unwrap();
+                    format!("{listed:?}")
+                }
+            };
+            out.push(answer);
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn store_answers_alike() {
+        let file = TempFile::new();
+        let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
+        let pg = PgDb::create().await;
+        let postgres = match &pg {
+            Some(db) => Some(Storage::connect(&db.url).await.expect("postgres")),
+            None => None,
+        };
+        let cases: u32 = std::env::var("SQL_DIFF_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(48);
+        let rt = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut runner = TestRunner::new(Config {
+                cases,
+                failure_persistence: None,
+                ..Config::default()
+            });
+            let case = std::sync::atomic::AtomicU64::new(0);
+            runner.run(&proptest::collection::vec(store_op(), 1..40), |ops| {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let expected = rt.block_on(store_answers(&Storage::in_memory(), n, &ops));
+                let lite = rt.block_on(store_answers(&sqlite, n, &ops));
+                if lite != expected {
+                    return Err(TestCaseError::fail(format!(
+                        "sqlite: {lite:?}\nmemory: {expected:?}"
+                    )));
+                }
+                if let Some(pg) = &postgres {
+                    let got = rt.block_on(store_answers(pg, n, &ops));
+                    if got != expected {
+                        return Err(TestCaseError::fail(format!(
+                            "postgres: {got:?}\nmemory: {expected:?}"
+                        )));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+        .expect("the runner");
+        if let Some(db) = pg {
+            db.drop_db().await;
+        }
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memory_sqlite_and_postgres_answer_alike() {
         let file = TempFile::new();
