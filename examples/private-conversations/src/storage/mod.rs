@@ -1,7 +1,15 @@
 //! Storage behind traits: [`Collection`] for assistants and crons, [`ThreadStore`] for threads
 //! with their checkpoints and runs, [`ItemStore`] for the long-term store. [`memory`] keeps
-//! everything in memory; a database backend implements the same traits, one table per kind
-//! (threads, checkpoints, runs, assistants, crons, store items).
+//! everything in memory; [`sql`] implements the same traits on SQLite and PostgreSQL, one table
+//! per kind (threads, checkpoints, runs, assistants, crons, store items), with every filter in
+//! the SQL (its module documents the schema and the time encoding). [`Storage::connect`] picks
+//! the backend from a URL.
+//!
+//! Searches are data, not closures ([`Query`] with [`Condition`]s and a sort [`Column`];
+//! [`ItemSearch`]), so that a database evaluates them in its query; every backend gives the same
+//! answers (metadata containment is PostgreSQL's `@>`, as [`auth::sql::metadata_contains`]
+//! documents; text sorts by code point). Operations that reach a database return
+//! `Result<_, ApiError>`: a database that fails answers 503 `database unavailable`.
 //!
 //! Every operation on a user-visible resource takes the [`Scope`] that authorization produced
 //! (or a named [`Scope::system`]) and applies its filter **inside** the operation that finds the

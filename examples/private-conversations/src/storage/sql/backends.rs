@@ -935,6 +935,42 @@ async fn postgres_refuses_a_newer_schema_and_hides_passwords() {
     db.drop_db().await;
 }
 
+/// A database lost while serving: every operation answers 503 `database unavailable` (no
+/// panic, no SQL, no password), and nothing is reported as absent.
+#[tokio::test]
+async fn a_lost_database_answers_503() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let s = Storage::connect(&db.url).await.unwrap();
+    let sys = system();
+    s.threads
+        .insert(thread("t", json!({"owner": "a"})), IfExists::Raise, &sys)
+        .await
+        .unwrap();
+    let admin = db.admin.clone();
+    let name = db.name.clone();
+    db.drop_db().await;
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+    assert!(exists.is_none(), "the database is gone");
+    let errors = [
+        s.threads.get("t", &sys).await.err(),
+        s.threads.search(Query::new(&sys)).await.err(),
+        s.threads.remove("t", &sys).await.err(),
+        s.items.get(&sys, &["n".to_owned()], "k").await.err(),
+    ];
+    for e in errors {
+        let e = e.expect("an error, not an answer");
+        assert_eq!(e.status, 503);
+        assert_eq!(e.detail, "database unavailable");
+    }
+}
+
 /// The differential test: the same generated operations on memory, SQLite and PostgreSQL give
 /// every user the same answers (ids in order and totals), with searches by metadata
 /// containment, values, status, ids, sort column and direction, limit and offset.

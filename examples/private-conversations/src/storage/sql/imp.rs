@@ -240,6 +240,8 @@ trait Table: Record + Sized {
     const COLS: &'static [(&'static str, bool)];
     /// The column of a search's values condition, if this kind has values.
     const VALUES: Option<&'static str> = None;
+    /// Whether other tables hold part of the resource ([`Table::load_extra`] reads them).
+    const EXTRA: bool = false;
 
     /// The SQL column of a search column.
     fn sql_column(c: Column) -> Option<&'static str>;
@@ -434,6 +436,23 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
     }
 
     async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
+        if !T::EXTRA {
+            // One row, one statement: no transaction needed.
+            let mut qb = Qb::new(format!(
+                "SELECT {} FROM {} WHERE {} = ",
+                select_list(T::COLS),
+                T::TABLE,
+                T::ID
+            ));
+            qb.push_bind(id.to_owned());
+            push_scope(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
+            let row = qb
+                .build()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+            return row.as_ref().map(T::from_row).transpose();
+        }
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let Some(mut found) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
@@ -624,6 +643,7 @@ impl Table for Assistant {
     const TABLE: &'static str = "assistants";
     const ID: &'static str = "assistant_id";
     const COLS: &'static [(&'static str, bool)] = ASSISTANT_COLS;
+    const EXTRA: bool = true;
 
     fn sql_column(c: Column) -> Option<&'static str> {
         match c {
