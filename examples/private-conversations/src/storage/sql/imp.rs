@@ -1,7 +1,8 @@
 // The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
-// `Db`, `MIGRATIONS`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`, `STORE_VIEW`,
-// `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds only trusted
-// names.
+// `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`,
+// `STORE_VIEW`, `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds
+// only trusted names. One text, compiled once per database with that database's concrete types
+// (sqlx's generic bounds over both would say less than the two concrete copies).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,11 +73,9 @@ fn latest_version() -> i64 {
 /// Applies the migrations the database lacks, in one transaction; refuses a newer schema.
 async fn migrate(pool: &Pool<Db>) -> Result<(), MigrateError> {
     let mut tx = pool.begin_with(BEGIN).await?;
-    if JSON_IN == "::jsonb" {
+    if let Some(lock) = MIGRATION_LOCK {
         // Replicas starting together: one applies the migrations, the others then see them.
-        sqlx::query("SELECT pg_advisory_xact_lock(7274230751)")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(lock).execute(&mut *tx).await?;
     }
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS pc_schema (version BIGINT NOT NULL)")
         .execute(&mut *tx)

@@ -14,6 +14,8 @@ type Db = sqlx::Sqlite;
 
 /// The schema's migrations, in order: (version, SQL).
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_init.sql"))];
+/// What serializes the migrations of servers starting together (`BEGIN IMMEDIATE` does here).
+const MIGRATION_LOCK: Option<&str> = None;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
 /// Appended to a placeholder that binds JSON text.
