@@ -2,7 +2,6 @@
 //! with `BEGIN IMMEDIATE`, so that "find with the filter, then change" holds the write lock from
 //! the start. JSON is stored as text and filters are rendered by [`auth::sql::Dialect::Sqlite`].
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -63,8 +62,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     if path.is_empty() {
         return Err(storage_error(url, "no file named", None));
     }
-    let options = SqliteConnectOptions::from_str("sqlite:")
-        .map_err(|e| storage_error(url, "invalid options", Some(&e)))?
+    let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
