@@ -76,6 +76,27 @@ pub fn wanted(metadata: &Object, wanted: Option<&Object>) -> bool {
     wanted.is_none_or(|w| auth::sql::metadata_contains(metadata, w))
 }
 
+/// How deeply `v` nests arrays and objects (a scalar: 0).
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A caller's containment search (metadata, values, a store filter) that every backend can
+/// run: 422 when a value nests arrays and objects deeper than [`auth::sql::MAX_VALUE_DEPTH`],
+/// as a database backend answers (so that memory answers the same).
+pub fn check_search(wanted: Option<&Object>) -> Result<(), ApiError> {
+    match wanted {
+        Some(w) if w.values().any(|v| depth(v) > auth::sql::MAX_VALUE_DEPTH) => Err(
+            ApiError::invalid(format!("invalid search: {}", auth::sql::SqlError::TooDeep)),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Whether `metadata` passes the scope's filter and the caller's own metadata filter.
 pub fn visible(metadata: &Object, scope: &Scope, wanted_metadata: Option<&Object>) -> bool {
     scope.admits(metadata) && wanted(metadata, wanted_metadata)

@@ -935,6 +935,59 @@ async fn postgres_refuses_a_newer_schema_and_hides_passwords() {
     db.drop_db().await;
 }
 
+/// A search nested deeper than a database renders is 422 on every backend, never an answer on
+/// one and an error on another.
+#[tokio::test]
+async fn too_deep_searches_are_refused_alike() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        let mut deep = json!(1);
+        for _ in 0..=auth::sql::MAX_VALUE_DEPTH {
+            deep = json!([deep]);
+        }
+        let wanted = meta(json!({"a": deep}));
+        let q = Query {
+            metadata: Some(&wanted),
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.threads.search(q).await.unwrap_err().status, 422, "{name}");
+        let q = Query {
+            conditions: vec![Condition::ValuesContain(wanted.clone())],
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.threads.search(q).await.unwrap_err().status, 422, "{name}");
+        let search = ItemSearch {
+            filter: Some(wanted.clone()),
+            words: Vec::new(),
+        };
+        let e = s.items.search(&sys, &[], &search, 10, 0).await.unwrap_err();
+        assert_eq!(e.status, 422, "{name}");
+        s.threads
+            .insert(thread("d", json!({})), IfExists::Raise, &sys)
+            .await
+            .unwrap();
+        let page = HistoryPage {
+            limit: 1,
+            before: None,
+            metadata: Some(&wanted),
+        };
+        let e = s.threads.history("d", &sys, page).await.unwrap_err();
+        assert_eq!(e.status, 422, "{name}");
+        // One level less is a search like any other.
+        let mut shallow = json!(1);
+        for _ in 0..auth::sql::MAX_VALUE_DEPTH {
+            shallow = json!([shallow]);
+        }
+        let wanted = meta(json!({"a": shallow}));
+        let q = Query {
+            metadata: Some(&wanted),
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.threads.search(q).await.unwrap().total, 0, "{name}");
+    })
+    .await;
+}
+
 /// A database lost while serving: every operation answers 503 `database unavailable` (no
 /// panic, no SQL, no password), and nothing is reported as absent.
 #[tokio::test]

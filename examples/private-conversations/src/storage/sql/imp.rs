@@ -1041,6 +1041,8 @@ impl ThreadStore for Threads {
         scope: &Scope,
         page: HistoryPage<'_>,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
+        // Refused before the thread is looked for, as in memory.
+        crate::storage::check_search(page.metadata)?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         if Self::find(&mut tx, id, scope, false).await?.is_none() {
             return Ok(None);
