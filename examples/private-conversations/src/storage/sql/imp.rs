@@ -1,6 +1,6 @@
 // The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
 // `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`,
-// `STORE_VIEW`, `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds
+// `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds
 // only trusted names. One text, compiled once per database with that database's concrete types
 // (sqlx's generic bounds over both would say less than the two concrete copies).
 
@@ -103,7 +103,8 @@ fn storage(pool: Pool<Db>) -> Storage {
         threads: Arc::new(SqlCollection::<Thread>::new(pool.clone())),
         assistants: Arc::new(SqlCollection::<Assistant>::new(pool.clone())),
         crons: Arc::new(SqlCollection::<Cron>::new(pool.clone())),
-        items: Arc::new(SqlItems { pool }),
+        items: Arc::new(SqlItems { pool: pool.clone() }),
+        database: Some(DATABASE(pool)),
     }
 }
 

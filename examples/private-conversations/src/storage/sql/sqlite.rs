@@ -15,6 +15,8 @@ type Db = sqlx::Sqlite;
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_init.sql"))];
 /// What serializes the migrations of servers starting together (`BEGIN IMMEDIATE` does here).
 const MIGRATION_LOCK: Option<&str> = None;
+/// The handle on this database that [`Storage::database`] gives.
+const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Sqlite;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
 /// Appended to a placeholder that binds JSON text.
