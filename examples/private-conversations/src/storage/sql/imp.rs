@@ -1,8 +1,9 @@
 // The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
-// `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`,
-// `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds
-// only trusted names. One text, compiled once per database with that database's concrete types
-// (sqlx's generic bounds over both would say less than the two concrete copies).
+// `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `READ_BEGIN`, `JSON_IN`, `JSON_OUT`,
+// `FOR_UPDATE`, `HOLDS`, `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`.
+// Every value is bound; the SQL text holds only trusted names. One text, compiled once per
+// database with that database's concrete types (sqlx's generic bounds over both would say less
+// than the two concrete copies).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -233,6 +234,13 @@ async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
     Err(e)
 }
 
+/// A transaction that only reads, and sees one snapshot throughout (PostgreSQL's default, read
+/// committed, gives each statement its own: a thread and its checkpoint could be read from
+/// either side of a change).
+async fn read(pool: &Pool<Db>) -> Result<Tx, ApiError> {
+    pool.begin_with(READ_BEGIN).await.map_err(db_error)
+}
+
 async fn commit(tx: Tx) -> Result<(), ApiError> {
     tx.commit().await.map_err(db_error)
 }
@@ -461,7 +469,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
                 .map_err(db_error)?;
             return row.as_ref().map(T::from_row).transpose();
         }
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         let Some(mut found) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
         };
@@ -486,7 +494,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
             return abort(tx, e).await;
         }
         if changed.id() != id {
-            return Err(ApiError::internal("a change may not alter the id"));
+            return abort(tx, ApiError::internal("a change may not alter the id")).await;
         }
         Self::update_row(&mut tx, &changed).await?;
         changed.save_extra(&mut tx, Some(&old)).await?;
@@ -517,7 +525,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         let sort = column_of::<T>(query.sort)?;
         let mut count = Qb::new(format!("SELECT COUNT(*) AS n FROM {}", T::TABLE));
         Self::push_where(&mut count, &query)?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         let row = count
             .build()
             .fetch_one(&mut *tx)
@@ -1021,7 +1029,7 @@ impl ThreadStore for Threads {
         }
         let appended = ttx.into_appended();
         if thread.thread_id != id {
-            return Err(ApiError::internal("a change may not alter the id"));
+            return abort(tx, ApiError::internal("a change may not alter the id")).await;
         }
         Self::update_row(&mut tx, &thread).await?;
         Self::save_runs(&mut tx, id, &old_runs, &runs).await?;
@@ -1039,7 +1047,7 @@ impl ThreadStore for Threads {
         scope: &Scope,
         checkpoint_id: Option<&str>,
     ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         let Some(thread) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
         };
@@ -1056,7 +1064,7 @@ impl ThreadStore for Threads {
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
         // Refused before the thread is looked for, as in memory.
         crate::storage::check_search(page.metadata)?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         if Self::find(&mut tx, id, scope, false).await?.is_none() {
             return Ok(None);
         }

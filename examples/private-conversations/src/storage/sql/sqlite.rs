@@ -19,6 +19,8 @@ const MIGRATION_LOCK: Option<&str> = None;
 const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Sqlite;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
+/// How a transaction that only reads begins: one snapshot for all its statements.
+const READ_BEGIN: &str = "BEGIN";
 /// Appended to a placeholder that binds JSON text.
 const JSON_IN: &str = "";
 /// Appended to a JSON column read back as text.
