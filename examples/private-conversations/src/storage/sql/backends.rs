@@ -119,9 +119,18 @@ where
     let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
     scenario("sqlite", sqlite).await;
     if let Some(db) = PgDb::create().await {
-        let pg = Storage::connect(&db.url).await.expect("postgres");
-        scenario("postgres", pg).await;
+        use futures_util::FutureExt as _;
+        // The database is dropped even when the scenario fails.
+        let ran = std::panic::AssertUnwindSafe(async {
+            let pg = Storage::connect(&db.url).await.expect("postgres");
+            scenario("postgres", pg).await;
+        })
+        .catch_unwind()
+        .await;
         db.drop_db().await;
+        if let Err(panic) = ran {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 
