@@ -31,7 +31,18 @@ struct Args {
     /// the anonymous user and every event is allowed.
     #[arg(long, env = "AUTH", value_enum, default_value_t = OnOff::On)]
     auth: OnOff,
-    /// Start with this many threads, owned in turn by user1 … user{--seed-users}.
+    /// Where conversations are kept: `sqlite:PATH` (one file, created if missing),
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` (one database for one or several replicas), or
+    /// `memory` (lost at exit; for tests and benchmarks).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:private-conversations.db",
+        hide_env_values = true
+    )]
+    database: String,
+    /// Start with this many threads, owned in turn by user1 … user{--seed-users} (threads already
+    /// in the database with the same ids are kept).
     #[arg(long, env = "SEED_THREADS", default_value_t = 0)]
     seed_threads: u64,
     /// How many users own the seeded threads.
@@ -242,9 +253,23 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let storage = Storage::in_memory();
+    let database = mask_password(&args.database);
+    let storage = match Storage::connect(&args.database).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: cannot open the database {database}: {}",
+                one_line(&scrub(&e.to_string(), &args.database))
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("database: {database}");
     if let Err(e) = seed(&storage, args.seed_threads, args.seed_users).await {
-        eprintln!("error: {e}");
+        eprintln!(
+            "error: seeding {database}: {}",
+            one_line(&scrub(&e, &args.database))
+        );
         return ExitCode::FAILURE;
     }
     if args.seed_threads > 0 {
@@ -317,4 +342,110 @@ fn nonempty(list: Vec<String>) -> Vec<String> {
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
         .collect()
+}
+
+/// `url` with its password (`user:PASSWORD@` or a `password=` parameter) shown as `***`, as it
+/// may appear in logs and error messages.
+fn mask_password(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(end);
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{host}"),
+                    None => authority.to_owned(),
+                },
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => head.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// The passwords written in `url` (in its user info or a `password=` parameter).
+fn passwords(url: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let (head, query) = url.split_once('?').unwrap_or((url, ""));
+    if let Some((_, rest)) = head.split_once("://") {
+        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+        {
+            found.push(password);
+        }
+    }
+    for param in query.split('&') {
+        if let Some((k, v)) = param.split_once('=')
+            && k.eq_ignore_ascii_case("password")
+        {
+            found.push(v);
+        }
+    }
+    found.retain(|p| !p.is_empty());
+    found
+}
+
+/// `message` with every password of `url` and the whole unmasked `url` replaced by their masked
+/// forms: a driver's error must not print them.
+fn scrub(message: &str, url: &str) -> String {
+    let mut out = message.replace(url, &mask_password(url));
+    for password in passwords(url) {
+        out = out.replace(password, "***");
+    }
+    out
+}
+
+/// `text` on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_password("postgres://app:s3cret@db:5432/conv"),
+            "postgres://app:***@db:5432/conv"
+        );
+        assert_eq!(
+            mask_password("postgres://app:p@ss@db/conv?sslmode=require&password=x"),
+            "postgres://app:***@db/conv?sslmode=require&password=***"
+        );
+        assert_eq!(
+            mask_password("postgres://app@db/conv"),
+            "postgres://app@db/conv"
+        );
+        assert_eq!(mask_password("sqlite:data.db"), "sqlite:data.db");
+        assert_eq!(mask_password("memory"), "memory");
+        let url = "postgres://app:s3cret@db/conv";
+        assert_eq!(
+            scrub(
+                "failed: s3cret rejected for postgres://app:s3cret@db/conv",
+                url
+            ),
+            "failed: *** rejected for postgres://app:***@db/conv"
+        );
+        assert_eq!(one_line("a\n  b\tc"), "a b c");
+    }
 }
