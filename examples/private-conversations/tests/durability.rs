@@ -7,127 +7,24 @@
 //! `postgres://postgres@127.0.0.1:5432/test`) and dropped after; skipped, saying why, when
 //! PostgreSQL is unreachable, unless `CI` is set.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 mod common;
 mod support;
 
 use common::TestDatabase;
+use support::process::Binary;
 
-const BIN: &str = env!("CARGO_BIN_EXE_private-conversations");
-
-/// The binary on `database` with `policy`, listening on 127.0.0.1 port 0.
-struct Binary {
-    child: support::Killed,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Binary {
-    fn start(database: &str, policy: &str) -> Binary {
-        let mut child = support::Killed(
-            Command::new(BIN)
-                .args(["--host", "127.0.0.1", "--port", "0", "--policy", policy])
-                .args(["--database", database, "--log-level", "warn"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let mut stderr = child.0.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.0.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut said = Vec::new();
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    if let Some(base) = line.strip_prefix("listening on ") {
-                        return Binary {
-                            child,
-                            base: base.to_owned(),
-                            http: reqwest::Client::new(),
-                        };
-                    }
-                    said.push(line);
-                }
-                Err(_) => {
-                    let _ = child.0.kill();
-                    let status = child.0.wait().unwrap();
-                    panic!(
-                        "the server on {database} did not start ({status}); stdout: {said:?}; \
-                         stderr: {}",
-                        stderr.join().unwrap()
-                    );
-                }
-            }
-        }
-    }
-
-    /// SIGKILL, at once: no shutdown, no flush.
-    fn kill(mut self) {
-        self.child.0.kill().unwrap();
-        self.child.0.wait().unwrap();
-    }
-
-    async fn send(
-        &self,
-        token: &str,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// A 2xx answer's body (panics on any other).
-    async fn ok(
-        &self,
-        token: &str,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Value {
-        let (status, body) = self.send(token, method.clone(), path, body).await;
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path}: {status} {body}"
-        );
-        body
-    }
-
-    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        self.send(token, reqwest::Method::GET, path, None).await
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> Value {
-        self.ok(token, reqwest::Method::POST, path, Some(body))
-            .await
-    }
+/// The binary on `database` with `policy`.
+fn start(database: &str, policy: &str) -> Binary {
+    Binary::start(&[
+        "--policy",
+        policy,
+        "--database",
+        database,
+        "--log-level",
+        "warn",
+    ])
 }
 
 const ALICE: &str = "user1-token";
@@ -146,7 +43,7 @@ struct Written {
 
 /// Writes with the global policy (threads, runs, state, assistants, crons), then SIGKILL.
 async fn write_global(database: &str) -> Written {
-    let server = Binary::start(database, "global");
+    let server = start(database, "global");
     let mut threads = Vec::new();
     for i in 0..20 {
         let thread = server
@@ -235,7 +132,7 @@ async fn write_global(database: &str) -> Written {
 
 /// Puts store items with the scoped policy (each user's namespaces are their own), then SIGKILL.
 async fn write_store(database: &str, written: &mut Written) {
-    let server = Binary::start(database, "scoped");
+    let server = start(database, "scoped");
     for i in 0..10 {
         let key = format!("k{i}");
         let value = json!({"text": format!("note {i}"), "n": i});
@@ -255,7 +152,7 @@ async fn write_store(database: &str, written: &mut Written) {
 /// Reads it all back after the kills: Alice sees everything as it was answered, Bob nothing.
 async fn read_back(database: &str, written: &Written) {
     // Scoped: threads, runs, state and store.
-    let server = Binary::start(database, "scoped");
+    let server = start(database, "scoped");
     for (id, created) in &written.threads {
         let (status, thread) = server.get(ALICE, &format!("/threads/{id}")).await;
         assert_eq!(status, 200, "thread {id}: {thread}");
@@ -347,7 +244,7 @@ async fn read_back(database: &str, written: &Written) {
     server.kill();
 
     // Global: assistants and crons, each owner's own.
-    let server = Binary::start(database, "global");
+    let server = start(database, "global");
     let a = &written.assistant;
     let (status, assistant) = server.get(ALICE, &format!("/assistants/{a}")).await;
     assert_eq!(status, 200, "{assistant}");
@@ -400,4 +297,66 @@ async fn postgres_keeps_what_was_answered_2xx_across_sigkill() {
         return;
     };
     survive_sigkill(&db.url).await;
+}
+
+/// `--seed-threads` on a database: the seeded threads are there for their owners after a restart,
+/// and seeding again on the same database adds only what is missing.
+async fn seeding_twice(database: &str) {
+    let count = |server: &Binary, token: &'static str| {
+        let server = server.base.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{server}/threads/count"))
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let args = |n: &'static str| {
+        [
+            "--database",
+            database,
+            "--seed-threads",
+            n,
+            "--seed-users",
+            "2",
+            "--log-level",
+            "warn",
+        ]
+    };
+    let server = Binary::start(&args("6"));
+    assert_eq!(count(&server, ALICE).await, json!(3));
+    assert_eq!(count(&server, BOB).await, json!(3));
+    server.kill();
+    let server = Binary::start(&args("8"));
+    assert_eq!(count(&server, ALICE).await, json!(4));
+    assert_eq!(count(&server, BOB).await, json!(4));
+    let (said, _) = server.kill();
+    assert!(
+        said.iter().any(|l| l.starts_with("database: ")),
+        "the database in use is printed: {said:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_on_sqlite_survives_a_restart_and_is_not_doubled() {
+    let db = TestDatabase::sqlite();
+    seeding_twice(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_on_postgres_survives_a_restart_and_is_not_doubled() {
+    let Some(db) = TestDatabase::postgres_or_skip("durability (seeding)").await else {
+        return;
+    };
+    seeding_twice(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_works_in_memory() {
+    seeding_twice("memory").await;
 }
