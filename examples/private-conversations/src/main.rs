@@ -264,7 +264,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("database: {database}");
+    match sqlite_file(&args.database) {
+        Some(file) => println!("database: {database} ({})", file.display()),
+        None => println!("database: {database}"),
+    }
     if let Err(e) = seed(&storage, args.seed_threads, args.seed_users).await {
         eprintln!(
             "error: seeding {database}: {}",
@@ -413,6 +416,18 @@ fn scrub(message: &str, url: &str) -> String {
     out
 }
 
+/// The absolute path of the file a `sqlite:` URL names with a relative path (`None` for any
+/// other URL).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = std::path::Path::new(rest.split('?').next()?);
+    if path.is_absolute() || path.as_os_str().is_empty() || rest.starts_with(":memory:") {
+        return None;
+    }
+    std::env::current_dir().ok().map(|dir| dir.join(path))
+}
+
 /// `text` on one line.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -447,5 +462,13 @@ mod tests {
             "failed: *** rejected for postgres://app:***@db/conv"
         );
         assert_eq!(one_line("a\n  b\tc"), "a b c");
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(sqlite_file("sqlite:x.db"), Some(here.join("x.db")));
+        assert_eq!(
+            sqlite_file("sqlite://d/x.db?mode=rwc"),
+            Some(here.join("d/x.db"))
+        );
+        assert_eq!(sqlite_file("sqlite:/abs/x.db"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
     }
 }
