@@ -432,7 +432,7 @@ mod tests {
             ("5eed0000-0000-4000-8000-000000000002", "user1"),
         ] {
             let scope = authz::Scope::system("test: reading seeded threads");
-            let thread = storage.threads.get(id, &scope).await.unwrap();
+            let thread = storage.threads.get(id, &scope).await.unwrap().unwrap();
             assert_eq!(thread.metadata["owner"], owner, "{id}");
         }
         // Seeding again keeps what is there and adds what is missing.

@@ -296,7 +296,7 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
     let system = Scope::system("a run executing on its thread after its creation was authorized");
     // Each round finishes one run or finds the state changed; bounded all the same.
     for _ in 0..10_000 {
-        let Some((_, runs)) = state.storage.threads.runs(tid, &system).await else {
+        let Ok(Some((_, runs))) = state.storage.threads.runs(tid, &system).await else {
             break;
         };
         let Some(pos) = runs.iter().position(|r| r.run_id == rid) else {
@@ -306,7 +306,7 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
         let Some(next) = runs[..=pos].iter().find(|r| r.status == "pending").cloned() else {
             break;
         };
-        let Some((thread, latest)) = state.storage.threads.checkpoint(tid, &system, None).await
+        let Ok(Some((thread, latest))) = state.storage.threads.checkpoint(tid, &system, None).await
         else {
             break;
         };
@@ -402,7 +402,7 @@ async fn wait_done(
             .storage
             .threads
             .runs(tid, scope)
-            .await
+            .await?
             .ok_or_else(|| not_found(tid))?;
         let run = runs
             .iter()
@@ -564,7 +564,12 @@ fn node_writes(steps: &[crate::history::Step]) -> Vec<Value> {
 const MAX_RUN_CHECKPOINTS: usize = 256;
 
 /// The node writes of the run `rid` on thread `tid`, oldest first, from its checkpoints.
-async fn run_writes(state: &AppState, tid: &str, rid: &str, scope: &Scope) -> Vec<Value> {
+async fn run_writes(
+    state: &AppState,
+    tid: &str,
+    rid: &str,
+    scope: &Scope,
+) -> Result<Vec<Value>, ApiError> {
     let mut wanted = Object::new();
     wanted.insert("run_id".into(), rid.into());
     wanted.insert("source".into(), "loop".into());
@@ -577,13 +582,13 @@ async fn run_writes(state: &AppState, tid: &str, rid: &str, scope: &Scope) -> Ve
         .storage
         .threads
         .history(tid, scope, page)
-        .await
+        .await?
         .unwrap_or_default()
         .iter()
         .filter_map(|c| c.metadata.get("writes").filter(|w| w.is_object()).cloned())
         .collect();
     writes.reverse();
-    writes
+    Ok(writes)
 }
 
 async fn create_stream(
@@ -599,7 +604,7 @@ async fn create_stream(
     let (run, scope) = create_on_thread(&state, &user, &tid, body).await?;
     let events = match wait_done(&state, &run.thread_id, &run.run_id, &scope).await {
         Ok((thread, run)) => {
-            let writes = run_writes(&state, &tid, &run.run_id, &scope).await;
+            let writes = run_writes(&state, &tid, &run.run_id, &scope).await?;
             Ok(stream_events(
                 &thread.values.to_json(),
                 &run,
@@ -716,7 +721,7 @@ async fn list(
         .storage
         .threads
         .runs(&tid, &scope)
-        .await
+        .await?
         .ok_or_else(|| not_found(&tid))?;
     Ok(Json(
         runs.iter()
@@ -746,7 +751,7 @@ async fn read_run(
         .storage
         .threads
         .runs(&tid, &scope)
-        .await
+        .await?
         .ok_or_else(|| not_found(&tid))?;
     let run = runs
         .iter()
@@ -817,7 +822,7 @@ async fn thread_stream(
             .storage
             .threads
             .runs(&tid, &scope)
-            .await
+            .await?
             .ok_or_else(|| not_found(&tid))?;
         let latest = runs.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
         let mut events = Vec::new();
