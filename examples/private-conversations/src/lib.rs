@@ -441,11 +441,11 @@ mod tests {
         let kept = storage
             .threads
             .get("5eed0000-0000-4000-8000-000000000002", &scope);
-        assert_eq!(kept.await.unwrap().metadata["owner"], "user1");
+        assert_eq!(kept.await.unwrap().unwrap().metadata["owner"], "user1");
         let added = storage
             .threads
             .get("5eed0000-0000-4000-8000-000000000003", &scope);
-        assert_eq!(added.await.unwrap().metadata["owner"], "user1");
+        assert_eq!(added.await.unwrap().unwrap().metadata["owner"], "user1");
         assert!(seed(&storage, 1, 0).await.is_err());
         seed(&Storage::in_memory(), 0, 0).await.unwrap();
     }

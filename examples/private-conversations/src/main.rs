@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use private_conversations::storage::Storage;
+use private_conversations::storage::sql::mask_url;
 use private_conversations::{Cors, Limits, MetricsAccess, Server, seed};
 use tutorial_policy::Policy;
 
@@ -211,6 +212,21 @@ async fn main() -> ExitCode {
     {
         return usage_error(&e);
     }
+    // Opened before logging starts: what fails is one line on stderr, not the driver's warnings
+    // (a locked SQLite file is retried for seconds). The password is never printed: the error
+    // names the database masked and the driver's text is scrubbed.
+    let database = mask_url(&args.database);
+    let storage = match Storage::connect(&args.database).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: database {}", one_line(&e.to_string()));
+            return ExitCode::FAILURE;
+        }
+    };
+    match sqlite_file(&args.database) {
+        Some(file) => println!("database: {database} ({})", file.display()),
+        None => println!("database: {database}"),
+    }
     // Lines are formatted where they happen and written by a background thread; the guard
     // flushes what is left when main returns. The thread writes each batch of queued lines into a
     // buffer and flushes it once the queue is empty: one write for many lines under load, every
@@ -253,26 +269,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let database = mask_password(&args.database);
-    let storage = match Storage::connect(&args.database).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "error: cannot open the database {database}: {}",
-                one_line(&scrub(&e.to_string(), &args.database))
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    match sqlite_file(&args.database) {
-        Some(file) => println!("database: {database} ({})", file.display()),
-        None => println!("database: {database}"),
-    }
     if let Err(e) = seed(&storage, args.seed_threads, args.seed_users).await {
-        eprintln!(
-            "error: seeding {database}: {}",
-            one_line(&scrub(&e, &args.database))
-        );
+        eprintln!("error: seeding {database}: {}", one_line(&e));
         return ExitCode::FAILURE;
     }
     if args.seed_threads > 0 {
@@ -347,75 +345,6 @@ fn nonempty(list: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// `url` with its password (`user:PASSWORD@` or a `password=` parameter) shown as `***`, as it
-/// may appear in logs and error messages.
-fn mask_password(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(end);
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _)) => format!("{user}:***@{host}"),
-                    None => authority.to_owned(),
-                },
-                None => authority.to_owned(),
-            };
-            format!("{scheme}://{authority}{path}")
-        }
-        None => head.to_owned(),
-    };
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => p.to_owned(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
-}
-
-/// The passwords written in `url` (in its user info or a `password=` parameter).
-fn passwords(url: &str) -> Vec<&str> {
-    let mut found = Vec::new();
-    let (head, query) = url.split_once('?').unwrap_or((url, ""));
-    if let Some((_, rest)) = head.split_once("://") {
-        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-        if let Some((userinfo, _)) = authority.rsplit_once('@')
-            && let Some((_, password)) = userinfo.split_once(':')
-        {
-            found.push(password);
-        }
-    }
-    for param in query.split('&') {
-        if let Some((k, v)) = param.split_once('=')
-            && k.eq_ignore_ascii_case("password")
-        {
-            found.push(v);
-        }
-    }
-    found.retain(|p| !p.is_empty());
-    found
-}
-
-/// `message` with every password of `url` and the whole unmasked `url` replaced by their masked
-/// forms: a driver's error must not print them.
-fn scrub(message: &str, url: &str) -> String {
-    let mut out = message.replace(url, &mask_password(url));
-    for password in passwords(url) {
-        out = out.replace(password, "***");
-    }
-    out
-}
-
 /// The absolute path of the file a `sqlite:` URL names with a relative path (`None` for any
 /// other URL).
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
@@ -438,29 +367,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            mask_password("postgres://app:s3cret@db:5432/conv"),
-            "postgres://app:***@db:5432/conv"
-        );
-        assert_eq!(
-            mask_password("postgres://app:p@ss@db/conv?sslmode=require&password=x"),
-            "postgres://app:***@db/conv?sslmode=require&password=***"
-        );
-        assert_eq!(
-            mask_password("postgres://app@db/conv"),
-            "postgres://app@db/conv"
-        );
-        assert_eq!(mask_password("sqlite:data.db"), "sqlite:data.db");
-        assert_eq!(mask_password("memory"), "memory");
-        let url = "postgres://app:s3cret@db/conv";
-        assert_eq!(
-            scrub(
-                "failed: s3cret rejected for postgres://app:s3cret@db/conv",
-                url
-            ),
-            "failed: *** rejected for postgres://app:***@db/conv"
-        );
+    fn messages_on_one_line_and_sqlite_paths() {
         assert_eq!(one_line("a\n  b\tc"), "a b c");
         let here = std::env::current_dir().unwrap();
         assert_eq!(sqlite_file("sqlite:x.db"), Some(here.join("x.db")));
