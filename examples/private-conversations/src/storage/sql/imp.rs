@@ -1057,7 +1057,10 @@ impl ThreadStore for Threads {
         scope: &Scope,
     ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let Some(thread) = Self::find(&mut tx, id, scope, false).await? else {
+        // Locked: on PostgreSQL (read committed) each statement has its own snapshot, and a run
+        // finished between reading the thread and its runs would show `success` with the values
+        // of before (a join answering the old state). The lock waits for a change in flight.
+        let Some(thread) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
         };
         let runs = Self::runs_of(&mut tx, id).await?;
