@@ -1,7 +1,8 @@
 // The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
-// `Db`, `MIGRATIONS`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`, `STORE_VIEW`,
-// `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds only trusted
-// names.
+// `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`,
+// `STORE_VIEW`, `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds
+// only trusted names. One text, compiled once per database with that database's concrete types
+// (sqlx's generic bounds over both would say less than the two concrete copies).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,11 +73,9 @@ fn latest_version() -> i64 {
 /// Applies the migrations the database lacks, in one transaction; refuses a newer schema.
 async fn migrate(pool: &Pool<Db>) -> Result<(), MigrateError> {
     let mut tx = pool.begin_with(BEGIN).await?;
-    if JSON_IN == "::jsonb" {
+    if let Some(lock) = MIGRATION_LOCK {
         // Replicas starting together: one applies the migrations, the others then see them.
-        sqlx::query("SELECT pg_advisory_xact_lock(7274230751)")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(lock).execute(&mut *tx).await?;
     }
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS pc_schema (version BIGINT NOT NULL)")
         .execute(&mut *tx)
@@ -240,6 +239,8 @@ trait Table: Record + Sized {
     const COLS: &'static [(&'static str, bool)];
     /// The column of a search's values condition, if this kind has values.
     const VALUES: Option<&'static str> = None;
+    /// Whether other tables hold part of the resource ([`Table::load_extra`] reads them).
+    const EXTRA: bool = false;
 
     /// The SQL column of a search column.
     fn sql_column(c: Column) -> Option<&'static str>;
@@ -434,6 +435,23 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
     }
 
     async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
+        if !T::EXTRA {
+            // One row, one statement: no transaction needed.
+            let mut qb = Qb::new(format!(
+                "SELECT {} FROM {} WHERE {} = ",
+                select_list(T::COLS),
+                T::TABLE,
+                T::ID
+            ));
+            qb.push_bind(id.to_owned());
+            push_scope(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
+            let row = qb
+                .build()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+            return row.as_ref().map(T::from_row).transpose();
+        }
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let Some(mut found) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
@@ -624,6 +642,7 @@ impl Table for Assistant {
     const TABLE: &'static str = "assistants";
     const ID: &'static str = "assistant_id";
     const COLS: &'static [(&'static str, bool)] = ASSISTANT_COLS;
+    const EXTRA: bool = true;
 
     fn sql_column(c: Column) -> Option<&'static str> {
         match c {
@@ -1022,6 +1041,8 @@ impl ThreadStore for Threads {
         scope: &Scope,
         page: HistoryPage<'_>,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
+        // Refused before the thread is looked for, as in memory.
+        crate::storage::check_search(page.metadata)?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         if Self::find(&mut tx, id, scope, false).await?.is_none() {
             return Ok(None);
@@ -1197,20 +1218,16 @@ impl ItemStore for SqlItems {
         value: Object,
     ) -> Result<Option<Item>, ApiError> {
         let (ns, cuts) = encode_namespace(&namespace);
-        let mut tx = begin(&self.pool).await?;
         let at = now();
-        let created_at = match Self::probe(&mut tx, scope, &ns, &key).await? {
-            Some((_, false)) => return Ok(None),
-            Some((created, true)) => created,
-            None => at.clone(),
-        };
-        let item = Item {
+        let mut item = Item {
             namespace,
             key,
             value,
-            created_at,
+            created_at: at.clone(),
             updated_at: at,
         };
+        // One statement: a new item is inserted; an existing one is replaced only where the
+        // scope admits it as it is (the filter reads the stored row), keeping its `created_at`.
         let mut qb = Qb::new(
             "INSERT INTO store_items (ns, key, namespace, depth, cuts, value, created_at, \
              updated_at) VALUES (",
@@ -1228,8 +1245,20 @@ impl ItemStore for SqlItems {
             ") ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, \
              updated_at = excluded.updated_at",
         );
-        qb.build().execute(&mut *tx).await.map_err(db_error)?;
-        commit(tx).await?;
+        if let Some(f) = scope.filter() {
+            qb.push(" WHERE ");
+            qb.push_filter(f, STORE_VIEW).map_err(filter_error)?;
+        }
+        qb.push(" RETURNING created_at");
+        let row = qb
+            .build()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        item.created_at = text(&row, "created_at")?;
         Ok(Some(item))
     }
 

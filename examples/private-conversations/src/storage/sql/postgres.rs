@@ -18,6 +18,9 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     1,
     include_str!("../../../migrations/postgres/0001_init.sql"),
 )];
+/// What serializes the migrations of replicas starting together: a transaction-scoped
+/// advisory lock (its key is arbitrary, fixed for this server).
+const MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7274230751)");
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN";
 /// Appended to a placeholder that binds JSON text.
