@@ -219,7 +219,7 @@ async fn main() -> ExitCode {
     let storage = match Storage::connect(&args.database).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: database {}", one_line(&e.to_string()));
+            eprintln!("error: {}", one_line(&e.to_string()));
             return ExitCode::FAILURE;
         }
     };

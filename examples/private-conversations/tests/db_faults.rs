@@ -69,6 +69,19 @@ fn an_unreachable_postgres_with_the_password_as_a_parameter_is_one_line_masked()
 }
 
 #[test]
+fn an_invalid_database_url_is_one_line_masked() {
+    fails_at_start(
+        &format!("mysql://app:{PASSWORD}@db/conversations"),
+        "mysql://app:***@db/conversations",
+    );
+    fails_at_start(
+        &format!("postgres://app:{PASSWORD}@127.0.0.1:notaport/conversations"),
+        "postgres://app:***@127.0.0.1:notaport/conversations",
+    );
+    fails_at_start("", "memory, sqlite:PATH or postgres://");
+}
+
+#[test]
 fn a_sqlite_path_that_is_a_text_file_is_one_line() {
     let db = TestDatabase::sqlite();
     let path = db.url.strip_prefix("sqlite:").unwrap();
