@@ -592,6 +592,8 @@ pub struct Storage {
     pub crons: Arc<dyn Collection<Cron>>,
     /// The long-term store.
     pub items: Arc<dyn ItemStore>,
+    /// The database the collections keep their tables in (`None`: in memory).
+    pub database: Option<sql::Database>,
 }
 
 /// Why [`Storage::connect`] could not open a database: one line that names the database with
@@ -637,6 +639,15 @@ impl Storage {
             assistants: Arc::new(memory::MemoryCollection::<Assistant>::new("Assistant")),
             crons: Arc::new(memory::MemoryCollection::<Cron>::new("Cron")),
             items: Arc::new(memory::MemoryItems::default()),
+            database: None,
+        }
+    }
+
+    /// Closes the database's connections, if any (SQLite then folds its write-ahead log into
+    /// the file). Later operations answer 503.
+    pub async fn close(&self) {
+        if let Some(db) = &self.database {
+            db.close().await;
         }
     }
 }

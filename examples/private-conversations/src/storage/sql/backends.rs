@@ -820,7 +820,13 @@ async fn sqlite_refuses_what_it_cannot_open() {
         .insert(thread("kept", json!({})), IfExists::Raise, &system())
         .await
         .unwrap();
-    drop(s);
+    assert!(matches!(s.database, Some(super::Database::Sqlite(_))));
+    s.close().await;
+    let closed = s.threads.get("kept", &system()).await.unwrap_err();
+    assert_eq!(
+        (closed.status.as_u16(), closed.detail.as_str()),
+        (503, "database unavailable")
+    );
     let s = Storage::connect(&file.url()).await.unwrap();
     assert!(s.threads.get("kept", &system()).await.unwrap().is_some());
 }

@@ -1,8 +1,9 @@
 // The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
-// `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`,
-// `STORE_VIEW`, `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds
-// only trusted names. One text, compiled once per database with that database's concrete types
-// (sqlx's generic bounds over both would say less than the two concrete copies).
+// `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `READ_BEGIN`, `JSON_IN`, `JSON_OUT`,
+// `FOR_UPDATE`, `HOLDS`, `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`.
+// Every value is bound; the SQL text holds only trusted names. One text, compiled once per
+// database with that database's concrete types (sqlx's generic bounds over both would say less
+// than the two concrete copies).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -103,7 +104,8 @@ fn storage(pool: Pool<Db>) -> Storage {
         threads: Arc::new(SqlCollection::<Thread>::new(pool.clone())),
         assistants: Arc::new(SqlCollection::<Assistant>::new(pool.clone())),
         crons: Arc::new(SqlCollection::<Cron>::new(pool.clone())),
-        items: Arc::new(SqlItems { pool }),
+        items: Arc::new(SqlItems { pool: pool.clone() }),
+        database: Some(DATABASE(pool)),
     }
 }
 
@@ -222,6 +224,21 @@ fn push_wanted(qb: &mut Qb, wanted: Option<&Object>, column: &str) -> Result<(),
 
 async fn begin(pool: &Pool<Db>) -> Result<Tx, ApiError> {
     pool.begin_with(BEGIN).await.map_err(db_error)
+}
+
+/// Rolls `tx` back now and answers `e`: a transaction merely dropped is rolled back only when its
+/// connection is next used, and until then keeps its row locks (a thread whose change failed
+/// would stay locked, and the run queue would skip it).
+async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
+    let _ = tx.rollback().await;
+    Err(e)
+}
+
+/// A transaction that only reads, and sees one snapshot throughout (PostgreSQL's default, read
+/// committed, gives each statement its own: a thread and its checkpoint could be read from
+/// either side of a change).
+async fn read(pool: &Pool<Db>) -> Result<Tx, ApiError> {
+    pool.begin_with(READ_BEGIN).await.map_err(db_error)
 }
 
 async fn commit(tx: Tx) -> Result<(), ApiError> {
@@ -452,7 +469,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
                 .map_err(db_error)?;
             return row.as_ref().map(T::from_row).transpose();
         }
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         let Some(mut found) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
         };
@@ -473,9 +490,11 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         };
         old.load_extra(&mut tx).await?;
         let mut changed = old.clone();
-        change(&mut changed)?;
+        if let Err(e) = change(&mut changed) {
+            return abort(tx, e).await;
+        }
         if changed.id() != id {
-            return Err(ApiError::internal("a change may not alter the id"));
+            return abort(tx, ApiError::internal("a change may not alter the id")).await;
         }
         Self::update_row(&mut tx, &changed).await?;
         changed.save_extra(&mut tx, Some(&old)).await?;
@@ -506,7 +525,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         let sort = column_of::<T>(query.sort)?;
         let mut count = Qb::new(format!("SELECT COUNT(*) AS n FROM {}", T::TABLE));
         Self::push_where(&mut count, &query)?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         let row = count
             .build()
             .fetch_one(&mut *tx)
@@ -1005,10 +1024,12 @@ impl ThreadStore for Threads {
         let last_seq = latest.as_ref().map_or(-1, |(_, s)| *s);
         let mut runs = old_runs.clone();
         let mut ttx = ThreadTx::new(&mut thread, &mut runs, latest.map(|(c, _)| c));
-        change(&mut ttx)?;
+        if let Err(e) = change(&mut ttx) {
+            return abort(tx, e).await;
+        }
         let appended = ttx.into_appended();
         if thread.thread_id != id {
-            return Err(ApiError::internal("a change may not alter the id"));
+            return abort(tx, ApiError::internal("a change may not alter the id")).await;
         }
         Self::update_row(&mut tx, &thread).await?;
         Self::save_runs(&mut tx, id, &old_runs, &runs).await?;
@@ -1026,7 +1047,7 @@ impl ThreadStore for Threads {
         scope: &Scope,
         checkpoint_id: Option<&str>,
     ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         let Some(thread) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
         };
@@ -1043,7 +1064,7 @@ impl ThreadStore for Threads {
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
         // Refused before the thread is looked for, as in memory.
         crate::storage::check_search(page.metadata)?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         if Self::find(&mut tx, id, scope, false).await?.is_none() {
             return Ok(None);
         }

@@ -15,8 +15,12 @@ type Db = sqlx::Sqlite;
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_init.sql"))];
 /// What serializes the migrations of servers starting together (`BEGIN IMMEDIATE` does here).
 const MIGRATION_LOCK: Option<&str> = None;
+/// The handle on this database that [`Storage::database`] gives.
+const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Sqlite;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
+/// How a transaction that only reads begins: one snapshot for all its statements.
+const READ_BEGIN: &str = "BEGIN";
 /// Appended to a placeholder that binds JSON text.
 const JSON_IN: &str = "";
 /// Appended to a JSON column read back as text.
