@@ -337,9 +337,40 @@ async fn seeding_twice(database: &str) {
     assert_eq!(count(&server, BOB).await, json!(4));
     let (said, _) = server.kill();
     assert!(
-        said.iter().any(|l| l.starts_with("database: ")),
+        said.iter()
+            .any(|l| l.starts_with(&format!("database: {database}"))),
         "the database in use is printed: {said:?}"
     );
+}
+
+/// Without `--database` or `DATABASE_URL`, the binary keeps its data in
+/// `private-conversations.db` in its working directory, across a SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_is_a_sqlite_file_in_the_working_directory() {
+    let db = TestDatabase::sqlite();
+    let dir = std::path::PathBuf::from(format!("{}.dir", db.url.strip_prefix("sqlite:").unwrap()));
+    std::fs::create_dir(&dir).unwrap();
+    let server = Binary::start_in(&["--log-level", "warn"], Some(&dir));
+    let thread = server
+        .post(ALICE, "/threads", json!({"metadata": {"kept": true}}))
+        .await;
+    let id = thread["thread_id"].as_str().unwrap().to_owned();
+    let (said, _) = server.kill();
+    let file = dir.join("private-conversations.db");
+    assert!(file.is_file(), "no {}", file.display());
+    assert!(
+        said.iter().any(
+            |l| l.starts_with("database: sqlite:private-conversations.db (")
+                && l.contains(&file.display().to_string())
+        ),
+        "{said:?}"
+    );
+    let server = Binary::start_in(&["--log-level", "warn"], Some(&dir));
+    let (status, back) = server.get(ALICE, &format!("/threads/{id}")).await;
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(back["metadata"]["kept"], true);
+    server.kill();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,10 +27,21 @@ impl Binary {
     /// Starts the binary with `args` after `--host 127.0.0.1 --port 0`; panics with what it
     /// printed when it exits or does not listen within 60 s.
     pub fn start(args: &[&str]) -> Binary {
+        Binary::start_in(args, None)
+    }
+
+    /// As [`Binary::start`], in the working directory `dir` (default: the test's), without
+    /// `DATABASE_URL` from the environment.
+    pub fn start_in(args: &[&str], dir: Option<&std::path::Path>) -> Binary {
+        let mut command = Command::new(BIN);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
         let mut child = Killed(
-            Command::new(BIN)
+            command
                 .args(["--host", "127.0.0.1", "--port", "0"])
                 .args(args)
+                .env_remove("DATABASE_URL")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
