@@ -306,3 +306,43 @@ async fn postgres_lost_while_serving_gives_503_then_recovers() {
         "the database in use, password masked: {stdout:?}"
     );
 }
+
+/// SQLite held by another process while serving: writes answer 503 `{"detail": …}` once the
+/// busy wait is over, reads go on (WAL), and writes work again as soon as the other process lets
+/// go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_while_serving_gives_503_on_writes_then_recovers() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+    let db = TestDatabase::sqlite();
+    let server = Binary::start(&["--database", &db.url, "--log-level", "info"]);
+    let thread = server
+        .post(ALICE, "/threads", json!({"metadata": {"n": 1}}))
+        .await;
+    let tid = thread["thread_id"].as_str().unwrap().to_owned();
+
+    let path = db.url.strip_prefix("sqlite:").unwrap();
+    let mut other = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let (status, text) = server
+        .send_text(ALICE, reqwest::Method::POST, "/threads", Some(json!({})))
+        .await;
+    is_503("POST /threads while another process writes", status, &text);
+    let (status, body) = server.get(ALICE, &format!("/threads/{tid}")).await;
+    assert_eq!(status, 200, "reads go on: {body}");
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+
+    let again = server
+        .post(ALICE, "/threads", json!({"metadata": {"n": 2}}))
+        .await;
+    assert_eq!(again["metadata"]["n"], 2);
+    let count = server.post(ALICE, "/threads/count", json!({})).await;
+    assert_eq!(count, json!(2), "nothing of the refused write was stored");
+    let (_, stderr) = server.kill();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
