@@ -536,23 +536,15 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
 
     async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError> {
         let sort = column_of::<T>(query.sort)?;
-        let mut count = Qb::new(format!("SELECT COUNT(*) AS n FROM {}", T::TABLE));
-        Self::push_where(&mut count, &query)?;
-        let mut tx = read(&self.pool).await?;
-        let row = count
-            .build()
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let total = usize::try_from(int(&row, "n")?).unwrap_or(0);
-        if query.limit == 0 || query.offset >= total {
-            return Ok(Page {
-                items: Vec::new(),
-                total,
-            });
-        }
+        // One statement (one snapshot, no BEGIN/COMMIT): the count of the matches, joined with
+        // the page of them (no row when the page is empty: the count still comes back).
         let mut qb = Qb::new(format!(
-            "SELECT {} FROM {}",
+            "SELECT matched.total AS total, page.* FROM (SELECT COUNT(*) AS total FROM {}",
+            T::TABLE
+        ));
+        Self::push_where(&mut qb, &query)?;
+        qb.push(format!(
+            ") AS matched LEFT JOIN (SELECT {} FROM {}",
             select_list(T::COLS),
             T::TABLE
         ));
@@ -562,9 +554,22 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         qb.push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
         qb.push(" OFFSET ");
         qb.push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
-        let rows = qb.build().fetch_all(&mut *tx).await.map_err(db_error)?;
-        commit(tx).await?;
-        let items = rows.iter().map(T::from_row).collect::<Result<_, _>>()?;
+        qb.push(format!(") AS page ON TRUE ORDER BY page.{sort} {dir}, page.{} {dir}", T::ID));
+        let rows = qb
+            .build()
+            .fetch_all(&self.pool.read)
+            .await
+            .map_err(db_error)?;
+        let total = match rows.first() {
+            Some(row) => usize::try_from(int(row, "total")?).unwrap_or(0),
+            None => 0,
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if opt_text(row, T::ID)?.is_some() {
+                items.push(T::from_row(row)?);
+            }
+        }
         Ok(Page { items, total })
     }
 }
