@@ -67,23 +67,35 @@ pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), Str
     if users == 0 && threads > 0 {
         return Err("seeding threads needs at least one user".into());
     }
-    for i in 0..threads {
-        let owner = format!("user{}", i % users + 1);
-        let mut metadata = model::Object::new();
-        metadata.insert("owner".into(), owner.into());
-        let id = uuid::Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | u128::from(i));
-        let thread = routes::threads::new_thread(id.to_string(), metadata);
-        storage
-            .threads
-            .insert(
-                thread,
-                storage::IfExists::DoNothing,
-                &authz::Scope::system("seeding threads"),
-            )
-            .await
-            .map_err(|e| format!("seeding thread {i}: {e:?}"))?;
-    }
-    Ok(())
+    // On PostgreSQL several inserts in flight: each is its own transaction, and one at a time
+    // waits for every round trip and commit in turn (10k threads: 4 s instead of 18). SQLite has
+    // one writer: inserts in flight would only wait for its lock.
+    use futures_util::{StreamExt, TryStreamExt};
+    let in_flight = match storage.database {
+        Some(storage::sql::Database::Postgres(_)) => 16,
+        _ => 1,
+    };
+    let scope = authz::Scope::system("seeding threads");
+    futures_util::stream::iter(0..threads)
+        .map(Ok)
+        .try_for_each_concurrent(in_flight, |i| {
+            let owner = format!("user{}", i % users + 1);
+            let mut metadata = model::Object::new();
+            metadata.insert("owner".into(), owner.into());
+            let id =
+                uuid::Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | u128::from(i));
+            let thread = routes::threads::new_thread(id.to_string(), metadata);
+            let scope = &scope;
+            async move {
+                storage
+                    .threads
+                    .insert(thread, storage::IfExists::DoNothing, scope)
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("seeding thread {i}: {e:?}"))
+            }
+        })
+        .await
 }
 
 /// Deadlines and sizes that keep one request from holding the server (see `SECURITY.md`).
