@@ -27,6 +27,14 @@ use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Record, Run, Threa
 use crate::util::{ApiError, now};
 
 pub mod memory;
+#[cfg(test)]
+pub(crate) mod queue_tests;
+
+/// The run queue's contract on the memory backend.
+#[cfg(test)]
+mod memory_queue {
+    crate::storage::queue_tests::queue_contract_tests!(crate::storage::Storage::in_memory());
+}
 
 /// A change to one resource, applied atomically; an error leaves the resource unchanged.
 pub type Modifier<'a, T> = Box<dyn FnOnce(&mut T) -> Result<(), ApiError> + Send + 'a>;
