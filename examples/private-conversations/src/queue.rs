@@ -259,11 +259,19 @@ async fn fire_due_crons(state: &AppState) {
         let Some(from) = cron.next_run_date.as_str() else {
             continue;
         };
-        let next = match next_run_date(&cron.schedule, cron.timezone.as_deref(), &cron.end_time, now)
-        {
+        let next = match next_run_date(
+            &cron.schedule,
+            cron.timezone.as_deref(),
+            &cron.end_time,
+            now,
+        ) {
             Ok(next) => next,
             Err(e) => {
-                tracing::warn!(cron_id = cron.cron_id, detail = e.detail, "a cron's schedule");
+                tracing::warn!(
+                    cron_id = cron.cron_id,
+                    detail = e.detail,
+                    "a cron's schedule"
+                );
                 None
             }
         };
@@ -395,10 +403,7 @@ mod tests {
             next("0 9 * * *", Some("Europe/Paris"), Value::Null).as_deref(),
             Some("2025-03-02T08:00:00.000000+00:00")
         );
-        assert_eq!(
-            next("0 9 * * *", None, json!("2025-03-02T08:59:59Z")),
-            None
-        );
+        assert_eq!(next("0 9 * * *", None, json!("2025-03-02T08:59:59Z")), None);
         assert_eq!(
             next("0 9 * * *", None, json!("2025-03-02T09:00:00")).as_deref(),
             Some("2025-03-02T09:00:00.000000+00:00")
@@ -409,7 +414,11 @@ mod tests {
     fn bad_schedules_and_zones_are_422() {
         for bad in ["", "* * * *", "61 * * * *", "* * * * * * *", "x y z a b"] {
             let e = parse_schedule(bad).unwrap_err();
-            assert_eq!(e.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+            assert_eq!(
+                e.status,
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "{bad}"
+            );
         }
         assert!(time_zone(Some("Mars/Olympus")).is_err());
         assert!(time_zone(Some("America/New_York")).is_ok());

@@ -14,9 +14,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{
-    ABANDONED, Claim, Collection, HistoryPage, IfExists, Inserted, ItemStore, LeaseTerms,
-    Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx, refresh_status,
-    run_finished, store_item_passes,
+    ABANDONED, Claim, Collection, HistoryPage, IfExists, Inserted, ItemStore, LeaseTerms, Modifier,
+    Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx, refresh_status, run_finished,
+    store_item_passes,
 };
 use crate::authz::Scope;
 use crate::model::{Checkpoint, Cron, Item, Object, Record, Run, Thread};
@@ -569,7 +569,8 @@ impl RunQueue for MemoryQueue {
                     r.updated_at = at;
                     r.queue.lease_owner = None;
                     r.queue.lease_until = None;
-                    thread.error = serde_json::json!({"error": "RunAbandoned", "message": ABANDONED});
+                    thread.error =
+                        serde_json::json!({"error": "RunAbandoned", "message": ABANDONED});
                     refresh_status(&mut ThreadTx::new(&mut thread, &mut data.runs, None));
                     self.threads.sync_queue(&tid, data);
                     self.threads.write().replace_row(Arc::new(thread));
@@ -602,28 +603,32 @@ impl RunQueue for MemoryQueue {
     }
 
     async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, ApiError> {
-        let renewed = self.threads.with_gate(&claim.thread_id, &system(), |data, _| {
-            let Some(run) = data.runs.iter_mut().find(|r| claim.holds(r)) else {
-                return false;
-            };
-            Arc::make_mut(run).queue.lease_until = Some(terms.until(now));
-            true
-        });
+        let renewed = self
+            .threads
+            .with_gate(&claim.thread_id, &system(), |data, _| {
+                let Some(run) = data.runs.iter_mut().find(|r| claim.holds(r)) else {
+                    return false;
+                };
+                Arc::make_mut(run).queue.lease_until = Some(terms.until(now));
+                true
+            });
         Ok(renewed == Some(true))
     }
 
     async fn release(&self, claim: &Claim) -> Result<bool, ApiError> {
-        let released = self.threads.with_gate(&claim.thread_id, &system(), |data, _| {
-            let Some(run) = data.runs.iter_mut().find(|r| claim.holds(r)) else {
-                return false;
-            };
-            let r = Arc::make_mut(run);
-            r.status = "pending".into();
-            r.queue.lease_owner = None;
-            r.queue.lease_until = None;
-            r.queue.attempts = r.queue.attempts.saturating_sub(1);
-            true
-        });
+        let released = self
+            .threads
+            .with_gate(&claim.thread_id, &system(), |data, _| {
+                let Some(run) = data.runs.iter_mut().find(|r| claim.holds(r)) else {
+                    return false;
+                };
+                let r = Arc::make_mut(run);
+                r.status = "pending".into();
+                r.queue.lease_owner = None;
+                r.queue.lease_until = None;
+                r.queue.attempts = r.queue.attempts.saturating_sub(1);
+                true
+            });
         Ok(released == Some(true))
     }
 
@@ -652,7 +657,9 @@ impl RunQueue for MemoryQueue {
     ) -> Result<bool, ApiError> {
         let change: Modifier<'_, Cron> = Box::new(move |c| {
             if c.next_run_date.as_str() != Some(from) {
-                return Err(ApiError::conflict("the cron was advanced by another worker"));
+                return Err(ApiError::conflict(
+                    "the cron was advanced by another worker",
+                ));
             }
             c.next_run_date = to.map_or(Value::Null, Value::String);
             Ok(())

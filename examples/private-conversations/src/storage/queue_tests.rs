@@ -31,7 +31,11 @@ fn id(n: u128) -> String {
 
 async fn thread(s: &Storage, tid: &str) {
     s.threads
-        .insert(new_thread(tid.into(), Object::new()), IfExists::Raise, &all())
+        .insert(
+            new_thread(tid.into(), Object::new()),
+            IfExists::Raise,
+            &all(),
+        )
         .await
         .unwrap();
 }
@@ -58,7 +62,11 @@ async fn enqueue(s: &Storage, tid: &str, rid: &str, run_after: i64) {
         refresh_status(tx);
         Ok(())
     });
-    s.threads.transact(tid, &all(), change).await.unwrap().unwrap();
+    s.threads
+        .transact(tid, &all(), change)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 async fn run(s: &Storage, tid: &str, rid: &str) -> Run {
@@ -80,7 +88,10 @@ async fn finish(s: &Storage, claim: &Claim) -> bool {
         refresh_status(tx);
         Ok(())
     });
-    s.threads.transact(&claim.thread_id, &all(), change).await.is_ok()
+    s.threads
+        .transact(&claim.thread_id, &all(), change)
+        .await
+        .is_ok()
 }
 
 /// Oldest first; a delayed run waits for its time; a thread's runs go one at a time.
@@ -93,7 +104,10 @@ pub(crate) async fn claims_follow_order_delay_and_thread(s: Storage) {
     enqueue(&s, &a, &id(13), T0).await;
     let w = terms("w1");
     let first = s.queue.claim(&w, T0).await.unwrap().unwrap();
-    assert_eq!((first.thread_id.as_str(), first.run_id.as_str()), (a.as_str(), id(11).as_str()));
+    assert_eq!(
+        (first.thread_id.as_str(), first.run_id.as_str()),
+        (a.as_str(), id(11).as_str())
+    );
     assert_eq!(first.attempt, 1);
     let r = run(&s, &a, &id(11)).await;
     assert_eq!(r.status, "running");
@@ -123,9 +137,15 @@ pub(crate) async fn leases_exclude_then_expire_into_takeover(s: Storage) {
     assert!(s.queue.renew(&c1, &w1, T0 + 9_000).await.unwrap());
     assert_eq!(s.queue.claim(&w2, T0 + 15_000).await.unwrap(), None);
     let c2 = s.queue.claim(&w2, T0 + 19_001).await.unwrap().unwrap();
-    assert_eq!((c2.run_id.as_str(), c2.owner.as_str(), c2.attempt), (id(11).as_str(), "w2", 2));
+    assert_eq!(
+        (c2.run_id.as_str(), c2.owner.as_str(), c2.attempt),
+        (id(11).as_str(), "w2", 2)
+    );
     assert!(!s.queue.renew(&c1, &w1, T0 + 19_002).await.unwrap());
-    assert!(!finish(&s, &c1).await, "the first worker finished a run taken over");
+    assert!(
+        !finish(&s, &c1).await,
+        "the first worker finished a run taken over"
+    );
     assert_eq!(run(&s, &t, &id(11)).await.status, "running");
     assert!(finish(&s, &c2).await);
     assert_eq!(run(&s, &t, &id(11)).await.status, "success");
@@ -142,7 +162,15 @@ pub(crate) async fn a_run_whose_workers_keep_dying_ends_in_error(s: Storage) {
         ..terms("w")
     };
     assert_eq!(s.queue.claim(&w, T0).await.unwrap().unwrap().attempt, 1);
-    assert_eq!(s.queue.claim(&w, T0 + 10_001).await.unwrap().unwrap().attempt, 2);
+    assert_eq!(
+        s.queue
+            .claim(&w, T0 + 10_001)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt,
+        2
+    );
     assert_eq!(s.queue.claim(&w, T0 + 20_002).await.unwrap(), None);
     let r = run(&s, &t, &id(11)).await;
     assert_eq!(r.status, "error");
@@ -177,8 +205,16 @@ pub(crate) async fn cancel_and_release(s: Storage) {
     assert_eq!(c.run_id, id(12));
     assert!(s.queue.release(&c).await.unwrap());
     let r = run(&s, &t, &id(12)).await;
-    assert_eq!((r.status.as_str(), r.queue.lease_owner.clone()), ("pending", None));
-    let again = s.queue.claim(&terms("other"), T0 + 3).await.unwrap().unwrap();
+    assert_eq!(
+        (r.status.as_str(), r.queue.lease_owner.clone()),
+        ("pending", None)
+    );
+    let again = s
+        .queue
+        .claim(&terms("other"), T0 + 3)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((again.run_id.as_str(), again.attempt), (id(12).as_str(), 1));
 }
 
@@ -287,7 +323,10 @@ pub(crate) async fn crons_are_due_and_advanced_once(s: Storage) {
     // A stale date advances nothing; advancing to none stops the cron.
     assert!(!s.queue.advance_cron(&id(2), &at(3), None).await.unwrap());
     assert!(s.queue.advance_cron(&id(2), &at(4), None).await.unwrap());
-    assert_eq!(s.crons.get(&id(2), &all()).await.unwrap().next_run_date, Value::Null);
+    assert_eq!(
+        s.crons.get(&id(2), &all()).await.unwrap().next_run_date,
+        Value::Null
+    );
     assert!(!s.queue.advance_cron(&id(9), &at(4), None).await.unwrap());
 }
 
@@ -304,8 +343,7 @@ macro_rules! queue_contract_tests {
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn a_run_whose_workers_keep_dying_ends_in_error() {
-            $crate::storage::queue_tests::a_run_whose_workers_keep_dying_ends_in_error($make)
-                .await;
+            $crate::storage::queue_tests::a_run_whose_workers_keep_dying_ends_in_error($make).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn cancel_and_release() {

@@ -1,0 +1,371 @@
+//! The run queue over HTTP: delayed runs, runs executed by another server on the same storage
+//! (a restart, or a replica), exactly once; crons that fire as their owner.
+
+use std::time::{Duration, Instant};
+
+use private_conversations::Server;
+use private_conversations::storage::Storage;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tutorial_policy::Policy;
+
+/// A server on 127.0.0.1:0 over `storage`; stopped (gracefully, its worker too) by `stop`.
+struct Running {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start(policy: Policy, storage: Storage) -> Running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = Server::new(policy.build().unwrap())
+            .storage(storage)
+            .quiet(true);
+        let task = tokio::spawn(server.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        Running {
+            base,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+
+    fn user(&self, token: &'static str) -> User {
+        User {
+            base: self.base.clone(),
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+struct User {
+    base: String,
+    token: &'static str,
+    http: reqwest::Client,
+}
+
+impl User {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn ok(&self, path: &str, body: Option<Value>) -> Value {
+        let method = if body.is_some() {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::GET
+        };
+        let (status, body) = self.send(method, path, body).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    async fn thread(&self) -> String {
+        let t = self.ok("/threads", Some(json!({}))).await;
+        t["thread_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Every thread this user sees.
+    async fn threads(&self) -> Vec<Value> {
+        let found = self
+            .ok("/threads/search", Some(json!({"limit": 1000})))
+            .await;
+        found.as_array().unwrap().clone()
+    }
+}
+
+fn said(text: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": text}]})
+}
+
+/// Polls `check` every 50 ms until it holds, for at most `limit`.
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_delayed_run_waits_for_its_time_then_executes() {
+    let server = Running::start(Policy::Global, Storage::in_memory()).await;
+    let alice = server.user("user1-token");
+    let t = alice.thread().await;
+    let created = Instant::now();
+    let run = alice
+        .ok(
+            &format!("/threads/{t}/runs"),
+            Some(json!({"assistant_id": "agent", "input": said("later"), "after_seconds": 1})),
+        )
+        .await;
+    let rid = run["run_id"].as_str().unwrap();
+    assert_eq!(run["status"], "pending");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let early = alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await;
+    if created.elapsed() < Duration::from_millis(900) {
+        assert_eq!(
+            early["status"], "pending",
+            "started before its after_seconds"
+        );
+    }
+    let out = alice
+        .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
+        .await;
+    assert!(created.elapsed() >= Duration::from_secs(1));
+    assert!(out.to_string().contains("later"), "{out}");
+    let run = alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await;
+    assert_eq!(run["status"], "success");
+    server.stop().await;
+}
+
+/// A delayed run is in storage: a server stopped before its time leaves it to the next one on
+/// the same storage (a restart), which executes it; and a run created on one server is joined on
+/// another.
+#[tokio::test]
+async fn a_delayed_run_survives_a_restart_and_is_joined_on_another_server() {
+    let storage = Storage::in_memory();
+    let first = Running::start(Policy::Global, storage.clone()).await;
+    let alice = first.user("user1-token");
+    let t = alice.thread().await;
+    let run = alice
+        .ok(
+            &format!("/threads/{t}/runs"),
+            Some(json!({"assistant_id": "agent", "input": said("after the restart"), "after_seconds": 1})),
+        )
+        .await;
+    let rid = run["run_id"].as_str().unwrap().to_owned();
+    first.stop().await;
+    let second = Running::start(Policy::Global, storage.clone()).await;
+    let alice = second.user("user1-token");
+    let out = alice
+        .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
+        .await;
+    assert!(out.to_string().contains("after the restart"), "{out}");
+    second.stop().await;
+}
+
+/// Two servers on one storage: every run executes exactly once (its thread gets one input and
+/// one reply per run), whichever server created it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_storage_execute_each_run_once() {
+    let storage = Storage::in_memory();
+    let a = Running::start(Policy::Global, storage.clone()).await;
+    let b = Running::start(Policy::Global, storage.clone()).await;
+    let (on_a, on_b) = (a.user("user1-token"), b.user("user1-token"));
+    let mut runs = Vec::new();
+    for i in 0..12 {
+        let user = if i % 2 == 0 { &on_a } else { &on_b };
+        let t = user.thread().await;
+        for j in 0..2 {
+            let run = user
+                .ok(
+                    &format!("/threads/{t}/runs"),
+                    Some(json!({"assistant_id": "agent", "input": said(&format!("m{i}-{j}"))})),
+                )
+                .await;
+            runs.push((t.clone(), run["run_id"].as_str().unwrap().to_owned()));
+        }
+    }
+    for (i, (t, rid)) in runs.iter().enumerate() {
+        // Joined on the other server than the one that created it.
+        let user = if i % 4 < 2 { &on_b } else { &on_a };
+        user.ok(&format!("/threads/{t}/runs/{rid}/join"), None)
+            .await;
+    }
+    for (t, _) in runs.iter().step_by(2) {
+        let state = on_a.ok(&format!("/threads/{t}/state"), None).await;
+        let messages = state["values"]["messages"].as_array().unwrap();
+        // Two runs: two inputs, two echoes.
+        assert_eq!(messages.len(), 4, "{state}");
+        let runs = on_a.ok(&format!("/threads/{t}/runs"), None).await;
+        let statuses: Vec<&Value> = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["status"])
+            .collect();
+        assert_eq!(statuses, [&json!("success"), &json!("success")]);
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A thread-less cron firing every second: each run is created as its owner, on a new thread
+/// that only the owner sees; `next_run_date` is in the future.
+#[tokio::test]
+async fn a_cron_fires_as_its_owner_on_new_threads() {
+    for policy in [Policy::Global, Policy::Scoped] {
+        let server = Running::start(policy, Storage::in_memory()).await;
+        let (alice, bob) = (server.user("user1-token"), server.user("user2-token"));
+        let before = jiff_now();
+        let cron = alice
+            .ok(
+                "/runs/crons",
+                Some(json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said("tick")})),
+            )
+            .await;
+        let next = cron["next_run_date"].as_str().expect("a next run date");
+        assert!(next > before.as_str(), "{next} is not after {before}");
+        let cron_id = cron["cron_id"].as_str().unwrap().to_owned();
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                alice.threads().await.len() >= 2
+            })
+            .await,
+            "the cron did not fire twice ({policy:?})"
+        );
+        let (status, _) = alice
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/runs/crons/{cron_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 204);
+        for thread in alice.threads().await {
+            let t = thread["thread_id"].as_str().unwrap();
+            let runs = alice.ok(&format!("/threads/{t}/runs"), None).await;
+            let run = &runs[0];
+            let configurable = &run["kwargs"]["config"]["configurable"];
+            assert_eq!(configurable["langgraph_auth_user_id"], "user1", "{run}");
+            let rid = run["run_id"].as_str().unwrap();
+            let out = alice
+                .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
+                .await;
+            assert!(out.to_string().contains("tick"), "{out}");
+            assert_eq!(bob.get(&format!("/threads/{t}")).await.0, 404);
+        }
+        assert!(bob.threads().await.is_empty(), "{policy:?}");
+        server.stop().await;
+    }
+}
+
+/// A cron on a thread adds its runs to that thread, as its owner.
+#[tokio::test]
+async fn a_cron_on_a_thread_runs_there() {
+    let server = Running::start(Policy::Global, Storage::in_memory()).await;
+    let alice = server.user("user1-token");
+    let t = alice.thread().await;
+    let cron = alice
+        .ok(
+            &format!("/threads/{t}/runs/crons"),
+            Some(
+                json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said("again")}),
+            ),
+        )
+        .await;
+    assert!(cron["next_run_date"].is_string(), "{cron}");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let runs = alice.ok(&format!("/threads/{t}/runs"), None).await;
+            runs.as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["status"] == "success")
+                .count()
+                >= 2
+        })
+        .await
+    );
+    assert_eq!(alice.threads().await.len(), 1);
+    server.stop().await;
+}
+
+/// A cron past its `end_time`, or disabled, has no next run date and never fires; a bad schedule
+/// or time zone is 422.
+#[tokio::test]
+async fn ended_disabled_and_invalid_crons_do_not_fire() {
+    let server = Running::start(Policy::Global, Storage::in_memory()).await;
+    let alice = server.user("user1-token");
+    let ended = alice
+        .ok(
+            "/runs/crons",
+            Some(json!({
+                "assistant_id": "agent",
+                "schedule": "* * * * * *",
+                "end_time": "2000-01-01T00:00:00Z",
+                "input": said("never"),
+            })),
+        )
+        .await;
+    assert_eq!(ended["next_run_date"], Value::Null, "{ended}");
+    let disabled = alice
+        .ok(
+            "/runs/crons",
+            Some(json!({"assistant_id": "agent", "schedule": "* * * * * *", "enabled": false})),
+        )
+        .await;
+    assert_eq!(disabled["next_run_date"], Value::Null, "{disabled}");
+    // Enabling it later schedules it; the zone is honoured.
+    let id = disabled["cron_id"].as_str().unwrap();
+    let (status, enabled) = alice
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/runs/crons/{id}"),
+            Some(json!({"enabled": true, "schedule": "0 9 * * *", "timezone": "Asia/Tokyo"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{enabled}");
+    let next = enabled["next_run_date"].as_str().unwrap();
+    assert!(next.contains("T00:00:00.000000+00:00"), "{next}");
+    for bad in [
+        json!({"assistant_id": "agent", "schedule": "61 * * * *"}),
+        json!({"assistant_id": "agent", "schedule": "* * * *"}),
+        json!({"assistant_id": "agent", "schedule": "* * * * *", "timezone": "Nowhere/Else"}),
+        json!({"assistant_id": "agent", "schedule": "* * * * *", "end_time": "soon"}),
+    ] {
+        let (status, body) = alice.post("/runs/crons", bad.clone()).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert!(body["detail"].is_string(), "{body}");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(alice.threads().await.is_empty());
+    server.stop().await;
+}
+
+/// Now, as the server writes dates.
+fn jiff_now() -> String {
+    private_conversations::util::now()
+}
