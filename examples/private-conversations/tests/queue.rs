@@ -1,9 +1,11 @@
 //! The run queue over HTTP: delayed runs, runs executed by another server on the same storage
 //! (a restart, or a replica), exactly once; crons that fire as their owner.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use private_conversations::Server;
+use private_conversations::graph::{Echo, Graph, GraphStream, RunInput};
 use private_conversations::storage::Storage;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,12 +21,16 @@ struct Running {
 
 impl Running {
     async fn start(policy: Policy, storage: Storage) -> Running {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = oneshot::channel::<()>();
         let server = Server::new(policy.build().unwrap())
             .storage(storage)
             .quiet(true);
+        Running::serve(server).await
+    }
+
+    async fn serve(server: Server) -> Running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(listener, async move {
             let _ = rx.await;
         }));
@@ -243,7 +249,12 @@ async fn a_cron_fires_as_its_owner_on_new_threads() {
         let cron = alice
             .ok(
                 "/runs/crons",
-                Some(json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said("tick")})),
+                Some(json!({
+                    "assistant_id": "agent",
+                    "schedule": "* * * * * *",
+                    "input": said("tick"),
+                    "on_run_completed": "keep",
+                })),
             )
             .await;
         let next = cron["next_run_date"].as_str().expect("a next run date");
@@ -280,6 +291,67 @@ async fn a_cron_fires_as_its_owner_on_new_threads() {
         assert!(bob.threads().await.is_empty(), "{policy:?}");
         server.stop().await;
     }
+}
+
+/// The echo graph, recording who each run was for.
+struct Recording(Arc<Mutex<Vec<Value>>>);
+
+#[async_trait::async_trait]
+impl Graph for Recording {
+    async fn run(&self, run: RunInput) -> Result<GraphStream, String> {
+        let user = run.config["configurable"]["langgraph_auth_user_id"].clone();
+        self.0.lock().unwrap().push(user);
+        Echo.run(run).await
+    }
+}
+
+/// By default (LangGraph's `on_run_completed: "delete"`), the thread a cron created for a run
+/// is deleted once the run is finished: the runs happen, as the owner, and no thread is left.
+#[tokio::test]
+async fn a_thread_less_cron_deletes_its_threads_by_default() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = Server::new(Policy::Global.build().unwrap())
+        .graph("agent", Recording(seen.clone()))
+        .quiet(true);
+    let server = Running::serve(server).await;
+    let alice = server.user("user1-token");
+    let cron = alice
+        .ok(
+            "/runs/crons",
+            Some(
+                json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said("gone")}),
+            ),
+        )
+        .await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            seen.lock().unwrap().len() >= 2
+        })
+        .await,
+        "the cron did not fire twice"
+    );
+    let cron_id = cron["cron_id"].as_str().unwrap();
+    alice
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/runs/crons/{cron_id}"),
+            None,
+        )
+        .await;
+    // The last run finishes, and its thread goes.
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            alice.threads().await.is_empty()
+        })
+        .await,
+        "{:?}",
+        alice.threads().await
+    );
+    assert!(
+        seen.lock().unwrap().iter().all(|u| u == "user1"),
+        "{seen:?}"
+    );
+    server.stop().await;
 }
 
 /// A cron on a thread adds its runs to that thread, as its owner.

@@ -143,6 +143,15 @@ async fn create_inner(
         }
         Some(_) => return Err(ApiError::invalid("timezone must be a string")),
     };
+    match payload.get("on_run_completed") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s == "delete" || s == "keep" => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "on_run_completed must be \"delete\" or \"keep\"",
+            ));
+        }
+    }
     let enabled = match payload.get("enabled") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
@@ -291,6 +300,15 @@ async fn update(
                 "end_time" => {
                     check_end_time(&val)?;
                     c.end_time = val;
+                }
+                "on_run_completed" => {
+                    if !matches!(val.as_str(), Some("delete" | "keep")) && !val.is_null() {
+                        return Err(ApiError::invalid(
+                            "on_run_completed must be \"delete\" or \"keep\"",
+                        ));
+                    }
+                    c.payload.insert(k, val.clone());
+                    c.on_run_completed = val;
                 }
                 "timezone" => {
                     c.timezone = match val {

@@ -84,8 +84,10 @@ async fn prepare(
     state: &AppState,
     user: &Authenticated,
     thread: Option<&str>,
-    body: RunBody,
+    mut body: RunBody,
 ) -> Result<(Run, Scope, RunBody2), ApiError> {
+    // Set only by the server, for the runs of a cron that deletes their threads.
+    body.kwargs.extra.remove(ON_COMPLETION);
     let raw_assistant = body
         .assistant_id
         .as_deref()
@@ -196,6 +198,11 @@ pub(crate) struct RunBody2 {
     strategy: MultitaskStrategy,
 }
 
+/// The run kwarg that makes the worker delete the run's thread once the run is finished: set by
+/// the server for the runs of a thread-less cron whose `on_run_completed` is `delete` (removed
+/// from what a caller sends).
+const ON_COMPLETION: &str = "on_completion";
+
 /// Creates a run on a thread, which enqueues it (the [worker](crate::queue) executes it once its
 /// `after_seconds` have passed); the run and the scope that authorized it.
 async fn create_on_thread(
@@ -204,8 +211,22 @@ async fn create_on_thread(
     raw_thread: &str,
     body: RunBody,
 ) -> Result<(Run, Scope), ApiError> {
+    create_on_thread_then(state, user, raw_thread, body, false).await
+}
+
+/// [`create_on_thread`]; with `delete_thread`, the thread is deleted once the run is finished.
+async fn create_on_thread_then(
+    state: &AppState,
+    user: &Authenticated,
+    raw_thread: &str,
+    body: RunBody,
+    delete_thread: bool,
+) -> Result<(Run, Scope), ApiError> {
     let tid = thread_id(raw_thread)?;
-    let (run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
+    let (mut run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
+    if delete_thread {
+        run.kwargs.insert(ON_COMPLETION.into(), "delete".into());
+    }
     if extra.if_not_exists == Some(IfNotExists::Create) {
         // The new thread carries the run's metadata, as the handler left it.
         let thread = new_thread(tid.clone(), run.metadata.clone());
@@ -257,7 +278,9 @@ async fn create_on_thread(
 /// Creates the run of a due cron, as its owner: the owner's user (as authentication saw them when
 /// they created the cron) goes through the same authorization as a run they would create
 /// themselves. A cron without a thread gets a new thread for each run, created as the owner
-/// would create it (`threads.create`, then the run with `threads.create_run`).
+/// would create it (`threads.create`, then the run with `threads.create_run`), and deleted once
+/// the run is finished unless the cron's `on_run_completed` is `keep` (LangGraph's default is
+/// `delete`).
 pub(crate) async fn create_for_cron(state: &AppState, cron: &Cron) -> Result<Run, ApiError> {
     use auth::IntoAuthUser;
     let owner = cron
@@ -302,7 +325,8 @@ pub(crate) async fn create_for_cron(state: &AppState, cron: &Cron) -> Result<Run
             tid
         }
     };
-    create_on_thread(state, &user, &tid, body)
+    let delete = cron.thread_id.is_none() && cron.on_run_completed.as_str() != Some("keep");
+    create_on_thread_then(state, &user, &tid, body, delete)
         .await
         .map(|(run, _)| run)
 }
@@ -403,6 +427,12 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
             Ok(())
         });
         match state.storage.threads.transact(tid, &system, change).await {
+            Ok(Some(_))
+                if next.kwargs.get(ON_COMPLETION).and_then(Value::as_str) == Some("delete") =>
+            {
+                state.storage.threads.remove(tid, &system).await;
+                break;
+            }
             Ok(_) => break,
             Err(e) if e.status == StatusCode::CONFLICT => continue,
             Err(e) => {
