@@ -354,6 +354,57 @@ async fn a_thread_less_cron_deletes_its_threads_by_default() {
     server.stop().await;
 }
 
+/// The echo graph, slowly.
+struct Slow;
+
+#[async_trait::async_trait]
+impl Graph for Slow {
+    async fn run(&self, run: RunInput) -> Result<GraphStream, String> {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Echo.run(run).await
+    }
+}
+
+/// A run cancelled while a worker executes it: the worker's result is discarded, the run stays
+/// interrupted and the thread's state is untouched; the thread's next run then executes.
+#[tokio::test]
+async fn cancelling_a_running_run_discards_its_result() {
+    let server = Server::new(Policy::Global.build().unwrap())
+        .graph("agent", Slow)
+        .quiet(true);
+    let server = Running::serve(server).await;
+    let alice = server.user("user1-token");
+    let t = alice.thread().await;
+    let body = |text: &str| json!({"assistant_id": "agent", "input": said(text)});
+    let run = alice
+        .ok(&format!("/threads/{t}/runs"), Some(body("discarded")))
+        .await;
+    let rid = run["run_id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await["status"] == "running"
+        })
+        .await,
+        "the run was not claimed"
+    );
+    let (status, _) = alice
+        .post(&format!("/threads/{t}/runs/{rid}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, 202);
+    let next = alice
+        .ok(&format!("/threads/{t}/runs"), Some(body("kept")))
+        .await;
+    let next = next["run_id"].as_str().unwrap();
+    let out = alice
+        .ok(&format!("/threads/{t}/runs/{next}/join"), None)
+        .await;
+    assert!(out.to_string().contains("kept"), "{out}");
+    assert!(!out.to_string().contains("discarded"), "{out}");
+    let run = alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await;
+    assert_eq!(run["status"], "interrupted");
+    server.stop().await;
+}
+
 /// A cron on a thread adds its runs to that thread, as its owner.
 #[tokio::test]
 async fn a_cron_on_a_thread_runs_there() {
