@@ -214,12 +214,14 @@ async fn run(mut state: AppState) {
     shared.stopped.send_replace(true);
 }
 
-/// Executes a claimed run, renewing its lease every third of it; stops executing as soon as the
-/// lease is lost (the run was cancelled, or taken over after this process stalled).
+/// Executes a claimed run, renewing its lease every third of it (at least every second); stops
+/// executing as soon as the lease is lost (the run was cancelled, or taken over after this
+/// process stalled).
 async fn execute_leased(state: &AppState, terms: &LeaseTerms, claim: Claim) {
     let work = crate::routes::runs::execute(state, &claim);
     tokio::pin!(work);
-    let mut renewal = tokio::time::interval((terms.lease / 3).max(Duration::from_millis(10)));
+    let every = (terms.lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut renewal = tokio::time::interval(every);
     renewal.tick().await;
     loop {
         tokio::select! {

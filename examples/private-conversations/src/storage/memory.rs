@@ -633,20 +633,21 @@ impl RunQueue for MemoryQueue {
     }
 
     async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, ApiError> {
-        let scope = system();
-        let due = |c: &Cron| c.enabled && c.next_run_date.as_str().is_some_and(|at| at <= now);
-        let by_date = |c: &Cron| c.next_run_date.clone();
-        let page = self
+        let mut due: Vec<Arc<Cron>> = self
             .crons
-            .search(Query {
-                predicate: Some(&due),
-                sort_key: Some(&by_date),
-                descending: false,
-                limit,
-                ..Query::new(&scope)
-            })
-            .await;
-        Ok(page.items)
+            .read()
+            .items
+            .values()
+            .filter(|s| s.row.enabled && s.row.next_run_date.as_str().is_some_and(|at| at <= now))
+            .map(|s| s.row.clone())
+            .collect();
+        due.sort_by(|a, b| {
+            let date = |c: &Cron| c.next_run_date.as_str().map(str::to_owned);
+            date(a)
+                .cmp(&date(b))
+                .then_with(|| a.cron_id.cmp(&b.cron_id))
+        });
+        Ok(due.iter().take(limit).map(|c| Cron::clone(c)).collect())
     }
 
     async fn advance_cron(
