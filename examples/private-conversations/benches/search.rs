@@ -19,11 +19,11 @@ use auth::types::{AuthValue, ThreadsSearch};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use private_conversations::AppState;
 use private_conversations::authz::{Scope, authorize};
-use private_conversations::model::{Object, Thread};
+use private_conversations::model::Object;
 use private_conversations::routes::threads::new_thread;
 use private_conversations::storage::memory::MemoryThreads;
-use private_conversations::storage::{Collection, IfExists, Query, Storage};
-use serde_json::{Value, json};
+use private_conversations::storage::{Collection, Column, IfExists, Query, Storage};
+use serde_json::json;
 use tutorial_policy::Policy;
 
 /// The in-memory store answers at once: poll its future once, without a runtime.
@@ -57,15 +57,13 @@ fn store(threads: usize, users: usize) -> MemoryThreads {
 /// The query `POST /threads/search` makes for an empty body: the handler's filter, newest first
 /// by `created_at`, ten results.
 fn search(collection: &MemoryThreads, scope: &Scope) -> (usize, usize) {
-    let no_condition = |_: &Thread| true;
-    let by_created = |t: &Thread| -> Value { t.created_at.clone().into() };
     let page = ready(collection.search(Query {
-        predicate: Some(&no_condition),
-        sort_key: Some(&by_created),
+        sort: Column::CreatedAt,
         descending: true,
         limit: 10,
         ..Query::new(scope)
-    }));
+    }))
+    .unwrap_or_else(|e| panic!("search: {e:?}"));
     (page.items.len(), page.total)
 }
 

@@ -29,7 +29,7 @@
 //! # async fn f(state: private_conversations::AppState, user: auth::AuthUser) -> Option<()> {
 //! let mut value = AuthValue::from(ThreadsRead::default());
 //! let scope = private_conversations::authz::authorize(&state, &user, &mut value).await.ok()?;
-//! let thread = state.storage.threads.get("id", &scope).await?;
+//! let thread = state.storage.threads.get("id", &scope).await.ok()??;
 //! # let _ = thread; Some(())
 //! # }
 //! ```

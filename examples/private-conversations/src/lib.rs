@@ -465,7 +465,7 @@ mod tests {
             ("5eed0000-0000-4000-8000-000000000002", "user1"),
         ] {
             let scope = authz::Scope::system("test: reading seeded threads");
-            let thread = storage.threads.get(id, &scope).await.unwrap();
+            let thread = storage.threads.get(id, &scope).await.unwrap().unwrap();
             assert_eq!(thread.metadata["owner"], owner, "{id}");
         }
         assert!(seed(&storage, 1, 0).await.is_err());

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::storage::Column;
+
 /// A JSON object.
 pub type Object = Map<String, Value>;
 
@@ -17,6 +19,14 @@ pub trait Record: Clone + Send + Sync + 'static {
     fn metadata(&self) -> &Object;
     /// The creation time (RFC 3339), the default sort key.
     fn created_at(&self) -> &str;
+    /// The columns that searches may compare or sort by.
+    const COLUMNS: &'static [Column];
+    /// The text in `column` (`None` when the resource has none there, or no such column).
+    fn column(&self, column: Column) -> Option<&str>;
+    /// The state values that a search may look into (threads only).
+    fn values(&self) -> Option<&Values> {
+        None
+    }
 }
 
 /// One saved version of an assistant.
@@ -64,6 +74,23 @@ impl Record for Assistant {
     }
     fn created_at(&self) -> &str {
         &self.versions.first().unwrap_or(&self.current).created_at
+    }
+    const COLUMNS: &'static [Column] = &[
+        Column::Id,
+        Column::CreatedAt,
+        Column::UpdatedAt,
+        Column::GraphId,
+        Column::Name,
+    ];
+    fn column(&self, column: Column) -> Option<&str> {
+        match column {
+            Column::Id => Some(self.id()),
+            Column::CreatedAt => Some(self.created_at()),
+            Column::UpdatedAt => Some(&self.updated_at),
+            Column::GraphId => Some(&self.current.graph_id),
+            Column::Name => Some(&self.current.name),
+            _ => None,
+        }
     }
 }
 
@@ -235,8 +262,8 @@ impl Values {
                 Value::Array(ws) => ws
                     .iter()
                     .all(|wv| items.iter().any(|hv| crate::storage::contains(hv, wv))),
-                Value::Object(_) => false,
-                w => items.iter().any(|hv| **hv == *w),
+                // As PostgreSQL's `@>` below the top level: a list holds no bare scalar.
+                _ => false,
             },
         })
     }
@@ -352,6 +379,24 @@ impl Record for Thread {
     fn created_at(&self) -> &str {
         &self.created_at
     }
+    const COLUMNS: &'static [Column] = &[
+        Column::Id,
+        Column::CreatedAt,
+        Column::UpdatedAt,
+        Column::Status,
+    ];
+    fn column(&self, column: Column) -> Option<&str> {
+        match column {
+            Column::Id => Some(&self.thread_id),
+            Column::CreatedAt => Some(&self.created_at),
+            Column::UpdatedAt => Some(&self.updated_at),
+            Column::Status => Some(&self.status),
+            _ => None,
+        }
+    }
+    fn values(&self) -> Option<&Values> {
+        Some(&self.values)
+    }
 }
 
 /// A scheduled run: fired by the [run queue's worker](crate::queue) at `next_run_date`.
@@ -402,6 +447,23 @@ impl Record for Cron {
     }
     fn created_at(&self) -> &str {
         &self.created_at
+    }
+    const COLUMNS: &'static [Column] = &[
+        Column::Id,
+        Column::CreatedAt,
+        Column::UpdatedAt,
+        Column::AssistantId,
+        Column::ThreadId,
+    ];
+    fn column(&self, column: Column) -> Option<&str> {
+        match column {
+            Column::Id => Some(&self.cron_id),
+            Column::CreatedAt => Some(&self.created_at),
+            Column::UpdatedAt => Some(&self.updated_at),
+            Column::AssistantId => Some(&self.assistant_id),
+            Column::ThreadId => self.thread_id.as_deref(),
+            _ => None,
+        }
     }
 }
 

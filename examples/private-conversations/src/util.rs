@@ -75,6 +75,11 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, detail)
     }
 
+    /// 503 with the given detail: the database cannot answer now (the client may retry).
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+    }
+
     /// 500 with the given detail.
     pub fn internal(detail: impl Into<String>) -> Self {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, detail)

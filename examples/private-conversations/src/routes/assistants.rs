@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::graph;
 use crate::model::{Assistant, AssistantVersion, Object};
-use crate::storage::{IfExists, Inserted, Query};
+use crate::storage::{Column, Condition, IfExists, Inserted, Query};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -112,7 +112,7 @@ pub async fn resolve_for_run(
         .storage
         .assistants
         .get(&id, &scope)
-        .await
+        .await?
         .ok_or_else(|| not_found(raw_id))
 }
 
@@ -223,7 +223,7 @@ async fn read_checked(
         .storage
         .assistants
         .get(&id, &scope)
-        .await
+        .await?
         .ok_or_else(|| not_found(raw_id))
 }
 
@@ -360,7 +360,7 @@ async fn delete(
         built
     });
     let scope = authorize(&state, &user, &mut value).await?;
-    match state.storage.assistants.remove(&id, &scope).await {
+    match state.storage.assistants.remove(&id, &scope).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&raw_id)),
     }
@@ -397,36 +397,23 @@ async fn run_search(
     let AuthValue::Assistants(auth::types::AssistantsValue::Search(v)) = value else {
         return Err(ApiError::internal("the handler changed the event"));
     };
-    let graph_id = v.graph_id;
-    let name = body.name;
-    let predicate = move |a: &Assistant| {
-        graph_id.as_ref().is_none_or(|g| &a.current.graph_id == g)
-            && name
-                .as_ref()
-                .is_none_or(|n| a.current.name.contains(n.as_str()))
-    };
-    let sort_by = body.sort_by;
-    if let Some(s) = &sort_by
-        && ![
-            "assistant_id",
-            "graph_id",
-            "name",
-            "created_at",
-            "updated_at",
-        ]
-        .contains(&s.as_str())
-    {
-        return Err(ApiError::invalid(format!(
-            "cannot sort assistants by {s:?}"
-        )));
+    let mut conditions = Vec::new();
+    if let Some(g) = v.graph_id {
+        conditions.push(Condition::Equals(Column::GraphId, g));
     }
-    let sort_key = move |a: &Assistant| -> Value {
-        match sort_by.as_deref() {
-            Some("assistant_id") => a.current.assistant_id.clone().into(),
-            Some("graph_id") => a.current.graph_id.clone().into(),
-            Some("name") => a.current.name.clone().into(),
-            Some("updated_at") => a.updated_at.clone().into(),
-            _ => crate::model::Record::created_at(a).to_owned().into(),
+    if let Some(n) = body.name {
+        conditions.push(Condition::Holds(Column::Name, n));
+    }
+    let sort = match body.sort_by.as_deref() {
+        None | Some("created_at") => Column::CreatedAt,
+        Some("assistant_id") => Column::Id,
+        Some("graph_id") => Column::GraphId,
+        Some("name") => Column::Name,
+        Some("updated_at") => Column::UpdatedAt,
+        Some(s) => {
+            return Err(ApiError::invalid(format!(
+                "cannot sort assistants by {s:?}"
+            )));
         }
     };
     let page = state
@@ -434,14 +421,14 @@ async fn run_search(
         .assistants
         .search(Query {
             metadata: v.metadata.as_ref(),
-            predicate: Some(&predicate),
-            sort_key: Some(&sort_key),
+            conditions,
+            sort,
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
             ..Query::new(&scope)
         })
-        .await;
+        .await?;
     Ok((page.items, page.total))
 }
 

@@ -18,7 +18,7 @@ use super::threads::read_checked;
 use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::model::{Cron, Object};
-use crate::storage::{IfExists, Inserted, Query};
+use crate::storage::{Column, Condition, IfExists, Inserted, Query};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -253,7 +253,7 @@ async fn read(
         .storage
         .crons
         .get(&id, &scope)
-        .await
+        .await?
         .map(Json)
         .ok_or_else(|| not_found(&id))
 }
@@ -357,7 +357,7 @@ async fn delete(
         built
     });
     let scope = authorize(&state, &user, &mut value).await?;
-    match state.storage.crons.remove(&id, &scope).await {
+    match state.storage.crons.remove(&id, &scope).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&id)),
     }
@@ -400,24 +400,25 @@ async fn run_search(
         built
     });
     let scope = authorize(state, user, &mut value).await?;
-    let predicate = move |c: &Cron| {
-        assistant_id.as_ref().is_none_or(|a| &c.assistant_id == a)
-            && thread_id
-                .as_ref()
-                .is_none_or(|t| c.thread_id.as_ref() == Some(t))
-    };
+    let mut conditions = Vec::new();
+    if let Some(a) = assistant_id {
+        conditions.push(Condition::Equals(Column::AssistantId, a));
+    }
+    if let Some(t) = thread_id {
+        conditions.push(Condition::Equals(Column::ThreadId, t));
+    }
     let page = state
         .storage
         .crons
         .search(Query {
             metadata: body.metadata.as_ref(),
-            predicate: Some(&predicate),
+            conditions,
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
             ..Query::new(&scope)
         })
-        .await;
+        .await?;
     Ok((page.items, page.total))
 }
 

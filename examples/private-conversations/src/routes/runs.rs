@@ -359,14 +359,14 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
     let (tid, rid) = (claim.thread_id.as_str(), claim.run_id.as_str());
     // Each round finishes the run or finds the state changed; bounded all the same.
     for _ in 0..10_000 {
-        let Some((_, runs)) = state.storage.threads.runs(tid, &system).await else {
+        let Ok(Some((_, runs))) = state.storage.threads.runs(tid, &system).await else {
             break;
         };
         // Cancelled, removed or taken over: not ours to finish.
         let Some(next) = runs.iter().find(|r| claim.holds(r)).cloned() else {
             break;
         };
-        let Some((thread, latest)) = state.storage.threads.checkpoint(tid, &system, None).await
+        let Ok(Some((thread, latest))) = state.storage.threads.checkpoint(tid, &system, None).await
         else {
             break;
         };
@@ -430,7 +430,9 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
             Ok(Some(_))
                 if next.kwargs.get(ON_COMPLETION).and_then(Value::as_str) == Some("delete") =>
             {
-                state.storage.threads.remove(tid, &system).await;
+                if let Err(e) = state.storage.threads.remove(tid, &system).await {
+                    tracing::warn!(thread_id = tid, detail = e.detail, "a cron's thread");
+                }
                 break;
             }
             Ok(_) => break,
@@ -467,7 +469,7 @@ async fn wait_done(
             .storage
             .threads
             .runs(tid, scope)
-            .await
+            .await?
             .ok_or_else(|| not_found(tid))?;
         let run = runs
             .iter()
@@ -629,7 +631,12 @@ fn node_writes(steps: &[crate::history::Step]) -> Vec<Value> {
 const MAX_RUN_CHECKPOINTS: usize = 256;
 
 /// The node writes of the run `rid` on thread `tid`, oldest first, from its checkpoints.
-async fn run_writes(state: &AppState, tid: &str, rid: &str, scope: &Scope) -> Vec<Value> {
+async fn run_writes(
+    state: &AppState,
+    tid: &str,
+    rid: &str,
+    scope: &Scope,
+) -> Result<Vec<Value>, ApiError> {
     let mut wanted = Object::new();
     wanted.insert("run_id".into(), rid.into());
     wanted.insert("source".into(), "loop".into());
@@ -642,13 +649,13 @@ async fn run_writes(state: &AppState, tid: &str, rid: &str, scope: &Scope) -> Ve
         .storage
         .threads
         .history(tid, scope, page)
-        .await
+        .await?
         .unwrap_or_default()
         .iter()
         .filter_map(|c| c.metadata.get("writes").filter(|w| w.is_object()).cloned())
         .collect();
     writes.reverse();
-    writes
+    Ok(writes)
 }
 
 async fn create_stream(
@@ -664,7 +671,7 @@ async fn create_stream(
     let (run, scope) = create_on_thread(&state, &user, &tid, body).await?;
     let events = match wait_done(&state, &run.thread_id, &run.run_id, &scope).await {
         Ok((thread, run)) => {
-            let writes = run_writes(&state, &tid, &run.run_id, &scope).await;
+            let writes = run_writes(&state, &tid, &run.run_id, &scope).await?;
             Ok(stream_events(
                 &thread.values.to_json(),
                 &run,
@@ -781,7 +788,7 @@ async fn list(
         .storage
         .threads
         .runs(&tid, &scope)
-        .await
+        .await?
         .ok_or_else(|| not_found(&tid))?;
     Ok(Json(
         runs.iter()
@@ -811,7 +818,7 @@ async fn read_run(
         .storage
         .threads
         .runs(&tid, &scope)
-        .await
+        .await?
         .ok_or_else(|| not_found(&tid))?;
     let run = runs
         .iter()
@@ -882,7 +889,7 @@ async fn thread_stream(
             .storage
             .threads
             .runs(&tid, &scope)
-            .await
+            .await?
             .ok_or_else(|| not_found(&tid))?;
         let latest = runs.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
         let mut events = Vec::new();

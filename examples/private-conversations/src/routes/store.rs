@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::model::{Item, Object};
-use crate::storage::{store_view, wanted as contains_wanted};
+use crate::storage::{ItemSearch, store_view};
 use crate::util::{ApiError, JsonBody, QueryParams};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -99,7 +99,7 @@ async fn put_item(
                 .storage
                 .items
                 .put(&scope, ns, body.key, v)
-                .await
+                .await?
                 .ok_or_else(item_not_found)?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
@@ -119,7 +119,7 @@ async fn remove(
     ns: &[String],
     key: &str,
 ) -> Result<Response, ApiError> {
-    match state.storage.items.delete(scope, ns, key).await {
+    match state.storage.items.delete(scope, ns, key).await? {
         Some(true) => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(false)
             if scope
@@ -160,7 +160,7 @@ async fn get_item(
         .storage
         .items
         .get(&scope, &ns, &key)
-        .await
+        .await?
         .map(Json)
         .ok_or_else(item_not_found)
 }
@@ -226,18 +226,15 @@ async fn search(
         .query
         .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
-    let accept = move |v: &Object| {
-        contains_wanted(v, wanted.as_ref())
-            && (words.is_empty() || {
-                let text = Value::Object(v.clone()).to_string().to_lowercase();
-                words.iter().any(|w| text.contains(w.as_str()))
-            })
+    let search = ItemSearch {
+        filter: wanted,
+        words,
     };
     let items = state
         .storage
         .items
-        .search(&scope, &prefix, &accept, limit, offset)
-        .await;
+        .search(&scope, &prefix, &search, limit, offset)
+        .await?;
     let items: Vec<Value> = items
         .into_iter()
         .map(|i| {
@@ -288,6 +285,6 @@ async fn list_namespaces(
         .storage
         .items
         .list_namespaces(&scope, &prefix, &suffix, max_depth, limit, offset)
-        .await;
+        .await?;
     Ok(Json(json!({ "namespaces": namespaces })))
 }

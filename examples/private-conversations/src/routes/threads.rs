@@ -19,7 +19,9 @@ use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::graph;
 use crate::model::{Checkpoint, Object, Thread, Values};
-use crate::storage::{HistoryPage, IfExists, Inserted, NewCheckpoint, Query, ThreadTx};
+use crate::storage::{
+    Column, Condition, HistoryPage, IfExists, Inserted, NewCheckpoint, Query, ThreadTx,
+};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -102,7 +104,7 @@ pub async fn read_checked(
         .storage
         .threads
         .get(&id, &scope)
-        .await
+        .await?
         .ok_or_else(|| not_found(&id))
 }
 
@@ -203,7 +205,7 @@ async fn delete(
         built
     });
     let scope = authorize(&state, &user, &mut value).await?;
-    match state.storage.threads.remove(&id, &scope).await {
+    match state.storage.threads.remove(&id, &scope).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&id)),
     }
@@ -243,9 +245,9 @@ async fn prune(
     }
     let threads = &state.storage.threads;
     let pruned = if keep_latest {
-        threads.keep_latest(&targets).await
+        threads.keep_latest(&targets).await?
     } else {
-        threads.remove_all(&targets).await
+        threads.remove_all(&targets).await?
     };
     Ok(Json(json!({ "pruned_count": pruned })))
 }
@@ -293,21 +295,21 @@ async fn run_search(
     let scope = authorize(state, user, &mut value).await?;
     let wanted = value.metadata().cloned();
     let values = body_values(&value);
-    let status = body
+    let mut conditions = Vec::new();
+    if let Some(Value::String(s)) = body
         .status
-        .map(|s| serde_json::to_value(s).unwrap_or_default());
-    let predicate = move |t: &Thread| {
-        status.as_ref().is_none_or(|s| s == t.status.as_str())
-            && values.as_ref().is_none_or(|v| t.values.contains(v))
-    };
-    let sort_by = body.sort_by;
-    let sort_key = move |t: &Thread| -> Value {
-        match sort_by.as_deref() {
-            Some("thread_id") => t.thread_id.clone().into(),
-            Some("status") => t.status.clone().into(),
-            Some("updated_at") => t.updated_at.clone().into(),
-            _ => t.created_at.clone().into(),
-        }
+        .map(|s| serde_json::to_value(s).unwrap_or_default())
+    {
+        conditions.push(Condition::Equals(Column::Status, s));
+    }
+    if let Some(v) = values.filter(|v| !v.is_empty()) {
+        conditions.push(Condition::ValuesContain(v));
+    }
+    let sort = match body.sort_by.as_deref() {
+        Some("thread_id") => Column::Id,
+        Some("status") => Column::Status,
+        Some("updated_at") => Column::UpdatedAt,
+        _ => Column::CreatedAt,
     };
     let page = state
         .storage
@@ -315,14 +317,14 @@ async fn run_search(
         .search(Query {
             metadata: wanted.as_ref(),
             ids: ids.as_deref(),
-            predicate: Some(&predicate),
-            sort_key: Some(&sort_key),
+            conditions,
+            sort,
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
             ..Query::new(&scope)
         })
-        .await;
+        .await?;
     Ok((page.items, page.total))
 }
 
@@ -374,7 +376,7 @@ async fn copy(
         .storage
         .threads
         .get(&id, &read)
-        .await
+        .await?
         .ok_or_else(|| conflict(not_found(&id)))?;
     let new_id = uuid::Uuid::new_v4().to_string();
     let mut value = AuthValue::from({
@@ -466,7 +468,7 @@ pub async fn append_state(
     finish: impl Fn(&mut ThreadTx<'_>, Option<&str>) -> Result<(), ApiError> + Send + Sync,
 ) -> Result<Option<(Thread, Option<String>)>, ApiError> {
     for _ in 0..RETRIES {
-        let Some((thread, base)) = state.storage.threads.checkpoint(id, scope, from).await else {
+        let Some((thread, base)) = state.storage.threads.checkpoint(id, scope, from).await? else {
             return Ok(None);
         };
         if let (Some(cid), None) = (from, &base) {
@@ -541,7 +543,7 @@ async fn state_at_checkpoint(
         .storage
         .threads
         .checkpoint(&id, &scope, checkpoint_id)
-        .await
+        .await?
         .ok_or_else(|| not_found(&id))?;
     match (checkpoint_id, at) {
         (Some(cid), None) => Err(ApiError::not_found(format!("Checkpoint {cid} not found"))),
@@ -649,7 +651,7 @@ async fn history(
     let threads = &state.storage.threads;
     let checkpoints = threads
         .history(&id, &scope, page)
-        .await
+        .await?
         .ok_or_else(|| not_found(&id))?;
     // Only the thread id goes into each state: a row stands in for the thread.
     let row = new_thread(id, Object::new());

@@ -29,11 +29,12 @@ use crate::util::{ApiError, now};
 pub mod memory;
 #[cfg(test)]
 pub(crate) mod queue_tests;
+pub mod sql;
 
 /// The run queue's contract on the memory backend.
 #[cfg(test)]
 mod memory_queue {
-    crate::storage::queue_tests::queue_contract_tests!(crate::storage::Storage::in_memory());
+    crate::storage::queue_tests::queue_contract_tests!(crate::storage::queue_tests::on_memory);
 }
 
 /// A change to one resource, applied atomically; an error leaves the resource unchanged.
@@ -58,29 +59,26 @@ pub enum Inserted<T> {
     Existing(T),
 }
 
-/// Does `metadata` contain `wanted` (JSON containment, as Postgres' `@>`)?
+/// Does `have` contain `wanted` (JSON containment, as PostgreSQL's `@>` between two members of
+/// a metadata object, which [`auth::sql::metadata_contains`] documents)?
 ///
-/// Objects match when every wanted key is contained; arrays when every wanted element is
-/// contained in some element; scalars when equal.
+/// Objects contain an object when every wanted key is present and contains its value; arrays
+/// contain an array when every wanted element is contained in some element; any other pair when
+/// equal (no coercion: `1` is not `1.0`, and a list does not contain a bare scalar).
 pub fn contains(have: &Value, wanted: &Value) -> bool {
     match (have, wanted) {
-        (Value::Object(h), Value::Object(w)) => w
-            .iter()
-            .all(|(k, wv)| h.get(k).is_some_and(|hv| contains(hv, wv))),
+        (Value::Object(h), Value::Object(w)) => auth::sql::metadata_contains(h, w),
         (Value::Array(h), Value::Array(w)) => {
             w.iter().all(|wv| h.iter().any(|hv| contains(hv, wv)))
         }
-        (Value::Array(h), w) if !w.is_object() => h.iter().any(|hv| hv == w),
         (h, w) => h == w,
     }
 }
 
-/// Whether `metadata` contains every key of `wanted` (the caller's own metadata filter).
+/// Whether `metadata` contains every key of `wanted` (the caller's own metadata filter), as
+/// [`auth::sql::metadata_contains`] (and so PostgreSQL's `@>`) decides.
 pub fn wanted(metadata: &Object, wanted: Option<&Object>) -> bool {
-    wanted.is_none_or(|w| {
-        w.iter()
-            .all(|(k, wv)| metadata.get(k).is_some_and(|hv| contains(hv, wv)))
-    })
+    wanted.is_none_or(|w| auth::sql::metadata_contains(metadata, w))
 }
 
 /// Whether `metadata` passes the scope's filter and the caller's own metadata filter.
@@ -88,18 +86,107 @@ pub fn visible(metadata: &Object, scope: &Scope, wanted_metadata: Option<&Object
     scope.admits(metadata) && wanted(metadata, wanted_metadata)
 }
 
+/// A column that searches compare or sort by; which a resource has is [`Record::COLUMNS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Column {
+    /// The resource's id.
+    Id,
+    /// The creation time (the default sort).
+    #[default]
+    CreatedAt,
+    /// The time of the last change.
+    UpdatedAt,
+    /// A thread's status.
+    Status,
+    /// An assistant's graph.
+    GraphId,
+    /// An assistant's name.
+    Name,
+    /// A cron's assistant.
+    AssistantId,
+    /// A cron's thread (none for a stateless cron).
+    ThreadId,
+}
+
+impl Column {
+    /// The column's name, for errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Id => "id",
+            Column::CreatedAt => "created_at",
+            Column::UpdatedAt => "updated_at",
+            Column::Status => "status",
+            Column::GraphId => "graph_id",
+            Column::Name => "name",
+            Column::AssistantId => "assistant_id",
+            Column::ThreadId => "thread_id",
+        }
+    }
+}
+
+/// A condition of a search beyond the scope, the caller's metadata and the ids: each backend
+/// evaluates it where it keeps the rows (in SQL for a database).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The column equals this text (a resource without a value in it never matches).
+    Equals(Column, String),
+    /// The column holds this text as a substring (case-sensitive; the empty text always).
+    Holds(Column, String),
+    /// A thread's state values contain this object (JSON containment, as [`contains`]); an
+    /// empty object matches every thread.
+    ValuesContain(Object),
+}
+
+impl Condition {
+    /// Whether `item` meets the condition (the in-memory evaluation; a database evaluates it in
+    /// its query). A column the resource does not have is an error.
+    pub fn accepts<T: Record>(&self, item: &T) -> Result<bool, ApiError> {
+        Ok(match self {
+            Condition::Equals(c, v) => {
+                checked::<T>(*c)?.then(|| item.column(*c)).flatten() == Some(v.as_str())
+            }
+            Condition::Holds(c, v) => checked::<T>(*c)?
+                .then(|| item.column(*c))
+                .flatten()
+                .is_some_and(|h| h.contains(v.as_str())),
+            Condition::ValuesContain(w) => match item.values() {
+                Some(values) => w.is_empty() || values.contains(w),
+                None => {
+                    return Err(ApiError::internal(
+                        "this resource has no state values to search",
+                    ));
+                }
+            },
+        })
+    }
+}
+
+/// `Ok(true)` when resources of type `T` have the column `c`, else a 500 naming it.
+fn checked<T: Record>(c: Column) -> Result<bool, ApiError> {
+    if T::COLUMNS.contains(&c) {
+        Ok(true)
+    } else {
+        Err(ApiError::internal(format!(
+            "{} has no column {}",
+            std::any::type_name::<T>(),
+            c.name()
+        )))
+    }
+}
+
 /// A search over a [`Collection`]: every condition is ANDed.
-pub struct Query<'a, T> {
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
     /// The authorization's scope.
     pub scope: &'a Scope,
-    /// The caller's metadata filter (containment).
+    /// The caller's metadata filter (containment, as [`wanted`]).
     pub metadata: Option<&'a Object>,
     /// Only these ids (a set: duplicates count once).
     pub ids: Option<&'a [String]>,
-    /// Any further condition (status, values, graph…).
-    pub predicate: Option<&'a (dyn Fn(&T) -> bool + Send + Sync)>,
-    /// The sort key (default: creation time).
-    pub sort_key: Option<&'a (dyn Fn(&T) -> Value + Send + Sync)>,
+    /// Further conditions (status, values, graph…).
+    pub conditions: Vec<Condition>,
+    /// The sort column (ties broken by id, in the same direction).
+    pub sort: Column,
     /// Sort in descending order.
     pub descending: bool,
     /// At most this many results.
@@ -108,30 +195,36 @@ pub struct Query<'a, T> {
     pub offset: usize,
 }
 
-impl<'a, T> Query<'a, T> {
+impl<'a> Query<'a> {
     /// Everything the scope shows, newest first, ten at a time.
     pub fn new(scope: &'a Scope) -> Self {
         Query {
             scope,
             metadata: None,
             ids: None,
-            predicate: None,
-            sort_key: None,
+            conditions: Vec::new(),
+            sort: Column::CreatedAt,
             descending: true,
             limit: 10,
             offset: 0,
         }
     }
-}
 
-impl<T: Record> Query<'_, T> {
-    /// Whether `item` passes every condition.
-    pub fn accepts(&self, item: &T) -> bool {
-        visible(item.metadata(), self.scope, self.metadata)
-            && self
+    /// Whether `item` passes every condition (the in-memory evaluation).
+    pub fn accepts<T: Record>(&self, item: &T) -> Result<bool, ApiError> {
+        if !visible(item.metadata(), self.scope, self.metadata)
+            || !self
                 .ids
                 .is_none_or(|ids| ids.iter().any(|i| i == item.id()))
-            && self.predicate.is_none_or(|p| p(item))
+        {
+            return Ok(false);
+        }
+        for c in &self.conditions {
+            if !c.accepts(item)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Top-level (key, scalar) pairs that every result's metadata must contain (equal the
@@ -173,7 +266,7 @@ pub trait Collection<T: Record>: Send + Sync {
     ) -> Result<Inserted<T>, ApiError>;
 
     /// The resource `id` if it exists and `scope` admits it.
-    async fn get(&self, id: &str, scope: &Scope) -> Option<T>;
+    async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError>;
 
     /// Applies `change` to the resource `id` if it exists and `scope` admits it, atomically.
     /// `Ok(None)`: absent or hidden, nothing changed.
@@ -186,15 +279,15 @@ pub trait Collection<T: Record>: Send + Sync {
 
     /// Removes the resource `id` (a thread with its checkpoints and runs) if it exists and
     /// `scope` admits it.
-    async fn remove(&self, id: &str, scope: &Scope) -> Option<T>;
+    async fn remove(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError>;
 
     /// Removes each `(id, scope)` of `targets` that exists and that its scope admits (each
     /// checked and removed atomically, as [`Collection::remove`]); how many were removed. The
     /// caller authorizes every target first, so a refusal changes nothing.
-    async fn remove_all(&self, targets: &[(String, Scope)]) -> usize;
+    async fn remove_all(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError>;
 
     /// The resources matching `query`, sorted, within its limit and offset.
-    async fn search(&self, query: Query<'_, T>) -> Page<T>;
+    async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError>;
 }
 
 /// Which checkpoints of a thread to read: newest first, at most `limit`, older than `before`.
@@ -323,7 +416,7 @@ pub trait ThreadStore: Collection<Thread> {
         id: &str,
         scope: &Scope,
         checkpoint_id: Option<&str>,
-    ) -> Option<(Thread, Option<Arc<Checkpoint>>)>;
+    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError>;
 
     /// A page of the thread's checkpoints, newest first, if it exists and `scope` admits it.
     async fn history(
@@ -331,10 +424,14 @@ pub trait ThreadStore: Collection<Thread> {
         id: &str,
         scope: &Scope,
         page: HistoryPage<'_>,
-    ) -> Option<Vec<Arc<Checkpoint>>>;
+    ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError>;
 
     /// The thread and its runs (oldest first), if it exists and `scope` admits it.
-    async fn runs(&self, id: &str, scope: &Scope) -> Option<(Thread, Vec<Arc<Run>>)>;
+    async fn runs(
+        &self,
+        id: &str,
+        scope: &Scope,
+    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError>;
 
     /// Stores `to` with the values, configuration and checkpoints of thread `from`, if `from`
     /// exists and `read` admits it (`Ok(None)` otherwise); `create` as for
@@ -350,7 +447,7 @@ pub trait ThreadStore: Collection<Thread> {
     /// Keeps only the latest checkpoint of each `(id, scope)` of `targets` that exists and that
     /// its scope admits; how many threads were pruned. The caller authorizes every target
     /// first, so a refusal changes nothing.
-    async fn keep_latest(&self, targets: &[(String, Scope)]) -> usize;
+    async fn keep_latest(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError>;
 }
 
 /// What a store item shows an authorization filter: its value with `namespace` (the label
@@ -384,6 +481,30 @@ pub fn store_item_passes(filter: Option<&auth::Filter>, item: &Item) -> bool {
     filter.is_none_or(|f| f.matches(&store_view(&item.namespace, &item.key, Some(&item.value))))
 }
 
+/// What a store search selects beyond the namespace prefix and the scope.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemSearch {
+    /// The value contains this object (JSON containment, as [`wanted`]).
+    pub filter: Option<Object>,
+    /// Lower-case words: the value's JSON text, lower-cased, holds at least one of them (none:
+    /// every value). Backends lower-case and print JSON as they do: ASCII words in string
+    /// values match alike on every backend.
+    pub words: Vec<String>,
+}
+
+impl ItemSearch {
+    /// Whether an item's value is selected (the in-memory evaluation).
+    pub fn accepts(&self, value: &Object) -> bool {
+        wanted(value, self.filter.as_ref())
+            && (self.words.is_empty() || {
+                let text = serde_json::to_string(value)
+                    .unwrap_or_default()
+                    .to_lowercase();
+                self.words.iter().any(|w| text.contains(w.as_str()))
+            })
+    }
+}
+
 /// The long-term store: JSON objects under a namespace and a key.
 ///
 /// Every operation takes the [`Scope`] of the caller's `store.*` authorization, as proof that the
@@ -401,25 +522,35 @@ pub trait ItemStore: Send + Sync {
         namespace: Vec<String>,
         key: String,
         value: Object,
-    ) -> Option<Item>;
+    ) -> Result<Option<Item>, ApiError>;
 
     /// The item, if any and the scope admits it.
-    async fn get(&self, scope: &Scope, namespace: &[String], key: &str) -> Option<Item>;
+    async fn get(
+        &self,
+        scope: &Scope,
+        namespace: &[String],
+        key: &str,
+    ) -> Result<Option<Item>, ApiError>;
 
     /// Removes the item if the scope admits it: `Some(true)` removed, `Some(false)` absent,
     /// `None` present but refused (kept).
-    async fn delete(&self, scope: &Scope, namespace: &[String], key: &str) -> Option<bool>;
+    async fn delete(
+        &self,
+        scope: &Scope,
+        namespace: &[String],
+        key: &str,
+    ) -> Result<Option<bool>, ApiError>;
 
-    /// Items under `prefix` that the scope admits and whose value `accept` accepts, newest
-    /// change first.
+    /// Items under `prefix` that the scope admits and that `search` selects, newest change
+    /// first (ties by namespace and key).
     async fn search(
         &self,
         scope: &Scope,
         prefix: &[String],
-        accept: &(dyn for<'o> Fn(&'o Object) -> bool + Send + Sync),
+        search: &ItemSearch,
         limit: usize,
         offset: usize,
-    ) -> Vec<Item>;
+    ) -> Result<Vec<Item>, ApiError>;
 
     /// Distinct namespaces starting with `prefix` and ending with `suffix` that hold at least one
     /// item the scope admits, truncated to `max_depth` labels, sorted.
@@ -431,7 +562,7 @@ pub trait ItemStore: Send + Sync {
         max_depth: Option<usize>,
         limit: usize,
         offset: usize,
-    ) -> Vec<Vec<String>>;
+    ) -> Result<Vec<Vec<String>>, ApiError>;
 }
 
 /// Whether a run's status is final (neither `pending` nor `running`).
@@ -584,13 +715,19 @@ impl Storage {
     /// Opens the storage that `url` names: `memory`, `sqlite:PATH` or `postgres://…`, applying
     /// the embedded schema migrations to a database.
     pub async fn connect(url: &str) -> Result<Storage, StorageError> {
-        match url {
-            "memory" => Ok(Storage::in_memory()),
-            other => Err(StorageError {
+        if url == "memory" {
+            Ok(Storage::in_memory())
+        } else if url.starts_with("sqlite:") {
+            sql::sqlite::connect(url).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            sql::postgres::connect(url).await
+        } else {
+            Err(StorageError {
                 message: format!(
-                    "unsupported database {other:?}: expected memory, sqlite:PATH or postgres://…"
+                    "unsupported database {:?}: expected memory, sqlite:PATH or postgres://…",
+                    sql::mask_url(url)
                 ),
-            }),
+            })
         }
     }
 
@@ -622,6 +759,8 @@ mod tests {
         ));
         assert!(!contains(&json!({"a": 1}), &json!({"a": 2})));
         assert!(!contains(&json!({}), &json!({"a": null})));
-        assert!(contains(&json!(["x", "y"]), &json!("x")));
+        // As PostgreSQL's `@>` below the top level: a list holds no bare scalar.
+        assert!(!contains(&json!(["x", "y"]), &json!("x")));
+        assert!(contains(&json!(["x", "y"]), &json!(["x"])));
     }
 }

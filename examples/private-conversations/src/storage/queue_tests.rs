@@ -70,7 +70,7 @@ async fn enqueue(s: &Storage, tid: &str, rid: &str, run_after: i64) {
 }
 
 async fn run(s: &Storage, tid: &str, rid: &str) -> Run {
-    let (_, runs) = s.threads.runs(tid, &all()).await.unwrap();
+    let (_, runs) = s.threads.runs(tid, &all()).await.unwrap().unwrap();
     Run::clone(runs.iter().find(|r| r.run_id == rid).unwrap())
 }
 
@@ -175,7 +175,7 @@ pub(crate) async fn a_run_whose_workers_keep_dying_ends_in_error(s: Storage) {
     let r = run(&s, &t, &id(11)).await;
     assert_eq!(r.status, "error");
     assert_eq!(r.queue.lease_owner, None);
-    let thread = s.threads.get(&t, &all()).await.unwrap();
+    let thread = s.threads.get(&t, &all()).await.unwrap().unwrap();
     assert_eq!(thread.status, "error");
     assert_eq!(thread.error["message"], json!(super::ABANDONED));
     assert_eq!(s.queue.claim(&w, T0 + 40_000).await.unwrap(), None);
@@ -318,46 +318,61 @@ pub(crate) async fn crons_are_due_and_advanced_once(s: Storage) {
         won += usize::from(r.await.unwrap());
     }
     assert_eq!(won, 1);
-    let c = s.crons.get(&id(2), &all()).await.unwrap();
+    let c = s.crons.get(&id(2), &all()).await.unwrap().unwrap();
     assert_eq!(c.next_run_date, json!(at(4)));
     // A stale date advances nothing; advancing to none stops the cron.
     assert!(!s.queue.advance_cron(&id(2), &at(3), None).await.unwrap());
     assert!(s.queue.advance_cron(&id(2), &at(4), None).await.unwrap());
     assert_eq!(
-        s.crons.get(&id(2), &all()).await.unwrap().next_run_date,
+        s.crons
+            .get(&id(2), &all())
+            .await
+            .unwrap()
+            .unwrap()
+            .next_run_date,
         Value::Null
     );
     assert!(!s.queue.advance_cron(&id(9), &at(4), None).await.unwrap());
 }
 
-/// Every check of the contract on storage made by `make`.
+/// Every check of the contract, each on a fresh storage that `$on(scenario)` makes and hands to
+/// `scenario` (an `async fn(F)` where `F: FnOnce(Storage) -> impl Future<Output = ()>`).
 macro_rules! queue_contract_tests {
-    ($make:expr) => {
+    ($on:path) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn claims_follow_order_delay_and_thread() {
-            $crate::storage::queue_tests::claims_follow_order_delay_and_thread($make).await;
+            $on($crate::storage::queue_tests::claims_follow_order_delay_and_thread).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn leases_exclude_then_expire_into_takeover() {
-            $crate::storage::queue_tests::leases_exclude_then_expire_into_takeover($make).await;
+            $on($crate::storage::queue_tests::leases_exclude_then_expire_into_takeover).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn a_run_whose_workers_keep_dying_ends_in_error() {
-            $crate::storage::queue_tests::a_run_whose_workers_keep_dying_ends_in_error($make).await;
+            $on($crate::storage::queue_tests::a_run_whose_workers_keep_dying_ends_in_error).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn cancel_and_release() {
-            $crate::storage::queue_tests::cancel_and_release($make).await;
+            $on($crate::storage::queue_tests::cancel_and_release).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn concurrent_claims_take_each_run_once() {
-            $crate::storage::queue_tests::concurrent_claims_take_each_run_once($make).await;
+            $on($crate::storage::queue_tests::concurrent_claims_take_each_run_once).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn crons_are_due_and_advanced_once() {
-            $crate::storage::queue_tests::crons_are_due_and_advanced_once($make).await;
+            $on($crate::storage::queue_tests::crons_are_due_and_advanced_once).await;
         }
     };
 }
 
 pub(crate) use queue_contract_tests;
+
+/// Runs `scenario` on a fresh memory storage.
+pub(crate) async fn on_memory<F, Fut>(scenario: F)
+where
+    F: FnOnce(Storage) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    scenario(Storage::in_memory()).await;
+}

@@ -1,0 +1,1127 @@
+//! The same scenarios against every backend: memory, SQLite (a temporary file) and PostgreSQL
+//! (a database made for the run from `TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, dropped after; without PostgreSQL the PostgreSQL
+//! part is skipped saying so, unless `CI` is set, then it fails).
+//!
+//! These are unit tests of the crate because a [`Scope`] with a filter can only be made inside
+//! it (see [`crate::authz`]).
+
+use std::sync::Arc;
+
+use auth::Filter;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+use crate::authz::Scope;
+use crate::model::{Object, Thread, Values};
+use crate::routes::threads::new_thread;
+use crate::storage::{
+    Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, Modifier, Query, Storage,
+    ThreadChange,
+};
+
+pub(crate) const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn meta(v: Value) -> Object {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn owner(o: &str) -> Scope {
+    Scope::for_tests(Some(Filter::eq("owner", o)))
+}
+
+fn system() -> Scope {
+    Scope::system("test")
+}
+
+/// A PostgreSQL database for one test run, dropped with it.
+pub(crate) struct PgDb {
+    admin: String,
+    name: String,
+    pub(crate) url: String,
+}
+
+impl PgDb {
+    /// A new database, or `None` (saying why) when PostgreSQL is not reachable and `CI` is unset.
+    pub(crate) async fn create() -> Option<PgDb> {
+        let admin = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.to_owned());
+        let mut conn = match sqlx::PgConnection::connect(&admin).await {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI is set and PostgreSQL is not reachable at {}: {e}",
+                    super::mask_url(&admin)
+                );
+                eprintln!(
+                    "skipping the PostgreSQL backend: {} is not reachable ({e})",
+                    super::mask_url(&admin)
+                );
+                return None;
+            }
+        };
+        let name = format!("pc_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("CREATE DATABASE");
+        let _ = conn.close().await;
+        let base = admin.split('?').next().unwrap_or(&admin);
+        let cut = base.rfind('/').expect("a database URL has a path");
+        let url = format!("{}/{name}", &base[..cut]);
+        Some(PgDb { admin, name, url })
+    }
+
+    /// Drops the database (its pools must be closed or dropped).
+    pub(crate) async fn drop_db(self) {
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
+            let _ = sqlx::raw_sql(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+/// A temporary SQLite file, removed with it.
+pub(crate) struct TempFile(pub(crate) std::path::PathBuf);
+
+impl TempFile {
+    pub(crate) fn new() -> TempFile {
+        TempFile(std::env::temp_dir().join(format!("pc-test-{}.db", uuid::Uuid::new_v4())))
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("sqlite:{}", self.0.display())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for ext in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(ext);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Runs `scenario` on a fresh storage of each backend.
+async fn on_every_backend<F, Fut>(scenario: F)
+where
+    F: Fn(&'static str, Storage) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    scenario("memory", Storage::in_memory()).await;
+    let file = TempFile::new();
+    let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
+    scenario("sqlite", sqlite).await;
+    if let Some(db) = PgDb::create().await {
+        let pg = Storage::connect(&db.url).await.expect("postgres");
+        scenario("postgres", pg).await;
+        db.drop_db().await;
+    }
+}
+
+fn thread(id: &str, metadata: Value) -> Thread {
+    new_thread(id.to_owned(), meta(metadata))
+}
+
+async fn ids_of(s: &Storage, q: Query<'_>) -> (Vec<String>, usize) {
+    let page = s.threads.search(q).await.unwrap();
+    (
+        page.items.into_iter().map(|t| t.thread_id).collect(),
+        page.total,
+    )
+}
+
+#[tokio::test]
+async fn threads_crud_and_filters_hide_rows() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        for (id, o, n) in [("t1", "a", 1), ("t2", "b", 2), ("t3", "a", 3)] {
+            let t = thread(id, json!({"owner": o, "n": n, "tags": ["x", o]}));
+            assert!(matches!(
+                s.threads.insert(t, IfExists::Raise, &sys).await.unwrap(),
+                Inserted::Created(_)
+            ));
+        }
+        let (a, b) = (owner("a"), owner("b"));
+        // insert: an existing id is 409 when hidden, even with DoNothing; the visible one returns.
+        let again = thread("t2", json!({"owner": "a"}));
+        let err = s
+            .threads
+            .insert(again.clone(), IfExists::DoNothing, &a)
+            .await;
+        assert_eq!(err.unwrap_err().status, 409, "{name}");
+        match s
+            .threads
+            .insert(again, IfExists::DoNothing, &b)
+            .await
+            .unwrap()
+        {
+            Inserted::Existing(t) => assert_eq!(t.metadata["owner"], "b", "{name}"),
+            Inserted::Created(_) => panic!("{name}: created twice"),
+        }
+        // get
+        let got = s.threads.get("t1", &a).await.unwrap().expect("visible");
+        assert_eq!(
+            got.metadata,
+            meta(json!({"owner": "a", "n": 1, "tags": ["x", "a"]}))
+        );
+        assert!(s.threads.get("t2", &a).await.unwrap().is_none(), "{name}");
+        assert!(
+            s.threads.get("nope", &sys).await.unwrap().is_none(),
+            "{name}"
+        );
+        // modify: hidden is absent and untouched
+        let change: Modifier<'_, Thread> = Box::new(|t| {
+            t.metadata.insert("owner".into(), "a".into());
+            Ok(())
+        });
+        assert!(s.threads.modify("t2", &a, change).await.unwrap().is_none());
+        assert_eq!(
+            s.threads.get("t2", &sys).await.unwrap().unwrap().metadata["owner"],
+            "b",
+            "{name}"
+        );
+        let change: Modifier<'_, Thread> = Box::new(|t| {
+            t.status = "busy".into();
+            Ok(())
+        });
+        let changed = s.threads.modify("t1", &a, change).await.unwrap().unwrap();
+        assert_eq!(changed.status, "busy");
+        assert_eq!(
+            s.threads.get("t1", &a).await.unwrap().unwrap().status,
+            "busy"
+        );
+        // a failing change changes nothing
+        let change: Modifier<'_, Thread> = Box::new(|t| {
+            t.status = "error".into();
+            Err(crate::util::ApiError::conflict("no"))
+        });
+        assert!(s.threads.modify("t1", &a, change).await.is_err());
+        assert_eq!(
+            s.threads.get("t1", &a).await.unwrap().unwrap().status,
+            "busy"
+        );
+        // search and count
+        let q = Query {
+            limit: 10,
+            ..Query::new(&a)
+        };
+        assert_eq!(
+            ids_of(&s, q).await,
+            (vec!["t3".into(), "t1".into()], 2),
+            "{name}"
+        );
+        let wanted = meta(json!({"tags": ["x"]}));
+        let q = Query {
+            metadata: Some(&wanted),
+            sort: Column::Id,
+            descending: false,
+            ..Query::new(&b)
+        };
+        assert_eq!(ids_of(&s, q).await, (vec!["t2".into()], 1), "{name}");
+        // a bare scalar is not contained in a list (PostgreSQL's `@>`)
+        let wanted = meta(json!({"tags": "x"}));
+        let q = Query {
+            metadata: Some(&wanted),
+            ..Query::new(&sys)
+        };
+        assert_eq!(ids_of(&s, q).await.1, 0, "{name}");
+        let q = Query {
+            conditions: vec![Condition::Equals(Column::Status, "busy".into())],
+            ..Query::new(&sys)
+        };
+        assert_eq!(ids_of(&s, q).await, (vec!["t1".into()], 1), "{name}");
+        let ids = ["t1".to_owned(), "t2".to_owned(), "t2".to_owned()];
+        let q = Query {
+            ids: Some(&ids),
+            limit: 0,
+            ..Query::new(&b)
+        };
+        assert_eq!(ids_of(&s, q).await, (vec![], 1), "{name}");
+        let q = Query {
+            sort: Column::Id,
+            descending: false,
+            offset: 1,
+            limit: 1,
+            ..Query::new(&sys)
+        };
+        assert_eq!(ids_of(&s, q).await, (vec!["t2".into()], 3), "{name}");
+        // remove: hidden is absent and kept
+        assert!(s.threads.remove("t2", &a).await.unwrap().is_none());
+        assert!(s.threads.get("t2", &sys).await.unwrap().is_some(), "{name}");
+        let targets = vec![("t2".to_owned(), a.clone()), ("t3".to_owned(), a.clone())];
+        assert_eq!(s.threads.remove_all(&targets).await.unwrap(), 1, "{name}");
+        assert!(s.threads.get("t3", &sys).await.unwrap().is_none(), "{name}");
+        assert!(
+            s.threads.remove("t2", &b).await.unwrap().is_some(),
+            "{name}"
+        );
+        assert!(s.threads.get("t2", &sys).await.unwrap().is_none(), "{name}");
+    })
+    .await;
+}
+
+fn push(values: Value, n: i64) -> ThreadChange<'static> {
+    Box::new(move |tx| {
+        let mut m = Object::new();
+        m.insert("n".into(), n.into());
+        m.insert(
+            "source".into(),
+            if n % 2 == 0 { "loop" } else { "input" }.into(),
+        );
+        tx.push_checkpoint(Values::from_json(values), m);
+        Ok(())
+    })
+}
+
+#[tokio::test]
+async fn history_is_paged_and_filters_hide_it() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        let (a, b) = (owner("a"), owner("b"));
+        for (id, o) in [("h1", "a"), ("h2", "b")] {
+            let t = thread(id, json!({"owner": o}));
+            s.threads.insert(t, IfExists::Raise, &sys).await.unwrap();
+        }
+        for n in 0..5 {
+            let done = s.threads.transact("h1", &a, push(json!({"n": n}), n)).await;
+            assert!(done.unwrap().is_some(), "{name}");
+        }
+        // hidden: absent, nothing appended
+        assert!(
+            s.threads
+                .transact("h2", &a, push(json!({}), 9))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.threads
+                .history(
+                    "h2",
+                    &a,
+                    HistoryPage {
+                        limit: 10,
+                        ..HistoryPage::default()
+                    }
+                )
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let h2 = s.threads.history(
+            "h2",
+            &b,
+            HistoryPage {
+                limit: 10,
+                ..HistoryPage::default()
+            },
+        );
+        assert_eq!(h2.await.unwrap().unwrap().len(), 0, "{name}");
+        let steps = |cs: &[Arc<crate::model::Checkpoint>]| {
+            cs.iter()
+                .map(|c| c.metadata["n"].clone())
+                .collect::<Vec<_>>()
+        };
+        let page = |before, limit| HistoryPage {
+            limit,
+            before,
+            metadata: None,
+        };
+        let first = s
+            .threads
+            .history("h1", &a, page(None, 2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(steps(&first), [json!(4), json!(3)], "{name}");
+        assert_eq!(first[0].metadata["step"], json!(3), "{name}");
+        assert_eq!(
+            first[0].parent_checkpoint_id.as_deref(),
+            Some(first[1].checkpoint_id.as_str())
+        );
+        let before = first[1].checkpoint_id.clone();
+        let next = s
+            .threads
+            .history("h1", &a, page(Some(&before), 2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(steps(&next), [json!(2), json!(1)], "{name}");
+        let wanted = meta(json!({"source": "loop"}));
+        let looped = HistoryPage {
+            limit: 10,
+            before: None,
+            metadata: Some(&wanted),
+        };
+        let looped = s.threads.history("h1", &a, looped).await.unwrap().unwrap();
+        assert_eq!(steps(&looped), [json!(4), json!(2), json!(0)], "{name}");
+        // the thread's values and its latest checkpoint
+        let (t, latest) = s.threads.checkpoint("h1", &a, None).await.unwrap().unwrap();
+        assert_eq!(t.values.to_json(), json!({"n": 4}), "{name}");
+        assert_eq!(latest.unwrap().values.to_json(), json!({"n": 4}), "{name}");
+        let (_, at) = s
+            .threads
+            .checkpoint("h1", &a, Some(&before))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(at.unwrap().metadata["n"], json!(3), "{name}");
+        assert!(
+            s.threads
+                .checkpoint("h1", &b, None)
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        // copy: hidden source is absent; a visible one copies values and history
+        let to = thread("h3", json!({"owner": "a"}));
+        assert!(
+            s.threads
+                .copy("h1", &b, to.clone(), &a)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.threads.get("h3", &sys).await.unwrap().is_none(), "{name}");
+        let copied = s.threads.copy("h1", &a, to, &a).await.unwrap().unwrap();
+        assert_eq!(copied.values.to_json(), json!({"n": 4}), "{name}");
+        let all = s
+            .threads
+            .history("h3", &a, page(None, 100))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.len(), 5, "{name}");
+        // keep_latest: hidden untouched
+        let pruned = s
+            .threads
+            .keep_latest(&[("h1".to_owned(), b.clone())])
+            .await
+            .unwrap();
+        assert_eq!(pruned, 0, "{name}");
+        let all = s
+            .threads
+            .history("h1", &a, page(None, 100))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.len(), 5, "{name}");
+        let pruned = s
+            .threads
+            .keep_latest(&[("h1".to_owned(), a.clone())])
+            .await
+            .unwrap();
+        assert_eq!(pruned, 1, "{name}");
+        let all = s
+            .threads
+            .history("h1", &a, page(None, 100))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(steps(&all), [json!(4)], "{name}");
+        // the copy kept its own history
+        let all = s
+            .threads
+            .history("h3", &a, page(None, 100))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.len(), 5, "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn runs_are_kept_with_their_thread() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        let a = owner("a");
+        s.threads
+            .insert(thread("r1", json!({"owner": "a"})), IfExists::Raise, &sys)
+            .await
+            .unwrap();
+        let run = |id: &str, status: &str| crate::model::Run {
+            run_id: id.into(),
+            thread_id: "r1".into(),
+            assistant_id: "asst".into(),
+            created_at: crate::util::now(),
+            updated_at: crate::util::now(),
+            status: status.into(),
+            metadata: meta(json!({"k": 1})),
+            kwargs: meta(json!({"input": {"x": [1, 2]}})),
+            multitask_strategy: "reject".into(),
+            queue: crate::model::QueueState::default(),
+        };
+        let (one, two) = (run("run1", "pending"), run("run2", "pending"));
+        let add: ThreadChange<'_> = Box::new(|tx| {
+            tx.runs.push(Arc::new(one));
+            tx.runs.push(Arc::new(two));
+            Ok(())
+        });
+        s.threads.transact("r1", &a, add).await.unwrap().unwrap();
+        let finish: ThreadChange<'_> = Box::new(|tx| {
+            Arc::make_mut(&mut tx.runs[0]).status = "success".into();
+            tx.runs.remove(1);
+            Ok(())
+        });
+        s.threads.transact("r1", &a, finish).await.unwrap().unwrap();
+        let (_, runs) = s.threads.runs("r1", &a).await.unwrap().unwrap();
+        let got: Vec<(&str, &str)> = runs
+            .iter()
+            .map(|r| (r.run_id.as_str(), r.status.as_str()))
+            .collect();
+        assert_eq!(got, [("run1", "success")], "{name}");
+        assert_eq!(
+            runs[0].kwargs,
+            meta(json!({"input": {"x": [1, 2]}})),
+            "{name}"
+        );
+        assert!(s.threads.runs("r1", &owner("b")).await.unwrap().is_none());
+        assert!(s.threads.remove("r1", &a).await.unwrap().is_some());
+        assert!(
+            s.threads.runs("r1", &sys).await.unwrap().is_none(),
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn store_prefix_search_and_namespaces_apply_filters() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        let ns = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let places = [
+            (
+                ns(&["u1", "notes"]),
+                "k1",
+                json!({"text": "Hello World", "n": 1}),
+            ),
+            (
+                ns(&["u1", "notes"]),
+                "k2",
+                json!({"text": "bye", "tags": ["a"]}),
+            ),
+            (ns(&["u1", "x", "notes"]), "k3", json!({"text": "deep"})),
+            (ns(&["u2", "notes"]), "k1", json!({"text": "hello other"})),
+            (ns(&["u1a", "notes"]), "k1", json!({"text": "neighbour"})),
+        ];
+        for (n, k, v) in places {
+            let put = s.items.put(&sys, n, k.into(), meta(v)).await.unwrap();
+            assert!(put.is_some(), "{name}");
+        }
+        let u1 = Scope::for_tests(Some(Filter::contains("namespace", "u1")));
+        // get / put / delete of another's item: refused, kept
+        assert!(
+            s.items
+                .get(&u1, &ns(&["u2", "notes"]), "k1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let put = s
+            .items
+            .put(&u1, ns(&["u2", "notes"]), "k1".into(), Object::new());
+        assert!(put.await.unwrap().is_none(), "{name}");
+        assert_eq!(
+            s.items
+                .delete(&u1, &ns(&["u2", "notes"]), "k1")
+                .await
+                .unwrap(),
+            None
+        );
+        let other = s
+            .items
+            .get(&sys, &ns(&["u2", "notes"]), "k1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(other.value["text"], "hello other", "{name}");
+        assert_eq!(
+            s.items
+                .delete(&u1, &ns(&["u1", "nope"]), "k")
+                .await
+                .unwrap(),
+            Some(false)
+        );
+        // search: prefix, filter, value filter, words
+        let keys = |items: Vec<crate::model::Item>| {
+            let mut out: Vec<String> = items
+                .iter()
+                .map(|i| format!("{}/{}", i.namespace.join("."), i.key))
+                .collect();
+            out.sort();
+            out
+        };
+        let all = ItemSearch::default();
+        let found = s
+            .items
+            .search(&u1, &ns(&["u1"]), &all, 10, 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            keys(found),
+            ["u1.notes/k1", "u1.notes/k2", "u1.x.notes/k3"],
+            "{name}"
+        );
+        let found = s.items.search(&u1, &[], &all, 10, 0).await.unwrap();
+        assert_eq!(keys(found).len(), 3, "{name}");
+        let found = s.items.search(&sys, &[], &all, 10, 0).await.unwrap();
+        assert_eq!(keys(found).len(), 5, "{name}");
+        let tagged = ItemSearch {
+            filter: Some(meta(json!({"tags": ["a"]}))),
+            words: Vec::new(),
+        };
+        let found = s.items.search(&sys, &[], &tagged, 10, 0).await.unwrap();
+        assert_eq!(keys(found), ["u1.notes/k2"], "{name}");
+        let hello = ItemSearch {
+            filter: None,
+            words: vec!["hello".into()],
+        };
+        let found = s.items.search(&u1, &[], &hello, 10, 0).await.unwrap();
+        assert_eq!(keys(found), ["u1.notes/k1"], "{name}");
+        let found = s
+            .items
+            .search(&sys, &ns(&["u1"]), &all, 1, 1)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{name}");
+        // namespaces
+        let list = |scope: Scope, prefix: Vec<String>, suffix: Vec<String>, depth| {
+            let s = s.clone();
+            async move {
+                s.items
+                    .list_namespaces(&scope, &prefix, &suffix, depth, 100, 0)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            list(u1.clone(), vec![], vec![], None).await,
+            [ns(&["u1", "notes"]), ns(&["u1", "x", "notes"])],
+            "{name}"
+        );
+        assert_eq!(
+            list(sys.clone(), vec![], vec![], None).await,
+            [
+                ns(&["u1", "notes"]),
+                ns(&["u1", "x", "notes"]),
+                ns(&["u1a", "notes"]),
+                ns(&["u2", "notes"])
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            list(sys.clone(), ns(&["u1"]), vec![], Some(1)).await,
+            [ns(&["u1"])],
+            "{name}"
+        );
+        assert_eq!(
+            list(sys.clone(), vec![], ns(&["x", "notes"]), None).await,
+            [ns(&["u1", "x", "notes"])],
+            "{name}"
+        );
+        assert_eq!(
+            list(sys.clone(), vec![], ns(&["notes"]), Some(2)).await,
+            [
+                ns(&["u1", "notes"]),
+                ns(&["u1", "x"]),
+                ns(&["u1a", "notes"]),
+                ns(&["u2", "notes"])
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            list(u1, ns(&["u2"]), vec![], None).await,
+            Vec::<Vec<String>>::new()
+        );
+        // put keeps created_at, changes updated_at
+        let before = s
+            .items
+            .get(&sys, &ns(&["u1", "notes"]), "k1")
+            .await
+            .unwrap()
+            .unwrap();
+        let after = s
+            .items
+            .put(
+                &sys,
+                ns(&["u1", "notes"]),
+                "k1".into(),
+                meta(json!({"v": 2})),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.created_at, before.created_at, "{name}");
+        let read = s
+            .items
+            .get(&sys, &ns(&["u1", "notes"]), "k1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read, after, "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn assistants_and_crons_round_trip() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        let v1 = crate::model::AssistantVersion {
+            assistant_id: "as1".into(),
+            graph_id: "agent".into(),
+            config: json!({"configurable": {}}),
+            context: json!({}),
+            metadata: meta(json!({"owner": "a"})),
+            version: 1,
+            name: "First one".into(),
+            description: None,
+            created_at: "2025-01-01T00:00:00.000000+00:00".into(),
+        };
+        let assistant = crate::model::Assistant {
+            current: v1.clone(),
+            updated_at: v1.created_at.clone(),
+            versions: vec![v1.clone()],
+        };
+        s.assistants
+            .insert(assistant.clone(), IfExists::Raise, &sys)
+            .await
+            .unwrap();
+        let got = s.assistants.get("as1", &owner("a")).await.unwrap().unwrap();
+        assert_eq!(got, assistant, "{name}");
+        assert!(
+            s.assistants
+                .get("as1", &owner("b"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let change: Modifier<'_, crate::model::Assistant> = Box::new(|a| {
+            let mut v2 = a.current.clone();
+            v2.version = 2;
+            v2.name = "Second".into();
+            v2.created_at = "2025-01-02T00:00:00.000000+00:00".into();
+            a.versions.push(v2.clone());
+            a.current = v2;
+            a.updated_at = "2025-01-02T00:00:00.000000+00:00".into();
+            Ok(())
+        });
+        let changed = s
+            .assistants
+            .modify("as1", &owner("a"), change)
+            .await
+            .unwrap()
+            .unwrap();
+        let got = s.assistants.get("as1", &sys).await.unwrap().unwrap();
+        assert_eq!(got, changed, "{name}");
+        assert_eq!(got.versions.len(), 2, "{name}");
+        let q = Query {
+            conditions: vec![
+                Condition::Holds(Column::Name, "eco".into()),
+                Condition::Equals(Column::GraphId, "agent".into()),
+            ],
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.assistants.search(q).await.unwrap().total, 1, "{name}");
+        let q = Query {
+            conditions: vec![Condition::Holds(Column::Name, "First".into())],
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.assistants.search(q).await.unwrap().total, 0, "{name}");
+        let q = Query {
+            conditions: vec![Condition::Equals(Column::Status, "idle".into())],
+            ..Query::new(&sys)
+        };
+        assert_eq!(
+            s.assistants.search(q).await.unwrap_err().status,
+            500,
+            "{name}"
+        );
+
+        let cron = crate::model::Cron {
+            cron_id: "c1".into(),
+            assistant_id: "as1".into(),
+            thread_id: None,
+            schedule: "* * * * *".into(),
+            end_time: Value::Null,
+            payload: meta(json!({"input": {}})),
+            user_id: Some("a".into()),
+            metadata: meta(json!({"owner": "a"})),
+            enabled: true,
+            timezone: None,
+            on_run_completed: json!("delete"),
+            next_run_date: json!("2025-01-01T00:01:00.000000+00:00"),
+            owner: None,
+            created_at: crate::util::now(),
+            updated_at: crate::util::now(),
+        };
+        s.crons
+            .insert(cron.clone(), IfExists::Raise, &sys)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.crons.get("c1", &owner("a")).await.unwrap(),
+            Some(cron),
+            "{name}"
+        );
+        let q = Query {
+            conditions: vec![Condition::Equals(Column::ThreadId, "t".into())],
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.crons.search(q).await.unwrap().total, 0, "{name}");
+        let a = owner("a");
+        let q = Query {
+            conditions: vec![Condition::Equals(Column::AssistantId, "as1".into())],
+            ..Query::new(&a)
+        };
+        assert_eq!(s.crons.search(q).await.unwrap().total, 1, "{name}");
+        assert!(s.crons.remove("c1", &owner("b")).await.unwrap().is_none());
+        assert!(s.crons.remove("c1", &owner("a")).await.unwrap().is_some());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_refuses_what_it_cannot_open() {
+    // not a database
+    let file = TempFile::new();
+    std::fs::write(
+        &file.0,
+        b"this is not a database, just some text that is long enough",
+    )
+    .unwrap();
+    let err = Storage::connect(&file.url()).await.err().expect("refused");
+    assert!(err.message.contains("not a SQLite database"), "{err}");
+    // a newer schema
+    let file = TempFile::new();
+    drop(Storage::connect(&file.url()).await.unwrap());
+    {
+        let mut conn = sqlx::SqliteConnection::connect(&file.url()).await.unwrap();
+        sqlx::query("INSERT INTO pc_schema (version) VALUES (999)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let err = Storage::connect(&file.url()).await.err().expect("refused");
+    assert!(err.message.contains("newer"), "{err}");
+    assert!(err.message.contains("999"), "{err}");
+    // reopening a current one keeps its data
+    let file = TempFile::new();
+    let s = Storage::connect(&file.url()).await.unwrap();
+    s.threads
+        .insert(thread("kept", json!({})), IfExists::Raise, &system())
+        .await
+        .unwrap();
+    drop(s);
+    let s = Storage::connect(&file.url()).await.unwrap();
+    assert!(s.threads.get("kept", &system()).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn postgres_refuses_a_newer_schema_and_hides_passwords() {
+    let err = Storage::connect("postgres://someone:s3cretpw@127.0.0.1:1/nothing")
+        .await
+        .err()
+        .expect("refused");
+    assert!(!err.message.contains("s3cretpw"), "{err}");
+    assert!(
+        err.message
+            .contains("postgres://someone:***@127.0.0.1:1/nothing"),
+        "{err}"
+    );
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    drop(Storage::connect(&db.url).await.unwrap());
+    {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query("INSERT INTO pc_schema (version) VALUES (999)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let err = Storage::connect(&db.url).await.err().expect("refused");
+    assert!(err.message.contains("newer"), "{err}");
+    db.drop_db().await;
+}
+
+/// The differential test: the same generated operations on memory, SQLite and PostgreSQL give
+/// every user the same answers (ids in order and totals), with searches by metadata
+/// containment, values, status, ids, sort column and direction, limit and offset.
+mod differential {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+    use super::*;
+    use crate::util::format_rfc3339;
+
+    const USERS: usize = 3;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create(usize, Object),
+        Update(usize, usize, Object, Option<Value>, Option<&'static str>),
+        Delete(usize, usize),
+        Search {
+            user: usize,
+            wanted: Option<Object>,
+            values: Option<Object>,
+            status: Option<&'static str>,
+            ids: Option<Vec<usize>>,
+            sort: Column,
+            limit: usize,
+            offset: usize,
+            descending: bool,
+        },
+    }
+
+    impl Op {
+        fn user(&self) -> usize {
+            match self {
+                Op::Create(u, _) | Op::Update(u, ..) | Op::Delete(u, _) => *u,
+                Op::Search { user, .. } => *user,
+            }
+        }
+    }
+
+    /// Values where containment, equality and number types differ.
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => Just(json!("x")),
+            3 => Just(json!(["x"])),
+            1 => Just(json!("y")),
+            1 => Just(json!(["x", "y"])),
+            1 => Just(json!([["x"], "y"])),
+            1 => Just(json!(1)),
+            1 => Just(json!(1.0)),
+            1 => Just(json!(1.5)),
+            1 => Just(json!([1])),
+            1 => Just(json!(true)),
+            1 => Just(json!(null)),
+            1 => Just(json!({"x": 1})),
+            1 => Just(json!({"x": {"y": [1, "x"]}})),
+            1 => Just(json!("quote\" 'and\\ percent% _")),
+        ]
+    }
+
+    fn object(min: usize) -> impl Strategy<Value = Object> {
+        proptest::collection::btree_map(
+            prop_oneof![3 => Just("project"), 1 => Just("tagz"), 1 => Just("x")],
+            value(),
+            min..3,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let user = 0..USERS;
+        let status = proptest::option::weighted(0.3, prop_oneof![Just("idle"), Just("busy")]);
+        prop_oneof![
+            3 => (user.clone(), object(0)).prop_map(|(u, m)| Op::Create(u, m)),
+            2 => (
+                user.clone(),
+                0..8usize,
+                object(0),
+                proptest::option::weighted(0.5, object(0).prop_map(Value::Object)),
+                status.clone(),
+            )
+                .prop_map(|(u, i, m, v, s)| Op::Update(u, i, m, v, s)),
+            1 => (user.clone(), 0..8usize).prop_map(|(u, i)| Op::Delete(u, i)),
+            4 => (
+                user,
+                proptest::option::weighted(0.6, object(1)),
+                proptest::option::weighted(0.2, object(1)),
+                status,
+                proptest::option::weighted(0.2, proptest::collection::vec(0..60usize, 0..6)),
+                prop_oneof![
+                    Just(Column::CreatedAt),
+                    Just(Column::UpdatedAt),
+                    Just(Column::Id),
+                    Just(Column::Status)
+                ],
+                0..6usize,
+                0..3usize,
+                any::<bool>(),
+            )
+                .prop_map(
+                    |(user, wanted, values, status, ids, sort, limit, offset, descending)| {
+                        Op::Search {
+                            user,
+                            wanted,
+                            values,
+                            status,
+                            ids,
+                            sort,
+                            limit,
+                            offset,
+                            descending,
+                        }
+                    }
+                ),
+        ]
+    }
+
+    /// Runs `ops` of case `case` on `store`; each answer in order.
+    async fn answers(store: &Storage, case: u64, ops: &[Op]) -> Vec<(usize, Vec<String>, usize)> {
+        let owner = |u: usize| format!("c{case}-u{u}");
+        let scopes: Vec<Scope> = (0..USERS)
+            .map(|u| Scope::for_tests(Some(Filter::eq("owner", owner(u)))))
+            .collect();
+        let id = |at: usize| format!("c{case}-t{at:04}");
+        let mut mine: Vec<Vec<String>> = vec![Vec::new(); USERS];
+        let mut out = Vec::new();
+        for (at, op) in ops.iter().enumerate() {
+            let u = op.user();
+            let scope = &scopes[u];
+            // Times fixed by the operation's place: every backend sorts the same.
+            let time = format_rfc3339(1_700_000_000 + at as u64, 0);
+            match op {
+                Op::Create(_, m) => {
+                    let mut m = m.clone();
+                    m.insert("owner".into(), owner(u).into());
+                    let mut t = new_thread(id(at), m);
+                    t.created_at = time.clone();
+                    t.updated_at = time;
+                    store
+                        .threads
+                        .insert(t, IfExists::Raise, scope)
+                        .await
+                        .unwrap();
+                    mine[u].push(id(at));
+                }
+                Op::Update(_, i, patch, values, status) => {
+                    // Another user's thread, now and then: hidden, so untouched.
+                    let target = if i % 3 == 0 {
+                        mine[(u + 1) % USERS].first().cloned()
+                    } else {
+                        mine[u].get(i % mine[u].len().max(1)).cloned()
+                    };
+                    if let Some(target) = target {
+                        let (patch, values, status) = (patch.clone(), values.clone(), *status);
+                        let change: Modifier<'_, Thread> = Box::new(move |t| {
+                            t.metadata.extend(patch);
+                            if let Some(v) = values {
+                                t.values = Values::from_json(v);
+                            }
+                            if let Some(s) = status {
+                                t.status = s.into();
+                            }
+                            t.updated_at = time;
+                            Ok(())
+                        });
+                        let done = store.threads.modify(&target, scope, change).await.unwrap();
+                        out.push((u, done.into_iter().map(|t| t.thread_id).collect(), 0));
+                    }
+                }
+                Op::Delete(_, i) => {
+                    if !mine[u].is_empty() {
+                        let at = i % mine[u].len();
+                        let target = mine[u].remove(at);
+                        let gone = store.threads.remove(&target, scope).await.unwrap();
+                        out.push((u, gone.into_iter().map(|t| t.thread_id).collect(), 0));
+                    }
+                }
+                Op::Search {
+                    wanted,
+                    values,
+                    status,
+                    ids,
+                    sort,
+                    limit,
+                    offset,
+                    descending,
+                    ..
+                } => {
+                    let ids: Option<Vec<String>> =
+                        ids.as_ref().map(|ids| ids.iter().map(|&i| id(i)).collect());
+                    let mut conditions = Vec::new();
+                    if let Some(s) = status {
+                        conditions.push(Condition::Equals(Column::Status, (*s).into()));
+                    }
+                    if let Some(v) = values {
+                        conditions.push(Condition::ValuesContain(v.clone()));
+                    }
+                    let page = store
+                        .threads
+                        .search(Query {
+                            metadata: wanted.as_ref(),
+                            ids: ids.as_deref(),
+                            conditions,
+                            sort: *sort,
+                            limit: *limit,
+                            offset: *offset,
+                            descending: *descending,
+                            ..Query::new(scope)
+                        })
+                        .await
+                        .unwrap();
+                    let got = page.items.iter().map(|t| t.thread_id.clone()).collect();
+                    out.push((u, got, page.total));
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_sqlite_and_postgres_answer_alike() {
+        let file = TempFile::new();
+        let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
+        let pg = PgDb::create().await;
+        let postgres = match &pg {
+            Some(db) => Some(Storage::connect(&db.url).await.expect("postgres")),
+            None => None,
+        };
+        let cases: u32 = std::env::var("SQL_DIFF_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(48);
+        let rt = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut runner = TestRunner::new(Config {
+                cases,
+                failure_persistence: None,
+                ..Config::default()
+            });
+            let case = std::sync::atomic::AtomicU64::new(0);
+            runner.run(&proptest::collection::vec(op(), 1..40), |ops| {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let memory = Storage::in_memory();
+                let expected = rt.block_on(answers(&memory, n, &ops));
+                let lite = rt.block_on(answers(&sqlite, n, &ops));
+                if lite != expected {
+                    return Err(TestCaseError::fail(format!(
+                        "sqlite: {lite:?}\nmemory: {expected:?}"
+                    )));
+                }
+                if let Some(pg) = &postgres {
+                    let got = rt.block_on(answers(pg, n, &ops));
+                    if got != expected {
+                        return Err(TestCaseError::fail(format!(
+                            "postgres: {got:?}\nmemory: {expected:?}"
+                        )));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+        .expect("the runner");
+        if let Some(db) = pg {
+            db.drop_db().await;
+        }
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}

@@ -1,0 +1,1385 @@
+// The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
+// `Db`, `MIGRATIONS`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`, `STORE_VIEW`,
+// `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds only trusted
+// names.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use auth::sql::QueryBuilderExt as _;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Pool, QueryBuilder, Row as _};
+
+use super::{
+    corrupt, db_error, decode_namespace, encode_namespace, filter_error, prefix_range,
+    search_error, suffix_text,
+};
+use crate::authz::Scope;
+use crate::model::{
+    Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread, Values,
+};
+use crate::storage::{
+    Claim, Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
+    LeaseTerms, Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx,
+};
+use crate::util::{ApiError, now};
+
+type Qb = QueryBuilder<'static, Db>;
+type Tx = sqlx::Transaction<'static, Db>;
+type DbRow = <Db as sqlx::Database>::Row;
+
+/// Why the migrations could not be applied.
+enum MigrateError {
+    /// The database's schema is newer than this binary's.
+    Newer(i64),
+    /// The driver's error.
+    Db(sqlx::Error),
+}
+
+impl MigrateError {
+    fn into_storage_error(
+        self,
+        url: &str,
+        open_error: fn(&str, &sqlx::Error) -> StorageError,
+    ) -> StorageError {
+        match self {
+            MigrateError::Newer(v) => storage_error(
+                url,
+                &format!(
+                    "the database's schema is version {v}, newer than this server's {}: run a \
+                     newer server",
+                    latest_version()
+                ),
+                None,
+            ),
+            MigrateError::Db(e) => open_error(url, &e),
+        }
+    }
+}
+
+impl From<sqlx::Error> for MigrateError {
+    fn from(e: sqlx::Error) -> Self {
+        MigrateError::Db(e)
+    }
+}
+
+fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}
+
+/// Applies the migrations the database lacks, in one transaction; refuses a newer schema.
+async fn migrate(pool: &Pool<Db>) -> Result<(), MigrateError> {
+    let mut tx = pool.begin_with(BEGIN).await?;
+    if JSON_IN == "::jsonb" {
+        // Replicas starting together: one applies the migrations, the others then see them.
+        sqlx::query("SELECT pg_advisory_xact_lock(7274230751)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS pc_schema (version BIGINT NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM pc_schema")
+        .fetch_one(&mut *tx)
+        .await?;
+    let current = current.unwrap_or(0);
+    if current > latest_version() {
+        return Err(MigrateError::Newer(current));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        let mut qb = Qb::new("INSERT INTO pc_schema (version) VALUES (");
+        qb.push_bind(*version).push(")");
+        qb.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The storage over `pool`.
+fn storage(pool: Pool<Db>) -> Storage {
+    Storage {
+        threads: Arc::new(SqlCollection::<Thread>::new(pool.clone())),
+        assistants: Arc::new(SqlCollection::<Assistant>::new(pool.clone())),
+        crons: Arc::new(SqlCollection::<Cron>::new(pool.clone())),
+        items: Arc::new(SqlItems { pool: pool.clone() }),
+        queue: Arc::new(SqlQueue { pool }),
+    }
+}
+
+/// A list of values pushed into a query, comma-separated.
+struct List<'b> {
+    qb: &'b mut Qb,
+    first: bool,
+}
+
+impl<'b> List<'b> {
+    fn new(qb: &'b mut Qb) -> Self {
+        List { qb, first: true }
+    }
+
+    fn sep(&mut self) {
+        if !self.first {
+            self.qb.push(", ");
+        }
+        self.first = false;
+    }
+
+    fn text(&mut self, s: &str) -> &mut Self {
+        self.sep();
+        self.qb.push_bind(s.to_owned());
+        self
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> &mut Self {
+        self.sep();
+        self.qb.push_bind(s.map(str::to_owned));
+        self
+    }
+
+    fn int(&mut self, i: i64) -> &mut Self {
+        self.sep();
+        self.qb.push_bind(i);
+        self
+    }
+
+    fn boolean(&mut self, b: bool) -> &mut Self {
+        self.sep();
+        self.qb.push_bind(b);
+        self
+    }
+
+    fn json<S: Serialize + ?Sized>(&mut self, v: &S) -> &mut Self {
+        self.sep();
+        let text = serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned());
+        self.qb.push_bind(text).push(JSON_IN);
+        self
+    }
+}
+
+/// `a, b::text AS b, …`: the columns of `cols` for a `SELECT`, JSON ones read back as text.
+fn select_list(cols: &[(&str, bool)]) -> String {
+    let mut out = String::new();
+    for (i, (name, json)) in cols.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if *json && !JSON_OUT.is_empty() {
+            out.push_str(&format!("{name}{JSON_OUT} AS {name}"));
+        } else {
+            out.push_str(name);
+        }
+    }
+    out
+}
+
+/// `(a, b, …)`: the column names.
+fn name_list(cols: &[(&str, bool)]) -> String {
+    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    format!("({})", names.join(", "))
+}
+
+fn text(row: &DbRow, col: &str) -> Result<String, ApiError> {
+    row.try_get::<String, _>(col).map_err(db_error)
+}
+
+fn opt_text(row: &DbRow, col: &str) -> Result<Option<String>, ApiError> {
+    row.try_get::<Option<String>, _>(col).map_err(db_error)
+}
+
+fn json(row: &DbRow, col: &str) -> Result<Value, ApiError> {
+    serde_json::from_str(&text(row, col)?).map_err(|_| corrupt(col))
+}
+
+fn object(row: &DbRow, col: &str) -> Result<Object, ApiError> {
+    match json(row, col)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(corrupt(col)),
+    }
+}
+
+fn int(row: &DbRow, col: &str) -> Result<i64, ApiError> {
+    row.try_get::<i64, _>(col).map_err(db_error)
+}
+
+/// ` AND <the scope's filter over column>` (nothing without a filter).
+fn push_scope(qb: &mut Qb, scope: &Scope, column: &str) -> Result<(), ApiError> {
+    if let Some(f) = scope.filter() {
+        qb.push(" AND ");
+        qb.push_filter(f, column).map_err(filter_error)?;
+    }
+    Ok(())
+}
+
+/// ` AND <metadata contains wanted>` (nothing without it).
+fn push_wanted(qb: &mut Qb, wanted: Option<&Object>, column: &str) -> Result<(), ApiError> {
+    if let Some(w) = wanted {
+        qb.push(" AND ");
+        qb.push_contains(w, column).map_err(search_error)?;
+    }
+    Ok(())
+}
+
+async fn begin(pool: &Pool<Db>) -> Result<Tx, ApiError> {
+    pool.begin_with(BEGIN).await.map_err(db_error)
+}
+
+async fn commit(tx: Tx) -> Result<(), ApiError> {
+    tx.commit().await.map_err(db_error)
+}
+
+/// A resource kind kept in one table (and perhaps others it owns).
+#[async_trait]
+trait Table: Record + Sized {
+    /// The table.
+    const TABLE: &'static str;
+    /// The id column.
+    const ID: &'static str;
+    /// The columns (name, holds JSON), in the order of [`Table::push_row`].
+    const COLS: &'static [(&'static str, bool)];
+    /// The column of a search's values condition, if this kind has values.
+    const VALUES: Option<&'static str> = None;
+
+    /// The SQL column of a search column.
+    fn sql_column(c: Column) -> Option<&'static str>;
+
+    /// Binds the row's values, in [`Table::COLS`] order.
+    fn push_row(&self, list: &mut List<'_>);
+
+    /// The resource of a row (without what other tables hold).
+    fn from_row(row: &DbRow) -> Result<Self, ApiError>;
+
+    /// Reads what other tables hold for this resource.
+    async fn load_extra(&mut self, _tx: &mut Tx) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Writes what other tables hold for this resource (`old`: as it was read).
+    async fn save_extra(&self, _tx: &mut Tx, _old: Option<&Self>) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// A [`Collection`] in a table.
+struct SqlCollection<T> {
+    pool: Pool<Db>,
+    _kind: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Table> SqlCollection<T> {
+    fn new(pool: Pool<Db>) -> Self {
+        SqlCollection {
+            pool,
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    fn kind() -> &'static str {
+        match T::TABLE {
+            "threads" => "Thread",
+            "assistants" => "Assistant",
+            _ => "Cron",
+        }
+    }
+
+    /// `SELECT <cols> FROM table WHERE id = ? AND <filter>`, with the row lock when `lock`.
+    async fn find(
+        tx: &mut Tx,
+        id: &str,
+        scope: &Scope,
+        lock: bool,
+    ) -> Result<Option<T>, ApiError> {
+        let mut qb = Qb::new(format!(
+            "SELECT {} FROM {} WHERE {} = ",
+            select_list(T::COLS),
+            T::TABLE,
+            T::ID
+        ));
+        qb.push_bind(id.to_owned());
+        push_scope(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
+        if lock {
+            qb.push(FOR_UPDATE);
+        }
+        let row = qb
+            .build()
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(T::from_row).transpose()
+    }
+
+    /// Inserts `item`'s row; whether it was new.
+    async fn insert_row(tx: &mut Tx, item: &T) -> Result<bool, ApiError> {
+        let mut qb = Qb::new(format!(
+            "INSERT INTO {} {} VALUES (",
+            T::TABLE,
+            name_list(T::COLS)
+        ));
+        item.push_row(&mut List::new(&mut qb));
+        qb.push(format!(") ON CONFLICT ({}) DO NOTHING", T::ID));
+        let done = qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Rewrites `item`'s row.
+    async fn update_row(tx: &mut Tx, item: &T) -> Result<(), ApiError> {
+        let mut qb = Qb::new(format!(
+            "UPDATE {} SET {} = (",
+            T::TABLE,
+            name_list(T::COLS)
+        ));
+        item.push_row(&mut List::new(&mut qb));
+        qb.push(format!(") WHERE {} = ", T::ID));
+        qb.push_bind(item.id().to_owned());
+        qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn delete_row(tx: &mut Tx, id: &str) -> Result<(), ApiError> {
+        let mut qb = Qb::new(format!("DELETE FROM {} WHERE {} = ", T::TABLE, T::ID));
+        qb.push_bind(id.to_owned());
+        qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Inserts `item` in `tx` as [`Collection::insert`] does.
+    async fn insert_in(
+        tx: &mut Tx,
+        item: T,
+        if_exists: IfExists,
+        scope: &Scope,
+    ) -> Result<Inserted<T>, ApiError> {
+        if Self::insert_row(tx, &item).await? {
+            item.save_extra(tx, None).await?;
+            return Ok(Inserted::Created(item));
+        }
+        if if_exists == IfExists::DoNothing
+            && let Some(mut existing) = Self::find(tx, item.id(), scope, false).await?
+        {
+            existing.load_extra(tx).await?;
+            return Ok(Inserted::Existing(existing));
+        }
+        Err(ApiError::conflict(format!(
+            "{} {} already exists",
+            Self::kind(),
+            item.id()
+        )))
+    }
+
+    /// ` WHERE …` of a search.
+    fn push_where(qb: &mut Qb, query: &Query<'_>) -> Result<(), ApiError> {
+        qb.push(" WHERE TRUE");
+        let metadata = format!("{}.metadata", T::TABLE);
+        push_scope(qb, query.scope, &metadata)?;
+        push_wanted(qb, query.metadata, &metadata)?;
+        if let Some(ids) = query.ids {
+            if ids.is_empty() {
+                qb.push(" AND FALSE");
+            } else {
+                qb.push(format!(" AND {} IN (", T::ID));
+                let mut list = List::new(qb);
+                for id in ids {
+                    list.text(id);
+                }
+                qb.push(")");
+            }
+        }
+        for c in &query.conditions {
+            match c {
+                Condition::Equals(col, v) => {
+                    qb.push(format!(" AND {} = ", column_of::<T>(*col)?));
+                    qb.push_bind(v.clone());
+                }
+                Condition::Holds(col, v) => {
+                    qb.push(format!(" AND {HOLDS}({}, ", column_of::<T>(*col)?));
+                    qb.push_bind(v.clone()).push(") > 0");
+                }
+                Condition::ValuesContain(w) => {
+                    let Some(values) = T::VALUES else {
+                        return Err(ApiError::internal(
+                            "this resource has no state values to search",
+                        ));
+                    };
+                    if !w.is_empty() {
+                        qb.push(" AND ");
+                        qb.push_contains(w, &format!("{}.{values}", T::TABLE))
+                            .map_err(search_error)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn column_of<T: Table>(c: Column) -> Result<&'static str, ApiError> {
+    T::sql_column(c).ok_or_else(|| {
+        ApiError::internal(format!("{} has no column {}", T::TABLE, c.name()))
+    })
+}
+
+#[async_trait]
+impl<T: Table> Collection<T> for SqlCollection<T> {
+    async fn insert(
+        &self,
+        item: T,
+        if_exists: IfExists,
+        scope: &Scope,
+    ) -> Result<Inserted<T>, ApiError> {
+        let mut tx = begin(&self.pool).await?;
+        let out = Self::insert_in(&mut tx, item, if_exists, scope).await?;
+        commit(tx).await?;
+        Ok(out)
+    }
+
+    async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(mut found) = Self::find(&mut tx, id, scope, false).await? else {
+            return Ok(None);
+        };
+        found.load_extra(&mut tx).await?;
+        commit(tx).await?;
+        Ok(Some(found))
+    }
+
+    async fn modify(
+        &self,
+        id: &str,
+        scope: &Scope,
+        change: Modifier<'_, T>,
+    ) -> Result<Option<T>, ApiError> {
+        let mut tx = begin(&self.pool).await?;
+        let Some(mut old) = Self::find(&mut tx, id, scope, true).await? else {
+            return Ok(None);
+        };
+        old.load_extra(&mut tx).await?;
+        let mut changed = old.clone();
+        change(&mut changed)?;
+        if changed.id() != id {
+            return Err(ApiError::internal("a change may not alter the id"));
+        }
+        Self::update_row(&mut tx, &changed).await?;
+        changed.save_extra(&mut tx, Some(&old)).await?;
+        commit(tx).await?;
+        Ok(Some(changed))
+    }
+
+    async fn remove(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
+        let mut tx = begin(&self.pool).await?;
+        let Some(mut found) = Self::find(&mut tx, id, scope, true).await? else {
+            return Ok(None);
+        };
+        found.load_extra(&mut tx).await?;
+        Self::delete_row(&mut tx, id).await?;
+        commit(tx).await?;
+        Ok(Some(found))
+    }
+
+    async fn remove_all(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError> {
+        let mut removed = 0;
+        for (id, scope) in targets {
+            removed += usize::from(self.remove(id, scope).await?.is_some());
+        }
+        Ok(removed)
+    }
+
+    async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError> {
+        let sort = column_of::<T>(query.sort)?;
+        let mut count = Qb::new(format!("SELECT COUNT(*) AS n FROM {}", T::TABLE));
+        Self::push_where(&mut count, &query)?;
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let row = count
+            .build()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let total = usize::try_from(int(&row, "n")?).unwrap_or(0);
+        if query.limit == 0 || query.offset >= total {
+            return Ok(Page {
+                items: Vec::new(),
+                total,
+            });
+        }
+        let mut qb = Qb::new(format!(
+            "SELECT {} FROM {}",
+            select_list(T::COLS),
+            T::TABLE
+        ));
+        Self::push_where(&mut qb, &query)?;
+        let dir = if query.descending { "DESC" } else { "ASC" };
+        qb.push(format!(" ORDER BY {sort} {dir}, {} {dir} LIMIT ", T::ID));
+        qb.push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+        qb.push(" OFFSET ");
+        qb.push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+        let rows = qb.build().fetch_all(&mut *tx).await.map_err(db_error)?;
+        commit(tx).await?;
+        let items = rows.iter().map(T::from_row).collect::<Result<_, _>>()?;
+        Ok(Page { items, total })
+    }
+}
+
+const THREAD_COLS: &[(&str, bool)] = &[
+    ("thread_id", false),
+    ("created_at", false),
+    ("updated_at", false),
+    ("metadata", true),
+    ("status", false),
+    ("state_values", true),
+    ("interrupts", true),
+    ("config", true),
+    ("error", true),
+];
+
+#[async_trait]
+impl Table for Thread {
+    const TABLE: &'static str = "threads";
+    const ID: &'static str = "thread_id";
+    const COLS: &'static [(&'static str, bool)] = THREAD_COLS;
+    const VALUES: Option<&'static str> = Some("state_values");
+
+    fn sql_column(c: Column) -> Option<&'static str> {
+        match c {
+            Column::Id => Some("thread_id"),
+            Column::CreatedAt => Some("created_at"),
+            Column::UpdatedAt => Some("updated_at"),
+            Column::Status => Some("status"),
+            _ => None,
+        }
+    }
+
+    fn push_row(&self, list: &mut List<'_>) {
+        list.text(&self.thread_id)
+            .text(&self.created_at)
+            .text(&self.updated_at)
+            .json(&self.metadata)
+            .text(&self.status)
+            .json(&self.values)
+            .json(&self.interrupts)
+            .json(&self.config)
+            .json(&self.error);
+    }
+
+    fn from_row(row: &DbRow) -> Result<Self, ApiError> {
+        Ok(Thread {
+            thread_id: text(row, "thread_id")?,
+            created_at: text(row, "created_at")?,
+            updated_at: text(row, "updated_at")?,
+            metadata: object(row, "metadata")?,
+            status: text(row, "status")?,
+            values: Values::from_json(json(row, "state_values")?),
+            interrupts: object(row, "interrupts")?,
+            config: object(row, "config")?,
+            error: json(row, "error")?,
+        })
+    }
+}
+
+const ASSISTANT_COLS: &[(&str, bool)] = &[
+    ("assistant_id", false),
+    ("graph_id", false),
+    ("config", true),
+    ("context", true),
+    ("metadata", true),
+    ("version", false),
+    ("name", false),
+    ("description", false),
+    ("version_created_at", false),
+    ("created_at", false),
+    ("updated_at", false),
+];
+
+const VERSION_COLS: &[(&str, bool)] = &[
+    ("assistant_id", false),
+    ("version", false),
+    ("graph_id", false),
+    ("config", true),
+    ("context", true),
+    ("metadata", true),
+    ("name", false),
+    ("description", false),
+    ("created_at", false),
+];
+
+fn version_number(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn version_of(row: &DbRow, created_at: &str) -> Result<AssistantVersion, ApiError> {
+    Ok(AssistantVersion {
+        assistant_id: text(row, "assistant_id")?,
+        graph_id: text(row, "graph_id")?,
+        config: json(row, "config")?,
+        context: json(row, "context")?,
+        metadata: object(row, "metadata")?,
+        version: u64::try_from(int(row, "version")?).map_err(|_| corrupt("version"))?,
+        name: text(row, "name")?,
+        description: opt_text(row, "description")?,
+        created_at: text(row, created_at)?,
+    })
+}
+
+#[async_trait]
+impl Table for Assistant {
+    const TABLE: &'static str = "assistants";
+    const ID: &'static str = "assistant_id";
+    const COLS: &'static [(&'static str, bool)] = ASSISTANT_COLS;
+
+    fn sql_column(c: Column) -> Option<&'static str> {
+        match c {
+            Column::Id => Some("assistant_id"),
+            Column::CreatedAt => Some("created_at"),
+            Column::UpdatedAt => Some("updated_at"),
+            Column::GraphId => Some("graph_id"),
+            Column::Name => Some("name"),
+            _ => None,
+        }
+    }
+
+    fn push_row(&self, list: &mut List<'_>) {
+        let c = &self.current;
+        list.text(&c.assistant_id)
+            .text(&c.graph_id)
+            .json(&c.config)
+            .json(&c.context)
+            .json(&c.metadata)
+            .int(version_number(c.version))
+            .text(&c.name)
+            .opt(c.description.as_deref())
+            .text(&c.created_at)
+            .text(Record::created_at(self))
+            .text(&self.updated_at);
+    }
+
+    /// The assistant without its versions (a search's results; [`Table::load_extra`] reads them).
+    fn from_row(row: &DbRow) -> Result<Self, ApiError> {
+        Ok(Assistant {
+            current: version_of(row, "version_created_at")?,
+            updated_at: text(row, "updated_at")?,
+            versions: Vec::new(),
+        })
+    }
+
+    async fn load_extra(&mut self, tx: &mut Tx) -> Result<(), ApiError> {
+        let mut qb = Qb::new(format!(
+            "SELECT {} FROM assistant_versions WHERE assistant_id = ",
+            select_list(VERSION_COLS)
+        ));
+        qb.push_bind(self.current.assistant_id.clone())
+            .push(" ORDER BY version");
+        let rows = qb.build().fetch_all(&mut **tx).await.map_err(db_error)?;
+        self.versions = rows
+            .iter()
+            .map(|r| version_of(r, "created_at"))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    async fn save_extra(&self, tx: &mut Tx, old: Option<&Self>) -> Result<(), ApiError> {
+        let before: HashMap<u64, &AssistantVersion> = old
+            .map(|o| o.versions.iter().map(|v| (v.version, v)).collect())
+            .unwrap_or_default();
+        let kept: Vec<i64> = self
+            .versions
+            .iter()
+            .map(|v| version_number(v.version))
+            .collect();
+        if old.is_some() {
+            let mut qb = Qb::new("DELETE FROM assistant_versions WHERE assistant_id = ");
+            qb.push_bind(self.current.assistant_id.clone());
+            if !kept.is_empty() {
+                qb.push(" AND version NOT IN (");
+                let mut list = List::new(&mut qb);
+                for v in &kept {
+                    list.int(*v);
+                }
+                qb.push(")");
+            }
+            qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        }
+        for v in &self.versions {
+            if before.get(&v.version).is_some_and(|o| *o == v) {
+                continue;
+            }
+            let mut qb = Qb::new("DELETE FROM assistant_versions WHERE assistant_id = ");
+            qb.push_bind(self.current.assistant_id.clone())
+                .push(" AND version = ")
+                .push_bind(version_number(v.version));
+            qb.build().execute(&mut **tx).await.map_err(db_error)?;
+            let mut qb = Qb::new(format!(
+                "INSERT INTO assistant_versions {} VALUES (",
+                name_list(VERSION_COLS)
+            ));
+            List::new(&mut qb)
+                .text(&self.current.assistant_id)
+                .int(version_number(v.version))
+                .text(&v.graph_id)
+                .json(&v.config)
+                .json(&v.context)
+                .json(&v.metadata)
+                .text(&v.name)
+                .opt(v.description.as_deref())
+                .text(&v.created_at);
+            qb.push(")");
+            qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        }
+        Ok(())
+    }
+}
+
+const CRON_COLS: &[(&str, bool)] = &[
+    ("cron_id", false),
+    ("assistant_id", false),
+    ("thread_id", false),
+    ("schedule", false),
+    ("end_time", true),
+    ("payload", true),
+    ("user_id", false),
+    ("metadata", true),
+    ("enabled", false),
+    ("timezone", false),
+    ("on_run_completed", true),
+    ("next_run_date", false),
+    ("created_at", false),
+    ("updated_at", false),
+    ("owner", true),
+];
+
+#[async_trait]
+impl Table for Cron {
+    const TABLE: &'static str = "crons";
+    const ID: &'static str = "cron_id";
+    const COLS: &'static [(&'static str, bool)] = CRON_COLS;
+
+    fn sql_column(c: Column) -> Option<&'static str> {
+        match c {
+            Column::Id => Some("cron_id"),
+            Column::CreatedAt => Some("created_at"),
+            Column::UpdatedAt => Some("updated_at"),
+            Column::AssistantId => Some("assistant_id"),
+            Column::ThreadId => Some("thread_id"),
+            _ => None,
+        }
+    }
+
+    /// `next_run_date` is kept as text when it is a string (a time), else as `NULL`.
+    fn push_row(&self, list: &mut List<'_>) {
+        list.text(&self.cron_id)
+            .text(&self.assistant_id)
+            .opt(self.thread_id.as_deref())
+            .text(&self.schedule)
+            .json(&self.end_time)
+            .json(&self.payload)
+            .opt(self.user_id.as_deref())
+            .json(&self.metadata)
+            .boolean(self.enabled)
+            .opt(self.timezone.as_deref())
+            .json(&self.on_run_completed)
+            .opt(self.next_run_date.as_str())
+            .text(&self.created_at)
+            .text(&self.updated_at)
+            .json(&self.owner);
+    }
+
+    fn from_row(row: &DbRow) -> Result<Self, ApiError> {
+        Ok(Cron {
+            cron_id: text(row, "cron_id")?,
+            assistant_id: text(row, "assistant_id")?,
+            thread_id: opt_text(row, "thread_id")?,
+            schedule: text(row, "schedule")?,
+            end_time: json(row, "end_time")?,
+            payload: object(row, "payload")?,
+            user_id: opt_text(row, "user_id")?,
+            metadata: object(row, "metadata")?,
+            enabled: row.try_get::<bool, _>("enabled").map_err(db_error)?,
+            timezone: opt_text(row, "timezone")?,
+            on_run_completed: json(row, "on_run_completed")?,
+            next_run_date: opt_text(row, "next_run_date")?.map_or(Value::Null, Value::String),
+            created_at: text(row, "created_at")?,
+            updated_at: text(row, "updated_at")?,
+            owner: match json(row, "owner")? {
+                Value::Null => None,
+                owner => Some(owner),
+            },
+        })
+    }
+}
+
+const RUN_COLS: &[(&str, bool)] = &[
+    ("run_id", false),
+    ("thread_id", false),
+    ("assistant_id", false),
+    ("created_at", false),
+    ("updated_at", false),
+    ("status", false),
+    ("metadata", true),
+    ("kwargs", true),
+    ("multitask_strategy", false),
+];
+
+fn push_run(list: &mut List<'_>, thread_id: &str, r: &Run) {
+    list.text(&r.run_id)
+        .text(thread_id)
+        .text(&r.assistant_id)
+        .text(&r.created_at)
+        .text(&r.updated_at)
+        .text(&r.status)
+        .json(&r.metadata)
+        .json(&r.kwargs)
+        .text(&r.multitask_strategy);
+}
+
+/// The queue's columns of a run, read with [`RUN_COLS`]; a transaction on a thread writes
+/// `run_after` when it inserts a run and leaves them otherwise to the queue ([`SqlQueue`]).
+const QUEUE_COLS: &[(&str, bool)] = &[
+    ("run_after", false),
+    ("lease_owner", false),
+    ("lease_until", false),
+    ("attempts", false),
+];
+
+fn run_of(row: &DbRow) -> Result<Run, ApiError> {
+    let queue = crate::model::QueueState {
+        run_after: opt_text(row, "run_after")?
+            .map(|t| text_ms(&t).ok_or_else(|| corrupt("run_after")))
+            .transpose()?
+            .unwrap_or(0),
+        lease_owner: opt_text(row, "lease_owner")?,
+        lease_until: opt_text(row, "lease_until")?
+            .map(|t| text_ms(&t).ok_or_else(|| corrupt("lease_until")))
+            .transpose()?,
+        attempts: u32::try_from(int(row, "attempts")?).map_err(|_| corrupt("attempts"))?,
+    };
+    Ok(Run {
+        queue,
+        run_id: text(row, "run_id")?,
+        thread_id: text(row, "thread_id")?,
+        assistant_id: text(row, "assistant_id")?,
+        created_at: text(row, "created_at")?,
+        updated_at: text(row, "updated_at")?,
+        status: text(row, "status")?,
+        metadata: object(row, "metadata")?,
+        kwargs: object(row, "kwargs")?,
+        multitask_strategy: text(row, "multitask_strategy")?,
+    })
+}
+
+const CHECKPOINT_COLS: &[(&str, bool)] = &[
+    ("checkpoint_id", false),
+    ("parent_checkpoint_id", false),
+    ("state_values", true),
+    ("metadata", true),
+    ("next", true),
+    ("created_at", false),
+    ("seq", false),
+];
+
+fn checkpoint_of(row: &DbRow) -> Result<Arc<Checkpoint>, ApiError> {
+    let next = match json(row, "next")? {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(corrupt("next")),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(corrupt("next")),
+    };
+    Ok(Arc::new(Checkpoint {
+        checkpoint_id: text(row, "checkpoint_id")?,
+        parent_checkpoint_id: opt_text(row, "parent_checkpoint_id")?,
+        values: Values::from_json(json(row, "state_values")?),
+        metadata: object(row, "metadata")?,
+        next,
+        created_at: text(row, "created_at")?,
+    }))
+}
+
+type Threads = SqlCollection<Thread>;
+
+impl Threads {
+    async fn runs_of(tx: &mut Tx, id: &str) -> Result<Vec<Arc<Run>>, ApiError> {
+        let mut qb = Qb::new(format!(
+            "SELECT {}, {} FROM runs WHERE thread_id = ",
+            select_list(RUN_COLS),
+            select_list(QUEUE_COLS)
+        ));
+        qb.push_bind(id.to_owned()).push(" ORDER BY seq");
+        let rows = qb.build().fetch_all(&mut **tx).await.map_err(db_error)?;
+        rows.iter().map(|r| run_of(r).map(Arc::new)).collect()
+    }
+
+    /// The checkpoint `checkpoint_id` (the latest when `None`) and its `seq`.
+    async fn checkpoint_at(
+        tx: &mut Tx,
+        id: &str,
+        checkpoint_id: Option<&str>,
+    ) -> Result<Option<(Arc<Checkpoint>, i64)>, ApiError> {
+        let mut qb = Qb::new(format!(
+            "SELECT {} FROM checkpoints WHERE thread_id = ",
+            select_list(CHECKPOINT_COLS)
+        ));
+        qb.push_bind(id.to_owned());
+        if let Some(c) = checkpoint_id {
+            qb.push(" AND checkpoint_id = ").push_bind(c.to_owned());
+        }
+        qb.push(" ORDER BY seq DESC LIMIT 1");
+        let row = qb
+            .build()
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| Ok((checkpoint_of(&r)?, int(&r, "seq")?)))
+            .transpose()
+    }
+
+    /// Writes the runs as `runs` has them, given how they were read (`old`).
+    async fn save_runs(
+        tx: &mut Tx,
+        id: &str,
+        old: &[Arc<Run>],
+        runs: &[Arc<Run>],
+    ) -> Result<(), ApiError> {
+        let before: HashMap<&str, &Arc<Run>> =
+            old.iter().map(|r| (r.run_id.as_str(), r)).collect();
+        let after: HashMap<&str, &Arc<Run>> =
+            runs.iter().map(|r| (r.run_id.as_str(), r)).collect();
+        for gone in old.iter().filter(|r| !after.contains_key(r.run_id.as_str())) {
+            let mut qb = Qb::new("DELETE FROM runs WHERE run_id = ");
+            qb.push_bind(gone.run_id.clone());
+            qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        }
+        for run in runs {
+            match before.get(run.run_id.as_str()) {
+                Some(was) if Arc::ptr_eq(was, run) || ***was == **run => {}
+                Some(_) => {
+                    // The queue's columns (seq, run_after, lease) are the queue's: kept.
+                    let mut qb =
+                        Qb::new(format!("UPDATE runs SET {} = (", name_list(RUN_COLS)));
+                    push_run(&mut List::new(&mut qb), id, run);
+                    qb.push(") WHERE run_id = ").push_bind(run.run_id.clone());
+                    qb.build().execute(&mut **tx).await.map_err(db_error)?;
+                }
+                None => {
+                    let mut qb = Qb::new(format!(
+                        "INSERT INTO runs {} VALUES (",
+                        name_list(&[RUN_COLS, &[("run_after", false)]].concat())
+                    ));
+                    push_run(&mut List::new(&mut qb), id, run);
+                    List { qb: &mut qb, first: false }.text(&ms_text(run.queue.run_after));
+                    qb.push(")");
+                    qb.build().execute(&mut **tx).await.map_err(db_error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_checkpoint(
+        tx: &mut Tx,
+        id: &str,
+        seq: i64,
+        c: &Checkpoint,
+    ) -> Result<(), ApiError> {
+        let mut qb = Qb::new(
+            "INSERT INTO checkpoints (thread_id, seq, checkpoint_id, parent_checkpoint_id, \
+             state_values, metadata, next, created_at) VALUES (",
+        );
+        List::new(&mut qb)
+            .text(id)
+            .int(seq)
+            .text(&c.checkpoint_id)
+            .opt(c.parent_checkpoint_id.as_deref())
+            .json(&c.values)
+            .json(&c.metadata)
+            .json(&c.next)
+            .text(&c.created_at);
+        qb.push(")");
+        qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ThreadStore for Threads {
+    async fn transact(
+        &self,
+        id: &str,
+        scope: &Scope,
+        change: ThreadChange<'_>,
+    ) -> Result<Option<Thread>, ApiError> {
+        let mut tx = begin(&self.pool).await?;
+        let Some(mut thread) = Self::find(&mut tx, id, scope, true).await? else {
+            return Ok(None);
+        };
+        let old_runs = Self::runs_of(&mut tx, id).await?;
+        let latest = Self::checkpoint_at(&mut tx, id, None).await?;
+        let last_seq = latest.as_ref().map_or(-1, |(_, s)| *s);
+        let mut runs = old_runs.clone();
+        let mut ttx = ThreadTx::new(&mut thread, &mut runs, latest.map(|(c, _)| c));
+        change(&mut ttx)?;
+        let appended = ttx.into_appended();
+        if thread.thread_id != id {
+            return Err(ApiError::internal("a change may not alter the id"));
+        }
+        Self::update_row(&mut tx, &thread).await?;
+        Self::save_runs(&mut tx, id, &old_runs, &runs).await?;
+        for (i, c) in appended.iter().enumerate() {
+            let seq = last_seq + 1 + i64::try_from(i).unwrap_or(i64::MAX);
+            Self::insert_checkpoint(&mut tx, id, seq, c).await?;
+        }
+        commit(tx).await?;
+        Ok(Some(thread))
+    }
+
+    async fn checkpoint(
+        &self,
+        id: &str,
+        scope: &Scope,
+        checkpoint_id: Option<&str>,
+    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(thread) = Self::find(&mut tx, id, scope, false).await? else {
+            return Ok(None);
+        };
+        let at = Self::checkpoint_at(&mut tx, id, checkpoint_id).await?;
+        commit(tx).await?;
+        Ok(Some((thread, at.map(|(c, _)| c))))
+    }
+
+    async fn history(
+        &self,
+        id: &str,
+        scope: &Scope,
+        page: HistoryPage<'_>,
+    ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if Self::find(&mut tx, id, scope, false).await?.is_none() {
+            return Ok(None);
+        }
+        let mut qb = Qb::new(format!(
+            "SELECT {} FROM checkpoints WHERE thread_id = ",
+            select_list(CHECKPOINT_COLS)
+        ));
+        qb.push_bind(id.to_owned());
+        if let Some(before) = page.before {
+            qb.push(" AND seq < COALESCE((SELECT MAX(seq) FROM checkpoints WHERE thread_id = ")
+                .push_bind(id.to_owned())
+                .push(" AND checkpoint_id = ")
+                .push_bind(before.to_owned())
+                .push("), ")
+                .push_bind(i64::MAX)
+                .push(")");
+        }
+        push_wanted(&mut qb, page.metadata, "checkpoints.metadata")?;
+        qb.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
+        let rows = qb.build().fetch_all(&mut *tx).await.map_err(db_error)?;
+        commit(tx).await?;
+        rows.iter()
+            .map(checkpoint_of)
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    async fn runs(
+        &self,
+        id: &str,
+        scope: &Scope,
+    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(thread) = Self::find(&mut tx, id, scope, false).await? else {
+            return Ok(None);
+        };
+        let runs = Self::runs_of(&mut tx, id).await?;
+        commit(tx).await?;
+        Ok(Some((thread, runs)))
+    }
+
+    async fn copy(
+        &self,
+        from: &str,
+        read: &Scope,
+        to: Thread,
+        create: &Scope,
+    ) -> Result<Option<Thread>, ApiError> {
+        let mut tx = begin(&self.pool).await?;
+        let Some(source) = Self::find(&mut tx, from, read, true).await? else {
+            return Ok(None);
+        };
+        let mut to = to;
+        to.values = source.values;
+        to.config = source.config;
+        let to = match Self::insert_in(&mut tx, to, IfExists::Raise, create).await? {
+            Inserted::Created(t) | Inserted::Existing(t) => t,
+        };
+        let mut qb = Qb::new(
+            "INSERT INTO checkpoints (thread_id, seq, checkpoint_id, parent_checkpoint_id, \
+             state_values, metadata, next, created_at) SELECT ",
+        );
+        qb.push_bind(to.thread_id.clone()).push(
+            ", seq, checkpoint_id, parent_checkpoint_id, state_values, metadata, next, \
+             created_at FROM checkpoints WHERE thread_id = ",
+        );
+        qb.push_bind(from.to_owned());
+        qb.build().execute(&mut *tx).await.map_err(db_error)?;
+        commit(tx).await?;
+        Ok(Some(to))
+    }
+
+    async fn keep_latest(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError> {
+        let mut pruned = 0;
+        for (id, scope) in targets {
+            let mut tx = begin(&self.pool).await?;
+            if Self::find(&mut tx, id, scope, true).await?.is_none() {
+                continue;
+            }
+            let mut qb = Qb::new("DELETE FROM checkpoints WHERE thread_id = ");
+            qb.push_bind(id.clone())
+                .push(" AND seq < (SELECT MAX(seq) FROM checkpoints WHERE thread_id = ")
+                .push_bind(id.clone())
+                .push(")");
+            qb.build().execute(&mut *tx).await.map_err(db_error)?;
+            commit(tx).await?;
+            pruned += 1;
+        }
+        Ok(pruned)
+    }
+}
+
+/// The long-term store in the table `store_items`.
+struct SqlItems {
+    pool: Pool<Db>,
+}
+
+const ITEM_COLS: &[(&str, bool)] = &[
+    ("namespace", true),
+    ("key", false),
+    ("value", true),
+    ("created_at", false),
+    ("updated_at", false),
+];
+
+fn item_of(row: &DbRow) -> Result<Item, ApiError> {
+    let namespace = match json(row, "namespace")? {
+        Value::Array(labels) => labels
+            .into_iter()
+            .map(|l| match l {
+                Value::String(s) => Ok(s),
+                _ => Err(corrupt("namespace")),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(corrupt("namespace")),
+    };
+    Ok(Item {
+        namespace,
+        key: text(row, "key")?,
+        value: object(row, "value")?,
+        created_at: text(row, "created_at")?,
+        updated_at: text(row, "updated_at")?,
+    })
+}
+
+impl SqlItems {
+    /// The item's `created_at` and whether the scope admits it, if it exists (locked).
+    async fn probe(
+        tx: &mut Tx,
+        scope: &Scope,
+        ns: &str,
+        key: &str,
+    ) -> Result<Option<(String, bool)>, ApiError> {
+        let mut qb = Qb::new("SELECT created_at, CASE WHEN ");
+        match scope.filter() {
+            Some(f) => {
+                qb.push_filter(f, STORE_VIEW).map_err(filter_error)?;
+            }
+            None => {
+                qb.push("TRUE");
+            }
+        }
+        qb.push(" THEN 1 ELSE 0 END AS ok FROM store_items WHERE ns = ")
+            .push_bind(ns.to_owned())
+            .push(" AND key = ")
+            .push_bind(key.to_owned())
+            .push(FOR_UPDATE);
+        let row = qb
+            .build()
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| {
+            let ok = r.try_get::<i32, _>("ok").map_err(db_error)?;
+            Ok((text(&r, "created_at")?, ok == 1))
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl ItemStore for SqlItems {
+    async fn put(
+        &self,
+        scope: &Scope,
+        namespace: Vec<String>,
+        key: String,
+        value: Object,
+    ) -> Result<Option<Item>, ApiError> {
+        let (ns, cuts) = encode_namespace(&namespace);
+        let mut tx = begin(&self.pool).await?;
+        let at = now();
+        let created_at = match Self::probe(&mut tx, scope, &ns, &key).await? {
+            Some((_, false)) => return Ok(None),
+            Some((created, true)) => created,
+            None => at.clone(),
+        };
+        let item = Item {
+            namespace,
+            key,
+            value,
+            created_at,
+            updated_at: at,
+        };
+        let mut qb = Qb::new(
+            "INSERT INTO store_items (ns, key, namespace, depth, cuts, value, created_at, \
+             updated_at) VALUES (",
+        );
+        List::new(&mut qb)
+            .text(&ns)
+            .text(&item.key)
+            .json(&item.namespace)
+            .int(i64::try_from(item.namespace.len()).unwrap_or(i64::MAX))
+            .json(&cuts)
+            .json(&item.value)
+            .text(&item.created_at)
+            .text(&item.updated_at);
+        qb.push(
+            ") ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, \
+             updated_at = excluded.updated_at",
+        );
+        qb.build().execute(&mut *tx).await.map_err(db_error)?;
+        commit(tx).await?;
+        Ok(Some(item))
+    }
+
+    async fn get(
+        &self,
+        scope: &Scope,
+        namespace: &[String],
+        key: &str,
+    ) -> Result<Option<Item>, ApiError> {
+        let (ns, _) = encode_namespace(namespace);
+        let mut qb = Qb::new(format!(
+            "SELECT {} FROM store_items WHERE ns = ",
+            select_list(ITEM_COLS)
+        ));
+        qb.push_bind(ns).push(" AND key = ").push_bind(key.to_owned());
+        push_scope(&mut qb, scope, STORE_VIEW)?;
+        let row = qb
+            .build()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(item_of).transpose()
+    }
+
+    async fn delete(
+        &self,
+        scope: &Scope,
+        namespace: &[String],
+        key: &str,
+    ) -> Result<Option<bool>, ApiError> {
+        let (ns, _) = encode_namespace(namespace);
+        let mut tx = begin(&self.pool).await?;
+        match Self::probe(&mut tx, scope, &ns, key).await? {
+            None => Ok(Some(false)),
+            Some((_, false)) => Ok(None),
+            Some((_, true)) => {
+                let mut qb = Qb::new("DELETE FROM store_items WHERE ns = ");
+                qb.push_bind(ns).push(" AND key = ").push_bind(key.to_owned());
+                qb.build().execute(&mut *tx).await.map_err(db_error)?;
+                commit(tx).await?;
+                Ok(Some(true))
+            }
+        }
+    }
+
+    async fn search(
+        &self,
+        scope: &Scope,
+        prefix: &[String],
+        search: &ItemSearch,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<Item>, ApiError> {
+        let mut qb = Qb::new(format!(
+            "SELECT {} FROM store_items WHERE TRUE",
+            select_list(ITEM_COLS)
+        ));
+        push_prefix(&mut qb, prefix);
+        push_scope(&mut qb, scope, STORE_VIEW)?;
+        push_wanted(&mut qb, search.filter.as_ref(), "store_items.value")?;
+        if !search.words.is_empty() {
+            qb.push(" AND (");
+            for (i, w) in search.words.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push(format!("{HOLDS}(lower(store_items.value{JSON_OUT}), "))
+                    .push_bind(w.clone())
+                    .push(") > 0");
+            }
+            qb.push(")");
+        }
+        qb.push(" ORDER BY updated_at DESC, ns, key LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(item_of).collect()
+    }
+
+    async fn list_namespaces(
+        &self,
+        scope: &Scope,
+        prefix: &[String],
+        suffix: &[String],
+        max_depth: Option<usize>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<Vec<String>>, ApiError> {
+        let mut qb = Qb::new("SELECT DISTINCT ");
+        match max_depth {
+            Some(d) if d > 0 => push_truncated(&mut qb, d),
+            _ => {
+                qb.push("ns");
+            }
+        }
+        qb.push(" AS tns FROM store_items WHERE TRUE");
+        push_prefix(&mut qb, prefix);
+        if !suffix.is_empty() {
+            qb.push(" AND ");
+            push_ends_with(&mut qb, "ns", suffix_text(suffix));
+        }
+        push_scope(&mut qb, scope, STORE_VIEW)?;
+        qb.push(" ORDER BY tns LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| decode_namespace(&text(r, "tns")?).ok_or_else(|| corrupt("ns")))
+            .collect()
+    }
+}
+
+/// ` AND ns` within the range of namespaces under `prefix` (nothing for an empty prefix).
+fn push_prefix(qb: &mut Qb, prefix: &[String]) {
+    if !prefix.is_empty() {
+        let (low, high) = prefix_range(prefix);
+        qb.push(" AND ns >= ")
+            .push_bind(low)
+            .push(" AND ns < ")
+            .push_bind(high);
+    }
+}

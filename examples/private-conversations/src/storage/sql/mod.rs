@@ -1,0 +1,273 @@
+//! The database backends: [`sqlite`] (one file, WAL mode) and [`postgres`] (one database shared
+//! by any number of replicas), with one table per kind of resource.
+//!
+//! Both run the same queries (`imp.rs`, compiled once per database with that database's types)
+//! and differ only in a few spellings: how a JSON value is bound and read back, the row lock,
+//! how a transaction that will write begins.
+//!
+//! # Schema
+//!
+//! - `threads`: one row per thread (its state values as JSON, never its history);
+//! - `checkpoints`: `(thread_id, seq)`, `seq` counting from 0 in the order they were appended;
+//!   history is read a page at a time, newest first;
+//! - `runs`: the model's fields plus the queue's columns: `seq` (insertion order, monotonic),
+//!   `run_after` (when it may start; `NULL`: at once), `lease_owner` and `lease_until` (`NULL`
+//!   when no replica holds it);
+//! - `assistants` (the current version's fields) and `assistant_versions`;
+//! - `crons`: every field of a cron, `next_run_date` a sortable text column (`NULL`: none);
+//! - `store_items`: `(ns, key)`, where `ns` encodes the namespace for prefix searches (below),
+//!   with the namespace also kept as a JSON array for filters.
+//!
+//! Metadata, values and other objects are JSON (`jsonb` on PostgreSQL, with a GIN index on each
+//! metadata column; text on SQLite); the sort keys are indexed.
+//!
+//! # Time
+//!
+//! Every time (`created_at`, `updated_at`, `run_after`, `lease_until`, `next_run_date`) is kept
+//! as the text the server writes: RFC 3339 in UTC with microseconds and a fixed width
+//! (`2025-01-31T12:00:00.000123+00:00`, see [`crate::util::now`]), so that text order is time
+//! order in both databases and in memory.
+//!
+//! # Text order
+//!
+//! Text sorts by code point everywhere (SQLite's `BINARY`, PostgreSQL's `COLLATE "C"`), as Rust
+//! compares strings, so that every backend returns the same pages.
+//!
+//! # Migrations
+//!
+//! The schema is versioned in the table `pc_schema`; the migrations are embedded in the binary
+//! (`migrations/sqlite`, `migrations/postgres`) and applied at connect, in one transaction (on
+//! PostgreSQL under an advisory lock, so that replicas starting together apply them once). A
+//! database whose version is newer than the binary's is refused with a [`StorageError`].
+//!
+//! # Store namespaces
+//!
+//! A namespace is encoded as text whose order is the order of label lists and where a prefix of
+//! labels is a prefix of the text: `\u{1}` before and after each label, and within a label
+//! `\u{0}`, `\u{1}`, `\u{2}` as `\u{2}\u{2}`, `\u{2}\u{3}`, `\u{2}\u{4}`. So "starts with these
+//! labels" is a range of `ns` (an index scan), "ends with" a text suffix, and `cuts` (the length
+//! in characters of the encoding of the first 1, 2… labels) truncates to a depth.
+
+use super::StorageError;
+use crate::util::ApiError;
+
+#[cfg(test)]
+mod backends;
+pub mod postgres;
+#[cfg(test)]
+mod queue_backends;
+pub mod sqlite;
+
+/// `url` with its password (if any) replaced by `***`: `postgres://user:***@host/db`. A
+/// `password=` query parameter is masked too.
+///
+/// ```
+/// use private_conversations::storage::sql::mask_url;
+///
+/// assert_eq!(mask_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+/// assert_eq!(mask_url("postgres://u@h/db?password=x&a=b"), "postgres://u@h/db?password=***&a=b");
+/// assert_eq!(mask_url("sqlite:data.db"), "sqlite:data.db");
+/// ```
+pub fn mask_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                let start = rest_start + colon + 1;
+                out.replace_range(start..rest_start + at, "***");
+            }
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", masked.join("&"));
+    }
+    out
+}
+
+/// The password in `url`, if any, to scrub from a driver's messages.
+fn password_of(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    let (_, pw) = userinfo.split_once(':')?;
+    let from_query = url.split_once('?').and_then(|(_, q)| {
+        q.split('&').find_map(|p| {
+            p.split_once('=')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("password"))
+                .map(|(_, v)| v.to_owned())
+        })
+    });
+    (!pw.is_empty()).then(|| pw.to_owned()).or(from_query)
+}
+
+/// A [`StorageError`] about the database `url`: the message names it with its password masked,
+/// and the driver's `cause` is scrubbed of the password too.
+fn storage_error(url: &str, what: &str, cause: Option<&dyn std::fmt::Display>) -> StorageError {
+    let mut message = format!("{}: {what}", mask_url(url));
+    if let Some(cause) = cause {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+    }
+    if let Some(pw) = password_of(url).filter(|p| p.len() > 2) {
+        message = message.replace(&pw, "***");
+    }
+    StorageError { message }
+}
+
+/// The answer to a request when the database fails: 503 `database unavailable` (the cause is
+/// logged at error level, without values: drivers' messages carry none, as every value is
+/// bound); PostgreSQL's refusal of the character U+0000 is the caller's: 422.
+fn db_error(e: sqlx::Error) -> ApiError {
+    if let sqlx::Error::Database(d) = &e
+        && matches!(d.code().as_deref(), Some("22P05" | "22021"))
+    {
+        return ApiError::invalid("the character U+0000 cannot be stored in this database");
+    }
+    tracing::error!(error = %e, "database error");
+    ApiError::unavailable("database unavailable")
+}
+
+/// A filter the handler returned that cannot be rendered (poisoned, or nested too deep): the
+/// handler's mistake, 500.
+fn filter_error(e: auth::sql::SqlError) -> ApiError {
+    tracing::error!(error = %e, "authorization filter not rendered as SQL");
+    ApiError::internal(format!("the authorization filter cannot be applied: {e}"))
+}
+
+/// A caller's search that cannot be rendered (too deep): 422.
+fn search_error(e: auth::sql::SqlError) -> ApiError {
+    ApiError::invalid(format!("invalid search: {e}"))
+}
+
+/// A stored value that does not read back: 500 (the database holds what no server wrote).
+fn corrupt(what: &str) -> ApiError {
+    tracing::error!(column = what, "stored value does not read back");
+    ApiError::internal(format!("a stored {what} is malformed"))
+}
+
+/// The encoding of a namespace (see the module's docs) and its cuts.
+fn encode_namespace(namespace: &[String]) -> (String, Vec<usize>) {
+    let mut ns = String::from('\u{1}');
+    let mut cuts = Vec::with_capacity(namespace.len());
+    for label in namespace {
+        for c in label.chars() {
+            match c {
+                '\u{0}' => ns.push_str("\u{2}\u{2}"),
+                '\u{1}' => ns.push_str("\u{2}\u{3}"),
+                '\u{2}' => ns.push_str("\u{2}\u{4}"),
+                c => ns.push(c),
+            }
+        }
+        ns.push('\u{1}');
+        cuts.push(ns.chars().count());
+    }
+    (ns, cuts)
+}
+
+/// The labels of an encoded namespace; `None` if it is not one.
+fn decode_namespace(ns: &str) -> Option<Vec<String>> {
+    let body = ns.strip_prefix('\u{1}')?;
+    if body.is_empty() {
+        return Some(Vec::new());
+    }
+    let body = body.strip_suffix('\u{1}')?;
+    body.split('\u{1}')
+        .map(|label| {
+            let mut out = String::with_capacity(label.len());
+            let mut chars = label.chars();
+            while let Some(c) = chars.next() {
+                if c == '\u{2}' {
+                    out.push(match chars.next()? {
+                        '\u{2}' => '\u{0}',
+                        '\u{3}' => '\u{1}',
+                        '\u{4}' => '\u{2}',
+                        _ => return None,
+                    });
+                } else {
+                    out.push(c);
+                }
+            }
+            Some(out)
+        })
+        .collect()
+}
+
+/// The half-open range `[low, high)` of encoded namespaces that start with `prefix` (non-empty).
+fn prefix_range(prefix: &[String]) -> (String, String) {
+    let (low, _) = encode_namespace(prefix);
+    let mut high = low.clone();
+    high.pop();
+    high.push('\u{2}');
+    (low, high)
+}
+
+/// The text that an encoded namespace ending with `suffix` (non-empty) ends with.
+fn suffix_text(suffix: &[String]) -> String {
+    encode_namespace(suffix).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(labels: &[&str]) -> Vec<String> {
+        labels.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn namespaces_encode_in_order_and_back() {
+        let all = [
+            ns(&[]),
+            ns(&["a"]),
+            ns(&["a", "b"]),
+            ns(&["a", "\u{0}"]),
+            ns(&["a\u{0}"]),
+            ns(&["a\u{1}", "x"]),
+            ns(&["a\u{2}"]),
+            ns(&["a%"]),
+            ns(&["a "]),
+            ns(&["ab"]),
+            ns(&["b"]),
+        ];
+        for a in &all {
+            let (enc, cuts) = encode_namespace(a);
+            assert_eq!(decode_namespace(&enc).as_ref(), Some(a));
+            assert_eq!(cuts.len(), a.len());
+            for (i, cut) in cuts.iter().enumerate() {
+                let head: String = enc.chars().take(*cut).collect();
+                assert_eq!(decode_namespace(&head), Some(a[..=i].to_vec()));
+            }
+            for b in &all {
+                let (eb, _) = encode_namespace(b);
+                assert_eq!(a.cmp(b), enc.cmp(&eb), "{a:?} {b:?}");
+                if !a.is_empty() {
+                    let (low, high) = prefix_range(a);
+                    assert_eq!(b.starts_with(a), low <= eb && eb < high, "{a:?} {b:?}");
+                    assert_eq!(b.ends_with(a), eb.ends_with(&suffix_text(a)), "{a:?} {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let url = "postgres://user:s3cret@localhost:1/db";
+        let e = storage_error(url, "cannot connect", Some(&"auth failed for s3cret"));
+        assert!(!e.message.contains("s3cret"), "{}", e.message);
+        assert!(e.message.contains("postgres://user:***@localhost:1/db"));
+        assert_eq!(mask_url("postgres://u:p@w@h/db"), "postgres://u:***@h/db");
+    }
+}
