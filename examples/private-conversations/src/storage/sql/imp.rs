@@ -226,6 +226,14 @@ async fn begin(pool: &Pool<Db>) -> Result<Tx, ApiError> {
     pool.begin_with(BEGIN).await.map_err(db_error)
 }
 
+/// Rolls `tx` back now and answers `e`: a transaction merely dropped is rolled back only when its
+/// connection is next used, and until then keeps its row locks (a thread whose change failed
+/// would stay locked, and the run queue would skip it).
+async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
+    let _ = tx.rollback().await;
+    Err(e)
+}
+
 async fn commit(tx: Tx) -> Result<(), ApiError> {
     tx.commit().await.map_err(db_error)
 }
@@ -456,7 +464,9 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         };
         old.load_extra(&mut tx).await?;
         let mut changed = old.clone();
-        change(&mut changed)?;
+        if let Err(e) = change(&mut changed) {
+            return abort(tx, e).await;
+        }
         if changed.id() != id {
             return Err(ApiError::internal("a change may not alter the id"));
         }
@@ -1018,7 +1028,9 @@ impl ThreadStore for Threads {
         let last_seq = latest.as_ref().map_or(-1, |(_, s)| *s);
         let mut runs = old_runs.clone();
         let mut ttx = ThreadTx::new(&mut thread, &mut runs, latest.map(|(c, _)| c));
-        change(&mut ttx)?;
+        if let Err(e) = change(&mut ttx) {
+            return abort(tx, e).await;
+        }
         let appended = ttx.into_appended();
         if thread.thread_id != id {
             return Err(ApiError::internal("a change may not alter the id"));
