@@ -1,5 +1,8 @@
 //! The run queue over HTTP: delayed runs, runs executed by another server on the same storage
-//! (a restart, or a replica), exactly once; crons that fire as their owner.
+//! (a restart, or a replica), exactly once; crons that fire as their owner. Each test runs on
+//! every backend: memory, SQLite (a temporary file) and PostgreSQL (a database made for the test
+//! from `TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`, dropped after;
+//! without PostgreSQL skipped saying so, unless `CI` is set, then failed).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,6 +14,108 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tutorial_policy::Policy;
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// One backend's database for one test.
+struct Db {
+    name: &'static str,
+    url: String,
+    memory: Option<Storage>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    None,
+    File(std::path::PathBuf),
+    Postgres { admin: String, database: String },
+}
+
+impl Db {
+    /// A fresh database of every backend (PostgreSQL only when reachable).
+    async fn all() -> Vec<Db> {
+        let file = std::env::temp_dir().join(format!("pc-queue-{}.db", uuid::Uuid::new_v4()));
+        let mut all = vec![
+            Db {
+                name: "memory",
+                url: "memory".into(),
+                memory: Some(Storage::in_memory()),
+                cleanup: Cleanup::None,
+            },
+            Db {
+                name: "sqlite",
+                url: format!("sqlite:{}", file.display()),
+                memory: None,
+                cleanup: Cleanup::File(file),
+            },
+        ];
+        if let Some(pg) = Db::postgres().await {
+            all.push(pg);
+        }
+        all
+    }
+
+    async fn postgres() -> Option<Db> {
+        use sqlx::Connection as _;
+        let admin = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.to_owned());
+        let mut conn = match sqlx::PgConnection::connect(&admin).await {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI is set and PostgreSQL is not reachable: {e}"
+                );
+                eprintln!("skipping PostgreSQL: not reachable ({e})");
+                return None;
+            }
+        };
+        let database = format!("pc_queue_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(&format!("CREATE DATABASE {database}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        let base = admin.split('?').next().unwrap_or(&admin);
+        let url = format!("{}/{database}", &base[..base.rfind('/').unwrap()]);
+        Some(Db {
+            name: "postgres",
+            url,
+            memory: None,
+            cleanup: Cleanup::Postgres { admin, database },
+        })
+    }
+
+    /// The storage of this database: for a database, a new connection pool each time (as a
+    /// restarted server or another replica opens it).
+    async fn storage(&self) -> Storage {
+        match &self.memory {
+            Some(s) => s.clone(),
+            None => Storage::connect(&self.url).await.unwrap(),
+        }
+    }
+
+    async fn drop(self) {
+        match self.cleanup {
+            Cleanup::None => {}
+            Cleanup::File(path) => {
+                for ext in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(ext);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Cleanup::Postgres { admin, database } => {
+                use sqlx::Connection as _;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ =
+                        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                }
+            }
+        }
+    }
+}
 
 /// A server on 127.0.0.1:0 over `storage`; stopped (gracefully, its worker too) by `stop`.
 struct Running {
@@ -136,7 +241,15 @@ where
 
 #[tokio::test]
 async fn a_delayed_run_waits_for_its_time_then_executes() {
-    let server = Running::start(Policy::Global, Storage::in_memory()).await;
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        a_delayed_run_waits_for_its_time_then_executes_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn a_delayed_run_waits_for_its_time_then_executes_on(db: &Db) {
+    let server = Running::start(Policy::Global, db.storage().await).await;
     let alice = server.user("user1-token");
     let t = alice.thread().await;
     let created = Instant::now();
@@ -171,8 +284,15 @@ async fn a_delayed_run_waits_for_its_time_then_executes() {
 /// another.
 #[tokio::test]
 async fn a_delayed_run_survives_a_restart_and_is_joined_on_another_server() {
-    let storage = Storage::in_memory();
-    let first = Running::start(Policy::Global, storage.clone()).await;
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        a_delayed_run_survives_a_restart_and_is_joined_on_another_server_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn a_delayed_run_survives_a_restart_and_is_joined_on_another_server_on(db: &Db) {
+    let first = Running::start(Policy::Global, db.storage().await).await;
     let alice = first.user("user1-token");
     let t = alice.thread().await;
     let run = alice
@@ -183,7 +303,7 @@ async fn a_delayed_run_survives_a_restart_and_is_joined_on_another_server() {
         .await;
     let rid = run["run_id"].as_str().unwrap().to_owned();
     first.stop().await;
-    let second = Running::start(Policy::Global, storage.clone()).await;
+    let second = Running::start(Policy::Global, db.storage().await).await;
     let alice = second.user("user1-token");
     let out = alice
         .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
@@ -196,9 +316,16 @@ async fn a_delayed_run_survives_a_restart_and_is_joined_on_another_server() {
 /// one reply per run), whichever server created it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_on_one_storage_execute_each_run_once() {
-    let storage = Storage::in_memory();
-    let a = Running::start(Policy::Global, storage.clone()).await;
-    let b = Running::start(Policy::Global, storage.clone()).await;
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        two_servers_on_one_storage_execute_each_run_once_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn two_servers_on_one_storage_execute_each_run_once_on(db: &Db) {
+    let a = Running::start(Policy::Global, db.storage().await).await;
+    let b = Running::start(Policy::Global, db.storage().await).await;
     let (on_a, on_b) = (a.user("user1-token"), b.user("user1-token"));
     let mut runs = Vec::new();
     for i in 0..12 {
@@ -243,7 +370,17 @@ async fn two_servers_on_one_storage_execute_each_run_once() {
 #[tokio::test]
 async fn a_cron_fires_as_its_owner_on_new_threads() {
     for policy in [Policy::Global, Policy::Scoped] {
-        let server = Running::start(policy, Storage::in_memory()).await;
+        for db in Db::all().await {
+            eprintln!("backend: {}", db.name);
+            a_cron_fires_as_its_owner_on(&db, policy).await;
+            db.drop().await;
+        }
+    }
+}
+
+async fn a_cron_fires_as_its_owner_on(db: &Db, policy: Policy) {
+    {
+        let server = Running::start(policy, db.storage().await).await;
         let (alice, bob) = (server.user("user1-token"), server.user("user2-token"));
         let before = jiff_now();
         let cron = alice
@@ -309,9 +446,18 @@ impl Graph for Recording {
 /// is deleted once the run is finished: the runs happen, as the owner, and no thread is left.
 #[tokio::test]
 async fn a_thread_less_cron_deletes_its_threads_by_default() {
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        a_thread_less_cron_deletes_its_threads_by_default_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn a_thread_less_cron_deletes_its_threads_by_default_on(db: &Db) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let server = Server::new(Policy::Global.build().unwrap())
         .graph("agent", Recording(seen.clone()))
+        .storage(db.storage().await)
         .quiet(true);
     let server = Running::serve(server).await;
     let alice = server.user("user1-token");
@@ -369,8 +515,17 @@ impl Graph for Slow {
 /// interrupted and the thread's state is untouched; the thread's next run then executes.
 #[tokio::test]
 async fn cancelling_a_running_run_discards_its_result() {
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        cancelling_a_running_run_discards_its_result_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn cancelling_a_running_run_discards_its_result_on(db: &Db) {
     let server = Server::new(Policy::Global.build().unwrap())
         .graph("agent", Slow)
+        .storage(db.storage().await)
         .quiet(true);
     let server = Running::serve(server).await;
     let alice = server.user("user1-token");
@@ -408,7 +563,15 @@ async fn cancelling_a_running_run_discards_its_result() {
 /// A cron on a thread adds its runs to that thread, as its owner.
 #[tokio::test]
 async fn a_cron_on_a_thread_runs_there() {
-    let server = Running::start(Policy::Global, Storage::in_memory()).await;
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        a_cron_on_a_thread_runs_there_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn a_cron_on_a_thread_runs_there_on(db: &Db) {
+    let server = Running::start(Policy::Global, db.storage().await).await;
     let alice = server.user("user1-token");
     let t = alice.thread().await;
     let cron = alice
@@ -440,7 +603,15 @@ async fn a_cron_on_a_thread_runs_there() {
 /// or time zone is 422.
 #[tokio::test]
 async fn ended_disabled_and_invalid_crons_do_not_fire() {
-    let server = Running::start(Policy::Global, Storage::in_memory()).await;
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        ended_disabled_and_invalid_crons_do_not_fire_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn ended_disabled_and_invalid_crons_do_not_fire_on(db: &Db) {
+    let server = Running::start(Policy::Global, db.storage().await).await;
     let alice = server.user("user1-token");
     let ended = alice
         .ok(
