@@ -560,6 +560,146 @@ async fn cancelling_a_running_run_discards_its_result_on(db: &Db) {
     server.stop().await;
 }
 
+/// A graceful shutdown lets the run in flight finish before the server returns.
+#[tokio::test]
+async fn shutdown_lets_the_run_in_flight_finish() {
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        shutdown_lets_the_run_in_flight_finish_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn shutdown_lets_the_run_in_flight_finish_on(db: &Db) {
+    let server = Server::new(Policy::Global.build().unwrap())
+        .graph("agent", Slow)
+        .storage(db.storage().await)
+        .quiet(true);
+    let server = Running::serve(server).await;
+    let alice = server.user("user1-token");
+    let t = alice.thread().await;
+    let run = alice
+        .ok(
+            &format!("/threads/{t}/runs"),
+            Some(json!({"assistant_id": "agent", "input": said("finish me")})),
+        )
+        .await;
+    let rid = run["run_id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await["status"] == "running"
+        })
+        .await,
+        "the run was not claimed"
+    );
+    server.stop().await;
+    let storage = db.storage().await;
+    let system = private_conversations::authz::Scope::system("test: reading after shutdown");
+    let (thread, runs) = storage.threads.runs(&t, &system).await.unwrap().unwrap();
+    assert_eq!(runs[0].status, "success");
+    assert!(thread.values.to_json().to_string().contains("finish me"));
+}
+
+/// A run claimed by a worker that then died (it never renews nor finishes) is taken over by a
+/// server's worker once the lease expires, and executed.
+#[tokio::test]
+async fn a_run_whose_worker_died_is_taken_over() {
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        a_run_whose_worker_died_is_taken_over_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn a_run_whose_worker_died_is_taken_over_on(db: &Db) {
+    use private_conversations::storage::{LeaseTerms, now_ms};
+    let server = Running::start(Policy::Global, db.storage().await).await;
+    let alice = server.user("user1-token");
+    let t = alice.thread().await;
+    let run = alice
+        .ok(
+            &format!("/threads/{t}/runs"),
+            Some(json!({"assistant_id": "agent", "input": said("orphan"), "after_seconds": 1})),
+        )
+        .await;
+    let rid = run["run_id"].as_str().unwrap().to_owned();
+    // Another process claims it as soon as it is due, and dies.
+    let dead = LeaseTerms {
+        worker: "dead-worker".into(),
+        lease: Duration::from_millis(1500),
+        max_attempts: 3,
+    };
+    let storage = db.storage().await;
+    let claim = storage
+        .queue
+        .claim(&dead, now_ms() + 1_000)
+        .await
+        .unwrap()
+        .expect("the dead worker's claim");
+    assert_eq!((claim.run_id.as_str(), claim.attempt), (rid.as_str(), 1));
+    let out = alice
+        .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
+        .await;
+    assert!(out.to_string().contains("orphan"), "{out}");
+    let run = alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await;
+    assert_eq!(run["status"], "success");
+    // The dead worker's lease is gone: it could not finish the run now.
+    assert!(!storage.queue.renew(&claim, &dead, now_ms()).await.unwrap());
+    server.stop().await;
+}
+
+/// Two servers on one database fire a cron once per date: in about three seconds a cron due every
+/// second creates three or four runs, not twice that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_fire_a_cron_once_per_date() {
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        two_servers_fire_a_cron_once_per_date_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn two_servers_fire_a_cron_once_per_date_on(db: &Db) {
+    let a = Running::start(Policy::Global, db.storage().await).await;
+    let b = Running::start(Policy::Global, db.storage().await).await;
+    let alice = a.user("user1-token");
+    let t = alice.thread().await;
+    let started = Instant::now();
+    let cron = alice
+        .ok(
+            &format!("/threads/{t}/runs/crons"),
+            Some(
+                json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said("once")}),
+            ),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let cron_id = cron["cron_id"].as_str().unwrap();
+    let (status, _) = alice
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/runs/crons/{cron_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let seconds = started.elapsed().as_secs_f64();
+    let runs = b
+        .user("user1-token")
+        .ok(&format!("/threads/{t}/runs?limit=100"), None)
+        .await;
+    let fired = runs.as_array().unwrap().len();
+    // One date per whole second that passed, plus one for the second the cron was created in.
+    let most = seconds.ceil() as usize + 1;
+    assert!(
+        (2..=most).contains(&fired),
+        "{fired} runs in {seconds:.2} s ({})",
+        db.name
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
 /// A cron on a thread adds its runs to that thread, as its owner.
 #[tokio::test]
 async fn a_cron_on_a_thread_runs_there() {
