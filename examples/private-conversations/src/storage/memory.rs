@@ -220,6 +220,12 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
                 query.sort.name()
             )));
         }
+        super::check_search(query.metadata)?;
+        for c in &query.conditions {
+            if let super::Condition::ValuesContain(w) = c {
+                super::check_search(Some(w))?;
+            }
+        }
         let mut failed = None;
         let mut accepts = |t: &T| {
             query.accepts(t).unwrap_or_else(|e| {
@@ -455,6 +461,7 @@ impl ThreadStore for MemoryThreads {
         scope: &Scope,
         page: HistoryPage<'_>,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
+        super::check_search(page.metadata)?;
         Ok(self.with_gate(id, scope, |data, _| {
             let end = page
                 .before
@@ -770,6 +777,7 @@ impl ItemStore for MemoryItems {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<Item>, ApiError> {
+        super::check_search(search.filter.as_ref())?;
         let mut found: Vec<Arc<Item>> = Vec::new();
         for item in self.read().values() {
             if item.namespace.starts_with(prefix)

@@ -1,7 +1,15 @@
 //! Storage behind traits: [`Collection`] for assistants and crons, [`ThreadStore`] for threads
 //! with their checkpoints and runs, [`ItemStore`] for the long-term store. [`memory`] keeps
-//! everything in memory; a database backend implements the same traits, one table per kind
-//! (threads, checkpoints, runs, assistants, crons, store items).
+//! everything in memory; [`sql`] implements the same traits on SQLite and PostgreSQL, one table
+//! per kind (threads, checkpoints, runs, assistants, crons, store items), with every filter in
+//! the SQL (its module documents the schema and the time encoding). [`Storage::connect`] picks
+//! the backend from a URL.
+//!
+//! Searches are data, not closures ([`Query`] with [`Condition`]s and a sort [`Column`];
+//! [`ItemSearch`]), so that a database evaluates them in its query; every backend gives the same
+//! answers (metadata containment is PostgreSQL's `@>`, as [`auth::sql::metadata_contains`]
+//! documents; text sorts by code point). Operations that reach a database return
+//! `Result<_, ApiError>`: a database that fails answers 503 `database unavailable`.
 //!
 //! Every operation on a user-visible resource takes the [`Scope`] that authorization produced
 //! (or a named [`Scope::system`]) and applies its filter **inside** the operation that finds the
@@ -79,6 +87,27 @@ pub fn contains(have: &Value, wanted: &Value) -> bool {
 /// [`auth::sql::metadata_contains`] (and so PostgreSQL's `@>`) decides.
 pub fn wanted(metadata: &Object, wanted: Option<&Object>) -> bool {
     wanted.is_none_or(|w| auth::sql::metadata_contains(metadata, w))
+}
+
+/// How deeply `v` nests arrays and objects (a scalar: 0).
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A caller's containment search (metadata, values, a store filter) that every backend can
+/// run: 422 when a value nests arrays and objects deeper than [`auth::sql::MAX_VALUE_DEPTH`],
+/// as a database backend answers (so that memory answers the same).
+pub fn check_search(wanted: Option<&Object>) -> Result<(), ApiError> {
+    match wanted {
+        Some(w) if w.values().any(|v| depth(v) > auth::sql::MAX_VALUE_DEPTH) => Err(
+            ApiError::invalid(format!("invalid search: {}", auth::sql::SqlError::TooDeep)),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `metadata` passes the scope's filter and the caller's own metadata filter.
@@ -693,6 +722,8 @@ pub struct Storage {
     pub items: Arc<dyn ItemStore>,
     /// The run queue over `threads`' runs, and the crons' schedule.
     pub queue: Arc<dyn RunQueue>,
+    /// The database the collections keep their tables in (`None`: in memory).
+    pub database: Option<sql::Database>,
 }
 
 /// Why [`Storage::connect`] could not open a database: one line that names the database with
@@ -741,6 +772,15 @@ impl Storage {
             crons: crons.clone(),
             items: Arc::new(memory::MemoryItems::default()),
             queue: Arc::new(memory::MemoryQueue::new(threads, crons)),
+            database: None,
+        }
+    }
+
+    /// Closes the database's connections, if any (SQLite then folds its write-ahead log into
+    /// the file). Later operations answer 503.
+    pub async fn close(&self) {
+        if let Some(db) = &self.database {
+            db.close().await;
         }
     }
 }

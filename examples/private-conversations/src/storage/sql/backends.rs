@@ -822,9 +822,97 @@ async fn sqlite_refuses_what_it_cannot_open() {
         .insert(thread("kept", json!({})), IfExists::Raise, &system())
         .await
         .unwrap();
-    drop(s);
+    assert!(matches!(s.database, Some(super::Database::Sqlite(_))));
+    s.close().await;
+    let closed = s.threads.get("kept", &system()).await.unwrap_err();
+    assert_eq!(
+        (closed.status.as_u16(), closed.detail.as_str()),
+        (503, "database unavailable")
+    );
     let s = Storage::connect(&file.url()).await.unwrap();
     assert!(s.threads.get("kept", &system()).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_file_locked_by_another() {
+    let file = TempFile::new();
+    drop(Storage::connect(&file.url()).await.unwrap());
+    // Another process's exclusive lock, held by a connection of our own.
+    let mut other = sqlx::SqliteConnection::connect(&file.url()).await.unwrap();
+    sqlx::raw_sql("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let err = Storage::connect(&file.url()).await.err().expect("refused");
+    assert!(err.message.contains("locked by another process"), "{err}");
+    assert!(err.message.starts_with(&file.url()), "{err}");
+    drop(other);
+}
+
+/// Concurrent changes to one row lose nothing: each finds the row, changes it and writes it
+/// back in one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_lose_nothing() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        s.threads
+            .insert(
+                thread("c", json!({"owner": "a", "n": 0})),
+                IfExists::Raise,
+                &sys,
+            )
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let scope = owner("a");
+                    if i % 2 == 0 {
+                        let change: Modifier<'_, Thread> = Box::new(|t| {
+                            let n = t.metadata["n"].as_i64().unwrap_or(0);
+                            t.metadata.insert("n".into(), (n + 1).into());
+                            Ok(())
+                        });
+                        s.threads
+                            .modify("c", &scope, change)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                    } else {
+                        let change: ThreadChange<'_> = Box::new(|tx| {
+                            let n = tx.thread.metadata["n"].as_i64().unwrap_or(0);
+                            tx.thread.metadata.insert("n".into(), (n + 1).into());
+                            tx.push_checkpoint(
+                                Values::from_json(json!({"n": n + 1})),
+                                Object::new(),
+                            );
+                            Ok(())
+                        });
+                        s.threads
+                            .transact("c", &scope, change)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let t = s.threads.get("c", &sys).await.unwrap().unwrap();
+        assert_eq!(t.metadata["n"], json!(16), "{name}");
+        let page = HistoryPage {
+            limit: 100,
+            ..HistoryPage::default()
+        };
+        let history = s.threads.history("c", &sys, page).await.unwrap().unwrap();
+        assert_eq!(history.len(), 8, "{name}");
+        let steps: Vec<i64> = history.iter().map(|c| crate::storage::step_of(c)).collect();
+        assert_eq!(steps, (-1..7).rev().collect::<Vec<_>>(), "{name}");
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -853,6 +941,95 @@ async fn postgres_refuses_a_newer_schema_and_hides_passwords() {
     let err = Storage::connect(&db.url).await.err().expect("refused");
     assert!(err.message.contains("newer"), "{err}");
     db.drop_db().await;
+}
+
+/// A search nested deeper than a database renders is 422 on every backend, never an answer on
+/// one and an error on another.
+#[tokio::test]
+async fn too_deep_searches_are_refused_alike() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        let mut deep = json!(1);
+        for _ in 0..=auth::sql::MAX_VALUE_DEPTH {
+            deep = json!([deep]);
+        }
+        let wanted = meta(json!({"a": deep}));
+        let q = Query {
+            metadata: Some(&wanted),
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.threads.search(q).await.unwrap_err().status, 422, "{name}");
+        let q = Query {
+            conditions: vec![Condition::ValuesContain(wanted.clone())],
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.threads.search(q).await.unwrap_err().status, 422, "{name}");
+        let search = ItemSearch {
+            filter: Some(wanted.clone()),
+            words: Vec::new(),
+        };
+        let e = s.items.search(&sys, &[], &search, 10, 0).await.unwrap_err();
+        assert_eq!(e.status, 422, "{name}");
+        s.threads
+            .insert(thread("d", json!({})), IfExists::Raise, &sys)
+            .await
+            .unwrap();
+        let page = HistoryPage {
+            limit: 1,
+            before: None,
+            metadata: Some(&wanted),
+        };
+        let e = s.threads.history("d", &sys, page).await.unwrap_err();
+        assert_eq!(e.status, 422, "{name}");
+        // One level less is a search like any other.
+        let mut shallow = json!(1);
+        for _ in 0..auth::sql::MAX_VALUE_DEPTH {
+            shallow = json!([shallow]);
+        }
+        let wanted = meta(json!({"a": shallow}));
+        let q = Query {
+            metadata: Some(&wanted),
+            ..Query::new(&sys)
+        };
+        assert_eq!(s.threads.search(q).await.unwrap().total, 0, "{name}");
+    })
+    .await;
+}
+
+/// A database lost while serving: every operation answers 503 `database unavailable` (no
+/// panic, no SQL, no password), and nothing is reported as absent.
+#[tokio::test]
+async fn a_lost_database_answers_503() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let s = Storage::connect(&db.url).await.unwrap();
+    let sys = system();
+    s.threads
+        .insert(thread("t", json!({"owner": "a"})), IfExists::Raise, &sys)
+        .await
+        .unwrap();
+    let admin = db.admin.clone();
+    let name = db.name.clone();
+    db.drop_db().await;
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+    assert!(exists.is_none(), "the database is gone");
+    let errors = [
+        s.threads.get("t", &sys).await.err(),
+        s.threads.search(Query::new(&sys)).await.err(),
+        s.threads.remove("t", &sys).await.err(),
+        s.items.get(&sys, &["n".to_owned()], "k").await.err(),
+    ];
+    for e in errors {
+        let e = e.expect("an error, not an answer");
+        assert_eq!(e.status, 503);
+        assert_eq!(e.detail, "database unavailable");
+    }
 }
 
 /// The differential test: the same generated operations on memory, SQLite and PostgreSQL give
@@ -1071,6 +1248,213 @@ mod differential {
             }
         }
         out
+    }
+
+    #[derive(Debug, Clone)]
+    enum StoreOp {
+        Put(usize, usize, Vec<&'static str>, &'static str, Object),
+        Delete(usize, usize, Vec<&'static str>, &'static str),
+        Get(usize, usize, Vec<&'static str>, &'static str),
+        Search(usize, usize, Option<Object>, Vec<&'static str>),
+        List {
+            user: usize,
+            prefix: usize,
+            suffix: Vec<&'static str>,
+            depth: Option<usize>,
+            limit: usize,
+            offset: usize,
+        },
+    }
+
+    fn labels() -> impl Strategy<Value = Vec<&'static str>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("a b"),
+                Just("%_"),
+                Just("x\u{1}y")
+            ],
+            0..3,
+        )
+    }
+
+    fn store_op() -> impl Strategy<Value = StoreOp> {
+        let user = 0..USERS;
+        // Whose namespace an operation addresses: mostly the user's own.
+        let whose = 0..USERS + 2;
+        let key = prop_oneof![Just("k1"), Just("k2")];
+        let words = proptest::collection::vec(prop_oneof![Just("hello"), Just("x")], 0..2);
+        prop_oneof![
+            4 => (user.clone(), whose.clone(), labels(), key.clone(), object(0))
+                .prop_map(|(u, w, l, k, v)| StoreOp::Put(u, w, l, k, v)),
+            1 => (user.clone(), whose.clone(), labels(), key.clone())
+                .prop_map(|(u, w, l, k)| StoreOp::Delete(u, w, l, k)),
+            1 => (user.clone(), whose.clone(), labels(), key)
+                .prop_map(|(u, w, l, k)| StoreOp::Get(u, w, l, k)),
+            2 => (user.clone(), 0..3usize, proptest::option::weighted(0.4, object(1)), words)
+                .prop_map(|(u, p, f, w)| StoreOp::Search(u, p, f, w)),
+            2 => (
+                user,
+                0..3usize,
+                proptest::collection::vec(prop_oneof![Just("a"), Just("b")], 0..2),
+                proptest::option::of(1..4usize),
+                1..5usize,
+                0..3usize,
+            )
+                .prop_map(|(user, prefix, suffix, depth, limit, offset)| StoreOp::List {
+                    user,
+                    prefix,
+                    suffix,
+                    depth,
+                    limit,
+                    offset,
+                }),
+        ]
+    }
+
+    /// Runs the store operations `ops` of case `case`; each answer, as text.
+    async fn store_answers(store: &Storage, case: u64, ops: &[StoreOp]) -> Vec<String> {
+        let owner = |u: usize| format!("s{case}-u{u}");
+        let scopes: Vec<Scope> = (0..USERS)
+            .map(|u| Scope::for_tests(Some(Filter::contains("namespace", owner(u)))))
+            .collect();
+        let place = |whose: usize, labels: &[&str]| {
+            let mut ns = vec![format!("s{case}"), owner(whose)];
+            ns.extend(labels.iter().map(|l| (*l).to_owned()));
+            ns
+        };
+        let prefix_of = |u: usize, p: usize| match p {
+            0 => vec![format!("s{case}")],
+            1 => vec![format!("s{case}"), owner(u)],
+            _ => vec![format!("s{case}"), owner(u), "a".to_owned()],
+        };
+        let mut out = Vec::new();
+        for op in ops {
+            let answer = match op {
+                StoreOp::Put(u, w, l, k, v) => {
+                    let put = store
+                        .items
+                        .put(&scopes[*u], place(*w, l), (*k).into(), v.clone());
+                    format!(
+                        "{:?}",
+                        put.await.unwrap().map(|i| (i.namespace, i.key, i.value))
+                    )
+                }
+                StoreOp::Delete(u, w, l, k) => {
+                    format!(
+                        "{:?}",
+                        store
+                            .items
+                            .delete(&scopes[*u], &place(*w, l), k)
+                            .await
+                            .unwrap()
+                    )
+                }
+                StoreOp::Get(u, w, l, k) => {
+                    let got = store
+                        .items
+                        .get(&scopes[*u], &place(*w, l), k)
+                        .await
+                        .unwrap();
+                    format!("{:?}", got.map(|i| (i.namespace, i.key, i.value)))
+                }
+                StoreOp::Search(u, p, filter, words) => {
+                    let search = ItemSearch {
+                        filter: filter.clone(),
+                        words: words.iter().map(|w| (*w).to_owned()).collect(),
+                    };
+                    let found = store
+                        .items
+                        .search(&scopes[*u], &prefix_of(*u, *p), &search, 100, 0)
+                        .await
+                        .unwrap();
+                    // Newest first, and times are the backends' own: compared as a set.
+                    let mut found: Vec<String> = found
+                        .iter()
+                        .map(|i| format!("{:?}/{}", i.namespace, i.key))
+                        .collect();
+                    found.sort();
+                    format!("{found:?}")
+                }
+                StoreOp::List {
+                    user,
+                    prefix,
+                    suffix,
+                    depth,
+                    limit,
+                    offset,
+                } => {
+                    let suffix: Vec<String> = suffix.iter().map(|l| (*l).to_owned()).collect();
+                    let listed = store
+                        .items
+                        .list_namespaces(
+                            &scopes[*user],
+                            &prefix_of(*user, *prefix),
+                            &suffix,
+                            *depth,
+                            *limit,
+                            *offset,
+                        )
+                        .await
+                        .unwrap();
+                    format!("{listed:?}")
+                }
+            };
+            out.push(answer);
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn store_answers_alike() {
+        let file = TempFile::new();
+        let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
+        let pg = PgDb::create().await;
+        let postgres = match &pg {
+            Some(db) => Some(Storage::connect(&db.url).await.expect("postgres")),
+            None => None,
+        };
+        let cases: u32 = std::env::var("SQL_DIFF_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(48);
+        let rt = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut runner = TestRunner::new(Config {
+                cases,
+                failure_persistence: None,
+                ..Config::default()
+            });
+            let case = std::sync::atomic::AtomicU64::new(0);
+            runner.run(&proptest::collection::vec(store_op(), 1..40), |ops| {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let expected = rt.block_on(store_answers(&Storage::in_memory(), n, &ops));
+                let lite = rt.block_on(store_answers(&sqlite, n, &ops));
+                if lite != expected {
+                    return Err(TestCaseError::fail(format!(
+                        "sqlite: {lite:?}\nmemory: {expected:?}"
+                    )));
+                }
+                if let Some(pg) = &postgres {
+                    let got = rt.block_on(store_answers(pg, n, &ops));
+                    if got != expected {
+                        return Err(TestCaseError::fail(format!(
+                            "postgres: {got:?}\nmemory: {expected:?}"
+                        )));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+        .expect("the runner");
+        if let Some(db) = pg {
+            db.drop_db().await;
+        }
+        if let Err(e) = result {
+            panic!("{e}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,9 @@
 // The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
-// `Db`, `MIGRATIONS`, `BEGIN`, `JSON_IN`, `JSON_OUT`, `FOR_UPDATE`, `HOLDS`, `STORE_VIEW`,
-// `push_ends_with` and `push_truncated`. Every value is bound; the SQL text holds only trusted
-// names.
+// `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `READ_BEGIN`, `JSON_IN`, `JSON_OUT`,
+// `FOR_UPDATE`, `HOLDS`, `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`.
+// Every value is bound; the SQL text holds only trusted names. One text, compiled once per
+// database with that database's concrete types (sqlx's generic bounds over both would say less
+// than the two concrete copies).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,11 +74,9 @@ fn latest_version() -> i64 {
 /// Applies the migrations the database lacks, in one transaction; refuses a newer schema.
 async fn migrate(pool: &Pool<Db>) -> Result<(), MigrateError> {
     let mut tx = pool.begin_with(BEGIN).await?;
-    if JSON_IN == "::jsonb" {
+    if let Some(lock) = MIGRATION_LOCK {
         // Replicas starting together: one applies the migrations, the others then see them.
-        sqlx::query("SELECT pg_advisory_xact_lock(7274230751)")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(lock).execute(&mut *tx).await?;
     }
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS pc_schema (version BIGINT NOT NULL)")
         .execute(&mut *tx)
@@ -105,7 +105,8 @@ fn storage(pool: Pool<Db>) -> Storage {
         assistants: Arc::new(SqlCollection::<Assistant>::new(pool.clone())),
         crons: Arc::new(SqlCollection::<Cron>::new(pool.clone())),
         items: Arc::new(SqlItems { pool: pool.clone() }),
-        queue: Arc::new(SqlQueue { pool }),
+        queue: Arc::new(SqlQueue { pool: pool.clone() }),
+        database: Some(DATABASE(pool)),
     }
 }
 
@@ -234,6 +235,13 @@ async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
     Err(e)
 }
 
+/// A transaction that only reads, and sees one snapshot throughout (PostgreSQL's default, read
+/// committed, gives each statement its own: a thread and its checkpoint could be read from
+/// either side of a change).
+async fn read(pool: &Pool<Db>) -> Result<Tx, ApiError> {
+    pool.begin_with(READ_BEGIN).await.map_err(db_error)
+}
+
 async fn commit(tx: Tx) -> Result<(), ApiError> {
     tx.commit().await.map_err(db_error)
 }
@@ -249,6 +257,8 @@ trait Table: Record + Sized {
     const COLS: &'static [(&'static str, bool)];
     /// The column of a search's values condition, if this kind has values.
     const VALUES: Option<&'static str> = None;
+    /// Whether other tables hold part of the resource ([`Table::load_extra`] reads them).
+    const EXTRA: bool = false;
 
     /// The SQL column of a search column.
     fn sql_column(c: Column) -> Option<&'static str>;
@@ -443,7 +453,24 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
     }
 
     async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if !T::EXTRA {
+            // One row, one statement: no transaction needed.
+            let mut qb = Qb::new(format!(
+                "SELECT {} FROM {} WHERE {} = ",
+                select_list(T::COLS),
+                T::TABLE,
+                T::ID
+            ));
+            qb.push_bind(id.to_owned());
+            push_scope(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
+            let row = qb
+                .build()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+            return row.as_ref().map(T::from_row).transpose();
+        }
+        let mut tx = read(&self.pool).await?;
         let Some(mut found) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
         };
@@ -468,7 +495,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
             return abort(tx, e).await;
         }
         if changed.id() != id {
-            return Err(ApiError::internal("a change may not alter the id"));
+            return abort(tx, ApiError::internal("a change may not alter the id")).await;
         }
         Self::update_row(&mut tx, &changed).await?;
         changed.save_extra(&mut tx, Some(&old)).await?;
@@ -499,7 +526,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         let sort = column_of::<T>(query.sort)?;
         let mut count = Qb::new(format!("SELECT COUNT(*) AS n FROM {}", T::TABLE));
         Self::push_where(&mut count, &query)?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         let row = count
             .build()
             .fetch_one(&mut *tx)
@@ -635,6 +662,7 @@ impl Table for Assistant {
     const TABLE: &'static str = "assistants";
     const ID: &'static str = "assistant_id";
     const COLS: &'static [(&'static str, bool)] = ASSISTANT_COLS;
+    const EXTRA: bool = true;
 
     fn sql_column(c: Column) -> Option<&'static str> {
         match c {
@@ -1033,7 +1061,7 @@ impl ThreadStore for Threads {
         }
         let appended = ttx.into_appended();
         if thread.thread_id != id {
-            return Err(ApiError::internal("a change may not alter the id"));
+            return abort(tx, ApiError::internal("a change may not alter the id")).await;
         }
         Self::update_row(&mut tx, &thread).await?;
         Self::save_runs(&mut tx, id, &old_runs, &runs).await?;
@@ -1051,7 +1079,7 @@ impl ThreadStore for Threads {
         scope: &Scope,
         checkpoint_id: Option<&str>,
     ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = read(&self.pool).await?;
         let Some(thread) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
         };
@@ -1066,7 +1094,9 @@ impl ThreadStore for Threads {
         scope: &Scope,
         page: HistoryPage<'_>,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Refused before the thread is looked for, as in memory.
+        crate::storage::check_search(page.metadata)?;
+        let mut tx = read(&self.pool).await?;
         if Self::find(&mut tx, id, scope, false).await?.is_none() {
             return Ok(None);
         }
@@ -1101,7 +1131,10 @@ impl ThreadStore for Threads {
         scope: &Scope,
     ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let Some(thread) = Self::find(&mut tx, id, scope, false).await? else {
+        // Locked: on PostgreSQL (read committed) each statement has its own snapshot, and a run
+        // finished between reading the thread and its runs would show `success` with the values
+        // of before (a join answering the old state). The lock waits for a change in flight.
+        let Some(thread) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
         };
         let runs = Self::runs_of(&mut tx, id).await?;
@@ -1238,20 +1271,16 @@ impl ItemStore for SqlItems {
         value: Object,
     ) -> Result<Option<Item>, ApiError> {
         let (ns, cuts) = encode_namespace(&namespace);
-        let mut tx = begin(&self.pool).await?;
         let at = now();
-        let created_at = match Self::probe(&mut tx, scope, &ns, &key).await? {
-            Some((_, false)) => return Ok(None),
-            Some((created, true)) => created,
-            None => at.clone(),
-        };
-        let item = Item {
+        let mut item = Item {
             namespace,
             key,
             value,
-            created_at,
+            created_at: at.clone(),
             updated_at: at,
         };
+        // One statement: a new item is inserted; an existing one is replaced only where the
+        // scope admits it as it is (the filter reads the stored row), keeping its `created_at`.
         let mut qb = Qb::new(
             "INSERT INTO store_items (ns, key, namespace, depth, cuts, value, created_at, \
              updated_at) VALUES (",
@@ -1269,8 +1298,20 @@ impl ItemStore for SqlItems {
             ") ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, \
              updated_at = excluded.updated_at",
         );
-        qb.build().execute(&mut *tx).await.map_err(db_error)?;
-        commit(tx).await?;
+        if let Some(f) = scope.filter() {
+            qb.push(" WHERE ");
+            qb.push_filter(f, STORE_VIEW).map_err(filter_error)?;
+        }
+        qb.push(" RETURNING created_at");
+        let row = qb
+            .build()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        item.created_at = text(&row, "created_at")?;
         Ok(Some(item))
     }
 

@@ -58,6 +58,27 @@ pub mod postgres;
 mod queue_backends;
 pub mod sqlite;
 
+/// The database behind a [`Storage`](super::Storage), for what works on its tables directly
+/// (such as a run queue): a pool of connections to it.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL database.
+    Postgres(sqlx::PgPool),
+}
+
+impl Database {
+    /// Closes every connection (waiting for those in use to come back); later operations fail
+    /// with 503.
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite(p) => p.close().await,
+            Database::Postgres(p) => p.close().await,
+        }
+    }
+}
+
 /// `url` with its password (if any) replaced by `***`: `postgres://user:***@host/db`. A
 /// `password=` query parameter is masked too.
 ///

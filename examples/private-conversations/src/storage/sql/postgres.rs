@@ -24,8 +24,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/postgres/0002_queue.sql"),
     ),
 ];
+/// What serializes the migrations of replicas starting together: a transaction-scoped
+/// advisory lock (its key is arbitrary, fixed for this server).
+const MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7274230751)");
+/// The handle on this database that [`Storage::database`] gives.
+const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Postgres;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN";
+/// How a transaction that only reads begins: one snapshot for all its statements.
+const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ";
 /// Appended to a placeholder that binds JSON text.
 const JSON_IN: &str = "::jsonb";
 /// Appended to a JSON column read back as text.

@@ -2,7 +2,6 @@
 //! with `BEGIN IMMEDIATE`, so that "find with the filter, then change" holds the write lock from
 //! the start. JSON is stored as text and filters are rendered by [`auth::sql::Dialect::Sqlite`].
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -17,8 +16,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../../migrations/sqlite/0002_queue.sql")),
 ];
+/// What serializes the migrations of servers starting together (`BEGIN IMMEDIATE` does here).
+const MIGRATION_LOCK: Option<&str> = None;
+/// The handle on this database that [`Storage::database`] gives.
+const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Sqlite;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
+/// How a transaction that only reads begins: one snapshot for all its statements.
+const READ_BEGIN: &str = "BEGIN";
 /// Appended to a placeholder that binds JSON text.
 const JSON_IN: &str = "";
 /// Appended to a JSON column read back as text.
@@ -67,8 +72,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     if path.is_empty() {
         return Err(storage_error(url, "no file named", None));
     }
-    let options = SqliteConnectOptions::from_str("sqlite:")
-        .map_err(|e| storage_error(url, "invalid options", Some(&e)))?
+    let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
