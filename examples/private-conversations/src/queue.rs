@@ -173,9 +173,14 @@ async fn run(mut state: AppState) {
     };
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut in_flight = JoinSet::new();
+    let mut crons_checked: Option<tokio::time::Instant> = None;
     while !shared.stopping() {
         state.limits = state.queue.limits();
-        fire_due_crons(&state).await;
+        // Crons once per poll period, not at every wake by a new run.
+        if crons_checked.is_none_or(|at| at.elapsed() >= config.poll) {
+            crons_checked = Some(tokio::time::Instant::now());
+            fire_due_crons(&state).await;
+        }
         // Claim while there are free slots and claimable runs.
         while !shared.stopping() {
             let Ok(slot) = slots.clone().try_acquire_owned() else {
