@@ -48,6 +48,17 @@
 //! labels" is a range of `ns` (an index scan), "ends with" a text suffix, and `cuts` (the length
 //! in characters of the encoding of the first 1, 2… labels) truncates to a depth.
 
+//!
+//! # Known differences from memory
+//!
+//! - PostgreSQL cannot store the character U+0000 (in JSON or text): a write holding it is 422.
+//! - A store search's words are matched against the value's JSON text as the database prints
+//!   and lower-cases it (PostgreSQL prints `jsonb` with spaces, SQLite lower-cases ASCII only):
+//!   ASCII words inside string values match alike everywhere.
+//! - `next_run_date` of a cron is kept when it is a string (a time), else read back as `null`.
+//! - Assistants in search results carry no `versions` (not part of their JSON); `get`, `modify`
+//!   and `remove` read them.
+
 use super::StorageError;
 use crate::util::ApiError;
 
