@@ -803,3 +803,115 @@ async fn ended_disabled_and_invalid_crons_do_not_fire_on(db: &Db) {
 fn jiff_now() -> String {
     private_conversations::util::now()
 }
+
+/// A policy under which the user `reader` may create threads and crons but no runs.
+mod no_runs {
+    use auth::types::{AuthValue, RunsCreate};
+    use auth::{AuthContext, Filter, HttpException, MinimalUser};
+
+    /// `Bearer <name>` is the user `<name>`.
+    #[auth::authenticate]
+    pub async fn who(authorization: Option<&str>) -> Result<MinimalUser, HttpException> {
+        authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(|name| MinimalUser::new(name.to_owned()))
+            .ok_or_else(|| HttpException::new(401).with_detail("Missing token"))
+    }
+
+    /// The owner rule.
+    #[auth::on]
+    pub async fn owner(ctx: &AuthContext, value: &mut AuthValue) -> Filter {
+        let me = ctx.user.identity();
+        if let Some(metadata) = value.metadata_mut() {
+            metadata.insert("owner".into(), me.into());
+        }
+        Filter::eq("owner", me)
+    }
+
+    /// The owner rule, refusing every run of `reader`.
+    #[auth::on(threads.create_run)]
+    pub async fn create_run(
+        ctx: &AuthContext,
+        value: &mut RunsCreate,
+    ) -> Result<Filter, HttpException> {
+        if ctx.user.identity() == "reader" {
+            return Err(HttpException::new(403).with_detail("readers create no runs"));
+        }
+        let me = ctx.user.identity();
+        value
+            .metadata
+            .get_or_insert_with(Default::default)
+            .insert("owner".into(), me.into());
+        Ok(Filter::eq("owner", me))
+    }
+}
+
+/// A cron's runs pass the authorization its owner's would: a user refused runs gets none from
+/// their cron either, and no thread is left behind by the refused firings.
+#[tokio::test]
+async fn a_cron_owner_refused_runs_gets_none_and_no_thread() {
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        a_cron_owner_refused_runs_gets_none_and_no_thread_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn a_cron_owner_refused_runs_gets_none_and_no_thread_on(db: &Db) {
+    let auth = auth::Auth::builder()
+        .module(&format!("{}::no_runs", module_path!()))
+        .build()
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = Server::new(auth)
+        .graph("agent", Recording(seen.clone()))
+        .storage(db.storage().await)
+        .quiet(true);
+    let server = Running::serve(server).await;
+    let (reader, writer) = (server.user("reader"), server.user("writer"));
+    let t = reader.thread().await;
+    let (status, body) = reader
+        .post(
+            &format!("/threads/{t}/runs"),
+            json!({"assistant_id": "agent", "input": said("no")}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let every_second = |text: &str| {
+        json!({
+            "assistant_id": "agent",
+            "schedule": "* * * * * *",
+            "input": said(text),
+            "on_run_completed": "keep",
+        })
+    };
+    reader.ok("/runs/crons", Some(every_second("no"))).await;
+    reader
+        .ok(
+            &format!("/threads/{t}/runs/crons"),
+            Some(every_second("no")),
+        )
+        .await;
+    // The writer's cron fires meanwhile: the worker is firing crons.
+    writer.ok("/runs/crons", Some(every_second("yes"))).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            writer.threads().await.len() >= 2
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        reader.threads().await.len(),
+        1,
+        "{:?}",
+        reader.threads().await
+    );
+    let runs = reader.ok(&format!("/threads/{t}/runs"), None).await;
+    assert_eq!(runs, json!([]));
+    assert!(
+        seen.lock().unwrap().iter().all(|u| u == "writer"),
+        "{seen:?}"
+    );
+    server.stop().await;
+}

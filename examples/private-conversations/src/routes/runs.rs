@@ -326,9 +326,13 @@ pub(crate) async fn create_for_cron(state: &AppState, cron: &Cron) -> Result<Run
         }
     };
     let delete = cron.thread_id.is_none() && cron.on_run_completed.as_str() != Some("keep");
-    create_on_thread_then(state, &user, &tid, body, delete)
-        .await
-        .map(|(run, _)| run)
+    let created = create_on_thread_then(state, &user, &tid, body, delete).await;
+    if created.is_err() && cron.thread_id.is_none() {
+        // The run was refused: the thread made for it goes too.
+        let system = Scope::system("removing the thread of a cron's run that was refused");
+        state.storage.threads.remove(&tid, &system).await?;
+    }
+    created.map(|(run, _)| run)
 }
 
 /// The graph's input for a stored run: its input, the state, its config.
