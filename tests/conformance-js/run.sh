@@ -5,6 +5,8 @@
 # part 3 under `--policy namespaced` (LangGraph.js's store pattern), each on a fresh server bound
 # to 127.0.0.1 port 0. The last line is
 # `conformance-js: N passed, M failed`.
+#
+# Usage: tests/conformance-js/run.sh [DATABASE], as tests/conformance/run.sh (default `sqlite`).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,7 +27,7 @@ run_client() {
 }
 
 # shellcheck source=../conformance/harness.sh
-. "$root/tests/conformance/harness.sh"
+. "$root/tests/conformance/harness.sh" "$@"
 
 # --- Node: the pinned official client, installed from the lock file --------------------------
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -5,12 +5,75 @@
 #   probe_ok URL                 exit status 0 when GET URL answers 200
 #   run_client URL PART          plays part PART of its client script against URL
 # It then calls `run_part N POLICY` for each part and, last, `finish`.
+#
+# The database of the servers: the script's first argument, else the environment variable
+# DATABASE_URL, else `sqlite`:
+#   memory           in memory
+#   sqlite           a fresh SQLite file per part (in the log folder)
+#   sqlite:PATH      that file, for every part
+#   postgres         a fresh database per part on TEST_DATABASE_URL (default
+#                    postgres://postgres@127.0.0.1:5432/test), dropped after the part
+#   postgres://…     the same on that server (needs `psql`)
 
 start_timeout=60
 client_timeout=""
 if command -v timeout >/dev/null 2>&1; then
   client_timeout="timeout 300"
 fi
+
+database="${1:-${DATABASE_URL:-sqlite}}"
+case "$database" in
+  postgres) pg_server="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" ;;
+  postgres://* | postgresql://*) pg_server="$database" ;;
+  memory | sqlite | sqlite:*) pg_server="" ;;
+  *)
+    echo "$name: unknown database $database: memory, sqlite, sqlite:PATH, postgres or postgres://…" >&2
+    exit 2
+    ;;
+esac
+part_database=""
+part_pg_name=""
+
+# A URL with its password shown as ***.
+masked() {
+  printf '%s' "$1" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#; s#([?&]password=)[^&]*#\1***#'
+}
+
+# `postgres://…/db?query` naming the database $2 instead of its own.
+with_database() {
+  local url="$1" db="$2" query=""
+  case "$url" in *\?*) query="?${url#*\?}"; url="${url%%\?*}" ;; esac
+  local scheme="${url%%://*}" rest="${url#*://}"
+  printf '%s://%s/%s%s' "$scheme" "${rest%%/*}" "$db" "$query"
+}
+
+# Sets part_database for part $1: a fresh file or PostgreSQL database when the run makes them.
+make_part_database() {
+  local part="$1"
+  case "$database" in
+    sqlite)
+      local file="$logs/part$part.db"
+      rm -f "$file" "$file-wal" "$file-shm" "$file-journal"
+      part_database="sqlite:$file"
+      ;;
+    postgres | postgres://* | postgresql://*)
+      part_pg_name="pc_${name//-/_}_$$_part$part"
+      psql "$pg_server" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$part_pg_name\"" >/dev/null \
+        || return 1
+      part_database="$(with_database "$pg_server" "$part_pg_name")"
+      ;;
+    *) part_database="$database" ;;
+  esac
+}
+
+# Drops the part's PostgreSQL database, if the run made one.
+drop_part_database() {
+  if [ -n "$part_pg_name" ]; then
+    psql "$pg_server" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS \"$part_pg_name\" WITH (FORCE)" >/dev/null \
+      || echo "$name: could not drop database $part_pg_name" >&2
+    part_pg_name=""
+  fi
+}
 
 passed=0
 failed=0
@@ -42,6 +105,7 @@ stop_server() {
 on_exit() {
   local status=$?
   stop_server
+  drop_part_database
   if [ "$summary_done" = 0 ]; then
     # Stopped before the end (a failed build or install): that is a failure too.
     [ "$status" = 0 ] || failed=$((failed + 1))
@@ -70,7 +134,8 @@ start_server() {
   # Emptied here, not only by the redirection below: that one happens in the background, and a
   # previous run's `listening on` line must not be read before it does.
   : >"$log"
-  "$server_bin" --host 127.0.0.1 --port 0 --policy "$policy" >"$log" 2>&1 &
+  "$server_bin" --host 127.0.0.1 --port 0 --policy "$policy" --database "$part_database" \
+    >"$log" 2>&1 &
   server_pid=$!
   local deadline=$((SECONDS + start_timeout)) line
   while [ "$SECONDS" -lt "$deadline" ]; do
@@ -111,12 +176,19 @@ run_part() {
   local log="$logs/server-part$part.log" out="$logs/client-part$part.out"
   echo
   echo "== part $part: --policy $policy"
+  if ! make_part_database "$part"; then
+    failed=$((failed + 1))
+    echo "$name: cannot make a database for part $part on $(masked "$pg_server")"
+    return 0
+  fi
+  echo "database: $(masked "$part_database")"
   if ! start_server "$policy" "$log"; then
     failed=$((failed + 1))
     echo "---- server log ($log)"
     cat "$log" || true
     echo "----"
     stop_server
+    drop_part_database
     return 0
   fi
   echo "server at $server_url (pid $server_pid)"
@@ -142,6 +214,7 @@ run_part() {
     echo "----"
   fi
   stop_server
+  drop_part_database
 }
 
 # The summary line, last, and the exit status.

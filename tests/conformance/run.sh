@@ -2,6 +2,11 @@
 # Conformance: the official langgraph-sdk Python client runs the private-conversations tutorial
 # against our server, part 1 under `--policy global`, part 2 under `--policy scoped`, each on a
 # fresh server bound to 127.0.0.1 port 0. The last line is `conformance: N passed, M failed`.
+#
+# Usage: tests/conformance/run.sh [DATABASE]: `sqlite` (the default; a fresh file per part),
+# `postgres` (a database per part created on TEST_DATABASE_URL and dropped after), `memory`,
+# `sqlite:PATH` or a `postgres://…` server URL; DATABASE_URL when no argument is given. See
+# harness.sh.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +35,7 @@ run_client() {
 }
 
 # shellcheck source=harness.sh
-. "$here/harness.sh"
+. "$here/harness.sh" "$@"
 
 # --- Python: a virtualenv with the pinned official client -----------------------------------
 python=""

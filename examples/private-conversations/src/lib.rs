@@ -61,7 +61,9 @@ pub use cors::Cors;
 use storage::Storage;
 
 /// Puts `threads` threads in `storage`, owned in turn by `user1` … `user{users}` (the server's
-/// `--seed-threads`, and the benchmarks' stores). Their ids are fixed: thread `i` is always the same.
+/// `--seed-threads`, and the benchmarks' stores). Their ids are fixed: thread `i` is always the same,
+/// and a thread already stored under its id is kept as it is (seeding a database again adds only
+/// the threads it lacks).
 pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), String> {
     if users == 0 && threads > 0 {
         return Err("seeding threads needs at least one user".into());
@@ -76,7 +78,7 @@ pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), Str
             .threads
             .insert(
                 thread,
-                storage::IfExists::Raise,
+                storage::IfExists::DoNothing,
                 &authz::Scope::system("seeding threads"),
             )
             .await
@@ -468,6 +470,17 @@ mod tests {
             let thread = storage.threads.get(id, &scope).await.unwrap().unwrap();
             assert_eq!(thread.metadata["owner"], owner, "{id}");
         }
+        // Seeding again keeps what is there and adds what is missing.
+        seed(&storage, 4, 3).await.unwrap();
+        let scope = authz::Scope::system("test: reading seeded threads");
+        let kept = storage
+            .threads
+            .get("5eed0000-0000-4000-8000-000000000002", &scope);
+        assert_eq!(kept.await.unwrap().unwrap().metadata["owner"], "user1");
+        let added = storage
+            .threads
+            .get("5eed0000-0000-4000-8000-000000000003", &scope);
+        assert_eq!(added.await.unwrap().unwrap().metadata["owner"], "user1");
         assert!(seed(&storage, 1, 0).await.is_err());
         seed(&Storage::in_memory(), 0, 0).await.unwrap();
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use private_conversations::storage::Storage;
+use private_conversations::storage::sql::mask_url;
 use private_conversations::{Cors, Limits, MetricsAccess, Server, seed};
 use tutorial_policy::Policy;
 
@@ -31,7 +32,18 @@ struct Args {
     /// the anonymous user and every event is allowed.
     #[arg(long, env = "AUTH", value_enum, default_value_t = OnOff::On)]
     auth: OnOff,
-    /// Start with this many threads, owned in turn by user1 … user{--seed-users}.
+    /// Where conversations are kept: `sqlite:PATH` (one file, created if missing),
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` (one database for one or several replicas), or
+    /// `memory` (lost at exit; for tests and benchmarks).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:private-conversations.db",
+        hide_env_values = true
+    )]
+    database: String,
+    /// Start with this many threads, owned in turn by user1 … user{--seed-users} (threads already
+    /// in the database with the same ids are kept).
     #[arg(long, env = "SEED_THREADS", default_value_t = 0)]
     seed_threads: u64,
     /// How many users own the seeded threads.
@@ -200,6 +212,21 @@ async fn main() -> ExitCode {
     {
         return usage_error(&e);
     }
+    // Opened before logging starts: what fails is one line on stderr, not the driver's warnings
+    // (a locked SQLite file is retried for seconds). The password is never printed: the error
+    // names the database masked and the driver's text is scrubbed.
+    let database = mask_url(&args.database);
+    let storage = match Storage::connect(&args.database).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e.to_string()));
+            return ExitCode::FAILURE;
+        }
+    };
+    match sqlite_file(&args.database) {
+        Some(file) => println!("database: {database} ({})", file.display()),
+        None => println!("database: {database}"),
+    }
     // Lines are formatted where they happen and written by a background thread; the guard
     // flushes what is left when main returns. The thread writes each batch of queued lines into a
     // buffer and flushes it once the queue is empty: one write for many lines under load, every
@@ -242,9 +269,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let storage = Storage::in_memory();
     if let Err(e) = seed(&storage, args.seed_threads, args.seed_users).await {
-        eprintln!("error: {e}");
+        eprintln!("error: seeding {database}: {}", one_line(&e));
         return ExitCode::FAILURE;
     }
     if args.seed_threads > 0 {
@@ -317,4 +343,39 @@ fn nonempty(list: Vec<String>) -> Vec<String> {
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
         .collect()
+}
+
+/// The absolute path of the file a `sqlite:` URL names with a relative path (`None` for any
+/// other URL).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = std::path::Path::new(rest.split('?').next()?);
+    if path.is_absolute() || path.as_os_str().is_empty() || rest.starts_with(":memory:") {
+        return None;
+    }
+    std::env::current_dir().ok().map(|dir| dir.join(path))
+}
+
+/// `text` on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_on_one_line_and_sqlite_paths() {
+        assert_eq!(one_line("a\n  b\tc"), "a b c");
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(sqlite_file("sqlite:x.db"), Some(here.join("x.db")));
+        assert_eq!(
+            sqlite_file("sqlite://d/x.db?mode=rwc"),
+            Some(here.join("d/x.db"))
+        );
+        assert_eq!(sqlite_file("sqlite:/abs/x.db"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
+    }
 }

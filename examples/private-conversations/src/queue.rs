@@ -10,8 +10,8 @@
 //! transaction finds it no longer held ([`Claim::holds`](crate::storage::Claim::holds)).
 //!
 //! At shutdown the worker stops claiming, lets the runs in flight finish for up to
-//! [`QueueConfig::lease`], then drops them: their leases expire and another process (or this one
-//! after a restart) takes them over.
+//! [`QueueConfig::shutdown_wait`], then gives them back to the queue (pending again, for another
+//! process or this one after a restart); a run it cannot give back keeps its lease, which expires.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -38,6 +38,11 @@ pub struct QueueConfig {
     pub max_attempts: u32,
     /// How many runs one process executes at once. Default: 16.
     pub concurrency: usize,
+    /// At shutdown, how long the runs in flight may take to finish; past it they are given back
+    /// to the queue ([`RunQueue::release`](crate::storage::RunQueue::release)), for another
+    /// process (or this one after its restart) to execute. Default: 10 s, within the binary's
+    /// shutdown grace.
+    pub shutdown_wait: Duration,
 }
 
 impl Default for QueueConfig {
@@ -47,6 +52,7 @@ impl Default for QueueConfig {
             lease: Duration::from_secs(30),
             max_attempts: 3,
             concurrency: 16,
+            shutdown_wait: Duration::from_secs(10),
         }
     }
 }
@@ -99,7 +105,8 @@ impl QueueHandle {
     }
 
     /// Stops the worker: it claims nothing more, and waits for the runs in flight (at most
-    /// [`QueueConfig::lease`]). Returns once it has stopped.
+    /// [`QueueConfig::shutdown_wait`], then gives them back to the queue). Returns once it has
+    /// stopped.
     pub async fn shutdown(&self) {
         self.shared.stop();
         let mut stopped = self.shared.stopped.subscribe();
@@ -173,6 +180,8 @@ async fn run(mut state: AppState) {
     };
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut in_flight = JoinSet::new();
+    // Set when the runs in flight must be given back (shutdown, past its wait).
+    let (give_back, given_back) = watch::channel(false);
     let mut crons_checked: Option<tokio::time::Instant> = None;
     while !shared.stopping() {
         state.limits = state.queue.limits();
@@ -189,8 +198,9 @@ async fn run(mut state: AppState) {
             match state.storage.queue.claim(&terms, now_ms()).await {
                 Ok(Some(claim)) => {
                     let (state, terms) = (state.clone(), terms.clone());
+                    let given_back = given_back.clone();
                     in_flight.spawn(async move {
-                        execute_leased(&state, &terms, claim).await;
+                        execute_leased(&state, &terms, claim, given_back).await;
                         drop(slot);
                     });
                 }
@@ -210,19 +220,32 @@ async fn run(mut state: AppState) {
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
         }
     }
-    // Let the runs in flight finish, then leave their leases to expire.
-    let _ = tokio::time::timeout(config.lease, async {
+    // Let the runs in flight finish; past the wait, give them back to the queue (a run whose
+    // release cannot be written keeps its lease, which expires).
+    let finished = tokio::time::timeout(config.shutdown_wait, async {
         while in_flight.join_next().await.is_some() {}
     })
     .await;
-    in_flight.abort_all();
+    if finished.is_err() {
+        give_back.send_replace(true);
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        in_flight.abort_all();
+    }
     shared.stopped.send_replace(true);
 }
 
 /// Executes a claimed run, renewing its lease every third of it (at least every second); stops
 /// executing as soon as the lease is lost (the run was cancelled, or taken over after this
-/// process stalled).
-async fn execute_leased(state: &AppState, terms: &LeaseTerms, claim: Claim) {
+/// process stalled), or gives the run back when `give_back` says so (shutdown).
+async fn execute_leased(
+    state: &AppState,
+    terms: &LeaseTerms,
+    claim: Claim,
+    mut give_back: watch::Receiver<bool>,
+) {
     let work = crate::routes::runs::execute(state, &claim);
     tokio::pin!(work);
     let every = (terms.lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(1));
@@ -231,6 +254,16 @@ async fn execute_leased(state: &AppState, terms: &LeaseTerms, claim: Claim) {
     loop {
         tokio::select! {
             () = &mut work => break,
+            () = given_back(&mut give_back) => {
+                if let Err(e) = state.storage.queue.release(&claim).await {
+                    tracing::warn!(
+                        run_id = claim.run_id,
+                        detail = e.detail,
+                        "a run could not be given back: its lease will expire"
+                    );
+                }
+                break;
+            }
             _ = renewal.tick() => {
                 match state.storage.queue.renew(&claim, terms, now_ms()).await {
                     Ok(true) => {}
@@ -249,6 +282,16 @@ async fn execute_leased(state: &AppState, terms: &LeaseTerms, claim: Claim) {
         }
     }
     state.runs_done.notify_waiters();
+}
+
+/// Completes once `give_back` says the run must be given back.
+async fn given_back(give_back: &mut watch::Receiver<bool>) {
+    while !*give_back.borrow_and_update() {
+        if give_back.changed().await.is_err() {
+            // The worker is gone without asking: keep executing.
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Fires every cron that is due: each is advanced to its next date first, and only the worker

@@ -28,6 +28,9 @@ impl Running {
             Command::new(BIN)
                 .args(["--host", "127.0.0.1", "--port", "0"])
                 .args(args)
+                // Not the default SQLite file in the working directory: these tests are about
+                // the command line and shutdown (tests/durability.rs runs it on databases).
+                .env("DATABASE_URL", "memory")
                 .envs(env.iter().copied())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -183,6 +186,7 @@ fn an_invalid_flag_or_variable_is_one_line_and_exit_2() {
     ];
     for (args, env, names) in cases {
         let out = Command::new(BIN)
+            .env("DATABASE_URL", "memory")
             .args(args)
             .envs(env.iter().copied())
             .output()
@@ -203,13 +207,24 @@ fn an_invalid_flag_or_variable_is_one_line_and_exit_2() {
 
 #[test]
 fn help_lists_every_flag_with_its_default_and_variable() {
-    let out = Command::new(BIN).arg("--help").output().unwrap();
+    // A password in the environment is not shown by `--help`.
+    let out = Command::new(BIN)
+        .arg("--help")
+        .env("DATABASE_URL", "postgres://app:hunter2@db.internal/conv")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
+    assert!(!help.contains("hunter2"), "{help}");
+    assert!(
+        help.contains("[default: sqlite:private-conversations.db]"),
+        "{help}"
+    );
     for (flag, var) in [
         ("--host", "HOST"),
         ("--port", "PORT"),
         ("--policy", "POLICY"),
+        ("--database", "DATABASE_URL"),
         ("--auth", "AUTH"),
         ("--log-level", "LOG_LEVEL"),
         ("--log-format", "LOG_FORMAT"),

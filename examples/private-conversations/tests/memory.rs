@@ -4,6 +4,10 @@
 //!
 //! Allocations are counted per test thread: each test drives the router on a current-thread
 //! runtime, so every allocation of its requests (spawned runs included) happens on that thread.
+//!
+//! Memory-only by nature, whatever `PC_TEST_BACKEND` says: these count the heap of the memory
+//! backend, where resources live; a database backend keeps them outside the process (and its
+//! driver's pool and background tasks allocate on other threads, which this count cannot see).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

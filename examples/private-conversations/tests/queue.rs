@@ -700,6 +700,63 @@ async fn two_servers_fire_a_cron_once_per_date_on(db: &Db) {
     b.stop().await;
 }
 
+/// A run still executing when the shutdown's wait is over is given back to the queue, and the
+/// next server on the database executes it.
+#[tokio::test]
+async fn a_run_cut_by_shutdown_is_given_back_and_executed_after_restart() {
+    for db in Db::all().await {
+        eprintln!("backend: {}", db.name);
+        a_run_cut_by_shutdown_is_given_back_on(&db).await;
+        db.drop().await;
+    }
+}
+
+async fn a_run_cut_by_shutdown_is_given_back_on(db: &Db) {
+    let config = private_conversations::queue::QueueConfig {
+        shutdown_wait: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let server = Server::new(Policy::Global.build().unwrap())
+        .graph("agent", Slow)
+        .storage(db.storage().await)
+        .queue(config)
+        .quiet(true);
+    let first = Running::serve(server).await;
+    let alice = first.user("user1-token");
+    let t = alice.thread().await;
+    let run = alice
+        .ok(
+            &format!("/threads/{t}/runs"),
+            Some(json!({"assistant_id": "agent", "input": said("cut short")})),
+        )
+        .await;
+    let rid = run["run_id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await["status"] == "running"
+        })
+        .await,
+        "the run was not claimed"
+    );
+    first.stop().await;
+    let storage = db.storage().await;
+    let system = private_conversations::authz::Scope::system("test: reading after shutdown");
+    let (_, runs) = storage.threads.runs(&t, &system).await.unwrap().unwrap();
+    assert_eq!(runs[0].status, "pending");
+    assert_eq!(runs[0].queue.lease_owner, None);
+    let server = Server::new(Policy::Global.build().unwrap())
+        .graph("agent", Slow)
+        .storage(storage)
+        .quiet(true);
+    let second = Running::serve(server).await;
+    let alice = second.user("user1-token");
+    let out = alice
+        .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
+        .await;
+    assert!(out.to_string().contains("cut short"), "{out}");
+    second.stop().await;
+}
+
 /// A cron on a thread adds its runs to that thread, as its owner.
 #[tokio::test]
 async fn a_cron_on_a_thread_runs_there() {

@@ -8,10 +8,11 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use private_conversations::storage::Storage;
 use private_conversations::{AppState, router, routes::ROUTES};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+mod common;
 
 static EVENTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
@@ -162,7 +163,9 @@ async fn every_route_emits_its_events() {
         .module(&format!("{}::probe", module_path!()))
         .build()
         .unwrap();
-    let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
+    // On the backend PC_TEST_BACKEND names; removed when the test ends.
+    let db = common::TestDatabase::from_env().await;
+    let state = AppState::new(Arc::new(auth), db.storage().await).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, router(state)).await });

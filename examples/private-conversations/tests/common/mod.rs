@@ -1,21 +1,27 @@
-//! A server on 127.0.0.1:0 per test, and a small client speaking as a user.
+//! A server on 127.0.0.1:0 per test, on the backend `PC_TEST_BACKEND` names (see [`backend`]),
+//! and a small client speaking as a user.
 
 #![allow(dead_code)]
 
+pub mod backend;
+
+pub use backend::TestDatabase;
+
 use std::sync::Arc;
 
-use private_conversations::storage::Storage;
 use private_conversations::{AppState, Limits, Server as App, router};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tutorial_policy::Policy;
 
-/// A running server; dropping it shuts it down.
+/// A running server; dropping it shuts it down and removes its database.
 pub struct Server {
     pub base: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Declared last: dropped after the server was told to stop.
+    db: TestDatabase,
 }
 
 impl Server {
@@ -23,7 +29,10 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let app = App::new(policy.build().unwrap()).quiet(true);
+        let db = TestDatabase::from_env().await;
+        let app = App::new(policy.build().unwrap())
+            .quiet(true)
+            .storage(db.storage().await);
         let task = tokio::spawn(app.serve(listener, async move {
             let _ = rx.await;
         }));
@@ -31,6 +40,7 @@ impl Server {
             base,
             stop: Some(tx),
             task: Some(task),
+            db,
         }
     }
 
@@ -39,7 +49,8 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let state = AppState::new(Arc::new(auth), Storage::in_memory())
+        let db = TestDatabase::from_env().await;
+        let state = AppState::new(Arc::new(auth), db.storage().await)
             .await
             .with_limits(limits);
         let task = tokio::spawn(async move {
@@ -53,6 +64,7 @@ impl Server {
             base,
             stop: Some(tx),
             task: Some(task),
+            db,
         }
     }
 

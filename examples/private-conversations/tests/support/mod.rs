@@ -4,6 +4,8 @@
 // Each test file uses a part.
 #![allow(dead_code)]
 
+pub mod process;
+
 use private_conversations::Server;
 use serde_json::Value;
 use tutorial_policy::Policy;

@@ -119,9 +119,18 @@ where
     let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
     scenario("sqlite", sqlite).await;
     if let Some(db) = PgDb::create().await {
-        let pg = Storage::connect(&db.url).await.expect("postgres");
-        scenario("postgres", pg).await;
+        use futures_util::FutureExt as _;
+        // The database is dropped even when the scenario fails.
+        let ran = std::panic::AssertUnwindSafe(async {
+            let pg = Storage::connect(&db.url).await.expect("postgres");
+            scenario("postgres", pg).await;
+        })
+        .catch_unwind()
+        .await;
         db.drop_db().await;
+        if let Err(panic) = ran {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 
@@ -391,7 +400,19 @@ async fn history_is_paged_and_filters_hide_it() {
                 .is_none()
         );
         assert!(s.threads.get("h3", &sys).await.unwrap().is_none(), "{name}");
-        let copied = s.threads.copy("h1", &a, to, &a).await.unwrap().unwrap();
+        let copied = s
+            .threads
+            .copy("h1", &a, to.clone(), &a)
+            .await
+            .unwrap()
+            .unwrap();
+        // Copying onto an existing thread (here b's, hidden from a) is 409 and changes nothing.
+        let mut onto = to;
+        onto.thread_id = "h2".into();
+        let e = s.threads.copy("h1", &a, onto, &a).await.unwrap_err();
+        assert_eq!(e.status, 409, "{name}");
+        let h2 = s.threads.get("h2", &b).await.unwrap().unwrap();
+        assert!(h2.values.is_null(), "{name}");
         assert_eq!(copied.values.to_json(), json!({"n": 4}), "{name}");
         let all = s
             .threads
