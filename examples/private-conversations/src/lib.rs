@@ -52,6 +52,7 @@ pub mod history;
 pub mod model;
 pub mod observe;
 pub mod openapi;
+pub mod queue;
 pub mod routes;
 pub mod storage;
 pub mod util;
@@ -132,6 +133,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The graphs runs execute, by name.
     pub graphs: graph::Graphs,
+    /// This process's run queue worker, which executes runs and fires crons.
+    pub queue: queue::QueueHandle,
 }
 
 impl AppState {
@@ -144,25 +147,41 @@ impl AppState {
 
     /// A state with the given dispatcher, storage and graphs, and the default assistant of
     /// every graph (as `langgraph dev` creates them).
+    ///
+    /// Its [run queue worker](queue) starts with it (with [`queue::QueueConfig::default`]) and
+    /// stops at [`queue::QueueHandle::shutdown`], or once every clone of the state is dropped.
     pub async fn with_graphs(
         auth: Arc<auth::Auth>,
         storage: Storage,
         graphs: graph::Graphs,
     ) -> Self {
-        let state = AppState {
+        AppState::with_queue(auth, storage, graphs, queue::QueueConfig::default()).await
+    }
+
+    /// [`AppState::with_graphs`] with a worker configured by `config`.
+    pub async fn with_queue(
+        auth: Arc<auth::Auth>,
+        storage: Storage,
+        graphs: graph::Graphs,
+        config: queue::QueueConfig,
+    ) -> Self {
+        let mut state = AppState {
             auth,
             storage,
             runs_done: Arc::new(Notify::new()),
             limits: Limits::default(),
             graphs,
+            queue: queue::idle(),
         };
         routes::assistants::create_default_assistants(&state).await;
+        queue::start(&mut state, config);
         state
     }
 
-    /// The same state with these limits.
+    /// The same state with these limits (its worker's too).
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self.queue.set_limits(limits);
         self
     }
 }
@@ -242,6 +261,7 @@ pub struct Server {
     cors: Cors,
     metrics: MetricsAccess,
     graphs: graph::Graphs,
+    queue: queue::QueueConfig,
 }
 
 /// Who may read `GET /metrics`.
@@ -281,7 +301,15 @@ impl Server {
             cors: Cors::default(),
             metrics: MetricsAccess::Auto,
             graphs: graph::Graphs::new(),
+            queue: queue::QueueConfig::default(),
         }
+    }
+
+    /// How the run queue's worker polls, leases and executes (default:
+    /// [`queue::QueueConfig::default`]).
+    pub fn queue(mut self, config: queue::QueueConfig) -> Self {
+        self.queue = config;
+        self
     }
 
     /// Registers `graph` under `name` (an assistant's `graph_id`); its default assistant is
@@ -335,6 +363,11 @@ impl Server {
     /// The app, without listening: every route with its layers. `/metrics` is served as
     /// [`MetricsAccess::resolve`] says for a server listening on `addr`.
     pub async fn router(self, addr: std::net::IpAddr) -> std::io::Result<Router> {
+        self.app(addr).await.map(|(app, _)| app)
+    }
+
+    /// The app and its state.
+    async fn app(self, addr: std::net::IpAddr) -> std::io::Result<(Router, AppState)> {
         let cors = if self.cors.is_enabled() {
             Some(self.cors.layer().map_err(std::io::Error::other)?)
         } else {
@@ -346,7 +379,7 @@ impl Server {
         } else {
             self.graphs
         };
-        let state = AppState::with_graphs(auth.clone(), self.storage, graphs)
+        let state = AppState::with_queue(auth.clone(), self.storage, graphs, self.queue)
             .await
             .with_limits(self.limits);
         let mut app = router(state.clone());
@@ -368,11 +401,11 @@ impl Server {
         if let Some(cors) = cors {
             app = app.layer(cors);
         }
-        Ok(app)
+        Ok((app, state))
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops accepting and finishes the
-    /// requests in flight.
+    /// requests in flight, and stops the run queue's worker (see [`queue`]).
     ///
     /// Prints the [report](Self::report) (unless [quiet](Self::quiet)) and, once ready,
     /// `listening on http://ADDR`.
@@ -385,12 +418,14 @@ impl Server {
             print!("{}", self.report());
         }
         let addr = listener.local_addr()?;
-        let app = self.router(addr.ip()).await?;
+        let (app, state) = self.app(addr.ip()).await?;
         observe::spawn_upkeep();
         println!("listening on http://{addr}");
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        state.queue.shutdown().await;
+        served
     }
 }
 

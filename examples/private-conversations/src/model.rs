@@ -326,6 +326,23 @@ pub struct Run {
     pub kwargs: Object,
     /// What happens to concurrent runs on the same thread.
     pub multitask_strategy: String,
+    /// Where the run stands in the run queue (not part of LangGraph's JSON).
+    #[serde(skip)]
+    pub queue: QueueState,
+}
+
+/// A run's place in the run queue ([`crate::storage::RunQueue`]). Times are milliseconds since
+/// the Unix epoch, as the server processes' clocks read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueState {
+    /// The run is not started before this time (its creation plus `after_seconds`).
+    pub run_after: i64,
+    /// The worker executing it, while it holds the lease.
+    pub lease_owner: Option<String>,
+    /// Until when the lease holds; after it, another worker may take the run over.
+    pub lease_until: Option<i64>,
+    /// How many times a worker claimed it.
+    pub attempts: u32,
 }
 
 /// A conversation: its metadata and current state. Its checkpoints and runs are stored apart
@@ -382,7 +399,7 @@ impl Record for Thread {
     }
 }
 
-/// A scheduled run (stored; this server does not fire it).
+/// A scheduled run: fired by the [run queue's worker](crate::queue) at `next_run_date`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Cron {
     /// Its id.
@@ -407,8 +424,14 @@ pub struct Cron {
     pub timezone: Option<String>,
     /// What to do with the thread when a run completes.
     pub on_run_completed: Value,
-    /// The next run's date (never computed here).
+    /// The next run's date (RFC 3339 in UTC, as [`crate::util::now`] writes it), `null` when
+    /// the cron will not fire again (disabled, or past its `end_time`).
     pub next_run_date: Value,
+    /// Its owner as authentication saw them at its creation (the JSON of
+    /// [`auth::AuthUser::to_json`]): its runs are created, and authorized, as this user's.
+    /// Never shown in LangGraph's JSON.
+    #[serde(skip)]
+    pub owner: Option<Value>,
     /// When it was created.
     pub created_at: String,
     /// When it last changed.

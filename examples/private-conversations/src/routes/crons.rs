@@ -1,4 +1,8 @@
-//! `/runs/crons`: scheduled runs, stored (this server does not fire them).
+//! `/runs/crons`: scheduled runs. `next_run_date` is computed from the schedule (five fields, or
+//! six with seconds first; in the cron's `timezone`, an IANA name, else UTC) at creation and at
+//! each update, and is `null` once the cron is disabled or past its `end_time`. The run queue's
+//! worker ([`crate::queue`]) fires a due cron once across replicas and creates its run as the
+//! cron's owner.
 
 use auth::axum::Authenticated;
 use auth::types::{AuthValue, CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate};
@@ -62,13 +66,32 @@ fn hold_to(metadata: &mut Object, scope: &Scope) -> Result<(), ApiError> {
     }
 }
 
-/// A cron schedule: five or six whitespace-separated fields.
+/// A cron schedule: five or six whitespace-separated fields that `croner` parses.
 fn check_schedule(s: &str) -> Result<(), ApiError> {
-    let n = s.split_whitespace().count();
-    if !(5..=6).contains(&n) {
-        return Err(ApiError::invalid(format!("Invalid cron schedule {s:?}")));
+    crate::queue::parse_schedule(s).map(|_| ())
+}
+
+/// An `end_time`: `null`, or a date-time string (RFC 3339; without an offset, UTC).
+fn check_end_time(v: &Value) -> Result<(), ApiError> {
+    match v {
+        Value::Null => Ok(()),
+        Value::String(s) if crate::queue::parse_time(s).is_some() => Ok(()),
+        _ => Err(ApiError::invalid("end_time must be a date-time string")),
     }
-    Ok(())
+}
+
+/// The cron's next run date from now, `null` when disabled or past its end.
+fn next_date(c: &Cron) -> Result<Value, ApiError> {
+    if !c.enabled {
+        return Ok(Value::Null);
+    }
+    let next = crate::queue::next_run_date(
+        &c.schedule,
+        c.timezone.as_deref(),
+        &c.end_time,
+        jiff::Timestamp::now(),
+    )?;
+    Ok(next.map_or(Value::Null, Value::String))
 }
 
 async fn create_inner(
@@ -109,8 +132,30 @@ async fn create_inner(
     };
     let end_time = match payload.remove("end_time") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
+        Some(Value::String(s)) if crate::queue::parse_time(&s).is_some() => Some(s),
         Some(_) => return Err(ApiError::invalid("end_time must be a date-time string")),
+    };
+    let timezone = match payload.get("timezone") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(tz)) => {
+            crate::queue::time_zone(Some(tz))?;
+            Some(tz.clone())
+        }
+        Some(_) => return Err(ApiError::invalid("timezone must be a string")),
+    };
+    match payload.get("on_run_completed") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s == "delete" || s == "keep" => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "on_run_completed must be \"delete\" or \"keep\"",
+            ));
+        }
+    }
+    let enabled = match payload.get("enabled") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::invalid("enabled must be a boolean")),
     };
     let id = uuid::Uuid::new_v4().to_string();
     let mut value = AuthValue::from({
@@ -139,7 +184,7 @@ async fn create_inner(
         payload.insert("metadata".into(), Value::Object(metadata.clone()));
     }
     let at = now();
-    let cron = Cron {
+    let mut cron = Cron {
         cron_id: id,
         assistant_id,
         thread_id,
@@ -147,20 +192,21 @@ async fn create_inner(
         end_time: end_time.map_or(Value::Null, Value::from),
         user_id: v.user_id,
         metadata,
-        enabled: true,
-        timezone: payload
-            .get("timezone")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        enabled,
+        timezone,
         on_run_completed: payload
             .get("on_run_completed")
             .cloned()
             .unwrap_or(Value::Null),
         next_run_date: Value::Null,
+        // Its runs are created as this user's, whatever the handler did to `user_id`.
+        owner: Some(user.to_json()),
         payload,
         created_at: at.clone(),
         updated_at: at,
     };
+    check_schedule(&cron.schedule)?;
+    cron.next_run_date = next_date(&cron)?;
     match state
         .storage
         .crons
@@ -251,7 +297,29 @@ async fn update(
                         .as_bool()
                         .ok_or_else(|| ApiError::invalid("enabled must be a boolean"))?;
                 }
-                "end_time" => c.end_time = val,
+                "end_time" => {
+                    check_end_time(&val)?;
+                    c.end_time = val;
+                }
+                "on_run_completed" => {
+                    if !matches!(val.as_str(), Some("delete" | "keep")) && !val.is_null() {
+                        return Err(ApiError::invalid(
+                            "on_run_completed must be \"delete\" or \"keep\"",
+                        ));
+                    }
+                    c.payload.insert(k, val.clone());
+                    c.on_run_completed = val;
+                }
+                "timezone" => {
+                    c.timezone = match val {
+                        Value::Null => None,
+                        Value::String(tz) => {
+                            crate::queue::time_zone(Some(&tz))?;
+                            Some(tz)
+                        }
+                        _ => return Err(ApiError::invalid("timezone must be a string")),
+                    };
+                }
                 "metadata" => {
                     if let Value::Object(m) = val {
                         c.metadata.extend(m);
@@ -263,6 +331,8 @@ async fn update(
             }
         }
         hold_to(&mut c.metadata, &guard)?;
+        check_schedule(&c.schedule)?;
+        c.next_run_date = next_date(c)?;
         c.updated_at = now();
         Ok(())
     });

@@ -21,8 +21,8 @@ use super::threads::{new_thread, not_found, read_scope, thread_id};
 use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::graph;
-use crate::model::{Object, Run, Thread};
-use crate::storage::{HistoryPage, IfExists, NewCheckpoint, ThreadTx};
+use crate::model::{Cron, Object, QueueState, Run, Thread};
+use crate::storage::{Claim, HistoryPage, IfExists, NewCheckpoint, ThreadTx, now_ms};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -67,19 +67,7 @@ fn run_not_found(run_id: &str) -> ApiError {
     ApiError::not_found(format!("Run {run_id} not found"))
 }
 
-fn finished(status: &str) -> bool {
-    !matches!(status, "pending" | "running")
-}
-
-fn refresh_status(tx: &mut ThreadTx<'_>) {
-    tx.thread.status = if tx.runs.iter().any(|r| !finished(&r.status)) {
-        "busy".into()
-    } else if tx.thread.error.is_null() {
-        "idle".into()
-    } else {
-        "error".into()
-    };
-}
+use crate::storage::{refresh_status, run_finished as finished};
 
 /// 422 for a run body whose lists are over [`super::MAX_LIST`].
 fn check_body(body: &RunBody) -> Result<(), ApiError> {
@@ -96,8 +84,10 @@ async fn prepare(
     state: &AppState,
     user: &Authenticated,
     thread: Option<&str>,
-    body: RunBody,
+    mut body: RunBody,
 ) -> Result<(Run, Scope, RunBody2), ApiError> {
+    // Set only by the server, for the runs of a cron that deletes their threads.
+    body.kwargs.extra.remove(ON_COMPLETION);
     let raw_assistant = body
         .assistant_id
         .as_deref()
@@ -172,6 +162,8 @@ async fn prepare(
     kwargs.insert("config".into(), Value::Object(config));
     let at = now();
     let strategy = v.multitask_strategy.unwrap_or(MultitaskStrategy::Enqueue);
+    // Checked above: within 0..=86 400 s.
+    let delay_ms = body.after_seconds.map_or(0, |s| (s * 1000.0).ceil() as i64);
     let run = Run {
         run_id,
         thread_id: thread.unwrap_or_default().to_owned(),
@@ -185,6 +177,10 @@ async fn prepare(
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_else(|| "enqueue".into()),
+        queue: QueueState {
+            run_after: now_ms().saturating_add(delay_ms),
+            ..QueueState::default()
+        },
     };
     Ok((
         run,
@@ -192,7 +188,6 @@ async fn prepare(
         RunBody2 {
             if_not_exists: v.if_not_exists,
             strategy,
-            after_seconds: body.after_seconds,
         },
     ))
 }
@@ -201,19 +196,37 @@ async fn prepare(
 pub(crate) struct RunBody2 {
     if_not_exists: Option<IfNotExists>,
     strategy: MultitaskStrategy,
-    after_seconds: Option<f64>,
 }
 
-/// Creates a run on a thread and starts it in the background; the run and the scope that
-/// authorized it.
+/// The run kwarg that makes the worker delete the run's thread once the run is finished: set by
+/// the server for the runs of a thread-less cron whose `on_run_completed` is `delete` (removed
+/// from what a caller sends).
+const ON_COMPLETION: &str = "on_completion";
+
+/// Creates a run on a thread, which enqueues it (the [worker](crate::queue) executes it once its
+/// `after_seconds` have passed); the run and the scope that authorized it.
 async fn create_on_thread(
     state: &AppState,
     user: &Authenticated,
     raw_thread: &str,
     body: RunBody,
 ) -> Result<(Run, Scope), ApiError> {
+    create_on_thread_then(state, user, raw_thread, body, false).await
+}
+
+/// [`create_on_thread`]; with `delete_thread`, the thread is deleted once the run is finished.
+async fn create_on_thread_then(
+    state: &AppState,
+    user: &Authenticated,
+    raw_thread: &str,
+    body: RunBody,
+    delete_thread: bool,
+) -> Result<(Run, Scope), ApiError> {
     let tid = thread_id(raw_thread)?;
-    let (run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
+    let (mut run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
+    if delete_thread {
+        run.kwargs.insert(ON_COMPLETION.into(), "delete".into());
+    }
     if extra.if_not_exists == Some(IfNotExists::Create) {
         // The new thread carries the run's metadata, as the handler left it.
         let thread = new_thread(tid.clone(), run.metadata.clone());
@@ -258,15 +271,68 @@ async fn create_on_thread(
         .transact(&tid, &scope, change)
         .await?
         .ok_or_else(|| not_found(&tid))?;
-    let (st, rid, delay) = (state.clone(), run.run_id.clone(), extra.after_seconds);
-    let t2 = tid.clone();
-    tokio::spawn(async move {
-        if let Some(s) = delay {
-            tokio::time::sleep(Duration::from_secs_f64(s)).await;
-        }
-        execute(&st, &t2, &rid).await;
-    });
+    state.queue.wake();
     Ok((run, scope))
+}
+
+/// Creates the run of a due cron, as its owner: the owner's user (as authentication saw them when
+/// they created the cron) goes through the same authorization as a run they would create
+/// themselves. A cron without a thread gets a new thread for each run, created as the owner
+/// would create it (`threads.create`, then the run with `threads.create_run`), and deleted once
+/// the run is finished unless the cron's `on_run_completed` is `keep` (LangGraph's default is
+/// `delete`).
+pub(crate) async fn create_for_cron(state: &AppState, cron: &Cron) -> Result<Run, ApiError> {
+    use auth::IntoAuthUser;
+    let owner = cron
+        .owner
+        .clone()
+        .ok_or_else(|| ApiError::internal("the cron has no stored owner"))?;
+    let user = Authenticated(owner.into_auth_user().map_err(ApiError::from)?);
+    let mut payload = cron.payload.clone();
+    for k in [
+        "schedule",
+        "end_time",
+        "timezone",
+        "on_run_completed",
+        "enabled",
+        "thread_id",
+        "user_id",
+        "after_seconds",
+        "if_not_exists",
+    ] {
+        payload.remove(k);
+    }
+    payload.insert("assistant_id".into(), cron.assistant_id.clone().into());
+    let body: RunBody = serde_json::from_value(Value::Object(payload))
+        .map_err(|e| ApiError::invalid(format!("the cron's payload is not a run: {e}")))?;
+    let tid = match &cron.thread_id {
+        Some(t) => t.clone(),
+        None => {
+            let tid = uuid::Uuid::new_v4().to_string();
+            let mut value = AuthValue::from({
+                let mut built = auth::types::ThreadsCreate::default();
+                built.thread_id = Some(tid.clone());
+                built.metadata = body.metadata.clone();
+                built
+            });
+            let scope = authorize(state, &user, &mut value).await?;
+            let metadata = value.metadata().cloned().unwrap_or_default();
+            state
+                .storage
+                .threads
+                .insert(new_thread(tid.clone(), metadata), IfExists::Raise, &scope)
+                .await?;
+            tid
+        }
+    };
+    let delete = cron.thread_id.is_none() && cron.on_run_completed.as_str() != Some("keep");
+    let created = create_on_thread_then(state, &user, &tid, body, delete).await;
+    if created.is_err() && cron.thread_id.is_none() {
+        // The run was refused: the thread made for it goes too.
+        let system = Scope::system("removing the thread of a cron's run that was refused");
+        state.storage.threads.remove(&tid, &system).await?;
+    }
+    created.map(|(run, _)| run)
 }
 
 /// The graph's input for a stored run: its input, the state, its config.
@@ -287,23 +353,21 @@ fn run_input(run: &Run, state: Value) -> (String, graph::RunInput) {
     )
 }
 
-/// Runs the graph for a pending run: a run executes after the pending runs before it, one
-/// transaction each. The graph runs outside any lock on a copy of the thread's values; its
-/// checkpoints are stored only if the thread's state did not change meanwhile (else it runs
-/// again on the new state).
-async fn execute(state: &AppState, tid: &str, rid: &str) {
+/// Executes a claimed run: the graph runs outside any lock on a copy of the thread's values; its
+/// checkpoints are stored, and the run finished, in one transaction that succeeds only while the
+/// claim still holds the run (not cancelled, not taken over) and the thread's state did not
+/// change meanwhile (else the graph runs again on the new state).
+pub(crate) async fn execute(state: &AppState, claim: &Claim) {
     // The run's creation was authorized; executing it is the server's own work on that thread.
     let system = Scope::system("a run executing on its thread after its creation was authorized");
-    // Each round finishes one run or finds the state changed; bounded all the same.
+    let (tid, rid) = (claim.thread_id.as_str(), claim.run_id.as_str());
+    // Each round finishes the run or finds the state changed; bounded all the same.
     for _ in 0..10_000 {
         let Ok(Some((_, runs))) = state.storage.threads.runs(tid, &system).await else {
             break;
         };
-        let Some(pos) = runs.iter().position(|r| r.run_id == rid) else {
-            break;
-        };
-        // Enqueue: earlier pending runs go first.
-        let Some(next) = runs[..=pos].iter().find(|r| r.status == "pending").cloned() else {
+        // Cancelled, removed or taken over: not ours to finish.
+        let Some(next) = runs.iter().find(|r| claim.holds(r)).cloned() else {
             break;
         };
         let Ok(Some((thread, latest))) = state.storage.threads.checkpoint(tid, &system, None).await
@@ -325,13 +389,9 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
             if tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref() {
                 return Err(ApiError::conflict("the thread changed during the run"));
             }
-            let Some(i) = tx
-                .runs
-                .iter()
-                .position(|r| r.run_id == next.run_id && r.status == "pending")
-            else {
-                // Cancelled or removed meanwhile: nothing to finish.
-                return Err(ApiError::conflict("the run is no longer pending"));
+            let Some(i) = tx.runs.iter().position(|r| claim.holds(r)) else {
+                // Cancelled, removed or taken over meanwhile: nothing to finish.
+                return Err(ApiError::conflict("the run is no longer held"));
             };
             match &result {
                 Ok(steps) => {
@@ -362,6 +422,8 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
             }
             let run = Arc::make_mut(&mut tx.runs[i]);
             run.updated_at = now();
+            run.queue.lease_owner = None;
+            run.queue.lease_until = None;
             if let Some(Value::Object(c)) = run.kwargs.get("config") {
                 tx.thread.config = c.clone();
             }
@@ -369,8 +431,15 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
             Ok(())
         });
         match state.storage.threads.transact(tid, &system, change).await {
-            Ok(Some(_)) => continue,
-            Ok(None) => break,
+            Ok(Some(_))
+                if next.kwargs.get(ON_COMPLETION).and_then(Value::as_str) == Some("delete") =>
+            {
+                if let Err(e) = state.storage.threads.remove(tid, &system).await {
+                    tracing::warn!(thread_id = tid, detail = e.detail, "a cron's thread");
+                }
+                break;
+            }
+            Ok(_) => break,
             Err(e) if e.status == StatusCode::CONFLICT => continue,
             Err(e) => {
                 tracing::error!(
@@ -385,6 +454,8 @@ async fn execute(state: &AppState, tid: &str, rid: &str) {
         }
     }
     state.runs_done.notify_waiters();
+    // The thread's next run may be claimable now.
+    state.queue.wake();
 }
 
 /// Waits until the run is finished; the thread as it is then. `scope` is the caller's.

@@ -13,11 +13,12 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{
-    Collection, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore, Modifier, Page, Query,
-    ThreadChange, ThreadStore, ThreadTx, store_item_passes,
+    ABANDONED, Claim, Collection, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
+    LeaseTerms, Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx,
+    refresh_status, run_finished, store_item_passes,
 };
 use crate::authz::Scope;
-use crate::model::{Checkpoint, Item, Object, Record, Run, Thread};
+use crate::model::{Checkpoint, Cron, Item, Object, Record, Run, Thread};
 use crate::util::{ApiError, now};
 
 /// The index keys of a top-level metadata value: a scalar, or each scalar element of a list.
@@ -103,6 +104,17 @@ impl<T: Record, E> Inner<T, E> {
 pub struct MemoryCollection<T, E = ()> {
     kind: &'static str,
     inner: RwLock<Inner<T, E>>,
+    /// The run queue's order (threads only): unfinished runs by insertion number. Locked after a
+    /// thread's gate, never before.
+    pending: Mutex<Pending>,
+}
+
+/// Unfinished runs in insertion order.
+#[derive(Default)]
+struct Pending {
+    next_seq: u64,
+    /// Insertion number → (thread id, run id).
+    by_seq: BTreeMap<u64, (String, String)>,
 }
 
 /// The threads in memory.
@@ -115,6 +127,8 @@ pub struct ThreadData {
     history: Vec<Arc<Checkpoint>>,
     /// Runs, oldest first.
     runs: Vec<Arc<Run>>,
+    /// The unfinished runs' insertion numbers in the queue's order (run id → number).
+    queued: HashMap<String, u64>,
 }
 
 impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
@@ -126,6 +140,7 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
                 items: HashMap::new(),
                 index: HashMap::new(),
             }),
+            pending: Mutex::new(Pending::default()),
         }
     }
 
@@ -352,9 +367,9 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
     }
 }
 
-#[async_trait]
-impl ThreadStore for MemoryThreads {
-    async fn transact(
+impl MemoryThreads {
+    /// [`ThreadStore::transact`], at once.
+    fn apply(
         &self,
         id: &str,
         scope: &Scope,
@@ -372,10 +387,49 @@ impl ThreadStore for MemoryThreads {
             }
             data.history.extend(appended);
             data.runs = runs;
+            self.sync_queue(id, data);
             self.write().replace_row(Arc::new(thread.clone()));
             Ok(thread)
         })
         .transpose()
+    }
+
+    /// Brings the queue's order up to date with the thread's runs (its gate held): unfinished
+    /// runs not yet numbered are enqueued, finished or removed ones leave.
+    fn sync_queue(&self, id: &str, data: &mut ThreadData) {
+        let mut pending = lock(&self.pending);
+        let runs = &data.runs;
+        data.queued.retain(|rid, seq| {
+            let live = runs
+                .iter()
+                .any(|r| &r.run_id == rid && !run_finished(&r.status));
+            if !live {
+                pending.by_seq.remove(seq);
+            }
+            live
+        });
+        for r in runs {
+            if !run_finished(&r.status) && !data.queued.contains_key(&r.run_id) {
+                let seq = pending.next_seq;
+                pending.next_seq += 1;
+                pending
+                    .by_seq
+                    .insert(seq, (id.to_owned(), r.run_id.clone()));
+                data.queued.insert(r.run_id.clone(), seq);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ThreadStore for MemoryThreads {
+    async fn transact(
+        &self,
+        id: &str,
+        scope: &Scope,
+        change: ThreadChange<'_>,
+    ) -> Result<Option<Thread>, ApiError> {
+        self.apply(id, scope, change)
     }
 
     async fn checkpoint(
@@ -450,7 +504,7 @@ impl ThreadStore for MemoryThreads {
         to.config = source.config.clone();
         let data = ThreadData {
             history,
-            runs: Vec::new(),
+            ..ThreadData::default()
         };
         match self.insert_with(to, data, IfExists::Raise, create)? {
             Inserted::Created(t) | Inserted::Existing(t) => Ok(Some(t)),
@@ -467,6 +521,173 @@ impl ThreadStore for MemoryThreads {
             pruned += usize::from(done.is_some());
         }
         Ok(pruned)
+    }
+}
+
+/// The run queue over [`MemoryThreads`]' runs, and the crons of a [`MemoryCollection`].
+pub struct MemoryQueue {
+    threads: Arc<MemoryThreads>,
+    crons: Arc<MemoryCollection<Cron>>,
+}
+
+impl MemoryQueue {
+    /// The queue of these threads' runs, fed by these crons.
+    pub fn new(threads: Arc<MemoryThreads>, crons: Arc<MemoryCollection<Cron>>) -> Self {
+        MemoryQueue { threads, crons }
+    }
+}
+
+/// What [`RunQueue::claim`] found of one candidate.
+enum Step {
+    /// Claimed.
+    Claimed(Claim),
+    /// Not claimable yet (delayed, leased, or behind an unfinished run of its thread).
+    Wait,
+    /// No longer in the queue (finished, removed, or abandoned just now).
+    Gone,
+}
+
+fn system() -> Scope {
+    Scope::system("the run queue: claiming, renewing and releasing runs, firing crons")
+}
+
+#[async_trait]
+impl RunQueue for MemoryQueue {
+    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, ApiError> {
+        let candidates: Vec<(u64, String, String)> = lock(&self.threads.pending)
+            .by_seq
+            .iter()
+            .map(|(seq, (t, r))| (*seq, t.clone(), r.clone()))
+            .collect();
+        let scope = system();
+        for (seq, tid, rid) in candidates {
+            let step = self.threads.with_gate(&tid, &scope, |data, row| {
+                let Some(pos) = data.runs.iter().position(|r| r.run_id == rid) else {
+                    self.threads.sync_queue(&tid, data);
+                    return Step::Gone;
+                };
+                let run = &data.runs[pos];
+                if run_finished(&run.status) {
+                    self.threads.sync_queue(&tid, data);
+                    return Step::Gone;
+                }
+                let leased = run.status == "running"
+                    && run.queue.lease_until.is_some_and(|until| until > now);
+                if leased
+                    || run.queue.run_after > now
+                    || data.runs[..pos].iter().any(|r| !run_finished(&r.status))
+                {
+                    return Step::Wait;
+                }
+                let at = crate::util::now();
+                if run.queue.attempts >= terms.max_attempts {
+                    let mut thread = Thread::clone(&row);
+                    let r = Arc::make_mut(&mut data.runs[pos]);
+                    r.status = "error".into();
+                    r.updated_at = at;
+                    r.queue.lease_owner = None;
+                    r.queue.lease_until = None;
+                    thread.error =
+                        serde_json::json!({"error": "RunAbandoned", "message": ABANDONED});
+                    refresh_status(&mut ThreadTx::new(&mut thread, &mut data.runs, None));
+                    self.threads.sync_queue(&tid, data);
+                    self.threads.write().replace_row(Arc::new(thread));
+                    return Step::Gone;
+                }
+                let r = Arc::make_mut(&mut data.runs[pos]);
+                r.status = "running".into();
+                r.updated_at = at;
+                r.queue.attempts += 1;
+                r.queue.lease_owner = Some(terms.worker.clone());
+                r.queue.lease_until = Some(terms.until(now));
+                Step::Claimed(Claim {
+                    thread_id: tid.clone(),
+                    run_id: rid.clone(),
+                    owner: terms.worker.clone(),
+                    attempt: r.queue.attempts,
+                })
+            });
+            match step {
+                Some(Step::Claimed(claim)) => return Ok(Some(claim)),
+                Some(Step::Wait) => {}
+                Some(Step::Gone) => {}
+                // The thread is gone, and its runs with it.
+                None => {
+                    lock(&self.threads.pending).by_seq.remove(&seq);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, ApiError> {
+        let renewed = self
+            .threads
+            .with_gate(&claim.thread_id, &system(), |data, _| {
+                let Some(run) = data.runs.iter_mut().find(|r| claim.holds(r)) else {
+                    return false;
+                };
+                Arc::make_mut(run).queue.lease_until = Some(terms.until(now));
+                true
+            });
+        Ok(renewed == Some(true))
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<bool, ApiError> {
+        let released = self
+            .threads
+            .with_gate(&claim.thread_id, &system(), |data, _| {
+                let Some(run) = data.runs.iter_mut().find(|r| claim.holds(r)) else {
+                    return false;
+                };
+                let r = Arc::make_mut(run);
+                r.status = "pending".into();
+                r.queue.lease_owner = None;
+                r.queue.lease_until = None;
+                r.queue.attempts = r.queue.attempts.saturating_sub(1);
+                true
+            });
+        Ok(released == Some(true))
+    }
+
+    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, ApiError> {
+        let mut due: Vec<Arc<Cron>> = self
+            .crons
+            .read()
+            .items
+            .values()
+            .filter(|s| s.row.enabled && s.row.next_run_date.as_str().is_some_and(|at| at <= now))
+            .map(|s| s.row.clone())
+            .collect();
+        due.sort_by(|a, b| {
+            let date = |c: &Cron| c.next_run_date.as_str().map(str::to_owned);
+            date(a)
+                .cmp(&date(b))
+                .then_with(|| a.cron_id.cmp(&b.cron_id))
+        });
+        Ok(due.iter().take(limit).map(|c| Cron::clone(c)).collect())
+    }
+
+    async fn advance_cron(
+        &self,
+        cron_id: &str,
+        from: &str,
+        to: Option<String>,
+    ) -> Result<bool, ApiError> {
+        let change: Modifier<'_, Cron> = Box::new(move |c| {
+            if c.next_run_date.as_str() != Some(from) {
+                return Err(ApiError::conflict(
+                    "the cron was advanced by another worker",
+                ));
+            }
+            c.next_run_date = to.map_or(Value::Null, Value::String);
+            Ok(())
+        });
+        match self.crons.modify(cron_id, &system(), change).await {
+            Ok(changed) => Ok(changed.is_some()),
+            Err(e) if e.status == axum::http::StatusCode::CONFLICT => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

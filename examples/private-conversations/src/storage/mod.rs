@@ -19,8 +19,13 @@
 //! Shaped as a database would serve it: reading a thread reads neither its checkpoints nor its
 //! runs; checkpoints are read a page at a time ([`HistoryPage`]); appending a checkpoint does not
 //! copy the thread or its history.
+//!
+//! Runs are also a queue ([`RunQueue`], held as [`Storage::queue`]): a run is enqueued when it is
+//! stored on its thread, and a worker ([`crate::queue`]) claims it with a lease, executes it and
+//! finishes it in a transaction that succeeds only while it still holds that lease.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -30,7 +35,15 @@ use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Record, Run, Threa
 use crate::util::{ApiError, now};
 
 pub mod memory;
+#[cfg(test)]
+pub(crate) mod queue_tests;
 pub mod sql;
+
+/// The run queue's contract on the memory backend.
+#[cfg(test)]
+mod memory_queue {
+    crate::storage::queue_tests::queue_contract_tests!(crate::storage::queue_tests::on_memory);
+}
 
 /// A change to one resource, applied atomically; an error leaves the resource unchanged.
 pub type Modifier<'a, T> = Box<dyn FnOnce(&mut T) -> Result<(), ApiError> + Send + 'a>;
@@ -581,6 +594,121 @@ pub trait ItemStore: Send + Sync {
     ) -> Result<Vec<Vec<String>>, ApiError>;
 }
 
+/// Whether a run's status is final (neither `pending` nor `running`).
+pub fn run_finished(status: &str) -> bool {
+    !matches!(status, "pending" | "running")
+}
+
+/// Sets the thread's status from its runs and its error: `busy` while a run is unfinished, else
+/// `error` if the last run failed, else `idle`.
+pub fn refresh_status(tx: &mut ThreadTx<'_>) {
+    tx.thread.status = if tx.runs.iter().any(|r| !run_finished(&r.status)) {
+        "busy".into()
+    } else if tx.thread.error.is_null() {
+        "idle".into()
+    } else {
+        "error".into()
+    };
+}
+
+/// Milliseconds since the Unix epoch by this process's clock: the time of the run queue.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// On what terms a worker claims runs.
+#[derive(Debug, Clone)]
+pub struct LeaseTerms {
+    /// The worker's id (unique per server process).
+    pub worker: String,
+    /// How long a lease holds unless renewed.
+    pub lease: Duration,
+    /// A run already claimed this many times (each lease expired: its workers died) is not
+    /// taken over again but finished with status `error`.
+    pub max_attempts: u32,
+}
+
+impl LeaseTerms {
+    /// When a lease taken or renewed at `now` ends.
+    pub fn until(&self, now: i64) -> i64 {
+        now.saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// A run claimed by a worker: it executes it while it holds the lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The run's thread.
+    pub thread_id: String,
+    /// The run.
+    pub run_id: String,
+    /// The worker holding the lease.
+    pub owner: String,
+    /// Which claim of the run this is (1 for the first): a run claimed again by the same worker
+    /// after its lease expired is another claim.
+    pub attempt: u32,
+}
+
+impl Claim {
+    /// Whether `run` is still this claim's: running under this lease (not cancelled, finished
+    /// or taken over). A worker's final transaction changes the run only if it is.
+    pub fn holds(&self, run: &Run) -> bool {
+        run.run_id == self.run_id
+            && run.status == "running"
+            && run.queue.lease_owner.as_deref() == Some(self.owner.as_str())
+            && run.queue.attempts == self.attempt
+    }
+}
+
+/// The message a run gets when its workers kept dying.
+pub const ABANDONED: &str = "the run was abandoned: its lease expired on every attempt";
+
+/// The run queue, and the crons that feed it.
+///
+/// A run is enqueued when it is stored on its thread (by [`ThreadStore::transact`]) with status
+/// `pending` and [`QueueState::run_after`](crate::model::QueueState) set. A worker claims it,
+/// which makes it `running` under a lease; the worker's final transaction changes it only while
+/// [`Claim::holds`] it. A run whose lease expired is claimed again (taken over) by any worker,
+/// up to [`LeaseTerms::max_attempts`] claims, after which it is finished with status `error`.
+/// A run is never executed by two workers at once as long as a worker stops executing once its
+/// lease is lost (it renews before the lease ends, and stops when [`RunQueue::renew`] fails).
+///
+/// `now` is passed in (milliseconds since the Unix epoch, [`now_ms`]): every time of the queue
+/// comes from the server processes' clocks, so `run_after` (set by the process that created the
+/// run) and leases are compared on the same footing, and tests can move time.
+#[async_trait]
+pub trait RunQueue: Send + Sync {
+    /// Atomically takes the oldest run (in insertion order) that is claimable at `now`: pending,
+    /// or running under an expired lease; whose `run_after` has passed; and with no unfinished
+    /// run before it on its thread (runs of one thread execute one at a time, in order). The run
+    /// becomes `running`, leased to `terms.worker` until `now + terms.lease`, its attempts
+    /// counted. Runs met on the way that used up their attempts are finished as `error`.
+    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, ApiError>;
+
+    /// Extends the lease to `now + terms.lease`, if `claim` still holds its run; whether it did.
+    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, ApiError>;
+
+    /// Gives the run back without executing it (at shutdown): it becomes pending again, without
+    /// a lease, and this attempt is not counted. Whether `claim` still held it.
+    async fn release(&self, claim: &Claim) -> Result<bool, ApiError>;
+
+    /// The enabled crons whose `next_run_date` is at or before `now` (RFC 3339, as
+    /// [`crate::util::now`] writes it), oldest due first, at most `limit`.
+    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, ApiError>;
+
+    /// Moves the cron's `next_run_date` from `from` to `to` if it is still `from` (atomically:
+    /// of the workers that saw it due, exactly one succeeds, and that one fires it). Whether it
+    /// did.
+    async fn advance_cron(
+        &self,
+        cron_id: &str,
+        from: &str,
+        to: Option<String>,
+    ) -> Result<bool, ApiError>;
+}
+
 /// Every collection the server uses.
 #[derive(Clone)]
 pub struct Storage {
@@ -592,6 +720,8 @@ pub struct Storage {
     pub crons: Arc<dyn Collection<Cron>>,
     /// The long-term store.
     pub items: Arc<dyn ItemStore>,
+    /// The run queue over `threads`' runs, and the crons' schedule.
+    pub queue: Arc<dyn RunQueue>,
     /// The database the collections keep their tables in (`None`: in memory).
     pub database: Option<sql::Database>,
     /// The pool that the collections write through, when it is not [`Storage::database`]'s
@@ -638,11 +768,14 @@ impl Storage {
 
     /// Everything in memory, lost at exit.
     pub fn in_memory() -> Self {
+        let threads = Arc::new(memory::MemoryThreads::new("Thread"));
+        let crons = Arc::new(memory::MemoryCollection::<Cron>::new("Cron"));
         Storage {
-            threads: Arc::new(memory::MemoryThreads::new("Thread")),
+            threads: threads.clone(),
             assistants: Arc::new(memory::MemoryCollection::<Assistant>::new("Assistant")),
-            crons: Arc::new(memory::MemoryCollection::<Cron>::new("Cron")),
+            crons: crons.clone(),
             items: Arc::new(memory::MemoryItems::default()),
+            queue: Arc::new(memory::MemoryQueue::new(threads, crons)),
             database: None,
             writer: None,
         }

@@ -479,6 +479,7 @@ async fn runs_are_kept_with_their_thread() {
             metadata: meta(json!({"k": 1})),
             kwargs: meta(json!({"input": {"x": [1, 2]}})),
             multitask_strategy: "reject".into(),
+            queue: crate::model::QueueState::default(),
         };
         let (one, two) = (run("run1", "pending"), run("run2", "pending"));
         let add: ThreadChange<'_> = Box::new(|tx| {
@@ -781,6 +782,7 @@ async fn assistants_and_crons_round_trip() {
             timezone: None,
             on_run_completed: json!("delete"),
             next_run_date: json!("2025-01-01T00:01:00.000000+00:00"),
+            owner: None,
             created_at: crate::util::now(),
             updated_at: crate::util::now(),
         };

@@ -23,8 +23,8 @@ use crate::model::{
     Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread, Values,
 };
 use crate::storage::{
-    Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
-    Modifier, Page, Query, ThreadChange, ThreadStore, ThreadTx,
+    Claim, Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
+    LeaseTerms, Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx,
 };
 use crate::util::{ApiError, now};
 
@@ -116,6 +116,10 @@ fn storage(pools: Pools) -> Storage {
         crons: Arc::new(SqlCollection::<Cron>::new(pools.clone())),
         items: Arc::new(SqlItems {
             pool: pools.clone(),
+        }),
+        // Claims, renewals and releases change rows: the writer's connection.
+        queue: Arc::new(SqlQueue {
+            pool: pools.write.clone(),
         }),
         writer: SEPARATE_WRITER.then(|| DATABASE(pools.write.clone())),
         database: Some(DATABASE(pools.read)),
@@ -798,6 +802,7 @@ const CRON_COLS: &[(&str, bool)] = &[
     ("next_run_date", false),
     ("created_at", false),
     ("updated_at", false),
+    ("owner", true),
 ];
 
 #[async_trait]
@@ -832,7 +837,8 @@ impl Table for Cron {
             .json(&self.on_run_completed)
             .opt(self.next_run_date.as_str())
             .text(&self.created_at)
-            .text(&self.updated_at);
+            .text(&self.updated_at)
+            .json(&self.owner);
     }
 
     fn from_row(row: &DbRow) -> Result<Self, ApiError> {
@@ -851,6 +857,10 @@ impl Table for Cron {
             next_run_date: opt_text(row, "next_run_date")?.map_or(Value::Null, Value::String),
             created_at: text(row, "created_at")?,
             updated_at: text(row, "updated_at")?,
+            owner: match json(row, "owner")? {
+                Value::Null => None,
+                owner => Some(owner),
+            },
         })
     }
 }
@@ -879,8 +889,29 @@ fn push_run(list: &mut List<'_>, thread_id: &str, r: &Run) {
         .text(&r.multitask_strategy);
 }
 
+/// The queue's columns of a run, read with [`RUN_COLS`]; a transaction on a thread writes
+/// `run_after` when it inserts a run and leaves them otherwise to the queue ([`SqlQueue`]).
+const QUEUE_COLS: &[(&str, bool)] = &[
+    ("run_after", false),
+    ("lease_owner", false),
+    ("lease_until", false),
+    ("attempts", false),
+];
+
 fn run_of(row: &DbRow) -> Result<Run, ApiError> {
+    let queue = crate::model::QueueState {
+        run_after: opt_text(row, "run_after")?
+            .map(|t| text_ms(&t).ok_or_else(|| corrupt("run_after")))
+            .transpose()?
+            .unwrap_or(0),
+        lease_owner: opt_text(row, "lease_owner")?,
+        lease_until: opt_text(row, "lease_until")?
+            .map(|t| text_ms(&t).ok_or_else(|| corrupt("lease_until")))
+            .transpose()?,
+        attempts: u32::try_from(int(row, "attempts")?).map_err(|_| corrupt("attempts"))?,
+    };
     Ok(Run {
+        queue,
         run_id: text(row, "run_id")?,
         thread_id: text(row, "thread_id")?,
         assistant_id: text(row, "assistant_id")?,
@@ -949,8 +980,9 @@ type Threads = SqlCollection<Thread>;
 impl Threads {
     async fn runs_of(tx: &mut Tx, id: &str) -> Result<Vec<Arc<Run>>, ApiError> {
         let mut qb = Qb::new(format!(
-            "SELECT {} FROM runs WHERE thread_id = ",
-            select_list(RUN_COLS)
+            "SELECT {}, {} FROM runs WHERE thread_id = ",
+            select_list(RUN_COLS),
+            select_list(QUEUE_COLS)
         ));
         qb.push_bind(id.to_owned()).push(" ORDER BY seq");
         let rows = qb.build().fetch_all(&mut **tx).await.map_err(db_error)?;
@@ -1009,9 +1041,12 @@ impl Threads {
                     qb.build().execute(&mut **tx).await.map_err(db_error)?;
                 }
                 None => {
-                    let mut qb =
-                        Qb::new(format!("INSERT INTO runs {} VALUES (", name_list(RUN_COLS)));
+                    let mut qb = Qb::new(format!(
+                        "INSERT INTO runs {} VALUES (",
+                        name_list(&[RUN_COLS, &[("run_after", false)]].concat())
+                    ));
                     push_run(&mut List::new(&mut qb), id, run);
+                    List { qb: &mut qb, first: false }.text(&ms_text(run.queue.run_after));
                     qb.push(")");
                     qb.build().execute(&mut **tx).await.map_err(db_error)?;
                 }

@@ -65,6 +65,8 @@ use crate::util::ApiError;
 #[cfg(test)]
 mod backends;
 pub mod postgres;
+#[cfg(test)]
+mod queue_backends;
 pub mod sqlite;
 
 /// The database behind a [`Storage`](super::Storage), for what works on its tables directly

@@ -14,10 +14,16 @@ use crate::storage::{Storage, StorageError};
 type Db = sqlx::Postgres;
 
 /// The schema's migrations, in order: (version, SQL).
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_queue.sql"),
+    ),
+];
 /// What serializes the migrations of replicas starting together: a transaction-scoped
 /// advisory lock (its key is arbitrary, fixed for this server).
 const MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7274230751)");
@@ -34,6 +40,10 @@ const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ";
 const JSON_IN: &str = "::jsonb";
 /// Appended to a JSON column read back as text.
 const JSON_OUT: &str = "::text";
+/// Appended to the `SELECT` that finds the run to claim: the run's row and its thread's are
+/// locked, and rows another transaction holds are skipped (another replica claims them, or a
+/// change to the thread is under way).
+const CLAIM_LOCK: &str = " FOR UPDATE OF r, t SKIP LOCKED";
 /// Appended to a `SELECT` that finds a row to change.
 const FOR_UPDATE: &str = " FOR UPDATE";
 /// `HOLDS(haystack, needle) > 0`: the needle is a substring.
@@ -87,3 +97,4 @@ fn open_error(url: &str, e: &sqlx::Error) -> StorageError {
 }
 
 include!("imp.rs");
+include!("queue_imp.rs");

@@ -29,7 +29,10 @@ use crate::storage::{Storage, StorageError};
 type Db = sqlx::Sqlite;
 
 /// The schema's migrations, in order: (version, SQL).
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../../migrations/sqlite/0002_queue.sql")),
+];
 /// What serializes the migrations of servers starting together (`BEGIN IMMEDIATE` does here).
 const MIGRATION_LOCK: Option<&str> = None;
 /// The handle on this database that [`Storage::database`] gives.
@@ -48,6 +51,9 @@ const READ_BEGIN: &str = "BEGIN";
 const JSON_IN: &str = "";
 /// Appended to a JSON column read back as text.
 const JSON_OUT: &str = "";
+/// Appended to the `SELECT` that finds the run to claim: nothing, as `BEGIN IMMEDIATE` already
+/// holds the database's write lock.
+const CLAIM_LOCK: &str = "";
 /// Appended to a `SELECT` that finds a row to change.
 const FOR_UPDATE: &str = "";
 /// `HOLDS(haystack, needle) > 0`: the needle is a substring.
@@ -136,3 +142,4 @@ fn open_error(url: &str, e: &sqlx::Error) -> StorageError {
 }
 
 include!("imp.rs");
+include!("queue_imp.rs");
