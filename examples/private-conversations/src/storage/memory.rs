@@ -5,9 +5,18 @@
 //! top-level metadata scalars. Each resource has its own gate (a `Mutex`) that serializes the
 //! changes to that resource alone, and that holds what a database keeps in other tables: a
 //! thread's checkpoints and runs. So one thread's traffic waits only for itself.
+//!
+//! No write under the lock costs more as the collection grows: the rows and the index are
+//! [`Shards`] (a hash map split in many, so that growing one rehashes a small part of the rows,
+//! not all of them at once), and a posting list is a `BTreeSet`, which grows a node at a time.
+//! A single `HashMap` of a million threads doubled its table under the write lock, stalling
+//! every request for a hundred milliseconds and more (BENCHMARKS.md, "The `POST /threads`
+//! stall").
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -39,6 +48,70 @@ fn index_keys(key: &str, value: &Value) -> Vec<(String, String)> {
     }
 }
 
+/// How many maps a [`Shards`] splits into (a power of two).
+const SHARDS: usize = 256;
+
+/// A hash map split into [`SHARDS`] maps by a hash of the key (with its own random keys, so
+/// that no choice of keys fills one map). Each map grows on its own, so an insert that grows
+/// one rehashes about `1 / SHARDS` of the entries: a million rows cost a few thousand moves, not
+/// a million, whichever insert pays for them.
+struct Shards<K, V> {
+    pick: RandomState,
+    maps: Box<[HashMap<K, V>]>,
+}
+
+impl<K: Hash + Eq, V> Shards<K, V> {
+    fn new() -> Self {
+        Shards {
+            pick: RandomState::new(),
+            maps: (0..SHARDS).map(|_| HashMap::new()).collect(),
+        }
+    }
+
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        // The top bits: `SHARDS` is a power of two.
+        (self.pick.hash_one(key) >> (u64::BITS - SHARDS.trailing_zeros())) as usize
+    }
+
+    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.maps[self.shard(key)].get(key)
+    }
+
+    fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        let at = self.shard(key);
+        self.maps[at].get_mut(key)
+    }
+
+    /// The value at `key`, inserted with `make` if there was none.
+    fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let at = self.shard(&key);
+        self.maps[at].entry(key).or_insert_with(make)
+    }
+
+    fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let at = self.shard(&key);
+        self.maps[at].insert(key, value)
+    }
+
+    fn remove<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let at = self.shard(key);
+        self.maps[at].remove(key)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.maps.iter().flat_map(HashMap::values)
+    }
+}
+
 fn lock<E>(m: &Mutex<E>) -> MutexGuard<'_, E> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -50,9 +123,9 @@ struct Stored<T, E> {
 }
 
 struct Inner<T, E> {
-    items: HashMap<String, Stored<T, E>>,
+    items: Shards<String, Stored<T, E>>,
     /// (metadata key, JSON of a scalar) → ids whose metadata contains that scalar at that key.
-    index: HashMap<(String, String), HashSet<String>>,
+    index: Shards<(String, String), BTreeSet<String>>,
 }
 
 impl<T: Record, E> Inner<T, E> {
@@ -60,8 +133,7 @@ impl<T: Record, E> Inner<T, E> {
         for (k, v) in item.metadata() {
             for key in index_keys(k, v) {
                 self.index
-                    .entry(key)
-                    .or_default()
+                    .get_or_insert_with(key, BTreeSet::new)
                     .insert(item.id().to_owned());
             }
         }
@@ -124,8 +196,8 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
         MemoryCollection {
             kind,
             inner: RwLock::new(Inner {
-                items: HashMap::new(),
-                index: HashMap::new(),
+                items: Shards::new(),
+                index: Shards::new(),
             }),
         }
     }
@@ -200,9 +272,9 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
 
     fn search_now(&self, query: &Query<'_, T>) -> Page<T> {
         let inner = self.read();
-        let empty = HashSet::new();
+        let empty = BTreeSet::new();
         // Any posting list of a required scalar holds every match; the smallest bounds the scan.
-        let mut best: Option<&HashSet<String>> = None;
+        let mut best: Option<&BTreeSet<String>> = None;
         for (k, v) in query.required_scalars() {
             let ids = inner
                 .index
@@ -591,6 +663,40 @@ mod tests {
 
     fn meta(v: Value) -> Object {
         v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn shards_are_one_map_of_small_parts() {
+        let mut m: Shards<String, usize> = Shards::new();
+        let n = 100_000;
+        for i in 0..n {
+            assert_eq!(m.insert(format!("k{i}"), i), None);
+        }
+        assert_eq!(m.insert("k7".into(), 70), Some(7));
+        *m.get_mut("k8").unwrap() += 1;
+        assert_eq!(*m.get_or_insert_with("k9".into(), || 0), 9);
+        assert_eq!(*m.get_or_insert_with("new".into(), || 5), 5);
+        for i in (0..n).step_by(2) {
+            assert!(m.remove(&format!("k{i}") as &str).is_some(), "k{i}");
+        }
+        assert_eq!(m.remove("k0"), None);
+        for i in 0..n {
+            let want = match i {
+                _ if i % 2 == 0 => None,
+                7 => Some(70),
+                9 => Some(9),
+                _ => Some(i),
+            };
+            assert_eq!(m.get(&format!("k{i}") as &str).copied(), want, "k{i}");
+        }
+        assert_eq!(m.get("new"), Some(&5));
+        let mut values: Vec<usize> = m.values().copied().collect();
+        values.sort_unstable();
+        assert_eq!(values.len(), n / 2 + 1);
+        assert_eq!(values[..3], [1, 3, 5]);
+        // What bounds a stall: no part holds much more than its share (here ~195 of 50,001).
+        let largest = m.maps.iter().map(HashMap::len).max().unwrap();
+        assert!(largest < 2 * (n / 2) / SHARDS, "a part holds {largest}");
     }
 
     #[tokio::test]
