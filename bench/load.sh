@@ -29,6 +29,19 @@
 # line per request), "off" at `warn`; the last line then reads
 #   logging overhead: N.N% (info R1 req/s, warn R2 req/s)
 #
+# DATABASE: the storage backend of both servers (their `--database`), each with a store of its own:
+#   memory (the default), sqlite (a fresh file in a temporary folder per server), postgres (a
+#   uniquely named database per server, created through TEST_DATABASE_URL, default
+#   postgres://postgres@127.0.0.1:5432/test, and dropped at exit). A server without the
+#   `--database` flag has only its memory store: the flag is then left out and only memory runs.
+#   Seeding a database may take long: WAIT_SECONDS (default 120 for memory, 1800 otherwise) bounds
+#   each server's start.
+#
+# Besides the medians, each scenario's row gives the worst p99 of its runs ("p99 max"): a stall
+# that falls in one or two 1 s runs (a table growing under a lock) is left out by the median.
+#
+# SERVER_BIN=PATH: loads that binary instead of building one (to compare two builds).
+#
 # Installs wrk, curl and taskset from Debian if missing. Stops every process it started.
 set -euo pipefail
 
@@ -54,6 +67,17 @@ for v in PIN A_A LOG_AB; do
     fi
 done
 CONNECTIONS="${CONNECTIONS:-16}"
+DATABASE_SET="${DATABASE:+1}"
+DATABASE="${DATABASE:-memory}"
+case "$DATABASE" in
+    memory) WAIT_SECONDS="${WAIT_SECONDS:-120}" ;;
+    sqlite | postgres) WAIT_SECONDS="${WAIT_SECONDS:-1800}" ;;
+    *)
+        echo "DATABASE must be memory, sqlite or postgres" >&2
+        exit 2
+        ;;
+esac
+TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 # shellcheck source=bench/common.sh
@@ -61,6 +85,40 @@ source "$ROOT/bench/common.sh"
 start_work
 load_tools
 build_server
+
+# Whether this server takes --database; without it, its only store is memory.
+if [[ "$("$BIN" --help 2>/dev/null || true)" == *--database* ]]; then
+    HAS_DATABASE=1
+elif [[ "$DATABASE" == memory ]]; then
+    HAS_DATABASE=0
+else
+    echo "error: this server has no --database flag: only DATABASE=memory" >&2
+    exit 2
+fi
+[[ "$HAS_DATABASE" == 1 || -z "$DATABASE_SET" ]] ||
+    echo "note: this server has no --database flag; it keeps everything in memory" >&2
+if [[ "$DATABASE" == postgres ]]; then
+    need psql postgresql-client
+fi
+
+# database_flag on|off: sets DATABASE_FLAG, the server's --database (empty without the flag),
+# a store of that server's own.
+database_flag() {
+    local url name
+    DATABASE_FLAG=()
+    [[ "$HAS_DATABASE" == 1 ]] || return 0
+    case "$DATABASE" in
+        memory) url=memory ;;
+        sqlite) url="sqlite:$WORK/server-$1.db" ;;
+        postgres)
+            name="load_$(date +%s)_$$_$1"
+            psql "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $name" >&2
+            AT_EXIT+=("psql '$TEST_DATABASE_URL' -qc 'DROP DATABASE IF EXISTS $name WITH (FORCE)' >&2")
+            url="${TEST_DATABASE_URL%/*}/$name"
+            ;;
+    esac
+    DATABASE_FLAG=(--database "$url")
+}
 
 # start_server on|off: starts a seeded server; sets ADDR and SERVER_PID (the server's own: env
 # and taskset exec it). With A_A=1 both are started with --auth off.
@@ -71,7 +129,8 @@ start_server() {
         auth=on
         [[ "$1" == on ]] && level=info
     fi
-    "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" --log-level "$level" \
+    database_flag "$1"
+    "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" --log-level "$level" "${DATABASE_FLAG[@]}" \
         --seed-threads "$SEED_THREADS" --seed-users "$SEED_USERS" >"$log" 2>"$WORK/server-$1.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -165,6 +224,7 @@ if [[ "$PIN" == 1 ]]; then
 else
     placement="not pinned"
 fi
+echo "storage: $DATABASE$([[ "$HAS_DATABASE" == 1 ]] || echo ' (the server has no --database flag)')"
 echo "machine: $(machine); $placement; wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
 if [[ "$LOG_AB" == 1 ]]; then
     echo "LOG_AB=1: both servers run with --auth on; \"on\" logs at info, \"off\" at warn"
@@ -172,7 +232,8 @@ fi
 if [[ "$A_A" == 1 ]]; then
     echo "A_A=1: both servers run with --auth off; \"on\" is server A, \"off\" server B"
 fi
-printf '%-22s %-5s %9s %9s %9s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'CPU us/req'
+printf '%-22s %-5s %9s %9s %9s %11s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'p99 max ms' \
+    'CPU us/req'
 HZ="$(getconf CLK_TCK)"
 GET_ON="" GET_OFF=""
 for scenario in get search create; do
@@ -205,8 +266,10 @@ for scenario in get search create; do
         rps="$(awk '{ print $1 }' "$WORK/runs-$mode" | median)"
         p50="$(awk '{ print $2 }' "$WORK/runs-$mode" | median)"
         p99="$(awk '{ print $3 }' "$WORK/runs-$mode" | median)"
+        p99max="$(awk '{ print $3 }' "$WORK/runs-$mode" | sort -g | tail -n1)"
         cpu="$(awk -v hz="$HZ" '{ r += $4; t += $5 } END { printf "%.1f", t / hz * 1e6 / r }' "$WORK/runs-$mode")"
-        printf '%-22s %-5s %9.0f %9.3f %9.3f %13s\n' "$name" "$mode" "$rps" "$p50" "$p99" "$cpu"
+        printf '%-22s %-5s %9.0f %9.3f %9.3f %11.3f %13s\n' "$name" "$mode" "$rps" "$p50" "$p99" \
+            "$p99max" "$cpu"
         if [[ "$scenario" == get && "$mode" == on ]]; then
             GET_ON="$rps" GET_CPU_ON="$cpu"
         elif [[ "$scenario" == get ]]; then
