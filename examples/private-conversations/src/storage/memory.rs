@@ -7,15 +7,16 @@
 //! thread's checkpoints and runs. So one thread's traffic waits only for itself.
 //!
 //! No write under the lock costs more as the collection grows: the rows and the index are
-//! [`Shards`] (a hash map split in many, so that growing one rehashes a small part of the rows,
-//! not all of them at once), and a posting list is a `BTreeSet`, which grows a node at a time.
+//! `Shards` (past a few thousand entries, a hash map split in many, so that growing one rehashes
+//! a small part of the rows, not all of them at once), and so is each posting list.
 //! A single `HashMap` of a million threads doubled its table under the write lock, stalling
 //! every request for a hundred milliseconds and more (BENCHMARKS.md, "The `POST /threads`
 //! stall").
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
@@ -51,26 +52,50 @@ fn index_keys(key: &str, value: &Value) -> Vec<(String, String)> {
 /// How many maps a [`Shards`] splits into (a power of two).
 const SHARDS: usize = 256;
 
-/// A hash map split into [`SHARDS`] maps by a hash of the key (with its own random keys, so
-/// that no choice of keys fills one map). Each map grows on its own, so an insert that grows
-/// one rehashes about `1 / SHARDS` of the entries: a million rows cost a few thousand moves, not
-/// a million, whichever insert pays for them.
+/// How many entries a [`Shards`] keeps in a single map before it splits into [`SHARDS`].
+const SPLIT_AT: usize = 4096;
+
+/// A hash map that, past [`SPLIT_AT`] entries, is split into [`SHARDS`] maps by a hash of the key
+/// (with random keys of its own, so that no choice of keys fills one map). Each map grows on its
+/// own, so an insert that grows one rehashes about `1 / SHARDS` of the entries: a million rows
+/// cost a few thousand moves, not a million, whichever insert pays for them. A small one (most
+/// posting lists) is one map and costs no second hash.
 struct Shards<K, V> {
     pick: RandomState,
-    maps: Box<[HashMap<K, V>]>,
+    /// One map, or [`SHARDS`].
+    maps: Vec<HashMap<K, V>>,
+    len: usize,
 }
 
 impl<K: Hash + Eq, V> Shards<K, V> {
     fn new() -> Self {
         Shards {
             pick: RandomState::new(),
-            maps: (0..SHARDS).map(|_| HashMap::new()).collect(),
+            maps: vec![HashMap::new()],
+            len: 0,
         }
     }
 
     fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        if self.maps.len() == 1 {
+            return 0;
+        }
         // The top bits: `SHARDS` is a power of two.
         (self.pick.hash_one(key) >> (u64::BITS - SHARDS.trailing_zeros())) as usize
+    }
+
+    /// Before an insert: a single map that is full splits (once, moving `SPLIT_AT` entries).
+    fn make_room(&mut self) {
+        if self.maps.len() == 1 && self.len >= SPLIT_AT {
+            let whole = std::mem::replace(
+                &mut self.maps,
+                (0..SHARDS).map(|_| HashMap::new()).collect(),
+            );
+            for (key, value) in whole.into_iter().flatten() {
+                let at = self.shard(&key);
+                self.maps[at].insert(key, value);
+            }
+        }
     }
 
     fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
@@ -90,13 +115,23 @@ impl<K: Hash + Eq, V> Shards<K, V> {
 
     /// The value at `key`, inserted with `make` if there was none.
     fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        self.make_room();
         let at = self.shard(&key);
-        self.maps[at].entry(key).or_insert_with(make)
+        match self.maps[at].entry(key) {
+            Entry::Occupied(found) => found.into_mut(),
+            Entry::Vacant(place) => {
+                self.len += 1;
+                place.insert(make())
+            }
+        }
     }
 
     fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.make_room();
         let at = self.shard(&key);
-        self.maps[at].insert(key, value)
+        let old = self.maps[at].insert(key, value);
+        self.len += usize::from(old.is_none());
+        old
     }
 
     fn remove<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<V>
@@ -104,13 +139,30 @@ impl<K: Hash + Eq, V> Shards<K, V> {
         K: Borrow<Q>,
     {
         let at = self.shard(key);
-        self.maps[at].remove(key)
+        let old = self.maps[at].remove(key);
+        self.len -= usize::from(old.is_some());
+        old
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &K> {
+        self.maps.iter().flat_map(HashMap::keys)
     }
 
     fn values(&self) -> impl Iterator<Item = &V> {
         self.maps.iter().flat_map(HashMap::values)
     }
 }
+
+/// The ids of the resources whose metadata contains one scalar at one key.
+type Posting = Shards<String, ()>;
 
 fn lock<E>(m: &Mutex<E>) -> MutexGuard<'_, E> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -125,7 +177,7 @@ struct Stored<T, E> {
 struct Inner<T, E> {
     items: Shards<String, Stored<T, E>>,
     /// (metadata key, JSON of a scalar) → ids whose metadata contains that scalar at that key.
-    index: Shards<(String, String), BTreeSet<String>>,
+    index: Shards<(String, String), Posting>,
 }
 
 impl<T: Record, E> Inner<T, E> {
@@ -133,8 +185,8 @@ impl<T: Record, E> Inner<T, E> {
         for (k, v) in item.metadata() {
             for key in index_keys(k, v) {
                 self.index
-                    .get_or_insert_with(key, BTreeSet::new)
-                    .insert(item.id().to_owned());
+                    .get_or_insert_with(key, Posting::new)
+                    .insert(item.id().to_owned(), ());
             }
         }
     }
@@ -272,9 +324,9 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
 
     fn search_now(&self, query: &Query<'_, T>) -> Page<T> {
         let inner = self.read();
-        let empty = BTreeSet::new();
+        let empty = Posting::new();
         // Any posting list of a required scalar holds every match; the smallest bounds the scan.
-        let mut best: Option<&BTreeSet<String>> = None;
+        let mut best: Option<&Posting> = None;
         for (k, v) in query.required_scalars() {
             let ids = inner
                 .index
@@ -295,7 +347,7 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
                     .collect()
             }
             (None, Some(ids)) => ids
-                .iter()
+                .keys()
                 .filter_map(|id| rows(id))
                 .filter(|t| query.accepts(t))
                 .collect(),
@@ -671,7 +723,12 @@ mod tests {
         let n = 100_000;
         for i in 0..n {
             assert_eq!(m.insert(format!("k{i}"), i), None);
+            if i < SPLIT_AT {
+                assert_eq!(m.maps.len(), 1, "split at {i}");
+            }
         }
+        assert_eq!(m.maps.len(), SHARDS);
+        assert_eq!(m.len(), n);
         assert_eq!(m.insert("k7".into(), 70), Some(7));
         *m.get_mut("k8").unwrap() += 1;
         assert_eq!(*m.get_or_insert_with("k9".into(), || 0), 9);
@@ -690,13 +747,28 @@ mod tests {
             assert_eq!(m.get(&format!("k{i}") as &str).copied(), want, "k{i}");
         }
         assert_eq!(m.get("new"), Some(&5));
+        assert_eq!(m.len(), n / 2 + 1);
         let mut values: Vec<usize> = m.values().copied().collect();
         values.sort_unstable();
         assert_eq!(values.len(), n / 2 + 1);
         assert_eq!(values[..3], [1, 3, 5]);
+        let mut keys: Vec<&String> = m.keys().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), n / 2 + 1);
         // What bounds a stall: no part holds much more than its share (here ~195 of 50,001).
         let largest = m.maps.iter().map(HashMap::len).max().unwrap();
         assert!(largest < 2 * (n / 2) / SHARDS, "a part holds {largest}");
+        // Entries carried over by the split are found, changed and removed like the others.
+        for i in (1..SPLIT_AT).step_by(2) {
+            assert!(m.remove(&format!("k{i}") as &str).is_some(), "k{i}");
+        }
+        assert_eq!(m.len(), n / 2 + 1 - SPLIT_AT / 2);
+        let mut small: Shards<String, ()> = Shards::new();
+        assert!(small.is_empty());
+        small.insert("a".into(), ());
+        assert_eq!(small.remove("a"), Some(()));
+        assert!(small.is_empty() && small.maps.len() == 1);
     }
 
     #[tokio::test]
