@@ -161,8 +161,9 @@ impl<K: Hash + Eq, V> Shards<K, V> {
     }
 }
 
-/// The ids of the resources whose metadata contains one scalar at one key.
-type Posting = Shards<String, ()>;
+/// The resources whose metadata contains one scalar at one key, by id: a search reads their rows
+/// from here, without looking each one up again.
+type Posting<T> = Shards<String, Arc<T>>;
 
 fn lock<E>(m: &Mutex<E>) -> MutexGuard<'_, E> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -176,17 +177,18 @@ struct Stored<T, E> {
 
 struct Inner<T, E> {
     items: Shards<String, Stored<T, E>>,
-    /// (metadata key, JSON of a scalar) → ids whose metadata contains that scalar at that key.
-    index: Shards<(String, String), Posting>,
+    /// (metadata key, JSON of a scalar) → the rows whose metadata contains that scalar at that
+    /// key, by id.
+    index: Shards<(String, String), Posting<T>>,
 }
 
 impl<T: Record, E> Inner<T, E> {
-    fn index_add(&mut self, item: &T) {
+    fn index_add(&mut self, item: &Arc<T>) {
         for (k, v) in item.metadata() {
             for key in index_keys(k, v) {
                 self.index
                     .get_or_insert_with(key, Posting::new)
-                    .insert(item.id().to_owned(), ());
+                    .insert(item.id().to_owned(), item.clone());
             }
         }
     }
@@ -324,9 +326,9 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
 
     fn search_now(&self, query: &Query<'_, T>) -> Page<T> {
         let inner = self.read();
-        let empty = Posting::new();
+        let empty = Posting::<T>::new();
         // Any posting list of a required scalar holds every match; the smallest bounds the scan.
-        let mut best: Option<&Posting> = None;
+        let mut best: Option<&Posting<T>> = None;
         for (k, v) in query.required_scalars() {
             let ids = inner
                 .index
@@ -346,11 +348,7 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
                     .filter(|t| query.accepts(t))
                     .collect()
             }
-            (None, Some(ids)) => ids
-                .keys()
-                .filter_map(|id| rows(id))
-                .filter(|t| query.accepts(t))
-                .collect(),
+            (None, Some(rows)) => rows.values().filter(|t| query.accepts(t)).collect(),
             (None, None) => inner
                 .items
                 .values()
@@ -808,6 +806,22 @@ mod tests {
         });
         assert!(c.modify("t01", &sees(&f), change).await.unwrap().is_none());
         assert_eq!(c.get("t01", &all()).await.unwrap().metadata["owner"], "u2");
+        // A search through the index answers the row as it is now, not as it was indexed.
+        let change: Modifier<'_, crate::model::Thread> = Box::new(|t| {
+            t.metadata.insert("n".into(), 100.into());
+            t.status = "busy".into();
+            Ok(())
+        });
+        c.modify("t07", &sees(&f), change).await.unwrap().unwrap();
+        let now_100 = meta(json!({"n": 100}));
+        let page = c
+            .search(Query {
+                metadata: Some(&now_100),
+                ..Query::new(&sees(&f))
+            })
+            .await;
+        assert_eq!(page.total, 1);
+        assert_eq!(page.items[0].status, "busy");
         // Caller metadata is ANDed with the auth filter.
         let wanted = meta(json!({"n": 4}));
         let page = c
