@@ -50,7 +50,7 @@ fn index_keys(key: &str, value: &Value) -> Vec<(String, String)> {
 }
 
 /// How many maps a [`Shards`] splits into (a power of two).
-const SHARDS: usize = 256;
+const SHARDS: usize = 1024;
 
 /// How many entries a [`Shards`] keeps in a single map before it splits into [`SHARDS`].
 const SPLIT_AT: usize = 4096;
@@ -58,7 +58,7 @@ const SPLIT_AT: usize = 4096;
 /// A hash map that, past [`SPLIT_AT`] entries, is split into [`SHARDS`] maps by a hash of the key
 /// (with random keys of its own, so that no choice of keys fills one map). Each map grows on its
 /// own, so an insert that grows one rehashes about `1 / SHARDS` of the entries: a million rows
-/// cost a few thousand moves, not a million, whichever insert pays for them. A small one (most
+/// cost about a thousand moves, not a million, whichever insert pays for them. A small one (most
 /// posting lists) is one map and costs no second hash.
 struct Shards<K, V> {
     pick: RandomState,
@@ -754,7 +754,7 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), n / 2 + 1);
-        // What bounds a stall: no part holds much more than its share (here ~195 of 50,001).
+        // What bounds a stall: no part holds much more than its share (here ~49 of 50,001).
         let largest = m.maps.iter().map(HashMap::len).max().unwrap();
         assert!(largest < 2 * (n / 2) / SHARDS, "a part holds {largest}");
         // Entries carried over by the split are found, changed and removed like the others.
