@@ -59,8 +59,8 @@ fn report(what: &str, times: &[Duration]) {
     let over = |limit: Duration| times.iter().filter(|t| **t > limit).count();
     let spent: Duration = times.iter().sum();
     println!(
-        "{what}: mean {}, p50 {}, p99 {}, p99.9 {}, max {}; over 1 ms: {}, over 5 ms: {}",
-        ms(spent / n as u32),
+        "{what}: mean {:.2} µs, p50 {}, p99 {}, p99.9 {}, max {}; over 1 ms: {}, over 5 ms: {}",
+        spent.as_secs_f64() * 1e6 / n as f64,
         ms(at(0.50)),
         ms(at(0.99)),
         ms(at(0.999)),

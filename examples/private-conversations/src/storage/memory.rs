@@ -152,6 +152,7 @@ impl<K: Hash + Eq, V> Shards<K, V> {
         self.len == 0
     }
 
+    #[cfg(test)]
     fn keys(&self) -> impl Iterator<Item = &K> {
         self.maps.iter().flat_map(HashMap::keys)
     }
