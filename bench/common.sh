@@ -15,11 +15,13 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# start_work: a scratch folder WORK and a list PIDS of the processes a script starts; on exit
-# every one of those is stopped and WORK removed.
+# start_work: a scratch folder WORK, a list PIDS of the processes a script starts and a list
+# AT_EXIT of commands to run once they are stopped (dropping a database); on exit every process
+# is stopped, every command run and WORK removed.
 start_work() {
     WORK="$(mktemp -d)"
     PIDS=()
+    AT_EXIT=()
     trap stop_work EXIT
     trap 'exit 130' INT TERM
 }
@@ -27,6 +29,7 @@ start_work() {
 stop_work() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for command in "${AT_EXIT[@]}"; do eval "$command" || true; done
     rm -rf "$WORK"
 }
 
@@ -43,8 +46,14 @@ load_tools() {
     fi
 }
 
-# build_server: builds private-conversations in release below ROOT; sets BIN.
+# build_server: builds private-conversations in release below ROOT; sets BIN. With SERVER_BIN
+# set, uses that binary instead (to compare two builds with the same script).
 build_server() {
+    if [[ -n "${SERVER_BIN:-}" ]]; then
+        BIN="$SERVER_BIN"
+        [[ -x "$BIN" ]] || { echo "SERVER_BIN=$BIN is not an executable" >&2; exit 2; }
+        return
+    fi
     echo "building private-conversations (release)" >&2
     cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p private-conversations \
         --bin private-conversations
@@ -52,10 +61,10 @@ build_server() {
 }
 
 # wait_url LOG PID [ERR]: the URL of a "listening on http://…" line in LOG, once printed; if PID
-# exits first, says so (with the file ERR, if given) and fails.
+# exits first, says so (with the file ERR, if given) and fails. Waits WAIT_SECONDS (default 120).
 wait_url() {
     local url
-    for _ in $(seq 1200); do
+    for _ in $(seq $((${WAIT_SECONDS:-120} * 10))); do
         url="$(sed -n 's|^listening on \(http://.*\)|\1|p' "$1" | head -n1)"
         [[ -n "$url" ]] && { echo "$url"; return; }
         if ! kill -0 "$2" 2>/dev/null; then
@@ -65,7 +74,7 @@ wait_url() {
         fi
         sleep 0.1
     done
-    echo "no URL in $1 within 120 s" >&2
+    echo "no URL in $1 within ${WAIT_SECONDS:-120} s" >&2
     exit 1
 }
 

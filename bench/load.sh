@@ -25,17 +25,26 @@
 # this method on this machine; the last line then reads
 #   A/A difference: N.N% (server A R1 req/s, server B R2 req/s)
 #
-# DATABASE: the storage of both servers (default `memory`: the auth comparison leaves the
-# database out).
-#
-# DB_AB=1: both servers run with --auth on, "on" on DB_A (default memory), "off" on DB_B
-# (default a fresh SQLite file in the scratch folder; a PostgreSQL URL is seeded as it is, so give
-# it an empty database); the last line then reads
+# DB_AB=1: both servers run with --auth on, "on" on the backend DB_A (default memory), "off" on
+# DB_B (default sqlite), each with a store of its own as for DATABASE; the last line then reads
 #   DB_B/DB_A: N.N% of the requests per second (DB_A R1 req/s, DB_B R2 req/s)
 #
 # LOG_AB=1: both servers run with --auth on; "on" logs at `info` (the default level: one access
 # line per request), "off" at `warn`; the last line then reads
 #   logging overhead: N.N% (info R1 req/s, warn R2 req/s)
+#
+# DATABASE: the storage backend of both servers (their `--database`), each with a store of its own:
+#   memory (the default), sqlite (a fresh file in a temporary folder per server), postgres (a
+#   uniquely named database per server, created through TEST_DATABASE_URL, default
+#   postgres://postgres@127.0.0.1:5432/test, and dropped at exit). A server without the
+#   `--database` flag has only its memory store: the flag is then left out and only memory runs.
+#   Seeding a database may take long: WAIT_SECONDS (default 120 for memory, 1800 otherwise) bounds
+#   each server's start.
+#
+# Besides the medians, each scenario's row gives the worst p99 of its runs ("p99 max"): a stall
+# that falls in one or two 1 s runs (a table growing under a lock) is left out by the median.
+#
+# SERVER_BIN=PATH: loads that binary instead of building one (to compare two builds).
 #
 # Installs wrk, curl and taskset from Debian if missing. Stops every process it started.
 set -euo pipefail
@@ -56,7 +65,8 @@ PIN="${PIN:-$(($(nproc) >= 2 ? 1 : 0))}"
 A_A="${A_A:-0}"
 LOG_AB="${LOG_AB:-0}"
 DB_AB="${DB_AB:-0}"
-DATABASE="${DATABASE:-memory}"
+DB_A="${DB_A:-memory}"
+DB_B="${DB_B:-sqlite}"
 for v in PIN A_A LOG_AB DB_AB; do
     if [[ "${!v}" != 0 && "${!v}" != 1 ]]; then
         echo "$v must be 0 or 1" >&2
@@ -64,6 +74,23 @@ for v in PIN A_A LOG_AB DB_AB; do
     fi
 done
 CONNECTIONS="${CONNECTIONS:-16}"
+DATABASE_SET="${DATABASE:+1}"
+DATABASE="${DATABASE:-memory}"
+if [[ "$DB_AB" == 1 ]]; then
+    for v in DB_A DB_B; do
+        case "${!v}" in memory | sqlite | postgres) ;; *) echo "$v must be memory, sqlite or postgres" >&2; exit 2 ;; esac
+    done
+    [[ "$DB_A" == memory && "$DB_B" == memory ]] || DATABASE=sqlite
+fi
+case "$DATABASE" in
+    memory) WAIT_SECONDS="${WAIT_SECONDS:-120}" ;;
+    sqlite | postgres) WAIT_SECONDS="${WAIT_SECONDS:-1800}" ;;
+    *)
+        echo "DATABASE must be memory, sqlite or postgres" >&2
+        exit 2
+        ;;
+esac
+TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 # shellcheck source=bench/common.sh
@@ -71,23 +98,57 @@ source "$ROOT/bench/common.sh"
 start_work
 load_tools
 build_server
-DB_A="${DB_A:-memory}"
-DB_B="${DB_B:-sqlite:$WORK/bench-b.db}"
+
+# Whether this server takes --database; without it, its only store is memory.
+if [[ "$("$BIN" --help 2>/dev/null || true)" == *--database* ]]; then
+    HAS_DATABASE=1
+elif [[ "$DATABASE" == memory ]]; then
+    HAS_DATABASE=0
+else
+    echo "error: this server has no --database flag: only DATABASE=memory" >&2
+    exit 2
+fi
+[[ "$HAS_DATABASE" == 1 || -z "$DATABASE_SET" ]] ||
+    echo "note: this server has no --database flag; it keeps everything in memory" >&2
+if [[ "$DATABASE" == postgres || "$DB_AB" == 1 && "$DB_A $DB_B" == *postgres* ]]; then
+    need psql postgresql-client
+fi
+
+# database_flag on|off [BACKEND]: sets DATABASE_FLAG, the server's --database (empty without the flag),
+# a store of that server's own.
+database_flag() {
+    local url name
+    DATABASE_FLAG=()
+    [[ "$HAS_DATABASE" == 1 ]] || return 0
+    case "${2:-$DATABASE}" in
+        memory) url=memory ;;
+        sqlite) url="sqlite:$WORK/server-$1.db" ;;
+        postgres)
+            name="load_$(date +%s)_$$_$1"
+            psql "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $name" >&2
+            AT_EXIT+=("psql '$TEST_DATABASE_URL' -qc 'DROP DATABASE IF EXISTS $name WITH (FORCE)' >&2")
+            url="${TEST_DATABASE_URL%/*}/$name"
+            ;;
+    esac
+    DATABASE_FLAG=(--database "$url")
+}
 
 # start_server on|off: starts a seeded server; sets ADDR and SERVER_PID (the server's own: env
 # and taskset exec it). With A_A=1 both are started with --auth off.
 start_server() {
-    local log="$WORK/server-$1.log" auth="$1" level=warn database="$DATABASE"
+    local log="$WORK/server-$1.log" auth="$1" level=warn
     [[ "$A_A" == 1 ]] && auth=off
-    if [[ "$DB_AB" == 1 ]]; then
-        auth=on
-        if [[ "$1" == on ]]; then database="$DB_A"; else database="$DB_B"; fi
-    fi
     if [[ "$LOG_AB" == 1 ]]; then
         auth=on
         [[ "$1" == on ]] && level=info
     fi
-    "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" --log-level "$level" --database "$database" \
+    local backend="$DATABASE"
+    if [[ "$DB_AB" == 1 ]]; then
+        auth=on
+        if [[ "$1" == on ]]; then backend="$DB_A"; else backend="$DB_B"; fi
+    fi
+    database_flag "$1" "$backend"
+    "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" --log-level "$level" "${DATABASE_FLAG[@]}" \
         --seed-threads "$SEED_THREADS" --seed-users "$SEED_USERS" >"$log" 2>"$WORK/server-$1.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -181,17 +242,19 @@ if [[ "$PIN" == 1 ]]; then
 else
     placement="not pinned"
 fi
+echo "storage: $DATABASE$([[ "$HAS_DATABASE" == 1 ]] || echo ' (the server has no --database flag)')"
 echo "machine: $(machine); $placement; wrk -t1 -c$CONNECTIONS; per scenario and server: ${WARMUP} s warm-up, then ${DURATION} runs of 1 s, interleaved; figures: medians of the runs"
+if [[ "$DB_AB" == 1 ]]; then
+    echo "DB_AB=1: both servers run with --auth on; \"on\" is $DB_A, \"off\" is $DB_B"
+fi
 if [[ "$LOG_AB" == 1 ]]; then
     echo "LOG_AB=1: both servers run with --auth on; \"on\" logs at info, \"off\" at warn"
-fi
-if [[ "$DB_AB" == 1 ]]; then
-    echo "DB_AB=1: both servers run with --auth on; \"on\" is $DB_A, \"off\" is ${DB_B%%\?*}"
 fi
 if [[ "$A_A" == 1 ]]; then
     echo "A_A=1: both servers run with --auth off; \"on\" is server A, \"off\" server B"
 fi
-printf '%-22s %-5s %9s %9s %9s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'CPU us/req'
+printf '%-22s %-5s %9s %9s %9s %11s %13s\n' scenario auth 'req/s' 'p50 ms' 'p99 ms' 'p99 max ms' \
+    'CPU us/req'
 HZ="$(getconf CLK_TCK)"
 GET_ON="" GET_OFF=""
 for scenario in get search create; do
@@ -224,8 +287,10 @@ for scenario in get search create; do
         rps="$(awk '{ print $1 }' "$WORK/runs-$mode" | median)"
         p50="$(awk '{ print $2 }' "$WORK/runs-$mode" | median)"
         p99="$(awk '{ print $3 }' "$WORK/runs-$mode" | median)"
+        p99max="$(awk '{ print $3 }' "$WORK/runs-$mode" | sort -g | tail -n1)"
         cpu="$(awk -v hz="$HZ" '{ r += $4; t += $5 } END { printf "%.1f", t / hz * 1e6 / r }' "$WORK/runs-$mode")"
-        printf '%-22s %-5s %9.0f %9.3f %9.3f %13s\n' "$name" "$mode" "$rps" "$p50" "$p99" "$cpu"
+        printf '%-22s %-5s %9.0f %9.3f %9.3f %11.3f %13s\n' "$name" "$mode" "$rps" "$p50" "$p99" \
+            "$p99max" "$cpu"
         if [[ "$scenario" == get && "$mode" == on ]]; then
             GET_ON="$rps" GET_CPU_ON="$cpu"
         elif [[ "$scenario" == get ]]; then
@@ -246,10 +311,7 @@ awk '{ v[NR] = $1 } END {
     printf "GET /threads/{id}, %d adjacent on/off pairs: median overhead %.1f%%, quartiles %.1f%% .. %.1f%%\n", NR, m, lo, hi
 }' "$WORK/pair-ratios"
 echo "GET /threads/{id}: the server's CPU time per request: auth on $GET_CPU_ON us, auth off $GET_CPU_OFF us (all runs)"
-if [[ "$DB_AB" == 1 ]]; then
-    awk -v on="$GET_ON" -v off="$GET_OFF" -v a="$DB_A" -v b="${DB_B%%:*}" 'BEGIN {
-        printf "GET /threads/{id}: %s/%s: %.1f%% of the requests per second (%s %d req/s, %s %d req/s)\n", b, a, off / on * 100, a, on, b, off }'
-elif [[ "$LOG_AB" == 1 ]]; then
+if [[ "$LOG_AB" == 1 ]]; then
     awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
         printf "logging overhead: %.1f%% (info %d req/s, warn %d req/s)\n", (1 - on / off) * 100, on, off }'
 elif [[ "$A_A" == 1 ]]; then

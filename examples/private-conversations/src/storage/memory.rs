@@ -5,8 +5,19 @@
 //! top-level metadata scalars. Each resource has its own gate (a `Mutex`) that serializes the
 //! changes to that resource alone, and that holds what a database keeps in other tables: a
 //! thread's checkpoints and runs. So one thread's traffic waits only for itself.
+//!
+//! No write under the lock costs more as the collection grows: the rows and the index are
+//! `Shards` (past a few thousand entries, a hash map split in many, so that growing one rehashes
+//! a small part of the rows, not all of them at once), and so is each posting list.
+//! A single `HashMap` of a million threads doubled its table under the write lock, stalling
+//! every request for a hundred milliseconds and more (BENCHMARKS.md, "The `POST /threads`
+//! stall").
 
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -39,6 +50,123 @@ fn index_keys(key: &str, value: &Value) -> Vec<(String, String)> {
     }
 }
 
+/// How many maps a [`Shards`] splits into (a power of two).
+const SHARDS: usize = 1024;
+
+/// How many entries a [`Shards`] keeps in a single map before it splits into [`SHARDS`].
+const SPLIT_AT: usize = 4096;
+
+/// A hash map that, past [`SPLIT_AT`] entries, is split into [`SHARDS`] maps by a hash of the key
+/// (with random keys of its own, so that no choice of keys fills one map). Each map grows on its
+/// own, so an insert that grows one rehashes about `1 / SHARDS` of the entries: a million rows
+/// cost about a thousand moves, not a million, whichever insert pays for them. A small one (most
+/// posting lists) is one map and costs no second hash.
+struct Shards<K, V> {
+    pick: RandomState,
+    /// One map, or [`SHARDS`].
+    maps: Vec<HashMap<K, V>>,
+    len: usize,
+}
+
+impl<K: Hash + Eq, V> Shards<K, V> {
+    fn new() -> Self {
+        Shards {
+            pick: RandomState::new(),
+            maps: vec![HashMap::new()],
+            len: 0,
+        }
+    }
+
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        if self.maps.len() == 1 {
+            return 0;
+        }
+        // The top bits: `SHARDS` is a power of two.
+        (self.pick.hash_one(key) >> (u64::BITS - SHARDS.trailing_zeros())) as usize
+    }
+
+    /// Before an insert: a single map that is full splits (once, moving `SPLIT_AT` entries).
+    fn make_room(&mut self) {
+        if self.maps.len() == 1 && self.len >= SPLIT_AT {
+            let whole = std::mem::replace(
+                &mut self.maps,
+                (0..SHARDS).map(|_| HashMap::new()).collect(),
+            );
+            for (key, value) in whole.into_iter().flatten() {
+                let at = self.shard(&key);
+                self.maps[at].insert(key, value);
+            }
+        }
+    }
+
+    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.maps[self.shard(key)].get(key)
+    }
+
+    fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        let at = self.shard(key);
+        self.maps[at].get_mut(key)
+    }
+
+    /// The value at `key`, inserted with `make` if there was none.
+    fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        self.make_room();
+        let at = self.shard(&key);
+        match self.maps[at].entry(key) {
+            Entry::Occupied(found) => found.into_mut(),
+            Entry::Vacant(place) => {
+                self.len += 1;
+                place.insert(make())
+            }
+        }
+    }
+
+    fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.make_room();
+        let at = self.shard(&key);
+        let old = self.maps[at].insert(key, value);
+        self.len += usize::from(old.is_none());
+        old
+    }
+
+    fn remove<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let at = self.shard(key);
+        let old = self.maps[at].remove(key);
+        self.len -= usize::from(old.is_some());
+        old
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[cfg(test)]
+    fn keys(&self) -> impl Iterator<Item = &K> {
+        self.maps.iter().flat_map(HashMap::keys)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.maps.iter().flat_map(HashMap::values)
+    }
+}
+
+/// The resources whose metadata contains one scalar at one key, by id: a search reads their rows
+/// from here, without looking each one up again.
+type Posting<T> = Shards<String, Arc<T>>;
+
 fn lock<E>(m: &Mutex<E>) -> MutexGuard<'_, E> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -50,19 +178,19 @@ struct Stored<T, E> {
 }
 
 struct Inner<T, E> {
-    items: HashMap<String, Stored<T, E>>,
-    /// (metadata key, JSON of a scalar) → ids whose metadata contains that scalar at that key.
-    index: HashMap<(String, String), HashSet<String>>,
+    items: Shards<String, Stored<T, E>>,
+    /// (metadata key, JSON of a scalar) → the rows whose metadata contains that scalar at that
+    /// key, by id.
+    index: Shards<(String, String), Posting<T>>,
 }
 
 impl<T: Record, E> Inner<T, E> {
-    fn index_add(&mut self, item: &T) {
+    fn index_add(&mut self, item: &Arc<T>) {
         for (k, v) in item.metadata() {
             for key in index_keys(k, v) {
                 self.index
-                    .entry(key)
-                    .or_default()
-                    .insert(item.id().to_owned());
+                    .get_or_insert_with(key, Posting::new)
+                    .insert(item.id().to_owned(), item.clone());
             }
         }
     }
@@ -137,8 +265,8 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
         MemoryCollection {
             kind,
             inner: RwLock::new(Inner {
-                items: HashMap::new(),
-                index: HashMap::new(),
+                items: Shards::new(),
+                index: Shards::new(),
             }),
             pending: Mutex::new(Pending::default()),
         }
@@ -234,9 +362,9 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
             })
         };
         let inner = self.read();
-        let empty = HashSet::new();
+        let empty = Posting::<T>::new();
         // Any posting list of a required scalar holds every match; the smallest bounds the scan.
-        let mut best: Option<&HashSet<String>> = None;
+        let mut best: Option<&Posting<T>> = None;
         for (k, v) in query.required_scalars() {
             let ids = inner
                 .index
@@ -256,11 +384,7 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
                     .filter(|t| accepts(t))
                     .collect()
             }
-            (None, Some(ids)) => ids
-                .iter()
-                .filter_map(|id| rows(id))
-                .filter(|t| accepts(t))
-                .collect(),
+            (None, Some(rows)) => rows.values().filter(|t| accepts(t)).collect(),
             (None, None) => inner
                 .items
                 .values()
@@ -847,6 +971,60 @@ mod tests {
         v.as_object().cloned().unwrap_or_default()
     }
 
+    #[test]
+    fn shards_are_one_map_of_small_parts() {
+        let mut m: Shards<String, usize> = Shards::new();
+        let n = 100_000;
+        for i in 0..n {
+            assert_eq!(m.insert(format!("k{i}"), i), None);
+            if i < SPLIT_AT {
+                assert_eq!(m.maps.len(), 1, "split at {i}");
+            }
+        }
+        assert_eq!(m.maps.len(), SHARDS);
+        assert_eq!(m.len(), n);
+        assert_eq!(m.insert("k7".into(), 70), Some(7));
+        *m.get_mut("k8").unwrap() += 1;
+        assert_eq!(*m.get_or_insert_with("k9".into(), || 0), 9);
+        assert_eq!(*m.get_or_insert_with("new".into(), || 5), 5);
+        for i in (0..n).step_by(2) {
+            assert!(m.remove(&format!("k{i}") as &str).is_some(), "k{i}");
+        }
+        assert_eq!(m.remove("k0"), None);
+        for i in 0..n {
+            let want = match i {
+                _ if i % 2 == 0 => None,
+                7 => Some(70),
+                9 => Some(9),
+                _ => Some(i),
+            };
+            assert_eq!(m.get(&format!("k{i}") as &str).copied(), want, "k{i}");
+        }
+        assert_eq!(m.get("new"), Some(&5));
+        assert_eq!(m.len(), n / 2 + 1);
+        let mut values: Vec<usize> = m.values().copied().collect();
+        values.sort_unstable();
+        assert_eq!(values.len(), n / 2 + 1);
+        assert_eq!(values[..3], [1, 3, 5]);
+        let mut keys: Vec<&String> = m.keys().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), n / 2 + 1);
+        // What bounds a stall: no part holds much more than its share (here ~49 of 50,001).
+        let largest = m.maps.iter().map(HashMap::len).max().unwrap();
+        assert!(largest < 2 * (n / 2) / SHARDS, "a part holds {largest}");
+        // Entries carried over by the split are found, changed and removed like the others.
+        for i in (1..SPLIT_AT).step_by(2) {
+            assert!(m.remove(&format!("k{i}") as &str).is_some(), "k{i}");
+        }
+        assert_eq!(m.len(), n / 2 + 1 - SPLIT_AT / 2);
+        let mut small: Shards<String, ()> = Shards::new();
+        assert!(small.is_empty());
+        small.insert("a".into(), ());
+        assert_eq!(small.remove("a"), Some(()));
+        assert!(small.is_empty() && small.maps.len() == 1);
+    }
+
     #[tokio::test]
     async fn index_follows_changes_and_filters() {
         let c = MemoryThreads::new("Thread");
@@ -885,10 +1063,24 @@ mod tests {
             Ok(())
         });
         assert!(c.modify("t01", &sees(&f), change).await.unwrap().is_none());
-        assert_eq!(
-            c.get("t01", &all()).await.unwrap().unwrap().metadata["owner"],
-            "u2"
-        );
+        assert_eq!(c.get("t01", &all()).await.unwrap().unwrap().metadata["owner"], "u2");
+        // A search through the index answers the row as it is now, not as it was indexed.
+        let change: Modifier<'_, crate::model::Thread> = Box::new(|t| {
+            t.metadata.insert("n".into(), 100.into());
+            t.status = "busy".into();
+            Ok(())
+        });
+        c.modify("t07", &sees(&f), change).await.unwrap().unwrap();
+        let now_100 = meta(json!({"n": 100}));
+        let page = c
+            .search(Query {
+                metadata: Some(&now_100),
+                ..Query::new(&sees(&f))
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1);
+        assert_eq!(page.items[0].status, "busy");
         // Caller metadata is ANDed with the auth filter.
         let wanted = meta(json!({"n": 4}));
         let page = c
