@@ -14,7 +14,6 @@
 //! stall").
 
 use std::borrow::Borrow;
-use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, RandomState};

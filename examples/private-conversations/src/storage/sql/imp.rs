@@ -119,7 +119,7 @@ fn storage(pools: Pools) -> Storage {
         }),
         // Claims, renewals and releases change rows: the writer's connection.
         queue: Arc::new(SqlQueue {
-            pool: pools.write.clone(),
+            pool: pools.clone(),
         }),
         writer: SEPARATE_WRITER.then(|| DATABASE(pools.write.clone())),
         database: Some(DATABASE(pools.read)),
