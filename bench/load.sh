@@ -25,6 +25,14 @@
 # this method on this machine; the last line then reads
 #   A/A difference: N.N% (server A R1 req/s, server B R2 req/s)
 #
+# DATABASE: the storage of both servers (default `memory`: the auth comparison leaves the
+# database out).
+#
+# DB_AB=1: both servers run with --auth on, "on" on DB_A (default memory), "off" on DB_B
+# (default a fresh SQLite file in the scratch folder; a PostgreSQL URL is seeded as it is, so give
+# it an empty database); the last line then reads
+#   DB_B/DB_A: N.N% of the requests per second (DB_A R1 req/s, DB_B R2 req/s)
+#
 # LOG_AB=1: both servers run with --auth on; "on" logs at `info` (the default level: one access
 # line per request), "off" at `warn`; the last line then reads
 #   logging overhead: N.N% (info R1 req/s, warn R2 req/s)
@@ -47,7 +55,9 @@ SEED_USERS=100
 PIN="${PIN:-$(($(nproc) >= 2 ? 1 : 0))}"
 A_A="${A_A:-0}"
 LOG_AB="${LOG_AB:-0}"
-for v in PIN A_A LOG_AB; do
+DB_AB="${DB_AB:-0}"
+DATABASE="${DATABASE:-memory}"
+for v in PIN A_A LOG_AB DB_AB; do
     if [[ "${!v}" != 0 && "${!v}" != 1 ]]; then
         echo "$v must be 0 or 1" >&2
         exit 2
@@ -61,17 +71,23 @@ source "$ROOT/bench/common.sh"
 start_work
 load_tools
 build_server
+DB_A="${DB_A:-memory}"
+DB_B="${DB_B:-sqlite:$WORK/bench-b.db}"
 
 # start_server on|off: starts a seeded server; sets ADDR and SERVER_PID (the server's own: env
 # and taskset exec it). With A_A=1 both are started with --auth off.
 start_server() {
-    local log="$WORK/server-$1.log" auth="$1" level=warn
+    local log="$WORK/server-$1.log" auth="$1" level=warn database="$DATABASE"
     [[ "$A_A" == 1 ]] && auth=off
+    if [[ "$DB_AB" == 1 ]]; then
+        auth=on
+        if [[ "$1" == on ]]; then database="$DB_A"; else database="$DB_B"; fi
+    fi
     if [[ "$LOG_AB" == 1 ]]; then
         auth=on
         [[ "$1" == on ]] && level=info
     fi
-    "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" --log-level "$level" \
+    "${SERVER_PIN[@]}" "$BIN" --port 0 --auth "$auth" --log-level "$level" --database "$database" \
         --seed-threads "$SEED_THREADS" --seed-users "$SEED_USERS" >"$log" 2>"$WORK/server-$1.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -169,6 +185,9 @@ echo "machine: $(machine); $placement; wrk -t1 -c$CONNECTIONS; per scenario and 
 if [[ "$LOG_AB" == 1 ]]; then
     echo "LOG_AB=1: both servers run with --auth on; \"on\" logs at info, \"off\" at warn"
 fi
+if [[ "$DB_AB" == 1 ]]; then
+    echo "DB_AB=1: both servers run with --auth on; \"on\" is $DB_A, \"off\" is ${DB_B%%\?*}"
+fi
 if [[ "$A_A" == 1 ]]; then
     echo "A_A=1: both servers run with --auth off; \"on\" is server A, \"off\" server B"
 fi
@@ -227,7 +246,10 @@ awk '{ v[NR] = $1 } END {
     printf "GET /threads/{id}, %d adjacent on/off pairs: median overhead %.1f%%, quartiles %.1f%% .. %.1f%%\n", NR, m, lo, hi
 }' "$WORK/pair-ratios"
 echo "GET /threads/{id}: the server's CPU time per request: auth on $GET_CPU_ON us, auth off $GET_CPU_OFF us (all runs)"
-if [[ "$LOG_AB" == 1 ]]; then
+if [[ "$DB_AB" == 1 ]]; then
+    awk -v on="$GET_ON" -v off="$GET_OFF" -v a="$DB_A" -v b="${DB_B%%:*}" 'BEGIN {
+        printf "GET /threads/{id}: %s/%s: %.1f%% of the requests per second (%s %d req/s, %s %d req/s)\n", b, a, off / on * 100, a, on, b, off }'
+elif [[ "$LOG_AB" == 1 ]]; then
     awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
         printf "logging overhead: %.1f%% (info %d req/s, warn %d req/s)\n", (1 - on / off) * 100, on, off }'
 elif [[ "$A_A" == 1 ]]; then

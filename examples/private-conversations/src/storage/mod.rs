@@ -724,6 +724,10 @@ pub struct Storage {
     pub queue: Arc<dyn RunQueue>,
     /// The database the collections keep their tables in (`None`: in memory).
     pub database: Option<sql::Database>,
+    /// The pool that the collections write through, when it is not [`Storage::database`]'s
+    /// (SQLite: one connection, so that writers queue instead of retrying on a busy database);
+    /// [`Storage::close`] closes it too.
+    pub writer: Option<sql::Database>,
 }
 
 /// Why [`Storage::connect`] could not open a database: one line that names the database with
@@ -773,12 +777,16 @@ impl Storage {
             items: Arc::new(memory::MemoryItems::default()),
             queue: Arc::new(memory::MemoryQueue::new(threads, crons)),
             database: None,
+            writer: None,
         }
     }
 
     /// Closes the database's connections, if any (SQLite then folds its write-ahead log into
     /// the file). Later operations answer 503.
     pub async fn close(&self) {
+        if let Some(db) = &self.writer {
+            db.close().await;
+        }
         if let Some(db) = &self.database {
             db.close().await;
         }

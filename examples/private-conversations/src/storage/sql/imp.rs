@@ -1,6 +1,6 @@
 // The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
 // `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `READ_BEGIN`, `JSON_IN`, `JSON_OUT`,
-// `FOR_UPDATE`, `HOLDS`, `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`.
+// `FOR_UPDATE`, `SEPARATE_WRITER`, `HOLDS`, `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`.
 // Every value is bound; the SQL text holds only trusted names. One text, compiled once per
 // database with that database's concrete types (sqlx's generic bounds over both would say less
 // than the two concrete copies).
@@ -98,15 +98,30 @@ async fn migrate(pool: &Pool<Db>) -> Result<(), MigrateError> {
     Ok(())
 }
 
-/// The storage over `pool`.
-fn storage(pool: Pool<Db>) -> Storage {
+/// The connections of a storage: `write` for transactions that change something, `read` for
+/// reads (on PostgreSQL one pool serves both; on SQLite, which lets one connection write at a
+/// time, `write` holds a single connection, so that writers queue in the pool instead of
+/// retrying on `SQLITE_BUSY`, while the readers of WAL mode go on beside it).
+#[derive(Clone)]
+struct Pools {
+    read: Pool<Db>,
+    write: Pool<Db>,
+}
+
+/// The storage over `pools`; [`Storage::database`] gives the `read` pool (a general one).
+fn storage(pools: Pools) -> Storage {
     Storage {
-        threads: Arc::new(SqlCollection::<Thread>::new(pool.clone())),
-        assistants: Arc::new(SqlCollection::<Assistant>::new(pool.clone())),
-        crons: Arc::new(SqlCollection::<Cron>::new(pool.clone())),
-        items: Arc::new(SqlItems { pool: pool.clone() }),
-        queue: Arc::new(SqlQueue { pool: pool.clone() }),
-        database: Some(DATABASE(pool)),
+        threads: Arc::new(SqlCollection::<Thread>::new(pools.clone())),
+        assistants: Arc::new(SqlCollection::<Assistant>::new(pools.clone())),
+        crons: Arc::new(SqlCollection::<Cron>::new(pools.clone())),
+        items: Arc::new(SqlItems {
+            pool: pools.clone(),
+        }),
+        queue: Arc::new(SqlQueue {
+            pools: pools.clone(),
+        }),
+        writer: SEPARATE_WRITER.then(|| DATABASE(pools.write.clone())),
+        database: Some(DATABASE(pools.read)),
     }
 }
 
@@ -223,8 +238,8 @@ fn push_wanted(qb: &mut Qb, wanted: Option<&Object>, column: &str) -> Result<(),
     Ok(())
 }
 
-async fn begin(pool: &Pool<Db>) -> Result<Tx, ApiError> {
-    pool.begin_with(BEGIN).await.map_err(db_error)
+async fn begin(pools: &Pools) -> Result<Tx, ApiError> {
+    pools.write.begin_with(BEGIN).await.map_err(db_error)
 }
 
 /// Rolls `tx` back now and answers `e`: a transaction merely dropped is rolled back only when its
@@ -238,8 +253,8 @@ async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
 /// A transaction that only reads, and sees one snapshot throughout (PostgreSQL's default, read
 /// committed, gives each statement its own: a thread and its checkpoint could be read from
 /// either side of a change).
-async fn read(pool: &Pool<Db>) -> Result<Tx, ApiError> {
-    pool.begin_with(READ_BEGIN).await.map_err(db_error)
+async fn read(pools: &Pools) -> Result<Tx, ApiError> {
+    pools.read.begin_with(READ_BEGIN).await.map_err(db_error)
 }
 
 async fn commit(tx: Tx) -> Result<(), ApiError> {
@@ -282,12 +297,12 @@ trait Table: Record + Sized {
 
 /// A [`Collection`] in a table.
 struct SqlCollection<T> {
-    pool: Pool<Db>,
+    pool: Pools,
     _kind: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T: Table> SqlCollection<T> {
-    fn new(pool: Pool<Db>) -> Self {
+    fn new(pool: Pools) -> Self {
         SqlCollection {
             pool,
             _kind: std::marker::PhantomData,
@@ -465,7 +480,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
             push_scope(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
             let row = qb
                 .build()
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.pool.read)
                 .await
                 .map_err(db_error)?;
             return row.as_ref().map(T::from_row).transpose();
@@ -524,23 +539,15 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
 
     async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError> {
         let sort = column_of::<T>(query.sort)?;
-        let mut count = Qb::new(format!("SELECT COUNT(*) AS n FROM {}", T::TABLE));
-        Self::push_where(&mut count, &query)?;
-        let mut tx = read(&self.pool).await?;
-        let row = count
-            .build()
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let total = usize::try_from(int(&row, "n")?).unwrap_or(0);
-        if query.limit == 0 || query.offset >= total {
-            return Ok(Page {
-                items: Vec::new(),
-                total,
-            });
-        }
+        // One statement (one snapshot, no BEGIN/COMMIT): the count of the matches, joined with
+        // the page of them (no row when the page is empty: the count still comes back).
         let mut qb = Qb::new(format!(
-            "SELECT {} FROM {}",
+            "SELECT matched.total AS total, page.* FROM (SELECT COUNT(*) AS total FROM {}",
+            T::TABLE
+        ));
+        Self::push_where(&mut qb, &query)?;
+        qb.push(format!(
+            ") AS matched LEFT JOIN (SELECT {} FROM {}",
             select_list(T::COLS),
             T::TABLE
         ));
@@ -550,9 +557,22 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         qb.push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
         qb.push(" OFFSET ");
         qb.push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
-        let rows = qb.build().fetch_all(&mut *tx).await.map_err(db_error)?;
-        commit(tx).await?;
-        let items = rows.iter().map(T::from_row).collect::<Result<_, _>>()?;
+        qb.push(format!(") AS page ON TRUE ORDER BY page.{sort} {dir}, page.{} {dir}", T::ID));
+        let rows = qb
+            .build()
+            .fetch_all(&self.pool.read)
+            .await
+            .map_err(db_error)?;
+        let total = match rows.first() {
+            Some(row) => usize::try_from(int(row, "total")?).unwrap_or(0),
+            None => 0,
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if opt_text(row, T::ID)?.is_some() {
+                items.push(T::from_row(row)?);
+            }
+        }
         Ok(Page { items, total })
     }
 }
@@ -914,7 +934,13 @@ const CHECKPOINT_COLS: &[(&str, bool)] = &[
 ];
 
 fn checkpoint_of(row: &DbRow) -> Result<Arc<Checkpoint>, ApiError> {
-    let next = match json(row, "next")? {
+    checkpoint_at_columns(row, "")
+}
+
+/// The checkpoint in the columns of `row` named `prefix` + its columns' names.
+fn checkpoint_at_columns(row: &DbRow, prefix: &str) -> Result<Arc<Checkpoint>, ApiError> {
+    let col = |c: &str| format!("{prefix}{c}");
+    let next = match json(row, &col("next"))? {
         Value::Array(items) => items
             .into_iter()
             .map(|v| match v {
@@ -925,13 +951,27 @@ fn checkpoint_of(row: &DbRow) -> Result<Arc<Checkpoint>, ApiError> {
         _ => return Err(corrupt("next")),
     };
     Ok(Arc::new(Checkpoint {
-        checkpoint_id: text(row, "checkpoint_id")?,
-        parent_checkpoint_id: opt_text(row, "parent_checkpoint_id")?,
-        values: Values::from_json(json(row, "state_values")?),
-        metadata: object(row, "metadata")?,
+        checkpoint_id: text(row, &col("checkpoint_id"))?,
+        parent_checkpoint_id: opt_text(row, &col("parent_checkpoint_id"))?,
+        values: Values::from_json(json(row, &col("state_values"))?),
+        metadata: object(row, &col("metadata"))?,
         next,
-        created_at: text(row, "created_at")?,
+        created_at: text(row, &col("created_at"))?,
     }))
+}
+
+/// `t.a AS a, t.b::text AS b, …`: the columns of `cols` of the table `t` for a `SELECT` that
+/// joins others, each renamed `prefix` + its name, JSON ones read back as text.
+fn qualified_list(table: &str, cols: &[(&str, bool)], prefix: &str) -> String {
+    let mut out = String::new();
+    for (i, (name, json)) in cols.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let cast = if *json { JSON_OUT } else { "" };
+        out.push_str(&format!("{table}.{name}{cast} AS {prefix}{name}"));
+    }
+    out
 }
 
 type Threads = SqlCollection<Thread>;
@@ -1079,13 +1119,35 @@ impl ThreadStore for Threads {
         scope: &Scope,
         checkpoint_id: Option<&str>,
     ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
-        let mut tx = read(&self.pool).await?;
-        let Some(thread) = Self::find(&mut tx, id, scope, false).await? else {
+        // One statement (one snapshot, no BEGIN/COMMIT): the thread where the scope admits it,
+        // joined with its latest checkpoint (or the one named), if any.
+        let mut qb = Qb::new(format!(
+            "SELECT {}, {} FROM threads LEFT JOIN checkpoints ON checkpoints.thread_id = \
+             threads.thread_id AND checkpoints.seq = (SELECT MAX(seq) FROM checkpoints AS c \
+             WHERE c.thread_id = threads.thread_id",
+            qualified_list("threads", THREAD_COLS, ""),
+            qualified_list("checkpoints", CHECKPOINT_COLS, "c_"),
+        ));
+        if let Some(c) = checkpoint_id {
+            qb.push(" AND c.checkpoint_id = ").push_bind(c.to_owned());
+        }
+        qb.push(") WHERE threads.thread_id = ")
+            .push_bind(id.to_owned());
+        push_scope(&mut qb, scope, "threads.metadata")?;
+        let Some(row) = qb
+            .build()
+            .fetch_optional(&self.pool.read)
+            .await
+            .map_err(db_error)?
+        else {
             return Ok(None);
         };
-        let at = Self::checkpoint_at(&mut tx, id, checkpoint_id).await?;
-        commit(tx).await?;
-        Ok(Some((thread, at.map(|(c, _)| c))))
+        let thread = Thread::from_row(&row)?;
+        let at = match opt_text(&row, "c_checkpoint_id")? {
+            Some(_) => Some(checkpoint_at_columns(&row, "c_")?),
+            None => None,
+        };
+        Ok(Some((thread, at)))
     }
 
     async fn history(
@@ -1130,7 +1192,7 @@ impl ThreadStore for Threads {
         id: &str,
         scope: &Scope,
     ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.pool.read.begin().await.map_err(db_error)?;
         // Locked: on PostgreSQL (read committed) each statement has its own snapshot, and a run
         // finished between reading the thread and its runs would show `success` with the values
         // of before (a join answering the old state). The lock waits for a change in flight.
@@ -1195,7 +1257,7 @@ impl ThreadStore for Threads {
 
 /// The long-term store in the table `store_items`.
 struct SqlItems {
-    pool: Pool<Db>,
+    pool: Pools,
 }
 
 const ITEM_COLS: &[(&str, bool)] = &[
@@ -1305,7 +1367,7 @@ impl ItemStore for SqlItems {
         qb.push(" RETURNING created_at");
         let row = qb
             .build()
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool.write)
             .await
             .map_err(db_error)?;
         let Some(row) = row else {
@@ -1330,7 +1392,7 @@ impl ItemStore for SqlItems {
         push_scope(&mut qb, scope, STORE_VIEW)?;
         let row = qb
             .build()
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool.read)
             .await
             .map_err(db_error)?;
         row.as_ref().map(item_of).transpose()
@@ -1388,7 +1450,7 @@ impl ItemStore for SqlItems {
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .push(" OFFSET ")
             .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = qb.build().fetch_all(&self.pool.read).await.map_err(db_error)?;
         rows.iter().map(item_of).collect()
     }
 
@@ -1419,7 +1481,7 @@ impl ItemStore for SqlItems {
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .push(" OFFSET ")
             .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = qb.build().fetch_all(&self.pool.read).await.map_err(db_error)?;
         rows.iter()
             .map(|r| decode_namespace(&text(r, "tns")?).ok_or_else(|| corrupt("ns")))
             .collect()

@@ -29,6 +29,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
 const MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7274230751)");
 /// The handle on this database that [`Storage::database`] gives.
 const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Postgres;
+/// Whether writes go through a pool of their own: no, PostgreSQL lets transactions write
+/// side by side.
+const SEPARATE_WRITER: bool = false;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN";
 /// How a transaction that only reads begins: one snapshot for all its statements.
@@ -82,7 +85,10 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     migrate(&pool)
         .await
         .map_err(|e| e.into_storage_error(url, open_error))?;
-    Ok(storage(pool))
+    Ok(storage(Pools {
+        read: pool.clone(),
+        write: pool,
+    }))
 }
 
 /// Why PostgreSQL could not be reached at `url`, in words.

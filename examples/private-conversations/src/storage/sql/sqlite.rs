@@ -1,10 +1,27 @@
 //! The SQLite backend: one file in WAL mode, foreign keys on, a busy timeout; writes begin
 //! with `BEGIN IMMEDIATE`, so that "find with the filter, then change" holds the write lock from
 //! the start. JSON is stored as text and filters are rendered by [`auth::sql::Dialect::Sqlite`].
+//!
+//! # Connections
+//!
+//! One connection writes (a pool of one: writers queue for it rather than retry on
+//! `SQLITE_BUSY`), up to eight read beside it (WAL mode: a reader sees the last commit and never
+//! waits for the writer). A single-row read (`GET /threads/{id}`, a thread with its checkpoint)
+//! is one `SELECT` with the filter in its `WHERE`, without `BEGIN`/`COMMIT`; each connection
+//! keeps its prepared statements, whose text depends on the filter's shape, never on its values.
+//!
+//! # Durability
+//!
+//! `synchronous=FULL`: a commit is on disk (the WAL synced) before the answer, so a 2xx answer
+//! survives a crash of the process (SIGKILL) and also the loss of power or of the machine.
+//! `NORMAL` would sync the WAL only at checkpoints: still safe across SIGKILL (the WAL is in the
+//! operating system's cache) but the last commits could be lost with the power; it is not used,
+//! as `POST /threads` stays within its target latency with `FULL` (BENCHMARKS.md, "Storage
+//! backends").
 
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::storage_error;
 use crate::storage::{Storage, StorageError};
@@ -20,6 +37,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
 const MIGRATION_LOCK: Option<&str> = None;
 /// The handle on this database that [`Storage::database`] gives.
 const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Sqlite;
+/// Whether writes go through a pool of their own: yes, one connection (SQLite lets one
+/// transaction write at a time; queued in the pool, writers wait their turn without the busy
+/// handler's sleeps).
+const SEPARATE_WRITER: bool = true;
+/// How many connections read (WAL mode: readers never wait for the writer nor for each other).
+const READERS: u32 = 8;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
 /// How a transaction that only reads begins: one snapshot for all its statements.
@@ -76,19 +99,28 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
+    // The writer first: it creates the file, sets WAL mode and applies the migrations.
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| open_error(url, &e))?;
+    migrate(&write)
+        .await
+        .map_err(|e| e.into_storage_error(url, open_error))?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(READERS)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
         .map_err(|e| open_error(url, &e))?;
-    migrate(&pool)
-        .await
-        .map_err(|e| e.into_storage_error(url, open_error))?;
-    Ok(storage(pool))
+    Ok(storage(Pools { read, write }))
 }
 
 /// Why SQLite could not open `url`, in words.
