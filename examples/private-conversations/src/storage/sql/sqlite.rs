@@ -9,6 +9,8 @@
 //! waits for the writer). A single-row read (`GET /threads/{id}`, a thread with its checkpoint)
 //! is one `SELECT` with the filter in its `WHERE`, without `BEGIN`/`COMMIT`; each connection
 //! keeps its prepared statements, whose text depends on the filter's shape, never on its values.
+//! A connection is not pinged before each use (sqlx's `test_before_acquire`, one more trip to the
+//! connection's thread per request): a connection to a local file does not go stale.
 //!
 //! # Durability
 //!
@@ -104,6 +106,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.clone())
         .await
@@ -114,6 +117,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     let read = SqlitePoolOptions::new()
         .max_connections(READERS)
         .min_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
