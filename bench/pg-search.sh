@@ -14,7 +14,9 @@
 # statements come to) and times, with pgbench
 # -M prepared on one connection, the count and the page for user7 (as one server would,
 # its statement prepared once). Prints the mean
-# latency per statement and, per number of owners, the ratio 1M / 10k.
+# latency per statement and, per number of owners, the ratio 1M / 10k; and the ratio at the same
+# number of threads per owner (100: 10k threads over 100 owners, 1M over 10,000), where only the
+# table grows.
 #
 # PGURL: the server (default postgres://postgres@127.0.0.1:5432/test; the scratch databases are
 # created beside it).
@@ -82,4 +84,7 @@ echo
 cat "$WORK/table"
 awk 'NR > 1 { c[$1 " " $2] = $3; p[$1 " " $2] = $4; u[$2] = 1 }
      END { for (o in u) printf "owners %s: 1M/10k count %.1fx, page %.1fx\n", o,
-           c["1000000 " o] / c["10000 " o], p["1000000 " o] / p["10000 " o] }' "$WORK/table"
+           c["1000000 " o] / c["10000 " o], p["1000000 " o] / p["10000 " o]
+           if (("10000 100") in c && ("1000000 10000") in c)
+               printf "100 threads per owner (10k over 100 owners, 1M over 10,000): 1M/10k count %.1fx, page %.1fx\n",
+                   c["1000000 10000"] / c["10000 100"], p["1000000 10000"] / p["10000 100"] }' "$WORK/table"

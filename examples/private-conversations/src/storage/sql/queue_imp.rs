@@ -20,7 +20,7 @@ fn text_ms(text: &str) -> Option<i64> {
 
 /// The run queue over the `runs` and `crons` tables.
 struct SqlQueue {
-    pool: Pools,
+    pools: Pools,
 }
 
 /// The candidate a claim found: (seq, thread id, run id, attempts).
@@ -94,7 +94,7 @@ impl RunQueue for SqlQueue {
         let now_text = ms_text(now);
         // Each round claims a run or finishes one that used up its attempts; bounded anyway.
         for _ in 0..64 {
-            let mut tx = begin(&self.pool).await?;
+            let mut tx = begin(&self.pools).await?;
             let Some((seq, thread_id, run_id, attempts)) =
                 Self::candidate(&mut tx, &now_text).await?
             else {
@@ -131,12 +131,12 @@ impl RunQueue for SqlQueue {
         let mut qb = Qb::new("UPDATE runs SET lease_until = ");
         qb.push_bind(ms_text(terms.until(now)));
         Self::push_held(&mut qb, claim);
-        let done = qb.build().execute(&self.pool.write).await.map_err(db_error)?;
+        let done = qb.build().execute(&self.pools.write).await.map_err(db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn release(&self, claim: &Claim) -> Result<bool, ApiError> {
-        let mut tx = begin(&self.pool).await?;
+        let mut tx = begin(&self.pools).await?;
         // The thread's row first, as every change to its runs takes it.
         let mut qb = Qb::new("SELECT thread_id FROM threads WHERE thread_id = ");
         qb.push_bind(claim.thread_id.clone()).push(FOR_UPDATE);
@@ -159,7 +159,7 @@ impl RunQueue for SqlQueue {
         qb.push_bind(now.to_owned())
             .push(" ORDER BY next_run_date, cron_id LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = qb.build().fetch_all(&self.pool.read).await.map_err(db_error)?;
+        let rows = qb.build().fetch_all(&self.pools.read).await.map_err(db_error)?;
         rows.iter().map(Cron::from_row).collect()
     }
 
@@ -175,7 +175,7 @@ impl RunQueue for SqlQueue {
             .push_bind(cron_id.to_owned())
             .push(" AND next_run_date = ")
             .push_bind(from.to_owned());
-        let done = qb.build().execute(&self.pool.write).await.map_err(db_error)?;
+        let done = qb.build().execute(&self.pools.write).await.map_err(db_error)?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -9,14 +9,17 @@
 //! waits for the writer). A single-row read (`GET /threads/{id}`, a thread with its checkpoint)
 //! is one `SELECT` with the filter in its `WHERE`, without `BEGIN`/`COMMIT`; each connection
 //! keeps its prepared statements, whose text depends on the filter's shape, never on its values.
+//! A connection is not pinged before each use (sqlx's `test_before_acquire`, one more trip to the
+//! connection's thread per request): a connection to a local file does not go stale.
 //!
 //! # Durability
 //!
 //! `synchronous=FULL`: a commit is on disk (the WAL synced) before the answer, so a 2xx answer
 //! survives a crash of the process (SIGKILL) and also the loss of power or of the machine.
 //! `NORMAL` would sync the WAL only at checkpoints: still safe across SIGKILL (the WAL is in the
-//! operating system's cache) but the last commits could be lost with the power; it is not used,
-//! as `POST /threads` stays within its target latency with `FULL` (BENCHMARKS.md, "Storage
+//! operating system's cache) but the last commits could be lost with the power. It is not used:
+//! a 2xx answer is meant to hold whatever stops the machine, at the price of one sync per
+//! write (`NORMAL` about doubled `POST /threads` per second here: BENCHMARKS.md, "Storage
 //! backends").
 
 use std::time::Duration;
@@ -43,6 +46,9 @@ const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Sqlite;
 const SEPARATE_WRITER: bool = true;
 /// How many connections read (WAL mode: readers never wait for the writer nor for each other).
 const READERS: u32 = 8;
+/// Whether a search keeps its matches (by rowid) for both its count and its page: yes, the
+/// filters read JSON with `json_each`, row by row, so evaluating them once halves the work.
+const MATCH_ONCE: bool = true;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
 /// How a transaction that only reads begins: one snapshot for all its statements.
@@ -106,6 +112,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.clone())
         .await
@@ -116,6 +123,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     let read = SqlitePoolOptions::new()
         .max_connections(READERS)
         .min_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
