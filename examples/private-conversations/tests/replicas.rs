@@ -60,9 +60,10 @@ impl Drop for Database {
                 .unwrap()
                 .block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
                     }
                 })
         })
@@ -127,7 +128,10 @@ async fn call(
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn post(http: &reqwest::Client, base: &str, token: &str, path: &str, body: Value) -> Value {
@@ -173,8 +177,15 @@ async fn two_replicas_on_one_postgres_serve_the_same_private_conversations() {
         let path = format!("/threads/{alice_thread}");
         let (status, _) = call(&http, &replica.base, BOB, reqwest::Method::GET, &path, None).await;
         assert_eq!(status, 404, "Bob sees Alice's thread on {}", replica.base);
-        let (status, seen) =
-            call(&http, &replica.base, ALICE, reqwest::Method::GET, &path, None).await;
+        let (status, seen) = call(
+            &http,
+            &replica.base,
+            ALICE,
+            reqwest::Method::GET,
+            &path,
+            None,
+        )
+        .await;
         assert_eq!(status, 200);
         assert_eq!(seen["values"]["messages"].as_array().unwrap().len(), 2);
     }
@@ -234,7 +245,10 @@ async fn two_replicas_on_one_postgres_serve_the_same_private_conversations() {
     .await;
     let run_id = run["run_id"].as_str().unwrap();
     let stream = http
-        .get(format!("{}/threads/{alice_thread}/runs/{run_id}/stream", b.base))
+        .get(format!(
+            "{}/threads/{alice_thread}/runs/{run_id}/stream",
+            b.base
+        ))
         .bearer_auth(ALICE)
         .send()
         .await
@@ -265,7 +279,10 @@ async fn two_replicas_on_one_postgres_serve_the_same_private_conversations() {
         None,
     )
     .await;
-    assert!(status == 200 || status == 202 || status == 204, "{status} {body}");
+    assert!(
+        status == 200 || status == 202 || status == 204,
+        "{status} {body}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (_, seen) = call(
         &http,
@@ -286,7 +303,10 @@ async fn two_replicas_on_one_postgres_serve_the_same_private_conversations() {
         None,
     )
     .await;
-    assert!(!thread.to_string().contains("never"), "a cancelled run ran: {thread}");
+    assert!(
+        !thread.to_string().contains("never"),
+        "a cancelled run ran: {thread}"
+    );
 
     let (status, _) = call(
         &http,
@@ -304,7 +324,14 @@ async fn two_replicas_on_one_postgres_serve_the_same_private_conversations() {
     let creates = (0..200).map(|i| {
         let (http, base) = (http.clone(), replicas[i % 2].clone());
         tokio::spawn(async move {
-            post(&http, &base, ALICE, "/threads", json!({"metadata": {"n": i}})).await["thread_id"]
+            post(
+                &http,
+                &base,
+                ALICE,
+                "/threads",
+                json!({"metadata": {"n": i}}),
+            )
+            .await["thread_id"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -335,7 +362,14 @@ async fn two_replicas_on_one_postgres_serve_the_same_private_conversations() {
     for base in &replicas {
         let count = post(&http, base, ALICE, "/threads/count", json!({})).await;
         assert_eq!(count, json!(201), "on {base}");
-        let found = post(&http, base, ALICE, "/threads/search", json!({"limit": 1000})).await;
+        let found = post(
+            &http,
+            base,
+            ALICE,
+            "/threads/search",
+            json!({"limit": 1000}),
+        )
+        .await;
         let found = found.as_array().unwrap();
         let mut seen = std::collections::HashSet::new();
         for t in found {

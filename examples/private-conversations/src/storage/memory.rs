@@ -1062,7 +1062,10 @@ mod tests {
             Ok(())
         });
         assert!(c.modify("t01", &sees(&f), change).await.unwrap().is_none());
-        assert_eq!(c.get("t01", &all()).await.unwrap().unwrap().metadata["owner"], "u2");
+        assert_eq!(
+            c.get("t01", &all()).await.unwrap().unwrap().metadata["owner"],
+            "u2"
+        );
         // A search through the index answers the row as it is now, not as it was indexed.
         let change: Modifier<'_, crate::model::Thread> = Box::new(|t| {
             t.metadata.insert("n".into(), 100.into());
