@@ -195,9 +195,9 @@ async fn two_replicas_on_one_postgres_serve_the_same_private_conversations() {
         .to_owned();
     for replica in [&a, &b] {
         let mine = post(&http, &replica.base, ALICE, "/threads/search", json!({})).await;
-        assert_eq!(ids(&mine, "thread_id"), [alice_thread.clone()]);
+        assert_eq!(ids(&mine, "thread_id"), [alice_thread.as_str()]);
         let his = post(&http, &replica.base, BOB, "/threads/search", json!({})).await;
-        assert_eq!(ids(&his, "thread_id"), [bob_thread.clone()]);
+        assert_eq!(ids(&his, "thread_id"), [bob_thread.as_str()]);
     }
 
     // A delayed run created on A is joined on B, and another's thread stays hidden.
