@@ -132,6 +132,15 @@ impl Running {
         Running::serve(server).await
     }
 
+    /// A server under the global policy running `graph` as `agent` over `storage`.
+    async fn with_graph(graph: impl Graph + 'static, storage: Storage) -> Running {
+        let server = Server::new(Policy::Global.build().unwrap())
+            .graph("agent", graph)
+            .storage(storage)
+            .quiet(true);
+        Running::serve(server).await
+    }
+
     async fn serve(server: Server) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -210,6 +219,42 @@ impl User {
         t["thread_id"].as_str().unwrap().to_owned()
     }
 
+    /// Creates a run on thread `t` with `body`; its id.
+    async fn create_run(&self, t: &str, body: Value) -> String {
+        let run = self.ok(&format!("/threads/{t}/runs"), Some(body)).await;
+        run["run_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The run `rid` of thread `t`.
+    async fn run(&self, t: &str, rid: &str) -> Value {
+        self.ok(&format!("/threads/{t}/runs/{rid}"), None).await
+    }
+
+    /// Joins the run `rid` of thread `t`: its output.
+    async fn join(&self, t: &str, rid: &str) -> Value {
+        self.ok(&format!("/threads/{t}/runs/{rid}/join"), None)
+            .await
+    }
+
+    /// Deletes the cron `id`: the status.
+    async fn delete_cron(&self, id: &str) -> StatusCode {
+        let (status, _) = self
+            .send(reqwest::Method::DELETE, &format!("/runs/crons/{id}"), None)
+            .await;
+        status
+    }
+
+    /// Waits (at most 5 s) until a worker has claimed the run `rid` of thread `t`.
+    async fn until_running(&self, t: &str, rid: &str) {
+        assert!(
+            eventually(Duration::from_secs(5), || async {
+                self.run(t, rid).await["status"] == "running"
+            })
+            .await,
+            "the run was not claimed"
+        );
+    }
+
     /// Every thread this user sees.
     async fn threads(&self) -> Vec<Value> {
         let found = self
@@ -221,6 +266,36 @@ impl User {
 
 fn said(text: &str) -> Value {
     json!({"messages": [{"role": "user", "content": text}]})
+}
+
+/// The body of a run of the agent on input `text`.
+fn run_of(text: &str) -> Value {
+    json!({"assistant_id": "agent", "input": said(text)})
+}
+
+/// The body of a cron of the agent on input `text`, due every second.
+fn cron_of(text: &str) -> Value {
+    json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said(text)})
+}
+
+/// [`cron_of`], keeping the threads it creates.
+fn kept_cron_of(text: &str) -> Value {
+    let mut cron = cron_of(text);
+    cron["on_run_completed"] = json!("keep");
+    cron
+}
+
+/// The thread `t` and its runs as stored, read with the system scope (after a server stopped).
+async fn stored_runs(
+    db: &Db,
+    t: &str,
+) -> (
+    private_conversations::model::Thread,
+    Vec<Arc<private_conversations::model::Run>>,
+) {
+    let storage = db.storage().await;
+    let system = private_conversations::authz::Scope::system("test: reading after shutdown");
+    storage.threads.runs(t, &system).await.unwrap().unwrap()
 }
 
 /// Polls `check` every 50 ms until it holds, for at most `limit`.
@@ -259,22 +334,20 @@ async fn a_delayed_run_waits_for_its_time_then_executes_on(db: &Db) {
             Some(json!({"assistant_id": "agent", "input": said("later"), "after_seconds": 1})),
         )
         .await;
-    let rid = run["run_id"].as_str().unwrap();
+    let rid = run["run_id"].as_str().unwrap().to_owned();
     assert_eq!(run["status"], "pending");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let early = alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await;
+    let early = alice.run(&t, &rid).await;
     if created.elapsed() < Duration::from_millis(900) {
         assert_eq!(
             early["status"], "pending",
             "started before its after_seconds"
         );
     }
-    let out = alice
-        .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
-        .await;
+    let out = alice.join(&t, &rid).await;
     assert!(created.elapsed() >= Duration::from_secs(1));
     assert!(out.to_string().contains("later"), "{out}");
-    let run = alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await;
+    let run = alice.run(&t, &rid).await;
     assert_eq!(run["status"], "success");
     server.stop().await;
 }
@@ -295,19 +368,11 @@ async fn a_delayed_run_survives_a_restart_and_is_joined_on_another_server_on(db:
     let first = Running::start(Policy::Global, db.storage().await).await;
     let alice = first.user("user1-token");
     let t = alice.thread().await;
-    let run = alice
-        .ok(
-            &format!("/threads/{t}/runs"),
-            Some(json!({"assistant_id": "agent", "input": said("after the restart"), "after_seconds": 1})),
-        )
-        .await;
-    let rid = run["run_id"].as_str().unwrap().to_owned();
+    let rid = alice.create_run(&t, json!({"assistant_id": "agent", "input": said("after the restart"), "after_seconds": 1})).await;
     first.stop().await;
     let second = Running::start(Policy::Global, db.storage().await).await;
     let alice = second.user("user1-token");
-    let out = alice
-        .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
-        .await;
+    let out = alice.join(&t, &rid).await;
     assert!(out.to_string().contains("after the restart"), "{out}");
     second.stop().await;
 }
@@ -344,8 +409,7 @@ async fn two_servers_on_one_storage_execute_each_run_once_on(db: &Db) {
     for (i, (t, rid)) in runs.iter().enumerate() {
         // Joined on the other server than the one that created it.
         let user = if i % 4 < 2 { &on_b } else { &on_a };
-        user.ok(&format!("/threads/{t}/runs/{rid}/join"), None)
-            .await;
+        user.join(t, rid).await;
     }
     for (t, _) in runs.iter().step_by(2) {
         let state = on_a.ok(&format!("/threads/{t}/state"), None).await;
@@ -383,17 +447,7 @@ async fn a_cron_fires_as_its_owner_on(db: &Db, policy: Policy) {
         let server = Running::start(policy, db.storage().await).await;
         let (alice, bob) = (server.user("user1-token"), server.user("user2-token"));
         let before = jiff_now();
-        let cron = alice
-            .ok(
-                "/runs/crons",
-                Some(json!({
-                    "assistant_id": "agent",
-                    "schedule": "* * * * * *",
-                    "input": said("tick"),
-                    "on_run_completed": "keep",
-                })),
-            )
-            .await;
+        let cron = alice.ok("/runs/crons", Some(kept_cron_of("tick"))).await;
         let next = cron["next_run_date"].as_str().expect("a next run date");
         assert!(next > before.as_str(), "{next} is not after {before}");
         let cron_id = cron["cron_id"].as_str().unwrap().to_owned();
@@ -404,14 +458,7 @@ async fn a_cron_fires_as_its_owner_on(db: &Db, policy: Policy) {
             .await,
             "the cron did not fire twice ({policy:?})"
         );
-        let (status, _) = alice
-            .send(
-                reqwest::Method::DELETE,
-                &format!("/runs/crons/{cron_id}"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 204);
+        assert_eq!(alice.delete_cron(&cron_id).await, 204);
         for thread in alice.threads().await {
             let t = thread["thread_id"].as_str().unwrap();
             let runs = alice.ok(&format!("/threads/{t}/runs"), None).await;
@@ -419,9 +466,7 @@ async fn a_cron_fires_as_its_owner_on(db: &Db, policy: Policy) {
             let configurable = &run["kwargs"]["config"]["configurable"];
             assert_eq!(configurable["langgraph_auth_user_id"], "user1", "{run}");
             let rid = run["run_id"].as_str().unwrap();
-            let out = alice
-                .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
-                .await;
+            let out = alice.join(t, rid).await;
             assert!(out.to_string().contains("tick"), "{out}");
             assert_eq!(bob.get(&format!("/threads/{t}")).await.0, 404);
         }
@@ -455,20 +500,9 @@ async fn a_thread_less_cron_deletes_its_threads_by_default() {
 
 async fn a_thread_less_cron_deletes_its_threads_by_default_on(db: &Db) {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let server = Server::new(Policy::Global.build().unwrap())
-        .graph("agent", Recording(seen.clone()))
-        .storage(db.storage().await)
-        .quiet(true);
-    let server = Running::serve(server).await;
+    let server = Running::with_graph(Recording(seen.clone()), db.storage().await).await;
     let alice = server.user("user1-token");
-    let cron = alice
-        .ok(
-            "/runs/crons",
-            Some(
-                json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said("gone")}),
-            ),
-        )
-        .await;
+    let cron = alice.ok("/runs/crons", Some(cron_of("gone"))).await;
     assert!(
         eventually(Duration::from_secs(10), || async {
             seen.lock().unwrap().len() >= 2
@@ -477,13 +511,7 @@ async fn a_thread_less_cron_deletes_its_threads_by_default_on(db: &Db) {
         "the cron did not fire twice"
     );
     let cron_id = cron["cron_id"].as_str().unwrap();
-    alice
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/runs/crons/{cron_id}"),
-            None,
-        )
-        .await;
+    alice.delete_cron(cron_id).await;
     // The last run finishes, and its thread goes.
     assert!(
         eventually(Duration::from_secs(5), || async {
@@ -523,39 +551,20 @@ async fn cancelling_a_running_run_discards_its_result() {
 }
 
 async fn cancelling_a_running_run_discards_its_result_on(db: &Db) {
-    let server = Server::new(Policy::Global.build().unwrap())
-        .graph("agent", Slow)
-        .storage(db.storage().await)
-        .quiet(true);
-    let server = Running::serve(server).await;
+    let server = Running::with_graph(Slow, db.storage().await).await;
     let alice = server.user("user1-token");
     let t = alice.thread().await;
-    let body = |text: &str| json!({"assistant_id": "agent", "input": said(text)});
-    let run = alice
-        .ok(&format!("/threads/{t}/runs"), Some(body("discarded")))
-        .await;
-    let rid = run["run_id"].as_str().unwrap().to_owned();
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await["status"] == "running"
-        })
-        .await,
-        "the run was not claimed"
-    );
+    let rid = alice.create_run(&t, run_of("discarded")).await;
+    alice.until_running(&t, &rid).await;
     let (status, _) = alice
         .post(&format!("/threads/{t}/runs/{rid}/cancel"), json!({}))
         .await;
     assert_eq!(status, 202);
-    let next = alice
-        .ok(&format!("/threads/{t}/runs"), Some(body("kept")))
-        .await;
-    let next = next["run_id"].as_str().unwrap();
-    let out = alice
-        .ok(&format!("/threads/{t}/runs/{next}/join"), None)
-        .await;
+    let next = alice.create_run(&t, run_of("kept")).await;
+    let out = alice.join(&t, &next).await;
     assert!(out.to_string().contains("kept"), "{out}");
     assert!(!out.to_string().contains("discarded"), "{out}");
-    let run = alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await;
+    let run = alice.run(&t, &rid).await;
     assert_eq!(run["status"], "interrupted");
     server.stop().await;
 }
@@ -571,31 +580,13 @@ async fn shutdown_lets_the_run_in_flight_finish() {
 }
 
 async fn shutdown_lets_the_run_in_flight_finish_on(db: &Db) {
-    let server = Server::new(Policy::Global.build().unwrap())
-        .graph("agent", Slow)
-        .storage(db.storage().await)
-        .quiet(true);
-    let server = Running::serve(server).await;
+    let server = Running::with_graph(Slow, db.storage().await).await;
     let alice = server.user("user1-token");
     let t = alice.thread().await;
-    let run = alice
-        .ok(
-            &format!("/threads/{t}/runs"),
-            Some(json!({"assistant_id": "agent", "input": said("finish me")})),
-        )
-        .await;
-    let rid = run["run_id"].as_str().unwrap().to_owned();
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await["status"] == "running"
-        })
-        .await,
-        "the run was not claimed"
-    );
+    let rid = alice.create_run(&t, run_of("finish me")).await;
+    alice.until_running(&t, &rid).await;
     server.stop().await;
-    let storage = db.storage().await;
-    let system = private_conversations::authz::Scope::system("test: reading after shutdown");
-    let (thread, runs) = storage.threads.runs(&t, &system).await.unwrap().unwrap();
+    let (thread, runs) = stored_runs(db, &t).await;
     assert_eq!(runs[0].status, "success");
     assert!(thread.values.to_json().to_string().contains("finish me"));
 }
@@ -616,13 +607,12 @@ async fn a_run_whose_worker_died_is_taken_over_on(db: &Db) {
     let server = Running::start(Policy::Global, db.storage().await).await;
     let alice = server.user("user1-token");
     let t = alice.thread().await;
-    let run = alice
-        .ok(
-            &format!("/threads/{t}/runs"),
-            Some(json!({"assistant_id": "agent", "input": said("orphan"), "after_seconds": 1})),
+    let rid = alice
+        .create_run(
+            &t,
+            json!({"assistant_id": "agent", "input": said("orphan"), "after_seconds": 1}),
         )
         .await;
-    let rid = run["run_id"].as_str().unwrap().to_owned();
     // Another process claims it as soon as it is due, and dies.
     let dead = LeaseTerms {
         worker: "dead-worker".into(),
@@ -637,11 +627,9 @@ async fn a_run_whose_worker_died_is_taken_over_on(db: &Db) {
         .unwrap()
         .expect("the dead worker's claim");
     assert_eq!((claim.run_id.as_str(), claim.attempt), (rid.as_str(), 1));
-    let out = alice
-        .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
-        .await;
+    let out = alice.join(&t, &rid).await;
     assert!(out.to_string().contains("orphan"), "{out}");
-    let run = alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await;
+    let run = alice.run(&t, &rid).await;
     assert_eq!(run["status"], "success");
     // The dead worker's lease is gone: it could not finish the run now.
     assert!(!storage.queue.renew(&claim, &dead, now_ms()).await.unwrap());
@@ -666,23 +654,11 @@ async fn two_servers_fire_a_cron_once_per_date_on(db: &Db) {
     let t = alice.thread().await;
     let started = Instant::now();
     let cron = alice
-        .ok(
-            &format!("/threads/{t}/runs/crons"),
-            Some(
-                json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said("once")}),
-            ),
-        )
+        .ok(&format!("/threads/{t}/runs/crons"), Some(cron_of("once")))
         .await;
     tokio::time::sleep(Duration::from_millis(3000)).await;
     let cron_id = cron["cron_id"].as_str().unwrap();
-    let (status, _) = alice
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/runs/crons/{cron_id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    assert_eq!(alice.delete_cron(cron_id).await, 204);
     let seconds = started.elapsed().as_secs_f64();
     let runs = b
         .user("user1-token")
@@ -724,35 +700,15 @@ async fn a_run_cut_by_shutdown_is_given_back_on(db: &Db) {
     let first = Running::serve(server).await;
     let alice = first.user("user1-token");
     let t = alice.thread().await;
-    let run = alice
-        .ok(
-            &format!("/threads/{t}/runs"),
-            Some(json!({"assistant_id": "agent", "input": said("cut short")})),
-        )
-        .await;
-    let rid = run["run_id"].as_str().unwrap().to_owned();
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            alice.ok(&format!("/threads/{t}/runs/{rid}"), None).await["status"] == "running"
-        })
-        .await,
-        "the run was not claimed"
-    );
+    let rid = alice.create_run(&t, run_of("cut short")).await;
+    alice.until_running(&t, &rid).await;
     first.stop().await;
-    let storage = db.storage().await;
-    let system = private_conversations::authz::Scope::system("test: reading after shutdown");
-    let (_, runs) = storage.threads.runs(&t, &system).await.unwrap().unwrap();
+    let (_, runs) = stored_runs(db, &t).await;
     assert_eq!(runs[0].status, "pending");
     assert_eq!(runs[0].queue.lease_owner, None);
-    let server = Server::new(Policy::Global.build().unwrap())
-        .graph("agent", Slow)
-        .storage(storage)
-        .quiet(true);
-    let second = Running::serve(server).await;
+    let second = Running::with_graph(Slow, db.storage().await).await;
     let alice = second.user("user1-token");
-    let out = alice
-        .ok(&format!("/threads/{t}/runs/{rid}/join"), None)
-        .await;
+    let out = alice.join(&t, &rid).await;
     assert!(out.to_string().contains("cut short"), "{out}");
     second.stop().await;
 }
@@ -772,12 +728,7 @@ async fn a_cron_on_a_thread_runs_there_on(db: &Db) {
     let alice = server.user("user1-token");
     let t = alice.thread().await;
     let cron = alice
-        .ok(
-            &format!("/threads/{t}/runs/crons"),
-            Some(
-                json!({"assistant_id": "agent", "schedule": "* * * * * *", "input": said("again")}),
-            ),
-        )
+        .ok(&format!("/threads/{t}/runs/crons"), Some(cron_of("again")))
         .await;
     assert!(cron["next_run_date"].is_string(), "{cron}");
     assert!(
@@ -928,29 +879,18 @@ async fn a_cron_owner_refused_runs_gets_none_and_no_thread_on(db: &Db) {
     let (reader, writer) = (server.user("reader"), server.user("writer"));
     let t = reader.thread().await;
     let (status, body) = reader
-        .post(
-            &format!("/threads/{t}/runs"),
-            json!({"assistant_id": "agent", "input": said("no")}),
-        )
+        .post(&format!("/threads/{t}/runs"), run_of("no"))
         .await;
     assert_eq!(status, 403, "{body}");
-    let every_second = |text: &str| {
-        json!({
-            "assistant_id": "agent",
-            "schedule": "* * * * * *",
-            "input": said(text),
-            "on_run_completed": "keep",
-        })
-    };
-    reader.ok("/runs/crons", Some(every_second("no"))).await;
+    reader.ok("/runs/crons", Some(kept_cron_of("no"))).await;
     reader
         .ok(
             &format!("/threads/{t}/runs/crons"),
-            Some(every_second("no")),
+            Some(kept_cron_of("no")),
         )
         .await;
     // The writer's cron fires meanwhile: the worker is firing crons.
-    writer.ok("/runs/crons", Some(every_second("yes"))).await;
+    writer.ok("/runs/crons", Some(kept_cron_of("yes"))).await;
     assert!(
         eventually(Duration::from_secs(10), || async {
             writer.threads().await.len() >= 2

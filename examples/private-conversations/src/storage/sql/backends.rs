@@ -1427,59 +1427,18 @@ mod differential {
         out
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn store_answers_alike() {
-        let file = TempFile::new();
-        let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
-        let pg = PgDb::create().await;
-        let postgres = match &pg {
-            Some(db) => Some(Storage::connect(&db.url).await.expect("postgres")),
-            None => None,
-        };
-        let cases: u32 = std::env::var("SQL_DIFF_CASES")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(48);
-        let rt = tokio::runtime::Handle::current();
-        let result = tokio::task::spawn_blocking(move || {
-            let mut runner = TestRunner::new(Config {
-                cases,
-                failure_persistence: None,
-                ..Config::default()
-            });
-            let case = std::sync::atomic::AtomicU64::new(0);
-            runner.run(&proptest::collection::vec(store_op(), 1..40), |ops| {
-                let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let expected = rt.block_on(store_answers(&Storage::in_memory(), n, &ops));
-                let lite = rt.block_on(store_answers(&sqlite, n, &ops));
-                if lite != expected {
-                    return Err(TestCaseError::fail(format!(
-                        "sqlite: {lite:?}\nmemory: {expected:?}"
-                    )));
-                }
-                if let Some(pg) = &postgres {
-                    let got = rt.block_on(store_answers(pg, n, &ops));
-                    if got != expected {
-                        return Err(TestCaseError::fail(format!(
-                            "postgres: {got:?}\nmemory: {expected:?}"
-                        )));
-                    }
-                }
-                Ok(())
-            })
-        })
-        .await
-        .expect("the runner");
-        if let Some(db) = pg {
-            db.drop_db().await;
-        }
-        if let Err(e) = result {
-            panic!("{e}");
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn memory_sqlite_and_postgres_answer_alike() {
+    /// Runs `SQL_DIFF_CASES` (48 by default) random sequences of 1 to 39 operations from `op`
+    /// on a fresh in-memory storage, on SQLite and on PostgreSQL (when reachable): fails when
+    /// `answers` (given the runtime, the storage, the case number and the operations) on a
+    /// database differs from memory's.
+    async fn answer_alike<S, R>(
+        op: fn() -> S,
+        answers: impl Fn(&tokio::runtime::Handle, &Storage, u64, &[S::Value]) -> R + Send + 'static,
+    ) where
+        S: Strategy + 'static,
+        S::Value: Send + 'static,
+        R: PartialEq + std::fmt::Debug,
+    {
         let file = TempFile::new();
         let sqlite = Storage::connect(&file.url()).await.expect("sqlite");
         let pg = PgDb::create().await;
@@ -1501,16 +1460,15 @@ mod differential {
             let case = std::sync::atomic::AtomicU64::new(0);
             runner.run(&proptest::collection::vec(op(), 1..40), |ops| {
                 let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let memory = Storage::in_memory();
-                let expected = rt.block_on(answers(&memory, n, &ops));
-                let lite = rt.block_on(answers(&sqlite, n, &ops));
+                let expected = answers(&rt, &Storage::in_memory(), n, &ops);
+                let lite = answers(&rt, &sqlite, n, &ops);
                 if lite != expected {
                     return Err(TestCaseError::fail(format!(
                         "sqlite: {lite:?}\nmemory: {expected:?}"
                     )));
                 }
                 if let Some(pg) = &postgres {
-                    let got = rt.block_on(answers(pg, n, &ops));
+                    let got = answers(&rt, pg, n, &ops);
                     if got != expected {
                         return Err(TestCaseError::fail(format!(
                             "postgres: {got:?}\nmemory: {expected:?}"
@@ -1528,5 +1486,18 @@ mod differential {
         if let Err(e) = result {
             panic!("{e}");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn store_answers_alike() {
+        answer_alike(store_op, |rt, store, n, ops| {
+            rt.block_on(store_answers(store, n, ops))
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_sqlite_and_postgres_answer_alike() {
+        answer_alike(op, |rt, store, n, ops| rt.block_on(answers(store, n, ops))).await;
     }
 }

@@ -32,6 +32,14 @@ type Qb = QueryBuilder<'static, Db>;
 type Tx = sqlx::Transaction<'static, Db>;
 type DbRow = <Db as sqlx::Database>::Row;
 
+/// Pushes `LIMIT ? OFFSET ?` bound to `limit` and `offset` (saturated to `i64::MAX`).
+fn push_page(qb: &mut Qb, limit: usize, offset: usize) {
+    qb.push(" LIMIT ")
+        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+}
+
 /// Why the migrations could not be applied.
 enum MigrateError {
     /// The database's schema is newer than this binary's.
@@ -571,10 +579,8 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
             qb
         };
         let dir = if query.descending { "DESC" } else { "ASC" };
-        qb.push(format!(" ORDER BY {sort} {dir}, {} {dir} LIMIT ", T::ID));
-        qb.push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
-        qb.push(" OFFSET ");
-        qb.push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+        qb.push(format!(" ORDER BY {sort} {dir}, {} {dir}", T::ID));
+        push_page(&mut qb, query.limit, query.offset);
         qb.push(format!(") AS page ON TRUE ORDER BY page.{sort} {dir}, page.{} {dir}", T::ID));
         let rows = qb
             .build()
@@ -1464,10 +1470,8 @@ impl ItemStore for SqlItems {
             }
             qb.push(")");
         }
-        qb.push(" ORDER BY updated_at DESC, ns, key LIMIT ")
-            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        qb.push(" ORDER BY updated_at DESC, ns, key");
+        push_page(&mut qb, limit, offset);
         let rows = qb.build().fetch_all(&self.pool.read).await.map_err(db_error)?;
         rows.iter().map(item_of).collect()
     }
@@ -1495,10 +1499,8 @@ impl ItemStore for SqlItems {
             push_ends_with(&mut qb, "ns", suffix_text(suffix));
         }
         push_scope(&mut qb, scope, STORE_VIEW)?;
-        qb.push(" ORDER BY tns LIMIT ")
-            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        qb.push(" ORDER BY tns");
+        push_page(&mut qb, limit, offset);
         let rows = qb.build().fetch_all(&self.pool.read).await.map_err(db_error)?;
         rows.iter()
             .map(|r| decode_namespace(&text(r, "tns")?).ok_or_else(|| corrupt("ns")))
