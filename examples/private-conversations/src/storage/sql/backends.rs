@@ -134,6 +134,16 @@ where
     }
 }
 
+/// The checkpoints of thread `id` that `scope` sees (at most 100 of them).
+async fn all_history(s: &Storage, id: &str, scope: &Scope) -> Vec<Arc<crate::model::Checkpoint>> {
+    let page = HistoryPage {
+        limit: 100,
+        before: None,
+        metadata: None,
+    };
+    s.threads.history(id, scope, page).await.unwrap().unwrap()
+}
+
 fn thread(id: &str, metadata: Value) -> Thread {
     new_thread(id.to_owned(), meta(metadata))
 }
@@ -414,12 +424,7 @@ async fn history_is_paged_and_filters_hide_it() {
         let h2 = s.threads.get("h2", &b).await.unwrap().unwrap();
         assert!(h2.values.is_null(), "{name}");
         assert_eq!(copied.values.to_json(), json!({"n": 4}), "{name}");
-        let all = s
-            .threads
-            .history("h3", &a, page(None, 100))
-            .await
-            .unwrap()
-            .unwrap();
+        let all = all_history(&s, "h3", &a).await;
         assert_eq!(all.len(), 5, "{name}");
         // keep_latest: hidden untouched
         let pruned = s
@@ -428,12 +433,7 @@ async fn history_is_paged_and_filters_hide_it() {
             .await
             .unwrap();
         assert_eq!(pruned, 0, "{name}");
-        let all = s
-            .threads
-            .history("h1", &a, page(None, 100))
-            .await
-            .unwrap()
-            .unwrap();
+        let all = all_history(&s, "h1", &a).await;
         assert_eq!(all.len(), 5, "{name}");
         let pruned = s
             .threads
@@ -441,20 +441,10 @@ async fn history_is_paged_and_filters_hide_it() {
             .await
             .unwrap();
         assert_eq!(pruned, 1, "{name}");
-        let all = s
-            .threads
-            .history("h1", &a, page(None, 100))
-            .await
-            .unwrap()
-            .unwrap();
+        let all = all_history(&s, "h1", &a).await;
         assert_eq!(steps(&all), [json!(4)], "{name}");
         // the copy kept its own history
-        let all = s
-            .threads
-            .history("h3", &a, page(None, 100))
-            .await
-            .unwrap()
-            .unwrap();
+        let all = all_history(&s, "h3", &a).await;
         assert_eq!(all.len(), 5, "{name}");
     })
     .await;
