@@ -55,6 +55,17 @@ fn fails_at_start(database: &str, names: &str) -> String {
     stderr
 }
 
+/// Asserts that `server`, which stored one thread before a fault, writes again: a second thread
+/// is created and the count is 2 (`nothing_else` says what that shows).
+async fn writes_again(server: &Binary, nothing_else: &str) {
+    let again = server
+        .post(ALICE, "/threads", json!({"metadata": {"n": 2}}))
+        .await;
+    assert_eq!(again["metadata"]["n"], 2);
+    let count = server.post(ALICE, "/threads/count", json!({})).await;
+    assert_eq!(count, json!(2), "{nothing_else}");
+}
+
 #[test]
 fn an_unreachable_postgres_is_one_line_with_the_password_masked() {
     // Nothing listens on port 1.
@@ -290,12 +301,7 @@ async fn postgres_lost_while_serving_gives_503_then_recovers() {
         "recovered {:?} after the database came back",
         back.elapsed()
     );
-    let again = server
-        .post(ALICE, "/threads", json!({"metadata": {"n": 2}}))
-        .await;
-    assert_eq!(again["metadata"]["n"], 2);
-    let count = server.post(ALICE, "/threads/count", json!({})).await;
-    assert_eq!(count, json!(2), "nothing of the failed writes was stored");
+    writes_again(&server, "nothing of the failed writes was stored").await;
 
     let (stdout, stderr) = server.kill();
     let logs = format!("{}\n{stderr}", stdout.join("\n"));
@@ -337,12 +343,7 @@ async fn sqlite_locked_while_serving_gives_503_on_writes_then_recovers() {
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     other.close().await.unwrap();
 
-    let again = server
-        .post(ALICE, "/threads", json!({"metadata": {"n": 2}}))
-        .await;
-    assert_eq!(again["metadata"]["n"], 2);
-    let count = server.post(ALICE, "/threads/count", json!({})).await;
-    assert_eq!(count, json!(2), "nothing of the refused write was stored");
+    writes_again(&server, "nothing of the refused write was stored").await;
     let (_, stderr) = server.kill();
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
