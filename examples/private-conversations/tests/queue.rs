@@ -15,104 +15,49 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tutorial_policy::Policy;
 
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+mod common;
 
-/// One backend's database for one test.
+use common::TestDatabase;
+
+/// One backend's database for one test: memory, or a [`TestDatabase`] (removed when dropped).
 struct Db {
     name: &'static str,
-    url: String,
     memory: Option<Storage>,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    None,
-    File(std::path::PathBuf),
-    Postgres { admin: String, database: String },
+    database: Option<TestDatabase>,
 }
 
 impl Db {
-    /// A fresh database of every backend (PostgreSQL only when reachable).
+    /// A fresh database of every backend (PostgreSQL only when reachable, unless `CI` is set).
     async fn all() -> Vec<Db> {
-        let file = std::env::temp_dir().join(format!("pc-queue-{}.db", uuid::Uuid::new_v4()));
         let mut all = vec![
             Db {
                 name: "memory",
-                url: "memory".into(),
                 memory: Some(Storage::in_memory()),
-                cleanup: Cleanup::None,
+                database: None,
             },
             Db {
                 name: "sqlite",
-                url: format!("sqlite:{}", file.display()),
                 memory: None,
-                cleanup: Cleanup::File(file),
+                database: Some(TestDatabase::sqlite()),
             },
         ];
-        if let Some(pg) = Db::postgres().await {
-            all.push(pg);
+        if let Some(pg) = TestDatabase::postgres_or_skip("queue").await {
+            all.push(Db {
+                name: "postgres",
+                memory: None,
+                database: Some(pg),
+            });
         }
         all
-    }
-
-    async fn postgres() -> Option<Db> {
-        use sqlx::Connection as _;
-        let admin = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.to_owned());
-        let mut conn = match sqlx::PgConnection::connect(&admin).await {
-            Ok(c) => c,
-            Err(e) => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI is set and PostgreSQL is not reachable: {e}"
-                );
-                eprintln!("skipping PostgreSQL: not reachable ({e})");
-                return None;
-            }
-        };
-        let database = format!("pc_queue_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(&format!("CREATE DATABASE {database}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let _ = conn.close().await;
-        let base = admin.split('?').next().unwrap_or(&admin);
-        let url = format!("{}/{database}", &base[..base.rfind('/').unwrap()]);
-        Some(Db {
-            name: "postgres",
-            url,
-            memory: None,
-            cleanup: Cleanup::Postgres { admin, database },
-        })
     }
 
     /// The storage of this database: for a database, a new connection pool each time (as a
     /// restarted server or another replica opens it).
     async fn storage(&self) -> Storage {
-        match &self.memory {
-            Some(s) => s.clone(),
-            None => Storage::connect(&self.url).await.unwrap(),
-        }
-    }
-
-    async fn drop(self) {
-        match self.cleanup {
-            Cleanup::None => {}
-            Cleanup::File(path) => {
-                for ext in ["", "-wal", "-shm"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(ext);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Cleanup::Postgres { admin, database } => {
-                use sqlx::Connection as _;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ =
-                        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
-                }
-            }
+        match (&self.memory, &self.database) {
+            (Some(s), _) => s.clone(),
+            (None, Some(db)) => db.storage().await,
+            (None, None) => unreachable!("a Db is memory or a database"),
         }
     }
 }
@@ -319,7 +264,7 @@ async fn a_delayed_run_waits_for_its_time_then_executes() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         a_delayed_run_waits_for_its_time_then_executes_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -360,7 +305,7 @@ async fn a_delayed_run_survives_a_restart_and_is_joined_on_another_server() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         a_delayed_run_survives_a_restart_and_is_joined_on_another_server_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -384,7 +329,7 @@ async fn two_servers_on_one_storage_execute_each_run_once() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         two_servers_on_one_storage_execute_each_run_once_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -437,7 +382,7 @@ async fn a_cron_fires_as_its_owner_on_new_threads() {
         for db in Db::all().await {
             eprintln!("backend: {}", db.name);
             a_cron_fires_as_its_owner_on(&db, policy).await;
-            db.drop().await;
+            drop(db);
         }
     }
 }
@@ -494,7 +439,7 @@ async fn a_thread_less_cron_deletes_its_threads_by_default() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         a_thread_less_cron_deletes_its_threads_by_default_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -546,7 +491,7 @@ async fn cancelling_a_running_run_discards_its_result() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         cancelling_a_running_run_discards_its_result_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -575,7 +520,7 @@ async fn shutdown_lets_the_run_in_flight_finish() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         shutdown_lets_the_run_in_flight_finish_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -598,7 +543,7 @@ async fn a_run_whose_worker_died_is_taken_over() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         a_run_whose_worker_died_is_taken_over_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -643,7 +588,7 @@ async fn two_servers_fire_a_cron_once_per_date() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         two_servers_fire_a_cron_once_per_date_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -683,7 +628,7 @@ async fn a_run_cut_by_shutdown_is_given_back_and_executed_after_restart() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         a_run_cut_by_shutdown_is_given_back_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -719,7 +664,7 @@ async fn a_cron_on_a_thread_runs_there() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         a_cron_on_a_thread_runs_there_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -754,7 +699,7 @@ async fn ended_disabled_and_invalid_crons_do_not_fire() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         ended_disabled_and_invalid_crons_do_not_fire_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
@@ -861,7 +806,7 @@ async fn a_cron_owner_refused_runs_gets_none_and_no_thread() {
     for db in Db::all().await {
         eprintln!("backend: {}", db.name);
         a_cron_owner_refused_runs_gets_none_and_no_thread_on(&db).await;
-        db.drop().await;
+        drop(db);
     }
 }
 
