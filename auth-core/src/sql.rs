@@ -6,8 +6,9 @@
 //! add [`QueryBuilderExt`], which pushes a filter into a [`sqlx::QueryBuilder`] in one line.
 //!
 //! A [`Predicate`] is SQL text with placeholders plus the ordered values to bind ([`Bind`]).
-//! Keys and values are always bound, never written into the SQL text, whatever they contain
-//! (quotes, `%`, backslashes, NUL…). The caller chooses the column expression (trusted SQL,
+//! Values are always bound, never written into the SQL text, whatever they contain (quotes,
+//! `%`, backslashes, NUL…); so are keys, except on SQLite a key that is a plain name (see
+//! there). The caller chooses the column expression (trusted SQL,
 //! such as `metadata` or `t.metadata`) and the first placeholder's number, so the predicate
 //! composes into any query: `WHERE tenant = $1 AND <predicate>`.
 //!
@@ -55,19 +56,29 @@
 //! use auth::Filter;
 //! use auth::sql::{Bind, Dialect};
 //!
-//! let filter = Filter::eq("owner", "user1");
+//! let filter = Filter::eq("owner", "user1").and(Filter::eq("n", 1));
 //! let p = Dialect::Sqlite.filter(&filter, "metadata").unwrap();
 //! assert_eq!(
 //!     p.sql(1),
-//!     "EXISTS (SELECT 1 FROM json_each(metadata) AS __auth_j0 WHERE __auth_j0.key = ?1 \
-//!      AND __auth_j0.type = 'text' AND __auth_j0.atom = ?2)",
+//!     "(json_extract(metadata, '$.owner') = ?1 \
+//!      AND EXISTS (SELECT 1 FROM json_each(metadata) AS __auth_j0 WHERE __auth_j0.key = ?2 \
+//!      AND __auth_j0.type = 'integer' AND __auth_j0.atom = ?3))",
 //! );
-//! assert_eq!(p.binds(), [Bind::Text("owner".into()), Bind::Text("user1".into())]);
+//! assert_eq!(
+//!     p.binds(),
+//!     [Bind::Text("user1".into()), Bind::Text("n".into()), Bind::Int(1)],
+//! );
 //! ```
 //!
-//! Keys are looked up with `json_each`, compared to a bound value, rather than with a JSON path
-//! (a path cannot spell every key); placeholders are numbered `?N`. The column holds JSON text or
-//! SQLite's `JSONB` (SQLite 3.45 and later).
+//! A string compared for equality with a top-level member whose key is a plain name (ASCII
+//! letters, digits and `_`, not starting with a digit), by a filter or a search, is read with
+//! `json_extract(column, '$.key')`, the key written into the SQL text: an expression index on
+//! exactly that, `CREATE INDEX … ON t (json_extract(metadata, '$.owner'))`, then serves the
+//! query (a string that starts with `{` or `[`, which could be an object's or an array's JSON
+//! text, keeps the general form). Every other condition looks its keys up with `json_each`,
+//! compared to a bound value, rather than with a JSON path (a path cannot spell every key);
+//! placeholders are numbered `?N`. The column holds JSON text or SQLite's `JSONB` (SQLite 3.45
+//! and later).
 //!
 //! # Semantics
 //!
@@ -973,6 +984,7 @@ mod lite {
 
     fn cond(w: &mut Writer, column: &str, c: &Cond) {
         match c {
+            Cond::Eq(k, Value::String(s)) if indexable(k, s) => extract_equal(w, column, k, s),
             Cond::Eq(k, v) => {
                 let row = member(w, column, k);
                 equal(w, &row, v);
@@ -996,6 +1008,35 @@ mod lite {
                 w.sql(")");
             }
         }
+    }
+
+    /// Whether the string condition `key = s` on the column itself may be written as
+    /// `json_extract(column, '$.key') = ?`, which an index on that expression serves.
+    ///
+    /// The key must be a plain name (ASCII letters, digits and `_`, not starting with a digit),
+    /// as it is written into the SQL text, inside a literal path. The value must not start with
+    /// `{` or `[`: `json_extract` gives a string member as its text, and an object or array
+    /// member as its JSON text, which always starts with one of those; so for any other string
+    /// the comparison is true exactly for a string member of that text. A NUL in the value keeps
+    /// the general form.
+    fn indexable(key: &str, s: &str) -> bool {
+        let mut chars = key.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !s.starts_with(['{', '['])
+            && !s.contains('\0')
+    }
+
+    /// `json_extract(column, '$.key') = ?`, for a key and value that [`indexable`] accepts.
+    fn extract_equal(w: &mut Writer, column: &str, key: &str, s: &str) {
+        w.sql("json_extract(");
+        w.sql(column);
+        w.sql(", '$.");
+        w.sql(key);
+        w.sql("') = ");
+        w.bind(Bind::Text(s.to_owned()));
     }
 
     /// Opens `EXISTS (SELECT 1 FROM json_each(json) AS a WHERE ` and returns the row `a`, an
@@ -1189,13 +1230,27 @@ mod lite {
     pub(super) fn search(w: &mut Writer, column: &str, wanted: &Map<String, Value>) {
         match wanted.len() {
             0 => w.sql("TRUE"),
-            1 => members(w, column, wanted),
+            1 => top_members(w, column, wanted),
             _ => {
                 w.sql("(");
-                members(w, column, wanted);
+                top_members(w, column, wanted);
                 w.sql(")");
             }
         }
+    }
+
+    /// [`members`] of the column itself: a string member that [`indexable`] accepts (within an
+    /// object, a string contains only itself) is compared with `json_extract`.
+    fn top_members(w: &mut Writer, column: &str, wanted: &Map<String, Value>) {
+        let members: Vec<(&String, &Value)> = wanted.iter().collect();
+        join(w, &members, " AND ", &mut |w, &(k, v)| match v {
+            Value::String(s) if indexable(k, s) => extract_equal(w, column, k, s),
+            _ => {
+                let row = member(w, column, k);
+                contained(w, &row, v);
+                w.sql(")");
+            }
+        });
     }
 
     /// Each wanted member is contained in the object `json`, ANDed.

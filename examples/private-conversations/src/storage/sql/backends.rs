@@ -926,6 +926,119 @@ async fn concurrent_changes_lose_nothing() {
     .await;
 }
 
+/// Inserts that arrive together (SQLite commits them as one group): each new id is created
+/// once, a taken id is answered as taken (or as the existing row, which only its owner sees),
+/// and every created row is there afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_inserts_are_each_answered_once() {
+    on_every_backend(|name, s| async move {
+        // 40 ids, each inserted three times at once: by its owner twice, by another user once.
+        let tasks: Vec<_> = (0..120)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let id = format!("g{}", i % 40);
+                    let who = if i >= 80 { "b" } else { "a" };
+                    let t = thread(&id, json!({"owner": "a", "try": i}));
+                    let answer = s.threads.insert(t, IfExists::DoNothing, &owner(who)).await;
+                    (id, who, answer)
+                })
+            })
+            .collect();
+        let mut created = std::collections::HashMap::new();
+        for task in tasks {
+            let (id, who, answer) = task.await.unwrap();
+            match answer {
+                Ok(Inserted::Created(t)) => {
+                    assert_eq!(t.thread_id, id, "{name}");
+                    *created.entry(id).or_insert(0) += 1;
+                }
+                Ok(Inserted::Existing(t)) => {
+                    assert_eq!(who, "a", "{name}: {id} shown to the other user");
+                    assert_eq!(t.metadata["owner"], json!("a"), "{name}");
+                }
+                Err(e) => {
+                    assert_eq!(who, "b", "{name}: {id}: {e:?}");
+                    assert_eq!(e.status, axum::http::StatusCode::CONFLICT, "{name}");
+                }
+            }
+        }
+        assert_eq!(created.len(), 40, "{name}: {created:?}");
+        assert!(created.values().all(|&n| n == 1), "{name}: {created:?}");
+        let a = owner("a");
+        let (ids, total) = ids_of(
+            &s,
+            Query {
+                limit: 100,
+                ..Query::new(&a)
+            },
+        )
+        .await;
+        assert_eq!((ids.len(), total), (40, 40), "{name}");
+        // The owner's own search, which the filter implies, and another owner's, which it
+        // contradicts.
+        for (wanted, expected) in [("a", 40), ("b", 0)] {
+            let wanted = meta(json!({"owner": wanted}));
+            let q = Query {
+                metadata: Some(&wanted),
+                limit: 100,
+                ..Query::new(&a)
+            };
+            assert_eq!(ids_of(&s, q).await.1, expected, "{name}");
+        }
+    })
+    .await;
+}
+
+/// On SQLite the owner filter is answered by the `threads_owner` index: the page walks it in
+/// creation order (no sort of the owner's rows), and so does the count.
+#[tokio::test]
+async fn sqlite_owner_searches_use_the_owner_index() {
+    let file = TempFile::new();
+    let s = Storage::connect(&file.url()).await.expect("sqlite");
+    let Some(super::Database::Sqlite(pool)) = s.database.clone() else {
+        panic!("a SQLite storage has a SQLite pool");
+    };
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "EXPLAIN QUERY PLAN SELECT thread_id FROM threads WHERE ",
+    );
+    {
+        use auth::sql::QueryBuilderExt as _;
+        qb.push_filter(&Filter::eq("owner", "a"), "threads.metadata")
+            .unwrap();
+    }
+    qb.push(" ORDER BY created_at DESC, thread_id DESC LIMIT 10");
+    let plan: Vec<String> = qb
+        .build()
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert!(plan[0].contains("INDEX threads_owner"), "{plan:?}");
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM threads WHERE ",
+    );
+    {
+        use auth::sql::QueryBuilderExt as _;
+        qb.push_filter(&Filter::eq("owner", "a"), "threads.metadata")
+            .unwrap();
+    }
+    let plan: Vec<String> = qb
+        .build()
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert!(plan[0].contains("INDEX threads_owner"), "{plan:?}");
+    s.close().await;
+}
+
 #[tokio::test]
 async fn postgres_refuses_a_newer_schema_and_hides_passwords() {
     let err = Storage::connect("postgres://someone:s3cretpw@127.0.0.1:1/nothing")

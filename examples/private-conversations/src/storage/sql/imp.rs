@@ -31,6 +31,7 @@ use crate::util::{ApiError, now};
 type Qb = QueryBuilder<'static, Db>;
 type Tx = sqlx::Transaction<'static, Db>;
 type DbRow = <Db as sqlx::Database>::Row;
+type Conn = <Db as sqlx::Database>::Connection;
 
 /// Pushes `LIMIT ? OFFSET ?` bound to `limit` and `offset` (saturated to `i64::MAX`).
 fn push_page(qb: &mut Qb, limit: usize, offset: usize) {
@@ -114,10 +115,102 @@ async fn migrate(pool: &Pool<Db>) -> Result<(), MigrateError> {
 struct Pools {
     read: Pool<Db>,
     write: Pool<Db>,
+    /// Where single-row inserts are committed in groups, if they are ([`GroupCommit`]).
+    group: Option<GroupCommit>,
+}
+
+/// How many inserts one commit takes at most.
+const MAX_GROUP: usize = 64;
+
+/// Group commit for single-row inserts (SQLite): with one writer and a sync per commit, the
+/// sync, not the statement, is what an insert waits for. A task of its own takes every insert
+/// that is waiting (up to [`MAX_GROUP`]) and writes them in one transaction, one sync for all;
+/// each insert is answered once that commit is done, so a 2xx still means on disk. An insert
+/// waits for no timer: those that arrive while a commit is syncing form the next group.
+///
+/// Only `INSERT … ON CONFLICT DO NOTHING` goes through here: if a group fails, nothing of it is
+/// committed and each insert runs again on its own (an insert that was in fact applied finds
+/// its row and is reported as taken, never written twice), so one bad insert fails alone.
+#[derive(Clone)]
+struct GroupCommit {
+    jobs: tokio::sync::mpsc::Sender<GroupJob>,
+}
+
+/// One insert waiting for its group: its statement (built anew if it must run again alone)
+/// and where its count of inserted rows goes.
+struct GroupJob {
+    query: Box<dyn Fn() -> Qb + Send + Sync>,
+    done: tokio::sync::oneshot::Sender<Result<u64, sqlx::Error>>,
+}
+
+impl GroupCommit {
+    /// Starts the task that commits the groups on `pool` (one writer connection); it ends when
+    /// the last handle is dropped.
+    fn start(pool: Pool<Db>) -> Self {
+        let (jobs, waiting) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(Self::run(pool, waiting));
+        GroupCommit { jobs }
+    }
+
+    /// Runs `query` (an `INSERT … ON CONFLICT DO NOTHING`) in the next group; the rows it
+    /// inserted, once committed.
+    async fn insert(&self, query: Box<dyn Fn() -> Qb + Send + Sync>) -> Result<u64, ApiError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let stopped = || ApiError::unavailable("the database is closing");
+        self.jobs
+            .send(GroupJob { query, done })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?.map_err(db_error)
+    }
+
+    async fn run(pool: Pool<Db>, mut waiting: tokio::sync::mpsc::Receiver<GroupJob>) {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
+            if group.len() > 1
+                && let Ok(counts) = Self::commit(&pool, &group).await
+            {
+                for (job, count) in group.drain(..).zip(counts) {
+                    let _ = job.done.send(Ok(count));
+                }
+                continue;
+            }
+            for job in group.drain(..) {
+                let alone = async {
+                    let mut conn = pool.acquire().await?;
+                    let done = (job.query)().build().execute(&mut *conn).await?;
+                    Ok(done.rows_affected())
+                };
+                let _ = job.done.send(alone.await);
+            }
+        }
+    }
+
+    /// The group in one transaction: each insert's count of rows, once committed.
+    async fn commit(pool: &Pool<Db>, group: &[GroupJob]) -> Result<Vec<u64>, sqlx::Error> {
+        let mut tx = pool.begin_with(BEGIN).await?;
+        let mut counts = Vec::with_capacity(group.len());
+        for job in group {
+            match (job.query)().build().execute(&mut *tx).await {
+                Ok(done) => counts.push(done.rows_affected()),
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    return Err(e);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
 }
 
 /// The storage over `pools`; [`Storage::database`] gives the `read` pool (a general one).
-fn storage(pools: Pools) -> Storage {
+fn storage(read: Pool<Db>, write: Pool<Db>) -> Storage {
+    let pools = Pools {
+        group: GROUP_COMMIT.then(|| GroupCommit::start(write.clone())),
+        read,
+        write,
+    };
     Storage {
         threads: Arc::new(SqlCollection::<Thread>::new(pools.clone())),
         assistants: Arc::new(SqlCollection::<Assistant>::new(pools.clone())),
@@ -237,6 +330,33 @@ fn push_scope(qb: &mut Qb, scope: &Scope, column: &str) -> Result<(), ApiError> 
     Ok(())
 }
 
+/// The members of a search's `wanted` metadata that the scope's filter does not already imply:
+/// a string member `k: s` is contained exactly where `k` equals `s`, which a top-level
+/// `k == s` of the filter requires already. (The owner's search under the policy's owner filter
+/// then reads the owner once: SQLite answers a single `json_extract` from its index alone, but
+/// reads the rows to evaluate a second one.)
+fn not_implied<'w>(
+    wanted: Option<&'w Object>,
+    scope: &Scope,
+) -> Option<std::borrow::Cow<'w, Object>> {
+    let wanted = wanted?;
+    let Some(filter) = scope.filter() else {
+        return Some(std::borrow::Cow::Borrowed(wanted));
+    };
+    let implied = |k: &str, v: &Value| {
+        v.is_string() && filter.eq_conditions().any(|(fk, fv)| fk == k && fv == v)
+    };
+    if !wanted.iter().any(|(k, v)| implied(k, v)) {
+        return Some(std::borrow::Cow::Borrowed(wanted));
+    }
+    let rest: Object = wanted
+        .iter()
+        .filter(|(k, v)| !implied(k, v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!rest.is_empty()).then_some(std::borrow::Cow::Owned(rest))
+}
+
 /// ` AND <metadata contains wanted>` (nothing without it).
 fn push_wanted(qb: &mut Qb, wanted: Option<&Object>, column: &str) -> Result<(), ApiError> {
     if let Some(w) = wanted {
@@ -351,8 +471,8 @@ impl<T: Table> SqlCollection<T> {
         row.as_ref().map(T::from_row).transpose()
     }
 
-    /// Inserts `item`'s row; whether it was new.
-    async fn insert_row(tx: &mut Tx, item: &T) -> Result<bool, ApiError> {
+    /// `INSERT … ON CONFLICT DO NOTHING` of `item`'s row.
+    fn insert_query(item: &T) -> Qb {
         let mut qb = Qb::new(format!(
             "INSERT INTO {} {} VALUES (",
             T::TABLE,
@@ -360,7 +480,13 @@ impl<T: Table> SqlCollection<T> {
         ));
         item.push_row(&mut List::new(&mut qb));
         qb.push(format!(") ON CONFLICT ({}) DO NOTHING", T::ID));
-        let done = qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        qb
+    }
+
+    /// Inserts `item`'s row; whether it was new.
+    async fn insert_row(conn: &mut Conn, item: &T) -> Result<bool, ApiError> {
+        let mut qb = Self::insert_query(item);
+        let done = qb.build().execute(&mut *conn).await.map_err(db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -392,7 +518,7 @@ impl<T: Table> SqlCollection<T> {
         if_exists: IfExists,
         scope: &Scope,
     ) -> Result<Inserted<T>, ApiError> {
-        if Self::insert_row(tx, &item).await? {
+        if Self::insert_row(&mut *tx, &item).await? {
             item.save_extra(tx, None).await?;
             return Ok(Inserted::Created(item));
         }
@@ -402,11 +528,12 @@ impl<T: Table> SqlCollection<T> {
             existing.load_extra(tx).await?;
             return Ok(Inserted::Existing(existing));
         }
-        Err(ApiError::conflict(format!(
-            "{} {} already exists",
-            Self::kind(),
-            item.id()
-        )))
+        Err(Self::conflict(item.id()))
+    }
+
+    /// The answer to an insert whose id is taken.
+    fn conflict(id: &str) -> ApiError {
+        ApiError::conflict(format!("{} {id} already exists", Self::kind()))
     }
 
     /// ` WHERE …` of a search.
@@ -414,7 +541,11 @@ impl<T: Table> SqlCollection<T> {
         qb.push(" WHERE TRUE");
         let metadata = format!("{}.metadata", T::TABLE);
         push_scope(qb, query.scope, &metadata)?;
-        push_wanted(qb, query.metadata, &metadata)?;
+        push_wanted(
+            qb,
+            not_implied(query.metadata, query.scope).as_deref(),
+            &metadata,
+        )?;
         if let Some(ids) = query.ids {
             if ids.is_empty() {
                 qb.push(" AND FALSE");
@@ -469,6 +600,27 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         if_exists: IfExists,
         scope: &Scope,
     ) -> Result<Inserted<T>, ApiError> {
+        if !T::EXTRA {
+            // One row, one statement: committed on its own, or in a group where inserts are
+            // grouped; no `BEGIN`/`COMMIT` round trips of its own while the writer is held.
+            // Only a conflict reads on, outside of it.
+            let created = if let Some(group) = &self.pool.group {
+                let row = item.clone();
+                group.insert(Box::new(move || Self::insert_query(&row))).await? == 1
+            } else {
+                let mut conn = self.pool.write.acquire().await.map_err(db_error)?;
+                Self::insert_row(&mut conn, &item).await?
+            };
+            if created {
+                return Ok(Inserted::Created(item));
+            }
+            if if_exists == IfExists::DoNothing
+                && let Some(existing) = self.get(item.id(), scope).await?
+            {
+                return Ok(Inserted::Existing(existing));
+            }
+            return Err(Self::conflict(item.id()));
+        }
         let mut tx = begin(&self.pool).await?;
         let out = Self::insert_in(&mut tx, item, if_exists, scope).await?;
         commit(tx).await?;

@@ -27,6 +27,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// What serializes the migrations of replicas starting together: a transaction-scoped
 /// advisory lock (its key is arbitrary, fixed for this server).
 const MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7274230751)");
+/// Whether single-row inserts are committed in groups ([`GroupCommit`]): no, concurrent
+/// commits on several connections share their WAL flushes in PostgreSQL itself.
+const GROUP_COMMIT: bool = false;
 /// The handle on this database that [`Storage::database`] gives.
 const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Postgres;
 /// Whether writes go through a pool of their own: no, PostgreSQL lets transactions write
@@ -88,10 +91,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     migrate(&pool)
         .await
         .map_err(|e| e.into_storage_error(url, open_error))?;
-    Ok(storage(Pools {
-        read: pool.clone(),
-        write: pool,
-    }))
+    Ok(storage(pool.clone(), pool))
 }
 
 /// Why PostgreSQL could not be reached at `url`, in words.

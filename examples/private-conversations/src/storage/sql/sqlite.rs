@@ -35,6 +35,7 @@ type Db = sqlx::Sqlite;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../../migrations/sqlite/0002_queue.sql")),
+    (3, include_str!("../../../migrations/sqlite/0003_owner.sql")),
 ];
 /// What serializes the migrations of servers starting together (`BEGIN IMMEDIATE` does here).
 const MIGRATION_LOCK: Option<&str> = None;
@@ -44,11 +45,17 @@ const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Sqlite;
 /// transaction write at a time; queued in the pool, writers wait their turn without the busy
 /// handler's sleeps).
 const SEPARATE_WRITER: bool = true;
+/// Whether single-row inserts are committed in groups ([`GroupCommit`]): yes, a commit syncs
+/// and only one connection writes, so one sync for many inserts multiplies how many are
+/// answered per second.
+const GROUP_COMMIT: bool = true;
 /// How many connections read (WAL mode: readers never wait for the writer nor for each other).
 const READERS: u32 = 8;
-/// Whether a search keeps its matches (by rowid) for both its count and its page: yes, the
-/// filters read JSON with `json_each`, row by row, so evaluating them once halves the work.
-const MATCH_ONCE: bool = true;
+/// Whether a search keeps its matches (by rowid) for both its count and its page: no. The
+/// policies' owner filter (and a search for an owner) is `json_extract(metadata, '$.owner') = ?`,
+/// which the `*_owner` indexes serve: the count reads only the index, and the page walks it in
+/// creation order and stops at its limit, where kept matches would have to be sorted.
+const MATCH_ONCE: bool = false;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
 /// How a transaction that only reads begins: one snapshot for all its statements.
@@ -68,6 +75,11 @@ const HOLDS: &str = "instr";
 /// qualified: a filter reads this inside `json_each`, whose own columns are `key` and `value`.
 const STORE_VIEW: &str = "json_set(store_items.value, '$.namespace', \
                           json(store_items.namespace), '$.key', store_items.key)";
+/// After how many pages in the WAL a commit copies them back into the database (SQLite's
+/// default is 1000). That checkpoint runs in the commit, and every write queued behind it waits:
+/// half as many pages at a time halved the worst waits of `POST /threads` (p99 3.6 to 3.9 ms
+/// against 5.3 to 6.4 ms, at the same rate; BENCHMARKS.md).
+const WAL_CHECKPOINT_PAGES: &str = "500";
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -107,7 +119,8 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(BUSY_TIMEOUT)
+        .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES);
     // The writer first: it creates the file, sets WAL mode and applies the migrations.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
@@ -128,7 +141,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
         .connect_with(options)
         .await
         .map_err(|e| open_error(url, &e))?;
-    Ok(storage(Pools { read, write }))
+    Ok(storage(read, write))
 }
 
 /// Why SQLite could not open `url`, in words.
