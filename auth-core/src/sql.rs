@@ -60,13 +60,13 @@
 //! let p = Dialect::Sqlite.filter(&filter, "metadata").unwrap();
 //! assert_eq!(
 //!     p.sql(1),
-//!     "(json_extract(metadata, '$.owner') = ?1 \
-//!      AND EXISTS (SELECT 1 FROM json_each(metadata) AS __auth_j0 WHERE __auth_j0.key = ?2 \
-//!      AND __auth_j0.type = 'integer' AND __auth_j0.atom = ?3))",
+//!     "(EXISTS (SELECT 1 FROM json_each(metadata) AS __auth_j0 WHERE __auth_j0.key = ?1 \
+//!      AND __auth_j0.type = 'integer' AND __auth_j0.atom = ?2) \
+//!      AND json_extract(metadata, '$.owner') = ?3)",
 //! );
 //! assert_eq!(
 //!     p.binds(),
-//!     [Bind::Text("user1".into()), Bind::Text("n".into()), Bind::Int(1)],
+//!     [Bind::Text("n".into()), Bind::Int(1), Bind::Text("user1".into())],
 //! );
 //! ```
 //!
@@ -1322,10 +1322,11 @@ mod lite {
 ///
 /// let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM threads WHERE ");
 /// qb.push_filter(&Filter::contains("tags", "x"), "metadata").unwrap();
-/// let search = json!({"org": "acme"});
+/// let search = json!({"org": "acme", "the org": "acme"});
 /// qb.push(" AND ").push_contains(search.as_object().unwrap(), "metadata").unwrap();
-/// // Two keys and two values, all bound.
-/// assert_eq!(qb.sql().matches('?').count(), 4);
+/// // Every value bound, and every key but the plain `org` (written as `'$.org'`).
+/// assert_eq!(qb.sql().matches('?').count(), 5);
+/// assert!(qb.sql().contains("json_extract(metadata, '$.org') = ?"));
 /// assert!(!qb.sql().contains("acme"));
 /// # }
 /// ```
