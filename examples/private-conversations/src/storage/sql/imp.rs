@@ -30,7 +30,6 @@ use crate::util::{ApiError, now};
 
 type Qb = QueryBuilder<'static, Db>;
 type Tx = sqlx::Transaction<'static, Db>;
-type DbRow = <Db as sqlx::Database>::Row;
 type Conn = <Db as sqlx::Database>::Connection;
 
 /// Pushes `LIMIT ? OFFSET ?` bound to `limit` and `offset` (saturated to `i64::MAX`).
@@ -117,6 +116,8 @@ struct Pools {
     write: Pool<Db>,
     /// Where single-row inserts are committed in groups, if they are ([`GroupCommit`]).
     group: Option<GroupCommit>,
+    /// Where reads by id run on the request's thread, if they do ([`super::inline`]).
+    inline: Option<Arc<super::inline::Reads>>,
 }
 
 /// How many inserts one commit takes at most.
@@ -205,8 +206,13 @@ impl GroupCommit {
 }
 
 /// The storage over `pools`; [`Storage::database`] gives the `read` pool (a general one).
-fn storage(read: Pool<Db>, write: Pool<Db>) -> Storage {
+fn storage(
+    read: Pool<Db>,
+    write: Pool<Db>,
+    inline: Option<Arc<super::inline::Reads>>,
+) -> Storage {
     let pools = Pools {
+        inline,
         group: GROUP_COMMIT.then(|| GroupCommit::start(write.clone())),
         read,
         write,
@@ -298,27 +304,66 @@ fn name_list(cols: &[(&str, bool)]) -> String {
     format!("({})", names.join(", "))
 }
 
-fn text(row: &DbRow, col: &str) -> Result<String, ApiError> {
-    row.try_get::<String, _>(col).map_err(db_error)
+/// The columns of a row: one of sqlx's, or one read on the request's thread
+/// ([`super::inline`], SQLite only).
+trait Cells {
+    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError>;
+    fn int(&self, col: &str) -> Result<i64, ApiError>;
+    fn boolean(&self, col: &str) -> Result<bool, ApiError>;
 }
 
-fn opt_text(row: &DbRow, col: &str) -> Result<Option<String>, ApiError> {
-    row.try_get::<Option<String>, _>(col).map_err(db_error)
+impl Cells for DbRow {
+    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError> {
+        self.try_get::<Option<String>, _>(col).map_err(db_error)
+    }
+    fn int(&self, col: &str) -> Result<i64, ApiError> {
+        self.try_get::<i64, _>(col).map_err(db_error)
+    }
+    fn boolean(&self, col: &str) -> Result<bool, ApiError> {
+        self.try_get::<bool, _>(col).map_err(db_error)
+    }
 }
 
-fn json(row: &DbRow, col: &str) -> Result<Value, ApiError> {
+impl Cells for super::inline::Row {
+    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError> {
+        match self.get(col) {
+            Some(rusqlite::types::Value::Text(s)) => Ok(Some(s.clone())),
+            Some(rusqlite::types::Value::Null) => Ok(None),
+            _ => Err(corrupt(col)),
+        }
+    }
+    fn int(&self, col: &str) -> Result<i64, ApiError> {
+        match self.get(col) {
+            Some(rusqlite::types::Value::Integer(i)) => Ok(*i),
+            _ => Err(corrupt(col)),
+        }
+    }
+    fn boolean(&self, col: &str) -> Result<bool, ApiError> {
+        self.int(col).map(|i| i != 0)
+    }
+}
+
+fn text(row: &impl Cells, col: &str) -> Result<String, ApiError> {
+    row.opt_text(col)?.ok_or_else(|| corrupt(col))
+}
+
+fn opt_text(row: &impl Cells, col: &str) -> Result<Option<String>, ApiError> {
+    row.opt_text(col)
+}
+
+fn json(row: &impl Cells, col: &str) -> Result<Value, ApiError> {
     serde_json::from_str(&text(row, col)?).map_err(|_| corrupt(col))
 }
 
-fn object(row: &DbRow, col: &str) -> Result<Object, ApiError> {
+fn object(row: &impl Cells, col: &str) -> Result<Object, ApiError> {
     match json(row, col)? {
         Value::Object(m) => Ok(m),
         _ => Err(corrupt(col)),
     }
 }
 
-fn int(row: &DbRow, col: &str) -> Result<i64, ApiError> {
-    row.try_get::<i64, _>(col).map_err(db_error)
+fn int(row: &impl Cells, col: &str) -> Result<i64, ApiError> {
+    row.int(col)
 }
 
 /// ` AND <the scope's filter over column>` (nothing without a filter).
@@ -410,7 +455,7 @@ trait Table: Record + Sized {
     fn push_row(&self, list: &mut List<'_>);
 
     /// The resource of a row (without what other tables hold).
-    fn from_row(row: &DbRow) -> Result<Self, ApiError>;
+    fn from_row(row: &impl Cells) -> Result<Self, ApiError>;
 
     /// Reads what other tables hold for this resource.
     async fn load_extra(&mut self, _tx: &mut Tx) -> Result<(), ApiError> {
@@ -629,6 +674,18 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
 
     async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
         if !T::EXTRA {
+            if let Some(reads) = &self.pool.inline
+                && let Some(found) = reads.by_id(
+                    &select_list(T::COLS),
+                    T::TABLE,
+                    T::ID,
+                    T::COLS,
+                    id,
+                    scope.filter(),
+                )
+            {
+                return found.as_ref().map(T::from_row).transpose();
+            }
             // One row, one statement: no transaction needed.
             let mut qb = Qb::new(format!(
                 "SELECT {} FROM {} WHERE {} = ",
@@ -794,7 +851,7 @@ impl Table for Thread {
             .json(&self.error);
     }
 
-    fn from_row(row: &DbRow) -> Result<Self, ApiError> {
+    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
         Ok(Thread {
             thread_id: text(row, "thread_id")?,
             created_at: text(row, "created_at")?,
@@ -839,7 +896,7 @@ fn version_number(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn version_of(row: &DbRow, created_at: &str) -> Result<AssistantVersion, ApiError> {
+fn version_of(row: &impl Cells, created_at: &str) -> Result<AssistantVersion, ApiError> {
     Ok(AssistantVersion {
         assistant_id: text(row, "assistant_id")?,
         graph_id: text(row, "graph_id")?,
@@ -887,7 +944,7 @@ impl Table for Assistant {
     }
 
     /// The assistant without its versions (a search's results; [`Table::load_extra`] reads them).
-    fn from_row(row: &DbRow) -> Result<Self, ApiError> {
+    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
         Ok(Assistant {
             current: version_of(row, "version_created_at")?,
             updated_at: text(row, "updated_at")?,
@@ -1016,7 +1073,7 @@ impl Table for Cron {
             .json(&self.owner);
     }
 
-    fn from_row(row: &DbRow) -> Result<Self, ApiError> {
+    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
         Ok(Cron {
             cron_id: text(row, "cron_id")?,
             assistant_id: text(row, "assistant_id")?,
@@ -1026,7 +1083,7 @@ impl Table for Cron {
             payload: object(row, "payload")?,
             user_id: opt_text(row, "user_id")?,
             metadata: object(row, "metadata")?,
-            enabled: row.try_get::<bool, _>("enabled").map_err(db_error)?,
+            enabled: row.boolean("enabled")?,
             timezone: opt_text(row, "timezone")?,
             on_run_completed: json(row, "on_run_completed")?,
             next_run_date: opt_text(row, "next_run_date")?.map_or(Value::Null, Value::String),

@@ -64,6 +64,7 @@ use crate::util::ApiError;
 
 #[cfg(test)]
 mod backends;
+mod inline;
 pub mod postgres;
 #[cfg(test)]
 mod queue_backends;

@@ -12,6 +12,9 @@ use super::storage_error;
 use crate::storage::{Storage, StorageError};
 
 type Db = sqlx::Postgres;
+/// A row of this database (named, not projected from `Db`, so that other row types may
+/// implement the same traits).
+type DbRow = sqlx::postgres::PgRow;
 
 /// The schema's migrations, in order: (version, SQL).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -91,7 +94,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     migrate(&pool)
         .await
         .map_err(|e| e.into_storage_error(url, open_error))?;
-    Ok(storage(pool.clone(), pool))
+    Ok(storage(pool.clone(), pool, None))
 }
 
 /// Why PostgreSQL could not be reached at `url`, in words.

@@ -30,6 +30,9 @@ use super::storage_error;
 use crate::storage::{Storage, StorageError};
 
 type Db = sqlx::Sqlite;
+/// A row of this database (named, not projected from `Db`, so that other row types may
+/// implement the same traits).
+type DbRow = sqlx::sqlite::SqliteRow;
 
 /// The schema's migrations, in order: (version, SQL).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -141,7 +144,11 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
         .connect_with(options)
         .await
         .map_err(|e| open_error(url, &e))?;
-    Ok(storage(read, write))
+    // One connection per thread that may read at once: the runtime's workers.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let inline = super::inline::Reads::open(path, threads.min(READERS as usize))
+        .map_err(|e| storage_error(url, "cannot open the database", Some(&e)))?;
+    Ok(storage(read, write, Some(Arc::new(inline))))
 }
 
 /// Why SQLite could not open `url`, in words.
