@@ -1,6 +1,6 @@
 // The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
 // `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `READ_BEGIN`, `JSON_IN`, `JSON_OUT`,
-// `FOR_UPDATE`, `SEPARATE_WRITER`, `MATCH_ONCE`, `HOLDS`, `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`.
+// `FOR_UPDATE`, `SEPARATE_WRITER`, `GROUP_COMMIT`, `HOLDS`, `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`.
 // Every value is bound; the SQL text holds only trusted names. One text, compiled once per
 // database with that database's concrete types (sqlx's generic bounds over both would say less
 // than the two concrete copies).
@@ -674,7 +674,9 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
 
     async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
         if !T::EXTRA {
+            // (Once the storage is closed, the pool answers: unavailable.)
             if let Some(reads) = &self.pool.inline
+                && !self.pool.read.is_closed()
                 && let Some(found) = reads.by_id(
                     &select_list(T::COLS),
                     T::TABLE,
@@ -758,35 +760,19 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         let sort = column_of::<T>(query.sort)?;
         // One statement (one snapshot, no BEGIN/COMMIT): the count of the matches, joined with
         // the page of them (no row when the page is empty: the count still comes back).
-        let mut qb = if MATCH_ONCE {
-            // The filters evaluated once per row (SQLite reads JSON keys with `json_each`, which
-            // no index serves), their matches kept for the count and the page.
-            let mut qb = Qb::new(format!(
-                "WITH matched AS MATERIALIZED (SELECT rowid AS rid FROM {}",
-                T::TABLE
-            ));
-            Self::push_where(&mut qb, &query)?;
-            qb.push(format!(
-                ") SELECT (SELECT COUNT(*) FROM matched) AS total, page.* FROM (SELECT 1) AS one \
-                 LEFT JOIN (SELECT {} FROM {} WHERE rowid IN (SELECT rid FROM matched)",
-                select_list(T::COLS),
-                T::TABLE
-            ));
-            qb
-        } else {
-            let mut qb = Qb::new(format!(
-                "SELECT matched.total AS total, page.* FROM (SELECT COUNT(*) AS total FROM {}",
-                T::TABLE
-            ));
-            Self::push_where(&mut qb, &query)?;
-            qb.push(format!(
-                ") AS matched LEFT JOIN (SELECT {} FROM {}",
-                select_list(T::COLS),
-                T::TABLE
-            ));
-            Self::push_where(&mut qb, &query)?;
-            qb
-        };
+        // Both read the matches through the filters' indexes (the page may stop at its limit,
+        // walking an index in the sort order).
+        let mut qb = Qb::new(format!(
+            "SELECT matched.total AS total, page.* FROM (SELECT COUNT(*) AS total FROM {}",
+            T::TABLE
+        ));
+        Self::push_where(&mut qb, &query)?;
+        qb.push(format!(
+            ") AS matched LEFT JOIN (SELECT {} FROM {}",
+            select_list(T::COLS),
+            T::TABLE
+        ));
+        Self::push_where(&mut qb, &query)?;
         let dir = if query.descending { "DESC" } else { "ASC" };
         qb.push(format!(" ORDER BY {sort} {dir}, {} {dir}", T::ID));
         push_page(&mut qb, query.limit, query.offset);

@@ -38,9 +38,6 @@ const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Postgre
 /// Whether writes go through a pool of their own: no, PostgreSQL lets transactions write
 /// side by side.
 const SEPARATE_WRITER: bool = false;
-/// Whether a search keeps its matches for both its count and its page: no, the GIN index finds
-/// them, and the page's own plan may stop early (an index in the sort order).
-const MATCH_ONCE: bool = false;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN";
 /// How a transaction that only reads begins: one snapshot for all its statements.

@@ -6,9 +6,14 @@
 //!
 //! One connection writes (a pool of one: writers queue for it rather than retry on
 //! `SQLITE_BUSY`), up to eight read beside it (WAL mode: a reader sees the last commit and never
-//! waits for the writer). A single-row read (`GET /threads/{id}`, a thread with its checkpoint)
-//! is one `SELECT` with the filter in its `WHERE`, without `BEGIN`/`COMMIT`; each connection
-//! keeps its prepared statements, whose text depends on the filter's shape, never on its values.
+//! waits for the writer). A read by id (`GET /threads/{id}`) is one `SELECT` with the filter in
+//! its `WHERE`, without `BEGIN`/`COMMIT`, run on the request's own thread where it can be
+//! ([`super::inline`]), else on the pool; each connection keeps its prepared statements, whose
+//! text depends on the filter's shape, never on its values. Single-row inserts are committed
+//! in groups (`GroupCommit`).
+//!
+//! The policies' owner filter, `json_extract(<table>.metadata, '$.owner') = ?` as `auth::sql`
+//! renders it, is answered by the `*_owner` indexes of migration 3.
 //! A connection is not pinged before each use (sqlx's `test_before_acquire`, one more trip to the
 //! connection's thread per request): a connection to a local file does not go stale.
 //!
@@ -54,11 +59,6 @@ const SEPARATE_WRITER: bool = true;
 const GROUP_COMMIT: bool = true;
 /// How many connections read (WAL mode: readers never wait for the writer nor for each other).
 const READERS: u32 = 8;
-/// Whether a search keeps its matches (by rowid) for both its count and its page: no. The
-/// policies' owner filter (and a search for an owner) is `json_extract(metadata, '$.owner') = ?`,
-/// which the `*_owner` indexes serve: the count reads only the index, and the page walks it in
-/// creation order and stops at its limit, where kept matches would have to be sorted.
-const MATCH_ONCE: bool = false;
 /// How a transaction that will write begins.
 const BEGIN: &str = "BEGIN IMMEDIATE";
 /// How a transaction that only reads begins: one snapshot for all its statements.
