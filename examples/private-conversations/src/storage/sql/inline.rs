@@ -110,3 +110,62 @@ impl Reads {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLS: &[(&str, bool)] = &[("id", false), ("metadata", true), ("n", false)];
+
+    /// A WAL database holding `t(id, metadata, n)` with rows `a` (owner u1) and `b` (owner u2).
+    fn database() -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("pc-inline-{}.db", uuid::Uuid::new_v4()));
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE t (id TEXT PRIMARY KEY, metadata TEXT NOT NULL, n INTEGER);
+             INSERT INTO t VALUES ('a', '{\"owner\": \"u1\"}', 1), ('b', '{\"owner\": \"u2\"}', NULL);",
+        )
+        .unwrap();
+        path
+    }
+
+    fn read(reads: &Reads, id: &str, filter: Option<&Filter>) -> Option<Option<Row>> {
+        reads.by_id("id, metadata, n", "t", "id", COLS, id, filter)
+    }
+
+    #[test]
+    fn reads_a_row_through_its_filter_or_leaves_it_to_the_pool() {
+        let path = database();
+        let reads = Reads::open(path.to_str().unwrap(), 2).unwrap();
+        let u1 = Filter::eq("owner", "u1");
+        let row = read(&reads, "a", Some(&u1)).unwrap().unwrap();
+        assert_eq!(row.get("id"), Some(&Value::Text("a".into())));
+        assert_eq!(row.get("n"), Some(&Value::Integer(1)));
+        assert_eq!(row.get("missing"), None);
+        // Hidden by the filter, or absent: answered, with no row.
+        assert!(read(&reads, "b", Some(&u1)).unwrap().is_none());
+        assert!(read(&reads, "zz", None).unwrap().is_none());
+        assert_eq!(
+            read(&reads, "b", None).unwrap().unwrap().get("n"),
+            Some(&Value::Null)
+        );
+        // A poisoned filter, a statement SQLite refuses: left to the pool.
+        assert!(read(&reads, "a", Some(&Filter::eq("$bad", 1))).is_none());
+        assert!(reads.by_id("nothing", "t", "id", COLS, "a", None).is_none());
+        // Every connection in use: left to the pool, without waiting.
+        let held: Vec<_> = reads.conns.iter().map(|c| c.lock().unwrap()).collect();
+        assert!(read(&reads, "a", None).is_none());
+        drop(held);
+        assert!(read(&reads, "a", None).unwrap().is_some());
+        // Read-only: a statement that would write fails (and would be left to the pool).
+        let conn = reads.conns[0].lock().unwrap();
+        assert!(conn.execute("DELETE FROM t", []).is_err());
+        drop(conn);
+        for ext in ["", "-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(ext);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
