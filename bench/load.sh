@@ -314,6 +314,9 @@ echo "GET /threads/{id}: the server's CPU time per request: auth on $GET_CPU_ON 
 if [[ "$LOG_AB" == 1 ]]; then
     awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
         printf "logging overhead: %.1f%% (info %d req/s, warn %d req/s)\n", (1 - on / off) * 100, on, off }'
+elif [[ "$DB_AB" == 1 ]]; then
+    awk -v a="$GET_ON" -v b="$GET_OFF" -v na="$DB_A" -v nb="$DB_B" 'BEGIN {
+        printf "DB_B/DB_A: %.1f%% of the requests per second (%s %d req/s, %s %d req/s)\n", b / a * 100, na, a, nb, b }'
 elif [[ "$A_A" == 1 ]]; then
     awk -v on="$GET_ON" -v off="$GET_OFF" 'BEGIN {
         printf "A/A difference: %.1f%% (server A %d req/s, server B %d req/s)\n", (1 - on / off) * 100, on, off }'
