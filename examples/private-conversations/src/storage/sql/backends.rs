@@ -148,6 +148,18 @@ fn thread(id: &str, metadata: Value) -> Thread {
     new_thread(id.to_owned(), meta(metadata))
 }
 
+/// The ids of the first 100 threads that `scope` sees, newest first, and their total.
+async fn up_to_100(s: &Storage, scope: &Scope) -> (Vec<String>, usize) {
+    ids_of(
+        s,
+        Query {
+            limit: 100,
+            ..Query::new(scope)
+        },
+    )
+    .await
+}
+
 async fn ids_of(s: &Storage, q: Query<'_>) -> (Vec<String>, usize) {
     let page = s.threads.search(q).await.unwrap();
     (
@@ -860,6 +872,50 @@ async fn sqlite_refuses_a_file_locked_by_another() {
     drop(other);
 }
 
+/// Inserts that arrive while another holds SQLite's write lock are each answered 503 (the
+/// group that cannot begin answers all its inserts at once), store nothing, and work again once
+/// the lock is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_inserts_while_locked_are_503_then_work() {
+    let file = TempFile::new();
+    let s = Storage::connect(&file.url()).await.unwrap();
+    let mut other = sqlx::SqliteConnection::connect(&file.url()).await.unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE;")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let inserts = |prefix: &'static str| {
+        (0..6)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let t = thread(&format!("{prefix}{i}"), json!({"owner": "a"}));
+                    s.threads.insert(t, IfExists::Raise, &system()).await
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    for task in inserts("locked") {
+        let Err(err) = task.await.unwrap() else {
+            panic!("an insert while locked was answered");
+        };
+        assert_eq!(err.status.as_u16(), 503, "{err:?}");
+    }
+    sqlx::raw_sql("ROLLBACK;")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    drop(other);
+    for task in inserts("free") {
+        assert!(matches!(task.await.unwrap(), Ok(Inserted::Created(_))));
+    }
+    let sys = system();
+    let (ids, total) = up_to_100(&s, &sys).await;
+    assert_eq!(total, 6, "{ids:?}");
+    assert!(ids.iter().all(|id| id.starts_with("free")), "{ids:?}");
+    s.close().await;
+}
+
 /// Concurrent changes to one row lose nothing: each finds the row, changes it and writes it
 /// back in one transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -966,14 +1022,7 @@ async fn concurrent_inserts_are_each_answered_once() {
         assert_eq!(created.len(), 40, "{name}: {created:?}");
         assert!(created.values().all(|&n| n == 1), "{name}: {created:?}");
         let a = owner("a");
-        let (ids, total) = ids_of(
-            &s,
-            Query {
-                limit: 100,
-                ..Query::new(&a)
-            },
-        )
-        .await;
+        let (ids, total) = up_to_100(&s, &a).await;
         assert_eq!((ids.len(), total), (40, 40), "{name}");
         // The owner's own search, which the filter implies, and another owner's, which it
         // contradicts.

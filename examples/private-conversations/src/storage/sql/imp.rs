@@ -129,9 +129,12 @@ const MAX_GROUP: usize = 64;
 /// each insert is answered once that commit is done, so a 2xx still means on disk. An insert
 /// waits for no timer: those that arrive while a commit is syncing form the next group.
 ///
-/// Only `INSERT … ON CONFLICT DO NOTHING` goes through here: if a group fails, nothing of it is
-/// committed and each insert runs again on its own (an insert that was in fact applied finds
-/// its row and is reported as taken, never written twice), so one bad insert fails alone.
+/// Only `INSERT … ON CONFLICT DO NOTHING` goes through here. If a statement of a group fails,
+/// nothing of the group is committed and each insert runs again on its own, so that one bad
+/// insert fails alone. If the group cannot begin or commit (the database locked or gone), every
+/// insert of it gets that answer at once, rather than each waiting out the busy timeout again.
+/// An insert whose commit failed but was in fact applied finds its row when retried and is
+/// reported as taken, never written twice.
 #[derive(Clone)]
 struct GroupCommit {
     jobs: tokio::sync::mpsc::Sender<GroupJob>,
@@ -141,7 +144,15 @@ struct GroupCommit {
 /// and where its count of inserted rows goes.
 struct GroupJob {
     query: Box<dyn Fn() -> Qb + Send + Sync>,
-    done: tokio::sync::oneshot::Sender<Result<u64, sqlx::Error>>,
+    done: tokio::sync::oneshot::Sender<Result<u64, ApiError>>,
+}
+
+/// How a group failed.
+enum GroupFailure {
+    /// A statement failed: each insert runs again on its own.
+    Statement,
+    /// The transaction could not begin or commit: every insert gets this.
+    Whole(ApiError),
 }
 
 impl GroupCommit {
@@ -162,19 +173,28 @@ impl GroupCommit {
             .send(GroupJob { query, done })
             .await
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?.map_err(db_error)
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn run(pool: Pool<Db>, mut waiting: tokio::sync::mpsc::Receiver<GroupJob>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-            if group.len() > 1
-                && let Ok(counts) = Self::commit(&pool, &group).await
-            {
-                for (job, count) in group.drain(..).zip(counts) {
-                    let _ = job.done.send(Ok(count));
+            if group.len() > 1 {
+                match Self::commit(&pool, &group).await {
+                    Ok(counts) => {
+                        for (job, count) in group.drain(..).zip(counts) {
+                            let _ = job.done.send(Ok(count));
+                        }
+                        continue;
+                    }
+                    Err(GroupFailure::Whole(e)) => {
+                        for job in group.drain(..) {
+                            let _ = job.done.send(Err(e.clone()));
+                        }
+                        continue;
+                    }
+                    Err(GroupFailure::Statement) => {}
                 }
-                continue;
             }
             for job in group.drain(..) {
                 let alone = async {
@@ -182,25 +202,27 @@ impl GroupCommit {
                     let done = (job.query)().build().execute(&mut *conn).await?;
                     Ok(done.rows_affected())
                 };
-                let _ = job.done.send(alone.await);
+                let _ = job.done.send(alone.await.map_err(db_error));
             }
         }
     }
 
     /// The group in one transaction: each insert's count of rows, once committed.
-    async fn commit(pool: &Pool<Db>, group: &[GroupJob]) -> Result<Vec<u64>, sqlx::Error> {
-        let mut tx = pool.begin_with(BEGIN).await?;
+    async fn commit(pool: &Pool<Db>, group: &[GroupJob]) -> Result<Vec<u64>, GroupFailure> {
+        let whole = |e| GroupFailure::Whole(db_error(e));
+        let mut tx = pool.begin_with(BEGIN).await.map_err(whole)?;
         let mut counts = Vec::with_capacity(group.len());
         for job in group {
             match (job.query)().build().execute(&mut *tx).await {
                 Ok(done) => counts.push(done.rows_affected()),
                 Err(e) => {
+                    tracing::debug!(error = %e, "an insert failed in its group: each runs alone");
                     let _ = tx.rollback().await;
-                    return Err(e);
+                    return Err(GroupFailure::Statement);
                 }
             }
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(whole)?;
         Ok(counts)
     }
 }
