@@ -16,9 +16,14 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use private_conversations::storage::Storage;
 use private_conversations::{AppState, router};
 use serde_json::{Value, json};
-use sqlx::Connection as _;
 use tower::ServiceExt;
 use tutorial_policy::Policy;
+
+// The test suites' databases (a SQLite file, a PostgreSQL database made for the run and dropped).
+#[allow(dead_code)]
+#[path = "../tests/common/backend.rs"]
+mod backend;
+use backend::TestDatabase;
 
 /// Sends a request as `user`; the response body (asserting a 200).
 fn send(
@@ -45,49 +50,26 @@ fn send(
     })
 }
 
-/// A database for the run: its URL, and how to drop it.
-struct PgDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-fn postgres(rt: &tokio::runtime::Runtime) -> Option<PgDb> {
-    let admin = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    rt.block_on(async {
-        let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
-            eprintln!("skipping PostgreSQL: not reachable");
-            return None;
-        };
-        let name = format!("pc_bench_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("CREATE DATABASE");
-        let base = admin.split('?').next().unwrap_or(&admin).to_owned();
-        let cut = base.rfind('/').expect("a database URL has a path");
-        let url = format!("{}/{name}", &base[..cut]);
-        Some(PgDb { admin, name, url })
-    })
-}
-
 fn backends(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a runtime");
-    let file = std::env::temp_dir().join(format!("pc-bench-{}.db", uuid::Uuid::new_v4()));
-    let pg = postgres(&rt);
-    let mut urls = vec![
-        ("memory", "memory".to_owned()),
-        ("sqlite", format!("sqlite:{}", file.display())),
-    ];
+    // Each database is removed when dropped, at the end.
+    let sqlite = TestDatabase::sqlite();
+    let pg = match rt.block_on(TestDatabase::try_postgres()) {
+        Ok(db) => Some(db),
+        Err(why) => {
+            eprintln!("skipping PostgreSQL: {why}");
+            None
+        }
+    };
+    let mut urls = vec![("memory", "memory"), ("sqlite", sqlite.url.as_str())];
     if let Some(db) = &pg {
-        urls.push(("postgres", db.url.clone()));
+        urls.push(("postgres", db.url.as_str()));
     }
-    for (name, url) in &urls {
+    for (name, url) in urls {
         let storage = rt.block_on(Storage::connect(url)).expect("the storage");
         let app = rt.block_on(async {
             let auth = Policy::Scoped.build().expect("the tutorial policy");
@@ -122,19 +104,6 @@ fn backends(c: &mut Criterion) {
         });
         group.finish();
         rt.block_on(storage.close());
-    }
-    if let Some(db) = pg {
-        rt.block_on(async {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&db.admin).await {
-                let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name);
-                let _ = sqlx::raw_sql(&drop).execute(&mut conn).await;
-            }
-        });
-    }
-    for ext in ["", "-wal", "-shm"] {
-        let mut p = file.clone().into_os_string();
-        p.push(ext);
-        let _ = std::fs::remove_file(p);
     }
 }
 
