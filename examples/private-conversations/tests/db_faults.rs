@@ -251,32 +251,31 @@ async fn postgres_lost_while_serving_gives_503_then_recovers() {
     proxy.cut().await;
     let lost = Instant::now();
     let get = format!("/threads/{tid}");
-    let (status, text) = server
-        .send_text(ALICE, reqwest::Method::GET, &get, None)
-        .await;
-    is_503("GET a thread", status, &text);
-    let (status, text) = server
-        .send_text(ALICE, reqwest::Method::POST, "/threads", Some(json!({})))
-        .await;
-    is_503("POST /threads", status, &text);
-    let (status, text) = server
-        .send_text(
-            ALICE,
+    let store = json!({"namespace": ["user1"], "key": "k", "value": {"v": 1}});
+    for (what, method, path, body) in [
+        ("GET a thread", reqwest::Method::GET, get.as_str(), None),
+        (
+            "POST /threads",
+            reqwest::Method::POST,
+            "/threads",
+            Some(json!({})),
+        ),
+        (
+            "search",
             reqwest::Method::POST,
             "/threads/search",
             Some(json!({})),
-        )
-        .await;
-    is_503("search", status, &text);
-    let (status, text) = server
-        .send_text(
-            ALICE,
+        ),
+        (
+            "store put",
             reqwest::Method::PUT,
             "/store/items",
-            Some(json!({"namespace": ["user1"], "key": "k", "value": {"v": 1}})),
-        )
-        .await;
-    is_503("store put", status, &text);
+            Some(store),
+        ),
+    ] {
+        let (status, text) = server.send_text(ALICE, method, path, body).await;
+        is_503(what, status, &text);
+    }
     println!("503s within {:?} of the cut", lost.elapsed());
     // A route that needs no database still answers.
     let (status, _) = server.get(ALICE, "/ok").await;
