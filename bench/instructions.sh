@@ -4,7 +4,7 @@
 #
 #   bench/instructions.sh
 #
-# Builds the router benchmark (examples/private-conversations/benches/router.rs) and runs it under
+# Builds the router benchmark (agent-server/benches/router.rs) and runs it under
 # valgrind's callgrind in its counting mode: the whole server stack in process (authentication
 # layer, route, authorization, storage, JSON), with the tutorial's scoped policy (auth on) and with
 # an `Auth` without handlers (auth off), the store holding SEED_THREADS threads (default 20000)
@@ -41,7 +41,7 @@ source "$ROOT/bench/common.sh"
 need valgrind valgrind
 
 echo "building the router benchmark (bench profile)" >&2
-BIN="$(cd "$ROOT" && cargo bench -p private-conversations --bench router --no-run \
+BIN="$(cd "$ROOT" && cargo bench -p agent-server --bench router --no-run \
     --message-format=json 2>/dev/null | grep '"kind":\["bench"\]' |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)"
 if [[ -z "$BIN" || ! -x "$BIN" ]]; then

@@ -168,8 +168,18 @@ fn an_invalid_flag_or_variable_is_one_line_and_exit_2() {
         &'static [(&'static str, &'static str)],
         &'static str,
     );
-    let cases: [Case; 5] = [
+    let cases: [Case; 7] = [
         (&["--port", "http"], &[], "--port"),
+        (
+            &["--policy", "foo"],
+            &[],
+            "[possible values: global, scoped, namespaced]",
+        ),
+        (
+            &[],
+            &[("LOG_FORMAT", "xml")],
+            "[possible values: text, json]",
+        ),
         (&[], &[("PORT", "-1")], "--port"),
         (&["--log-format", "xml"], &[], "--log-format"),
         (&["--bogus"], &[], "--bogus"),
@@ -327,4 +337,88 @@ async fn json_logs_have_an_access_line_per_request_and_401_reasons() {
         .unwrap_or_else(|| panic!("{lines:#?}"));
     assert_eq!(decision["level"], "DEBUG");
     assert_eq!(decision["fields"]["user"], "user1");
+}
+
+/// A free port on 127.0.0.1 (bound, then released).
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
+/// Waits until `GET /ok` on `port` answers 200.
+async fn until_up(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let up = reqwest::get(format!("http://127.0.0.1:{port}/ok")).await;
+        if up.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_host_name_is_looked_up() {
+    let port = free_port();
+    let mut server = Running {
+        child: support::Killed(
+            Command::new(BIN)
+                .args(["--host", "localhost", "--port", &port.to_string()])
+                .env("DATABASE_URL", "memory")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        ),
+        base: format!("http://127.0.0.1:{port}"),
+        stdout: std::sync::mpsc::channel().1,
+        stderr: None,
+    };
+    until_up(port).await;
+    server.terminate();
+    let status = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_closed_stdout_is_not_a_crash() {
+    // `private-conversations | head -1`: stdout is closed after the first line, before the
+    // report and `listening on` are printed.
+    let port = free_port();
+    let mut child = support::Killed(
+        Command::new(BIN)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("DATABASE_URL", "memory")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("database: "), "{first}");
+    drop(out);
+    until_up(port).await;
+    let mut server = Running {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        stdout: std::sync::mpsc::channel().1,
+        stderr: None,
+    };
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        server.terminate();
+        let status = server.wait(Duration::from_secs(30));
+        let mut text = String::new();
+        let _ =
+            std::io::Read::read_to_string(&mut server.child.0.stderr.take().unwrap(), &mut text);
+        (status, text)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

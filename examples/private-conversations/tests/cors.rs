@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use agent_server::Cors;
 use axum::response::Html;
-use private_conversations::Cors;
 use serde_json::{Value, json};
 
 mod support;

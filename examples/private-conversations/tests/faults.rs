@@ -9,8 +9,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use agent_server::Limits;
 use common::{Client, Server};
-use private_conversations::Limits;
 use reqwest::Method;
 use serde_json::json;
 

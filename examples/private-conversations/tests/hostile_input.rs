@@ -3,8 +3,8 @@
 
 mod common;
 
+use agent_server::Limits;
 use common::{Reply, Server};
-use private_conversations::Limits;
 use reqwest::Method;
 use serde_json::json;
 use tutorial_policy::Policy;

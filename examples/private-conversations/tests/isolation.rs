@@ -16,8 +16,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use agent_server::Limits;
 use common::{Client, Server};
-use private_conversations::Limits;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};

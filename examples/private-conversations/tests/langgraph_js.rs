@@ -4,8 +4,8 @@
 
 mod common;
 
+use agent_server::Limits;
 use common::{Client, Server};
-use private_conversations::Limits;
 use serde_json::{Value, json};
 use tutorial_policy::Policy;
 

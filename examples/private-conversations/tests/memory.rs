@@ -13,11 +13,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
 
+use agent_server::storage::Storage;
+use agent_server::{AppState, router};
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use private_conversations::storage::Storage;
-use private_conversations::{AppState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tutorial_policy::Policy;

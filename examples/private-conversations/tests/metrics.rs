@@ -3,7 +3,7 @@
 //!
 //! The recorder is global to the process, so one test makes all the requests it counts.
 
-use private_conversations::MetricsAccess;
+use agent_server::MetricsAccess;
 use serde_json::json;
 
 mod support;

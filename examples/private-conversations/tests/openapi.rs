@@ -1,6 +1,6 @@
 //! `/openapi.json` describes every route the server serves, and real answers match it.
 
-use private_conversations::routes::ROUTES;
+use agent_server::routes::ROUTES;
 use serde_json::{Value, json};
 
 mod support;

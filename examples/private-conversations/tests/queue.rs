@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use private_conversations::Server;
-use private_conversations::graph::{Echo, Graph, GraphStream, RunInput};
-use private_conversations::storage::Storage;
+use agent_server::Server;
+use agent_server::graph::{Echo, Graph, GraphStream, RunInput};
+use agent_server::storage::Storage;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -235,11 +235,11 @@ async fn stored_runs(
     db: &Db,
     t: &str,
 ) -> (
-    private_conversations::model::Thread,
-    Vec<Arc<private_conversations::model::Run>>,
+    agent_server::model::Thread,
+    Vec<Arc<agent_server::model::Run>>,
 ) {
     let storage = db.storage().await;
-    let system = private_conversations::authz::Scope::system("test: reading after shutdown");
+    let system = agent_server::authz::Scope::system("test: reading after shutdown");
     storage.threads.runs(t, &system).await.unwrap().unwrap()
 }
 
@@ -548,7 +548,7 @@ async fn a_run_whose_worker_died_is_taken_over() {
 }
 
 async fn a_run_whose_worker_died_is_taken_over_on(db: &Db) {
-    use private_conversations::storage::{LeaseTerms, now_ms};
+    use agent_server::storage::{LeaseTerms, now_ms};
     let server = Running::start(Policy::Global, db.storage().await).await;
     let alice = server.user("user1-token");
     let t = alice.thread().await;
@@ -633,7 +633,7 @@ async fn a_run_cut_by_shutdown_is_given_back_and_executed_after_restart() {
 }
 
 async fn a_run_cut_by_shutdown_is_given_back_on(db: &Db) {
-    let config = private_conversations::queue::QueueConfig {
+    let config = agent_server::queue::QueueConfig {
         shutdown_wait: Duration::from_millis(200),
         ..Default::default()
     };
@@ -754,7 +754,7 @@ async fn ended_disabled_and_invalid_crons_do_not_fire_on(db: &Db) {
 
 /// Now, as the server writes dates.
 fn jiff_now() -> String {
-    private_conversations::util::now()
+    agent_server::util::now()
 }
 
 /// A policy under which the user `reader` may create threads and crons but no runs.

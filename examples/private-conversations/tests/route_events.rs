@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use private_conversations::{AppState, router, routes::ROUTES};
+use agent_server::{AppState, router, routes::ROUTES};
 use reqwest::Method;
 use serde_json::{Value, json};
 

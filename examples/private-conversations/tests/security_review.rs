@@ -4,8 +4,8 @@
 
 mod common;
 
+use agent_server::Limits;
 use common::{Client, Server};
-use private_conversations::Limits;
 use serde_json::{Value, json};
 use tutorial_policy::Policy;
 
@@ -161,7 +161,7 @@ async fn finding_2_runs_and_crons_use_only_assistants_the_caller_may_read() {
     server.stop().await;
 
     // The default assistant, by graph id or by its id, under both policies, for both users.
-    let default = private_conversations::graph::default_assistant_id("agent").to_string();
+    let default = agent_server::graph::default_assistant_id("agent").to_string();
     for policy in [Policy::Global, Policy::Scoped] {
         let server = Server::start(policy).await;
         for client in [server.alice(), server.bob()] {

@@ -5,8 +5,8 @@
 
 mod common;
 
+use agent_server::Limits;
 use common::Server;
-use private_conversations::Limits;
 use serde_json::json;
 
 mod per_user {

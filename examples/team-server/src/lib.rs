@@ -12,9 +12,9 @@
 //! with its author (`langgraph_auth_user_id`), then `count` is updated: two nodes, two
 //! checkpoints.
 
+use agent_server::graph::{Checkpoint, Graph, GraphStream, RunInput};
 use auth::types::{AssistantsRead, AssistantsSearch, AssistantsValue, AuthValue, ThreadsValue};
 use auth::{AuthContext, Filter, HttpException, MinimalUser};
-use private_conversations::graph::{Checkpoint, Graph, GraphStream, RunInput};
 use serde_json::{Value, json};
 
 /// The role that may do everything.
@@ -151,7 +151,7 @@ impl Graph for Notes {
 }
 
 /// The server: this crate's handlers and the [`Notes`] graph as `notes`.
-pub fn server() -> Result<private_conversations::Server, auth::RegistryError> {
+pub fn server() -> Result<agent_server::Server, auth::RegistryError> {
     let auth = auth::Auth::from_registry()?;
-    Ok(private_conversations::Server::new(auth).graph("notes", Notes))
+    Ok(agent_server::Server::new(auth).graph("notes", Notes))
 }

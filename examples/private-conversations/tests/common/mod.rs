@@ -9,7 +9,7 @@ pub use backend::TestDatabase;
 
 use std::sync::Arc;
 
-use private_conversations::{AppState, Limits, Server as App, router};
+use agent_server::{AppState, Limits, Server as App, router};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;

@@ -6,7 +6,7 @@
 
 pub mod process;
 
-use private_conversations::Server;
+use agent_server::Server;
 use serde_json::Value;
 use tutorial_policy::Policy;
 

@@ -33,7 +33,16 @@ impl Binary {
     /// As [`Binary::start`], in the working directory `dir` (default: the test's), without
     /// `DATABASE_URL` from the environment.
     pub fn start_in(args: &[&str], dir: Option<&std::path::Path>) -> Binary {
-        let mut command = Command::new(BIN);
+        Binary::start_program(std::path::Path::new(BIN), args, dir)
+    }
+
+    /// As [`Binary::start_in`], for another server binary built on the library.
+    pub fn start_program(
+        program: &std::path::Path,
+        args: &[&str],
+        dir: Option<&std::path::Path>,
+    ) -> Binary {
+        let mut command = Command::new(program);
         if let Some(dir) = dir {
             command.current_dir(dir);
         }
@@ -89,6 +98,11 @@ impl Binary {
                 }
             }
         }
+    }
+
+    /// What it printed on stdout up to `listening on`.
+    pub fn said(&self) -> &[String] {
+        &self.said
     }
 
     /// SIGKILL, at once (no shutdown, no flush); what it printed on stdout and on stderr.

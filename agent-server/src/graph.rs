@@ -5,7 +5,7 @@
 //! LangGraph's message semantics, for graphs whose state is `{"messages": [...]}`.
 //!
 //! ```
-//! use private_conversations::graph::{Graph, GraphStream, RunInput, Checkpoint, Graphs};
+//! use agent_server::graph::{Graph, GraphStream, RunInput, Checkpoint, Graphs};
 //! use serde_json::json;
 //!
 //! /// Answers with the number of messages the thread holds.
@@ -181,7 +181,7 @@ pub const NAMESPACE_GRAPH: Uuid = Uuid::from_u128(0x6ba7b821_9dad_11d1_80b4_00c0
 ///
 /// ```
 /// assert_eq!(
-///     private_conversations::graph::default_assistant_id("agent").to_string(),
+///     agent_server::graph::default_assistant_id("agent").to_string(),
 ///     "fe096781-5601-53d2-b2f6-0d3403f7e9ca"
 /// );
 /// ```

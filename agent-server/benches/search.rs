@@ -15,14 +15,14 @@ use std::task::{Context, Poll, Waker};
 
 use std::sync::Arc;
 
+use agent_server::AppState;
+use agent_server::authz::{Scope, authorize};
+use agent_server::model::Object;
+use agent_server::routes::threads::new_thread;
+use agent_server::storage::memory::MemoryThreads;
+use agent_server::storage::{Collection, Column, IfExists, Query, Storage};
 use auth::types::{AuthValue, ThreadsSearch};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use private_conversations::AppState;
-use private_conversations::authz::{Scope, authorize};
-use private_conversations::model::Object;
-use private_conversations::routes::threads::new_thread;
-use private_conversations::storage::memory::MemoryThreads;
-use private_conversations::storage::{Collection, Column, IfExists, Query, Storage};
 use serde_json::json;
 use tutorial_policy::Policy;
 

@@ -118,7 +118,7 @@ pub struct Checkpoint {
 /// thread of a thousand costs the new message and a thousand pointers, not a copy of the thousand.
 ///
 /// ```
-/// use private_conversations::model::Values;
+/// use agent_server::model::Values;
 /// use serde_json::json;
 ///
 /// let one = Values::from_json(json!({"messages": [{"id": "a"}], "n": 1}));

@@ -17,10 +17,10 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use private_conversations::authz::Scope;
-use private_conversations::model::Object;
-use private_conversations::routes::threads::new_thread;
-use private_conversations::storage::{IfExists, Storage};
+use agent_server::authz::Scope;
+use agent_server::model::Object;
+use agent_server::routes::threads::new_thread;
+use agent_server::storage::{IfExists, Storage};
 
 /// The in-memory store answers at once: poll its future once, without a runtime.
 fn ready<F: Future>(future: F) -> F::Output {

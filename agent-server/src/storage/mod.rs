@@ -484,7 +484,7 @@ pub trait ThreadStore: Collection<Thread> {
 /// store filters. `None` for the value: an item not yet written (only its place is known).
 ///
 /// ```
-/// use private_conversations::storage::store_view;
+/// use agent_server::storage::store_view;
 /// use serde_json::json;
 ///
 /// let value = json!({"namespace": "spoofed", "text": "hi"});

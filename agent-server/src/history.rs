@@ -36,7 +36,7 @@ pub struct Step {
 /// list, the elements `before` did not hold (the messages a node added).
 ///
 /// ```
-/// use private_conversations::history::writes;
+/// use agent_server::history::writes;
 /// use serde_json::json;
 ///
 /// let before = json!({"messages": [{"id": "a"}], "n": 1, "k": true});
@@ -70,8 +70,8 @@ pub fn writes(before: &Value, after: &Value) -> Value {
 /// gives no checkpoint (nothing ran).
 ///
 /// ```
-/// use private_conversations::graph::Checkpoint;
-/// use private_conversations::history::run_steps;
+/// use agent_server::graph::Checkpoint;
+/// use agent_server::history::run_steps;
 /// use serde_json::{Value, json};
 ///
 /// let input = json!({"note": "hi"});

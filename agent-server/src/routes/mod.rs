@@ -111,7 +111,7 @@ async fn info() -> axum::Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "langgraph_py_version": null,
         "flags": {"assistants": true, "crons": true, "langsmith": false},
-        "metadata": {"server": "private-conversations"},
+        "metadata": {"server": "agent-server"},
     }))
 }
 

@@ -731,7 +731,7 @@ fn build() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": "private-conversations",
+            "title": "agent-server",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "A LangGraph-compatible agent server; every route but the public ones runs the auth policy's authenticate handler, then the authorization handler of its event.",
         },
@@ -789,11 +789,11 @@ fn schema_name(schema: &Value) -> String {
 
 fn render(doc: &Value) -> String {
     let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>private-conversations API</title>\
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>agent-server API</title>\
          <style>body{font-family:sans-serif;max-width:60em;margin:auto;padding:1em}\
          code{background:#f3f3f3;padding:0 .2em}h3{margin-bottom:.2em}\
          .m{display:inline-block;min-width:4em;font-weight:bold}td{padding:0 .6em;vertical-align:top}</style>\
-         </head><body><h1>private-conversations API</h1>",
+         </head><body><h1>agent-server API</h1>",
     );
     html.push_str(&format!(
         "<p>{} The machine-readable document: <a href=\"/openapi.json\">/openapi.json</a>.</p><h2>Routes</h2>",

@@ -14,7 +14,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer, Expos
 /// browser on another origin may call the server).
 ///
 /// ```
-/// let cors = private_conversations::Cors {
+/// let cors = agent_server::Cors {
 ///     allow_origins: vec!["https://app.example".into()],
 ///     allow_credentials: true,
 ///     ..Default::default()

@@ -10,7 +10,7 @@
 //! `Auth::from_registry()` gets exactly its own handlers. [`Server`] then serves them:
 //!
 //! ```no_run
-//! use private_conversations::Server;
+//! use agent_server::Server;
 //!
 //! #[auth::authenticate]
 //! async fn authenticate(authorization: Option<&str>) -> Result<auth::MinimalUser, auth::HttpException> {
@@ -46,6 +46,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub mod authz;
+pub mod cli;
 pub mod cors;
 pub mod graph;
 pub mod history;
@@ -57,6 +58,7 @@ pub mod routes;
 pub mod storage;
 pub mod util;
 
+pub use cli::Config;
 pub use cors::Cors;
 use storage::Storage;
 
@@ -242,8 +244,8 @@ async fn json_errors(response: Response) -> Response {
 ///
 /// ```no_run
 /// # async fn run(auth: auth::Auth) -> std::io::Result<()> {
-/// use private_conversations::{Limits, Server};
-/// use private_conversations::storage::Storage;
+/// use agent_server::{Limits, Server};
+/// use agent_server::storage::Storage;
 ///
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:2024").await?;
 /// Server::new(auth)
@@ -265,7 +267,7 @@ pub struct Server {
 }
 
 /// Who may read `GET /metrics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum MetricsAccess {
     /// [`Public`](Self::Public) when the server listens on a loopback address, else
     /// [`Off`](Self::Off): metrics say which routes are used and by how many failed logins.
@@ -303,6 +305,12 @@ impl Server {
             graphs: graph::Graphs::new(),
             queue: queue::QueueConfig::default(),
         }
+    }
+
+    /// The same server enforcing `auth` instead (`--auth off`).
+    pub(crate) fn with_auth(mut self, auth: auth::Auth) -> Self {
+        self.auth = auth;
+        self
     }
 
     /// How the run queue's worker polls, leases and executes (default:
@@ -415,12 +423,12 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         if !self.quiet {
-            print!("{}", self.report());
+            cli::say!("{}", self.report().trim_end());
         }
         let addr = listener.local_addr()?;
         let (app, state) = self.app(addr.ip()).await?;
         observe::spawn_upkeep();
-        println!("listening on http://{addr}");
+        cli::say!("listening on http://{addr}");
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

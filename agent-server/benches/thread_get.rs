@@ -11,12 +11,12 @@
 
 use std::sync::Arc;
 
+use agent_server::storage::Storage;
+use agent_server::{AppState, router};
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
-use private_conversations::storage::Storage;
-use private_conversations::{AppState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tutorial_policy::Policy;

@@ -95,7 +95,7 @@ impl Database {
 /// `password=` query parameter is masked too.
 ///
 /// ```
-/// use private_conversations::storage::sql::mask_url;
+/// use agent_server::storage::sql::mask_url;
 ///
 /// assert_eq!(mask_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
 /// assert_eq!(mask_url("postgres://u@h/db?password=x&a=b"), "postgres://u@h/db?password=***&a=b");

@@ -7,7 +7,7 @@
 //! before it authorizes has no `Scope` to pass, so it does not compile:
 //!
 //! ```compile_fail
-//! # async fn f(state: private_conversations::AppState) {
+//! # async fn f(state: agent_server::AppState) {
 //! // Storage takes a scope, not a filter: this does not compile.
 //! let filter: Option<&auth::Filter> = None;
 //! let _ = state.storage.threads.get("id", filter).await;
@@ -15,9 +15,9 @@
 //! ```
 //!
 //! ```compile_fail
-//! # async fn f(state: private_conversations::AppState, filter: Option<auth::Filter>) {
+//! # async fn f(state: agent_server::AppState, filter: Option<auth::Filter>) {
 //! // And a scope cannot be made from a filter outside this module: its fields are private.
-//! let scope = private_conversations::authz::Scope { filter };
+//! let scope = agent_server::authz::Scope { filter };
 //! let _ = state.storage.threads.get("id", &scope).await;
 //! # }
 //! ```
@@ -26,9 +26,9 @@
 //!
 //! ```
 //! # use auth::types::{AuthValue, ThreadsRead};
-//! # async fn f(state: private_conversations::AppState, user: auth::AuthUser) -> Option<()> {
+//! # async fn f(state: agent_server::AppState, user: auth::AuthUser) -> Option<()> {
 //! let mut value = AuthValue::from(ThreadsRead::default());
-//! let scope = private_conversations::authz::authorize(&state, &user, &mut value).await.ok()?;
+//! let scope = agent_server::authz::authorize(&state, &user, &mut value).await.ok()?;
 //! let thread = state.storage.threads.get("id", &scope).await.ok()??;
 //! # let _ = thread; Some(())
 //! # }

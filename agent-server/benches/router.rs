@@ -17,13 +17,13 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use agent_server::authz::Scope;
+use agent_server::routes::threads::new_thread;
+use agent_server::storage::{IfExists, Storage};
+use agent_server::{AppState, router, seed};
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
-use private_conversations::authz::Scope;
-use private_conversations::routes::threads::new_thread;
-use private_conversations::storage::{IfExists, Storage};
-use private_conversations::{AppState, router, seed};
 use serde_json::json;
 use tower::ServiceExt;
 use tutorial_policy::Policy;
