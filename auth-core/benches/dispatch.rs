@@ -141,11 +141,7 @@ fn dispatch(c: &mut Criterion) {
         b.iter(|| scoped.handler_for(black_box(Resource::Threads), black_box(Action::Read)))
     });
 
-    let mut create = AuthValue::from({
-        let mut built = ThreadsCreate::default();
-        built.metadata = Some(Map::new());
-        built
-    });
+    let mut create = AuthValue::from(ThreadsCreate::new().with_metadata(Map::new()));
     // What is measured is what the tutorial does: stamp the owner, return its filter.
     for auth in [&global, &global_macro] {
         let filter = ready(auth.authorize(&user, &mut create)).unwrap();

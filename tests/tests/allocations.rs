@@ -109,12 +109,7 @@ mod large {
 }
 
 fn read() -> AuthValue {
-    AuthValue::from({
-        let mut built = ThreadsRead::default();
-        built.thread_id = Some("t1".into());
-        built.run_id = None;
-        built
-    })
+    AuthValue::from(ThreadsRead::new().with_thread_id("t1"))
 }
 
 fn policy(module: &str) -> Auth {

@@ -235,16 +235,14 @@ async fn variant_a_stamps_the_owner_and_filters_every_event() {
     let auth = policy(VARIANT_A);
     assert!(auth.uncovered().is_empty());
     let alice = AuthUser::new("user1");
-    let mut create = AuthValue::from({
-        let mut built = ThreadsCreate::default();
-        built.metadata = Some(
+    let mut create = AuthValue::from(
+        ThreadsCreate::new().with_metadata(
             json!({"owner": "user2", "topic": "x"})
                 .as_object()
                 .unwrap()
                 .clone(),
-        );
-        built
-    });
+        ),
+    );
     let filter = auth.authorize(&alice, &mut create).await.unwrap().unwrap();
     // The handler overwrote a spoofed owner and kept the rest.
     assert_eq!(create.metadata().unwrap()["owner"], "user1");
@@ -307,19 +305,17 @@ async fn variant_b_adds_scoped_handlers() {
     assert_eq!(filter, Filter::eq("owner", "user1"));
     assert_eq!(create.metadata().unwrap()["owner"], "user1");
 
-    let mut own = AuthValue::from({
-        let mut built = StorePut::default();
-        built.namespace = vec!["user1".into(), "notes".into()];
-        built.key = "k".into();
-        built
-    });
+    let mut own = AuthValue::from(
+        StorePut::new()
+            .with_namespace(vec!["user1".into(), "notes".into()])
+            .with_key("k"),
+    );
     assert_eq!(auth.authorize(&alice, &mut own).await.unwrap(), None);
-    let mut other = AuthValue::from({
-        let mut built = StoreGet::default();
-        built.namespace = vec!["user2".into()];
-        built.key = "k".into();
-        built
-    });
+    let mut other = AuthValue::from(
+        StoreGet::new()
+            .with_namespace(vec!["user2".into()])
+            .with_key("k"),
+    );
     let e = auth.authorize(&alice, &mut other).await.unwrap_err();
     assert_eq!((e.status(), e.detail()), (403, "Not authorized"));
     // Listing namespaces without a prefix: the handler sees an empty namespace, and refuses.
