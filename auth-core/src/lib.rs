@@ -34,7 +34,7 @@ pub use handler::{AuthenticateFn, HandlerFn, HandlerFuture, UserFuture};
 pub use output::IntoDecision;
 pub use registry::{HandlerInfo, Registration, RegistryError, SourceLocation, registry};
 pub use request::{HeaderSource, Headers, Params, Request};
-pub use types::AuthValue;
+pub use types::{AuthValue, Event};
 pub use user::{AuthContext, AuthUser, IntoAuthUser, MinimalUser, Permissions, UserKind};
 pub use vocab::{Action, Resource, Target, UnknownName, events};
 

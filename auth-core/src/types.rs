@@ -12,6 +12,9 @@
 //! Values serialize as LangGraph's JSON (the enums as their inner struct) and are built from
 //! JSON with [`AuthValue::from_json`], given the event they belong to.
 //!
+//! Every struct implements [`Event`]: its resource and action as constants, and the conversions
+//! into [`AuthValue`] and back.
+//!
 //! # Building values
 //!
 //! Every struct has `new()`, with every field unset (its [`Default`]), and one builder-style
@@ -57,7 +60,7 @@
 //!
 //! ```
 //! use auth::types::{AuthValue, ThreadsCreate, IfExists};
-//! use auth::{Action, Resource};
+//! use auth::{Action, Event, Resource};
 //! use serde_json::json;
 //!
 //! let value = AuthValue::from_json(
@@ -65,10 +68,7 @@
 //!     Action::Create,
 //!     json!({"thread_id": "2f1c6a0e-8d0b-4f7e-9c53-5a4e3b1d2c10", "if_exists": "do_nothing"}),
 //! )?;
-//! let create: &ThreadsCreate = match &value {
-//!     AuthValue::Threads(auth::types::ThreadsValue::Create(c)) => c,
-//!     _ => unreachable!(),
-//! };
+//! let create = ThreadsCreate::from_value_ref(&value).unwrap();
 //! assert_eq!(create.if_exists, Some(IfExists::DoNothing));
 //! # Ok::<(), serde_json::Error>(())
 //! ```
@@ -837,8 +837,95 @@ fields! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Projection and fit markers (used by the macro-generated handler shims)
+// The struct of one event, as a trait
 // ---------------------------------------------------------------------------------------------
+
+mod sealed {
+    /// Keeps [`Event`](super::Event) to the structs of this module.
+    pub trait Sealed {}
+}
+
+/// The value struct of one authorization event: [`ThreadsCreate`] for `threads.create`,
+/// [`StorePut`] for `store.put`, … — one implementation per (resource, action).
+///
+/// It names the event of a struct at compile time ([`RESOURCE`](Event::RESOURCE),
+/// [`ACTION`](Event::ACTION)) and converts it into an [`AuthValue`] and back, so that code
+/// generic over events keeps the typed value. The trait is sealed: only this module's structs implement it, and
+/// it may gain methods without a breaking release.
+///
+/// ```
+/// use auth::Event;
+/// use auth::types::{AuthValue, StoreGet, ThreadsCreate};
+/// use auth::{Action, Resource};
+///
+/// /// The event's name, as LangGraph spells it.
+/// fn event_name<E: Event>() -> String {
+///     format!("{}.{}", E::RESOURCE, E::ACTION)
+/// }
+/// assert_eq!(event_name::<ThreadsCreate>(), "threads.create");
+/// assert_eq!((StoreGet::RESOURCE, StoreGet::ACTION), (Resource::Store, Action::Get));
+///
+/// let value: AuthValue = ThreadsCreate::new().with_thread_id("t1").into_value();
+/// assert_eq!(ThreadsCreate::from_value_ref(&value).unwrap().thread_id.as_deref(), Some("t1"));
+/// // The value of another event is given back unchanged.
+/// let value = StoreGet::from_value(value).unwrap_err();
+/// let create = ThreadsCreate::from_value(value).unwrap();
+/// assert_eq!(create.thread_id.as_deref(), Some("t1"));
+/// ```
+///
+/// Outside this crate it cannot be implemented:
+///
+/// ```compile_fail,E0277
+/// #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+/// struct Mine;
+/// impl From<Mine> for auth::AuthValue {
+///     fn from(_: Mine) -> Self { unimplemented!() }
+/// }
+/// impl auth::Event for Mine {
+///     const RESOURCE: auth::Resource = auth::Resource::Threads;
+///     const ACTION: auth::Action = auth::Action::Create;
+///     fn into_value(self) -> auth::AuthValue { unimplemented!() }
+///     fn from_value(v: auth::AuthValue) -> Result<Self, auth::AuthValue> { Err(v) }
+///     fn from_value_ref(_: &auth::AuthValue) -> Option<&Self> { None }
+///     fn from_value_mut(_: &mut auth::AuthValue) -> Option<&mut Self> { None }
+/// }
+/// ```
+pub trait Event:
+    sealed::Sealed
+    + Into<AuthValue>
+    + fmt::Debug
+    + Clone
+    + Default
+    + PartialEq
+    + Serialize
+    + de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The event's resource (also an inherent constant of each struct, such as
+    /// `ThreadsCreate::RESOURCE`).
+    const RESOURCE: Resource;
+    /// The event's action (also an inherent constant of each struct, such as
+    /// `ThreadsCreate::ACTION`).
+    const ACTION: Action;
+
+    /// The value as an [`AuthValue`] (what `AuthValue::from(self)` gives).
+    fn into_value(self) -> AuthValue;
+
+    /// The struct inside `value`, or `value` back unchanged when it holds another event.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the value is given back whole; `Ok` is as large as `Err`"
+    )]
+    fn from_value(value: AuthValue) -> Result<Self, AuthValue>;
+
+    /// The struct inside `value`, if it holds this event.
+    fn from_value_ref(value: &AuthValue) -> Option<&Self>;
+
+    /// The struct inside `value`, mutably, if it holds this event.
+    fn from_value_mut(value: &mut AuthValue) -> Option<&mut Self>;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The event table: enums, conversions, projections and markers
@@ -936,9 +1023,9 @@ macro_rules! event_table {
 
             $(
                 impl $Struct {
-                    #[doc = concat!("The resource of `", $name, "`.")]
+                    #[doc = concat!("The resource of `", $name, "` (the same as [`Event::RESOURCE`]).")]
                     pub const RESOURCE: Resource = Resource::$Res;
-                    #[doc = concat!("The action of `", $name, "`.")]
+                    #[doc = concat!("The action of `", $name, "` (the same as [`Event::ACTION`]).")]
                     pub const ACTION: Action = Action::$Act;
                 }
 
@@ -949,23 +1036,53 @@ macro_rules! event_table {
                 }
 
                 impl From<$Struct> for AuthValue {
+                    #[inline]
                     fn from(v: $Struct) -> Self {
-                        AuthValue::$Res($Enum::$Act(v))
+                        <$Struct as Event>::into_value(v)
+                    }
+                }
+
+                impl sealed::Sealed for $Struct {}
+
+                impl Event for $Struct {
+                    const RESOURCE: Resource = Resource::$Res;
+                    const ACTION: Action = Action::$Act;
+
+                    #[inline]
+                    fn into_value(self) -> AuthValue {
+                        AuthValue::$Res($Enum::$Act(self))
+                    }
+                    #[inline]
+                    fn from_value(value: AuthValue) -> Result<Self, AuthValue> {
+                        match value {
+                            AuthValue::$Res($Enum::$Act(inner)) => Ok(inner),
+                            other => Err(other),
+                        }
+                    }
+                    #[inline]
+                    fn from_value_ref(value: &AuthValue) -> Option<&Self> {
+                        match value {
+                            AuthValue::$Res($Enum::$Act(inner)) => Some(inner),
+                            _ => None,
+                        }
+                    }
+                    #[inline]
+                    fn from_value_mut(value: &mut AuthValue) -> Option<&mut Self> {
+                        match value {
+                            AuthValue::$Res($Enum::$Act(inner)) => Some(inner),
+                            _ => None,
+                        }
                     }
                 }
 
                 impl HandlerValue for $Struct {
+                    #[inline]
                     fn project_ref(v: &AuthValue) -> Option<&Self> {
-                        match v {
-                            AuthValue::$Res($Enum::$Act(inner)) => Some(inner),
-                            _ => None,
-                        }
+                        <Self as Event>::from_value_ref(v)
                     }
+                    #[inline]
                     fn project_mut(v: &mut AuthValue) -> Option<&mut Self> {
-                        match v {
-                            AuthValue::$Res($Enum::$Act(inner)) => Some(inner),
-                            _ => None,
-                        }
+                        <Self as Event>::from_value_mut(v)
                     }
                 }
 
@@ -1591,6 +1708,68 @@ mod tests {
         assert_eq!(RunsCreate::ACTION, Action::CreateRun);
         assert_eq!(StoreListNamespaces::ACTION, Action::ListNamespaces);
         assert_eq!(CronsSearch::RESOURCE, Resource::Crons);
+    }
+
+    /// Checks `E`'s `Event` impl against the value of every event: exactly one is `E`'s.
+    fn check_event<E: Event>(values: &[AuthValue]) {
+        let mut own = 0;
+        for value in values {
+            let is_own = (value.resource(), value.action()) == (E::RESOURCE, E::ACTION);
+            assert_eq!(E::from_value_ref(value).is_some(), is_own);
+            let mut copy = value.clone();
+            assert_eq!(E::from_value_mut(&mut copy).is_some(), is_own);
+            match E::from_value(value.clone()) {
+                Ok(typed) => {
+                    assert!(is_own);
+                    own += 1;
+                    assert_eq!(E::from_value_ref(value), Some(&typed));
+                    assert_eq!(typed.into_value(), *value);
+                }
+                Err(back) => {
+                    assert!(!is_own);
+                    assert_eq!(back, *value);
+                }
+            }
+        }
+        assert_eq!(own, 1, "{}.{}", E::RESOURCE, E::ACTION);
+        let value = E::default().into_value();
+        assert_eq!((value.resource(), value.action()), (E::RESOURCE, E::ACTION));
+        assert_eq!(value, E::default().into());
+    }
+
+    #[test]
+    fn the_event_trait_converts_every_struct() {
+        let values: Vec<AuthValue> = crate::events()
+            .map(|(r, a)| AuthValue::from_json(r, a, sample(r, a)).unwrap())
+            .collect();
+        check_event::<ThreadsCreate>(&values);
+        check_event::<ThreadsRead>(&values);
+        check_event::<ThreadsUpdate>(&values);
+        check_event::<ThreadsDelete>(&values);
+        check_event::<ThreadsSearch>(&values);
+        check_event::<RunsCreate>(&values);
+        check_event::<AssistantsCreate>(&values);
+        check_event::<AssistantsRead>(&values);
+        check_event::<AssistantsUpdate>(&values);
+        check_event::<AssistantsDelete>(&values);
+        check_event::<AssistantsSearch>(&values);
+        check_event::<CronsCreate>(&values);
+        check_event::<CronsRead>(&values);
+        check_event::<CronsUpdate>(&values);
+        check_event::<CronsDelete>(&values);
+        check_event::<CronsSearch>(&values);
+        check_event::<StorePut>(&values);
+        check_event::<StoreGet>(&values);
+        check_event::<StoreSearch>(&values);
+        check_event::<StoreDelete>(&values);
+        check_event::<StoreListNamespaces>(&values);
+        // The trait's constants are the inherent ones.
+        assert_eq!(<RunsCreate as Event>::ACTION, RunsCreate::ACTION);
+        assert_eq!(<StorePut as Event>::RESOURCE, StorePut::RESOURCE);
+        // A write through `from_value_mut` lands in the value.
+        let mut value = AuthValue::from(StoreGet::new());
+        StoreGet::from_value_mut(&mut value).unwrap().key = "k".into();
+        assert_eq!(StoreGet::from_value(value).unwrap().key, "k");
     }
 
     #[test]
