@@ -171,6 +171,14 @@ fn dispatch(c: &mut Criterion) {
     c.bench_function("authorize scoped handler (threads.read)", |b| {
         b.iter(|| ready(scoped.authorize(black_box(&user), black_box(&mut read))).unwrap())
     });
+    c.bench_function(
+        "authorize_as scoped handler (threads.read, typed value)",
+        |b| {
+            b.iter(|| {
+                ready(scoped.authorize_as(black_box(&user), black_box(ThreadsRead::new()))).unwrap()
+            })
+        },
+    );
 
     let headers = [("authorization", "Bearer user1-token")];
     let request =

@@ -27,7 +27,7 @@ pub mod __private_0_1_0;
 use __private_0_1_0 as __private;
 
 pub use auth_macros::{authenticate, on};
-pub use dispatch::{Auth, AuthBuilder};
+pub use dispatch::{Auth, AuthBuilder, Authorized};
 pub use error::HttpException;
 pub use filter::{Filter, FilterError};
 pub use handler::{AuthenticateFn, HandlerFn, HandlerFuture, UserFuture};

@@ -13,7 +13,8 @@
 //! JSON with [`AuthValue::from_json`], given the event they belong to.
 //!
 //! Every struct implements [`Event`]: its resource and action as constants, and the conversions
-//! into [`AuthValue`] and back.
+//! into [`AuthValue`] and back, with which [`Auth::authorize_as`](crate::Auth::authorize_as)
+//! authorizes a struct and gives it back typed.
 //!
 //! # Building values
 //!
@@ -850,7 +851,8 @@ mod sealed {
 ///
 /// It names the event of a struct at compile time ([`RESOURCE`](Event::RESOURCE),
 /// [`ACTION`](Event::ACTION)) and converts it into an [`AuthValue`] and back, so that code
-/// generic over events keeps the typed value. The trait is sealed: only this module's structs implement it, and
+/// generic over events — a server's route helper, [`Auth::authorize_as`](crate::Auth::authorize_as)
+/// — keeps the typed value. The trait is sealed: only this module's structs implement it, and
 /// it may gain methods without a breaking release.
 ///
 /// ```

@@ -135,6 +135,20 @@ fn authorizing_with_a_small_handler_allocates_only_the_filters_value() {
     assert_eq!(allocations, 1);
 }
 
+#[test]
+fn authorizing_a_typed_value_allocates_as_much_as_authorize() {
+    let auth = policy("small");
+    let user = AuthUser::new("user1");
+    let value = ThreadsRead::new().with_thread_id("t1");
+    let (done, allocations) = counted(|| auth.authorize_as(&user, value));
+    let done = done.unwrap();
+    assert_eq!(done.filter, Some(Filter::eq("owner", "user1")));
+    assert_eq!(done.value.thread_id.as_deref(), Some("t1"));
+    // The filter's value only, as with `authorize`: the typed value moves into an `AuthValue`
+    // and back out in place, and no future is boxed.
+    assert_eq!(allocations, 1);
+}
+
 /// `Bearer user1-token` authenticated by the handler of `module`: the user and the allocations.
 fn authenticate_user1(module: &str) -> (AuthUser, usize) {
     let auth = policy(module);
