@@ -141,11 +141,7 @@ fn dispatch(c: &mut Criterion) {
         b.iter(|| scoped.handler_for(black_box(Resource::Threads), black_box(Action::Read)))
     });
 
-    let mut create = AuthValue::from({
-        let mut built = ThreadsCreate::default();
-        built.metadata = Some(Map::new());
-        built
-    });
+    let mut create = AuthValue::from(ThreadsCreate::new().with_metadata(Map::new()));
     // What is measured is what the tutorial does: stamp the owner, return its filter.
     for auth in [&global, &global_macro] {
         let filter = ready(auth.authorize(&user, &mut create)).unwrap();
@@ -175,6 +171,14 @@ fn dispatch(c: &mut Criterion) {
     c.bench_function("authorize scoped handler (threads.read)", |b| {
         b.iter(|| ready(scoped.authorize(black_box(&user), black_box(&mut read))).unwrap())
     });
+    c.bench_function(
+        "authorize_as scoped handler (threads.read, typed value)",
+        |b| {
+            b.iter(|| {
+                ready(scoped.authorize_as(black_box(&user), black_box(ThreadsRead::new()))).unwrap()
+            })
+        },
+    );
 
     let headers = [("authorization", "Bearer user1-token")];
     let request =

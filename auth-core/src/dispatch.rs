@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use crate::filter::Filter;
 use crate::registry::{HandlerInfo, Kind, Registration, RegistryError, SourceLocation, registry};
-use crate::types::AuthValue;
+use crate::types::{AuthValue, Event};
 use crate::vocab::{Action, EVENT_COUNT, Resource, Target, event_index, events};
 use crate::{AuthContext, AuthUser, AuthenticateFn, HandlerFn, HttpException, Request};
 
@@ -134,6 +134,68 @@ impl Auth {
         }
     }
 
+    /// [`authorize`](Auth::authorize) for a typed value: runs the handler for `E`'s event on
+    /// `value` and gives the value back as the handler left it, with the handler's filter.
+    ///
+    /// Everything is [`authorize`](Auth::authorize)'s: the handler chosen by precedence,
+    /// [`deny_uncovered`](AuthBuilder::deny_uncovered), the answers to `false`, errors, failed
+    /// [`ensure!`](crate::ensure)s, malformed filters and panics. On a refusal the value is
+    /// dropped with the call. A handler that takes `&mut AuthValue` and puts another event's
+    /// value in its place is answered with a 500 naming it.
+    ///
+    /// ```
+    /// use auth::types::{JsonObject, ThreadsCreate};
+    /// use auth::{Auth, AuthContext, AuthUser, Authorized, Filter};
+    /// use serde_json::json;
+    ///
+    /// #[auth::on(threads.create)]
+    /// async fn stamp_owner(ctx: &AuthContext, value: &mut ThreadsCreate) -> Filter {
+    ///     let owner = ctx.user.identity();
+    ///     value.metadata.get_or_insert_default().insert("owner".into(), owner.into());
+    ///     Filter::eq("owner", owner)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let auth = Auth::builder().module(module_path!()).build().unwrap();
+    /// let create = ThreadsCreate::new()
+    ///     .with_thread_id("2f1c6a0e-8d0b-4f7e-9c53-5a4e3b1d2c10")
+    ///     .with_metadata(JsonObject::from_iter([("topic".to_owned(), json!("tea"))]));
+    ///
+    /// let Authorized { value, filter, .. } =
+    ///     auth.authorize_as(&AuthUser::new("alice"), create).await.unwrap();
+    /// // `value` is still a `ThreadsCreate`, stamped by the handler.
+    /// let metadata = value.metadata.unwrap();
+    /// assert_eq!((&metadata["owner"], &metadata["topic"]), (&json!("alice"), &json!("tea")));
+    /// assert_eq!(filter, Some(Filter::eq("owner", "alice")));
+    /// # });
+    /// ```
+    pub async fn authorize_as<E: Event>(
+        &self,
+        user: &AuthUser,
+        value: E,
+    ) -> Result<Authorized<E>, HttpException> {
+        let mut value = value.into_value();
+        let filter = self.authorize(user, &mut value).await?;
+        match E::from_value(value) {
+            Ok(value) => Ok(Authorized { value, filter }),
+            Err(other) => Err(self.replaced(E::RESOURCE, E::ACTION, &other)),
+        }
+    }
+
+    /// The 500 for a handler of `resource.action` that left another event's value.
+    #[cold]
+    #[inline(never)]
+    fn replaced(&self, resource: Resource, action: Action, other: &AuthValue) -> HttpException {
+        let handler = self
+            .handler_for(resource, action)
+            .map_or_else(|| "no handler".to_owned(), |h| h.location().to_string());
+        HttpException::internal(format!(
+            "the handler {handler} replaced the value of {resource}.{action} with one of {}.{}",
+            other.resource(),
+            other.action()
+        ))
+    }
+
     /// The handler that decides `(resource, action)`, or `None` when no handler covers it (and
     /// for a pair that does not exist, such as `threads.put`).
     #[inline]
@@ -187,6 +249,29 @@ impl std::fmt::Debug for Auth {
             .field("handlers", &self.handlers().collect::<Vec<_>>())
             .field("deny_uncovered", &self.deny_uncovered)
             .finish()
+    }
+}
+
+/// A typed value that [`Auth::authorize_as`] let through, as its handler left it, and the
+/// handler's filter.
+///
+/// Destructure it (`let Authorized { value, filter, .. } = …`) or take
+/// [`into_parts`](Authorized::into_parts). It is `#[non_exhaustive]`: it may gain fields.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Authorized<E> {
+    /// The value after the handler ran: what the server goes on with (a handler may have
+    /// stamped its metadata or rewritten its namespace).
+    pub value: E,
+    /// The handler's filter: `None` when nothing restricts what the user sees, `Some` to apply
+    /// to the resources the request reads or changes (see [`Filter::matches`]).
+    pub filter: Option<Filter>,
+}
+
+impl<E> Authorized<E> {
+    /// The value and the filter.
+    pub fn into_parts(self) -> (E, Option<Filter>) {
+        (self.value, self.filter)
     }
 }
 
@@ -633,6 +718,67 @@ mod tests {
         // The dispatcher still serves after a panic.
         let e = block_on(auth.authorize(&user, &mut create())).unwrap_err();
         assert_eq!(e.status(), 429);
+    }
+
+    #[test]
+    fn authorize_as_runs_authorize_and_returns_the_typed_value() {
+        fn stamp<'a>(ctx: &'a AuthContext, value: &'a mut AuthValue) -> HandlerFuture<'a> {
+            handler_future(async move {
+                let owner = ctx.user.identity();
+                value
+                    .metadata_mut()
+                    .unwrap()
+                    .insert("owner".into(), owner.into());
+                Ok(Some(Filter::eq("owner", owner)))
+            })
+        }
+        fn swap<'a>(_: &'a AuthContext, value: &'a mut AuthValue) -> HandlerFuture<'a> {
+            handler_future(async move {
+                *value = crate::types::StoreGet::new().with_key("k").into();
+                Ok(None)
+            })
+        }
+        let auth = Auth::builder()
+            .on(
+                &[Target::Event(Resource::Threads, Action::Create)],
+                "stamp",
+                stamp,
+            )
+            .on(
+                &[Target::Event(Resource::Threads, Action::Read)],
+                "swap",
+                swap,
+            )
+            .on(&[Target::Resource(Resource::Crons)], "event", event)
+            .build()
+            .unwrap();
+        let user = AuthUser::new("u");
+        let done =
+            block_on(auth.authorize_as(&user, ThreadsCreate::new().with_thread_id("t"))).unwrap();
+        assert_eq!(done.value.thread_id.as_deref(), Some("t"));
+        assert_eq!(done.value.metadata.as_ref().unwrap()["owner"], "u");
+        let (value, filter) = done.into_parts();
+        assert_eq!(filter, Some(Filter::eq("owner", "u")));
+        assert_eq!(value.metadata.unwrap().len(), 1);
+
+        // A handler that leaves another event's value is a 500 naming it, not a panic.
+        let e = block_on(auth.authorize_as(&user, ThreadsRead::new())).unwrap_err();
+        assert_eq!(e.status(), 500);
+        assert!(
+            e.detail()
+                .starts_with("the handler `swap` (auth-core/src/dispatch.rs:")
+                && e.detail()
+                    .ends_with("replaced the value of threads.read with one of store.get"),
+            "{}",
+            e.detail()
+        );
+
+        // Uncovered: allowed with no filter, the value unchanged.
+        let search = crate::types::ThreadsSearch::new().with_limit(3);
+        let done = block_on(auth.authorize_as(&user, search.clone())).unwrap();
+        assert_eq!((done.value, done.filter), (search, None));
+        let done = block_on(auth.authorize_as(&user, crate::types::CronsDelete::new())).unwrap();
+        assert_eq!(done.filter, Some(Filter::eq("ran", "event")));
     }
 
     #[test]

@@ -27,14 +27,14 @@ pub mod __private_0_1_0;
 use __private_0_1_0 as __private;
 
 pub use auth_macros::{authenticate, on};
-pub use dispatch::{Auth, AuthBuilder};
+pub use dispatch::{Auth, AuthBuilder, Authorized};
 pub use error::HttpException;
 pub use filter::{Filter, FilterError};
 pub use handler::{AuthenticateFn, HandlerFn, HandlerFuture, UserFuture};
 pub use output::IntoDecision;
 pub use registry::{HandlerInfo, Registration, RegistryError, SourceLocation, registry};
 pub use request::{HeaderSource, Headers, Params, Request};
-pub use types::AuthValue;
+pub use types::{AuthValue, Event};
 pub use user::{AuthContext, AuthUser, IntoAuthUser, MinimalUser, Permissions, UserKind};
 pub use vocab::{Action, Resource, Target, UnknownName, events};
 

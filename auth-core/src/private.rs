@@ -85,8 +85,7 @@ pub const fn authenticate(
 /// use auth::__private_0_1_0::HandlerValue;
 /// use auth::types::{AuthValue, StoreGet, StorePut, StoreValue};
 ///
-/// let mut get = StoreGet::default();
-/// (get.namespace, get.key) = (vec!["u1".into()], "k".into());
+/// let get = StoreGet::new().with_namespace(vec!["u1".into()]).with_key("k");
 /// let mut value = AuthValue::from(get);
 /// assert!(StorePut::project_ref(&value).is_none());
 /// assert_eq!(StoreGet::project_ref(&value).unwrap().key, "k");

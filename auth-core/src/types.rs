@@ -12,23 +12,47 @@
 //! Values serialize as LangGraph's JSON (the enums as their inner struct) and are built from
 //! JSON with [`AuthValue::from_json`], given the event they belong to.
 //!
+//! Every struct implements [`Event`]: its resource and action as constants, and the conversions
+//! into [`AuthValue`] and back, with which [`Auth::authorize_as`](crate::Auth::authorize_as)
+//! authorizes a struct and gives it back typed.
+//!
+//! # Building values
+//!
+//! Every struct has `new()`, with every field unset (its [`Default`]), and one builder-style
+//! setter `with_<field>` per field. A setter takes the field's type, without the `Option` of an
+//! optional field (it stores `Some(value)`); a `String`, a JSON [`Value`] or a `Box<T>` is taken
+//! as `impl Into<…>` of it: a `&str` for a string, any JSON value (`json!(…)`, `"*"`, `true`) for
+//! a `Value`, a `T` for a `Box<T>`. Every other type is taken as it is (a `Vec<String>`, a
+//! [`JsonObject`], an enum of literals, an `i64`). A field no setter is called for stays unset;
+//! a field set twice keeps the last value.
+//!
+//! ```
+//! use auth::types::{AuthValue, IfExists, JsonObject, RunKwargs, RunsCreate, ThreadsCreate};
+//! use serde_json::json;
+//!
+//! let create = ThreadsCreate::new()
+//!     .with_thread_id("2f1c6a0e-8d0b-4f7e-9c53-5a4e3b1d2c10")
+//!     .with_if_exists(IfExists::DoNothing)
+//!     .with_metadata(JsonObject::from_iter([("owner".to_owned(), json!("user1"))]));
+//! assert_eq!(create.if_exists, Some(IfExists::DoNothing));
+//! assert_eq!(AuthValue::from(create).metadata().unwrap()["owner"], "user1");
+//!
+//! let run = RunsCreate::new()
+//!     .with_assistant_id("agent")
+//!     .with_kwargs(
+//!         RunKwargs::new()
+//!             .with_input(json!({"messages": []}))
+//!             .with_stream_mode("values"),
+//!     );
+//! assert_eq!(run.kwargs.unwrap().stream_mode, Some(json!("values")));
+//! ```
+//!
 //! # Growing with LangGraph
 //!
 //! The structs and the enums of literals are `#[non_exhaustive]`: LangGraph adds fields and
 //! values, and this crate follows without a breaking release. Outside this crate a struct is
-//! therefore not built with a struct expression (not even with `..Default::default()`), and a
-//! `match` on an enum of literals needs a `_` arm. Build a value from its default and set its
-//! fields:
-//!
-//! ```
-//! use auth::types::{AuthValue, ThreadsCreate};
-//!
-//! let mut create = ThreadsCreate::default();
-//! create.thread_id = Some("2f1c6a0e-8d0b-4f7e-9c53-5a4e3b1d2c10".into());
-//! create.metadata.get_or_insert_default().insert("owner".into(), "user1".into());
-//! let value = AuthValue::from(create);
-//! assert_eq!(value.metadata().unwrap()["owner"], "user1");
-//! ```
+//! therefore not built with a struct expression (not even with `..Default::default()`): build it
+//! with `new()` and its setters. A `match` on an enum of literals needs a `_` arm.
 //!
 //! ```compile_fail
 //! // error[E0639]: cannot create non-exhaustive struct using struct expression
@@ -37,7 +61,7 @@
 //!
 //! ```
 //! use auth::types::{AuthValue, ThreadsCreate, IfExists};
-//! use auth::{Action, Resource};
+//! use auth::{Action, Event, Resource};
 //! use serde_json::json;
 //!
 //! let value = AuthValue::from_json(
@@ -45,10 +69,7 @@
 //!     Action::Create,
 //!     json!({"thread_id": "2f1c6a0e-8d0b-4f7e-9c53-5a4e3b1d2c10", "if_exists": "do_nothing"}),
 //! )?;
-//! let create: &ThreadsCreate = match &value {
-//!     AuthValue::Threads(auth::types::ThreadsValue::Create(c)) => c,
-//!     _ => unreachable!(),
-//! };
+//! let create = ThreadsCreate::from_value_ref(&value).unwrap();
 //! assert_eq!(create.if_exists, Some(IfExists::DoNothing));
 //! # Ok::<(), serde_json::Error>(())
 //! ```
@@ -61,6 +82,8 @@ use std::fmt;
 
 use crate::__private::{Fits, HandlerValue};
 use crate::vocab::{Action, Resource};
+// `new()` and the `with_*` setters of every struct below (see "Building values" above).
+use auth_macros::__Builders as Builders;
 
 /// A JSON object, as LangGraph's `metadata`, `config`, `context` and `payload` fields are.
 pub type JsonObject = Map<String, Value>;
@@ -159,7 +182,7 @@ pub enum TtlStrategy {
 }
 
 /// A thread's time to live.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct ThreadTtl {
     /// What happens when it expires.
@@ -255,7 +278,7 @@ fn prefix_or_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
 /// assert_eq!(serde_json::to_value(&create)?["metadata"]["owner"], "user1");
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct ThreadsCreate {
     /// The new thread's id (a UUID string).
@@ -273,7 +296,7 @@ pub struct ThreadsCreate {
 }
 
 /// The value of `threads.read`: a thread (or one of its runs) about to be read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct ThreadsRead {
     /// The thread's id.
@@ -285,7 +308,7 @@ pub struct ThreadsRead {
 }
 
 /// The value of `threads.update`: a thread about to change (or one of its runs cancelled).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct ThreadsUpdate {
     /// The thread's id.
@@ -300,7 +323,7 @@ pub struct ThreadsUpdate {
 }
 
 /// The value of `threads.delete`: a thread (or one of its runs) about to be deleted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct ThreadsDelete {
     /// The thread's id.
@@ -312,7 +335,7 @@ pub struct ThreadsDelete {
 }
 
 /// The value of `threads.search`: a search or count of threads (or of a thread's runs).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct ThreadsSearch {
     /// The metadata the threads must match.
@@ -354,7 +377,7 @@ pub struct ThreadsSearch {
 /// assert_eq!(kwargs.extra["durability"], "async");
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct RunKwargs {
     /// The graph's input (any JSON).
@@ -411,7 +434,7 @@ pub struct RunKwargs {
 /// assert_eq!(run.kwargs.unwrap().input, Some(json!({"messages": []})));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct RunsCreate {
     /// The assistant that runs.
@@ -454,7 +477,7 @@ pub struct RunsCreate {
 // ---------------------------------------------------------------------------------------------
 
 /// The value of `assistants.create`: an assistant about to be created.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct AssistantsCreate {
     /// The new assistant's id.
@@ -481,7 +504,7 @@ pub struct AssistantsCreate {
 }
 
 /// The value of `assistants.read`: an assistant about to be read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct AssistantsRead {
     /// The assistant's id.
@@ -493,7 +516,7 @@ pub struct AssistantsRead {
 }
 
 /// The value of `assistants.update`: an assistant about to change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct AssistantsUpdate {
     /// The assistant's id.
@@ -522,7 +545,7 @@ pub struct AssistantsUpdate {
 /// The value of `assistants.delete`: an assistant about to be deleted.
 ///
 /// `assistant_id` is required in JSON.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct AssistantsDelete {
     /// The assistant's id (required).
@@ -535,15 +558,14 @@ pub struct AssistantsDelete {
 ///
 /// ```
 /// use auth::types::AssistantsSearch;
-/// let mut search = AssistantsSearch::default();
-/// search.limit = Some(10);
+/// let search = AssistantsSearch::new().with_limit(10);
 /// assert_eq!(
 ///     serde_json::to_string(&search)?,
 ///     r#"{"graph_id":null,"metadata":null,"limit":10,"offset":null}"#
 /// );
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct AssistantsSearch {
     /// The graph the assistants must configure.
@@ -565,7 +587,7 @@ pub struct AssistantsSearch {
 // ---------------------------------------------------------------------------------------------
 
 /// The value of `crons.create`: a scheduled run about to be created.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct CronsCreate {
     /// The run each firing creates (assistant, input, config, …).
@@ -589,7 +611,7 @@ pub struct CronsCreate {
 }
 
 /// The value of `crons.read`: a cron about to be read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct CronsRead {
     /// The cron's id.
@@ -598,7 +620,7 @@ pub struct CronsRead {
 }
 
 /// The value of `crons.update`: a cron about to change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct CronsUpdate {
     /// The cron's id.
@@ -613,7 +635,7 @@ pub struct CronsUpdate {
 }
 
 /// The value of `crons.delete`: a cron about to be deleted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct CronsDelete {
     /// The cron's id.
@@ -622,7 +644,7 @@ pub struct CronsDelete {
 }
 
 /// The value of `crons.search`: a search or count of crons.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct CronsSearch {
     /// The assistant the crons must use.
@@ -658,7 +680,7 @@ pub struct CronsSearch {
 /// assert_eq!(serde_json::to_value(&put)?["namespace"], json!(["user1", "memories"]));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct StorePut {
     /// The item's namespace path (required).
@@ -674,7 +696,7 @@ pub struct StorePut {
 }
 
 /// The value of `store.get`: an item about to be read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct StoreGet {
     /// The item's namespace path (required).
@@ -686,7 +708,7 @@ pub struct StoreGet {
 /// The value of `store.search`: a search of items under a namespace prefix.
 ///
 /// A missing or `null` prefix is the empty namespace (every item).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct StoreSearch {
     /// The namespace prefix searched under (empty: everywhere).
@@ -707,7 +729,7 @@ pub struct StoreSearch {
 }
 
 /// The value of `store.delete`: an item about to be deleted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct StoreDelete {
     /// The item's namespace path (required).
@@ -728,7 +750,7 @@ pub struct StoreDelete {
 /// assert_eq!(list.max_depth, Some(2));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct StoreListNamespaces {
     /// The namespace prefix listed under (empty: everywhere).
@@ -816,8 +838,96 @@ fields! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Projection and fit markers (used by the macro-generated handler shims)
+// The struct of one event, as a trait
 // ---------------------------------------------------------------------------------------------
+
+mod sealed {
+    /// Keeps [`Event`](super::Event) to the structs of this module.
+    pub trait Sealed {}
+}
+
+/// The value struct of one authorization event: [`ThreadsCreate`] for `threads.create`,
+/// [`StorePut`] for `store.put`, … — one implementation per (resource, action).
+///
+/// It names the event of a struct at compile time ([`RESOURCE`](Event::RESOURCE),
+/// [`ACTION`](Event::ACTION)) and converts it into an [`AuthValue`] and back, so that code
+/// generic over events — a server's route helper, [`Auth::authorize_as`](crate::Auth::authorize_as)
+/// — keeps the typed value. The trait is sealed: only this module's structs implement it, and
+/// it may gain methods without a breaking release.
+///
+/// ```
+/// use auth::Event;
+/// use auth::types::{AuthValue, StoreGet, ThreadsCreate};
+/// use auth::{Action, Resource};
+///
+/// /// The event's name, as LangGraph spells it.
+/// fn event_name<E: Event>() -> String {
+///     format!("{}.{}", E::RESOURCE, E::ACTION)
+/// }
+/// assert_eq!(event_name::<ThreadsCreate>(), "threads.create");
+/// assert_eq!((StoreGet::RESOURCE, StoreGet::ACTION), (Resource::Store, Action::Get));
+///
+/// let value: AuthValue = ThreadsCreate::new().with_thread_id("t1").into_value();
+/// assert_eq!(ThreadsCreate::from_value_ref(&value).unwrap().thread_id.as_deref(), Some("t1"));
+/// // The value of another event is given back unchanged.
+/// let value = StoreGet::from_value(value).unwrap_err();
+/// let create = ThreadsCreate::from_value(value).unwrap();
+/// assert_eq!(create.thread_id.as_deref(), Some("t1"));
+/// ```
+///
+/// Outside this crate it cannot be implemented:
+///
+/// ```compile_fail,E0277
+/// #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+/// struct Mine;
+/// impl From<Mine> for auth::AuthValue {
+///     fn from(_: Mine) -> Self { unimplemented!() }
+/// }
+/// impl auth::Event for Mine {
+///     const RESOURCE: auth::Resource = auth::Resource::Threads;
+///     const ACTION: auth::Action = auth::Action::Create;
+///     fn into_value(self) -> auth::AuthValue { unimplemented!() }
+///     fn from_value(v: auth::AuthValue) -> Result<Self, auth::AuthValue> { Err(v) }
+///     fn from_value_ref(_: &auth::AuthValue) -> Option<&Self> { None }
+///     fn from_value_mut(_: &mut auth::AuthValue) -> Option<&mut Self> { None }
+/// }
+/// ```
+pub trait Event:
+    sealed::Sealed
+    + Into<AuthValue>
+    + fmt::Debug
+    + Clone
+    + Default
+    + PartialEq
+    + Serialize
+    + de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The event's resource (also an inherent constant of each struct, such as
+    /// `ThreadsCreate::RESOURCE`).
+    const RESOURCE: Resource;
+    /// The event's action (also an inherent constant of each struct, such as
+    /// `ThreadsCreate::ACTION`).
+    const ACTION: Action;
+
+    /// The value as an [`AuthValue`] (what `AuthValue::from(self)` gives).
+    fn into_value(self) -> AuthValue;
+
+    /// The struct inside `value`, or `value` back unchanged when it holds another event.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the value is given back whole; `Ok` is as large as `Err`"
+    )]
+    fn from_value(value: AuthValue) -> Result<Self, AuthValue>;
+
+    /// The struct inside `value`, if it holds this event.
+    fn from_value_ref(value: &AuthValue) -> Option<&Self>;
+
+    /// The struct inside `value`, mutably, if it holds this event.
+    fn from_value_mut(value: &mut AuthValue) -> Option<&mut Self>;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The event table: enums, conversions, projections and markers
@@ -915,9 +1025,9 @@ macro_rules! event_table {
 
             $(
                 impl $Struct {
-                    #[doc = concat!("The resource of `", $name, "`.")]
+                    #[doc = concat!("The resource of `", $name, "` (the same as [`Event::RESOURCE`]).")]
                     pub const RESOURCE: Resource = Resource::$Res;
-                    #[doc = concat!("The action of `", $name, "`.")]
+                    #[doc = concat!("The action of `", $name, "` (the same as [`Event::ACTION`]).")]
                     pub const ACTION: Action = Action::$Act;
                 }
 
@@ -928,23 +1038,53 @@ macro_rules! event_table {
                 }
 
                 impl From<$Struct> for AuthValue {
+                    #[inline]
                     fn from(v: $Struct) -> Self {
-                        AuthValue::$Res($Enum::$Act(v))
+                        <$Struct as Event>::into_value(v)
+                    }
+                }
+
+                impl sealed::Sealed for $Struct {}
+
+                impl Event for $Struct {
+                    const RESOURCE: Resource = Resource::$Res;
+                    const ACTION: Action = Action::$Act;
+
+                    #[inline]
+                    fn into_value(self) -> AuthValue {
+                        AuthValue::$Res($Enum::$Act(self))
+                    }
+                    #[inline]
+                    fn from_value(value: AuthValue) -> Result<Self, AuthValue> {
+                        match value {
+                            AuthValue::$Res($Enum::$Act(inner)) => Ok(inner),
+                            other => Err(other),
+                        }
+                    }
+                    #[inline]
+                    fn from_value_ref(value: &AuthValue) -> Option<&Self> {
+                        match value {
+                            AuthValue::$Res($Enum::$Act(inner)) => Some(inner),
+                            _ => None,
+                        }
+                    }
+                    #[inline]
+                    fn from_value_mut(value: &mut AuthValue) -> Option<&mut Self> {
+                        match value {
+                            AuthValue::$Res($Enum::$Act(inner)) => Some(inner),
+                            _ => None,
+                        }
                     }
                 }
 
                 impl HandlerValue for $Struct {
+                    #[inline]
                     fn project_ref(v: &AuthValue) -> Option<&Self> {
-                        match v {
-                            AuthValue::$Res($Enum::$Act(inner)) => Some(inner),
-                            _ => None,
-                        }
+                        <Self as Event>::from_value_ref(v)
                     }
+                    #[inline]
                     fn project_mut(v: &mut AuthValue) -> Option<&mut Self> {
-                        match v {
-                            AuthValue::$Res($Enum::$Act(inner)) => Some(inner),
-                            _ => None,
-                        }
+                        <Self as Event>::from_value_mut(v)
                     }
                 }
 
@@ -1174,6 +1314,163 @@ mod tests {
             }),
             _ => unreachable!("not an event"),
         }
+    }
+
+    fn obj(json: Value) -> JsonObject {
+        match json {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[test]
+    fn setters_build_the_sample_of_every_event() {
+        let kwargs = RunKwargs::new()
+            .with_input(json!({"messages": [{"role": "user", "content": "Hi"}]}))
+            .with_config(obj(json!({"configurable": {"model": "x"}})))
+            .with_stream_mode(json!(["values"]))
+            .with_interrupt_before("*")
+            .with_webhook("http://127.0.0.1:9/hook")
+            .with_feedback_keys(vec!["score".into()])
+            .with_temporary(false)
+            .with_subgraphs(true)
+            .with_extra(obj(json!({"durability": "async", "checkpoint_id": null})));
+        let built: Vec<AuthValue> = vec![
+            ThreadsCreate::new()
+                .with_thread_id(T)
+                .with_metadata(obj(json!({"topic": "weather"})))
+                .with_if_exists(IfExists::DoNothing)
+                .with_ttl(
+                    ThreadTtl::new()
+                        .with_strategy(TtlStrategy::Delete)
+                        .with_ttl(60),
+                )
+                .into(),
+            ThreadsRead::new().with_thread_id(T).with_run_id(R).into(),
+            ThreadsUpdate::new()
+                .with_thread_id(T)
+                .with_metadata(obj(json!({"title": "x"})))
+                .with_action(ThreadsUpdateAction::Interrupt)
+                .into(),
+            ThreadsDelete::new().with_thread_id(T).into(),
+            ThreadsSearch::new()
+                .with_metadata(obj(json!({"owner": "user1"})))
+                .with_values(obj(json!({"done": false})))
+                .with_status(ThreadStatus::Idle)
+                .with_limit(10)
+                .with_offset(0)
+                .with_ids(vec![T.into()])
+                .with_thread_id(T)
+                .into(),
+            RunsCreate::new()
+                .with_assistant_id(A)
+                .with_thread_id(T)
+                .with_run_id(R)
+                .with_status(RunStatus::Pending)
+                .with_metadata(JsonObject::new())
+                .with_prevent_insert_if_inflight(true)
+                .with_multitask_strategy(MultitaskStrategy::Reject)
+                .with_if_not_exists(IfNotExists::Create)
+                .with_after_seconds(0)
+                .with_kwargs(kwargs)
+                .with_action(ThreadsUpdateAction::Rollback)
+                .into(),
+            AssistantsCreate::new()
+                .with_assistant_id(A)
+                .with_graph_id("agent")
+                .with_config(JsonObject::new())
+                .with_context(obj(json!({"k": 1})))
+                .with_metadata(obj(json!({"team": "a"})))
+                .with_if_exists(IfExists::Raise)
+                .with_name("Agent")
+                .into(),
+            AssistantsRead::new()
+                .with_assistant_id(A)
+                .with_metadata(JsonObject::new())
+                .into(),
+            AssistantsUpdate::new()
+                .with_assistant_id(A)
+                .with_graph_id("agent")
+                .with_metadata(obj(json!({"v": 2})))
+                .with_name("New")
+                .with_version(3)
+                .into(),
+            AssistantsDelete::new().with_assistant_id(A).into(),
+            AssistantsSearch::new()
+                .with_graph_id("agent")
+                .with_limit(10)
+                .with_offset(0)
+                .into(),
+            CronsCreate::new()
+                .with_payload(obj(json!({"assistant_id": A, "input": {}})))
+                .with_schedule("0 9 * * 1-5")
+                .with_cron_id(C)
+                .with_thread_id(T)
+                .with_user_id("user1")
+                .with_end_time("2026-12-31T00:00:00+00:00")
+                .into(),
+            CronsRead::new().with_cron_id(C).into(),
+            CronsUpdate::new()
+                .with_cron_id(C)
+                .with_payload(obj(json!({"input": {}})))
+                .with_schedule("*/5 * * * *")
+                .into(),
+            CronsDelete::new().with_cron_id(C).into(),
+            CronsSearch::new()
+                .with_assistant_id(A)
+                .with_thread_id(T)
+                .with_limit(5)
+                .with_offset(5)
+                .into(),
+            StorePut::new()
+                .with_namespace(vec!["user1".into(), "memories".into()])
+                .with_key("k1")
+                .with_value(obj(json!({"text": "tea"})))
+                .with_index(StoreIndex::Fields(vec!["text".into()]))
+                .into(),
+            StoreGet::new()
+                .with_namespace(vec!["user1".into()])
+                .with_key("k1")
+                .into(),
+            StoreSearch::new()
+                .with_namespace(vec!["user1".into()])
+                .with_filter(obj(json!({"kind": "note"})))
+                .with_limit(10)
+                .with_offset(0)
+                .with_query("tea")
+                .into(),
+            StoreDelete::new()
+                .with_namespace(vec!["user1".into()])
+                .with_key("k1")
+                .into(),
+            StoreListNamespaces::new()
+                .with_namespace(vec!["user1".into()])
+                .with_suffix(vec!["notes".into()])
+                .with_max_depth(3)
+                .with_limit(100)
+                .with_offset(0)
+                .into(),
+        ];
+        assert_eq!(built.len(), crate::vocab::EVENT_COUNT);
+        for ((r, a), value) in crate::events().zip(built) {
+            let expected = AuthValue::from_json(r, a, sample(r, a)).unwrap();
+            assert_eq!(value, expected, "{r}.{a}");
+        }
+    }
+
+    #[test]
+    fn new_is_default_and_setters_replace() {
+        assert_eq!(ThreadsCreate::new(), ThreadsCreate::default());
+        assert_eq!(StorePut::new(), StorePut::default());
+        assert_eq!(RunKwargs::new(), RunKwargs::default());
+        // The last call wins; an owned `String` and a `Box` are taken as well.
+        let put = StorePut::new().with_key("a").with_key(String::from("b"));
+        assert_eq!(put.key, "b");
+        let run = RunsCreate::new().with_kwargs(Box::new(RunKwargs::new().with_temporary(true)));
+        assert_eq!(run.kwargs.unwrap().temporary, Some(true));
+        // A setter writes its own field only.
+        let read = ThreadsRead::new().with_run_id(R);
+        assert_eq!((read.thread_id, read.run_id.as_deref()), (None, Some(R)));
     }
 
     #[test]
@@ -1413,6 +1710,68 @@ mod tests {
         assert_eq!(RunsCreate::ACTION, Action::CreateRun);
         assert_eq!(StoreListNamespaces::ACTION, Action::ListNamespaces);
         assert_eq!(CronsSearch::RESOURCE, Resource::Crons);
+    }
+
+    /// Checks `E`'s `Event` impl against the value of every event: exactly one is `E`'s.
+    fn check_event<E: Event>(values: &[AuthValue]) {
+        let mut own = 0;
+        for value in values {
+            let is_own = (value.resource(), value.action()) == (E::RESOURCE, E::ACTION);
+            assert_eq!(E::from_value_ref(value).is_some(), is_own);
+            let mut copy = value.clone();
+            assert_eq!(E::from_value_mut(&mut copy).is_some(), is_own);
+            match E::from_value(value.clone()) {
+                Ok(typed) => {
+                    assert!(is_own);
+                    own += 1;
+                    assert_eq!(E::from_value_ref(value), Some(&typed));
+                    assert_eq!(typed.into_value(), *value);
+                }
+                Err(back) => {
+                    assert!(!is_own);
+                    assert_eq!(back, *value);
+                }
+            }
+        }
+        assert_eq!(own, 1, "{}.{}", E::RESOURCE, E::ACTION);
+        let value = E::default().into_value();
+        assert_eq!((value.resource(), value.action()), (E::RESOURCE, E::ACTION));
+        assert_eq!(value, E::default().into());
+    }
+
+    #[test]
+    fn the_event_trait_converts_every_struct() {
+        let values: Vec<AuthValue> = crate::events()
+            .map(|(r, a)| AuthValue::from_json(r, a, sample(r, a)).unwrap())
+            .collect();
+        check_event::<ThreadsCreate>(&values);
+        check_event::<ThreadsRead>(&values);
+        check_event::<ThreadsUpdate>(&values);
+        check_event::<ThreadsDelete>(&values);
+        check_event::<ThreadsSearch>(&values);
+        check_event::<RunsCreate>(&values);
+        check_event::<AssistantsCreate>(&values);
+        check_event::<AssistantsRead>(&values);
+        check_event::<AssistantsUpdate>(&values);
+        check_event::<AssistantsDelete>(&values);
+        check_event::<AssistantsSearch>(&values);
+        check_event::<CronsCreate>(&values);
+        check_event::<CronsRead>(&values);
+        check_event::<CronsUpdate>(&values);
+        check_event::<CronsDelete>(&values);
+        check_event::<CronsSearch>(&values);
+        check_event::<StorePut>(&values);
+        check_event::<StoreGet>(&values);
+        check_event::<StoreSearch>(&values);
+        check_event::<StoreDelete>(&values);
+        check_event::<StoreListNamespaces>(&values);
+        // The trait's constants are the inherent ones.
+        assert_eq!(<RunsCreate as Event>::ACTION, RunsCreate::ACTION);
+        assert_eq!(<StorePut as Event>::RESOURCE, StorePut::RESOURCE);
+        // A write through `from_value_mut` lands in the value.
+        let mut value = AuthValue::from(StoreGet::new());
+        StoreGet::from_value_mut(&mut value).unwrap().key = "k".into();
+        assert_eq!(StoreGet::from_value(value).unwrap().key, "k");
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //!
 //! `filter` holds `auth::filter!` (parse, validate, expand in one module: JSON-like tokens to the
 //! `Filter` builder calls), and `vocab` the vocabulary table, the one source that the runtime's
-//! `Resource`, `Action` and event table are generated from (`__vocabulary!`).
+//! `Resource`, `Action` and event table are generated from (`__vocabulary!`). `builders` derives
+//! the constructors and `with_*` setters of the runtime's value structs (`__Builders`).
 
 mod attr;
+mod builders;
 mod expand;
 mod fallback;
 mod filter;
@@ -247,4 +249,13 @@ pub fn __vocabulary(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn __filter(input: TokenStream) -> TokenStream {
     filter::expand_filter(input.into()).into()
+}
+
+/// `new()` and one `with_<field>` setter per public field of a value struct of `auth::types`
+/// (see the `builders` module for the parameter rule). Not public API: the runtime derives it
+/// on its own structs.
+#[doc(hidden)]
+#[proc_macro_derive(__Builders)]
+pub fn __builders(input: TokenStream) -> TokenStream {
+    builders::derive(input.into()).into()
 }

@@ -109,12 +109,7 @@ mod large {
 }
 
 fn read() -> AuthValue {
-    AuthValue::from({
-        let mut built = ThreadsRead::default();
-        built.thread_id = Some("t1".into());
-        built.run_id = None;
-        built
-    })
+    AuthValue::from(ThreadsRead::new().with_thread_id("t1"))
 }
 
 fn policy(module: &str) -> Auth {
@@ -137,6 +132,20 @@ fn authorizing_with_a_small_handler_allocates_only_the_filters_value() {
     let (decision, allocations) = authorize_read("small");
     assert_eq!(decision.unwrap(), Some(Filter::eq("owner", "user1")));
     // The value `"user1"` as a JSON string; no boxed future, no key, no list of conditions.
+    assert_eq!(allocations, 1);
+}
+
+#[test]
+fn authorizing_a_typed_value_allocates_as_much_as_authorize() {
+    let auth = policy("small");
+    let user = AuthUser::new("user1");
+    let value = ThreadsRead::new().with_thread_id("t1");
+    let (done, allocations) = counted(|| auth.authorize_as(&user, value));
+    let done = done.unwrap();
+    assert_eq!(done.filter, Some(Filter::eq("owner", "user1")));
+    assert_eq!(done.value.thread_id.as_deref(), Some("t1"));
+    // The filter's value only, as with `authorize`: the typed value moves into an `AuthValue`
+    // and back out in place, and no future is boxed.
     assert_eq!(allocations, 1);
 }
 

@@ -235,16 +235,14 @@ async fn variant_a_stamps_the_owner_and_filters_every_event() {
     let auth = policy(VARIANT_A);
     assert!(auth.uncovered().is_empty());
     let alice = AuthUser::new("user1");
-    let mut create = AuthValue::from({
-        let mut built = ThreadsCreate::default();
-        built.metadata = Some(
+    let mut create = AuthValue::from(
+        ThreadsCreate::new().with_metadata(
             json!({"owner": "user2", "topic": "x"})
                 .as_object()
                 .unwrap()
                 .clone(),
-        );
-        built
-    });
+        ),
+    );
     let filter = auth.authorize(&alice, &mut create).await.unwrap().unwrap();
     // The handler overwrote a spoofed owner and kept the rest.
     assert_eq!(create.metadata().unwrap()["owner"], "user1");
@@ -307,19 +305,17 @@ async fn variant_b_adds_scoped_handlers() {
     assert_eq!(filter, Filter::eq("owner", "user1"));
     assert_eq!(create.metadata().unwrap()["owner"], "user1");
 
-    let mut own = AuthValue::from({
-        let mut built = StorePut::default();
-        built.namespace = vec!["user1".into(), "notes".into()];
-        built.key = "k".into();
-        built
-    });
+    let mut own = AuthValue::from(
+        StorePut::new()
+            .with_namespace(vec!["user1".into(), "notes".into()])
+            .with_key("k"),
+    );
     assert_eq!(auth.authorize(&alice, &mut own).await.unwrap(), None);
-    let mut other = AuthValue::from({
-        let mut built = StoreGet::default();
-        built.namespace = vec!["user2".into()];
-        built.key = "k".into();
-        built
-    });
+    let mut other = AuthValue::from(
+        StoreGet::new()
+            .with_namespace(vec!["user2".into()])
+            .with_key("k"),
+    );
     let e = auth.authorize(&alice, &mut other).await.unwrap_err();
     assert_eq!((e.status(), e.detail()), (403, "Not authorized"));
     // Listing namespaces without a prefix: the handler sees an empty namespace, and refuses.
@@ -424,6 +420,145 @@ async fn failures_are_contained_and_answered() {
     assert!(uncovered.contains(&(Resource::Assistants, Action::Delete)));
     assert!(!uncovered.contains(&(Resource::Crons, Action::Delete)));
     assert_eq!(uncovered.len(), 4 + 5 + 1);
+}
+
+// `authorize_as`: the same dispatch as `authorize`, on a typed value.
+
+#[tokio::test]
+async fn authorize_as_returns_the_typed_value_as_the_handler_left_it() {
+    let auth = policy(VARIANT_B);
+    let alice = AuthUser::new("user1");
+    let spoofed = json!({"owner": "user2", "topic": "x"});
+    let create = ThreadsCreate::new()
+        .with_thread_id("6e3f5d2a-1b4c-4d8e-9f00-0a1b2c3d4e5f")
+        .with_metadata(spoofed.as_object().unwrap().clone());
+    let auth::Authorized { value, filter, .. } = auth.authorize_as(&alice, create).await.unwrap();
+    // `on_thread_create` (threads.create) ran, not the global `add_owner`: its filter is the
+    // `filter!` one, and the owner it stamped is in the returned `ThreadsCreate`.
+    let value: ThreadsCreate = value;
+    let metadata = value.metadata.as_ref().unwrap();
+    assert_eq!(
+        (&metadata["owner"], &metadata["topic"]),
+        (&json!("user1"), &json!("x"))
+    );
+    assert_eq!(
+        value.thread_id.as_deref(),
+        Some("6e3f5d2a-1b4c-4d8e-9f00-0a1b2c3d4e5f")
+    );
+    assert_eq!(filter, Some(Filter::eq("owner", "user1")));
+    assert!(filter.unwrap().matches(metadata));
+
+    // The same through `authorize`: one dispatch, two entry points.
+    let mut untyped =
+        AuthValue::from(ThreadsCreate::new().with_metadata(spoofed.as_object().unwrap().clone()));
+    let untyped_filter = auth.authorize(&alice, &mut untyped).await.unwrap();
+    let typed = auth
+        .authorize_as(
+            &alice,
+            ThreadsCreate::new().with_metadata(spoofed.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(typed.filter, untyped_filter);
+    assert_eq!(AuthValue::from(typed.value), untyped);
+
+    // Store: the handler reads the namespace the setters built.
+    let own = StorePut::new()
+        .with_namespace(vec!["user1".into(), "notes".into()])
+        .with_key("k")
+        .with_value(json!({"text": "tea"}).as_object().unwrap().clone());
+    let done = auth.authorize_as(&alice, own.clone()).await.unwrap();
+    assert_eq!(done.into_parts(), (own, None));
+    let other = StoreGet::new()
+        .with_namespace(vec!["user2".into()])
+        .with_key("k");
+    let e = auth.authorize_as(&alice, other).await.unwrap_err();
+    assert_eq!((e.status(), e.detail()), (403, "Not authorized"));
+}
+
+#[tokio::test]
+async fn authorize_as_follows_precedence() {
+    let auth = policy(&["levels"]);
+    let user = AuthUser::new("u");
+    async fn ran<E: auth::Event>(auth: &Auth, user: &AuthUser, value: E) -> serde_json::Value {
+        let done = auth.authorize_as(user, value).await.unwrap();
+        done.filter.unwrap().to_json()["ran"].clone()
+    }
+    assert_eq!(ran(&auth, &user, ThreadsRead::new()).await, "threads_read");
+    assert_eq!(ran(&auth, &user, ThreadsSearch::new()).await, "threads");
+    assert_eq!(ran(&auth, &user, ThreadsCreate::new()).await, "threads");
+    assert_eq!(ran(&auth, &user, CronsRead::new()).await, "any_read");
+    assert_eq!(ran(&auth, &user, AssistantsSearch::new()).await, "global");
+    assert_eq!(ran(&auth, &user, StorePut::new()).await, "global");
+}
+
+#[tokio::test]
+async fn authorize_as_denies_uncovered_events_when_asked() {
+    let parts = || {
+        Auth::builder()
+            .module(&format!("{}::tutorial::scoped", module_path!()))
+            .module(&format!("{}::tutorial::authn", module_path!()))
+    };
+    let user = AuthUser::new("user1");
+    // Open (LangGraph's default): an uncovered event is allowed with no filter, value untouched.
+    let open = parts().build().unwrap();
+    let search = ThreadsSearch::new().with_limit(5);
+    let done = open.authorize_as(&user, search.clone()).await.unwrap();
+    assert_eq!((done.value, done.filter), (search.clone(), None));
+    // Closed: the same event is a 403, while covered events still go through.
+    let closed = parts().deny_uncovered(true).build().unwrap();
+    let e = closed.authorize_as(&user, search).await.unwrap_err();
+    assert_eq!(
+        (e.status(), e.detail()),
+        (403, "No handler covers threads.search")
+    );
+    let e = closed
+        .authorize_as(&user, CronsRead::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 403);
+    assert!(
+        closed
+            .authorize_as(&user, ThreadsRead::new())
+            .await
+            .unwrap()
+            .filter
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn authorize_as_answers_failures_as_authorize_does() {
+    let auth = policy(&["failing"]);
+    let user = AuthUser::new("u");
+    let e = auth
+        .authorize_as(&user, StoreGet::new().with_key("k"))
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.detail()), (429, "slow down"));
+    assert_eq!(e.headers().collect::<Vec<_>>(), [("Retry-After", "7")]);
+    let e = auth.authorize_as(&user, StorePut::new()).await.unwrap_err();
+    assert_eq!((e.status(), e.detail()), (403, "Forbidden"));
+    let e = auth
+        .authorize_as(&user, StoreListNamespaces::new())
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.detail()), (403, "needs store:read"));
+    let e = auth
+        .authorize_as(&user, ThreadsUpdate::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 500);
+    assert!(e.detail().contains("`panics`"), "{}", e.detail());
+    let e = auth
+        .authorize_as(&user, ThreadsSearch::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 500);
+    assert!(e.detail().contains("`malformed_filter`"), "{}", e.detail());
+    // Still serving after the panic.
+    let done = auth.authorize_as(&user, CronsRead::new()).await.unwrap();
+    assert_eq!(done.filter, None);
 }
 
 #[test]
