@@ -17,7 +17,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use agent_server::authz::Scope;
+use agent_server::authz::Access;
 use agent_server::model::Object;
 use agent_server::routes::threads::new_thread;
 use agent_server::storage::{IfExists, Storage};
@@ -85,7 +85,7 @@ fn main() {
     };
     assert!(n > 0, "STALL_THREADS is at least 1");
     let storage = Storage::in_memory();
-    let scope = Scope::system("insert_stall bench");
+    let scope = Access::system("insert_stall bench");
     let mut wall = Vec::with_capacity(n);
     let mut cpu = Vec::with_capacity(n);
     let started = Instant::now();

@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Waker};
 use std::sync::Arc;
 
 use agent_server::AppState;
-use agent_server::authz::{Scope, authorize};
+use agent_server::authz::{Access, authorize};
 use agent_server::model::Object;
 use agent_server::routes::threads::new_thread;
 use agent_server::storage::memory::MemoryThreads;
@@ -41,7 +41,7 @@ fn ready<F: Future>(future: F) -> F::Output {
 /// `threads` threads, owned in turn by `user0`, `user1`, … `user{users - 1}`.
 fn store(threads: usize, users: usize) -> MemoryThreads {
     let collection = MemoryThreads::new("Thread");
-    let seeding = Scope::system("benchmark: seeding threads");
+    let seeding = Access::system("benchmark: seeding threads");
     for i in 0..threads {
         let metadata: Object = json!({"owner": format!("user{}", i % users), "n": i})
             .as_object()
@@ -56,7 +56,7 @@ fn store(threads: usize, users: usize) -> MemoryThreads {
 
 /// The query `POST /threads/search` makes for an empty body: the handler's filter, newest first
 /// by `created_at`, ten results.
-fn search(collection: &MemoryThreads, scope: &Scope) -> (usize, usize) {
+fn search(collection: &MemoryThreads, scope: &Access) -> (usize, usize) {
     let page = ready(collection.search(Query {
         sort: Column::CreatedAt,
         descending: true,

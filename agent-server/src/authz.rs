@@ -1,10 +1,10 @@
 //! The glue between routes and the `auth` dispatcher: emits an event, logs who decided what, and
-//! hands back the [`Scope`] that storage requires.
+//! hands back the [`Access`] that storage requires.
 //!
-//! Storage operations on user-visible resources take a [`Scope`], and a `Scope` comes only from
+//! Storage operations on user-visible resources take a [`Access`], and a `Access` comes only from
 //! [`authorize`] (the handler's decision and filter for one event) or from
-//! [`Scope::system`], which names the internal work it stands for. A route that touches storage
-//! before it authorizes has no `Scope` to pass, so it does not compile:
+//! [`Access::system`], which names the internal work it stands for. A route that touches storage
+//! before it authorizes has no `Access` to pass, so it does not compile:
 //!
 //! ```compile_fail
 //! # async fn f(state: agent_server::AppState) {
@@ -17,7 +17,7 @@
 //! ```compile_fail
 //! # async fn f(state: agent_server::AppState, filter: Option<auth::Filter>) {
 //! // And a scope cannot be made from a filter outside this module: its fields are private.
-//! let scope = agent_server::authz::Scope { filter };
+//! let scope = agent_server::authz::Access { filter };
 //! let _ = state.storage.threads.get("id", &scope).await;
 //! # }
 //! ```
@@ -43,9 +43,9 @@ use crate::util::ApiError;
 /// What an authorization decided for one event: the handler's filter, applied by storage in the
 /// same operation that finds a resource, so a hidden resource is reported as absent.
 ///
-/// Only [`authorize`] and [`Scope::system`] make one; its fields are private.
+/// Only [`authorize`] and [`Access::system`] make one; its fields are private.
 #[derive(Debug, Clone)]
-pub struct Scope {
+pub struct Access {
     filter: Option<Filter>,
     by: By,
 }
@@ -56,13 +56,13 @@ enum By {
     System(&'static str),
 }
 
-impl Scope {
+impl Access {
     /// Internal work that no user asked for directly and that sees every resource: the
     /// start-up creation of a graph's default assistant, a run executing on its thread after its
     /// creation was authorized, seeding. `why` names the work, so that each use reads as what it
-    /// is and can be found by searching for `Scope::system`.
+    /// is and can be found by searching for `Access::system`.
     pub fn system(why: &'static str) -> Self {
-        Scope {
+        Access {
             filter: None,
             by: By::System(why),
         }
@@ -87,7 +87,7 @@ impl Scope {
     }
 }
 
-/// Runs the handler for the value's event and returns its decision as a [`Scope`], or the error
+/// Runs the handler for the value's event and returns its decision as a [`Access`], or the error
 /// to answer with.
 ///
 /// The handler has [`Limits::handler_timeout`](crate::Limits) to answer, else the answer is 504
@@ -100,7 +100,7 @@ pub async fn authorize(
     state: &AppState,
     user: &AuthUser,
     value: &mut AuthValue,
-) -> Result<Scope, ApiError> {
+) -> Result<Access, ApiError> {
     let (resource, action) = (value.resource(), value.action());
     let limit = state.limits.handler_timeout;
     let result = tokio::time::timeout(limit, state.auth.authorize(user, value))
@@ -138,17 +138,17 @@ pub async fn authorize(
         outcome = %Outcome(&result),
         "authorization"
     );
-    result.map_err(ApiError::from).map(|filter| Scope {
+    result.map_err(ApiError::from).map(|filter| Access {
         filter,
         by: By::Event(resource, action),
     })
 }
 
-impl Scope {
+impl Access {
     /// A user's scope with this filter, for the unit tests of storage.
     #[cfg(test)]
     pub(crate) fn for_tests(filter: Option<Filter>) -> Self {
-        Scope {
+        Access {
             filter,
             by: By::Event(Resource::Threads, Action::Search),
         }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::authz::{Scope, authorize};
+use crate::authz::{Access, authorize};
 use crate::graph;
 use crate::model::{Assistant, AssistantVersion, Object};
 use crate::storage::{Column, Condition, IfExists, Inserted, Query};
@@ -74,8 +74,8 @@ async fn create_default_assistant(state: &AppState, graph_id: &str) {
 
 /// The scope of a graph's default assistant: created by the server at start-up, usable by every
 /// authenticated user under every policy (`SECURITY.md`, "Assistants of runs and crons").
-fn default_assistant_scope() -> Scope {
-    Scope::system("a graph's default assistant, usable by every authenticated user")
+fn default_assistant_scope() -> Access {
+    Access::system("a graph's default assistant, usable by every authenticated user")
 }
 
 /// Whether `id` (resolved) is the default assistant of one of the server's graphs.

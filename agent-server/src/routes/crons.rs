@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::threads::read_checked;
 use crate::AppState;
-use crate::authz::{Scope, authorize};
+use crate::authz::{Access, authorize};
 use crate::model::{Cron, Object};
 use crate::storage::{Column, Condition, IfExists, Inserted, Query};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
@@ -49,7 +49,7 @@ fn cron_id(raw: &str) -> Result<String, ApiError> {
 /// another user's view. **Ours**: the filter's top-level equality conditions are written into the
 /// metadata (the caller's values for those keys are overwritten), and a cron that still does not
 /// match the filter is refused with 403, so a write never leaves a cron outside its writer's view.
-fn hold_to(metadata: &mut Object, scope: &Scope) -> Result<(), ApiError> {
+fn hold_to(metadata: &mut Object, scope: &Access) -> Result<(), ApiError> {
     let Some(filter) = scope.filter() else {
         return Ok(());
     };

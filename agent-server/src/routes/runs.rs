@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::threads::{new_thread, not_found, read_scope, thread_id};
 use crate::AppState;
-use crate::authz::{Scope, authorize};
+use crate::authz::{Access, authorize};
 use crate::graph;
 use crate::model::{Cron, Object, QueueState, Run, Thread};
 use crate::storage::{Claim, HistoryPage, IfExists, NewCheckpoint, ThreadTx, now_ms};
@@ -85,7 +85,7 @@ async fn prepare(
     user: &Authenticated,
     thread: Option<&str>,
     mut body: RunBody,
-) -> Result<(Run, Scope, RunBody2), ApiError> {
+) -> Result<(Run, Access, RunBody2), ApiError> {
     // Set only by the server, for the runs of a cron that deletes their threads.
     body.kwargs.extra.remove(ON_COMPLETION);
     let raw_assistant = body
@@ -210,7 +210,7 @@ async fn create_on_thread(
     user: &Authenticated,
     raw_thread: &str,
     body: RunBody,
-) -> Result<(Run, Scope), ApiError> {
+) -> Result<(Run, Access), ApiError> {
     create_on_thread_then(state, user, raw_thread, body, false).await
 }
 
@@ -221,7 +221,7 @@ async fn create_on_thread_then(
     raw_thread: &str,
     body: RunBody,
     delete_thread: bool,
-) -> Result<(Run, Scope), ApiError> {
+) -> Result<(Run, Access), ApiError> {
     let tid = thread_id(raw_thread)?;
     let (mut run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
     if delete_thread {
@@ -329,7 +329,7 @@ pub(crate) async fn create_for_cron(state: &AppState, cron: &Cron) -> Result<Run
     let created = create_on_thread_then(state, &user, &tid, body, delete).await;
     if created.is_err() && cron.thread_id.is_none() {
         // The run was refused: the thread made for it goes too.
-        let system = Scope::system("removing the thread of a cron's run that was refused");
+        let system = Access::system("removing the thread of a cron's run that was refused");
         state.storage.threads.remove(&tid, &system).await?;
     }
     created.map(|(run, _)| run)
@@ -359,7 +359,7 @@ fn run_input(run: &Run, state: Value) -> (String, graph::RunInput) {
 /// change meanwhile (else the graph runs again on the new state).
 pub(crate) async fn execute(state: &AppState, claim: &Claim) {
     // The run's creation was authorized; executing it is the server's own work on that thread.
-    let system = Scope::system("a run executing on its thread after its creation was authorized");
+    let system = Access::system("a run executing on its thread after its creation was authorized");
     let (tid, rid) = (claim.thread_id.as_str(), claim.run_id.as_str());
     // Each round finishes the run or finds the state changed; bounded all the same.
     for _ in 0..10_000 {
@@ -463,7 +463,7 @@ async fn wait_done(
     state: &AppState,
     tid: &str,
     rid: &str,
-    scope: &Scope,
+    scope: &Access,
 ) -> Result<(Thread, Run), ApiError> {
     loop {
         let notified = state.runs_done.notified();
@@ -639,7 +639,7 @@ async fn run_writes(
     state: &AppState,
     tid: &str,
     rid: &str,
-    scope: &Scope,
+    scope: &Access,
 ) -> Result<Vec<Value>, ApiError> {
     let mut wanted = Object::new();
     wanted.insert("run_id".into(), rid.into());
@@ -815,7 +815,7 @@ async fn read_run(
     user: &Authenticated,
     tid: &str,
     rid: &str,
-) -> Result<(Thread, Run, Scope), ApiError> {
+) -> Result<(Thread, Run, Access), ApiError> {
     let rid = run_id(rid)?;
     let (tid, scope) = read_scope(state, user, tid, Some(&rid)).await?;
     let (thread, runs) = state
@@ -931,7 +931,7 @@ async fn cancel_runs(
     tid: &str,
     run_ids: Option<Vec<String>>,
     action: ThreadsUpdateAction,
-) -> Result<(usize, Scope), ApiError> {
+) -> Result<(usize, Access), ApiError> {
     let mut value = AuthValue::from({
         let mut built = ThreadsUpdate::default();
         built.thread_id = Some(tid.to_owned());

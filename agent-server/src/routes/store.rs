@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::authz::{Scope, authorize};
+use crate::authz::{Access, authorize};
 use crate::model::{Item, Object};
 use crate::storage::{ItemSearch, store_view};
 use crate::util::{ApiError, JsonBody, QueryParams};
@@ -115,7 +115,7 @@ fn item_not_found() -> ApiError {
 /// absent one whose place (namespace and key) the filter refuses: hidden and absent look alike.
 async fn remove(
     state: &AppState,
-    scope: &Scope,
+    scope: &Access,
     ns: &[String],
     key: &str,
 ) -> Result<Response, ApiError> {

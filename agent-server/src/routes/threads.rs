@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::AppState;
-use crate::authz::{Scope, authorize};
+use crate::authz::{Access, authorize};
 use crate::graph;
 use crate::model::{Checkpoint, Object, Thread, Values};
 use crate::storage::{
@@ -79,7 +79,7 @@ pub async fn read_scope(
     user: &Authenticated,
     id: &str,
     run_id: Option<&str>,
-) -> Result<(String, Scope), ApiError> {
+) -> Result<(String, Access), ApiError> {
     let id = thread_id(id)?;
     let mut value = AuthValue::from({
         let mut built = ThreadsRead::default();
@@ -462,7 +462,7 @@ const RETRIES: usize = 64;
 pub async fn append_state(
     state: &AppState,
     id: &str,
-    scope: &Scope,
+    scope: &Access,
     from: Option<&str>,
     compute: impl Fn(&Value, Option<&Checkpoint>) -> Result<Option<crate::history::Step>, ApiError>,
     finish: impl Fn(&mut ThreadTx<'_>, Option<&str>) -> Result<(), ApiError> + Send + Sync,

@@ -27,7 +27,7 @@ use super::{
     LeaseTerms, Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx,
     refresh_status, run_finished, store_item_passes,
 };
-use crate::authz::Scope;
+use crate::authz::Access;
 use crate::model::{Checkpoint, Cron, Item, Object, Record, Run, Thread};
 use crate::util::{ApiError, now};
 
@@ -285,7 +285,7 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
     fn with_gate<R>(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         f: impl FnOnce(&mut E, Arc<T>) -> R,
     ) -> Option<R> {
         let gate = self.read().items.get(id)?.gate.clone();
@@ -310,7 +310,7 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
         item: T,
         extra: E,
         if_exists: IfExists,
-        scope: &Scope,
+        scope: &Access,
     ) -> Result<Inserted<T>, ApiError> {
         let mut inner = self.write();
         if let Some(existing) = inner.items.get(item.id()) {
@@ -436,12 +436,12 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
         &self,
         item: T,
         if_exists: IfExists,
-        scope: &Scope,
+        scope: &Access,
     ) -> Result<Inserted<T>, ApiError> {
         self.insert_with(item, E::default(), if_exists, scope)
     }
 
-    async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
+    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
         let row = self.read().items.get(id).map(|s| s.row.clone());
         Ok(row
             .filter(|row| scope.admits(row.metadata()))
@@ -451,7 +451,7 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
     async fn modify(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         change: Modifier<'_, T>,
     ) -> Result<Option<T>, ApiError> {
         self.with_gate(id, scope, |_, row| {
@@ -466,14 +466,14 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
         .transpose()
     }
 
-    async fn remove(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
+    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
         Ok(self
             .with_gate(id, scope, |_, _| self.write().remove(id))
             .flatten()
             .map(|row| T::clone(&row)))
     }
 
-    async fn remove_all(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError> {
+    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
         let mut removed = 0;
         for (id, scope) in targets {
             removed += usize::from(
@@ -495,7 +495,7 @@ impl MemoryThreads {
     fn apply(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         change: ThreadChange<'_>,
     ) -> Result<Option<Thread>, ApiError> {
         self.with_gate(id, scope, |data, row| {
@@ -549,7 +549,7 @@ impl ThreadStore for MemoryThreads {
     async fn transact(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         change: ThreadChange<'_>,
     ) -> Result<Option<Thread>, ApiError> {
         self.apply(id, scope, change)
@@ -558,7 +558,7 @@ impl ThreadStore for MemoryThreads {
     async fn checkpoint(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         checkpoint_id: Option<&str>,
     ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
         let Some((row, at)) = self.with_gate(id, scope, |data, row| {
@@ -581,7 +581,7 @@ impl ThreadStore for MemoryThreads {
     async fn history(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         page: HistoryPage<'_>,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
         super::check_search(page.metadata)?;
@@ -603,7 +603,7 @@ impl ThreadStore for MemoryThreads {
     async fn runs(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
     ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
         Ok(self
             .with_gate(id, scope, |data, row| (row, data.runs.clone()))
@@ -613,9 +613,9 @@ impl ThreadStore for MemoryThreads {
     async fn copy(
         &self,
         from: &str,
-        read: &Scope,
+        read: &Access,
         to: Thread,
-        create: &Scope,
+        create: &Access,
     ) -> Result<Option<Thread>, ApiError> {
         let Some((source, history)) =
             self.with_gate(from, read, |data, row| (row, data.history.clone()))
@@ -634,7 +634,7 @@ impl ThreadStore for MemoryThreads {
         }
     }
 
-    async fn keep_latest(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError> {
+    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
         let mut pruned = 0;
         for (id, scope) in targets {
             let done = self.with_gate(id, scope, |data, _| {
@@ -670,8 +670,8 @@ enum Step {
     Gone,
 }
 
-fn system() -> Scope {
-    Scope::system("the run queue: claiming, renewing and releasing runs, firing crons")
+fn system() -> Access {
+    Access::system("the run queue: claiming, renewing and releasing runs, firing crons")
 }
 
 #[async_trait]
@@ -837,7 +837,7 @@ impl MemoryItems {
 impl ItemStore for MemoryItems {
     async fn put(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: Vec<String>,
         key: String,
         value: Object,
@@ -864,7 +864,7 @@ impl ItemStore for MemoryItems {
 
     async fn get(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: &[String],
         key: &str,
     ) -> Result<Option<Item>, ApiError> {
@@ -879,7 +879,7 @@ impl ItemStore for MemoryItems {
 
     async fn delete(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: &[String],
         key: &str,
     ) -> Result<Option<bool>, ApiError> {
@@ -894,7 +894,7 @@ impl ItemStore for MemoryItems {
 
     async fn search(
         &self,
-        scope: &Scope,
+        scope: &Access,
         prefix: &[String],
         search: &ItemSearch,
         limit: usize,
@@ -922,7 +922,7 @@ impl ItemStore for MemoryItems {
 
     async fn list_namespaces(
         &self,
-        scope: &Scope,
+        scope: &Access,
         prefix: &[String],
         suffix: &[String],
         max_depth: Option<usize>,
@@ -958,12 +958,12 @@ mod tests {
     use auth::Filter;
     use serde_json::json;
 
-    fn sees(f: &Filter) -> Scope {
-        Scope::for_tests(Some(f.clone()))
+    fn sees(f: &Filter) -> Access {
+        Access::for_tests(Some(f.clone()))
     }
 
-    fn all() -> Scope {
-        Scope::system("test")
+    fn all() -> Access {
+        Access::system("test")
     }
 
     fn meta(v: Value) -> Object {
@@ -1318,8 +1318,8 @@ mod isolation {
     /// on a fresh store; the answers of each search, in order, per user.
     fn answers(ops: &[(usize, Op)]) -> Vec<Vec<(Vec<String>, usize)>> {
         let store = MemoryThreads::new("Thread");
-        let scopes: Vec<Scope> = (0..USERS)
-            .map(|u| Scope::for_tests(Some(Filter::eq("owner", format!("u{u}")))))
+        let scopes: Vec<Access> = (0..USERS)
+            .map(|u| Access::for_tests(Some(Filter::eq("owner", format!("u{u}")))))
             .collect();
         let mut mine: Vec<Vec<String>> = vec![Vec::new(); USERS];
         let mut out = vec![Vec::new(); USERS];
@@ -1402,8 +1402,8 @@ mod isolation {
     #[test]
     fn the_reviewed_case() {
         let store = MemoryThreads::new("Thread");
-        let alice = Scope::for_tests(Some(Filter::eq("owner", "alice")));
-        let bob = Scope::for_tests(Some(Filter::eq("owner", "bob")));
+        let alice = Access::for_tests(Some(Filter::eq("owner", "alice")));
+        let bob = Access::for_tests(Some(Filter::eq("owner", "bob")));
         let meta = |owner: &str, v: Value| -> Object {
             let mut m = Object::new();
             m.insert("owner".into(), owner.into());
@@ -1446,7 +1446,7 @@ mod isolation {
     #[test]
     fn a_change_to_one_thread_does_not_hold_up_another() {
         let store = Arc::new(MemoryThreads::new("Thread"));
-        let all = Scope::system("test");
+        let all = Access::system("test");
         for id in ["A", "B"] {
             now(store.insert(new_thread(id.into(), Object::new()), IfExists::Raise, &all)).unwrap();
         }
@@ -1455,7 +1455,7 @@ mod isolation {
         let holder = {
             let store = store.clone();
             std::thread::spawn(move || {
-                let all = Scope::system("test");
+                let all = Access::system("test");
                 let change: crate::storage::ThreadChange<'_> = Box::new(move |_| {
                     entered_tx.send(()).unwrap();
                     released.recv().unwrap();
@@ -1469,7 +1469,7 @@ mod isolation {
         let worker = {
             let store = store.clone();
             std::thread::spawn(move || {
-                let all = Scope::system("test");
+                let all = Access::system("test");
                 assert!(now(store.get("B", &all)).unwrap().is_some());
                 let change: Modifier<'_, Thread> = Box::new(|t| {
                     t.metadata.insert("seen".into(), true.into());

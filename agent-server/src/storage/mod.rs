@@ -11,8 +11,8 @@
 //! documents; text sorts by code point). Operations that reach a database return
 //! `Result<_, ApiError>`: a database that fails answers 503 `database unavailable`.
 //!
-//! Every operation on a user-visible resource takes the [`Scope`] that authorization produced
-//! (or a named [`Scope::system`]) and applies its filter **inside** the operation that finds the
+//! Every operation on a user-visible resource takes the [`Access`] that authorization produced
+//! (or a named [`Access::system`]) and applies its filter **inside** the operation that finds the
 //! resource, before any other work on it: "check, then read or change" is atomic, and a resource
 //! the filter hides is reported as absent, at the cost of an absent one.
 //!
@@ -30,7 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::authz::Scope;
+use crate::authz::Access;
 use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Record, Run, Thread, Values};
 use crate::util::{ApiError, now};
 
@@ -111,7 +111,7 @@ pub fn check_search(wanted: Option<&Object>) -> Result<(), ApiError> {
 }
 
 /// Whether `metadata` passes the scope's filter and the caller's own metadata filter.
-pub fn visible(metadata: &Object, scope: &Scope, wanted_metadata: Option<&Object>) -> bool {
+pub fn visible(metadata: &Object, scope: &Access, wanted_metadata: Option<&Object>) -> bool {
     scope.admits(metadata) && wanted(metadata, wanted_metadata)
 }
 
@@ -207,7 +207,7 @@ fn checked<T: Record>(c: Column) -> Result<bool, ApiError> {
 #[derive(Debug, Clone)]
 pub struct Query<'a> {
     /// The authorization's scope.
-    pub scope: &'a Scope,
+    pub scope: &'a Access,
     /// The caller's metadata filter (containment, as [`wanted`]).
     pub metadata: Option<&'a Object>,
     /// Only these ids (a set: duplicates count once).
@@ -226,7 +226,7 @@ pub struct Query<'a> {
 
 impl<'a> Query<'a> {
     /// Everything the scope shows, newest first, ten at a time.
-    pub fn new(scope: &'a Scope) -> Self {
+    pub fn new(scope: &'a Access) -> Self {
         Query {
             scope,
             metadata: None,
@@ -291,29 +291,29 @@ pub trait Collection<T: Record>: Send + Sync {
         &self,
         item: T,
         if_exists: IfExists,
-        scope: &Scope,
+        scope: &Access,
     ) -> Result<Inserted<T>, ApiError>;
 
     /// The resource `id` if it exists and `scope` admits it.
-    async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError>;
+    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError>;
 
     /// Applies `change` to the resource `id` if it exists and `scope` admits it, atomically.
     /// `Ok(None)`: absent or hidden, nothing changed.
     async fn modify(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         change: Modifier<'_, T>,
     ) -> Result<Option<T>, ApiError>;
 
     /// Removes the resource `id` (a thread with its checkpoints and runs) if it exists and
     /// `scope` admits it.
-    async fn remove(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError>;
+    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError>;
 
     /// Removes each `(id, scope)` of `targets` that exists and that its scope admits (each
     /// checked and removed atomically, as [`Collection::remove`]); how many were removed. The
     /// caller authorizes every target first, so a refusal changes nothing.
-    async fn remove_all(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError>;
+    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, ApiError>;
 
     /// The resources matching `query`, sorted, within its limit and offset.
     async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError>;
@@ -434,7 +434,7 @@ pub trait ThreadStore: Collection<Thread> {
     async fn transact(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         change: ThreadChange<'_>,
     ) -> Result<Option<Thread>, ApiError>;
 
@@ -443,7 +443,7 @@ pub trait ThreadStore: Collection<Thread> {
     async fn checkpoint(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         checkpoint_id: Option<&str>,
     ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError>;
 
@@ -451,7 +451,7 @@ pub trait ThreadStore: Collection<Thread> {
     async fn history(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         page: HistoryPage<'_>,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError>;
 
@@ -459,7 +459,7 @@ pub trait ThreadStore: Collection<Thread> {
     async fn runs(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
     ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError>;
 
     /// Stores `to` with the values, configuration and checkpoints of thread `from`, if `from`
@@ -468,15 +468,15 @@ pub trait ThreadStore: Collection<Thread> {
     async fn copy(
         &self,
         from: &str,
-        read: &Scope,
+        read: &Access,
         to: Thread,
-        create: &Scope,
+        create: &Access,
     ) -> Result<Option<Thread>, ApiError>;
 
     /// Keeps only the latest checkpoint of each `(id, scope)` of `targets` that exists and that
     /// its scope admits; how many threads were pruned. The caller authorizes every target
     /// first, so a refusal changes nothing.
-    async fn keep_latest(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError>;
+    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, ApiError>;
 }
 
 /// What a store item shows an authorization filter: its value with `namespace` (the label
@@ -536,7 +536,7 @@ impl ItemSearch {
 
 /// The long-term store: JSON objects under a namespace and a key.
 ///
-/// Every operation takes the [`Scope`] of the caller's `store.*` authorization, as proof that the
+/// Every operation takes the [`Access`] of the caller's `store.*` authorization, as proof that the
 /// handler decided first (it decides on the namespace, which it may rewrite). The scope's filter
 /// is matched against each item's [`store_view`] (its value with `namespace` and `key` added, as
 /// LangGraph.js does) in every operation, atomically with it: an item the filter refuses is
@@ -547,7 +547,7 @@ pub trait ItemStore: Send + Sync {
     /// scope refuses.
     async fn put(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: Vec<String>,
         key: String,
         value: Object,
@@ -556,7 +556,7 @@ pub trait ItemStore: Send + Sync {
     /// The item, if any and the scope admits it.
     async fn get(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: &[String],
         key: &str,
     ) -> Result<Option<Item>, ApiError>;
@@ -565,7 +565,7 @@ pub trait ItemStore: Send + Sync {
     /// `None` present but refused (kept).
     async fn delete(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: &[String],
         key: &str,
     ) -> Result<Option<bool>, ApiError>;
@@ -574,7 +574,7 @@ pub trait ItemStore: Send + Sync {
     /// first (ties by namespace and key).
     async fn search(
         &self,
-        scope: &Scope,
+        scope: &Access,
         prefix: &[String],
         search: &ItemSearch,
         limit: usize,
@@ -585,7 +585,7 @@ pub trait ItemStore: Send + Sync {
     /// item the scope admits, truncated to `max_depth` labels, sorted.
     async fn list_namespaces(
         &self,
-        scope: &Scope,
+        scope: &Access,
         prefix: &[String],
         suffix: &[String],
         max_depth: Option<usize>,

@@ -7,14 +7,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Claim, IfExists, LeaseTerms, Storage, ThreadTx, refresh_status};
-use crate::authz::Scope;
+use crate::authz::Access;
 use crate::model::{Cron, Object, QueueState, Run};
 use crate::routes::threads::new_thread;
 
 const T0: i64 = 1_700_000_000_000;
 
-fn all() -> Scope {
-    Scope::system("test: the run queue")
+fn all() -> Access {
+    Access::system("test: the run queue")
 }
 
 fn terms(worker: &str) -> LeaseTerms {

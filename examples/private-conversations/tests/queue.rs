@@ -239,7 +239,7 @@ async fn stored_runs(
     Vec<Arc<agent_server::model::Run>>,
 ) {
     let storage = db.storage().await;
-    let system = agent_server::authz::Scope::system("test: reading after shutdown");
+    let system = agent_server::authz::Access::system("test: reading after shutdown");
     storage.threads.runs(t, &system).await.unwrap().unwrap()
 }
 

@@ -3,7 +3,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`, dropped after; without PostgreSQL the PostgreSQL
 //! part is skipped saying so, unless `CI` is set, then it fails).
 //!
-//! These are unit tests of the crate because a [`Scope`] with a filter can only be made inside
+//! These are unit tests of the crate because a [`Access`] with a filter can only be made inside
 //! it (see [`crate::authz`]).
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use auth::Filter;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 
-use crate::authz::Scope;
+use crate::authz::Access;
 use crate::model::{Object, Thread, Values};
 use crate::routes::threads::new_thread;
 use crate::storage::{
@@ -26,12 +26,12 @@ fn meta(v: Value) -> Object {
     v.as_object().cloned().unwrap_or_default()
 }
 
-fn owner(o: &str) -> Scope {
-    Scope::for_tests(Some(Filter::eq("owner", o)))
+fn owner(o: &str) -> Access {
+    Access::for_tests(Some(Filter::eq("owner", o)))
 }
 
-fn system() -> Scope {
-    Scope::system("test")
+fn system() -> Access {
+    Access::system("test")
 }
 
 /// A PostgreSQL database for one test run, dropped with it.
@@ -135,7 +135,7 @@ where
 }
 
 /// The checkpoints of thread `id` that `scope` sees (at most 100 of them).
-async fn all_history(s: &Storage, id: &str, scope: &Scope) -> Vec<Arc<crate::model::Checkpoint>> {
+async fn all_history(s: &Storage, id: &str, scope: &Access) -> Vec<Arc<crate::model::Checkpoint>> {
     let page = HistoryPage {
         limit: 100,
         before: None,
@@ -149,7 +149,7 @@ fn thread(id: &str, metadata: Value) -> Thread {
 }
 
 /// The ids of the first 100 threads that `scope` sees, newest first, and their total.
-async fn up_to_100(s: &Storage, scope: &Scope) -> (Vec<String>, usize) {
+async fn up_to_100(s: &Storage, scope: &Access) -> (Vec<String>, usize) {
     ids_of(
         s,
         Query {
@@ -541,7 +541,7 @@ async fn store_prefix_search_and_namespaces_apply_filters() {
             let put = s.items.put(&sys, n, k.into(), meta(v)).await.unwrap();
             assert!(put.is_some(), "{name}");
         }
-        let u1 = Scope::for_tests(Some(Filter::contains("namespace", "u1")));
+        let u1 = Access::for_tests(Some(Filter::contains("namespace", "u1")));
         // get / put / delete of another's item: refused, kept
         assert!(
             s.items
@@ -618,7 +618,7 @@ async fn store_prefix_search_and_namespaces_apply_filters() {
             .unwrap();
         assert_eq!(found.len(), 1, "{name}");
         // namespaces
-        let list = |scope: Scope, prefix: Vec<String>, suffix: Vec<String>, depth| {
+        let list = |scope: Access, prefix: Vec<String>, suffix: Vec<String>, depth| {
             let s = s.clone();
             async move {
                 s.items
@@ -1317,8 +1317,8 @@ mod differential {
     /// Runs `ops` of case `case` on `store`; each answer in order.
     async fn answers(store: &Storage, case: u64, ops: &[Op]) -> Vec<(usize, Vec<String>, usize)> {
         let owner = |u: usize| format!("c{case}-u{u}");
-        let scopes: Vec<Scope> = (0..USERS)
-            .map(|u| Scope::for_tests(Some(Filter::eq("owner", owner(u)))))
+        let scopes: Vec<Access> = (0..USERS)
+            .map(|u| Access::for_tests(Some(Filter::eq("owner", owner(u)))))
             .collect();
         let id = |at: usize| format!("c{case}-t{at:04}");
         let mut mine: Vec<Vec<String>> = vec![Vec::new(); USERS];
@@ -1482,8 +1482,8 @@ mod differential {
     /// Runs the store operations `ops` of case `case`; each answer, as text.
     async fn store_answers(store: &Storage, case: u64, ops: &[StoreOp]) -> Vec<String> {
         let owner = |u: usize| format!("s{case}-u{u}");
-        let scopes: Vec<Scope> = (0..USERS)
-            .map(|u| Scope::for_tests(Some(Filter::contains("namespace", owner(u)))))
+        let scopes: Vec<Access> = (0..USERS)
+            .map(|u| Access::for_tests(Some(Filter::contains("namespace", owner(u)))))
             .collect();
         let place = |whose: usize, labels: &[&str]| {
             let mut ns = vec![format!("s{case}"), owner(whose)];

@@ -18,7 +18,7 @@ use super::{
     corrupt, db_error, decode_namespace, encode_namespace, filter_error, prefix_range,
     search_error, suffix_text,
 };
-use crate::authz::Scope;
+use crate::authz::Access;
 use crate::model::{
     Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread, Values,
 };
@@ -389,7 +389,7 @@ fn int(row: &impl Cells, col: &str) -> Result<i64, ApiError> {
 }
 
 /// ` AND <the scope's filter over column>` (nothing without a filter).
-fn push_scope(qb: &mut Qb, scope: &Scope, column: &str) -> Result<(), ApiError> {
+fn push_scope(qb: &mut Qb, scope: &Access, column: &str) -> Result<(), ApiError> {
     if let Some(f) = scope.filter() {
         qb.push(" AND ");
         qb.push_filter(f, column).map_err(filter_error)?;
@@ -404,7 +404,7 @@ fn push_scope(qb: &mut Qb, scope: &Scope, column: &str) -> Result<(), ApiError> 
 /// reads the rows to evaluate a second one.)
 fn not_implied<'w>(
     wanted: Option<&'w Object>,
-    scope: &Scope,
+    scope: &Access,
 ) -> Option<std::borrow::Cow<'w, Object>> {
     let wanted = wanted?;
     let Some(filter) = scope.filter() else {
@@ -516,7 +516,7 @@ impl<T: Table> SqlCollection<T> {
     async fn find(
         tx: &mut Tx,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         lock: bool,
     ) -> Result<Option<T>, ApiError> {
         let mut qb = Qb::new(format!(
@@ -583,7 +583,7 @@ impl<T: Table> SqlCollection<T> {
         tx: &mut Tx,
         item: T,
         if_exists: IfExists,
-        scope: &Scope,
+        scope: &Access,
     ) -> Result<Inserted<T>, ApiError> {
         if Self::insert_row(&mut *tx, &item).await? {
             item.save_extra(tx, None).await?;
@@ -665,7 +665,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         &self,
         item: T,
         if_exists: IfExists,
-        scope: &Scope,
+        scope: &Access,
     ) -> Result<Inserted<T>, ApiError> {
         if !T::EXTRA {
             // One row, one statement: committed on its own, or in a group where inserts are
@@ -694,7 +694,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         Ok(out)
     }
 
-    async fn get(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
+    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
         if !T::EXTRA {
             // (Once the storage is closed, the pool answers: unavailable.)
             if let Some(reads) = &self.pool.inline
@@ -738,7 +738,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
     async fn modify(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         change: Modifier<'_, T>,
     ) -> Result<Option<T>, ApiError> {
         let mut tx = begin(&self.pool).await?;
@@ -759,7 +759,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         Ok(Some(changed))
     }
 
-    async fn remove(&self, id: &str, scope: &Scope) -> Result<Option<T>, ApiError> {
+    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
         let mut tx = begin(&self.pool).await?;
         let Some(mut found) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
@@ -770,7 +770,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         Ok(Some(found))
     }
 
-    async fn remove_all(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError> {
+    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
         let mut removed = 0;
         for (id, scope) in targets {
             removed += usize::from(self.remove(id, scope).await?.is_some());
@@ -1325,7 +1325,7 @@ impl ThreadStore for Threads {
     async fn transact(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         change: ThreadChange<'_>,
     ) -> Result<Option<Thread>, ApiError> {
         let mut tx = begin(&self.pool).await?;
@@ -1357,7 +1357,7 @@ impl ThreadStore for Threads {
     async fn checkpoint(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         checkpoint_id: Option<&str>,
     ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
         // One statement (one snapshot, no BEGIN/COMMIT): the thread where the scope admits it,
@@ -1394,7 +1394,7 @@ impl ThreadStore for Threads {
     async fn history(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
         page: HistoryPage<'_>,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
         // Refused before the thread is looked for, as in memory.
@@ -1431,7 +1431,7 @@ impl ThreadStore for Threads {
     async fn runs(
         &self,
         id: &str,
-        scope: &Scope,
+        scope: &Access,
     ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
         let mut tx = self.pool.read.begin().await.map_err(db_error)?;
         // Locked: on PostgreSQL (read committed) each statement has its own snapshot, and a run
@@ -1448,9 +1448,9 @@ impl ThreadStore for Threads {
     async fn copy(
         &self,
         from: &str,
-        read: &Scope,
+        read: &Access,
         to: Thread,
-        create: &Scope,
+        create: &Access,
     ) -> Result<Option<Thread>, ApiError> {
         let mut tx = begin(&self.pool).await?;
         let Some(source) = Self::find(&mut tx, from, read, true).await? else {
@@ -1476,7 +1476,7 @@ impl ThreadStore for Threads {
         Ok(Some(to))
     }
 
-    async fn keep_latest(&self, targets: &[(String, Scope)]) -> Result<usize, ApiError> {
+    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
         let mut pruned = 0;
         for (id, scope) in targets {
             let mut tx = begin(&self.pool).await?;
@@ -1533,7 +1533,7 @@ impl SqlItems {
     /// The item's `created_at` and whether the scope admits it, if it exists (locked).
     async fn probe(
         tx: &mut Tx,
-        scope: &Scope,
+        scope: &Access,
         ns: &str,
         key: &str,
     ) -> Result<Option<(String, bool)>, ApiError> {
@@ -1568,7 +1568,7 @@ impl SqlItems {
 impl ItemStore for SqlItems {
     async fn put(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: Vec<String>,
         key: String,
         value: Object,
@@ -1620,7 +1620,7 @@ impl ItemStore for SqlItems {
 
     async fn get(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: &[String],
         key: &str,
     ) -> Result<Option<Item>, ApiError> {
@@ -1641,7 +1641,7 @@ impl ItemStore for SqlItems {
 
     async fn delete(
         &self,
-        scope: &Scope,
+        scope: &Access,
         namespace: &[String],
         key: &str,
     ) -> Result<Option<bool>, ApiError> {
@@ -1662,7 +1662,7 @@ impl ItemStore for SqlItems {
 
     async fn search(
         &self,
-        scope: &Scope,
+        scope: &Access,
         prefix: &[String],
         search: &ItemSearch,
         limit: usize,
@@ -1695,7 +1695,7 @@ impl ItemStore for SqlItems {
 
     async fn list_namespaces(
         &self,
-        scope: &Scope,
+        scope: &Access,
         prefix: &[String],
         suffix: &[String],
         max_depth: Option<usize>,
