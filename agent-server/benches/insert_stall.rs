@@ -17,7 +17,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use agent_server::authz::Access;
+use agent_server::authz::Scope;
 use agent_server::model::Object;
 use agent_server::routes::threads::new_thread;
 use agent_server::storage::{IfExists, Storage};
@@ -85,7 +85,7 @@ fn main() {
     };
     assert!(n > 0, "STALL_THREADS is at least 1");
     let storage = Storage::in_memory();
-    let scope = Access::system("insert_stall bench");
+    let scope = Scope::system_for_tests("insert_stall bench");
     let mut wall = Vec::with_capacity(n);
     let mut cpu = Vec::with_capacity(n);
     let started = Instant::now();
@@ -94,7 +94,7 @@ fn main() {
         metadata.insert("owner".into(), "user1".into());
         let thread = new_thread(uuid::Uuid::new_v4().to_string(), metadata);
         let (at, at_cpu) = (Instant::now(), thread_cpu());
-        ready(storage.threads.insert(thread, IfExists::Raise, &scope)).expect("a new id");
+        ready(storage.threads().insert(thread, IfExists::Raise, &scope)).expect("a new id");
         cpu.push(thread_cpu().saturating_sub(at_cpu));
         wall.push(at.elapsed());
     }

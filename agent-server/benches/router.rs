@@ -17,7 +17,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use agent_server::authz::Access;
+use agent_server::authz::Scope;
 use agent_server::routes::threads::new_thread;
 use agent_server::storage::{IfExists, Storage};
 use agent_server::{AppState, router, seed};
@@ -77,11 +77,11 @@ fn app(rt: &tokio::runtime::Runtime, auth: auth::Auth) -> axum::Router {
             .unwrap_or_default();
         state
             .storage
-            .threads
+            .threads()
             .insert(
                 new_thread(THREAD.into(), metadata),
                 IfExists::Raise,
-                &Access::system("benchmark: seeding the thread"),
+                &Scope::system_for_tests("benchmark: seeding the thread"),
             )
             .await
             .expect("seeding the thread");

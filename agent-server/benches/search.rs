@@ -16,12 +16,11 @@ use std::task::{Context, Poll, Waker};
 use std::sync::Arc;
 
 use agent_server::AppState;
-use agent_server::authz::{Access, authorize};
+use agent_server::authz::{Scope, System, authorize_for_tests};
 use agent_server::model::Object;
 use agent_server::routes::threads::new_thread;
-use agent_server::storage::memory::MemoryThreads;
-use agent_server::storage::{Collection, Column, IfExists, Query, Storage};
-use auth::types::{AuthValue, ThreadsSearch};
+use agent_server::storage::{Column, IfExists, Search, Storage};
+use auth::types::ThreadsSearch;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use tutorial_policy::Policy;
@@ -39,29 +38,33 @@ fn ready<F: Future>(future: F) -> F::Output {
 }
 
 /// `threads` threads, owned in turn by `user0`, `user1`, … `user{users - 1}`.
-fn store(threads: usize, users: usize) -> MemoryThreads {
-    let collection = MemoryThreads::new("Thread");
-    let seeding = Access::system("benchmark: seeding threads");
+fn store(threads: usize, users: usize) -> Storage {
+    let collection = Storage::in_memory();
+    let seeding: Scope<System> = Scope::system_for_tests("benchmark: seeding threads");
     for i in 0..threads {
         let metadata: Object = json!({"owner": format!("user{}", i % users), "n": i})
             .as_object()
             .cloned()
             .unwrap_or_default();
         let id = format!("00000000-0000-4000-8000-{i:012x}");
-        ready(collection.insert(new_thread(id, metadata), IfExists::Raise, &seeding))
-            .unwrap_or_else(|e| panic!("seeding thread {i}: {e:?}"));
+        ready(
+            collection
+                .threads()
+                .insert(new_thread(id, metadata), IfExists::Raise, &seeding),
+        )
+        .unwrap_or_else(|e| panic!("seeding thread {i}: {e:?}"));
     }
     collection
 }
 
 /// The query `POST /threads/search` makes for an empty body: the handler's filter, newest first
 /// by `created_at`, ten results.
-fn search(collection: &MemoryThreads, scope: &Access) -> (usize, usize) {
-    let page = ready(collection.search(Query {
+fn search(collection: &Storage, scope: &Scope<ThreadsSearch>) -> (usize, usize) {
+    let page = ready(collection.threads().search(Search {
         sort: Column::CreatedAt,
         descending: true,
         limit: 10,
-        ..Query::new(scope)
+        ..Search::new(scope)
     }))
     .unwrap_or_else(|e| panic!("search: {e:?}"));
     (page.items.len(), page.total)
@@ -78,8 +81,10 @@ fn thread_search(c: &mut Criterion) {
         let auth = Policy::Global.build().expect("the tutorial policy");
         let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
         let user = auth::AuthUser::new("user0");
-        let mut value = AuthValue::from(ThreadsSearch::default());
-        authorize(&state, &user, &mut value).await.expect("allowed")
+        let (_, scope) = authorize_for_tests(&state, &user, ThreadsSearch::new())
+            .await
+            .expect("allowed");
+        scope
     });
     for (threads, users) in [(1_000, 1), (1_000, 100), (10_000, 100), (100_000, 100)] {
         let collection = store(threads, users);

@@ -1,51 +1,83 @@
-//! The glue between routes and the `auth` dispatcher: emits an event, logs who decided what, and
-//! hands back the [`Access`] that storage requires.
+//! Authorization: the one place a request's event meets the dispatcher, and the typed
+//! [`Scope`] that storage requires.
 //!
-//! Storage operations on user-visible resources take a [`Access`], and a `Access` comes only from
-//! [`authorize`] (the handler's decision and filter for one event) or from
-//! [`Access::system`], which names the internal work it stands for. A route that touches storage
-//! before it authorizes has no `Access` to pass, so it does not compile:
+//! A route builds the event's value (`ThreadsRead::new().with_thread_id(id)`) and hands it to
+//! `authorize`: the handler runs (with its deadline), the decision is counted and logged, and
+//! the route gets back the value as the handler left it and a `Scope<ThreadsRead>`. Storage
+//! operations take a scope *typed by the event that authorized it*, and each operation names the
+//! events whose scope opens it (the capability traits below, such as [`ReadsThread`]). So a
+//! route that skips authorization has no scope to pass, and a route that authorized one event
+//! cannot use its scope for another event's operation: neither compiles.
+//!
+//! A read scope reads:
+//!
+//! ```
+//! # use agent_server::storage::Storage;
+//! # use agent_server::authz::Scope;
+//! # use auth::types::ThreadsRead;
+//! async fn read(storage: &Storage, scope: &Scope<ThreadsRead>) {
+//!     let _ = storage.threads().get("id", scope).await;
+//! }
+//! ```
+//!
+//! but does not delete:
 //!
 //! ```compile_fail
-//! # async fn f(state: agent_server::AppState) {
-//! // Storage takes a scope, not a filter: this does not compile.
-//! let filter: Option<&auth::Filter> = None;
-//! let _ = state.storage.threads.get("id", filter).await;
-//! # }
+//! # use agent_server::storage::Storage;
+//! # use agent_server::authz::Scope;
+//! # use auth::types::ThreadsRead;
+//! async fn delete(storage: &Storage, scope: &Scope<ThreadsRead>) {
+//!     let _ = storage.threads().remove("id", scope).await; // ThreadsRead: RemovesThread is not satisfied
+//! }
 //! ```
+//!
+//! while a delete scope does:
+//!
+//! ```
+//! # use agent_server::storage::Storage;
+//! # use agent_server::authz::Scope;
+//! # use auth::types::ThreadsDelete;
+//! async fn delete(storage: &Storage, scope: &Scope<ThreadsDelete>) {
+//!     let _ = storage.threads().remove("id", scope).await;
+//! }
+//! ```
+//!
+//! Storage takes no filter and no untyped decision, only a scope:
 //!
 //! ```compile_fail
-//! # async fn f(state: agent_server::AppState, filter: Option<auth::Filter>) {
-//! // And a scope cannot be made from a filter outside this module: its fields are private.
-//! let scope = agent_server::authz::Access { filter };
-//! let _ = state.storage.threads.get("id", &scope).await;
-//! # }
+//! # use agent_server::storage::Storage;
+//! async fn read(storage: &Storage, filter: Option<&auth::Filter>) {
+//!     let _ = storage.threads().get("id", filter).await; // expected `&Scope<_>`
+//! }
 //! ```
 //!
-//! What a route writes instead:
+//! and no code outside this crate can make a scope (it has no public constructor; system work,
+//! such as a run executing after its creation was authorized, gets a `Scope<System>` made
+//! inside the crate):
 //!
-//! ```
-//! # use auth::types::{AuthValue, ThreadsRead};
-//! # async fn f(state: agent_server::AppState, user: auth::AuthUser) -> Option<()> {
-//! let mut value = AuthValue::from(ThreadsRead::default());
-//! let scope = agent_server::authz::authorize(&state, &user, &mut value).await.ok()?;
-//! let thread = state.storage.threads.get("id", &scope).await.ok()??;
-//! # let _ = thread; Some(())
-//! # }
+//! ```compile_fail
+//! use agent_server::authz::{Scope, System};
+//! let scope: Scope<System> = Scope::system("I would like to see everything"); // private
 //! ```
 
-use auth::types::AuthValue;
-use auth::{Action, AuthUser, Filter, Resource};
+use std::marker::PhantomData;
+
+use auth::types::{
+    AssistantsCreate, AssistantsDelete, AssistantsRead, AssistantsSearch, AssistantsUpdate,
+    AuthValue, CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate, RunsCreate,
+    StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSearch, ThreadsCreate,
+    ThreadsDelete, ThreadsRead, ThreadsSearch, ThreadsUpdate,
+};
+use auth::{Action, AuthUser, Event, Filter, Resource};
 
 use crate::AppState;
 use crate::util::ApiError;
 
-/// What an authorization decided for one event: the handler's filter, applied by storage in the
-/// same operation that finds a resource, so a hidden resource is reported as absent.
-///
-/// Only [`authorize`] and [`Access::system`] make one; its fields are private.
+/// What an authorization decided, untyped: the handler's filter, applied by storage in the same
+/// operation that finds a resource, so a hidden resource is reported as absent. Storage
+/// backends take it; only a [`Scope`] hands it to them.
 #[derive(Debug, Clone)]
-pub struct Access {
+pub(crate) struct Access {
     filter: Option<Filter>,
     by: By,
 }
@@ -57,11 +89,8 @@ enum By {
 }
 
 impl Access {
-    /// Internal work that no user asked for directly and that sees every resource: the
-    /// start-up creation of a graph's default assistant, a run executing on its thread after its
-    /// creation was authorized, seeding. `why` names the work, so that each use reads as what it
-    /// is and can be found by searching for `Access::system`.
-    pub fn system(why: &'static str) -> Self {
+    /// Internal work of the storage itself (the run queue), which sees every resource.
+    pub(crate) fn system(why: &'static str) -> Self {
         Access {
             filter: None,
             by: By::System(why),
@@ -69,25 +98,195 @@ impl Access {
     }
 
     /// The handler's filter (`None`: the handler allowed without one, or system work).
-    pub fn filter(&self) -> Option<&Filter> {
+    pub(crate) fn filter(&self) -> Option<&Filter> {
         self.filter.as_ref()
     }
 
     /// The event that was authorized (`threads.read`), or the system work, for logs.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self.by {
             By::Event(r, a) => format!("{r}.{a}"),
             By::System(why) => format!("system: {why}"),
         }
     }
 
-    /// Whether this scope lets its holder see a resource with this metadata.
-    pub fn admits(&self, metadata: &crate::model::Object) -> bool {
+    /// Whether this decision lets its holder see a resource with this metadata.
+    pub(crate) fn admits(&self, metadata: &crate::model::Object) -> bool {
         self.filter.as_ref().is_none_or(|f| f.matches(metadata))
     }
 }
 
-/// Runs the handler for the value's event and returns its decision as a [`Access`], or the error
+/// The decision of an authorization for the event `E` (or, for `E` = [`System`], internal work
+/// that no user asked for directly): what the storage operations that `E` opens require.
+///
+/// It has no public constructor: the crate's `authorize` makes one for an event, and the crate
+/// makes `Scope<System>` for its own work.
+#[derive(Debug, Clone)]
+pub struct Scope<E> {
+    access: Access,
+    event: PhantomData<fn() -> E>,
+}
+
+/// The event of a [`Scope`] for internal work that sees every resource: the start-up creation of
+/// a graph's default assistant, a run executing on its thread after its creation was authorized,
+/// a cron's run, seeding. Such scopes are made only inside this crate, each naming its work.
+#[derive(Debug, Clone, Copy)]
+pub struct System;
+
+impl<E> Scope<E> {
+    /// The handler's filter (`None`: the handler allowed without one, or system work).
+    pub fn filter(&self) -> Option<&Filter> {
+        self.access.filter()
+    }
+
+    /// The decision, for the storage backends.
+    pub(crate) fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The event that was authorized (`threads.read`), or the system work, for logs.
+    pub(crate) fn describe(&self) -> String {
+        self.access.describe()
+    }
+}
+
+impl Scope<System> {
+    /// Internal work that sees every resource. `why` names the work, so that each use reads as
+    /// what it is and can be found by searching for `Scope::system`.
+    pub(crate) fn system(why: &'static str) -> Self {
+        Scope {
+            access: Access::system(why),
+            event: PhantomData,
+        }
+    }
+}
+
+impl Scope<System> {
+    /// [`Scope::system`] for the server's own integration tests and benchmarks, which read
+    /// storage behind the server's back (feature `test-internals`, which no server may enable:
+    /// the scope sees every resource).
+    #[cfg(feature = "test-internals")]
+    #[doc(hidden)]
+    pub fn system_for_tests(why: &'static str) -> Self {
+        Scope::system(why)
+    }
+}
+
+/// Declares a capability: the storage operations it opens, and the events (and [`System`])
+/// whose scope holds it.
+macro_rules! capability {
+    ($(#[$doc:meta])* $name:ident: $($event:ty),* $(,)?) => {
+        $(#[$doc])*
+        #[diagnostic::on_unimplemented(
+            message = "a `Scope<{Self}>` does not open this storage operation",
+            label = "authorized for another event",
+            note = "authorize the event this operation belongs to (`agent_server::authz` lists the events of each capability)"
+        )]
+        pub trait $name: sealed::Sealed {}
+        $(impl $name for $event {})*
+        impl $name for System {}
+    };
+}
+
+mod sealed {
+    /// Only the event types and [`System`](super::System) hold capabilities.
+    pub trait Sealed {}
+    impl<E: auth::Event> Sealed for E {}
+    impl Sealed for super::System {}
+}
+
+capability!(
+    /// Reading a thread, its state, history and runs: `threads.read`; the events that read the
+    /// thread they change (`threads.update`, `threads.create_run`); `threads.search` (a
+    /// thread's runs are listed under it, as LangGraph does).
+    ReadsThread: ThreadsRead, ThreadsUpdate, RunsCreate, ThreadsSearch
+);
+capability!(
+    /// Creating a thread: `threads.create`, and `threads.create_run` (a run's thread created
+    /// with it, `if_not_exists: "create"`).
+    CreatesThread: ThreadsCreate, RunsCreate
+);
+capability!(
+    /// Changing a thread's metadata: `threads.update`.
+    UpdatesThread: ThreadsUpdate
+);
+capability!(
+    /// Changing a thread's state or its runs: `threads.update` (state updates, cancelling),
+    /// `threads.create_run` (the run added), `threads.delete` (a run removed).
+    WritesThreadState: ThreadsUpdate, RunsCreate, ThreadsDelete
+);
+capability!(
+    /// Deleting a thread (or pruning it): `threads.delete`.
+    RemovesThread: ThreadsDelete
+);
+capability!(
+    /// Searching and counting threads: `threads.search`.
+    SearchesThreads: ThreadsSearch
+);
+capability!(
+    /// Reading an assistant: `assistants.read`.
+    ReadsAssistant: AssistantsRead
+);
+capability!(
+    /// Creating an assistant: `assistants.create`.
+    CreatesAssistant: AssistantsCreate
+);
+capability!(
+    /// Changing an assistant (a new version, the latest version): `assistants.update`.
+    UpdatesAssistant: AssistantsUpdate
+);
+capability!(
+    /// Deleting an assistant: `assistants.delete`.
+    RemovesAssistant: AssistantsDelete
+);
+capability!(
+    /// Searching and counting assistants: `assistants.search`.
+    SearchesAssistants: AssistantsSearch
+);
+capability!(
+    /// Reading a cron: `crons.read`.
+    ReadsCron: CronsRead
+);
+capability!(
+    /// Creating a cron: `crons.create`.
+    CreatesCron: CronsCreate
+);
+capability!(
+    /// Changing a cron: `crons.update`.
+    UpdatesCron: CronsUpdate
+);
+capability!(
+    /// Deleting a cron: `crons.delete`.
+    RemovesCron: CronsDelete
+);
+capability!(
+    /// Searching and counting crons: `crons.search`.
+    SearchesCrons: CronsSearch
+);
+capability!(
+    /// Writing a store item: `store.put`.
+    PutsItem: StorePut
+);
+capability!(
+    /// Reading a store item: `store.get`.
+    GetsItem: StoreGet
+);
+capability!(
+    /// Deleting a store item: `store.delete`, and `store.put` with a `null` value (LangGraph's
+    /// put of `None` deletes).
+    DeletesItem: StoreDelete, StorePut
+);
+capability!(
+    /// Searching store items: `store.search`.
+    SearchesItems: StoreSearch
+);
+capability!(
+    /// Listing store namespaces: `store.list_namespaces`.
+    ListsNamespaces: StoreListNamespaces
+);
+
+/// Runs the handler for the event `value` is, and returns the value as the handler left it (its
+/// metadata stamped, say) with the handler's decision as a [`Scope`] of that event, or the error
 /// to answer with.
 ///
 /// The handler has [`Limits::handler_timeout`](crate::Limits) to answer, else the answer is 504
@@ -96,7 +295,45 @@ impl Access {
 ///
 /// Logs (at `debug`) the user, the event, the handler that decided and the outcome, never a
 /// token; counts the decision in `auth_authorizations_total{event, handler, outcome}`.
-pub async fn authorize(
+pub(crate) async fn authorize<E: Event>(
+    state: &AppState,
+    user: &AuthUser,
+    value: E,
+) -> Result<(E, Scope<E>), ApiError> {
+    let mut value = value.into_value();
+    let access = decide(state, user, &mut value).await?;
+    // A handler that takes `&mut AuthValue` could put another event's value in its place.
+    let value = E::from_value(value).map_err(|other| {
+        ApiError::internal(format!(
+            "the handler for {}.{} replaced the value with one of {}.{}",
+            E::RESOURCE,
+            E::ACTION,
+            other.resource(),
+            other.action()
+        ))
+    })?;
+    Ok((
+        value,
+        Scope {
+            access,
+            event: PhantomData,
+        },
+    ))
+}
+
+/// [`authorize`] for the server's benchmarks (feature `test-internals`).
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub async fn authorize_for_tests<E: Event>(
+    state: &AppState,
+    user: &AuthUser,
+    value: E,
+) -> Result<(E, Scope<E>), ApiError> {
+    authorize(state, user, value).await
+}
+
+/// The dispatcher's decision for `value`, with the deadline, the metric and the log line.
+async fn decide(
     state: &AppState,
     user: &AuthUser,
     value: &mut AuthValue,
@@ -145,7 +382,7 @@ pub async fn authorize(
 }
 
 impl Access {
-    /// A user's scope with this filter, for the unit tests of storage.
+    /// A user's decision with this filter, for the unit tests of storage.
     #[cfg(test)]
     pub(crate) fn for_tests(filter: Option<Filter>) -> Self {
         Access {

@@ -78,7 +78,7 @@ pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), Str
         Some(storage::sql::Database::Postgres(_)) => 16,
         _ => 1,
     };
-    let scope = authz::Access::system("seeding threads");
+    let scope = authz::Scope::system("seeding threads");
     futures_util::stream::iter(0..threads)
         .map(Ok)
         .try_for_each_concurrent(in_flight, |i| {
@@ -91,7 +91,7 @@ pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), Str
             let scope = &scope;
             async move {
                 storage
-                    .threads
+                    .threads()
                     .insert(thread, storage::IfExists::DoNothing, scope)
                     .await
                     .map(drop)
@@ -486,20 +486,17 @@ mod tests {
             ("5eed0000-0000-4000-8000-000000000001", "user2"),
             ("5eed0000-0000-4000-8000-000000000002", "user1"),
         ] {
-            let scope = authz::Access::system("test: reading seeded threads");
-            let thread = storage.threads.get(id, &scope).await.unwrap().unwrap();
+            let scope = authz::Scope::system("test: reading seeded threads");
+            let thread = storage.threads().get(id, &scope).await.unwrap().unwrap();
             assert_eq!(thread.metadata["owner"], owner, "{id}");
         }
         // Seeding again keeps what is there and adds what is missing.
         seed(&storage, 4, 3).await.unwrap();
-        let scope = authz::Access::system("test: reading seeded threads");
-        let kept = storage
-            .threads
-            .get("5eed0000-0000-4000-8000-000000000002", &scope);
+        let scope = authz::Scope::system("test: reading seeded threads");
+        let threads = storage.threads();
+        let kept = threads.get("5eed0000-0000-4000-8000-000000000002", &scope);
         assert_eq!(kept.await.unwrap().unwrap().metadata["owner"], "user1");
-        let added = storage
-            .threads
-            .get("5eed0000-0000-4000-8000-000000000003", &scope);
+        let added = threads.get("5eed0000-0000-4000-8000-000000000003", &scope);
         assert_eq!(added.await.unwrap().unwrap().metadata["owner"], "user1");
         assert!(seed(&storage, 1, 0).await.is_err());
         seed(&Storage::in_memory(), 0, 0).await.unwrap();

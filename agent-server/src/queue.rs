@@ -195,7 +195,7 @@ async fn run(mut state: AppState) {
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 break;
             };
-            match state.storage.queue.claim(&terms, now_ms()).await {
+            match state.storage.queue().claim(&terms, now_ms()).await {
                 Ok(Some(claim)) => {
                     let (state, terms) = (state.clone(), terms.clone());
                     let given_back = given_back.clone();
@@ -255,7 +255,7 @@ async fn execute_leased(
         tokio::select! {
             () = &mut work => break,
             () = given_back(&mut give_back) => {
-                if let Err(e) = state.storage.queue.release(&claim).await {
+                if let Err(e) = state.storage.queue().release(&claim).await {
                     tracing::warn!(
                         run_id = claim.run_id,
                         detail = e.detail,
@@ -265,7 +265,7 @@ async fn execute_leased(
                 break;
             }
             _ = renewal.tick() => {
-                match state.storage.queue.renew(&claim, terms, now_ms()).await {
+                match state.storage.queue().renew(&claim, terms, now_ms()).await {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => {
@@ -298,7 +298,7 @@ async fn given_back(give_back: &mut watch::Receiver<bool>) {
 /// whose advance succeeds creates its run, as the cron's owner.
 async fn fire_due_crons(state: &AppState) {
     let now = jiff::Timestamp::now();
-    let due = match state.storage.queue.due_crons(&rfc3339(now), 32).await {
+    let due = match state.storage.queue().due_crons(&rfc3339(now), 32).await {
         Ok(due) => due,
         Err(e) => {
             tracing::warn!(detail = e.detail, "the crons could not be read");
@@ -327,7 +327,7 @@ async fn fire_due_crons(state: &AppState) {
         };
         match state
             .storage
-            .queue
+            .queue()
             .advance_cron(&cron.cron_id, from, next)
             .await
         {

@@ -118,8 +118,26 @@ fn setter(field: &Field) -> syn::Result<TokenStream> {
     let stored = if optional {
         quote!(::core::option::Option::Some(#value))
     } else {
-        value
+        value.clone()
     };
+    // An optional field also has `maybe_<field>(Option<…>)`, for a value that may be absent
+    // (a request body's optional field): `None` leaves the field unset.
+    let maybe = optional.then(|| {
+        let maybe = format_ident!("maybe_{}", name, span = Span::call_site());
+        let doc = format!(
+            "Sets [`{name}`](Self::{name}) to `value` when it is `Some`, or unsets it: as \
+             [`with_{name}`](Self::with_{name}), for a value that may be absent."
+        );
+        quote! {
+            #[doc = #doc]
+            #[inline]
+            #[must_use]
+            pub fn #maybe(mut self, value: ::core::option::Option<#param_ty>) -> Self {
+                self.#ident = value.map(|value| #value);
+                self
+            }
+        }
+    });
     Ok(quote! {
         #[doc = #doc]
         #[inline]
@@ -128,6 +146,8 @@ fn setter(field: &Field) -> syn::Result<TokenStream> {
             self.#ident = #stored;
             self
         }
+
+        #maybe
     })
 }
 

@@ -3,7 +3,7 @@
 use auth::axum::Authenticated;
 use auth::types::{
     AssistantsCreate, AssistantsDelete, AssistantsRead, AssistantsSearch, AssistantsUpdate,
-    AuthValue, IfExists as AuthIfExists,
+    IfExists as AuthIfExists,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,10 +14,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::authz::{Access, authorize};
+use crate::authz::{Scope, System, authorize};
 use crate::graph;
 use crate::model::{Assistant, AssistantVersion, Object};
-use crate::storage::{Column, Condition, IfExists, Inserted, Query};
+use crate::storage::{Column, Condition, IfExists, Inserted, Search};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -67,15 +67,15 @@ async fn create_default_assistant(state: &AppState, graph_id: &str) {
     // Only fails if it exists already, which is fine.
     let _ = state
         .storage
-        .assistants
+        .assistants()
         .insert(assistant, IfExists::DoNothing, &default_assistant_scope())
         .await;
 }
 
 /// The scope of a graph's default assistant: created by the server at start-up, usable by every
 /// authenticated user under every policy (`SECURITY.md`, "Assistants of runs and crons").
-fn default_assistant_scope() -> Access {
-    Access::system("a graph's default assistant, usable by every authenticated user")
+fn default_assistant_scope() -> Scope<System> {
+    Scope::system("a graph's default assistant, usable by every authenticated user")
 }
 
 /// Whether `id` (resolved) is the default assistant of one of the server's graphs.
@@ -98,22 +98,15 @@ pub async fn resolve_for_run(
     raw_id: &str,
 ) -> Result<Assistant, ApiError> {
     let id = resolve_id(state, raw_id)?;
-    let scope = if is_default(state, &id) {
-        default_assistant_scope()
+    let assistants = state.storage.assistants();
+    let found = if is_default(state, &id) {
+        assistants.get(&id, &default_assistant_scope()).await?
     } else {
-        let mut value = AuthValue::from({
-            let mut built = AssistantsRead::default();
-            built.assistant_id = Some(id.clone());
-            built
-        });
-        authorize(state, user, &mut value).await?
+        let read = AssistantsRead::new().with_assistant_id(id.clone());
+        let (_, scope) = authorize(state, user, read).await?;
+        assistants.get(&id, &scope).await?
     };
-    state
-        .storage
-        .assistants
-        .get(&id, &scope)
-        .await?
-        .ok_or_else(|| not_found(raw_id))
+    found.ok_or_else(|| not_found(raw_id))
 }
 
 /// An assistant id as given in a path or body: a UUID, or a graph id standing for the graph's
@@ -160,21 +153,20 @@ async fn create(
         Some(id) => parse_uuid("assistant", id)?.to_string(),
         None => uuid::Uuid::new_v4().to_string(),
     };
-    let mut value = AuthValue::from({
-        let mut built = AssistantsCreate::default();
-        built.assistant_id = Some(id.clone());
-        built.graph_id = Some(graph_id.clone());
-        built.config = body.config;
-        built.context = body.context;
-        built.metadata = body.metadata;
-        built.if_exists = body.if_exists;
-        built.name = body.name;
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let AuthValue::Assistants(auth::types::AssistantsValue::Create(v)) = value else {
-        return Err(ApiError::internal("the handler changed the event"));
-    };
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        AssistantsCreate::new()
+            .with_assistant_id(id.clone())
+            .with_graph_id(graph_id.clone())
+            .maybe_config(body.config)
+            .maybe_context(body.context)
+            .maybe_metadata(body.metadata)
+            .maybe_if_exists(body.if_exists)
+            .maybe_name(body.name),
+    )
+    .await?;
+    let v = value;
     let at = now();
     let version = AssistantVersion {
         assistant_id: id,
@@ -198,7 +190,7 @@ async fn create(
     };
     match state
         .storage
-        .assistants
+        .assistants()
         .insert(assistant, if_exists, &scope)
         .await?
     {
@@ -212,16 +204,15 @@ async fn read_checked(
     raw_id: &str,
 ) -> Result<Assistant, ApiError> {
     let id = resolve_id(state, raw_id)?;
-    let mut value = AuthValue::from({
-        let mut built = AssistantsRead::default();
-        built.assistant_id = Some(id.clone());
-        built.metadata = None;
-        built
-    });
-    let scope = authorize(state, user, &mut value).await?;
+    let (_, scope) = authorize(
+        state,
+        user,
+        AssistantsRead::new().with_assistant_id(id.clone()),
+    )
+    .await?;
     state
         .storage
-        .assistants
+        .assistants()
         .get(&id, &scope)
         .await?
         .ok_or_else(|| not_found(raw_id))
@@ -296,21 +287,19 @@ async fn update(
     {
         return Err(ApiError::not_found(format!("Graph '{g}' not found")));
     }
-    let mut value = AuthValue::from({
-        let mut built = AssistantsUpdate::default();
-        built.assistant_id = Some(id.clone());
-        built.graph_id = body.graph_id;
-        built.config = body.config;
-        built.context = body.context;
-        built.metadata = body.metadata;
-        built.name = body.name;
-        built.version = None;
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let AuthValue::Assistants(auth::types::AssistantsValue::Update(v)) = value else {
-        return Err(ApiError::internal("the handler changed the event"));
-    };
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        AssistantsUpdate::new()
+            .with_assistant_id(id.clone())
+            .maybe_graph_id(body.graph_id)
+            .maybe_config(body.config)
+            .maybe_context(body.context)
+            .maybe_metadata(body.metadata)
+            .maybe_name(body.name),
+    )
+    .await?;
+    let v = value;
     let description = body.description;
     let change = Box::new(move |a: &mut Assistant| {
         let mut next = a.current.clone();
@@ -341,7 +330,7 @@ async fn update(
     });
     state
         .storage
-        .assistants
+        .assistants()
         .modify(&id, &scope, change)
         .await?
         .map(Json)
@@ -354,13 +343,13 @@ async fn delete(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = resolve_id(&state, &raw_id)?;
-    let mut value = AuthValue::from({
-        let mut built = AssistantsDelete::default();
-        built.assistant_id = id.clone();
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    match state.storage.assistants.remove(&id, &scope).await? {
+    let (_, scope) = authorize(
+        &state,
+        &user,
+        AssistantsDelete::new().with_assistant_id(id.clone()),
+    )
+    .await?;
+    match state.storage.assistants().remove(&id, &scope).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&raw_id)),
     }
@@ -385,18 +374,17 @@ async fn run_search(
 ) -> Result<(Vec<Assistant>, usize), ApiError> {
     let (limit, offset) = super::page(body.limit, body.offset)?;
     let descending = super::descending(body.sort_order.as_deref())?;
-    let mut value = AuthValue::from({
-        let mut built = AssistantsSearch::default();
-        built.graph_id = body.graph_id;
-        built.metadata = body.metadata;
-        built.limit = Some(limit as i64);
-        built.offset = Some(offset as i64);
-        built
-    });
-    let scope = authorize(state, user, &mut value).await?;
-    let AuthValue::Assistants(auth::types::AssistantsValue::Search(v)) = value else {
-        return Err(ApiError::internal("the handler changed the event"));
-    };
+    let (value, scope) = authorize(
+        state,
+        user,
+        AssistantsSearch::new()
+            .maybe_graph_id(body.graph_id)
+            .maybe_metadata(body.metadata)
+            .with_limit(limit as i64)
+            .with_offset(offset as i64),
+    )
+    .await?;
+    let v = value;
     let mut conditions = Vec::new();
     if let Some(g) = v.graph_id {
         conditions.push(Condition::Equals(Column::GraphId, g));
@@ -418,15 +406,15 @@ async fn run_search(
     };
     let page = state
         .storage
-        .assistants
-        .search(Query {
+        .assistants()
+        .search(Search {
             metadata: v.metadata.as_ref(),
             conditions,
             sort,
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
-            ..Query::new(&scope)
+            ..Search::new(&scope)
         })
         .await?;
     Ok((page.items, page.total))
@@ -493,13 +481,14 @@ async fn set_latest(
     let version = body
         .version
         .ok_or_else(|| ApiError::invalid("version is required"))?;
-    let mut value = AuthValue::from({
-        let mut built = AssistantsUpdate::default();
-        built.assistant_id = Some(id.clone());
-        built.version = Some(version);
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
+    let (_, scope) = authorize(
+        &state,
+        &user,
+        AssistantsUpdate::new()
+            .with_assistant_id(id.clone())
+            .with_version(version),
+    )
+    .await?;
     let change = Box::new(move |a: &mut Assistant| {
         let found = a
             .versions
@@ -513,7 +502,7 @@ async fn set_latest(
     });
     state
         .storage
-        .assistants
+        .assistants()
         .modify(&id, &scope, change)
         .await?
         .map(Json)

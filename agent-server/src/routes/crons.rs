@@ -5,7 +5,7 @@
 //! cron's owner.
 
 use auth::axum::Authenticated;
-use auth::types::{AuthValue, CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate};
+use auth::types::{CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use super::threads::read_checked;
 use crate::AppState;
-use crate::authz::{Access, authorize};
+use crate::authz::{Scope, authorize};
 use crate::model::{Cron, Object};
-use crate::storage::{Column, Condition, IfExists, Inserted, Query};
+use crate::storage::{Column, Condition, IfExists, Inserted, Search};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -49,7 +49,7 @@ fn cron_id(raw: &str) -> Result<String, ApiError> {
 /// another user's view. **Ours**: the filter's top-level equality conditions are written into the
 /// metadata (the caller's values for those keys are overwritten), and a cron that still does not
 /// match the filter is refused with 403, so a write never leaves a cron outside its writer's view.
-fn hold_to(metadata: &mut Object, scope: &Access) -> Result<(), ApiError> {
+fn hold_to<E>(metadata: &mut Object, scope: &Scope<E>) -> Result<(), ApiError> {
     let Some(filter) = scope.filter() else {
         return Ok(());
     };
@@ -158,20 +158,19 @@ async fn create_inner(
         Some(_) => return Err(ApiError::invalid("enabled must be a boolean")),
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let mut value = AuthValue::from({
-        let mut built = CronsCreate::default();
-        built.payload = Some(payload);
-        built.schedule = Some(schedule.clone());
-        built.cron_id = Some(id.clone());
-        built.thread_id = thread_id.clone();
-        built.user_id = Some(user.identity().to_owned());
-        built.end_time = end_time.clone();
-        built
-    });
-    let scope = authorize(state, user, &mut value).await?;
-    let AuthValue::Crons(auth::types::CronsValue::Create(v)) = value else {
-        return Err(ApiError::internal("the handler changed the event"));
-    };
+    let (value, scope) = authorize(
+        state,
+        user,
+        CronsCreate::new()
+            .with_payload(payload)
+            .with_schedule(schedule.clone())
+            .with_cron_id(id.clone())
+            .maybe_thread_id(thread_id.clone())
+            .with_user_id(user.identity().to_owned())
+            .maybe_end_time(end_time.clone()),
+    )
+    .await?;
+    let v = value;
     let mut payload = v.payload.unwrap_or_default();
     // The cron's metadata is the payload's, as the handler left it, held to the handler's filter.
     let mut metadata = payload
@@ -209,7 +208,7 @@ async fn create_inner(
     cron.next_run_date = next_date(&cron)?;
     match state
         .storage
-        .crons
+        .crons()
         .insert(cron, IfExists::Raise, &scope)
         .await?
     {
@@ -243,15 +242,10 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Cron>, ApiError> {
     let id = cron_id(&id)?;
-    let mut value = AuthValue::from({
-        let mut built = CronsRead::default();
-        built.cron_id = Some(id.clone());
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
+    let (_, scope) = authorize(&state, &user, CronsRead::new().with_cron_id(id.clone())).await?;
     state
         .storage
-        .crons
+        .crons()
         .get(&id, &scope)
         .await?
         .map(Json)
@@ -273,17 +267,16 @@ async fn update(
         }
         Some(_) => return Err(ApiError::invalid("schedule must be a string")),
     };
-    let mut value = AuthValue::from({
-        let mut built = CronsUpdate::default();
-        built.cron_id = Some(id.clone());
-        built.payload = Some(body);
-        built.schedule = schedule;
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let AuthValue::Crons(auth::types::CronsValue::Update(v)) = value else {
-        return Err(ApiError::internal("the handler changed the event"));
-    };
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        CronsUpdate::new()
+            .with_cron_id(id.clone())
+            .with_payload(body)
+            .maybe_schedule(schedule),
+    )
+    .await?;
+    let v = value;
     let guard = scope.clone();
     let change = Box::new(move |c: &mut Cron| {
         let patch = v.payload.unwrap_or_default();
@@ -338,7 +331,7 @@ async fn update(
     });
     state
         .storage
-        .crons
+        .crons()
         .modify(&id, &scope, change)
         .await?
         .map(Json)
@@ -351,13 +344,8 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = cron_id(&id)?;
-    let mut value = AuthValue::from({
-        let mut built = CronsDelete::default();
-        built.cron_id = Some(id.clone());
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    match state.storage.crons.remove(&id, &scope).await? {
+    let (_, scope) = authorize(&state, &user, CronsDelete::new().with_cron_id(id.clone())).await?;
+    match state.storage.crons().remove(&id, &scope).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&id)),
     }
@@ -391,15 +379,16 @@ async fn run_search(
         .as_deref()
         .map(super::threads::thread_id)
         .transpose()?;
-    let mut value = AuthValue::from({
-        let mut built = CronsSearch::default();
-        built.assistant_id = assistant_id.clone();
-        built.thread_id = thread_id.clone();
-        built.limit = Some(limit as i64);
-        built.offset = Some(offset as i64);
-        built
-    });
-    let scope = authorize(state, user, &mut value).await?;
+    let (_, scope) = authorize(
+        state,
+        user,
+        CronsSearch::new()
+            .maybe_assistant_id(assistant_id.clone())
+            .maybe_thread_id(thread_id.clone())
+            .with_limit(limit as i64)
+            .with_offset(offset as i64),
+    )
+    .await?;
     let mut conditions = Vec::new();
     if let Some(a) = assistant_id {
         conditions.push(Condition::Equals(Column::AssistantId, a));
@@ -409,14 +398,14 @@ async fn run_search(
     }
     let page = state
         .storage
-        .crons
-        .search(Query {
+        .crons()
+        .search(Search {
             metadata: body.metadata.as_ref(),
             conditions,
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
-            ..Query::new(&scope)
+            ..Search::new(&scope)
         })
         .await?;
     Ok((page.items, page.total))

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use auth::axum::Authenticated;
 use auth::types::{
-    AuthValue, IfNotExists, MultitaskStrategy, RunKwargs, RunsCreate, ThreadsDelete, ThreadsSearch,
-    ThreadsUpdate, ThreadsUpdateAction,
+    IfNotExists, MultitaskStrategy, RunKwargs, RunsCreate, ThreadsDelete, ThreadsRead,
+    ThreadsSearch, ThreadsUpdate, ThreadsUpdateAction,
 };
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::threads::{new_thread, not_found, read_scope, thread_id};
 use crate::AppState;
-use crate::authz::{Access, authorize};
+use crate::authz::{ReadsThread, Scope, authorize};
 use crate::graph;
 use crate::model::{Cron, Object, QueueState, Run, Thread};
 use crate::storage::{Claim, HistoryPage, IfExists, NewCheckpoint, ThreadTx, now_ms};
@@ -85,7 +85,7 @@ async fn prepare(
     user: &Authenticated,
     thread: Option<&str>,
     mut body: RunBody,
-) -> Result<(Run, Access, RunBody2), ApiError> {
+) -> Result<(Run, Scope<RunsCreate>, RunBody2), ApiError> {
     // Set only by the server, for the runs of a cron that deletes their threads.
     body.kwargs.extra.remove(ON_COMPLETION);
     let raw_assistant = body
@@ -112,23 +112,22 @@ async fn prepare(
         .validate_input(body.kwargs.input.as_ref().unwrap_or(&Value::Null))
         .map_err(|e| ApiError::invalid(format!("Invalid input: {e}")))?;
     let run_id = uuid::Uuid::new_v4().to_string();
-    let mut value = AuthValue::from({
-        let mut built = RunsCreate::default();
-        built.assistant_id = Some(assistant_id.clone());
-        built.thread_id = thread.map(str::to_owned);
-        built.run_id = Some(run_id.clone());
-        built.status = Some(auth::types::RunStatus::Pending);
-        built.metadata = body.metadata.clone();
-        built.multitask_strategy = body.multitask_strategy;
-        built.if_not_exists = body.if_not_exists;
-        built.after_seconds = body.after_seconds.map(|s| s as i64);
-        built.kwargs = Some(Box::new(body.kwargs.clone()));
-        built
-    });
-    let scope = authorize(state, user, &mut value).await?;
-    let AuthValue::Threads(auth::types::ThreadsValue::CreateRun(v)) = value else {
-        return Err(ApiError::internal("the handler changed the event"));
-    };
+    let (value, scope) = authorize(
+        state,
+        user,
+        RunsCreate::new()
+            .with_assistant_id(assistant_id.clone())
+            .maybe_thread_id(thread.map(str::to_owned))
+            .with_run_id(run_id.clone())
+            .with_status(auth::types::RunStatus::Pending)
+            .maybe_metadata(body.metadata.clone())
+            .maybe_multitask_strategy(body.multitask_strategy)
+            .maybe_if_not_exists(body.if_not_exists)
+            .maybe_after_seconds(body.after_seconds.map(|s| s as i64))
+            .with_kwargs(Box::new(body.kwargs.clone())),
+    )
+    .await?;
+    let v = value;
     let kwargs = v.kwargs.map(|k| *k).unwrap_or_default();
     let mut kwargs = serde_json::to_value(&kwargs)
         .ok()
@@ -210,7 +209,7 @@ async fn create_on_thread(
     user: &Authenticated,
     raw_thread: &str,
     body: RunBody,
-) -> Result<(Run, Access), ApiError> {
+) -> Result<(Run, Scope<RunsCreate>), ApiError> {
     create_on_thread_then(state, user, raw_thread, body, false).await
 }
 
@@ -221,7 +220,7 @@ async fn create_on_thread_then(
     raw_thread: &str,
     body: RunBody,
     delete_thread: bool,
-) -> Result<(Run, Access), ApiError> {
+) -> Result<(Run, Scope<RunsCreate>), ApiError> {
     let tid = thread_id(raw_thread)?;
     let (mut run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
     if delete_thread {
@@ -232,7 +231,7 @@ async fn create_on_thread_then(
         let thread = new_thread(tid.clone(), run.metadata.clone());
         state
             .storage
-            .threads
+            .threads()
             .insert(thread, IfExists::DoNothing, &scope)
             .await?;
     }
@@ -267,7 +266,7 @@ async fn create_on_thread_then(
     });
     state
         .storage
-        .threads
+        .threads()
         .transact(&tid, &scope, change)
         .await?
         .ok_or_else(|| not_found(&tid))?;
@@ -309,17 +308,18 @@ pub(crate) async fn create_for_cron(state: &AppState, cron: &Cron) -> Result<Run
         Some(t) => t.clone(),
         None => {
             let tid = uuid::Uuid::new_v4().to_string();
-            let mut value = AuthValue::from({
-                let mut built = auth::types::ThreadsCreate::default();
-                built.thread_id = Some(tid.clone());
-                built.metadata = body.metadata.clone();
-                built
-            });
-            let scope = authorize(state, &user, &mut value).await?;
-            let metadata = value.metadata().cloned().unwrap_or_default();
+            let (value, scope) = authorize(
+                state,
+                &user,
+                auth::types::ThreadsCreate::new()
+                    .with_thread_id(tid.clone())
+                    .maybe_metadata(body.metadata.clone()),
+            )
+            .await?;
+            let metadata = value.metadata.clone().unwrap_or_default();
             state
                 .storage
-                .threads
+                .threads()
                 .insert(new_thread(tid.clone(), metadata), IfExists::Raise, &scope)
                 .await?;
             tid
@@ -329,8 +329,8 @@ pub(crate) async fn create_for_cron(state: &AppState, cron: &Cron) -> Result<Run
     let created = create_on_thread_then(state, &user, &tid, body, delete).await;
     if created.is_err() && cron.thread_id.is_none() {
         // The run was refused: the thread made for it goes too.
-        let system = Access::system("removing the thread of a cron's run that was refused");
-        state.storage.threads.remove(&tid, &system).await?;
+        let system = Scope::system("removing the thread of a cron's run that was refused");
+        state.storage.threads().remove(&tid, &system).await?;
     }
     created.map(|(run, _)| run)
 }
@@ -359,18 +359,19 @@ fn run_input(run: &Run, state: Value) -> (String, graph::RunInput) {
 /// change meanwhile (else the graph runs again on the new state).
 pub(crate) async fn execute(state: &AppState, claim: &Claim) {
     // The run's creation was authorized; executing it is the server's own work on that thread.
-    let system = Access::system("a run executing on its thread after its creation was authorized");
+    let system = Scope::system("a run executing on its thread after its creation was authorized");
     let (tid, rid) = (claim.thread_id.as_str(), claim.run_id.as_str());
     // Each round finishes the run or finds the state changed; bounded all the same.
     for _ in 0..10_000 {
-        let Ok(Some((_, runs))) = state.storage.threads.runs(tid, &system).await else {
+        let Ok(Some((_, runs))) = state.storage.threads().runs(tid, &system).await else {
             break;
         };
         // Cancelled, removed or taken over: not ours to finish.
         let Some(next) = runs.iter().find(|r| claim.holds(r)).cloned() else {
             break;
         };
-        let Ok(Some((thread, latest))) = state.storage.threads.checkpoint(tid, &system, None).await
+        let Ok(Some((thread, latest))) =
+            state.storage.threads().checkpoint(tid, &system, None).await
         else {
             break;
         };
@@ -430,11 +431,11 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
             refresh_status(tx);
             Ok(())
         });
-        match state.storage.threads.transact(tid, &system, change).await {
+        match state.storage.threads().transact(tid, &system, change).await {
             Ok(Some(_))
                 if next.kwargs.get(ON_COMPLETION).and_then(Value::as_str) == Some("delete") =>
             {
-                if let Err(e) = state.storage.threads.remove(tid, &system).await {
+                if let Err(e) = state.storage.threads().remove(tid, &system).await {
                     tracing::warn!(thread_id = tid, detail = e.detail, "a cron's thread");
                 }
                 break;
@@ -459,11 +460,11 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
 }
 
 /// Waits until the run is finished; the thread as it is then. `scope` is the caller's.
-async fn wait_done(
+async fn wait_done<E: ReadsThread>(
     state: &AppState,
     tid: &str,
     rid: &str,
-    scope: &Access,
+    scope: &Scope<E>,
 ) -> Result<(Thread, Run), ApiError> {
     loop {
         let notified = state.runs_done.notified();
@@ -471,7 +472,7 @@ async fn wait_done(
         notified.as_mut().enable();
         let (thread, runs) = state
             .storage
-            .threads
+            .threads()
             .runs(tid, scope)
             .await?
             .ok_or_else(|| not_found(tid))?;
@@ -635,11 +636,11 @@ fn node_writes(steps: &[crate::history::Step]) -> Vec<Value> {
 const MAX_RUN_CHECKPOINTS: usize = 256;
 
 /// The node writes of the run `rid` on thread `tid`, oldest first, from its checkpoints.
-async fn run_writes(
+async fn run_writes<E: ReadsThread>(
     state: &AppState,
     tid: &str,
     rid: &str,
-    scope: &Access,
+    scope: &Scope<E>,
 ) -> Result<Vec<Value>, ApiError> {
     let mut wanted = Object::new();
     wanted.insert("run_id".into(), rid.into());
@@ -651,7 +652,7 @@ async fn run_writes(
     };
     let mut writes: Vec<Value> = state
         .storage
-        .threads
+        .threads()
         .history(tid, scope, page)
         .await?
         .unwrap_or_default()
@@ -780,17 +781,18 @@ async fn list(
     let limit = query.int("limit", 10)?;
     let offset = query.int("offset", 0)?;
     let status = query.0.get("status").map(str::to_owned);
-    let mut value = AuthValue::from({
-        let mut built = ThreadsSearch::default();
-        built.thread_id = Some(tid.clone());
-        built.limit = Some(limit as i64);
-        built.offset = Some(offset as i64);
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
+    let (_, scope) = authorize(
+        &state,
+        &user,
+        ThreadsSearch::new()
+            .with_thread_id(tid.clone())
+            .with_limit(limit as i64)
+            .with_offset(offset as i64),
+    )
+    .await?;
     let (_, runs) = state
         .storage
-        .threads
+        .threads()
         .runs(&tid, &scope)
         .await?
         .ok_or_else(|| not_found(&tid))?;
@@ -815,12 +817,12 @@ async fn read_run(
     user: &Authenticated,
     tid: &str,
     rid: &str,
-) -> Result<(Thread, Run, Access), ApiError> {
+) -> Result<(Thread, Run, Scope<ThreadsRead>), ApiError> {
     let rid = run_id(rid)?;
     let (tid, scope) = read_scope(state, user, tid, Some(&rid)).await?;
     let (thread, runs) = state
         .storage
-        .threads
+        .threads()
         .runs(&tid, &scope)
         .await?
         .ok_or_else(|| not_found(&tid))?;
@@ -891,7 +893,7 @@ async fn thread_stream(
         let (tid, scope) = read_scope(&state, &user, &tid, None).await?;
         let (thread, runs) = state
             .storage
-            .threads
+            .threads()
             .runs(&tid, &scope)
             .await?
             .ok_or_else(|| not_found(&tid))?;
@@ -931,15 +933,15 @@ async fn cancel_runs(
     tid: &str,
     run_ids: Option<Vec<String>>,
     action: ThreadsUpdateAction,
-) -> Result<(usize, Access), ApiError> {
-    let mut value = AuthValue::from({
-        let mut built = ThreadsUpdate::default();
-        built.thread_id = Some(tid.to_owned());
-        built.metadata = None;
-        built.action = Some(action);
-        built
-    });
-    let scope = authorize(state, user, &mut value).await?;
+) -> Result<(usize, Scope<ThreadsUpdate>), ApiError> {
+    let (_, scope) = authorize(
+        state,
+        user,
+        ThreadsUpdate::new()
+            .with_thread_id(tid.to_owned())
+            .with_action(action),
+    )
+    .await?;
     let cancelled = std::sync::atomic::AtomicUsize::new(0);
     let ids = run_ids.clone();
     let change = Box::new(|tx: &mut ThreadTx<'_>| {
@@ -973,7 +975,7 @@ async fn cancel_runs(
     });
     state
         .storage
-        .threads
+        .threads()
         .transact(tid, &scope, change)
         .await?
         .ok_or_else(|| not_found(tid))?;
@@ -1037,13 +1039,14 @@ async fn delete(
 ) -> Result<Response, ApiError> {
     let tid = thread_id(&tid)?;
     let rid = run_id(&rid)?;
-    let mut value = AuthValue::from({
-        let mut built = ThreadsDelete::default();
-        built.thread_id = Some(tid.clone());
-        built.run_id = Some(rid.clone());
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
+    let (_, scope) = authorize(
+        &state,
+        &user,
+        ThreadsDelete::new()
+            .with_thread_id(tid.clone())
+            .with_run_id(rid.clone()),
+    )
+    .await?;
     let r2 = rid.clone();
     let change = Box::new(move |tx: &mut ThreadTx<'_>| {
         let before = tx.runs.len();
@@ -1056,7 +1059,7 @@ async fn delete(
     });
     state
         .storage
-        .threads
+        .threads()
         .transact(&tid, &scope, change)
         .await?
         .ok_or_else(|| not_found(&tid))?;

@@ -7,7 +7,7 @@
 //! and answer 404; put refuses (403) a new value that would fail it.
 
 use auth::axum::Authenticated;
-use auth::types::{AuthValue, StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSearch};
+use auth::types::{StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSearch};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::authz::{Access, authorize};
+use crate::authz::{DeletesItem, Scope, authorize};
 use crate::model::{Item, Object};
 use crate::storage::{ItemSearch, store_view};
 use crate::util::{ApiError, JsonBody, QueryParams};
@@ -54,11 +54,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 }
 
 /// The namespace as the handler left it, validated again.
-fn namespace_after(value: &AuthValue, allow_empty: bool) -> Result<Vec<String>, ApiError> {
-    let ns = value
-        .namespace()
-        .map(<[String]>::to_vec)
-        .unwrap_or_default();
+fn namespace_after(ns: Vec<String>, allow_empty: bool) -> Result<Vec<String>, ApiError> {
     check_namespace(&ns, allow_empty)?;
     Ok(ns)
 }
@@ -77,16 +73,16 @@ async fn put_item(
 ) -> Result<Response, ApiError> {
     check_namespace(&body.namespace, false)?;
     check_key(&body.key)?;
-    let mut value = AuthValue::from({
-        let mut built = StorePut::default();
-        built.namespace = body.namespace;
-        built.key = body.key.clone();
-        built.value = body.value.clone();
-        built.index = None;
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let ns = namespace_after(&value, false)?;
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        StorePut::new()
+            .with_namespace(body.namespace)
+            .with_key(body.key.clone())
+            .maybe_value(body.value.clone()),
+    )
+    .await?;
+    let ns = namespace_after(value.namespace, false)?;
     match body.value {
         Some(v) => {
             if !scope
@@ -97,7 +93,7 @@ async fn put_item(
             }
             state
                 .storage
-                .items
+                .items()
                 .put(&scope, ns, body.key, v)
                 .await?
                 .ok_or_else(item_not_found)?;
@@ -113,13 +109,13 @@ fn item_not_found() -> ApiError {
 
 /// Removes an item the filter lets the caller see. One it hides answers 404, and so does an
 /// absent one whose place (namespace and key) the filter refuses: hidden and absent look alike.
-async fn remove(
+async fn remove<E: DeletesItem>(
     state: &AppState,
-    scope: &Access,
+    scope: &Scope<E>,
     ns: &[String],
     key: &str,
 ) -> Result<Response, ApiError> {
-    match state.storage.items.delete(scope, ns, key).await? {
+    match state.storage.items().delete(scope, ns, key).await? {
         Some(true) => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(false)
             if scope
@@ -148,17 +144,18 @@ async fn get_item(
         .to_owned();
     check_namespace(&namespace, false)?;
     check_key(&key)?;
-    let mut value = AuthValue::from({
-        let mut built = StoreGet::default();
-        built.namespace = namespace;
-        built.key = key.clone();
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let ns = namespace_after(&value, false)?;
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        StoreGet::new()
+            .with_namespace(namespace)
+            .with_key(key.clone()),
+    )
+    .await?;
+    let ns = namespace_after(value.namespace, false)?;
     state
         .storage
-        .items
+        .items()
         .get(&scope, &ns, &key)
         .await?
         .map(Json)
@@ -178,14 +175,15 @@ async fn delete_item(
 ) -> Result<Response, ApiError> {
     check_namespace(&body.namespace, false)?;
     check_key(&body.key)?;
-    let mut value = AuthValue::from({
-        let mut built = StoreDelete::default();
-        built.namespace = body.namespace;
-        built.key = body.key.clone();
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let ns = namespace_after(&value, false)?;
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        StoreDelete::new()
+            .with_namespace(body.namespace)
+            .with_key(body.key.clone()),
+    )
+    .await?;
+    let ns = namespace_after(value.namespace, false)?;
     remove(&state, &scope, &ns, &body.key).await
 }
 
@@ -207,21 +205,19 @@ async fn search(
     let (limit, offset) = super::page(body.limit, body.offset)?;
     let prefix = body.namespace_prefix.unwrap_or_default();
     check_namespace(&prefix, true)?;
-    let mut value = AuthValue::from({
-        let mut built = StoreSearch::default();
-        built.namespace = prefix;
-        built.filter = body.filter;
-        built.limit = Some(limit as i64);
-        built.offset = Some(offset as i64);
-        built.query = body.query.clone();
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let prefix = namespace_after(&value, true)?;
-    let wanted = match &value {
-        AuthValue::Store(auth::types::StoreValue::Search(s)) => s.filter.clone(),
-        _ => None,
-    };
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        StoreSearch::new()
+            .with_namespace(prefix)
+            .maybe_filter(body.filter)
+            .with_limit(limit as i64)
+            .with_offset(offset as i64)
+            .maybe_query(body.query.clone()),
+    )
+    .await?;
+    let wanted = value.filter;
+    let prefix = namespace_after(value.namespace, true)?;
     let words: Vec<String> = body
         .query
         .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
@@ -232,7 +228,7 @@ async fn search(
     };
     let items = state
         .storage
-        .items
+        .items()
         .search(&scope, &prefix, &search, limit, offset)
         .await?;
     let items: Vec<Value> = items
@@ -270,20 +266,21 @@ async fn list_namespaces(
         Some(d) if d > 0 => Some(d as usize),
         Some(_) => return Err(ApiError::invalid("max_depth must be positive")),
     };
-    let mut value = AuthValue::from({
-        let mut built = StoreListNamespaces::default();
-        built.namespace = prefix;
-        built.suffix = (!suffix.is_empty()).then(|| suffix.clone());
-        built.max_depth = body.max_depth;
-        built.limit = Some(limit as i64);
-        built.offset = Some(offset as i64);
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let prefix = namespace_after(&value, true)?;
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        StoreListNamespaces::new()
+            .with_namespace(prefix)
+            .maybe_suffix((!suffix.is_empty()).then(|| suffix.clone()))
+            .maybe_max_depth(body.max_depth)
+            .with_limit(limit as i64)
+            .with_offset(offset as i64),
+    )
+    .await?;
+    let prefix = namespace_after(value.namespace, true)?;
     let namespaces = state
         .storage
-        .items
+        .items()
         .list_namespaces(&scope, &prefix, &suffix, max_depth, limit, offset)
         .await?;
     Ok(Json(json!({ "namespaces": namespaces })))

@@ -2,8 +2,8 @@
 
 use auth::axum::Authenticated;
 use auth::types::{
-    AuthValue, IfExists as AuthIfExists, ThreadStatus, ThreadTtl, ThreadsCreate, ThreadsDelete,
-    ThreadsRead, ThreadsSearch, ThreadsUpdate,
+    IfExists as AuthIfExists, ThreadStatus, ThreadTtl, ThreadsCreate, ThreadsDelete, ThreadsRead,
+    ThreadsSearch, ThreadsUpdate,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,11 +16,11 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::AppState;
-use crate::authz::{Access, authorize};
+use crate::authz::{ReadsThread, Scope, WritesThreadState, authorize};
 use crate::graph;
 use crate::model::{Checkpoint, Object, Thread, Values};
 use crate::storage::{
-    Column, Condition, HistoryPage, IfExists, Inserted, NewCheckpoint, Query, ThreadTx,
+    Column, Condition, HistoryPage, IfExists, Inserted, NewCheckpoint, Search, ThreadTx,
 };
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
@@ -79,15 +79,16 @@ pub async fn read_scope(
     user: &Authenticated,
     id: &str,
     run_id: Option<&str>,
-) -> Result<(String, Access), ApiError> {
+) -> Result<(String, Scope<ThreadsRead>), ApiError> {
     let id = thread_id(id)?;
-    let mut value = AuthValue::from({
-        let mut built = ThreadsRead::default();
-        built.thread_id = Some(id.clone());
-        built.run_id = run_id.map(str::to_owned);
-        built
-    });
-    let scope = authorize(state, user, &mut value).await?;
+    let (_, scope) = authorize(
+        state,
+        user,
+        ThreadsRead::new()
+            .with_thread_id(id.clone())
+            .maybe_run_id(run_id.map(str::to_owned)),
+    )
+    .await?;
     Ok((id, scope))
 }
 
@@ -102,7 +103,7 @@ pub async fn read_checked(
     let (id, scope) = read_scope(state, user, id, run_id).await?;
     state
         .storage
-        .threads
+        .threads()
         .get(&id, &scope)
         .await?
         .ok_or_else(|| not_found(&id))
@@ -125,23 +126,24 @@ async fn create(
         Some(id) => thread_id(id)?,
         None => uuid::Uuid::new_v4().to_string(),
     };
-    let mut value = AuthValue::from({
-        let mut built = ThreadsCreate::default();
-        built.thread_id = Some(id.clone());
-        built.metadata = body.metadata;
-        built.if_exists = body.if_exists;
-        built.ttl = body.ttl;
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let metadata = value.metadata().cloned().unwrap_or_default();
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        ThreadsCreate::new()
+            .with_thread_id(id.clone())
+            .maybe_metadata(body.metadata)
+            .maybe_if_exists(body.if_exists)
+            .maybe_ttl(body.ttl),
+    )
+    .await?;
+    let metadata = value.metadata.clone().unwrap_or_default();
     let if_exists = match body.if_exists {
         Some(AuthIfExists::DoNothing) => IfExists::DoNothing,
         _ => IfExists::Raise,
     };
     match state
         .storage
-        .threads
+        .threads()
         .insert(new_thread(id, metadata), if_exists, &scope)
         .await?
     {
@@ -169,15 +171,15 @@ async fn update(
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Thread>, ApiError> {
     let id = thread_id(&id)?;
-    let mut value = AuthValue::from({
-        let mut built = ThreadsUpdate::default();
-        built.thread_id = Some(id.clone());
-        built.metadata = body.metadata;
-        built.action = None;
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    let patch = value.metadata().cloned().unwrap_or_default();
+    let (value, scope) = authorize(
+        &state,
+        &user,
+        ThreadsUpdate::new()
+            .with_thread_id(id.clone())
+            .maybe_metadata(body.metadata),
+    )
+    .await?;
+    let patch = value.metadata.clone().unwrap_or_default();
     let change = Box::new(move |t: &mut Thread| {
         t.metadata.extend(patch);
         t.updated_at = now();
@@ -185,7 +187,7 @@ async fn update(
     });
     state
         .storage
-        .threads
+        .threads()
         .modify(&id, &scope, change)
         .await?
         .map(Json)
@@ -198,14 +200,13 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = thread_id(&id)?;
-    let mut value = AuthValue::from({
-        let mut built = ThreadsDelete::default();
-        built.thread_id = Some(id.clone());
-        built.run_id = None;
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
-    match state.storage.threads.remove(&id, &scope).await? {
+    let (_, scope) = authorize(
+        &state,
+        &user,
+        ThreadsDelete::new().with_thread_id(id.clone()),
+    )
+    .await?;
+    match state.storage.threads().remove(&id, &scope).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&id)),
     }
@@ -234,16 +235,15 @@ async fn prune(
     let ids = super::id_set("thread_ids", &body.thread_ids, thread_id)?;
     let mut targets = Vec::with_capacity(ids.len());
     for id in ids {
-        let mut value = AuthValue::from({
-            let mut built = ThreadsDelete::default();
-            built.thread_id = Some(id.clone());
-            built.run_id = None;
-            built
-        });
-        let scope = authorize(&state, &user, &mut value).await?;
+        let (_, scope) = authorize(
+            &state,
+            &user,
+            ThreadsDelete::new().with_thread_id(id.clone()),
+        )
+        .await?;
         targets.push((id, scope));
     }
-    let threads = &state.storage.threads;
+    let threads = &state.storage.threads();
     let pruned = if keep_latest {
         threads.keep_latest(&targets).await?
     } else {
@@ -281,20 +281,20 @@ async fn run_search(
     {
         return Err(ApiError::invalid(format!("cannot sort threads by {s:?}")));
     }
-    let mut value = AuthValue::from({
-        let mut built = ThreadsSearch::default();
-        built.metadata = body.metadata;
-        built.values = body.values;
-        built.status = body.status;
-        built.limit = Some(limit as i64);
-        built.offset = Some(offset as i64);
-        built.ids = ids.clone();
-        built.thread_id = None;
-        built
-    });
-    let scope = authorize(state, user, &mut value).await?;
-    let wanted = value.metadata().cloned();
-    let values = body_values(&value);
+    let (value, scope) = authorize(
+        state,
+        user,
+        ThreadsSearch::new()
+            .maybe_metadata(body.metadata)
+            .maybe_values(body.values)
+            .maybe_status(body.status)
+            .with_limit(limit as i64)
+            .with_offset(offset as i64)
+            .maybe_ids(ids.clone()),
+    )
+    .await?;
+    let wanted = value.metadata;
+    let values = value.values;
     let mut conditions = Vec::new();
     if let Some(Value::String(s)) = body
         .status
@@ -313,8 +313,8 @@ async fn run_search(
     };
     let page = state
         .storage
-        .threads
-        .search(Query {
+        .threads()
+        .search(Search {
             metadata: wanted.as_ref(),
             ids: ids.as_deref(),
             conditions,
@@ -322,17 +322,10 @@ async fn run_search(
             descending,
             limit: if count_only { 0 } else { limit },
             offset,
-            ..Query::new(&scope)
+            ..Search::new(&scope)
         })
         .await?;
     Ok((page.items, page.total))
-}
-
-fn body_values(value: &AuthValue) -> Option<Object> {
-    match value {
-        AuthValue::Threads(auth::types::ThreadsValue::Search(s)) => s.values.clone(),
-        _ => None,
-    }
 }
 
 async fn search(
@@ -374,22 +367,23 @@ async fn copy(
         .map_err(conflict)?;
     let source = state
         .storage
-        .threads
+        .threads()
         .get(&id, &read)
         .await?
         .ok_or_else(|| conflict(not_found(&id)))?;
     let new_id = uuid::Uuid::new_v4().to_string();
-    let mut value = AuthValue::from({
-        let mut built = ThreadsCreate::default();
-        built.thread_id = Some(new_id.clone());
-        built.metadata = Some(source.metadata);
-        built
-    });
-    let create = authorize(&state, &user, &mut value).await?;
-    let thread = new_thread(new_id, value.metadata().cloned().unwrap_or_default());
+    let (value, create) = authorize(
+        &state,
+        &user,
+        ThreadsCreate::new()
+            .with_thread_id(new_id.clone())
+            .with_metadata(source.metadata),
+    )
+    .await?;
+    let thread = new_thread(new_id, value.metadata.clone().unwrap_or_default());
     state
         .storage
-        .threads
+        .threads()
         .copy(&id, &read, thread, &create)
         .await?
         .map(Json)
@@ -459,16 +453,17 @@ const RETRIES: usize = 64;
 /// only if no other checkpoint was appended meanwhile, else the step is computed again.
 /// `finish` runs in the same transaction, after the append. `Ok(None)`: the thread is absent or
 /// hidden. Returns the thread and the new checkpoint's id.
-pub async fn append_state(
+pub async fn append_state<E: ReadsThread + WritesThreadState>(
     state: &AppState,
     id: &str,
-    scope: &Access,
+    scope: &Scope<E>,
     from: Option<&str>,
     compute: impl Fn(&Value, Option<&Checkpoint>) -> Result<Option<crate::history::Step>, ApiError>,
     finish: impl Fn(&mut ThreadTx<'_>, Option<&str>) -> Result<(), ApiError> + Send + Sync,
 ) -> Result<Option<(Thread, Option<String>)>, ApiError> {
     for _ in 0..RETRIES {
-        let Some((thread, base)) = state.storage.threads.checkpoint(id, scope, from).await? else {
+        let Some((thread, base)) = state.storage.threads().checkpoint(id, scope, from).await?
+        else {
             return Ok(None);
         };
         if let (Some(cid), None) = (from, &base) {
@@ -506,7 +501,7 @@ pub async fn append_state(
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = id;
             Ok(())
         });
-        match state.storage.threads.transact(id, scope, change).await {
+        match state.storage.threads().transact(id, scope, change).await {
             Err(_) if stale.load(Ordering::Relaxed) => continue,
             Err(e) => return Err(e),
             Ok(None) => return Ok(None),
@@ -541,7 +536,7 @@ async fn state_at_checkpoint(
     let (id, scope) = read_scope(state, user, raw_id, None).await?;
     let (thread, at) = state
         .storage
-        .threads
+        .threads()
         .checkpoint(&id, &scope, checkpoint_id)
         .await?
         .ok_or_else(|| not_found(&id))?;
@@ -613,12 +608,12 @@ async fn state_update(
         .and_then(Value::as_str)
         .map(str::to_owned)
         .or(body.checkpoint_id);
-    let mut value = AuthValue::from({
-        let mut built = ThreadsUpdate::default();
-        built.thread_id = Some(id.clone());
-        built
-    });
-    let scope = authorize(&state, &user, &mut value).await?;
+    let (_, scope) = authorize(
+        &state,
+        &user,
+        ThreadsUpdate::new().with_thread_id(id.clone()),
+    )
+    .await?;
     let as_node = body.as_node;
     let compute = |base: &Value, at: Option<&Checkpoint>| {
         // Without `as_node`, the update is written as the node that wrote the base checkpoint
@@ -648,7 +643,7 @@ async fn history(
     page: HistoryPage<'_>,
 ) -> Result<Json<Value>, ApiError> {
     let (id, scope) = read_scope(state, user, raw_id, None).await?;
-    let threads = &state.storage.threads;
+    let threads = &state.storage.threads();
     let checkpoints = threads
         .history(&id, &scope, page)
         .await?

@@ -35,6 +35,8 @@ use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Record, Run, Threa
 use crate::util::{ApiError, now};
 
 pub mod memory;
+mod scoped;
+pub use scoped::{Assistants, Crons, Items, Search, Threads};
 #[cfg(test)]
 pub(crate) mod queue_tests;
 pub mod sql;
@@ -111,7 +113,7 @@ pub fn check_search(wanted: Option<&Object>) -> Result<(), ApiError> {
 }
 
 /// Whether `metadata` passes the scope's filter and the caller's own metadata filter.
-pub fn visible(metadata: &Object, scope: &Access, wanted_metadata: Option<&Object>) -> bool {
+pub(crate) fn visible(metadata: &Object, scope: &Access, wanted_metadata: Option<&Object>) -> bool {
     scope.admits(metadata) && wanted(metadata, wanted_metadata)
 }
 
@@ -205,9 +207,9 @@ fn checked<T: Record>(c: Column) -> Result<bool, ApiError> {
 
 /// A search over a [`Collection`]: every condition is ANDed.
 #[derive(Debug, Clone)]
-pub struct Query<'a> {
+pub(crate) struct Query<'a> {
     /// The authorization's scope.
-    pub scope: &'a Access,
+    pub(crate) scope: &'a Access,
     /// The caller's metadata filter (containment, as [`wanted`]).
     pub metadata: Option<&'a Object>,
     /// Only these ids (a set: duplicates count once).
@@ -225,8 +227,9 @@ pub struct Query<'a> {
 }
 
 impl<'a> Query<'a> {
-    /// Everything the scope shows, newest first, ten at a time.
-    pub fn new(scope: &'a Access) -> Self {
+    /// Everything the scope shows, newest first, ten at a time (the unit tests' searches).
+    #[cfg(test)]
+    pub(crate) fn new(scope: &'a Access) -> Self {
         Query {
             scope,
             metadata: None,
@@ -284,7 +287,7 @@ pub struct Page<T> {
 
 /// Assistants or crons, and the rows of threads.
 #[async_trait]
-pub trait Collection<T: Record>: Send + Sync {
+pub(crate) trait Collection<T: Record>: Send + Sync {
     /// Stores `item`. An existing resource with the same id: 409 when `if_exists` is `Raise` or
     /// when `scope` hides it; otherwise it is returned as [`Inserted::Existing`].
     async fn insert(
@@ -428,7 +431,7 @@ pub type ThreadChange<'a> = Box<dyn FnOnce(&mut ThreadTx<'_>) -> Result<(), ApiE
 
 /// Threads: their rows ([`Collection`]), checkpoints and runs.
 #[async_trait]
-pub trait ThreadStore: Collection<Thread> {
+pub(crate) trait ThreadStore: Collection<Thread> {
     /// Applies `change` to the thread `id`, its runs and checkpoints, if the thread exists and
     /// `scope` admits it, atomically. `Ok(None)`: absent or hidden, nothing changed.
     async fn transact(
@@ -542,7 +545,7 @@ impl ItemSearch {
 /// LangGraph.js does) in every operation, atomically with it: an item the filter refuses is
 /// neither read, listed, replaced nor removed.
 #[async_trait]
-pub trait ItemStore: Send + Sync {
+pub(crate) trait ItemStore: Send + Sync {
     /// Creates or replaces an item; `None` (nothing written) when an item is there that the
     /// scope refuses.
     async fn put(
@@ -713,15 +716,15 @@ pub trait RunQueue: Send + Sync {
 #[derive(Clone)]
 pub struct Storage {
     /// Threads, with their checkpoints and runs.
-    pub threads: Arc<dyn ThreadStore>,
+    pub(in crate::storage) threads: Arc<dyn ThreadStore>,
     /// Assistants (with their versions).
-    pub assistants: Arc<dyn Collection<Assistant>>,
+    pub(in crate::storage) assistants: Arc<dyn Collection<Assistant>>,
     /// Crons.
-    pub crons: Arc<dyn Collection<Cron>>,
+    pub(in crate::storage) crons: Arc<dyn Collection<Cron>>,
     /// The long-term store.
-    pub items: Arc<dyn ItemStore>,
+    pub(in crate::storage) items: Arc<dyn ItemStore>,
     /// The run queue over `threads`' runs, and the crons' schedule.
-    pub queue: Arc<dyn RunQueue>,
+    pub(in crate::storage) queue: Arc<dyn RunQueue>,
     /// The database the collections keep their tables in (`None`: in memory).
     pub database: Option<sql::Database>,
     /// The pool that the collections write through, when it is not [`Storage::database`]'s
@@ -747,6 +750,19 @@ impl std::fmt::Display for StorageError {
 impl std::error::Error for StorageError {}
 
 impl Storage {
+    /// The run queue over the threads' runs, and the crons' schedule (system work: no scope).
+    pub(crate) fn queue(&self) -> &dyn RunQueue {
+        &*self.queue
+    }
+
+    /// [`Storage::queue`] for the server's own tests (feature `test-internals`: never in
+    /// production).
+    #[cfg(feature = "test-internals")]
+    #[doc(hidden)]
+    pub fn queue_for_tests(&self) -> &dyn RunQueue {
+        self.queue()
+    }
+
     /// Opens the storage that `url` names: `memory`, `sqlite:PATH` or `postgres://…`, applying
     /// the embedded schema migrations to a database.
     pub async fn connect(url: &str) -> Result<Storage, StorageError> {

@@ -239,8 +239,8 @@ async fn stored_runs(
     Vec<Arc<agent_server::model::Run>>,
 ) {
     let storage = db.storage().await;
-    let system = agent_server::authz::Access::system("test: reading after shutdown");
-    storage.threads.runs(t, &system).await.unwrap().unwrap()
+    let system = agent_server::authz::Scope::system_for_tests("test: reading after shutdown");
+    storage.threads().runs(t, &system).await.unwrap().unwrap()
 }
 
 /// Polls `check` every 50 ms until it holds, for at most `limit`.
@@ -566,7 +566,7 @@ async fn a_run_whose_worker_died_is_taken_over_on(db: &Db) {
     };
     let storage = db.storage().await;
     let claim = storage
-        .queue
+        .queue_for_tests()
         .claim(&dead, now_ms() + 1_000)
         .await
         .unwrap()
@@ -577,7 +577,13 @@ async fn a_run_whose_worker_died_is_taken_over_on(db: &Db) {
     let run = alice.run(&t, &rid).await;
     assert_eq!(run["status"], "success");
     // The dead worker's lease is gone: it could not finish the run now.
-    assert!(!storage.queue.renew(&claim, &dead, now_ms()).await.unwrap());
+    assert!(
+        !storage
+            .queue_for_tests()
+            .renew(&claim, &dead, now_ms())
+            .await
+            .unwrap()
+    );
     server.stop().await;
 }
 
