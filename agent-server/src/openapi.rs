@@ -466,7 +466,7 @@ mod schemas {
 
 /// What a route answers when it succeeds.
 #[derive(Clone, Copy)]
-enum Answer {
+pub(crate) enum Answer {
     /// A component schema.
     One(&'static str),
     /// A list of a component schema.
@@ -485,100 +485,12 @@ enum Answer {
     Empty,
 }
 
-/// One route: method, path template, summary, tag, query parameters (name, type, required,
-/// description), body schema, answer, error statuses.
-struct Op {
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    query: &'static [(&'static str, &'static str, bool, &'static str)],
-    body: Option<&'static str>,
-    answer: Answer,
-    errors: &'static [u16],
-}
+use crate::routes::TABLE;
+use Answer::*;
 
 /// Errors of every authenticated route: no or a bad token, a handler's refusal, a handler
 /// past its deadline.
 const AUTH: [u16; 3] = [401, 403, 504];
-
-macro_rules! op {
-    ($m:literal $p:literal, $s:literal, query $q:expr, body $b:expr, $a:expr, errors $e:expr) => {
-        Op {
-            method: $m,
-            path: $p,
-            summary: $s,
-            query: $q,
-            body: $b,
-            answer: $a,
-            errors: $e,
-        }
-    };
-}
-
-use Answer::*;
-
-const NONE: &[(&str, &str, bool, &str)] = &[];
-
-/// Every route the server serves (with `/metrics` when it is enabled).
-const OPS: &[Op] = &[
-    op!("GET" "/ok", "Health check", query NONE, body None, One("Ok"), errors &[]),
-    op!("GET" "/info", "Server information", query NONE, body None, Json, errors &[]),
-    op!("GET" "/docs", "This API, rendered", query NONE, body None, Html, errors &[]),
-    op!("GET" "/openapi.json", "This API, as OpenAPI 3.1", query NONE, body None, Json, errors &[]),
-    op!("GET" "/metrics", "Prometheus metrics (when enabled: see --metrics)", query NONE, body None, Text, errors &[401, 404]),
-    op!("POST" "/assistants", "Create an assistant", query NONE, body Some("AssistantCreate"), One("Assistant"), errors &[404, 409, 413, 422]),
-    op!("POST" "/assistants/search", "Search assistants", query NONE, body Some("AssistantSearch"), List("Assistant"), errors &[413, 422]),
-    op!("POST" "/assistants/count", "Count assistants", query NONE, body Some("AssistantSearch"), Count, errors &[413, 422]),
-    op!("GET" "/assistants/{assistant_id}", "Get an assistant", query NONE, body None, One("Assistant"), errors &[404, 422]),
-    op!("PATCH" "/assistants/{assistant_id}", "Update an assistant (a new version)", query NONE, body Some("AssistantUpdate"), One("Assistant"), errors &[404, 413, 422]),
-    op!("DELETE" "/assistants/{assistant_id}", "Delete an assistant", query NONE, body None, Empty, errors &[404, 422]),
-    op!("GET" "/assistants/{assistant_id}/graph", "An assistant's graph drawing", query NONE, body None, Json, errors &[404, 422]),
-    op!("GET" "/assistants/{assistant_id}/schemas", "An assistant's graph schemas", query NONE, body None, Json, errors &[404, 422]),
-    op!("GET" "/assistants/{assistant_id}/subgraphs", "An assistant's subgraphs", query NONE, body None, Json, errors &[404, 422]),
-    op!("POST" "/assistants/{assistant_id}/versions", "An assistant's versions", query NONE, body Some("VersionSearch"), List("Assistant"), errors &[404, 413, 422]),
-    op!("POST" "/assistants/{assistant_id}/latest", "Make a version current", query NONE, body Some("SetLatest"), One("Assistant"), errors &[404, 413, 422]),
-    op!("POST" "/threads", "Create a thread", query NONE, body Some("ThreadCreate"), One("Thread"), errors &[409, 413, 422]),
-    op!("POST" "/threads/search", "Search threads", query NONE, body Some("ThreadSearch"), List("Thread"), errors &[413, 422]),
-    op!("POST" "/threads/count", "Count threads", query NONE, body Some("ThreadSearch"), Count, errors &[413, 422]),
-    op!("POST" "/threads/prune", "Prune threads", query NONE, body Some("ThreadPrune"), Json, errors &[413, 422]),
-    op!("GET" "/threads/{thread_id}", "Get a thread", query NONE, body None, One("Thread"), errors &[404, 422]),
-    op!("PATCH" "/threads/{thread_id}", "Update a thread's metadata", query NONE, body Some("ThreadUpdate"), One("Thread"), errors &[404, 413, 422]),
-    op!("DELETE" "/threads/{thread_id}", "Delete a thread", query NONE, body None, Empty, errors &[404, 422]),
-    op!("POST" "/threads/{thread_id}/copy", "Copy a thread", query NONE, body None, One("Thread"), errors &[404, 422]),
-    op!("GET" "/threads/{thread_id}/state", "A thread's current state", query NONE, body None, One("ThreadState"), errors &[404, 422]),
-    op!("POST" "/threads/{thread_id}/state", "Write a thread's state", query NONE, body Some("StateUpdate"), Json, errors &[404, 413, 422]),
-    op!("GET" "/threads/{thread_id}/state/{checkpoint_id}", "A thread's state at a checkpoint", query NONE, body None, One("ThreadState"), errors &[404, 422]),
-    op!("POST" "/threads/{thread_id}/state/checkpoint", "A thread's state at a checkpoint", query NONE, body Some("CheckpointRequest"), One("ThreadState"), errors &[404, 413, 422]),
-    op!("GET" "/threads/{thread_id}/history", "A thread's past states", query &[("limit", "integer", false, "at most this many (default 10)"), ("before", "string", false, "only states before this checkpoint id")], body None, List("ThreadState"), errors &[404, 422]),
-    op!("POST" "/threads/{thread_id}/history", "Search a thread's past states", query NONE, body Some("HistorySearch"), List("ThreadState"), errors &[404, 413, 422]),
-    op!("POST" "/threads/{thread_id}/runs", "Start a run in the background", query NONE, body Some("RunCreate"), One("Run"), errors &[404, 409, 413, 422]),
-    op!("GET" "/threads/{thread_id}/runs", "A thread's runs", query &[("limit", "integer", false, "at most this many (default 10)"), ("offset", "integer", false, "skip this many"), ("status", "string", false, "only runs with this status")], body None, List("Run"), errors &[404, 422]),
-    op!("POST" "/threads/{thread_id}/runs/wait", "Run and wait for the output", query NONE, body Some("RunCreate"), Json, errors &[404, 409, 413, 422]),
-    op!("POST" "/threads/{thread_id}/runs/stream", "Run and stream its events", query NONE, body Some("RunCreate"), Events, errors &[404, 409, 413, 422]),
-    op!("GET" "/threads/{thread_id}/runs/{run_id}", "Get a run", query NONE, body None, One("Run"), errors &[404, 422]),
-    op!("DELETE" "/threads/{thread_id}/runs/{run_id}", "Delete a run", query NONE, body None, Empty, errors &[404, 422]),
-    op!("GET" "/threads/{thread_id}/runs/{run_id}/join", "Wait for a run's output", query NONE, body None, Json, errors &[404, 422]),
-    op!("GET" "/threads/{thread_id}/runs/{run_id}/stream", "Stream a run's events", query NONE, body None, Events, errors &[404, 422]),
-    op!("POST" "/threads/{thread_id}/runs/{run_id}/cancel", "Cancel a run", query &[("wait", "boolean", false, "wait until it stopped"), ("action", "string", false, "`interrupt` (default) or `rollback`")], body None, Empty, errors &[404, 409, 422]),
-    op!("GET" "/threads/{thread_id}/stream", "Stream a thread's events", query NONE, body None, Events, errors &[404, 422]),
-    op!("POST" "/runs", "Start a run without a thread", query NONE, body Some("RunCreate"), One("Run"), errors &[404, 413, 422]),
-    op!("POST" "/runs/batch", "Start several runs without a thread", query NONE, body Some("RunCreate"), List("Run"), errors &[404, 413, 422]),
-    op!("POST" "/runs/wait", "Run without a thread and wait", query NONE, body Some("RunCreate"), Json, errors &[404, 413, 422]),
-    op!("POST" "/runs/stream", "Run without a thread and stream", query NONE, body Some("RunCreate"), Events, errors &[404, 413, 422]),
-    op!("POST" "/runs/cancel", "Cancel several runs", query &[("action", "string", false, "`interrupt` (default) or `rollback`")], body Some("CancelMany"), Empty, errors &[404, 413, 422]),
-    op!("POST" "/runs/crons", "Create a cron", query NONE, body Some("CronCreate"), One("Cron"), errors &[404, 413, 422]),
-    op!("POST" "/threads/{thread_id}/runs/crons", "Create a cron on a thread", query NONE, body Some("CronCreate"), One("Cron"), errors &[404, 413, 422]),
-    op!("POST" "/runs/crons/search", "Search crons", query NONE, body Some("CronSearch"), List("Cron"), errors &[413, 422]),
-    op!("POST" "/runs/crons/count", "Count crons", query NONE, body Some("CronSearch"), Count, errors &[413, 422]),
-    op!("GET" "/runs/crons/{cron_id}", "Get a cron", query NONE, body None, One("Cron"), errors &[404, 422]),
-    op!("PATCH" "/runs/crons/{cron_id}", "Update a cron", query NONE, body Some("CronUpdate"), One("Cron"), errors &[404, 413, 422]),
-    op!("DELETE" "/runs/crons/{cron_id}", "Delete a cron", query NONE, body None, Empty, errors &[404, 422]),
-    op!("PUT" "/store/items", "Put an item", query NONE, body Some("ItemPut"), Empty, errors &[413, 422]),
-    op!("GET" "/store/items", "Get an item", query &[("namespace", "string", true, "the namespace, labels joined by `.`"), ("key", "string", true, "the key")], body None, One("Item"), errors &[404, 422]),
-    op!("DELETE" "/store/items", "Delete an item", query NONE, body Some("ItemDelete"), Empty, errors &[413, 422]),
-    op!("POST" "/store/items/search", "Search items", query NONE, body Some("ItemSearch"), One("ItemList"), errors &[413, 422]),
-    op!("POST" "/store/namespaces", "List namespaces", query NONE, body Some("NamespaceSearch"), One("NamespaceList"), errors &[413, 422]),
-];
 
 /// The component schemas, by name.
 fn components() -> Map<String, Value> {
@@ -676,7 +588,7 @@ pub fn document() -> &'static Value {
 
 fn build() -> Value {
     let mut paths = Map::new();
-    for op in OPS {
+    for op in TABLE {
         let mut parameters: Vec<Value> = op
             .path
             .split('/')
@@ -724,6 +636,10 @@ fn build() -> Value {
         }
         if !is_public(op.path) {
             operation["security"] = json!([{"bearer": []}]);
+        }
+        if op.path != "/metrics" {
+            // The authorization events the route emits, in order (none: a public route).
+            operation["x-auth-events"] = json!(op.events);
         }
         let item = paths.entry(op.path).or_insert_with(|| json!({}));
         item[op.method.to_ascii_lowercase()] = operation;

@@ -5,11 +5,10 @@ use auth::types::{
     AssistantsCreate, AssistantsDelete, AssistantsRead, AssistantsSearch, AssistantsUpdate,
     IfExists as AuthIfExists,
 };
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,22 +19,6 @@ use crate::model::{Assistant, AssistantVersion, Object};
 use crate::storage::{Column, Condition, IfExists, Inserted, Search};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/assistants", post(create))
-        .route("/assistants/search", post(search))
-        .route("/assistants/count", post(count))
-        .route(
-            "/assistants/{assistant_id}",
-            get(read).patch(update).delete(delete),
-        )
-        .route("/assistants/{assistant_id}/graph", get(drawing))
-        .route("/assistants/{assistant_id}/schemas", get(schemas))
-        .route("/assistants/{assistant_id}/subgraphs", get(subgraphs))
-        .route("/assistants/{assistant_id}/versions", post(versions))
-        .route("/assistants/{assistant_id}/latest", post(set_latest))
-}
-
 /// Creates the assistant of every graph, as `langgraph dev` does at start-up.
 pub(crate) async fn create_default_assistants(state: &AppState) {
     for name in state.graphs.names() {
@@ -43,7 +26,7 @@ pub(crate) async fn create_default_assistants(state: &AppState) {
     }
 }
 
-async fn create_default_assistant(state: &AppState, graph_id: &str) {
+pub(super) async fn create_default_assistant(state: &AppState, graph_id: &str) {
     let id = graph::default_assistant_id(graph_id).to_string();
     let version = AssistantVersion {
         assistant_id: id,
@@ -127,7 +110,7 @@ fn object(v: Option<Object>) -> Value {
 }
 
 #[derive(Deserialize)]
-struct CreateBody {
+pub(super) struct CreateBody {
     assistant_id: Option<String>,
     graph_id: Option<String>,
     config: Option<Object>,
@@ -138,7 +121,7 @@ struct CreateBody {
     description: Option<String>,
 }
 
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<CreateBody>,
@@ -198,7 +181,7 @@ async fn create(
     }
 }
 
-async fn read_checked(
+pub(super) async fn read_checked(
     state: &AppState,
     user: &Authenticated,
     raw_id: &str,
@@ -218,7 +201,7 @@ async fn read_checked(
         .ok_or_else(|| not_found(raw_id))
 }
 
-async fn read(
+pub(super) async fn read(
     State(state): State<AppState>,
     user: Authenticated,
     Path(id): Path<String>,
@@ -226,7 +209,7 @@ async fn read(
     read_checked(&state, &user, &id).await.map(Json)
 }
 
-async fn drawing(
+pub(super) async fn drawing(
     State(state): State<AppState>,
     user: Authenticated,
     Path(id): Path<String>,
@@ -241,7 +224,7 @@ async fn drawing(
     ))
 }
 
-async fn schemas(
+pub(super) async fn schemas(
     State(state): State<AppState>,
     user: Authenticated,
     Path(id): Path<String>,
@@ -256,7 +239,7 @@ async fn schemas(
     ))
 }
 
-async fn subgraphs(
+pub(super) async fn subgraphs(
     State(state): State<AppState>,
     user: Authenticated,
     Path(id): Path<String>,
@@ -266,7 +249,7 @@ async fn subgraphs(
 }
 
 #[derive(Deserialize)]
-struct UpdateBody {
+pub(super) struct UpdateBody {
     graph_id: Option<String>,
     config: Option<Object>,
     context: Option<Object>,
@@ -275,7 +258,7 @@ struct UpdateBody {
     description: Option<String>,
 }
 
-async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     user: Authenticated,
     Path(raw_id): Path<String>,
@@ -337,7 +320,7 @@ async fn update(
         .ok_or_else(|| not_found(&raw_id))
 }
 
-async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     user: Authenticated,
     Path(raw_id): Path<String>,
@@ -356,7 +339,7 @@ async fn delete(
 }
 
 #[derive(Deserialize)]
-struct SearchBody {
+pub(super) struct SearchBody {
     metadata: Option<Object>,
     graph_id: Option<String>,
     name: Option<String>,
@@ -366,7 +349,7 @@ struct SearchBody {
     sort_order: Option<String>,
 }
 
-async fn run_search(
+pub(super) async fn run_search(
     state: &AppState,
     user: &Authenticated,
     body: SearchBody,
@@ -420,7 +403,7 @@ async fn run_search(
     Ok((page.items, page.total))
 }
 
-async fn search(
+pub(super) async fn search(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<SearchBody>,
@@ -429,7 +412,7 @@ async fn search(
     Ok(([("X-Pagination-Total", total.to_string())], Json(items)).into_response())
 }
 
-async fn count(
+pub(super) async fn count(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<SearchBody>,
@@ -440,13 +423,13 @@ async fn count(
 }
 
 #[derive(Deserialize)]
-struct VersionsBody {
+pub(super) struct VersionsBody {
     metadata: Option<Object>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
-async fn versions(
+pub(super) async fn versions(
     State(state): State<AppState>,
     user: Authenticated,
     Path(raw_id): Path<String>,
@@ -467,11 +450,11 @@ async fn versions(
 }
 
 #[derive(Deserialize)]
-struct LatestBody {
+pub(super) struct LatestBody {
     version: Option<i64>,
 }
 
-async fn set_latest(
+pub(super) async fn set_latest(
     State(state): State<AppState>,
     user: Authenticated,
     Path(raw_id): Path<String>,

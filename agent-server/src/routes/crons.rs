@@ -6,39 +6,23 @@
 
 use auth::axum::Authenticated;
 use auth::types::{CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate};
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::ids::{CronId, ThreadId};
 use super::threads::read_checked;
 use crate::AppState;
 use crate::authz::{Scope, authorize};
 use crate::model::{Cron, Object};
 use crate::storage::{Column, Condition, IfExists, Inserted, Search};
-use crate::util::{ApiError, JsonBody, now, parse_uuid};
-
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/runs/crons", post(create))
-        .route("/threads/{thread_id}/runs/crons", post(create_for_thread))
-        .route("/runs/crons/search", post(search))
-        .route("/runs/crons/count", post(count))
-        .route(
-            "/runs/crons/{cron_id}",
-            get(read).patch(update).delete(delete),
-        )
-}
+use crate::util::{ApiError, JsonBody, now};
 
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Cron {id} not found"))
-}
-
-fn cron_id(raw: &str) -> Result<String, ApiError> {
-    parse_uuid("cron", raw).map(|u| u.to_string())
 }
 
 /// Holds a cron's metadata to the filter its create or update handler returned.
@@ -94,7 +78,7 @@ fn next_date(c: &Cron) -> Result<Value, ApiError> {
     Ok(next.map_or(Value::Null, Value::String))
 }
 
-async fn create_inner(
+pub(super) async fn create_inner(
     state: &AppState,
     user: &Authenticated,
     thread_id: Option<String>,
@@ -216,7 +200,7 @@ async fn create_inner(
     }
 }
 
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<Object>,
@@ -224,10 +208,10 @@ async fn create(
     create_inner(&state, &user, None, body).await.map(Json)
 }
 
-async fn create_for_thread(
+pub(super) async fn create_for_thread(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(tid): Path<String>,
+    ThreadId(tid): ThreadId,
     JsonBody(body): JsonBody<Object>,
 ) -> Result<Json<Cron>, ApiError> {
     let thread = read_checked(&state, &user, &tid, None).await?;
@@ -236,12 +220,11 @@ async fn create_for_thread(
         .map(Json)
 }
 
-async fn read(
+pub(super) async fn read(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    CronId(id): CronId,
 ) -> Result<Json<Cron>, ApiError> {
-    let id = cron_id(&id)?;
     let (_, scope) = authorize(&state, &user, CronsRead::new().with_cron_id(id.clone())).await?;
     state
         .storage
@@ -252,13 +235,12 @@ async fn read(
         .ok_or_else(|| not_found(&id))
 }
 
-async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    CronId(id): CronId,
     JsonBody(mut body): JsonBody<Object>,
 ) -> Result<Json<Cron>, ApiError> {
-    let id = cron_id(&id)?;
     let schedule = match body.remove("schedule") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
@@ -338,12 +320,11 @@ async fn update(
         .ok_or_else(|| not_found(&id))
 }
 
-async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    CronId(id): CronId,
 ) -> Result<Response, ApiError> {
-    let id = cron_id(&id)?;
     let (_, scope) = authorize(&state, &user, CronsDelete::new().with_cron_id(id.clone())).await?;
     match state.storage.crons().remove(&id, &scope).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -352,7 +333,7 @@ async fn delete(
 }
 
 #[derive(Deserialize)]
-struct SearchBody {
+pub(super) struct SearchBody {
     assistant_id: Option<String>,
     thread_id: Option<String>,
     metadata: Option<Object>,
@@ -361,7 +342,7 @@ struct SearchBody {
     sort_order: Option<String>,
 }
 
-async fn run_search(
+pub(super) async fn run_search(
     state: &AppState,
     user: &Authenticated,
     body: SearchBody,
@@ -411,7 +392,7 @@ async fn run_search(
     Ok((page.items, page.total))
 }
 
-async fn search(
+pub(super) async fn search(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<SearchBody>,
@@ -421,7 +402,7 @@ async fn search(
         .map(|(items, _)| Json(items))
 }
 
-async fn count(
+pub(super) async fn count(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<SearchBody>,

@@ -9,14 +9,14 @@ use auth::types::{
     IfNotExists, MultitaskStrategy, RunKwargs, RunsCreate, ThreadsDelete, ThreadsRead,
     ThreadsSearch, ThreadsUpdate, ThreadsUpdateAction,
 };
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ids::{RunId, ThreadId};
 use super::threads::{new_thread, not_found, read_scope, thread_id};
 use crate::AppState;
 use crate::authz::{ReadsThread, Scope, authorize};
@@ -24,32 +24,6 @@ use crate::graph;
 use crate::model::{Cron, Object, QueueState, Run, Thread};
 use crate::storage::{Claim, HistoryPage, IfExists, NewCheckpoint, ThreadTx, now_ms};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
-
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/threads/{thread_id}/runs",
-            post(create_background).get(list),
-        )
-        .route("/threads/{thread_id}/runs/wait", post(create_wait))
-        .route("/threads/{thread_id}/runs/stream", post(create_stream))
-        .route(
-            "/threads/{thread_id}/runs/{run_id}",
-            get(read).delete(delete),
-        )
-        .route("/threads/{thread_id}/runs/{run_id}/join", get(join))
-        .route(
-            "/threads/{thread_id}/runs/{run_id}/stream",
-            get(join_stream),
-        )
-        .route("/threads/{thread_id}/runs/{run_id}/cancel", post(cancel))
-        .route("/threads/{thread_id}/stream", get(thread_stream))
-        .route("/runs", post(stateless_background))
-        .route("/runs/batch", post(stateless_batch))
-        .route("/runs/wait", post(stateless_wait))
-        .route("/runs/stream", post(stateless_stream))
-        .route("/runs/cancel", post(cancel_many))
-}
 
 /// The body of a run creation.
 #[derive(Deserialize)]
@@ -80,7 +54,7 @@ fn check_body(body: &RunBody) -> Result<(), ApiError> {
 
 /// Authorizes and prepares a run: resolves the assistant as the caller may read it, emits
 /// `threads.create_run`, puts the authenticated user into `config.configurable`.
-async fn prepare(
+pub(super) async fn prepare(
     state: &AppState,
     user: &Authenticated,
     thread: Option<&str>,
@@ -204,7 +178,7 @@ const ON_COMPLETION: &str = "on_completion";
 
 /// Creates a run on a thread, which enqueues it (the [worker](crate::queue) executes it once its
 /// `after_seconds` have passed); the run and the scope that authorized it.
-async fn create_on_thread(
+pub(super) async fn create_on_thread(
     state: &AppState,
     user: &Authenticated,
     raw_thread: &str,
@@ -214,7 +188,7 @@ async fn create_on_thread(
 }
 
 /// [`create_on_thread`]; with `delete_thread`, the thread is deleted once the run is finished.
-async fn create_on_thread_then(
+pub(super) async fn create_on_thread_then(
     state: &AppState,
     user: &Authenticated,
     raw_thread: &str,
@@ -460,7 +434,7 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
 }
 
 /// Waits until the run is finished; the thread as it is then. `scope` is the caller's.
-async fn wait_done<E: ReadsThread>(
+pub(super) async fn wait_done<E: ReadsThread>(
     state: &AppState,
     tid: &str,
     rid: &str,
@@ -507,10 +481,10 @@ fn run_output(thread: &Thread, run: &Run) -> Value {
     }
 }
 
-async fn create_background(
+pub(super) async fn create_background(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(tid): Path<String>,
+    ThreadId(tid): ThreadId,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
     let (run, _) = create_on_thread(&state, &user, &tid, body).await?;
@@ -518,10 +492,10 @@ async fn create_background(
     Ok(with_location(Json(run).into_response(), Some(&t), &r))
 }
 
-async fn create_wait(
+pub(super) async fn create_wait(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(tid): Path<String>,
+    ThreadId(tid): ThreadId,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
     let (run, scope) = create_on_thread(&state, &user, &tid, body).await?;
@@ -636,7 +610,7 @@ fn node_writes(steps: &[crate::history::Step]) -> Vec<Value> {
 const MAX_RUN_CHECKPOINTS: usize = 256;
 
 /// The node writes of the run `rid` on thread `tid`, oldest first, from its checkpoints.
-async fn run_writes<E: ReadsThread>(
+pub(super) async fn run_writes<E: ReadsThread>(
     state: &AppState,
     tid: &str,
     rid: &str,
@@ -663,13 +637,12 @@ async fn run_writes<E: ReadsThread>(
     Ok(writes)
 }
 
-async fn create_stream(
+pub(super) async fn create_stream(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(tid): Path<String>,
+    ThreadId(tid): ThreadId,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
-    let tid = thread_id(&tid)?;
     // Creating the run answers its errors as HTTP errors, as both LangGraph servers do; once it
     // exists, the stream is open and what goes wrong is an `error` event. The updates streamed
     // are the run's own checkpoints' writes, read under the scope that authorized the run.
@@ -690,7 +663,7 @@ async fn create_stream(
 }
 
 /// A run without a stored thread: the graph runs on an empty state.
-async fn stateless(
+pub(super) async fn stateless(
     state: &AppState,
     user: &Authenticated,
     body: RunBody,
@@ -719,7 +692,7 @@ async fn stateless(
 
 /// `POST /runs`: a run without a thread. The echo graph answers at once, so the run comes back
 /// finished; nothing is stored, as no thread keeps it.
-async fn stateless_background(
+pub(super) async fn stateless_background(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<RunBody>,
@@ -731,7 +704,7 @@ async fn stateless_background(
 
 /// `POST /runs/batch`: at most [`super::MAX_LIST`] runs without a thread (over it, 422 before
 /// any handler runs), each authorized on its own; the first refusal answers for the whole batch.
-async fn stateless_batch(
+pub(super) async fn stateless_batch(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(bodies): JsonBody<Vec<RunBody>>,
@@ -747,7 +720,7 @@ async fn stateless_batch(
     Ok(Json(runs))
 }
 
-async fn stateless_wait(
+pub(super) async fn stateless_wait(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<RunBody>,
@@ -761,7 +734,7 @@ async fn stateless_wait(
     Ok(with_location(Json(out).into_response(), None, &run.run_id))
 }
 
-async fn stateless_stream(
+pub(super) async fn stateless_stream(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<RunBody>,
@@ -771,13 +744,12 @@ async fn stateless_stream(
     Ok(with_location(sse(&events), None, &run.run_id))
 }
 
-async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(tid): Path<String>,
+    ThreadId(tid): ThreadId,
     query: QueryParams,
 ) -> Result<Json<Vec<Run>>, ApiError> {
-    let tid = thread_id(&tid)?;
     let limit = query.int("limit", 10)?;
     let offset = query.int("offset", 0)?;
     let status = query.0.get("status").map(str::to_owned);
@@ -812,7 +784,7 @@ fn run_id(raw: &str) -> Result<String, ApiError> {
 }
 
 /// Emits `threads.read` for the run and returns the thread (row), the run and the scope.
-async fn read_run(
+pub(super) async fn read_run(
     state: &AppState,
     user: &Authenticated,
     tid: &str,
@@ -834,20 +806,22 @@ async fn read_run(
     Ok((thread, run, scope))
 }
 
-async fn read(
+pub(super) async fn read(
     State(state): State<AppState>,
     user: Authenticated,
-    Path((tid, rid)): Path<(String, String)>,
+    ThreadId(tid): ThreadId,
+    RunId(rid): RunId,
 ) -> Result<Json<Run>, ApiError> {
     read_run(&state, &user, &tid, &rid)
         .await
         .map(|(_, run, _)| Json(run))
 }
 
-async fn join(
+pub(super) async fn join(
     State(state): State<AppState>,
     user: Authenticated,
-    Path((tid, rid)): Path<(String, String)>,
+    ThreadId(tid): ThreadId,
+    RunId(rid): RunId,
 ) -> Result<Json<Value>, ApiError> {
     let (thread, run, scope) = read_run(&state, &user, &tid, &rid).await?;
     let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id, &scope).await?;
@@ -858,13 +832,12 @@ async fn join(
 /// well formed (else 422) and the caller authenticated (else 401, by the layer), every error,
 /// a refusal or a thread or run not found among them, is one `error` event of a 200 stream, as
 /// both LangGraph servers answer (see [`error_event`]).
-async fn join_stream(
+pub(super) async fn join_stream(
     State(state): State<AppState>,
     user: Authenticated,
-    Path((tid, rid)): Path<(String, String)>,
+    ThreadId(tid): ThreadId,
+    RunId(rid): RunId,
 ) -> Result<Response, ApiError> {
-    thread_id(&tid)?;
-    run_id(&rid)?;
     let events = async {
         let (thread, run, scope) = read_run(&state, &user, &tid, &rid).await?;
         let (thread, run) = wait_done(&state, &thread.thread_id, &run.run_id, &scope).await?;
@@ -883,12 +856,11 @@ async fn join_stream(
 /// thread's latest run if one is in flight, then sends its metadata and the thread's values.
 /// Errors past a well-formed, authenticated request are an `error` event, as for
 /// [`join_stream`].
-async fn thread_stream(
+pub(super) async fn thread_stream(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(tid): Path<String>,
+    ThreadId(tid): ThreadId,
 ) -> Result<Response, ApiError> {
-    thread_id(&tid)?;
     let events = async {
         let (tid, scope) = read_scope(&state, &user, &tid, None).await?;
         let (thread, runs) = state
@@ -927,7 +899,7 @@ fn cancel_action(query: &QueryParams) -> Result<ThreadsUpdateAction, ApiError> {
 /// were already interrupted; without `run_ids`, runs interrupted earlier (by another cancel or a
 /// multitask strategy) are kept. An id that is not a run of the thread
 /// is 404 and nothing changes.
-async fn cancel_runs(
+pub(super) async fn cancel_runs(
     state: &AppState,
     user: &Authenticated,
     tid: &str,
@@ -983,14 +955,13 @@ async fn cancel_runs(
     Ok((cancelled.into_inner(), scope))
 }
 
-async fn cancel(
+pub(super) async fn cancel(
     State(state): State<AppState>,
     user: Authenticated,
-    Path((tid, rid)): Path<(String, String)>,
+    ThreadId(tid): ThreadId,
+    RunId(rid): RunId,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let tid = thread_id(&tid)?;
-    let rid = run_id(&rid)?;
     let action = cancel_action(&query)?;
     let (_, scope) = cancel_runs(&state, &user, &tid, Some(vec![rid.clone()]), action).await?;
     if query.flag("wait") && action == ThreadsUpdateAction::Interrupt {
@@ -1001,13 +972,13 @@ async fn cancel(
 }
 
 #[derive(Deserialize)]
-struct CancelManyBody {
+pub(super) struct CancelManyBody {
     thread_id: Option<String>,
     run_ids: Option<Vec<String>>,
     status: Option<String>,
 }
 
-async fn cancel_many(
+pub(super) async fn cancel_many(
     State(state): State<AppState>,
     user: Authenticated,
     query: QueryParams,
@@ -1032,13 +1003,12 @@ async fn cancel_many(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     user: Authenticated,
-    Path((tid, rid)): Path<(String, String)>,
+    ThreadId(tid): ThreadId,
+    RunId(rid): RunId,
 ) -> Result<Response, ApiError> {
-    let tid = thread_id(&tid)?;
-    let rid = run_id(&rid)?;
     let (_, scope) = authorize(
         &state,
         &user,

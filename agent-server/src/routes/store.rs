@@ -8,11 +8,10 @@
 
 use auth::axum::Authenticated;
 use auth::types::{StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSearch};
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,16 +20,6 @@ use crate::authz::{DeletesItem, Scope, authorize};
 use crate::model::{Item, Object};
 use crate::storage::{ItemSearch, store_view};
 use crate::util::{ApiError, JsonBody, QueryParams};
-
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/store/items",
-            put(put_item).get(get_item).delete(delete_item),
-        )
-        .route("/store/items/search", post(search))
-        .route("/store/namespaces", post(list_namespaces))
-}
 
 /// Checks a namespace: labels are non-empty and contain no `.`; `allow_empty` for prefixes.
 fn check_namespace(ns: &[String], allow_empty: bool) -> Result<(), ApiError> {
@@ -60,13 +49,13 @@ fn namespace_after(ns: Vec<String>, allow_empty: bool) -> Result<Vec<String>, Ap
 }
 
 #[derive(Deserialize)]
-struct PutBody {
+pub(super) struct PutBody {
     namespace: Vec<String>,
     key: String,
     value: Option<Object>,
 }
 
-async fn put_item(
+pub(super) async fn put_item(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<PutBody>,
@@ -109,7 +98,7 @@ fn item_not_found() -> ApiError {
 
 /// Removes an item the filter lets the caller see. One it hides answers 404, and so does an
 /// absent one whose place (namespace and key) the filter refuses: hidden and absent look alike.
-async fn remove<E: DeletesItem>(
+pub(super) async fn remove<E: DeletesItem>(
     state: &AppState,
     scope: &Scope<E>,
     ns: &[String],
@@ -128,7 +117,7 @@ async fn remove<E: DeletesItem>(
     }
 }
 
-async fn get_item(
+pub(super) async fn get_item(
     State(state): State<AppState>,
     user: Authenticated,
     query: QueryParams,
@@ -163,12 +152,12 @@ async fn get_item(
 }
 
 #[derive(Deserialize)]
-struct DeleteBody {
+pub(super) struct DeleteBody {
     namespace: Vec<String>,
     key: String,
 }
 
-async fn delete_item(
+pub(super) async fn delete_item(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<DeleteBody>,
@@ -188,7 +177,7 @@ async fn delete_item(
 }
 
 #[derive(Deserialize)]
-struct SearchBody {
+pub(super) struct SearchBody {
     #[serde(default)]
     namespace_prefix: Option<Vec<String>>,
     filter: Option<Object>,
@@ -197,7 +186,7 @@ struct SearchBody {
     query: Option<String>,
 }
 
-async fn search(
+pub(super) async fn search(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<SearchBody>,
@@ -243,7 +232,7 @@ async fn search(
 }
 
 #[derive(Deserialize)]
-struct NamespacesBody {
+pub(super) struct NamespacesBody {
     prefix: Option<Vec<String>>,
     suffix: Option<Vec<String>>,
     max_depth: Option<i64>,
@@ -251,7 +240,7 @@ struct NamespacesBody {
     offset: Option<i64>,
 }
 
-async fn list_namespaces(
+pub(super) async fn list_namespaces(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<NamespacesBody>,

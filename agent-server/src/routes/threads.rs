@@ -5,16 +5,16 @@ use auth::types::{
     IfExists as AuthIfExists, ThreadStatus, ThreadTtl, ThreadsCreate, ThreadsDelete, ThreadsRead,
     ThreadsSearch, ThreadsUpdate,
 };
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::ids::ThreadId;
 use crate::AppState;
 use crate::authz::{ReadsThread, Scope, WritesThreadState, authorize};
 use crate::graph;
@@ -23,29 +23,6 @@ use crate::storage::{
     Column, Condition, HistoryPage, IfExists, Inserted, NewCheckpoint, Search, ThreadTx,
 };
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
-
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/threads", post(create))
-        .route("/threads/search", post(search))
-        .route("/threads/count", post(count))
-        .route("/threads/prune", post(prune))
-        .route(
-            "/threads/{thread_id}",
-            get(read).patch(update).delete(delete),
-        )
-        .route("/threads/{thread_id}/copy", post(copy))
-        .route(
-            "/threads/{thread_id}/state",
-            get(state_get).post(state_update),
-        )
-        .route("/threads/{thread_id}/state/checkpoint", post(state_at_body))
-        .route("/threads/{thread_id}/state/{checkpoint_id}", get(state_at))
-        .route(
-            "/threads/{thread_id}/history",
-            get(history_get).post(history_post),
-        )
-}
 
 /// 404 for a thread that does not exist or that the caller may not see.
 pub fn not_found(id: &str) -> ApiError {
@@ -110,14 +87,14 @@ pub async fn read_checked(
 }
 
 #[derive(Deserialize)]
-struct CreateBody {
+pub(super) struct CreateBody {
     thread_id: Option<String>,
     metadata: Option<Object>,
     if_exists: Option<AuthIfExists>,
     ttl: Option<ThreadTtl>,
 }
 
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<CreateBody>,
@@ -151,26 +128,25 @@ async fn create(
     }
 }
 
-async fn read(
+pub(super) async fn read(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
 ) -> Result<Json<Thread>, ApiError> {
     read_checked(&state, &user, &id, None).await.map(Json)
 }
 
 #[derive(Deserialize)]
-struct UpdateBody {
+pub(super) struct UpdateBody {
     metadata: Option<Object>,
 }
 
-async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Thread>, ApiError> {
-    let id = thread_id(&id)?;
     let (value, scope) = authorize(
         &state,
         &user,
@@ -194,12 +170,11 @@ async fn update(
         .ok_or_else(|| not_found(&id))
 }
 
-async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
 ) -> Result<Response, ApiError> {
-    let id = thread_id(&id)?;
     let (_, scope) = authorize(
         &state,
         &user,
@@ -213,7 +188,7 @@ async fn delete(
 }
 
 #[derive(Deserialize)]
-struct PruneBody {
+pub(super) struct PruneBody {
     thread_ids: Vec<String>,
     #[serde(default)]
     strategy: Option<String>,
@@ -222,7 +197,7 @@ struct PruneBody {
 /// `POST /threads/prune`: all or nothing. Every id is authorized (`threads.delete`) before any
 /// thread is touched, so a refusal of any one answers the refusal and prunes nothing. Then each
 /// thread its scope admits is pruned; absent and hidden ones alike are skipped and not counted.
-async fn prune(
+pub(super) async fn prune(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<PruneBody>,
@@ -253,7 +228,7 @@ async fn prune(
 }
 
 #[derive(Deserialize)]
-struct SearchBody {
+pub(super) struct SearchBody {
     metadata: Option<Object>,
     values: Option<Object>,
     ids: Option<Vec<String>>,
@@ -264,7 +239,7 @@ struct SearchBody {
     sort_order: Option<String>,
 }
 
-async fn run_search(
+pub(super) async fn run_search(
     state: &AppState,
     user: &Authenticated,
     body: SearchBody,
@@ -328,7 +303,7 @@ async fn run_search(
     Ok((page.items, page.total))
 }
 
-async fn search(
+pub(super) async fn search(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<SearchBody>,
@@ -337,7 +312,7 @@ async fn search(
     Ok(([("X-Pagination-Total", total.to_string())], Json(items)).into_response())
 }
 
-async fn count(
+pub(super) async fn count(
     State(state): State<AppState>,
     user: Authenticated,
     JsonBody(body): JsonBody<SearchBody>,
@@ -349,10 +324,10 @@ async fn count(
 
 /// `POST /threads/{id}/copy`. A source the caller may not see answers 409, as both LangGraph
 /// servers do, and so does an absent one, with the same detail: the two cannot be told apart.
-async fn copy(
+pub(super) async fn copy(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
 ) -> Result<Json<Thread>, ApiError> {
     // Hidden and absent alike answer 409 with the same detail, as both LangGraph servers do.
     let conflict = |e: ApiError| {
@@ -518,16 +493,16 @@ pub async fn append_state<E: ReadsThread + WritesThreadState>(
     ))
 }
 
-async fn state_get(
+pub(super) async fn state_get(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
 ) -> Result<Json<Value>, ApiError> {
     state_at_checkpoint(&state, &user, &id, None).await
 }
 
 /// The state of thread `raw_id` at a checkpoint (the latest when `None`).
-async fn state_at_checkpoint(
+pub(super) async fn state_at_checkpoint(
     state: &AppState,
     user: &Authenticated,
     raw_id: &str,
@@ -546,23 +521,24 @@ async fn state_at_checkpoint(
     }
 }
 
-async fn state_at(
+pub(super) async fn state_at(
     State(state): State<AppState>,
     user: Authenticated,
-    Path((id, checkpoint_id)): Path<(String, String)>,
+    ThreadId(id): ThreadId,
+    Path((_, checkpoint_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     state_at_checkpoint(&state, &user, &id, Some(&checkpoint_id)).await
 }
 
 #[derive(Deserialize)]
-struct CheckpointBody {
+pub(super) struct CheckpointBody {
     checkpoint: Option<Object>,
 }
 
-async fn state_at_body(
+pub(super) async fn state_at_body(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
     JsonBody(body): JsonBody<CheckpointBody>,
 ) -> Result<Json<Value>, ApiError> {
     let cid = body
@@ -574,7 +550,7 @@ async fn state_at_body(
 }
 
 #[derive(Deserialize)]
-struct StateUpdateBody {
+pub(super) struct StateUpdateBody {
     values: Value,
     as_node: Option<String>,
     checkpoint: Option<Object>,
@@ -584,13 +560,12 @@ struct StateUpdateBody {
 /// `POST /threads/{id}/state`: saves a checkpoint with the values written as `as_node`, as the
 /// child of the checkpoint named by `checkpoint` or `checkpoint_id` (a fork, for time travel;
 /// 404 if the thread has no such checkpoint), else of the latest. It becomes the thread's state.
-async fn state_update(
+pub(super) async fn state_update(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
     JsonBody(body): JsonBody<StateUpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = thread_id(&id)?;
     let updates = match &body.values {
         Value::Null | Value::Object(_) => body.values.clone(),
         _ => return Err(ApiError::invalid("values must be an object")),
@@ -636,7 +611,7 @@ async fn state_update(
 }
 
 /// A page of thread `raw_id`'s history, newest first.
-async fn history(
+pub(super) async fn history(
     state: &AppState,
     user: &Authenticated,
     raw_id: &str,
@@ -658,10 +633,10 @@ async fn history(
     )))
 }
 
-async fn history_get(
+pub(super) async fn history_get(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
     query: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, _) = super::page(Some(query.int("limit", 10)? as i64), None)?;
@@ -674,16 +649,16 @@ async fn history_get(
 }
 
 #[derive(Deserialize)]
-struct HistoryBody {
+pub(super) struct HistoryBody {
     limit: Option<i64>,
     before: Option<Value>,
     metadata: Option<Object>,
 }
 
-async fn history_post(
+pub(super) async fn history_post(
     State(state): State<AppState>,
     user: Authenticated,
-    Path(id): Path<String>,
+    ThreadId(id): ThreadId,
     JsonBody(body): JsonBody<HistoryBody>,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, _) = super::page(body.limit, None)?;
