@@ -17,10 +17,11 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use agent_server::Storage;
 use agent_server::authz::Scope;
-use agent_server::model::Object;
-use agent_server::routes::threads::new_thread;
-use agent_server::storage::{IfExists, Storage};
+use agent_server::testing::IfExists;
+use agent_server::testing::Object;
+use agent_server::testing::new_thread;
 
 /// The in-memory store answers at once: poll its future once, without a runtime.
 fn ready<F: Future>(future: F) -> F::Output {

@@ -17,10 +17,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use agent_server::Storage;
 use agent_server::authz::Scope;
-use agent_server::routes::threads::new_thread;
-use agent_server::storage::{IfExists, Storage};
-use agent_server::{AppState, router, seed};
+use agent_server::testing::IfExists;
+use agent_server::testing::new_thread;
+use agent_server::testing::{AppState, router, seed};
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -66,17 +67,16 @@ fn env_number(name: &str) -> Option<u64> {
 
 fn app(rt: &tokio::runtime::Runtime, auth: auth::Auth) -> axum::Router {
     rt.block_on(async {
-        let state = AppState::new(Arc::new(auth), Storage::in_memory()).await;
+        // Storage is a handle: the state's clone sees what is seeded here.
+        let storage = Storage::in_memory();
+        let state = AppState::new(Arc::new(auth), storage.clone()).await;
         let seeded = env_number("ROUTER_SEED_THREADS").unwrap_or(0);
-        seed(&state.storage, seeded, 100)
-            .await
-            .expect("seeding threads");
+        seed(&storage, seeded, 100).await.expect("seeding threads");
         let metadata = json!({"owner": "user1"})
             .as_object()
             .cloned()
             .unwrap_or_default();
-        state
-            .storage
+        storage
             .threads()
             .insert(
                 new_thread(THREAD.into(), metadata),

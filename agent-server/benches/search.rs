@@ -15,11 +15,12 @@ use std::task::{Context, Poll, Waker};
 
 use std::sync::Arc;
 
-use agent_server::AppState;
+use agent_server::Storage;
 use agent_server::authz::{Scope, System, authorize_for_tests};
-use agent_server::model::Object;
-use agent_server::routes::threads::new_thread;
-use agent_server::storage::{Column, IfExists, Search, Storage};
+use agent_server::testing::AppState;
+use agent_server::testing::Object;
+use agent_server::testing::new_thread;
+use agent_server::testing::{Column, IfExists, Search};
 use auth::types::ThreadsSearch;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::json;

@@ -12,7 +12,7 @@
 //! A read scope reads:
 //!
 //! ```
-//! # use agent_server::storage::Storage;
+//! # use agent_server::Storage;
 //! # use agent_server::authz::Scope;
 //! # use auth::types::ThreadsRead;
 //! async fn read(storage: &Storage, scope: &Scope<ThreadsRead>) {
@@ -23,7 +23,7 @@
 //! but does not delete:
 //!
 //! ```compile_fail
-//! # use agent_server::storage::Storage;
+//! # use agent_server::Storage;
 //! # use agent_server::authz::Scope;
 //! # use auth::types::ThreadsRead;
 //! async fn delete(storage: &Storage, scope: &Scope<ThreadsRead>) {
@@ -34,7 +34,7 @@
 //! while a delete scope does:
 //!
 //! ```
-//! # use agent_server::storage::Storage;
+//! # use agent_server::Storage;
 //! # use agent_server::authz::Scope;
 //! # use auth::types::ThreadsDelete;
 //! async fn delete(storage: &Storage, scope: &Scope<ThreadsDelete>) {
@@ -45,7 +45,7 @@
 //! Storage takes no filter and no untyped decision, only a scope:
 //!
 //! ```compile_fail
-//! # use agent_server::storage::Storage;
+//! # use agent_server::Storage;
 //! async fn read(storage: &Storage, filter: Option<&auth::Filter>) {
 //!     let _ = storage.threads().get("id", filter).await; // expected `&Scope<_>`
 //! }

@@ -1,11 +1,10 @@
 //! Graphs: what a run executes. A graph is a [`Graph`] you implement (input and state in, a
 //! stream of checkpoints out, with the run's config and `langgraph_auth_user`), registered by
-//! name in [`Graphs`]. [`Echo`] is the built-in one: no LLM, it answers each user message with an
-//! AI message echoing it. The message helpers ([`input_messages`], [`add_messages`]) are
-//! LangGraph's message semantics, for graphs whose state is `{"messages": [...]}`.
+//! by name with [`Server::graph`](crate::Server::graph). [`Echo`] is the built-in one: no LLM, it
+//! answers each user message with an AI message echoing it.
 //!
 //! ```
-//! use agent_server::graph::{Graph, GraphStream, RunInput, Checkpoint, Graphs};
+//! use agent_server::graph::{Checkpoint, Graph, GraphStream, RunInput};
 //! use serde_json::json;
 //!
 //! /// Answers with the number of messages the thread holds.
@@ -21,8 +20,9 @@
 //!     }
 //! }
 //!
-//! let graphs = Graphs::new().with("counter", Counter);
-//! assert!(graphs.get("counter").is_some());
+//! # fn server(auth: auth::Auth) -> agent_server::Server {
+//! agent_server::Server::new(auth).graph("counter", Counter)
+//! # }
 //! ```
 
 use std::collections::BTreeMap;
@@ -37,11 +37,11 @@ use uuid::Uuid;
 pub const GRAPH_ID: &str = "agent";
 
 /// The name of [`Echo`]'s one node.
-pub const NODE: &str = "echo";
+pub(crate) const NODE: &str = "echo";
 
 /// The name of LangGraph's entry node: a graph's checkpoint written by it is the state once the
 /// run's input is written to the channels, before any node ran.
-pub const START: &str = "__start__";
+pub(crate) const START: &str = "__start__";
 
 /// What a run gives its graph.
 #[derive(Debug, Clone)]
@@ -120,37 +120,37 @@ pub trait Graph: Send + Sync + 'static {
 
 /// The graphs of a server, by name.
 #[derive(Clone, Default)]
-pub struct Graphs(BTreeMap<String, Arc<dyn Graph>>);
+pub(crate) struct Graphs(BTreeMap<String, Arc<dyn Graph>>);
 
 impl Graphs {
     /// No graphs.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Graphs::default()
     }
 
     /// These graphs and `graph` under `name` (replacing one of that name).
-    pub fn with(mut self, name: impl Into<String>, graph: impl Graph) -> Self {
+    pub(crate) fn with(mut self, name: impl Into<String>, graph: impl Graph) -> Self {
         self.0.insert(name.into(), Arc::new(graph));
         self
     }
 
     /// The graph named `name`.
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn Graph>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<dyn Graph>> {
         self.0.get(name)
     }
 
     /// Whether a graph is named `name`.
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
 
     /// The names, in order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }
 
     /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
@@ -175,7 +175,7 @@ impl std::fmt::Debug for Graphs {
 }
 
 /// LangGraph's namespace for the ids of the assistants it creates for each graph at start-up.
-pub const NAMESPACE_GRAPH: Uuid = Uuid::from_u128(0x6ba7b821_9dad_11d1_80b4_00c04fd430c8);
+pub(crate) const NAMESPACE_GRAPH: Uuid = Uuid::from_u128(0x6ba7b821_9dad_11d1_80b4_00c04fd430c8);
 
 /// The id of the assistant created at start-up for `graph_id` (uuid5, as `langgraph dev` does).
 ///
@@ -190,7 +190,7 @@ pub fn default_assistant_id(graph_id: &str) -> Uuid {
 }
 
 /// Schemas of a graph whose input, output and state are `{"messages": [...]}`.
-pub fn messages_schemas(graph_id: &str) -> Value {
+pub(crate) fn messages_schemas(graph_id: &str) -> Value {
     let state = json!({
         "title": "State",
         "type": "object",
@@ -207,7 +207,7 @@ pub fn messages_schemas(graph_id: &str) -> Value {
 }
 
 /// The drawing of a graph of one node: start, `node`, end.
-pub fn one_node(node: &str) -> Value {
+pub(crate) fn one_node(node: &str) -> Value {
     json!({
         "nodes": [
             {"id": "__start__", "type": "schema", "data": "__start__"},
@@ -237,8 +237,8 @@ impl Graph for Echo {
         one_node(NODE)
     }
 
-    /// Two checkpoints, as LangGraph's one-node graph: [`START`]'s (the input's messages added
-    /// to the state), then [`NODE`]'s (the replies added). A `null` input runs nothing (no
+    /// Two checkpoints, as LangGraph's one-node graph: `__start__`'s (the input's messages added
+    /// to the state), then `echo`'s (the replies added). A `null` input runs nothing (no
     /// checkpoint), as LangGraph does for a thread with nothing pending.
     async fn run(&self, run: RunInput) -> Result<GraphStream, String> {
         let incoming = input_messages(&run.input)?;
@@ -306,7 +306,7 @@ fn normalize(message: &Value) -> Result<Value, String> {
 
 /// The messages of a run's input (`{"messages": [...]}`), normalized to LangGraph's message
 /// shape. `null` input means no new messages.
-pub fn input_messages(input: &Value) -> Result<Vec<Value>, String> {
+pub(crate) fn input_messages(input: &Value) -> Result<Vec<Value>, String> {
     match input {
         Value::Null => Ok(Vec::new()),
         Value::Object(m) => {
@@ -328,7 +328,7 @@ pub fn input_messages(input: &Value) -> Result<Vec<Value>, String> {
 
 /// Merges new messages into state values, as LangGraph's `add_messages` does: a message with an
 /// existing id replaces it, others are appended.
-pub fn add_messages(values: &mut Value, new: Vec<Value>) {
+pub(crate) fn add_messages(values: &mut Value, new: Vec<Value>) {
     if !values.is_object() {
         *values = json!({});
     }
@@ -358,7 +358,7 @@ pub fn add_messages(values: &mut Value, new: Vec<Value>) {
 
 /// The echo graph's step: the current state with the input's messages and a reply to each
 /// user message; `user_id` is the authenticated user. Returns the new state values.
-pub fn echo(values: &Value, input: &Value, user_id: Option<&str>) -> Result<Value, String> {
+pub(crate) fn echo(values: &Value, input: &Value, user_id: Option<&str>) -> Result<Value, String> {
     let incoming = input_messages(input)?;
     let mut out = values.clone();
     let mut replies = Vec::new();

@@ -35,14 +35,7 @@ pub struct Step {
 /// What a node wrote to go from `before` to `after`: each top-level value that changed; of a
 /// list, the elements `before` did not hold (the messages a node added).
 ///
-/// ```
-/// use agent_server::history::writes;
-/// use serde_json::json;
-///
-/// let before = json!({"messages": [{"id": "a"}], "n": 1, "k": true});
-/// let after = json!({"messages": [{"id": "a"}, {"id": "b"}], "n": 2, "k": true});
-/// assert_eq!(writes(&before, &after), json!({"messages": [{"id": "b"}], "n": 2}));
-/// ```
+/// (The unit test `writes_are_what_changed` shows it.)
 pub fn writes(before: &Value, after: &Value) -> Value {
     let Value::Object(after) = after else {
         return after.clone();
@@ -69,26 +62,7 @@ pub fn writes(before: &Value, after: &Value) -> Value {
 /// whose graph yielded `checkpoints`, the last holding the run's output. No graph checkpoint
 /// gives no checkpoint (nothing ran).
 ///
-/// ```
-/// use agent_server::graph::Checkpoint;
-/// use agent_server::history::run_steps;
-/// use serde_json::{Value, json};
-///
-/// let input = json!({"note": "hi"});
-/// let graph = [
-///     Checkpoint::new("record", json!({"notes": ["hi"]})),
-///     Checkpoint::new("count", json!({"notes": ["hi"], "count": 1})),
-/// ];
-/// let steps = run_steps(&Value::Null, &input, &graph);
-/// let sources: Vec<_> = steps.iter().map(|s| s.source).collect();
-/// assert_eq!(sources, ["input", "loop", "loop", "loop"]);
-/// assert_eq!(steps[0].next, ["__start__"]);
-/// assert_eq!(steps[1].values, json!({}));
-/// assert_eq!(steps[1].next, ["record"]);
-/// assert_eq!(steps[2].writes, json!({"record": {"notes": ["hi"]}}));
-/// assert_eq!(steps[3].writes, json!({"count": {"count": 1}}));
-/// assert!(steps[3].next.is_empty());
-/// ```
+/// (The unit test `steps_of_a_run` shows it.)
 pub fn run_steps(before: &Value, input: &Value, checkpoints: &[graph::Checkpoint]) -> Vec<Step> {
     if checkpoints.is_empty() {
         return Vec::new();
@@ -239,5 +213,45 @@ mod tests {
         let s = update_step(&base, &json!({}), Some("__start__")).unwrap();
         assert_eq!(s.next, ["echo"]);
         assert!(update_step(&base, &json!([1]), None).is_err());
+    }
+}
+
+#[cfg(test)]
+mod writes_are_what_changed_doc {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn writes_are_what_changed() {
+        let before = json!({"messages": [{"id": "a"}], "n": 1, "k": true});
+        let after = json!({"messages": [{"id": "a"}, {"id": "b"}], "n": 2, "k": true});
+        assert_eq!(
+            writes(&before, &after),
+            json!({"messages": [{"id": "b"}], "n": 2})
+        );
+    }
+}
+
+#[cfg(test)]
+mod steps_of_a_run_doc {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn steps_of_a_run() {
+        let input = json!({"note": "hi"});
+        let graph = [
+            graph::Checkpoint::new("record", json!({"notes": ["hi"]})),
+            graph::Checkpoint::new("count", json!({"notes": ["hi"], "count": 1})),
+        ];
+        let steps = run_steps(&Value::Null, &input, &graph);
+        let sources: Vec<_> = steps.iter().map(|s| s.source).collect();
+        assert_eq!(sources, ["input", "loop", "loop", "loop"]);
+        assert_eq!(steps[0].next, ["__start__"]);
+        assert_eq!(steps[1].values, json!({}));
+        assert_eq!(steps[1].next, ["record"]);
+        assert_eq!(steps[2].writes, json!({"record": {"notes": ["hi"]}}));
+        assert_eq!(steps[3].writes, json!({"count": {"count": 1}}));
+        assert!(steps[3].next.is_empty());
     }
 }

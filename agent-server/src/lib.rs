@@ -1,16 +1,22 @@
 //! A LangGraph-compatible agent server that enforces **your** `auth` policy.
 //!
 //! It speaks the HTTP API of LangGraph's server (assistants, threads, runs, crons, store) as the
-//! official clients use it, runs the graphs you register ([`graph`]) and keeps everything in
-//! memory ([`storage`]). Authentication is `auth::axum::AuthLayer`; every route then emits its
-//! authorization event through [`authz`] and applies the handler's decision.
+//! official clients use it, runs the graphs you register ([`graph`]) and keeps conversations in
+//! the [`Storage`] you choose: a SQLite file, a PostgreSQL database shared by several replicas,
+//! or memory (lost at exit; for tests). Authentication is `auth::axum::AuthLayer`; every route
+//! then emits its authorization event through [`authz`], whose typed scopes storage requires.
+//!
+//! A server binary is a `main` of a few lines: [`cli`] brings every flag (`--database`,
+//! `--host`, `--port`, logs, CORS, metrics, limits, OIDC, seeding), the start-up report and the
+//! signal handling; you bring the policy and the graphs (see [`cli`] for the whole `main`).
+//! [`Server`] is the builder underneath, for a program that configures the server itself.
 //!
 //! The library registers no auth handlers of its own: a crate that depends on it, defines its
 //! handlers with `#[auth::authenticate]` and `#[auth::on(...)]` and builds its dispatcher with
 //! `Auth::from_registry()` gets exactly its own handlers. [`Server`] then serves them:
 //!
 //! ```no_run
-//! use agent_server::Server;
+//! use agent_server::{Server, Storage};
 //!
 //! #[auth::authenticate]
 //! async fn authenticate(authorization: Option<&str>) -> Result<auth::MinimalUser, auth::HttpException> {
@@ -24,6 +30,7 @@
 //! let auth = auth::Auth::from_registry()?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! Server::new(auth)
+//!     .storage(Storage::connect("sqlite:my-server.db").await?)
 //!     .serve(listener, async { let _ = tokio::signal::ctrl_c().await; })
 //!     .await?;
 //! # Ok(())
@@ -39,66 +46,39 @@ use std::time::Duration;
 
 use auth::axum::AuthLayer;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
+mod app;
 pub mod authz;
 pub mod cli;
-pub mod cors;
+mod cors;
 pub mod graph;
-pub mod history;
-pub mod model;
-pub mod observe;
-pub mod openapi;
-pub mod queue;
-pub mod routes;
-pub mod storage;
-pub mod util;
+mod history;
+mod model;
+mod observe;
+mod openapi;
+mod queue;
+mod routes;
+mod runner;
+mod storage;
+mod util;
+
+pub(crate) use app::{AppState, router, seed};
 
 pub use cli::Config;
 pub use cors::Cors;
-use storage::Storage;
+pub use queue::QueueConfig;
+pub use storage::{Storage, StorageError};
 
-/// Puts `threads` threads in `storage`, owned in turn by `user1` … `user{users}` (the server's
-/// `--seed-threads`, and the benchmarks' stores). Their ids are fixed: thread `i` is always the same,
-/// and a thread already stored under its id is kept as it is (seeding a database again adds only
-/// the threads it lacks).
-pub async fn seed(storage: &Storage, threads: u64, users: u64) -> Result<(), String> {
-    if users == 0 && threads > 0 {
-        return Err("seeding threads needs at least one user".into());
-    }
-    // On PostgreSQL several inserts in flight: each is its own transaction, and one at a time
-    // waits for every round trip and commit in turn (10k threads: 4 s instead of 18). SQLite has
-    // one writer: inserts in flight would only wait for its lock.
-    use futures_util::{StreamExt, TryStreamExt};
-    let in_flight = match storage.database {
-        Some(storage::sql::Database::Postgres(_)) => 16,
-        _ => 1,
-    };
-    let scope = authz::Scope::system("seeding threads");
-    futures_util::stream::iter(0..threads)
-        .map(Ok)
-        .try_for_each_concurrent(in_flight, |i| {
-            let owner = format!("user{}", i % users + 1);
-            let mut metadata = model::Object::new();
-            metadata.insert("owner".into(), owner.into());
-            let id =
-                uuid::Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | u128::from(i));
-            let thread = routes::threads::new_thread(id.to_string(), metadata);
-            let scope = &scope;
-            async move {
-                storage
-                    .threads()
-                    .insert(thread, storage::IfExists::DoNothing, scope)
-                    .await
-                    .map(drop)
-                    .map_err(|e| format!("seeding thread {i}: {e:?}"))
-            }
-        })
-        .await
+/// What the server's own integration tests and benchmarks reach behind its API (feature
+/// `test-internals`, which no server may enable). Not part of the API.
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::app::{AppState, router, seed};
+    pub use crate::model::{Object, Run, Thread, new_thread};
+    pub use crate::storage::{Column, IfExists, LeaseTerms, Search, now_ms};
+    pub use crate::util::now;
 }
 
 /// Deadlines and sizes that keep one request from holding the server (see `SECURITY.md`).
@@ -122,130 +102,13 @@ impl Default for Limits {
     }
 }
 
-/// What every request handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The authorization dispatcher.
-    pub auth: Arc<auth::Auth>,
-    /// Where resources live.
-    pub storage: Storage,
-    /// Woken whenever a run finishes, for joins and streams.
-    pub runs_done: Arc<Notify>,
-    /// Handler deadline and body size limit.
-    pub limits: Limits,
-    /// The graphs runs execute, by name.
-    pub graphs: graph::Graphs,
-    /// This process's run queue worker, which executes runs and fires crons.
-    pub queue: queue::QueueHandle,
-}
-
-impl AppState {
-    /// A state with the given dispatcher and storage, the [echo graph](graph::Echo) as
-    /// `agent`, and its default assistant.
-    pub async fn new(auth: Arc<auth::Auth>, storage: Storage) -> Self {
-        let graphs = graph::Graphs::new().with(graph::GRAPH_ID, graph::Echo);
-        AppState::with_graphs(auth, storage, graphs).await
-    }
-
-    /// A state with the given dispatcher, storage and graphs, and the default assistant of
-    /// every graph (as `langgraph dev` creates them).
-    ///
-    /// Its [run queue worker](queue) starts with it (with [`queue::QueueConfig::default`]) and
-    /// stops at [`queue::QueueHandle::shutdown`], or once every clone of the state is dropped.
-    pub async fn with_graphs(
-        auth: Arc<auth::Auth>,
-        storage: Storage,
-        graphs: graph::Graphs,
-    ) -> Self {
-        AppState::with_queue(auth, storage, graphs, queue::QueueConfig::default()).await
-    }
-
-    /// [`AppState::with_graphs`] with a worker configured by `config`.
-    pub async fn with_queue(
-        auth: Arc<auth::Auth>,
-        storage: Storage,
-        graphs: graph::Graphs,
-        config: queue::QueueConfig,
-    ) -> Self {
-        let mut state = AppState {
-            auth,
-            storage,
-            runs_done: Arc::new(Notify::new()),
-            limits: Limits::default(),
-            graphs,
-            queue: queue::idle(),
-        };
-        routes::assistants::create_default_assistants(&state).await;
-        queue::start(&mut state, config);
-        state
-    }
-
-    /// The same state with these limits (its worker's too).
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self.queue.set_limits(limits);
-        self
-    }
-}
-
-/// The whole app: routes, authentication layer (with the handler deadline), body size limit,
-/// JSON errors (every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`),
-/// and the access log and request metrics of [`observe`].
-pub fn router(state: AppState) -> Router {
-    let layer = AuthLayer::new(state.auth.clone())
-        .with_timeout(state.limits.handler_timeout)
-        .with_body_limit(state.limits.body_limit);
-    let body_limit = DefaultBodyLimit::max(state.limits.body_limit);
-    routes::routes()
-        .with_state(state)
-        .layer(body_limit)
-        .layer(axum::middleware::from_fn(observe::caller))
-        .layer(layer)
-        .layer(axum::middleware::map_response(json_errors))
-        .layer(axum::middleware::from_fn(observe::access))
-}
-
-/// Rewrites an error response that is not JSON (axum's rejections of a path, query or body it
-/// cannot read answer plain text) as `{"detail": <its text>}`, keeping status and headers.
-async fn json_errors(response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-        .unwrap_or_default();
-    let detail = if text.is_empty() {
-        status.canonical_reason().unwrap_or("Error").to_owned()
-    } else {
-        text
-    };
-    let mut out = util::ApiError::new(status, detail).into_response();
-    for (name, value) in parts.headers {
-        if let Some(name) = name
-            && name != CONTENT_TYPE
-            && name != CONTENT_LENGTH
-        {
-            out.headers_mut().append(name, value);
-        }
-    }
-    out
-}
-
 /// A server to run: your dispatcher, the storage, the limits (and the graphs, CORS and metrics
 /// set up by the other methods), served by [`Server::serve`].
 ///
 /// ```no_run
 /// # async fn run(auth: auth::Auth) -> std::io::Result<()> {
 /// use agent_server::{Limits, Server};
-/// use agent_server::storage::Storage;
+/// use agent_server::Storage;
 ///
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:2024").await?;
 /// Server::new(auth)
@@ -413,7 +276,7 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops accepting and finishes the
-    /// requests in flight, and stops the run queue's worker (see [`queue`]).
+    /// requests in flight, and stops the run queue's worker.
     ///
     /// Prints the [report](Self::report) (unless [quiet](Self::quiet)) and, once ready,
     /// `listening on http://ADDR`.
@@ -455,22 +318,6 @@ fn policy_report(auth: &auth::Auth) -> String {
         out.push_str(&format!("  uncovered ({fate}): {}\n", pairs.join(", ")));
     }
     out
-}
-
-/// [`Server`] in one call: serves `auth` over `storage` with `limits` on `listener` until
-/// `shutdown` completes.
-pub async fn serve_with(
-    auth: auth::Auth,
-    storage: Storage,
-    limits: Limits,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    Server::new(auth)
-        .storage(storage)
-        .limits(limits)
-        .serve(listener, shutdown)
-        .await
 }
 
 #[cfg(test)]

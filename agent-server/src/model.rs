@@ -117,15 +117,7 @@ pub struct Checkpoint {
 /// every element of a top-level list (the `messages`). A checkpoint that adds one message to a
 /// thread of a thousand costs the new message and a thousand pointers, not a copy of the thousand.
 ///
-/// ```
-/// use agent_server::model::Values;
-/// use serde_json::json;
-///
-/// let one = Values::from_json(json!({"messages": [{"id": "a"}], "n": 1}));
-/// let two = one.derive(json!({"messages": [{"id": "a"}, {"id": "b"}], "n": 1}));
-/// assert_eq!(two.to_json(), json!({"messages": [{"id": "a"}, {"id": "b"}], "n": 1}));
-/// assert_eq!(two.shared_with(&one), 2); // the message "a" and `n`
-/// ```
+/// (The unit test `values_share_what_did_not_change` shows it.)
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Values(Repr);
 
@@ -480,4 +472,37 @@ pub struct Item {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
+}
+
+/// A new, empty thread.
+pub fn new_thread(id: String, metadata: Object) -> Thread {
+    let at = crate::util::now();
+    Thread {
+        thread_id: id,
+        created_at: at.clone(),
+        updated_at: at,
+        metadata,
+        status: "idle".into(),
+        values: Values::default(),
+        interrupts: Object::new(),
+        config: Object::new(),
+        error: Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod values_share_what_did_not_change_doc {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_share_what_did_not_change() {
+        let one = Values::from_json(json!({"messages": [{"id": "a"}], "n": 1}));
+        let two = one.derive(json!({"messages": [{"id": "a"}, {"id": "b"}], "n": 1}));
+        assert_eq!(
+            two.to_json(),
+            json!({"messages": [{"id": "a"}, {"id": "b"}], "n": 1})
+        );
+        assert_eq!(two.shared_with(&one), 2); // the message "a" and `n`
+    }
 }

@@ -39,7 +39,7 @@ pub struct QueueConfig {
     /// How many runs one process executes at once. Default: 16.
     pub concurrency: usize,
     /// At shutdown, how long the runs in flight may take to finish; past it they are given back
-    /// to the queue ([`RunQueue::release`](crate::storage::RunQueue::release)), for another
+    /// to the queue (released in storage), for another
     /// process (or this one after its restart) to execute. Default: 10 s, within the binary's
     /// shutdown grace.
     pub shutdown_wait: Duration,
@@ -246,7 +246,7 @@ async fn execute_leased(
     claim: Claim,
     mut give_back: watch::Receiver<bool>,
 ) {
-    let work = crate::routes::runs::execute(state, &claim);
+    let work = crate::runner::execute(state, &claim);
     tokio::pin!(work);
     let every = (terms.lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut renewal = tokio::time::interval(every);
@@ -341,7 +341,7 @@ async fn fire_due_crons(state: &AppState) {
         if ended(&cron.end_time, now) {
             continue;
         }
-        if let Err(e) = crate::routes::runs::create_for_cron(state, &cron).await {
+        if let Err(e) = (state.fire_cron)(state, &cron).await {
             tracing::warn!(
                 cron_id = cron.cron_id,
                 status = e.status.as_u16(),

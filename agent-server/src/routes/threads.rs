@@ -18,7 +18,7 @@ use super::ids::ThreadId;
 use crate::AppState;
 use crate::authz::{ReadsThread, Scope, WritesThreadState, authorize};
 use crate::graph;
-use crate::model::{Checkpoint, Object, Thread, Values};
+use crate::model::{Checkpoint, Object, Thread, new_thread};
 use crate::storage::{
     Column, Condition, HistoryPage, IfExists, Inserted, NewCheckpoint, Search, ThreadTx,
 };
@@ -32,22 +32,6 @@ pub fn not_found(id: &str) -> ApiError {
 /// A thread id from a path or body, normalized; 422 unless a UUID.
 pub fn thread_id(id: &str) -> Result<String, ApiError> {
     parse_uuid("thread", id).map(|u| u.to_string())
-}
-
-/// A new, empty thread.
-pub fn new_thread(id: String, metadata: Object) -> Thread {
-    let at = now();
-    Thread {
-        thread_id: id,
-        created_at: at.clone(),
-        updated_at: at,
-        metadata,
-        status: "idle".into(),
-        values: Values::default(),
-        interrupts: Object::new(),
-        config: Object::new(),
-        error: Value::Null,
-    }
 }
 
 /// Emits `threads.read` for `id` (and `run_id`): the normalized id and the caller's scope.

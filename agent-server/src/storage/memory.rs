@@ -953,7 +953,7 @@ impl ItemStore for MemoryItems {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::threads::new_thread;
+    use crate::model::new_thread;
     use crate::storage::Column;
     use auth::Filter;
     use serde_json::json;
@@ -1216,7 +1216,7 @@ mod isolation {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::routes::threads::new_thread;
+    use crate::model::new_thread;
     use crate::util::format_rfc3339;
 
     /// The in-memory store answers at once.

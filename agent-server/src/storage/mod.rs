@@ -36,7 +36,7 @@ use crate::util::{ApiError, now};
 
 pub mod memory;
 mod scoped;
-pub use scoped::{Assistants, Crons, Items, Search, Threads};
+pub use scoped::Search;
 #[cfg(test)]
 pub(crate) mod queue_tests;
 pub mod sql;
@@ -485,18 +485,8 @@ pub(crate) trait ThreadStore: Collection<Thread> {
 /// What a store item shows an authorization filter: its value with `namespace` (the label
 /// list) and `key` added, which win over value fields of the same names, as LangGraph.js matches
 /// store filters. `None` for the value: an item not yet written (only its place is known).
-///
-/// ```
-/// use agent_server::storage::store_view;
-/// use serde_json::json;
-///
-/// let value = json!({"namespace": "spoofed", "text": "hi"});
-/// let view = store_view(&["user1".into(), "notes".into()], "k", value.as_object());
-/// assert_eq!(
-///     serde_json::Value::Object(view),
-///     json!({"namespace": ["user1", "notes"], "key": "k", "text": "hi"})
-/// );
-/// ```
+/// (`{"namespace": "spoofed", "text": "hi"}` at `["user1", "notes"]`, key `k`, shows
+/// `{"namespace": ["user1", "notes"], "key": "k", "text": "hi"}`: the `store_view_*` unit test.)
 pub fn store_view(namespace: &[String], key: &str, value: Option<&Object>) -> Object {
     let mut view = value.cloned().unwrap_or_default();
     view.insert(
@@ -811,6 +801,16 @@ impl Storage {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn store_view_puts_the_place_over_the_value() {
+        let value = serde_json::json!({"namespace": "spoofed", "text": "hi"});
+        let view = super::store_view(&["user1".into(), "notes".into()], "k", value.as_object());
+        assert_eq!(
+            serde_json::Value::Object(view),
+            serde_json::json!({"namespace": ["user1", "notes"], "key": "k", "text": "hi"})
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

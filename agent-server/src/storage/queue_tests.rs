@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::{Claim, IfExists, LeaseTerms, Storage, ThreadTx, refresh_status};
 use crate::authz::Access;
+use crate::model::new_thread;
 use crate::model::{Cron, Object, QueueState, Run};
-use crate::routes::threads::new_thread;
 
 const T0: i64 = 1_700_000_000_000;
 

@@ -13,8 +13,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
 
-use agent_server::storage::Storage;
-use agent_server::{AppState, router};
+use agent_server::Storage;
+use agent_server::testing::{AppState, router};
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;

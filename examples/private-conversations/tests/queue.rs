@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agent_server::Server;
+use agent_server::Storage;
 use agent_server::graph::{Echo, Graph, GraphStream, RunInput};
-use agent_server::storage::Storage;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -235,8 +235,8 @@ async fn stored_runs(
     db: &Db,
     t: &str,
 ) -> (
-    agent_server::model::Thread,
-    Vec<Arc<agent_server::model::Run>>,
+    agent_server::testing::Thread,
+    Vec<Arc<agent_server::testing::Run>>,
 ) {
     let storage = db.storage().await;
     let system = agent_server::authz::Scope::system_for_tests("test: reading after shutdown");
@@ -548,7 +548,7 @@ async fn a_run_whose_worker_died_is_taken_over() {
 }
 
 async fn a_run_whose_worker_died_is_taken_over_on(db: &Db) {
-    use agent_server::storage::{LeaseTerms, now_ms};
+    use agent_server::testing::{LeaseTerms, now_ms};
     let server = Running::start(Policy::Global, db.storage().await).await;
     let alice = server.user("user1-token");
     let t = alice.thread().await;
@@ -639,7 +639,7 @@ async fn a_run_cut_by_shutdown_is_given_back_and_executed_after_restart() {
 }
 
 async fn a_run_cut_by_shutdown_is_given_back_on(db: &Db) {
-    let config = agent_server::queue::QueueConfig {
+    let config = agent_server::QueueConfig {
         shutdown_wait: Duration::from_millis(200),
         ..Default::default()
     };
@@ -760,7 +760,7 @@ async fn ended_disabled_and_invalid_crons_do_not_fire_on(db: &Db) {
 
 /// Now, as the server writes dates.
 fn jiff_now() -> String {
-    agent_server::util::now()
+    agent_server::testing::now()
 }
 
 /// A policy under which the user `reader` may create threads and crons but no runs.

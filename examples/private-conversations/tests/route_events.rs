@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use agent_server::{AppState, router};
+use agent_server::testing::{AppState, router};
 use reqwest::Method;
 use serde_json::{Value, json};
 

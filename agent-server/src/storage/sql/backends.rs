@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use sqlx::Connection as _;
 
 use crate::authz::Access;
+use crate::model::new_thread;
 use crate::model::{Object, Thread, Values};
-use crate::routes::threads::new_thread;
 use crate::storage::{
     Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, Modifier, Query, Storage,
     ThreadChange,

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use agent_server::storage::Storage;
+use agent_server::Storage;
 use sqlx::Connection;
 
 /// Where the PostgreSQL test databases are created.

@@ -9,7 +9,8 @@ pub use backend::TestDatabase;
 
 use std::sync::Arc;
 
-use agent_server::{AppState, Limits, Server as App, router};
+use agent_server::testing::{AppState, router};
+use agent_server::{Limits, Server as App};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
