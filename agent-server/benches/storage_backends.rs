@@ -21,7 +21,7 @@ use tutorial_policy::Policy;
 
 // The test suites' databases (a SQLite file, a PostgreSQL database made for the run and dropped).
 #[allow(dead_code)]
-#[path = "../../examples/private-conversations/tests/common/backend.rs"]
+#[path = "../../examples/private-conversations/tests/it/common/backend.rs"]
 mod backend;
 use backend::TestDatabase;
 

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-#[path = "../../examples/private-conversations/tests/fuzz_checks/mod.rs"]
+#[path = "../../examples/private-conversations/tests/it/fuzz_checks/mod.rs"]
 mod fuzz_checks;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -12,7 +12,7 @@ use agent_server::{AppState, router, routes::ROUTES};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 
 static EVENTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 

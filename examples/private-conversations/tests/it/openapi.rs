@@ -3,7 +3,7 @@
 use agent_server::routes::ROUTES;
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 

@@ -1,8 +1,8 @@
-//! The fuzz targets' checks (`tests/fuzz_checks`), driven by generated inputs in a normal
+//! The fuzz targets' checks (`tests/it/fuzz_checks`), driven by generated inputs in a normal
 //! `cargo test`: CI runs them on stable without cargo-fuzz. `cargo fuzz run filter` and
 //! `cargo fuzz run authorization` (see `SECURITY.md`) run the same checks on libFuzzer's inputs.
 
-mod fuzz_checks;
+use crate::fuzz_checks;
 
 use std::sync::OnceLock;
 

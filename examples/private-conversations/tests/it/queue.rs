@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tutorial_policy::Policy;
 
-mod common;
+use crate::common;
 
 use common::TestDatabase;
 
