@@ -11,7 +11,6 @@
 //! and a client) and [`support`] (the server in process on port 0, the real binary as a child).
 
 mod common;
-mod fuzz_checks;
 mod support;
 
 mod binary;

@@ -17,7 +17,7 @@ use tutorial_policy::Policy;
 
 use crate::common;
 
-use common::TestDatabase;
+use common::{OpenStorage, TestDatabase};
 
 /// One backend's database for one test: memory, or a [`TestDatabase`] (removed when dropped).
 struct Db {

@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common;
+use common::OpenStorage;
 
 static EVENTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
