@@ -5,7 +5,7 @@
 //! `TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`, dropped after;
 //! skipped when unreachable).
 //!
-//! `cargo bench -p private-conversations --bench storage_backends`
+//! `cargo bench -p agent-server --bench storage_backends`
 
 use std::sync::Arc;
 
@@ -16,14 +16,10 @@ use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
+// The test suites' databases (a SQLite file, a PostgreSQL database made for the run and dropped).
+use test_support::TestDatabase;
 use tower::ServiceExt;
 use tutorial_policy::Policy;
-
-// The test suites' databases (a SQLite file, a PostgreSQL database made for the run and dropped).
-#[allow(dead_code)]
-#[path = "../../examples/private-conversations/tests/common/backend.rs"]
-mod backend;
-use backend::TestDatabase;
 
 /// Sends a request as `user`; the response body (asserting a 200).
 fn send(

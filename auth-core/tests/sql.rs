@@ -1,6 +1,6 @@
 //! `auth::sql` against real databases: a bundled SQLite and the PostgreSQL of
-//! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), in a schema of its
-//! own per test, dropped after.
+//! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), in a database of its
+//! own per test, created and dropped by `test_support`.
 //!
 //! Differential property tests: generated metadata (nested objects, arrays, integers and
 //! floats, booleans, null, awkward keys) is inserted once per batch; then, for each generated
@@ -26,6 +26,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value, json};
 use sqlx::{Connection, Executor, PgConnection, Postgres, QueryBuilder, Sqlite, SqliteConnection};
+use test_support::TestDatabase;
 
 type Object = Map<String, Value>;
 
@@ -331,42 +332,20 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-/// Runs `body` with a connection to PostgreSQL whose `search_path` is a fresh schema, dropped
-/// after; without a PostgreSQL, says so and returns (fails if `CI` is set).
+/// Runs `body` with a connection to a fresh PostgreSQL database, dropped after; without a
+/// PostgreSQL, says so and returns (fails if `CI` is set).
 fn with_postgres(test: &str, body: impl FnOnce(&tokio::runtime::Runtime, &mut PgConnection)) {
-    let url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let rt = runtime();
-    let mut conn = match rt.block_on(PgConnection::connect(&url)) {
-        Ok(conn) => conn,
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set and PostgreSQL at {url} is unreachable: {e}")
-        }
-        Err(e) => {
-            say(&format!(
-                "SKIPPED {test}: no PostgreSQL at {url} ({e}); set TEST_DATABASE_URL"
-            ));
-            return;
-        }
+    let Some(db) = rt.block_on(TestDatabase::postgres_or_skip(test)) else {
+        return;
     };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let schema = format!("auth_sql_{test}_{}_{nanos}", std::process::id());
-    rt.block_on(async {
-        conn.execute(format!("CREATE SCHEMA {schema}").as_str())
-            .await
-            .unwrap();
-        conn.execute(format!("SET search_path TO {schema}").as_str())
-            .await
-            .unwrap();
-    });
+    let mut conn = rt
+        .block_on(PgConnection::connect(&db.url))
+        .unwrap_or_else(|e| panic!("connecting to the test database {}: {e}", db.url));
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&rt, &mut conn)));
-    rt.block_on(async {
-        conn.execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
-            .await
-            .unwrap();
-    });
+    // Closed before `db` drops the database.
+    let _ = rt.block_on(conn.close());
+    drop(db);
     if let Err(panic) = outcome {
         resume_unwind(panic);
     }

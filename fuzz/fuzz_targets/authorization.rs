@@ -5,8 +5,7 @@
 
 use std::sync::OnceLock;
 
-#[path = "../../examples/private-conversations/tests/fuzz_checks/mod.rs"]
-mod fuzz_checks;
+use test_support::fuzz_checks;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     static AUTH: OnceLock<auth::Auth> = OnceLock::new();

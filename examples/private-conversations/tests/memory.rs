@@ -8,6 +8,9 @@
 //! Memory-only by nature, whatever `PC_TEST_BACKEND` says: these count the heap of the memory
 //! backend, where resources live; a database backend keeps them outside the process (and its
 //! driver's pool and background tasks allocate on other threads, which this count cannot see).
+//!
+//! A test binary of its own, not a module of `tests/it`: the counting allocator is the
+//! `#[global_allocator]` of the whole binary, and the other suites should run on the system's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

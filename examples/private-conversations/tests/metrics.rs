@@ -2,10 +2,16 @@
 //! authorization decisions and authentication failures; who may read it.
 //!
 //! The recorder is global to the process, so one test makes all the requests it counts.
+//!
+//! A test binary of its own, not a module of `tests/it`: every server of the process records into
+//! that one recorder, so the requests of the other suites' servers would change the exact counts
+//! asserted here.
 
 use agent_server::MetricsAccess;
 use serde_json::json;
 
+// The helpers of `tests/it`.
+#[path = "it/support/mod.rs"]
 mod support;
 
 async fn start(access: MetricsAccess, host: &str) -> String {

@@ -7,7 +7,13 @@
 //! provider's outage follow each other.
 //!
 //! Without `tests/oidc/node_modules` the test prints a skip line; with `CI` set it fails instead.
+//!
+//! A test binary of its own, not a module of `tests/it`: `oidc::install` sets a process-wide
+//! verifier (a `OnceLock` in `tutorial_policy`) that cannot be undone and replaces the fixed
+//! tokens every suite of `tests/it` relies on.
 
+// The helpers of `tests/it`.
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader};

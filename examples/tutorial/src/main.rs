@@ -2,9 +2,11 @@
 //! requests to a tiny in-memory thread store guarded by the tutorial's two policies, and each
 //! expected outcome prints a ✅ line (an unexpected one prints ❌ and the program fails).
 //!
+//! The policies are those the server enforces, from the crate `tutorial-policy`: variant A is
+//! `Policy::Global` (authentication and one global handler), variant B `Policy::Scoped` (the
+//! scoped handlers on top).
+//!
 //! `cargo run -p tutorial`
-
-mod policy;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -14,6 +16,7 @@ use auth::types::{
 };
 use auth::{Auth, AuthUser, HttpException, Request};
 use serde_json::{Map, Value};
+use tutorial_policy::Policy;
 
 /// Threads by id, with their metadata: the storage that applies the policy's filters.
 #[derive(Default)]
@@ -148,15 +151,8 @@ async fn common_steps(auth: &Auth, report: &mut Report) -> Result<(), HttpExcept
 }
 
 async fn run(report: &mut Report) -> Result<(), Box<dyn std::error::Error>> {
-    let variant_a = Auth::builder()
-        .module("tutorial::policy::authn")
-        .module("tutorial::policy::global")
-        .build()?;
-    let variant_b = Auth::builder()
-        .module("tutorial::policy::authn")
-        .module("tutorial::policy::global")
-        .module("tutorial::policy::scoped")
-        .build()?;
+    let variant_a = Policy::Global.build()?;
+    let variant_b = Policy::Scoped.build()?;
 
     println!("Part 1: one global handler");
     for h in variant_a.handlers() {

@@ -1,5 +1,5 @@
 // Opens a page in Debian's headless Chromium and prints, as one JSON line, what its `run()`
-// returned. Usage: node cors.mjs <page-url>. Used by tests/cors.rs.
+// returned. Usage: node cors.mjs <page-url>. Used by tests/it/cors.rs.
 import { chromium } from 'playwright-core';
 
 const [pageUrl] = process.argv.slice(2);

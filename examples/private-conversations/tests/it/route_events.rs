@@ -12,7 +12,8 @@ use agent_server::testing::{AppState, router};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
+use common::OpenStorage;
 
 static EVENTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 

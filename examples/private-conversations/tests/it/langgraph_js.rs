@@ -2,7 +2,7 @@
 //! errors of a joined stream are events of the stream; a copy of a thread one cannot see is a
 //! 409; store filters see `namespace` and `key`; a run leaves LangGraph's checkpoints.
 
-mod common;
+use crate::common;
 
 use agent_server::Limits;
 use common::{Client, Server};

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-mod support;
+use crate::support;
 
 #[tokio::test]
 async fn an_outside_crate_serves_exactly_its_own_handlers() {

@@ -9,8 +9,8 @@
 
 use serde_json::{Value, json};
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use common::TestDatabase;
 use support::process::Binary;

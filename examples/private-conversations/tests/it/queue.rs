@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tutorial_policy::Policy;
 
-mod common;
+use crate::common;
 
-use common::TestDatabase;
+use common::{OpenStorage, TestDatabase};
 
 /// One backend's database for one test: memory, or a [`TestDatabase`] (removed when dropped).
 struct Db {

@@ -22,8 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use common::TestDatabase;
 use support::process::{Binary, run_to_exit};

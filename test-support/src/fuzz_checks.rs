@@ -1,10 +1,8 @@
-//! The checks behind the fuzz targets, in one place: `fuzz/fuzz_targets/*.rs` include this file
-//! (with `#[path]`) and feed it libFuzzer's inputs; `tests/fuzz_inputs.rs` feeds it generated
-//! inputs in a normal `cargo test`, so CI runs the same checks without cargo-fuzz or nightly.
+//! The checks behind the fuzz targets, in one place: `fuzz/fuzz_targets/*.rs` feed them
+//! libFuzzer's inputs; the server's `tests/it/fuzz_inputs.rs` feeds them generated inputs in a
+//! normal `cargo test`, so CI runs the same checks without cargo-fuzz or nightly.
 //!
 //! Each check panics on a violation, which is what both drivers report.
-
-#![allow(dead_code)]
 
 use std::future::Future;
 use std::pin::pin;

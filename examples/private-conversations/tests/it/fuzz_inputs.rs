@@ -1,15 +1,15 @@
-//! The fuzz targets' checks (`tests/fuzz_checks`), driven by generated inputs in a normal
-//! `cargo test`: CI runs them on stable without cargo-fuzz. `cargo fuzz run filter` and
+//! The fuzz targets' checks (`test_support::fuzz_checks`), driven by generated inputs in a
+//! normal `cargo test`: CI runs them on stable without cargo-fuzz. `cargo fuzz run filter` and
 //! `cargo fuzz run authorization` (see `SECURITY.md`) run the same checks on libFuzzer's inputs.
-
-mod fuzz_checks;
 
 use std::sync::OnceLock;
 
-use fuzz_checks::{check_authorization, check_filter, check_filter_bytes, tutorial_auth};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value};
+use test_support::fuzz_checks::{
+    check_authorization, check_filter, check_filter_bytes, tutorial_auth,
+};
 
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {

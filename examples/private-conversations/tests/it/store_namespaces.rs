@@ -3,7 +3,7 @@
 //! "each user's items live under their identity" pattern, written by rewriting instead of
 //! refusing as the tutorial does.
 
-mod common;
+use crate::common;
 
 use agent_server::Limits;
 use common::Server;

@@ -3,7 +3,7 @@
 //! thread. A rule that stamps the owner "if missing" on update hands any thread to whoever
 //! updates it; a filter on update keeps others out.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use serde_json::json;

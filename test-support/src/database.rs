@@ -1,13 +1,18 @@
-//! The storage a test server runs on, chosen by `PC_TEST_BACKEND`: `memory` (the default),
-//! `sqlite` (a fresh file in the temporary directory per server) or `postgres` (a uniquely named
-//! database per server on `TEST_DATABASE_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/test`). Each database is removed when its
-//! [`TestDatabase`] is dropped.
+//! Test databases: a fresh SQLite file in the temporary directory, or a uniquely named
+//! PostgreSQL database on `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
+//! each removed when its [`TestDatabase`] is dropped. [`TestDatabase::from_env`] picks the
+//! backend `PC_TEST_BACKEND` names (`memory`, the default, `sqlite` or `postgres`): the server's
+//! HTTP suites run on it.
+//!
+//! A test that needs PostgreSQL and finds none skips, saying why, unless the environment variable
+//! `CI` is set: then it fails ([`TestDatabase::postgres_or_skip`], [`unavailable`]).
+//!
+//! Only URLs are handed out: a test opens them with its own driver or storage.
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use agent_server::Storage;
 use sqlx::Connection;
 
 /// Where the PostgreSQL test databases are created.
@@ -36,6 +41,16 @@ impl Backend {
     }
 }
 
+/// What a test does when a database it needs is missing (`why`): with the environment variable
+/// `CI` set, it fails (panics); otherwise it prints `SKIPPED {test}: {why}` past the test
+/// harness's capture and returns, and the test returns too.
+pub fn unavailable(test: &str, why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {why} (CI is set, so this is a failure)");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// A unique name for a database or file of this test process.
 fn unique(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -55,8 +70,9 @@ enum Kind {
     Postgres(String),
 }
 
-/// A database for one server: `url` is what `--database` or `Storage::connect` takes. Dropping
-/// it deletes the SQLite file or drops the PostgreSQL database (connections still open are ended).
+/// A database for one server or test: `url` is what the server's `--database` or
+/// `Storage::connect` takes (`memory`, `sqlite:PATH`, `postgres://…`). Dropping it deletes the
+/// SQLite file or drops the PostgreSQL database (connections still open are ended).
 pub struct TestDatabase {
     pub url: String,
     kind: Kind,
@@ -79,9 +95,9 @@ impl TestDatabase {
         }
     }
 
-    /// A SQLite database in a new file of the temporary directory (created by the server).
+    /// A SQLite database in a new file of the temporary directory (created by whoever opens it).
     pub fn sqlite() -> TestDatabase {
-        let path = std::env::temp_dir().join(format!("{}.db", unique("pc_test")));
+        let path = std::env::temp_dir().join(format!("{}.db", unique("test_support")));
         TestDatabase {
             url: format!("sqlite:{}", path.display()),
             kind: Kind::Sqlite(path),
@@ -91,7 +107,7 @@ impl TestDatabase {
     /// A new, empty PostgreSQL database on [`admin_url`], or why there is none.
     pub async fn try_postgres() -> Result<TestDatabase, String> {
         let admin = admin_url();
-        let name = unique("pc_test");
+        let name = unique("test_support");
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .map_err(|e| format!("no PostgreSQL at {admin} (TEST_DATABASE_URL): {e}"))?;
@@ -106,24 +122,16 @@ impl TestDatabase {
         })
     }
 
-    /// A new PostgreSQL database; `None` (saying why) when PostgreSQL is unreachable, which
-    /// fails the test instead when the environment variable `CI` is set.
+    /// A new PostgreSQL database; `None` when PostgreSQL is unreachable: the test `test` is
+    /// skipped, saying why, or fails when `CI` is set (see [`unavailable`]).
     pub async fn postgres_or_skip(test: &str) -> Option<TestDatabase> {
         match TestDatabase::try_postgres().await {
             Ok(db) => Some(db),
-            Err(why) if std::env::var_os("CI").is_some() => panic!("{test}: {why} (CI is set)"),
             Err(why) => {
-                eprintln!("{test}: skipped on PostgreSQL: {why}");
+                unavailable(test, &why);
                 None
             }
         }
-    }
-
-    /// The storage on this database (schema applied).
-    pub async fn storage(&self) -> Storage {
-        Storage::connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("opening the test database {}: {e}", self.url))
     }
 }
 

@@ -12,7 +12,7 @@
 //! 127.0.0.1:0. Cases and lengths are modest (`CASES` of up to `MAX_OPS` operations) to keep the
 //! suite fast; raise them with `PROPTEST_CASES=N` for a longer run.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Hostile input: malformed credentials and malformed requests are answered 4xx with a JSON
 //! `{"detail": …}`, never a 500 or a dropped connection, and store nothing.
 
-mod common;
+use crate::common;
 
 use agent_server::Limits;
 use common::{Reply, Server};

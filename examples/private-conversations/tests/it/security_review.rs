@@ -2,7 +2,7 @@
 //! the policies it was found with. `SECURITY.md` ("Findings of the security review") lists which
 //! test covers which finding.
 
-mod common;
+use crate::common;
 
 use agent_server::Limits;
 use common::{Client, Server};

@@ -1,20 +1,34 @@
-//! A server on 127.0.0.1:0 per test, on the backend `PC_TEST_BACKEND` names (see [`backend`]),
-//! and a small client speaking as a user.
+//! A server on 127.0.0.1:0 per test, on the backend `PC_TEST_BACKEND` names (see
+//! [`TestDatabase::from_env`]), and a small client speaking as a user.
 
 #![allow(dead_code)]
 
-pub mod backend;
+pub use test_support::TestDatabase;
 
-pub use backend::TestDatabase;
-
+use std::future::Future;
 use std::sync::Arc;
 
+use agent_server::Storage;
 use agent_server::testing::{AppState, router};
 use agent_server::{Limits, Server as App};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tutorial_policy::Policy;
+
+/// The server's storage on a [`TestDatabase`] (test-support hands out only its URL).
+pub trait OpenStorage {
+    /// The storage on this database (schema applied); a new connection pool each time.
+    fn storage(&self) -> impl Future<Output = Storage>;
+}
+
+impl OpenStorage for TestDatabase {
+    async fn storage(&self) -> Storage {
+        Storage::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("opening the test database {}: {e}", self.url))
+    }
+}
 
 /// A running server; dropping it shuts it down and removes its database.
 pub struct Server {

@@ -2,7 +2,7 @@
 //! tasks) and time (60 s for the whole test). No deadlock, no lost or duplicated writes, counts
 //! consistent afterwards, and no user ever sees the other's data mid-flight.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use agent_server::Cors;
 use axum::response::Html;
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 /// Serves the API with CORS for `origins` on port 0; its base URL.
 async fn api(origins: &[&str]) -> String {

@@ -5,7 +5,7 @@
 //! request alone (500 or 504 with a JSON detail naming the handler), store nothing, and leave the
 //! server serving everyone else.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

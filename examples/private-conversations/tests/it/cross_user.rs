@@ -1,7 +1,7 @@
 //! Update, delete, runs, store and crons across users: what one user cannot see, they cannot
 //! change either, and nothing changes.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use serde_json::json;

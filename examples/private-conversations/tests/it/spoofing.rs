@@ -2,7 +2,7 @@
 //! create, in a search filter, or in a store namespace) never gains access, and never plants
 //! anything in the other user's view.
 
-mod common;
+use crate::common;
 
 use common::{Client, Server};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 

@@ -11,65 +11,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sqlx::Connection;
+use test_support::TestDatabase;
 
-mod support;
+use crate::support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_private-conversations");
 const ALICE: &str = "user1-token";
 const BOB: &str = "user2-token";
-
-/// A database of its own on the test server, dropped on drop.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create() -> Option<Database> {
-        let admin = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let mut conn = match sqlx::PgConnection::connect(&admin).await {
-            Ok(c) => c,
-            Err(e) if std::env::var_os("CI").is_none() => {
-                eprintln!("skipped: no PostgreSQL at {admin}: {e}");
-                return None;
-            }
-            Err(e) => panic!("PostgreSQL at {admin} is required when CI is set: {e}"),
-        };
-        let name = format!("replicas_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let url = format!("{base}/{name}");
-        Some(Database { admin, name, url })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // The servers are gone by now (they are dropped first); FORCE ends any leftover session.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut conn)
-                                .await;
-                    }
-                })
-        })
-        .join();
-    }
-}
 
 /// One replica: the binary on port 0 with the tutorial's scoped policy.
 struct Replica {
@@ -153,7 +101,8 @@ fn ids(found: &Value, key: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_one_postgres_serve_the_same_private_conversations() {
-    let Some(db) = Database::create().await else {
+    // Dropped last, after the replicas (FORCE ends any session left).
+    let Some(db) = TestDatabase::postgres_or_skip("replicas").await else {
         return;
     };
     let (a, b) = (Replica::start(&db.url), Replica::start(&db.url));

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-mod support;
+use crate::support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_private-conversations");
 

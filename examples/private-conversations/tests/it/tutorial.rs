@@ -1,6 +1,6 @@
 //! The tutorial's scenario over real HTTP, for both policies.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use serde_json::json;
