@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::authz::{Access, authorize};
 use crate::graph;
 use crate::model::{Cron, Object, QueueState, Run, Thread};
-use crate::storage::{Claim, HistoryPage, IfExists, NewCheckpoint, ThreadTx, now_ms};
+use crate::storage::{Claim, HistoryPage, IfExists, NewCheckpoint, StoreError, ThreadTx, now_ms};
 use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -247,7 +247,8 @@ async fn create_on_thread_then(
                 MultitaskStrategy::Reject => {
                     return Err(ApiError::conflict(
                         "Thread is already running a task. Wait for it to finish or choose a different multitask strategy.",
-                    ));
+                    )
+                    .into());
                 }
                 MultitaskStrategy::Interrupt | MultitaskStrategy::Rollback => {
                     for i in inflight {
@@ -258,7 +259,7 @@ async fn create_on_thread_then(
                 }
                 MultitaskStrategy::Enqueue => {}
                 // A strategy added by a later LangGraph: refused until this server knows it.
-                _ => return Err(ApiError::conflict("Unsupported multitask strategy.")),
+                _ => return Err(ApiError::conflict("Unsupported multitask strategy.").into()),
             }
         }
         tx.runs.push(inserted);
@@ -387,11 +388,13 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
             .map(|checkpoints| crate::history::run_steps(&before, &run_input, &checkpoints));
         let change = Box::new(|tx: &mut ThreadTx<'_>| {
             if tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref() {
-                return Err(ApiError::conflict("the thread changed during the run"));
+                return Err(StoreError::Conflict(
+                    "the thread changed during the run".into(),
+                ));
             }
             let Some(i) = tx.runs.iter().position(|r| claim.holds(r)) else {
                 // Cancelled, removed or taken over meanwhile: nothing to finish.
-                return Err(ApiError::conflict("the run is no longer held"));
+                return Err(StoreError::Conflict("the run is no longer held".into()));
             };
             match &result {
                 Ok(steps) => {
@@ -435,18 +438,18 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
                 if next.kwargs.get(ON_COMPLETION).and_then(Value::as_str) == Some("delete") =>
             {
                 if let Err(e) = state.storage.threads.remove(tid, &system).await {
-                    tracing::warn!(thread_id = tid, detail = e.detail, "a cron's thread");
+                    tracing::warn!(thread_id = tid, detail = %e, "a cron's thread");
                 }
                 break;
             }
             Ok(_) => break,
-            Err(e) if e.status == StatusCode::CONFLICT => continue,
+            Err(StoreError::Conflict(_)) => continue,
             Err(e) => {
                 tracing::error!(
                     thread_id = tid,
                     run_id = rid,
                     scope = system.describe(),
-                    detail = e.detail,
+                    detail = %e,
                     "run failed"
                 );
                 break;
@@ -948,7 +951,7 @@ async fn cancel_runs(
                 .iter()
                 .find(|id| !tx.runs.iter().any(|r| &r.run_id == *id))
         {
-            return Err(run_not_found(missing));
+            return Err(run_not_found(missing).into());
         }
         let mut now_cancelled = std::collections::HashSet::new();
         for r in tx.runs.iter_mut() {
@@ -1049,7 +1052,7 @@ async fn delete(
         let before = tx.runs.len();
         tx.runs.retain(|r| r.run_id != r2);
         if tx.runs.len() == before {
-            return Err(run_not_found(&r2));
+            return Err(run_not_found(&r2).into());
         }
         refresh_status(tx);
         Ok(())

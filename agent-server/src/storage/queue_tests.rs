@@ -79,7 +79,7 @@ async fn finish(s: &Storage, claim: &Claim) -> bool {
     let c = claim.clone();
     let change = Box::new(move |tx: &mut ThreadTx<'_>| {
         let Some(r) = tx.runs.iter_mut().find(|r| c.holds(r)) else {
-            return Err(crate::util::ApiError::conflict("not held"));
+            return Err(crate::storage::StoreError::Conflict("not held".into()));
         };
         let r = Arc::make_mut(r);
         r.status = "success".into();

@@ -17,7 +17,7 @@ use crate::model::{Object, Thread, Values};
 use crate::routes::threads::new_thread;
 use crate::storage::{
     Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, Modifier, Query, Storage,
-    ThreadChange,
+    StoreError, ThreadChange,
 };
 
 pub(crate) const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -186,7 +186,11 @@ async fn threads_crud_and_filters_hide_rows() {
             .threads
             .insert(again.clone(), IfExists::DoNothing, &a)
             .await;
-        assert_eq!(err.unwrap_err().status, 409, "{name}");
+        let err = err.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Exists { kind: "Thread", id } if id == "t2"),
+            "{name}: {err:?}"
+        );
         match s
             .threads
             .insert(again, IfExists::DoNothing, &b)
@@ -231,9 +235,13 @@ async fn threads_crud_and_filters_hide_rows() {
         // a failing change changes nothing
         let change: Modifier<'_, Thread> = Box::new(|t| {
             t.status = "error".into();
-            Err(crate::util::ApiError::conflict("no"))
+            Err(StoreError::Conflict("no".into()))
         });
-        assert!(s.threads.modify("t1", &a, change).await.is_err());
+        let refused = s.threads.modify("t1", &a, change).await.unwrap_err();
+        assert!(
+            matches!(&refused, StoreError::Conflict(m) if m == "no"),
+            "{name}: {refused:?}"
+        );
         assert_eq!(
             s.threads.get("t1", &a).await.unwrap().unwrap().status,
             "busy"
@@ -432,7 +440,10 @@ async fn history_is_paged_and_filters_hide_it() {
         let mut onto = to;
         onto.thread_id = "h2".into();
         let e = s.threads.copy("h1", &a, onto, &a).await.unwrap_err();
-        assert_eq!(e.status, 409, "{name}");
+        assert!(
+            matches!(&e, StoreError::Exists { kind: "Thread", id } if id == "h2"),
+            "{name}: {e:?}"
+        );
         let h2 = s.threads.get("h2", &b).await.unwrap().unwrap();
         assert!(h2.values.is_null(), "{name}");
         assert_eq!(copied.values.to_json(), json!({"n": 4}), "{name}");
@@ -765,11 +776,8 @@ async fn assistants_and_crons_round_trip() {
             conditions: vec![Condition::Equals(Column::Status, "idle".into())],
             ..Query::new(&sys)
         };
-        assert_eq!(
-            s.assistants.search(q).await.unwrap_err().status,
-            500,
-            "{name}"
-        );
+        let e = s.assistants.search(q).await.unwrap_err();
+        assert!(matches!(e, StoreError::Internal(_)), "{name}: {e:?}");
 
         let cron = crate::model::Cron {
             cron_id: "c1".into(),
@@ -848,10 +856,8 @@ async fn sqlite_refuses_what_it_cannot_open() {
     assert!(matches!(s.database, Some(super::Database::Sqlite(_))));
     s.close().await;
     let closed = s.threads.get("kept", &system()).await.unwrap_err();
-    assert_eq!(
-        (closed.status.as_u16(), closed.detail.as_str()),
-        (503, "database unavailable")
-    );
+    assert!(matches!(closed, StoreError::Unavailable(_)), "{closed:?}");
+    assert_eq!(closed.to_string(), "database unavailable");
     let s = Storage::connect(&file.url()).await.unwrap();
     assert!(s.threads.get("kept", &system()).await.unwrap().is_some());
 }
@@ -899,7 +905,7 @@ async fn sqlite_inserts_while_locked_are_503_then_work() {
         let Err(err) = task.await.unwrap() else {
             panic!("an insert while locked was answered");
         };
-        assert_eq!(err.status.as_u16(), 503, "{err:?}");
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     }
     sqlx::raw_sql("ROLLBACK;")
         .execute(&mut other)
@@ -1015,7 +1021,10 @@ async fn concurrent_inserts_are_each_answered_once() {
                 }
                 Err(e) => {
                     assert_eq!(who, "b", "{name}: {id}: {e:?}");
-                    assert_eq!(e.status, axum::http::StatusCode::CONFLICT, "{name}");
+                    assert!(
+                        matches!(&e, StoreError::Exists { kind: "Thread", id: taken } if *taken == id),
+                        "{name}: {e:?}"
+                    );
                 }
             }
         }
@@ -1124,18 +1133,29 @@ async fn too_deep_searches_are_refused_alike() {
             metadata: Some(&wanted),
             ..Query::new(&sys)
         };
-        assert_eq!(s.threads.search(q).await.unwrap_err().status, 422, "{name}");
+        let e = s.threads.search(q).await.unwrap_err();
+        assert!(
+            matches!(e, StoreError::InvalidSearch(auth::sql::SqlError::TooDeep)),
+            "{name}: {e:?}"
+        );
         let q = Query {
             conditions: vec![Condition::ValuesContain(wanted.clone())],
             ..Query::new(&sys)
         };
-        assert_eq!(s.threads.search(q).await.unwrap_err().status, 422, "{name}");
+        let e = s.threads.search(q).await.unwrap_err();
+        assert!(
+            matches!(e, StoreError::InvalidSearch(auth::sql::SqlError::TooDeep)),
+            "{name}: {e:?}"
+        );
         let search = ItemSearch {
             filter: Some(wanted.clone()),
             words: Vec::new(),
         };
         let e = s.items.search(&sys, &[], &search, 10, 0).await.unwrap_err();
-        assert_eq!(e.status, 422, "{name}");
+        assert!(
+            matches!(e, StoreError::InvalidSearch(auth::sql::SqlError::TooDeep)),
+            "{name}: {e:?}"
+        );
         s.threads
             .insert(thread("d", json!({})), IfExists::Raise, &sys)
             .await
@@ -1146,7 +1166,10 @@ async fn too_deep_searches_are_refused_alike() {
             metadata: Some(&wanted),
         };
         let e = s.threads.history("d", &sys, page).await.unwrap_err();
-        assert_eq!(e.status, 422, "{name}");
+        assert!(
+            matches!(e, StoreError::InvalidSearch(auth::sql::SqlError::TooDeep)),
+            "{name}: {e:?}"
+        );
         // One level less is a search like any other.
         let mut shallow = json!(1);
         for _ in 0..auth::sql::MAX_VALUE_DEPTH {
@@ -1193,8 +1216,8 @@ async fn a_lost_database_answers_503() {
     ];
     for e in errors {
         let e = e.expect("an error, not an answer");
-        assert_eq!(e.status, 503);
-        assert_eq!(e.detail, "database unavailable");
+        assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+        assert_eq!(e.to_string(), "database unavailable");
     }
 }
 

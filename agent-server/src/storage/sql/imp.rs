@@ -24,9 +24,9 @@ use crate::model::{
 };
 use crate::storage::{
     Claim, Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
-    LeaseTerms, Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx,
+    LeaseTerms, Modifier, Page, Query, RunQueue, StoreError, ThreadChange, ThreadStore, ThreadTx,
 };
-use crate::util::{ApiError, now};
+use crate::util::now;
 
 type Qb = QueryBuilder<'static, Db>;
 type Tx = sqlx::Transaction<'static, Db>;
@@ -144,7 +144,7 @@ struct GroupCommit {
 /// and where its count of inserted rows goes.
 struct GroupJob {
     query: Box<dyn Fn() -> Qb + Send + Sync>,
-    done: tokio::sync::oneshot::Sender<Result<u64, ApiError>>,
+    done: tokio::sync::oneshot::Sender<Result<u64, StoreError>>,
 }
 
 /// How a group failed.
@@ -152,7 +152,7 @@ enum GroupFailure {
     /// A statement failed: each insert runs again on its own.
     Statement,
     /// The transaction could not begin or commit: every insert gets this.
-    Whole(ApiError),
+    Whole(StoreError),
 }
 
 impl GroupCommit {
@@ -166,9 +166,9 @@ impl GroupCommit {
 
     /// Runs `query` (an `INSERT … ON CONFLICT DO NOTHING`) in the next group; the rows it
     /// inserted, once committed.
-    async fn insert(&self, query: Box<dyn Fn() -> Qb + Send + Sync>) -> Result<u64, ApiError> {
+    async fn insert(&self, query: Box<dyn Fn() -> Qb + Send + Sync>) -> Result<u64, StoreError> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        let stopped = || ApiError::unavailable("the database is closing");
+        let stopped = || StoreError::Closed;
         self.jobs
             .send(GroupJob { query, done })
             .await
@@ -329,67 +329,67 @@ fn name_list(cols: &[(&str, bool)]) -> String {
 /// The columns of a row: one of sqlx's, or one read on the request's thread
 /// ([`super::inline`], SQLite only).
 trait Cells {
-    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError>;
-    fn int(&self, col: &str) -> Result<i64, ApiError>;
-    fn boolean(&self, col: &str) -> Result<bool, ApiError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, col: &str) -> Result<i64, StoreError>;
+    fn boolean(&self, col: &str) -> Result<bool, StoreError>;
 }
 
 impl Cells for DbRow {
-    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError> {
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
         self.try_get::<Option<String>, _>(col).map_err(db_error)
     }
-    fn int(&self, col: &str) -> Result<i64, ApiError> {
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
         self.try_get::<i64, _>(col).map_err(db_error)
     }
-    fn boolean(&self, col: &str) -> Result<bool, ApiError> {
+    fn boolean(&self, col: &str) -> Result<bool, StoreError> {
         self.try_get::<bool, _>(col).map_err(db_error)
     }
 }
 
 impl Cells for super::inline::Row {
-    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError> {
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
         match self.get(col) {
             Some(rusqlite::types::Value::Text(s)) => Ok(Some(s.clone())),
             Some(rusqlite::types::Value::Null) => Ok(None),
             _ => Err(corrupt(col)),
         }
     }
-    fn int(&self, col: &str) -> Result<i64, ApiError> {
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
         match self.get(col) {
             Some(rusqlite::types::Value::Integer(i)) => Ok(*i),
             _ => Err(corrupt(col)),
         }
     }
-    fn boolean(&self, col: &str) -> Result<bool, ApiError> {
+    fn boolean(&self, col: &str) -> Result<bool, StoreError> {
         self.int(col).map(|i| i != 0)
     }
 }
 
-fn text(row: &impl Cells, col: &str) -> Result<String, ApiError> {
+fn text(row: &impl Cells, col: &str) -> Result<String, StoreError> {
     row.opt_text(col)?.ok_or_else(|| corrupt(col))
 }
 
-fn opt_text(row: &impl Cells, col: &str) -> Result<Option<String>, ApiError> {
+fn opt_text(row: &impl Cells, col: &str) -> Result<Option<String>, StoreError> {
     row.opt_text(col)
 }
 
-fn json(row: &impl Cells, col: &str) -> Result<Value, ApiError> {
+fn json(row: &impl Cells, col: &str) -> Result<Value, StoreError> {
     serde_json::from_str(&text(row, col)?).map_err(|_| corrupt(col))
 }
 
-fn object(row: &impl Cells, col: &str) -> Result<Object, ApiError> {
+fn object(row: &impl Cells, col: &str) -> Result<Object, StoreError> {
     match json(row, col)? {
         Value::Object(m) => Ok(m),
         _ => Err(corrupt(col)),
     }
 }
 
-fn int(row: &impl Cells, col: &str) -> Result<i64, ApiError> {
+fn int(row: &impl Cells, col: &str) -> Result<i64, StoreError> {
     row.int(col)
 }
 
 /// ` AND <the scope's filter over column>` (nothing without a filter).
-fn push_scope(qb: &mut Qb, scope: &Access, column: &str) -> Result<(), ApiError> {
+fn push_scope(qb: &mut Qb, scope: &Access, column: &str) -> Result<(), StoreError> {
     if let Some(f) = scope.filter() {
         qb.push(" AND ");
         qb.push_filter(f, column).map_err(filter_error)?;
@@ -425,7 +425,7 @@ fn not_implied<'w>(
 }
 
 /// ` AND <metadata contains wanted>` (nothing without it).
-fn push_wanted(qb: &mut Qb, wanted: Option<&Object>, column: &str) -> Result<(), ApiError> {
+fn push_wanted(qb: &mut Qb, wanted: Option<&Object>, column: &str) -> Result<(), StoreError> {
     if let Some(w) = wanted {
         qb.push(" AND ");
         qb.push_contains(w, column).map_err(search_error)?;
@@ -433,14 +433,14 @@ fn push_wanted(qb: &mut Qb, wanted: Option<&Object>, column: &str) -> Result<(),
     Ok(())
 }
 
-async fn begin(pools: &Pools) -> Result<Tx, ApiError> {
+async fn begin(pools: &Pools) -> Result<Tx, StoreError> {
     pools.write.begin_with(BEGIN).await.map_err(db_error)
 }
 
 /// Rolls `tx` back now and answers `e`: a transaction merely dropped is rolled back only when its
 /// connection is next used, and until then keeps its row locks (a thread whose change failed
 /// would stay locked, and the run queue would skip it).
-async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
+async fn abort<T>(tx: Tx, e: StoreError) -> Result<T, StoreError> {
     let _ = tx.rollback().await;
     Err(e)
 }
@@ -448,11 +448,11 @@ async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
 /// A transaction that only reads, and sees one snapshot throughout (PostgreSQL's default, read
 /// committed, gives each statement its own: a thread and its checkpoint could be read from
 /// either side of a change).
-async fn read(pools: &Pools) -> Result<Tx, ApiError> {
+async fn read(pools: &Pools) -> Result<Tx, StoreError> {
     pools.read.begin_with(READ_BEGIN).await.map_err(db_error)
 }
 
-async fn commit(tx: Tx) -> Result<(), ApiError> {
+async fn commit(tx: Tx) -> Result<(), StoreError> {
     tx.commit().await.map_err(db_error)
 }
 
@@ -477,15 +477,15 @@ trait Table: Record + Sized {
     fn push_row(&self, list: &mut List<'_>);
 
     /// The resource of a row (without what other tables hold).
-    fn from_row(row: &impl Cells) -> Result<Self, ApiError>;
+    fn from_row(row: &impl Cells) -> Result<Self, StoreError>;
 
     /// Reads what other tables hold for this resource.
-    async fn load_extra(&mut self, _tx: &mut Tx) -> Result<(), ApiError> {
+    async fn load_extra(&mut self, _tx: &mut Tx) -> Result<(), StoreError> {
         Ok(())
     }
 
     /// Writes what other tables hold for this resource (`old`: as it was read).
-    async fn save_extra(&self, _tx: &mut Tx, _old: Option<&Self>) -> Result<(), ApiError> {
+    async fn save_extra(&self, _tx: &mut Tx, _old: Option<&Self>) -> Result<(), StoreError> {
         Ok(())
     }
 }
@@ -518,7 +518,7 @@ impl<T: Table> SqlCollection<T> {
         id: &str,
         scope: &Access,
         lock: bool,
-    ) -> Result<Option<T>, ApiError> {
+    ) -> Result<Option<T>, StoreError> {
         let mut qb = Qb::new(format!(
             "SELECT {} FROM {} WHERE {} = ",
             select_list(T::COLS),
@@ -551,14 +551,14 @@ impl<T: Table> SqlCollection<T> {
     }
 
     /// Inserts `item`'s row; whether it was new.
-    async fn insert_row(conn: &mut Conn, item: &T) -> Result<bool, ApiError> {
+    async fn insert_row(conn: &mut Conn, item: &T) -> Result<bool, StoreError> {
         let mut qb = Self::insert_query(item);
         let done = qb.build().execute(&mut *conn).await.map_err(db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Rewrites `item`'s row.
-    async fn update_row(tx: &mut Tx, item: &T) -> Result<(), ApiError> {
+    async fn update_row(tx: &mut Tx, item: &T) -> Result<(), StoreError> {
         let mut qb = Qb::new(format!(
             "UPDATE {} SET {} = (",
             T::TABLE,
@@ -571,7 +571,7 @@ impl<T: Table> SqlCollection<T> {
         Ok(())
     }
 
-    async fn delete_row(tx: &mut Tx, id: &str) -> Result<(), ApiError> {
+    async fn delete_row(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
         let mut qb = Qb::new(format!("DELETE FROM {} WHERE {} = ", T::TABLE, T::ID));
         qb.push_bind(id.to_owned());
         qb.build().execute(&mut **tx).await.map_err(db_error)?;
@@ -584,7 +584,7 @@ impl<T: Table> SqlCollection<T> {
         item: T,
         if_exists: IfExists,
         scope: &Access,
-    ) -> Result<Inserted<T>, ApiError> {
+    ) -> Result<Inserted<T>, StoreError> {
         if Self::insert_row(&mut *tx, &item).await? {
             item.save_extra(tx, None).await?;
             return Ok(Inserted::Created(item));
@@ -599,12 +599,15 @@ impl<T: Table> SqlCollection<T> {
     }
 
     /// The answer to an insert whose id is taken.
-    fn conflict(id: &str) -> ApiError {
-        ApiError::conflict(format!("{} {id} already exists", Self::kind()))
+    fn conflict(id: &str) -> StoreError {
+        StoreError::Exists {
+            kind: Self::kind(),
+            id: id.to_owned(),
+        }
     }
 
     /// ` WHERE …` of a search.
-    fn push_where(qb: &mut Qb, query: &Query<'_>) -> Result<(), ApiError> {
+    fn push_where(qb: &mut Qb, query: &Query<'_>) -> Result<(), StoreError> {
         qb.push(" WHERE TRUE");
         let metadata = format!("{}.metadata", T::TABLE);
         push_scope(qb, query.scope, &metadata)?;
@@ -637,8 +640,8 @@ impl<T: Table> SqlCollection<T> {
                 }
                 Condition::ValuesContain(w) => {
                     let Some(values) = T::VALUES else {
-                        return Err(ApiError::internal(
-                            "this resource has no state values to search",
+                        return Err(StoreError::Internal(
+                            "this resource has no state values to search".into(),
                         ));
                     };
                     if !w.is_empty() {
@@ -653,9 +656,9 @@ impl<T: Table> SqlCollection<T> {
     }
 }
 
-fn column_of<T: Table>(c: Column) -> Result<&'static str, ApiError> {
+fn column_of<T: Table>(c: Column) -> Result<&'static str, StoreError> {
     T::sql_column(c).ok_or_else(|| {
-        ApiError::internal(format!("{} has no column {}", T::TABLE, c.name()))
+        StoreError::Internal(format!("{} has no column {}", T::TABLE, c.name()))
     })
 }
 
@@ -666,7 +669,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         item: T,
         if_exists: IfExists,
         scope: &Access,
-    ) -> Result<Inserted<T>, ApiError> {
+    ) -> Result<Inserted<T>, StoreError> {
         if !T::EXTRA {
             // One row, one statement: committed on its own, or in a group where inserts are
             // grouped; no `BEGIN`/`COMMIT` round trips of its own while the writer is held.
@@ -694,7 +697,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         Ok(out)
     }
 
-    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
+    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError> {
         if !T::EXTRA {
             // (Once the storage is closed, the pool answers: unavailable.)
             if let Some(reads) = &self.pool.inline
@@ -740,7 +743,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         id: &str,
         scope: &Access,
         change: Modifier<'_, T>,
-    ) -> Result<Option<T>, ApiError> {
+    ) -> Result<Option<T>, StoreError> {
         let mut tx = begin(&self.pool).await?;
         let Some(mut old) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
@@ -751,7 +754,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
             return abort(tx, e).await;
         }
         if changed.id() != id {
-            return abort(tx, ApiError::internal("a change may not alter the id")).await;
+            return abort(tx, StoreError::Internal("a change may not alter the id".into())).await;
         }
         Self::update_row(&mut tx, &changed).await?;
         changed.save_extra(&mut tx, Some(&old)).await?;
@@ -759,7 +762,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         Ok(Some(changed))
     }
 
-    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
+    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError> {
         let mut tx = begin(&self.pool).await?;
         let Some(mut found) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
@@ -770,7 +773,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         Ok(Some(found))
     }
 
-    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
+    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, StoreError> {
         let mut removed = 0;
         for (id, scope) in targets {
             removed += usize::from(self.remove(id, scope).await?.is_some());
@@ -778,7 +781,7 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         Ok(removed)
     }
 
-    async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError> {
+    async fn search(&self, query: Query<'_>) -> Result<Page<T>, StoreError> {
         let sort = column_of::<T>(query.sort)?;
         // One statement (one snapshot, no BEGIN/COMMIT): the count of the matches, joined with
         // the page of them (no row when the page is empty: the count still comes back).
@@ -859,7 +862,7 @@ impl Table for Thread {
             .json(&self.error);
     }
 
-    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
+    fn from_row(row: &impl Cells) -> Result<Self, StoreError> {
         Ok(Thread {
             thread_id: text(row, "thread_id")?,
             created_at: text(row, "created_at")?,
@@ -904,7 +907,7 @@ fn version_number(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn version_of(row: &impl Cells, created_at: &str) -> Result<AssistantVersion, ApiError> {
+fn version_of(row: &impl Cells, created_at: &str) -> Result<AssistantVersion, StoreError> {
     Ok(AssistantVersion {
         assistant_id: text(row, "assistant_id")?,
         graph_id: text(row, "graph_id")?,
@@ -952,7 +955,7 @@ impl Table for Assistant {
     }
 
     /// The assistant without its versions (a search's results; [`Table::load_extra`] reads them).
-    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
+    fn from_row(row: &impl Cells) -> Result<Self, StoreError> {
         Ok(Assistant {
             current: version_of(row, "version_created_at")?,
             updated_at: text(row, "updated_at")?,
@@ -960,7 +963,7 @@ impl Table for Assistant {
         })
     }
 
-    async fn load_extra(&mut self, tx: &mut Tx) -> Result<(), ApiError> {
+    async fn load_extra(&mut self, tx: &mut Tx) -> Result<(), StoreError> {
         let mut qb = Qb::new(format!(
             "SELECT {} FROM assistant_versions WHERE assistant_id = ",
             select_list(VERSION_COLS)
@@ -975,7 +978,7 @@ impl Table for Assistant {
         Ok(())
     }
 
-    async fn save_extra(&self, tx: &mut Tx, old: Option<&Self>) -> Result<(), ApiError> {
+    async fn save_extra(&self, tx: &mut Tx, old: Option<&Self>) -> Result<(), StoreError> {
         let before: HashMap<u64, &AssistantVersion> = old
             .map(|o| o.versions.iter().map(|v| (v.version, v)).collect())
             .unwrap_or_default();
@@ -1081,7 +1084,7 @@ impl Table for Cron {
             .json(&self.owner);
     }
 
-    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
+    fn from_row(row: &impl Cells) -> Result<Self, StoreError> {
         Ok(Cron {
             cron_id: text(row, "cron_id")?,
             assistant_id: text(row, "assistant_id")?,
@@ -1138,7 +1141,7 @@ const QUEUE_COLS: &[(&str, bool)] = &[
     ("attempts", false),
 ];
 
-fn run_of(row: &DbRow) -> Result<Run, ApiError> {
+fn run_of(row: &DbRow) -> Result<Run, StoreError> {
     let queue = crate::model::QueueState {
         run_after: opt_text(row, "run_after")?
             .map(|t| text_ms(&t).ok_or_else(|| corrupt("run_after")))
@@ -1174,12 +1177,12 @@ const CHECKPOINT_COLS: &[(&str, bool)] = &[
     ("seq", false),
 ];
 
-fn checkpoint_of(row: &DbRow) -> Result<Arc<Checkpoint>, ApiError> {
+fn checkpoint_of(row: &DbRow) -> Result<Arc<Checkpoint>, StoreError> {
     checkpoint_at_columns(row, "")
 }
 
 /// The checkpoint in the columns of `row` named `prefix` + its columns' names.
-fn checkpoint_at_columns(row: &DbRow, prefix: &str) -> Result<Arc<Checkpoint>, ApiError> {
+fn checkpoint_at_columns(row: &DbRow, prefix: &str) -> Result<Arc<Checkpoint>, StoreError> {
     let col = |c: &str| format!("{prefix}{c}");
     let next = match json(row, &col("next"))? {
         Value::Array(items) => items
@@ -1218,7 +1221,7 @@ fn qualified_list(table: &str, cols: &[(&str, bool)], prefix: &str) -> String {
 type Threads = SqlCollection<Thread>;
 
 impl Threads {
-    async fn runs_of(tx: &mut Tx, id: &str) -> Result<Vec<Arc<Run>>, ApiError> {
+    async fn runs_of(tx: &mut Tx, id: &str) -> Result<Vec<Arc<Run>>, StoreError> {
         let mut qb = Qb::new(format!(
             "SELECT {}, {} FROM runs WHERE thread_id = ",
             select_list(RUN_COLS),
@@ -1234,7 +1237,7 @@ impl Threads {
         tx: &mut Tx,
         id: &str,
         checkpoint_id: Option<&str>,
-    ) -> Result<Option<(Arc<Checkpoint>, i64)>, ApiError> {
+    ) -> Result<Option<(Arc<Checkpoint>, i64)>, StoreError> {
         let mut qb = Qb::new(format!(
             "SELECT {} FROM checkpoints WHERE thread_id = ",
             select_list(CHECKPOINT_COLS)
@@ -1259,7 +1262,7 @@ impl Threads {
         id: &str,
         old: &[Arc<Run>],
         runs: &[Arc<Run>],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let before: HashMap<&str, &Arc<Run>> =
             old.iter().map(|r| (r.run_id.as_str(), r)).collect();
         let after: HashMap<&str, &Arc<Run>> =
@@ -1300,7 +1303,7 @@ impl Threads {
         id: &str,
         seq: i64,
         c: &Checkpoint,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let mut qb = Qb::new(
             "INSERT INTO checkpoints (thread_id, seq, checkpoint_id, parent_checkpoint_id, \
              state_values, metadata, next, created_at) VALUES (",
@@ -1327,7 +1330,7 @@ impl ThreadStore for Threads {
         id: &str,
         scope: &Access,
         change: ThreadChange<'_>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         let mut tx = begin(&self.pool).await?;
         let Some(mut thread) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
@@ -1342,7 +1345,7 @@ impl ThreadStore for Threads {
         }
         let appended = ttx.into_appended();
         if thread.thread_id != id {
-            return abort(tx, ApiError::internal("a change may not alter the id")).await;
+            return abort(tx, StoreError::Internal("a change may not alter the id".into())).await;
         }
         Self::update_row(&mut tx, &thread).await?;
         Self::save_runs(&mut tx, id, &old_runs, &runs).await?;
@@ -1359,7 +1362,7 @@ impl ThreadStore for Threads {
         id: &str,
         scope: &Access,
         checkpoint_id: Option<&str>,
-    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
+    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, StoreError> {
         // One statement (one snapshot, no BEGIN/COMMIT): the thread where the scope admits it,
         // joined with its latest checkpoint (or the one named), if any.
         let mut qb = Qb::new(format!(
@@ -1396,7 +1399,7 @@ impl ThreadStore for Threads {
         id: &str,
         scope: &Access,
         page: HistoryPage<'_>,
-    ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
+    ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError> {
         // Refused before the thread is looked for, as in memory.
         crate::storage::check_search(page.metadata)?;
         let mut tx = read(&self.pool).await?;
@@ -1432,7 +1435,7 @@ impl ThreadStore for Threads {
         &self,
         id: &str,
         scope: &Access,
-    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
+    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, StoreError> {
         let mut tx = self.pool.read.begin().await.map_err(db_error)?;
         // Locked: on PostgreSQL (read committed) each statement has its own snapshot, and a run
         // finished between reading the thread and its runs would show `success` with the values
@@ -1451,7 +1454,7 @@ impl ThreadStore for Threads {
         read: &Access,
         to: Thread,
         create: &Access,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         let mut tx = begin(&self.pool).await?;
         let Some(source) = Self::find(&mut tx, from, read, true).await? else {
             return Ok(None);
@@ -1476,7 +1479,7 @@ impl ThreadStore for Threads {
         Ok(Some(to))
     }
 
-    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
+    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, StoreError> {
         let mut pruned = 0;
         for (id, scope) in targets {
             let mut tx = begin(&self.pool).await?;
@@ -1509,7 +1512,7 @@ const ITEM_COLS: &[(&str, bool)] = &[
     ("updated_at", false),
 ];
 
-fn item_of(row: &DbRow) -> Result<Item, ApiError> {
+fn item_of(row: &DbRow) -> Result<Item, StoreError> {
     let namespace = match json(row, "namespace")? {
         Value::Array(labels) => labels
             .into_iter()
@@ -1536,7 +1539,7 @@ impl SqlItems {
         scope: &Access,
         ns: &str,
         key: &str,
-    ) -> Result<Option<(String, bool)>, ApiError> {
+    ) -> Result<Option<(String, bool)>, StoreError> {
         let mut qb = Qb::new("SELECT created_at, CASE WHEN ");
         match scope.filter() {
             Some(f) => {
@@ -1572,7 +1575,7 @@ impl ItemStore for SqlItems {
         namespace: Vec<String>,
         key: String,
         value: Object,
-    ) -> Result<Option<Item>, ApiError> {
+    ) -> Result<Option<Item>, StoreError> {
         let (ns, cuts) = encode_namespace(&namespace);
         let at = now();
         let mut item = Item {
@@ -1623,7 +1626,7 @@ impl ItemStore for SqlItems {
         scope: &Access,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<Item>, ApiError> {
+    ) -> Result<Option<Item>, StoreError> {
         let (ns, _) = encode_namespace(namespace);
         let mut qb = Qb::new(format!(
             "SELECT {} FROM store_items WHERE ns = ",
@@ -1644,7 +1647,7 @@ impl ItemStore for SqlItems {
         scope: &Access,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<bool>, ApiError> {
+    ) -> Result<Option<bool>, StoreError> {
         let (ns, _) = encode_namespace(namespace);
         let mut tx = begin(&self.pool).await?;
         match Self::probe(&mut tx, scope, &ns, key).await? {
@@ -1667,7 +1670,7 @@ impl ItemStore for SqlItems {
         search: &ItemSearch,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Item>, ApiError> {
+    ) -> Result<Vec<Item>, StoreError> {
         let mut qb = Qb::new(format!(
             "SELECT {} FROM store_items WHERE TRUE",
             select_list(ITEM_COLS)
@@ -1701,7 +1704,7 @@ impl ItemStore for SqlItems {
         max_depth: Option<usize>,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Vec<String>>, ApiError> {
+    ) -> Result<Vec<Vec<String>>, StoreError> {
         let mut qb = Qb::new("SELECT DISTINCT ");
         match max_depth {
             Some(d) if d > 0 => push_truncated(&mut qb, d),

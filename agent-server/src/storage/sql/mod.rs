@@ -51,7 +51,8 @@
 //!
 //! # Known differences from memory
 //!
-//! - PostgreSQL cannot store the character U+0000 (in JSON or text): a write holding it is 422.
+//! - PostgreSQL cannot store the character U+0000 (in JSON or text): a write holding it is
+//!   [`StoreError::Unstorable`](super::StoreError::Unstorable).
 //! - A store search's words are matched against the value's JSON text as the database prints
 //!   and lower-cases it (PostgreSQL prints `jsonb` with spaces, SQLite lower-cases ASCII only):
 //!   ASCII words inside string values match alike everywhere.
@@ -60,7 +61,7 @@
 //!   and `remove` read them.
 
 use super::StorageError;
-use crate::util::ApiError;
+use super::StoreError;
 
 #[cfg(test)]
 mod backends;
@@ -82,7 +83,7 @@ pub enum Database {
 
 impl Database {
     /// Closes every connection (waiting for those in use to come back); later operations fail
-    /// with 503.
+    /// with [`StoreError::Unavailable`](super::StoreError::Unavailable).
     pub async fn close(&self) {
         match self {
             Database::Sqlite(p) => p.close().await,
@@ -160,35 +161,35 @@ fn storage_error(url: &str, what: &str, cause: Option<&dyn std::fmt::Display>) -
     StorageError { message }
 }
 
-/// The answer to a request when the database fails: 503 `database unavailable` (the cause is
-/// logged at error level, without values: drivers' messages carry none, as every value is
-/// bound); PostgreSQL's refusal of the character U+0000 is the caller's: 422.
-fn db_error(e: sqlx::Error) -> ApiError {
+/// The error of a database that fails: [`StoreError::Unavailable`] (the cause is logged at error
+/// level, without values: drivers' messages carry none, as every value is bound); PostgreSQL's
+/// refusal of the character U+0000 is the caller's: [`StoreError::Unstorable`].
+fn db_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(d) = &e
         && matches!(d.code().as_deref(), Some("22P05" | "22021"))
     {
-        return ApiError::invalid("the character U+0000 cannot be stored in this database");
+        return StoreError::Unstorable;
     }
     tracing::error!(error = %e, "database error");
-    ApiError::unavailable("database unavailable")
+    StoreError::Unavailable(std::sync::Arc::new(e))
 }
 
 /// A filter the handler returned that cannot be rendered (poisoned, or nested too deep): the
-/// handler's mistake, 500.
-fn filter_error(e: auth::sql::SqlError) -> ApiError {
+/// handler's mistake.
+fn filter_error(e: auth::sql::SqlError) -> StoreError {
     tracing::error!(error = %e, "authorization filter not rendered as SQL");
-    ApiError::internal(format!("the authorization filter cannot be applied: {e}"))
+    StoreError::Filter(e)
 }
 
-/// A caller's search that cannot be rendered (too deep): 422.
-fn search_error(e: auth::sql::SqlError) -> ApiError {
-    ApiError::invalid(format!("invalid search: {e}"))
+/// A caller's search that cannot be rendered (too deep).
+fn search_error(e: auth::sql::SqlError) -> StoreError {
+    StoreError::InvalidSearch(e)
 }
 
-/// A stored value that does not read back: 500 (the database holds what no server wrote).
-fn corrupt(what: &str) -> ApiError {
+/// A stored value that does not read back (the database holds what no server wrote).
+fn corrupt(what: &str) -> StoreError {
     tracing::error!(column = what, "stored value does not read back");
-    ApiError::internal(format!("a stored {what} is malformed"))
+    StoreError::Corrupt(what.to_owned())
 }
 
 /// The encoding of a namespace (see the module's docs) and its cuts.

@@ -28,7 +28,7 @@ type Candidate = (i64, String, String, i64);
 
 impl SqlQueue {
     /// The oldest claimable run at `now`, its row (and its thread's, on PostgreSQL) locked.
-    async fn candidate(tx: &mut Tx, now: &str) -> Result<Option<Candidate>, ApiError> {
+    async fn candidate(tx: &mut Tx, now: &str) -> Result<Option<Candidate>, StoreError> {
         let mut qb = Qb::new(
             "SELECT r.seq AS seq, r.thread_id AS thread_id, r.run_id AS run_id, \
              r.attempts AS attempts FROM runs r JOIN threads t ON t.thread_id = r.thread_id \
@@ -59,7 +59,7 @@ impl SqlQueue {
     }
 
     /// Finishes a run whose workers kept dying as `error`, and its thread's status with it.
-    async fn abandon(tx: &mut Tx, seq: i64, thread_id: &str, at: &str) -> Result<(), ApiError> {
+    async fn abandon(tx: &mut Tx, seq: i64, thread_id: &str, at: &str) -> Result<(), StoreError> {
         let mut qb = Qb::new("UPDATE runs SET status = 'error', lease_owner = NULL, lease_until = NULL, updated_at = ");
         qb.push_bind(at.to_owned()).push(" WHERE seq = ").push_bind(seq);
         qb.build().execute(&mut **tx).await.map_err(db_error)?;
@@ -90,7 +90,7 @@ impl SqlQueue {
 
 #[async_trait]
 impl RunQueue for SqlQueue {
-    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, ApiError> {
+    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, StoreError> {
         let now_text = ms_text(now);
         // Each round claims a run or finishes one that used up its attempts; bounded anyway.
         for _ in 0..64 {
@@ -127,7 +127,7 @@ impl RunQueue for SqlQueue {
         Ok(None)
     }
 
-    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, ApiError> {
+    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, StoreError> {
         let mut qb = Qb::new("UPDATE runs SET lease_until = ");
         qb.push_bind(ms_text(terms.until(now)));
         Self::push_held(&mut qb, claim);
@@ -135,7 +135,7 @@ impl RunQueue for SqlQueue {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release(&self, claim: &Claim) -> Result<bool, ApiError> {
+    async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
         let mut tx = begin(&self.pools).await?;
         // The thread's row first, as every change to its runs takes it.
         let mut qb = Qb::new("SELECT thread_id FROM threads WHERE thread_id = ");
@@ -151,7 +151,7 @@ impl RunQueue for SqlQueue {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, ApiError> {
+    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, StoreError> {
         let mut qb = Qb::new(format!(
             "SELECT {} FROM crons WHERE enabled AND next_run_date IS NOT NULL AND next_run_date <= ",
             select_list(Cron::COLS)
@@ -168,7 +168,7 @@ impl RunQueue for SqlQueue {
         cron_id: &str,
         from: &str,
         to: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, StoreError> {
         let mut qb = Qb::new("UPDATE crons SET next_run_date = ");
         qb.push_bind(to)
             .push(" WHERE cron_id = ")
