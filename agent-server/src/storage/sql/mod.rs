@@ -65,10 +65,13 @@ use super::StoreError;
 
 #[cfg(test)]
 mod backends;
+mod dialect;
+mod imp;
 mod inline;
 pub mod postgres;
 #[cfg(test)]
 mod queue_backends;
+mod queue_imp;
 pub mod sqlite;
 
 /// The database behind a [`Storage`](super::Storage), for what works on its tables directly
