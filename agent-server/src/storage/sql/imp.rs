@@ -7,19 +7,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::Pool;
 
+use super::columns::{
+    AssistantRow, CheckpointRow, Codec as _, Columns, CronRow, ItemRow, List, Ms, Prefixed, RunRow,
+    ThreadRow, VersionRow, name_list, qualified_list, select_list, text,
+};
 use super::dialect::{Cells, Conn, Dialect, On, Qb, QbExt as _, SqlDb as _, Tx};
-use super::queue_imp::{SqlQueue, ms_text, text_ms};
+use super::queue_imp::SqlQueue;
 use super::{
     StorageError, corrupt, db_error, decode_namespace, encode_namespace, filter_error,
     prefix_range, search_error, storage_error, suffix_text,
 };
 use crate::authz::Access;
 use crate::model::{
-    Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread, Values,
+    Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread,
 };
 use crate::storage::{
     Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
@@ -273,120 +276,6 @@ pub(super) fn storage<D: Dialect>(
     }
 }
 
-/// A list of values pushed into a query, comma-separated.
-pub(super) struct List<'b, D: Dialect> {
-    qb: &'b mut Qb<D>,
-    first: bool,
-}
-
-impl<'b, D: Dialect> List<'b, D> {
-    pub(super) fn new(qb: &'b mut Qb<D>) -> Self {
-        List { qb, first: true }
-    }
-
-    fn sep(&mut self) {
-        if !self.first {
-            self.qb.push(", ");
-        }
-        self.first = false;
-    }
-
-    pub(super) fn text(&mut self, s: &str) -> &mut Self {
-        self.sep();
-        self.qb.bind(s.to_owned());
-        self
-    }
-
-    pub(super) fn opt(&mut self, s: Option<&str>) -> &mut Self {
-        self.sep();
-        self.qb.bind(s.map(str::to_owned));
-        self
-    }
-
-    pub(super) fn int(&mut self, i: i64) -> &mut Self {
-        self.sep();
-        self.qb.bind(i);
-        self
-    }
-
-    pub(super) fn boolean(&mut self, b: bool) -> &mut Self {
-        self.sep();
-        self.qb.bind(b);
-        self
-    }
-
-    pub(super) fn json<S: Serialize + ?Sized>(&mut self, v: &S) -> &mut Self {
-        self.sep();
-        let text = serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned());
-        self.qb.bind(text).push(D::JSON_IN);
-        self
-    }
-}
-
-/// `a, b::text AS b, …`: the columns of `cols` for a `SELECT`, JSON ones read back as text.
-pub(super) fn select_list<D: Dialect>(cols: &[(&str, bool)]) -> String {
-    let mut out = String::new();
-    for (i, (name, json)) in cols.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        if *json && !D::JSON_OUT.is_empty() {
-            out.push_str(&format!("{name}{} AS {name}", D::JSON_OUT));
-        } else {
-            out.push_str(name);
-        }
-    }
-    out
-}
-
-/// `(a, b, …)`: the column names.
-fn name_list(cols: &[(&str, bool)]) -> String {
-    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-    format!("({})", names.join(", "))
-}
-
-impl Cells for super::inline::Row {
-    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
-        match self.get(col) {
-            Some(rusqlite::types::Value::Text(s)) => Ok(Some(s.clone())),
-            Some(rusqlite::types::Value::Null) => Ok(None),
-            _ => Err(corrupt(col)),
-        }
-    }
-    fn int(&self, col: &str) -> Result<i64, StoreError> {
-        match self.get(col) {
-            Some(rusqlite::types::Value::Integer(i)) => Ok(*i),
-            _ => Err(corrupt(col)),
-        }
-    }
-    fn boolean(&self, col: &str) -> Result<bool, StoreError> {
-        self.int(col).map(|i| i != 0)
-    }
-}
-
-pub(super) fn text(row: &impl Cells, col: &str) -> Result<String, StoreError> {
-    row.opt_text(col)?.ok_or_else(|| corrupt(col))
-}
-
-pub(super) fn opt_text(row: &impl Cells, col: &str) -> Result<Option<String>, StoreError> {
-    row.opt_text(col)
-}
-
-pub(super) fn json(row: &impl Cells, col: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(&text(row, col)?).map_err(|_| corrupt(col))
-}
-
-pub(super) fn object(row: &impl Cells, col: &str) -> Result<Object, StoreError> {
-    match json(row, col)? {
-        Value::Object(m) => Ok(m),
-        _ => Err(corrupt(col)),
-    }
-}
-
-pub(super) fn int(row: &impl Cells, col: &str) -> Result<i64, StoreError> {
-    row.int(col)
-}
-
 /// ` AND <the scope's filter over column>` (nothing without a filter).
 fn push_scope<D: Dialect>(qb: &mut Qb<D>, scope: &Access, column: &str) -> Result<(), StoreError> {
     if let Some(f) = scope.filter() {
@@ -466,8 +355,12 @@ pub(super) trait Table: Record + Sized {
     const TABLE: &'static str;
     /// The id column.
     const ID: &'static str;
-    /// The columns (name, holds JSON), in the order of [`Table::push_row`].
-    const COLS: &'static [(&'static str, bool)];
+    /// The table's columns.
+    type Row: Columns<Write = Self, Read = Self>;
+    /// The columns a `SELECT` reads.
+    const COLS: &'static [(&'static str, bool)] = <Self::Row as Columns>::COLS;
+    /// The columns an `INSERT` or `UPDATE` writes.
+    const WRITTEN: &'static [(&'static str, bool)] = <Self::Row as Columns>::WRITTEN;
     /// The column of a search's values condition, if this kind has values.
     const VALUES: Option<&'static str> = None;
     /// Whether other tables hold part of the resource ([`Table::load_extra`] reads them).
@@ -476,11 +369,15 @@ pub(super) trait Table: Record + Sized {
     /// The SQL column of a search column.
     fn sql_column(c: Column) -> Option<&'static str>;
 
-    /// Binds the row's values, in [`Table::COLS`] order.
-    fn push_row<D: Dialect>(&self, list: &mut List<'_, D>);
+    /// Binds the row's values, in [`Table::WRITTEN`] order.
+    fn push_row<D: Dialect>(&self, list: &mut List<'_, D>) {
+        Self::Row::push(self, list);
+    }
 
     /// The resource of a row (without what other tables hold).
-    fn from_row(row: &impl Cells) -> Result<Self, StoreError>;
+    fn from_row(row: &impl Cells) -> Result<Self, StoreError> {
+        Self::Row::read(row)
+    }
 
     /// Reads what other tables hold for this resource.
     async fn load_extra<D: Dialect>(&mut self, _tx: &mut Tx<D>) -> Result<(), StoreError> {
@@ -544,9 +441,9 @@ impl<D: Dialect, T: Table> SqlCollection<D, T> {
     /// `INSERT … ON CONFLICT DO NOTHING` of `item`'s row.
     fn insert_query(item: &T) -> Qb<D> {
         let mut qb = Qb::<D>::new(format!(
-            "INSERT INTO {} {} VALUES (",
+            "INSERT INTO {} ({}) VALUES (",
             T::TABLE,
-            name_list(T::COLS)
+            name_list(T::WRITTEN)
         ));
         item.push_row(&mut List::<D>::new(&mut qb));
         qb.push(format!(") ON CONFLICT ({}) DO NOTHING", T::ID));
@@ -563,9 +460,9 @@ impl<D: Dialect, T: Table> SqlCollection<D, T> {
     /// Rewrites `item`'s row.
     async fn update_row(tx: &mut Tx<D>, item: &T) -> Result<(), StoreError> {
         let mut qb = Qb::<D>::new(format!(
-            "UPDATE {} SET {} = (",
+            "UPDATE {} SET ({}) = (",
             T::TABLE,
-            name_list(T::COLS)
+            name_list(T::WRITTEN)
         ));
         item.push_row(&mut List::<D>::new(&mut qb));
         qb.push(format!(") WHERE {} = ", T::ID));
@@ -812,12 +709,12 @@ impl<D: Dialect, T: Table> Collection<T> for SqlCollection<D, T> {
         ));
         let rows = qb.all(On::Pool(&self.pool.read)).await.map_err(db_error)?;
         let total = match rows.first() {
-            Some(row) => usize::try_from(int(row, "total")?).unwrap_or(0),
+            Some(row) => usize::try_from(row.int("total")?).unwrap_or(0),
             None => 0,
         };
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
-            if opt_text(row, T::ID)?.is_some() {
+            if row.opt_text(T::ID)?.is_some() {
                 items.push(T::from_row(row)?);
             }
         }
@@ -825,23 +722,11 @@ impl<D: Dialect, T: Table> Collection<T> for SqlCollection<D, T> {
     }
 }
 
-const THREAD_COLS: &[(&str, bool)] = &[
-    ("thread_id", false),
-    ("created_at", false),
-    ("updated_at", false),
-    ("metadata", true),
-    ("status", false),
-    ("state_values", true),
-    ("interrupts", true),
-    ("config", true),
-    ("error", true),
-];
-
 #[async_trait]
 impl Table for Thread {
     const TABLE: &'static str = "threads";
     const ID: &'static str = "thread_id";
-    const COLS: &'static [(&'static str, bool)] = THREAD_COLS;
+    type Row = ThreadRow;
     const VALUES: Option<&'static str> = Some("state_values");
 
     fn sql_column(c: Column) -> Option<&'static str> {
@@ -853,83 +738,17 @@ impl Table for Thread {
             _ => None,
         }
     }
-
-    fn push_row<D: Dialect>(&self, list: &mut List<'_, D>) {
-        list.text(&self.thread_id)
-            .text(&self.created_at)
-            .text(&self.updated_at)
-            .json(&self.metadata)
-            .text(&self.status)
-            .json(&self.values)
-            .json(&self.interrupts)
-            .json(&self.config)
-            .json(&self.error);
-    }
-
-    fn from_row(row: &impl Cells) -> Result<Self, StoreError> {
-        Ok(Thread {
-            thread_id: text(row, "thread_id")?,
-            created_at: text(row, "created_at")?,
-            updated_at: text(row, "updated_at")?,
-            metadata: object(row, "metadata")?,
-            status: text(row, "status")?,
-            values: Values::from_json(json(row, "state_values")?),
-            interrupts: object(row, "interrupts")?,
-            config: object(row, "config")?,
-            error: json(row, "error")?,
-        })
-    }
 }
-
-const ASSISTANT_COLS: &[(&str, bool)] = &[
-    ("assistant_id", false),
-    ("graph_id", false),
-    ("config", true),
-    ("context", true),
-    ("metadata", true),
-    ("version", false),
-    ("name", false),
-    ("description", false),
-    ("version_created_at", false),
-    ("created_at", false),
-    ("updated_at", false),
-];
-
-const VERSION_COLS: &[(&str, bool)] = &[
-    ("assistant_id", false),
-    ("version", false),
-    ("graph_id", false),
-    ("config", true),
-    ("context", true),
-    ("metadata", true),
-    ("name", false),
-    ("description", false),
-    ("created_at", false),
-];
 
 fn version_number(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn version_of(row: &impl Cells, created_at: &str) -> Result<AssistantVersion, StoreError> {
-    Ok(AssistantVersion {
-        assistant_id: text(row, "assistant_id")?,
-        graph_id: text(row, "graph_id")?,
-        config: json(row, "config")?,
-        context: json(row, "context")?,
-        metadata: object(row, "metadata")?,
-        version: u64::try_from(int(row, "version")?).map_err(|_| corrupt("version"))?,
-        name: text(row, "name")?,
-        description: opt_text(row, "description")?,
-        created_at: text(row, created_at)?,
-    })
 }
 
 #[async_trait]
 impl Table for Assistant {
     const TABLE: &'static str = "assistants";
     const ID: &'static str = "assistant_id";
-    const COLS: &'static [(&'static str, bool)] = ASSISTANT_COLS;
+    type Row = AssistantRow;
     const EXTRA: bool = true;
 
     fn sql_column(c: Column) -> Option<&'static str> {
@@ -943,41 +762,17 @@ impl Table for Assistant {
         }
     }
 
-    fn push_row<D: Dialect>(&self, list: &mut List<'_, D>) {
-        let c = &self.current;
-        list.text(&c.assistant_id)
-            .text(&c.graph_id)
-            .json(&c.config)
-            .json(&c.context)
-            .json(&c.metadata)
-            .int(version_number(c.version))
-            .text(&c.name)
-            .opt(c.description.as_deref())
-            .text(&c.created_at)
-            .text(Record::created_at(self))
-            .text(&self.updated_at);
-    }
-
-    /// The assistant without its versions (a search's results; [`Table::load_extra`] reads them).
-    fn from_row(row: &impl Cells) -> Result<Self, StoreError> {
-        Ok(Assistant {
-            current: version_of(row, "version_created_at")?,
-            updated_at: text(row, "updated_at")?,
-            versions: Vec::new(),
-        })
-    }
-
     async fn load_extra<D: Dialect>(&mut self, tx: &mut Tx<D>) -> Result<(), StoreError> {
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM assistant_versions WHERE assistant_id = ",
-            select_list::<D>(VERSION_COLS)
+            select_list::<D>(VersionRow::COLS)
         ));
         qb.bind(self.current.assistant_id.clone())
             .push(" ORDER BY version");
         let rows = qb.all(On::Conn(&mut **tx)).await.map_err(db_error)?;
         self.versions = rows
             .iter()
-            .map(|r| version_of(r, "created_at"))
+            .map(VersionRow::read)
             .collect::<Result<_, _>>()?;
         Ok(())
     }
@@ -1018,19 +813,12 @@ impl Table for Assistant {
                 .bind(version_number(v.version));
             qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
             let mut qb = Qb::<D>::new(format!(
-                "INSERT INTO assistant_versions {} VALUES (",
-                name_list(VERSION_COLS)
+                "INSERT INTO assistant_versions (assistant_id, {}) VALUES (",
+                name_list(VersionRow::WRITTEN)
             ));
-            List::<D>::new(&mut qb)
-                .text(&self.current.assistant_id)
-                .int(version_number(v.version))
-                .text(&v.graph_id)
-                .json(&v.config)
-                .json(&v.context)
-                .json(&v.metadata)
-                .text(&v.name)
-                .opt(v.description.as_deref())
-                .text(&v.created_at);
+            let mut list = List::<D>::new(&mut qb);
+            list.text(&self.current.assistant_id);
+            VersionRow::push(v, &mut list);
             qb.push(")");
             qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         }
@@ -1038,29 +826,11 @@ impl Table for Assistant {
     }
 }
 
-const CRON_COLS: &[(&str, bool)] = &[
-    ("cron_id", false),
-    ("assistant_id", false),
-    ("thread_id", false),
-    ("schedule", false),
-    ("end_time", true),
-    ("payload", true),
-    ("user_id", false),
-    ("metadata", true),
-    ("enabled", false),
-    ("timezone", false),
-    ("on_run_completed", true),
-    ("next_run_date", false),
-    ("created_at", false),
-    ("updated_at", false),
-    ("owner", true),
-];
-
 #[async_trait]
 impl Table for Cron {
     const TABLE: &'static str = "crons";
     const ID: &'static str = "cron_id";
-    const COLS: &'static [(&'static str, bool)] = CRON_COLS;
+    type Row = CronRow;
 
     fn sql_column(c: Column) -> Option<&'static str> {
         match c {
@@ -1072,158 +842,6 @@ impl Table for Cron {
             _ => None,
         }
     }
-
-    /// `next_run_date` is kept as text when it is a string (a time), else as `NULL`.
-    fn push_row<D: Dialect>(&self, list: &mut List<'_, D>) {
-        list.text(&self.cron_id)
-            .text(&self.assistant_id)
-            .opt(self.thread_id.as_deref())
-            .text(&self.schedule)
-            .json(&self.end_time)
-            .json(&self.payload)
-            .opt(self.user_id.as_deref())
-            .json(&self.metadata)
-            .boolean(self.enabled)
-            .opt(self.timezone.as_deref())
-            .json(&self.on_run_completed)
-            .opt(self.next_run_date.as_str())
-            .text(&self.created_at)
-            .text(&self.updated_at)
-            .json(&self.owner);
-    }
-
-    fn from_row(row: &impl Cells) -> Result<Self, StoreError> {
-        Ok(Cron {
-            cron_id: text(row, "cron_id")?,
-            assistant_id: text(row, "assistant_id")?,
-            thread_id: opt_text(row, "thread_id")?,
-            schedule: text(row, "schedule")?,
-            end_time: json(row, "end_time")?,
-            payload: object(row, "payload")?,
-            user_id: opt_text(row, "user_id")?,
-            metadata: object(row, "metadata")?,
-            enabled: row.boolean("enabled")?,
-            timezone: opt_text(row, "timezone")?,
-            on_run_completed: json(row, "on_run_completed")?,
-            next_run_date: opt_text(row, "next_run_date")?.map_or(Value::Null, Value::String),
-            created_at: text(row, "created_at")?,
-            updated_at: text(row, "updated_at")?,
-            owner: match json(row, "owner")? {
-                Value::Null => None,
-                owner => Some(owner),
-            },
-        })
-    }
-}
-
-const RUN_COLS: &[(&str, bool)] = &[
-    ("run_id", false),
-    ("thread_id", false),
-    ("assistant_id", false),
-    ("created_at", false),
-    ("updated_at", false),
-    ("status", false),
-    ("metadata", true),
-    ("kwargs", true),
-    ("multitask_strategy", false),
-];
-
-fn push_run<D: Dialect>(list: &mut List<'_, D>, thread_id: &str, r: &Run) {
-    list.text(&r.run_id)
-        .text(thread_id)
-        .text(&r.assistant_id)
-        .text(&r.created_at)
-        .text(&r.updated_at)
-        .text(&r.status)
-        .json(&r.metadata)
-        .json(&r.kwargs)
-        .text(&r.multitask_strategy);
-}
-
-/// The queue's columns of a run, read with [`RUN_COLS`]; a transaction on a thread writes
-/// `run_after` when it inserts a run and leaves them otherwise to the queue ([`SqlQueue`]).
-const QUEUE_COLS: &[(&str, bool)] = &[
-    ("run_after", false),
-    ("lease_owner", false),
-    ("lease_until", false),
-    ("attempts", false),
-];
-
-fn run_of(row: &impl Cells) -> Result<Run, StoreError> {
-    let queue = crate::model::QueueState {
-        run_after: opt_text(row, "run_after")?
-            .map(|t| text_ms(&t).ok_or_else(|| corrupt("run_after")))
-            .transpose()?
-            .unwrap_or(0),
-        lease_owner: opt_text(row, "lease_owner")?,
-        lease_until: opt_text(row, "lease_until")?
-            .map(|t| text_ms(&t).ok_or_else(|| corrupt("lease_until")))
-            .transpose()?,
-        attempts: u32::try_from(int(row, "attempts")?).map_err(|_| corrupt("attempts"))?,
-    };
-    Ok(Run {
-        queue,
-        run_id: text(row, "run_id")?,
-        thread_id: text(row, "thread_id")?,
-        assistant_id: text(row, "assistant_id")?,
-        created_at: text(row, "created_at")?,
-        updated_at: text(row, "updated_at")?,
-        status: text(row, "status")?,
-        metadata: object(row, "metadata")?,
-        kwargs: object(row, "kwargs")?,
-        multitask_strategy: text(row, "multitask_strategy")?,
-    })
-}
-
-const CHECKPOINT_COLS: &[(&str, bool)] = &[
-    ("checkpoint_id", false),
-    ("parent_checkpoint_id", false),
-    ("state_values", true),
-    ("metadata", true),
-    ("next", true),
-    ("created_at", false),
-    ("seq", false),
-];
-
-fn checkpoint_of(row: &impl Cells) -> Result<Arc<Checkpoint>, StoreError> {
-    checkpoint_at_columns(row, "")
-}
-
-/// The checkpoint in the columns of `row` named `prefix` + its columns' names.
-fn checkpoint_at_columns(row: &impl Cells, prefix: &str) -> Result<Arc<Checkpoint>, StoreError> {
-    let col = |c: &str| format!("{prefix}{c}");
-    let next = match json(row, &col("next"))? {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s),
-                _ => Err(corrupt("next")),
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(corrupt("next")),
-    };
-    Ok(Arc::new(Checkpoint {
-        checkpoint_id: text(row, &col("checkpoint_id"))?,
-        parent_checkpoint_id: opt_text(row, &col("parent_checkpoint_id"))?,
-        values: Values::from_json(json(row, &col("state_values"))?),
-        metadata: object(row, &col("metadata"))?,
-        next,
-        created_at: text(row, &col("created_at"))?,
-    }))
-}
-
-/// `t.a AS a, t.b::text AS b, …`: the columns of `cols` of the table `t` for a `SELECT` that
-/// joins others, each renamed `prefix` + its name, JSON ones read back as text.
-fn qualified_list<D: Dialect>(table: &str, cols: &[(&str, bool)], prefix: &str) -> String {
-    let mut out = String::new();
-    for (i, (name, json)) in cols.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let cast = if *json { D::JSON_OUT } else { "" };
-        out.push_str(&format!("{table}.{name}{cast} AS {prefix}{name}"));
-    }
-    out
 }
 
 type Threads<D> = SqlCollection<D, Thread>;
@@ -1231,13 +849,12 @@ type Threads<D> = SqlCollection<D, Thread>;
 impl<D: Dialect> Threads<D> {
     async fn runs_of(tx: &mut Tx<D>, id: &str) -> Result<Vec<Arc<Run>>, StoreError> {
         let mut qb = Qb::<D>::new(format!(
-            "SELECT {}, {} FROM runs WHERE thread_id = ",
-            select_list::<D>(RUN_COLS),
-            select_list::<D>(QUEUE_COLS)
+            "SELECT {} FROM runs WHERE thread_id = ",
+            select_list::<D>(RunRow::COLS)
         ));
         qb.bind(id.to_owned()).push(" ORDER BY seq");
         let rows = qb.all(On::Conn(&mut **tx)).await.map_err(db_error)?;
-        rows.iter().map(|r| run_of(r).map(Arc::new)).collect()
+        rows.iter().map(|r| RunRow::read(r).map(Arc::new)).collect()
     }
 
     /// The checkpoint `checkpoint_id` (the latest when `None`) and its `seq`.
@@ -1248,7 +865,7 @@ impl<D: Dialect> Threads<D> {
     ) -> Result<Option<(Arc<Checkpoint>, i64)>, StoreError> {
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM checkpoints WHERE thread_id = ",
-            select_list::<D>(CHECKPOINT_COLS)
+            select_list::<D>(CheckpointRow::COLS)
         ));
         qb.bind(id.to_owned());
         if let Some(c) = checkpoint_id {
@@ -1256,8 +873,7 @@ impl<D: Dialect> Threads<D> {
         }
         qb.push(" ORDER BY seq DESC LIMIT 1");
         let row = qb.one(On::Conn(&mut **tx)).await.map_err(db_error)?;
-        row.map(|r| Ok((checkpoint_of(&r)?, int(&r, "seq")?)))
-            .transpose()
+        row.as_ref().map(CheckpointRow::read).transpose()
     }
 
     /// Writes the runs as `runs` has them, given how they were read (`old`).
@@ -1282,23 +898,24 @@ impl<D: Dialect> Threads<D> {
                 Some(was) if Arc::ptr_eq(was, run) || ***was == **run => {}
                 Some(_) => {
                     // The queue's columns (seq, run_after, lease) are the queue's: kept.
-                    let mut qb =
-                        Qb::<D>::new(format!("UPDATE runs SET {} = (", name_list(RUN_COLS)));
-                    push_run(&mut List::<D>::new(&mut qb), id, run);
+                    let mut qb = Qb::<D>::new(format!(
+                        "UPDATE runs SET ({}) = (",
+                        name_list(RunRow::WRITTEN)
+                    ));
+                    RunRow::push(run, &mut List::<D>::new(&mut qb));
                     qb.push(") WHERE run_id = ").bind(run.run_id.clone());
                     qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
                 }
                 None => {
+                    // The queue's `run_after` once, as the run is enqueued.
                     let mut qb = Qb::<D>::new(format!(
-                        "INSERT INTO runs {} VALUES (",
-                        name_list(&[RUN_COLS, &[("run_after", false)]].concat())
+                        "INSERT INTO runs (thread_id, run_after, {}) VALUES (",
+                        name_list(RunRow::WRITTEN)
                     ));
-                    push_run(&mut List::<D>::new(&mut qb), id, run);
-                    List::<D> {
-                        qb: &mut qb,
-                        first: false,
-                    }
-                    .text(&ms_text(run.queue.run_after));
+                    let mut list = List::<D>::new(&mut qb);
+                    list.text(id);
+                    Ms::bind(&run.queue.run_after, &mut list);
+                    RunRow::push(run, &mut list);
                     qb.push(")");
                     qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
                 }
@@ -1313,19 +930,13 @@ impl<D: Dialect> Threads<D> {
         seq: i64,
         c: &Checkpoint,
     ) -> Result<(), StoreError> {
-        let mut qb = Qb::<D>::new(
-            "INSERT INTO checkpoints (thread_id, seq, checkpoint_id, parent_checkpoint_id, \
-             state_values, metadata, next, created_at) VALUES (",
-        );
-        List::<D>::new(&mut qb)
-            .text(id)
-            .int(seq)
-            .text(&c.checkpoint_id)
-            .opt(c.parent_checkpoint_id.as_deref())
-            .json(&c.values)
-            .json(&c.metadata)
-            .json(&c.next)
-            .text(&c.created_at);
+        let mut qb = Qb::<D>::new(format!(
+            "INSERT INTO checkpoints (thread_id, seq, {}) VALUES (",
+            name_list(CheckpointRow::WRITTEN)
+        ));
+        let mut list = List::<D>::new(&mut qb);
+        list.text(id).int(seq);
+        CheckpointRow::push(c, &mut list);
         qb.push(")");
         qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         Ok(())
@@ -1382,8 +993,8 @@ impl<D: Dialect> ThreadStore for Threads<D> {
             "SELECT {}, {} FROM threads LEFT JOIN checkpoints ON checkpoints.thread_id = \
              threads.thread_id AND checkpoints.seq = (SELECT MAX(seq) FROM checkpoints AS c \
              WHERE c.thread_id = threads.thread_id",
-            qualified_list::<D>("threads", THREAD_COLS, ""),
-            qualified_list::<D>("checkpoints", CHECKPOINT_COLS, "c_"),
+            qualified_list::<D>("threads", ThreadRow::COLS, ""),
+            qualified_list::<D>("checkpoints", CheckpointRow::COLS, "c_"),
         ));
         if let Some(c) = checkpoint_id {
             qb.push(" AND c.checkpoint_id = ").bind(c.to_owned());
@@ -1394,8 +1005,8 @@ impl<D: Dialect> ThreadStore for Threads<D> {
             return Ok(None);
         };
         let thread = Thread::from_row(&row)?;
-        let at = match opt_text(&row, "c_checkpoint_id")? {
-            Some(_) => Some(checkpoint_at_columns(&row, "c_")?),
+        let at = match row.opt_text("c_checkpoint_id")? {
+            Some(_) => Some(CheckpointRow::read(&Prefixed(&row, "c_"))?.0),
             None => None,
         };
         Ok(Some((thread, at)))
@@ -1415,7 +1026,7 @@ impl<D: Dialect> ThreadStore for Threads<D> {
         }
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM checkpoints WHERE thread_id = ",
-            select_list::<D>(CHECKPOINT_COLS)
+            select_list::<D>(CheckpointRow::COLS)
         ));
         qb.bind(id.to_owned());
         if let Some(before) = page.before {
@@ -1433,7 +1044,7 @@ impl<D: Dialect> ThreadStore for Threads<D> {
         let rows = qb.all(On::Conn(&mut *tx)).await.map_err(db_error)?;
         commit::<D>(tx).await?;
         rows.iter()
-            .map(checkpoint_of)
+            .map(|r| CheckpointRow::read(r).map(|(c, _)| c))
             .collect::<Result<_, _>>()
             .map(Some)
     }
@@ -1472,14 +1083,13 @@ impl<D: Dialect> ThreadStore for Threads<D> {
         let to = match Self::insert_in(&mut tx, to, IfExists::Raise, create).await? {
             Inserted::Created(t) | Inserted::Existing(t) => t,
         };
-        let mut qb = Qb::<D>::new(
-            "INSERT INTO checkpoints (thread_id, seq, checkpoint_id, parent_checkpoint_id, \
-             state_values, metadata, next, created_at) SELECT ",
-        );
-        qb.bind(to.thread_id.clone()).push(
-            ", seq, checkpoint_id, parent_checkpoint_id, state_values, metadata, next, \
-             created_at FROM checkpoints WHERE thread_id = ",
-        );
+        let columns = name_list(CheckpointRow::WRITTEN);
+        let mut qb = Qb::<D>::new(format!(
+            "INSERT INTO checkpoints (thread_id, seq, {columns}) SELECT "
+        ));
+        qb.bind(to.thread_id.clone()).push(format!(
+            ", seq, {columns} FROM checkpoints WHERE thread_id = "
+        ));
         qb.bind(from.to_owned());
         qb.run(On::Conn(&mut *tx)).await.map_err(db_error)?;
         commit::<D>(tx).await?;
@@ -1509,34 +1119,6 @@ impl<D: Dialect> ThreadStore for Threads<D> {
 /// The long-term store in the table `store_items`.
 struct SqlItems<D: Dialect> {
     pool: Pools<D>,
-}
-
-const ITEM_COLS: &[(&str, bool)] = &[
-    ("namespace", true),
-    ("key", false),
-    ("value", true),
-    ("created_at", false),
-    ("updated_at", false),
-];
-
-fn item_of(row: &impl Cells) -> Result<Item, StoreError> {
-    let namespace = match json(row, "namespace")? {
-        Value::Array(labels) => labels
-            .into_iter()
-            .map(|l| match l {
-                Value::String(s) => Ok(s),
-                _ => Err(corrupt("namespace")),
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(corrupt("namespace")),
-    };
-    Ok(Item {
-        namespace,
-        key: text(row, "key")?,
-        value: object(row, "value")?,
-        created_at: text(row, "created_at")?,
-        updated_at: text(row, "updated_at")?,
-    })
 }
 
 impl<D: Dialect> SqlItems<D> {
@@ -1576,7 +1158,6 @@ impl<D: Dialect> ItemStore for SqlItems<D> {
         key: String,
         value: Object,
     ) -> Result<Option<Item>, StoreError> {
-        let (ns, cuts) = encode_namespace(&namespace);
         let at = now();
         let mut item = Item {
             namespace,
@@ -1587,19 +1168,11 @@ impl<D: Dialect> ItemStore for SqlItems<D> {
         };
         // One statement: a new item is inserted; an existing one is replaced only where the
         // scope admits it as it is (the filter reads the stored row), keeping its `created_at`.
-        let mut qb = Qb::<D>::new(
-            "INSERT INTO store_items (ns, key, namespace, depth, cuts, value, created_at, \
-             updated_at) VALUES (",
-        );
-        List::<D>::new(&mut qb)
-            .text(&ns)
-            .text(&item.key)
-            .json(&item.namespace)
-            .int(i64::try_from(item.namespace.len()).unwrap_or(i64::MAX))
-            .json(&cuts)
-            .json(&item.value)
-            .text(&item.created_at)
-            .text(&item.updated_at);
+        let mut qb = Qb::<D>::new(format!(
+            "INSERT INTO store_items ({}) VALUES (",
+            name_list(ItemRow::WRITTEN)
+        ));
+        ItemRow::push(&item, &mut List::<D>::new(&mut qb));
         qb.push(
             ") ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, \
              updated_at = excluded.updated_at",
@@ -1626,12 +1199,12 @@ impl<D: Dialect> ItemStore for SqlItems<D> {
         let (ns, _) = encode_namespace(namespace);
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM store_items WHERE ns = ",
-            select_list::<D>(ITEM_COLS)
+            select_list::<D>(ItemRow::COLS)
         ));
         qb.bind(ns).push(" AND key = ").bind(key.to_owned());
         push_scope::<D>(&mut qb, scope, D::STORE_VIEW)?;
         let row = qb.one(On::Pool(&self.pool.read)).await.map_err(db_error)?;
-        row.as_ref().map(item_of).transpose()
+        row.as_ref().map(ItemRow::read).transpose()
     }
 
     async fn delete(
@@ -1665,7 +1238,7 @@ impl<D: Dialect> ItemStore for SqlItems<D> {
     ) -> Result<Vec<Item>, StoreError> {
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM store_items WHERE TRUE",
-            select_list::<D>(ITEM_COLS)
+            select_list::<D>(ItemRow::COLS)
         ));
         push_prefix::<D>(&mut qb, prefix);
         push_scope::<D>(&mut qb, scope, D::STORE_VIEW)?;
@@ -1689,7 +1262,7 @@ impl<D: Dialect> ItemStore for SqlItems<D> {
         qb.push(" ORDER BY updated_at DESC, ns, key");
         push_page::<D>(&mut qb, limit, offset);
         let rows = qb.all(On::Pool(&self.pool.read)).await.map_err(db_error)?;
-        rows.iter().map(item_of).collect()
+        rows.iter().map(ItemRow::read).collect()
     }
 
     async fn list_namespaces(

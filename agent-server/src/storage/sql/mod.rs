@@ -65,6 +65,7 @@ use super::StoreError;
 
 #[cfg(test)]
 mod backends;
+mod columns;
 mod dialect;
 mod imp;
 mod inline;

@@ -5,9 +5,11 @@
 
 use async_trait::async_trait;
 
+use super::columns::{Columns as _, CronRow, List, select_list, text};
 use super::db_error;
+use super::dialect::Cells as _;
 use super::dialect::{Dialect, On, Qb, QbExt as _, Tx};
-use super::imp::{List, Pools, Table as _, begin, commit, int, select_list, text};
+use super::imp::{Pools, begin, commit};
 use crate::model::Cron;
 use crate::storage::{Claim, LeaseTerms, RunQueue, StoreError};
 
@@ -55,10 +57,10 @@ impl<D: Dialect> SqlQueue<D> {
         let row = qb.one(On::Conn(&mut **tx)).await.map_err(db_error)?;
         row.map(|r| {
             Ok((
-                int(&r, "seq")?,
+                r.int("seq")?,
                 text(&r, "thread_id")?,
                 text(&r, "run_id")?,
-                int(&r, "attempts")?,
+                r.int("attempts")?,
             ))
         })
         .transpose()
@@ -173,13 +175,13 @@ impl<D: Dialect> RunQueue for SqlQueue<D> {
     async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, StoreError> {
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM crons WHERE enabled AND next_run_date IS NOT NULL AND next_run_date <= ",
-            select_list::<D>(Cron::COLS)
+            select_list::<D>(CronRow::COLS)
         ));
         qb.bind(now.to_owned())
             .push(" ORDER BY next_run_date, cron_id LIMIT ")
             .bind(i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = qb.all(On::Pool(&self.pools.read)).await.map_err(db_error)?;
-        rows.iter().map(Cron::from_row).collect()
+        rows.iter().map(CronRow::read).collect()
     }
 
     async fn advance_cron(
