@@ -37,17 +37,11 @@ use crate::util::now;
 
 pub use error::StoreError;
 
+#[cfg(test)]
+mod contract;
 mod error;
 pub mod memory;
-#[cfg(test)]
-pub(crate) mod queue_tests;
 pub mod sql;
-
-/// The run queue's contract on the memory backend.
-#[cfg(test)]
-mod memory_queue {
-    crate::storage::queue_tests::queue_contract_tests!(crate::storage::queue_tests::on_memory);
-}
 
 /// A change to one resource, applied atomically; an error leaves the resource unchanged and is
 /// returned as it is (a caller's own error travels as [`StoreError::Refused`]).

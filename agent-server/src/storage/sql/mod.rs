@@ -70,8 +70,6 @@ mod dialect;
 mod imp;
 mod inline;
 pub mod postgres;
-#[cfg(test)]
-mod queue_backends;
 mod queue_imp;
 pub mod sqlite;
 
