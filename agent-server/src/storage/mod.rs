@@ -24,6 +24,22 @@
 //! Runs are also a queue ([`RunQueue`], held as [`Storage::queue`]): a run is enqueued when it is
 //! stored on its thread, and a worker ([`crate::queue`]) claims it with a lease, executes it and
 //! finishes it in a transaction that succeeds only while it still holds that lease.
+//!
+//! # Shape
+//!
+//! - `mod.rs` (here): the traits a backend implements ([`Collection`], [`ThreadStore`],
+//!   [`ItemStore`], [`RunQueue`]), the searches they run, and [`Storage`], which holds one of
+//!   each;
+//! - `error.rs`: [`StoreError`], what can go wrong, in storage terms (no HTTP status: the HTTP
+//!   edge, `util.rs`, maps each variant to its answer);
+//! - [`memory`] and [`sql`]: the backends (`sql` writes its queries once, over a `Dialect` that
+//!   SQLite and PostgreSQL implement);
+//! - `contract/` (tests): the scenarios every backend answers alike, the differential test and
+//!   the run queue's contract, each run on memory, SQLite and PostgreSQL.
+//!
+//! A new backend implements these traits, gets a [`Storage::connect`] URL, and is added to the
+//! contract tests in `contract/` (`on_every_backend` and the queue's modules), which it must
+//! pass as the others do.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Each table's columns, declared once ([`columns!`]): a column's name, how its value is kept
+//! Each table's columns, declared once (`columns!`): a column's name, how its value is kept
 //! (a [`Codec`]) and where a resource holds it. The lists a statement names
 //! ([`Columns::COLS`], [`Columns::WRITTEN`]), the values an `INSERT` or `UPDATE` binds
 //! ([`Columns::push`]) and the resource a row reads back as ([`Columns::read`]) all derive from
@@ -354,7 +354,7 @@ impl<T: Serialize> Codec for JsonOf<T> {
     }
 }
 
-/// A table's columns, declared by [`columns!`].
+/// A table's columns, declared by `columns!`.
 pub(super) trait Columns {
     /// What a row is written from.
     type Write: ?Sized;

@@ -19,7 +19,8 @@ pub(super) type Tx<D> = sqlx::Transaction<'static, <D as Dialect>::Db>;
 pub(super) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
 /// A database backend's spellings: the few ways its SQL and its setup differ from the other's.
-/// The queries themselves are written once, generic over this trait (`imp.rs`, `queue_imp.rs`).
+/// The queries themselves are written once, generic over this trait (`imp.rs`,
+/// `queue_imp.rs`).
 pub(super) trait Dialect: Clone + Send + Sync + Sized + 'static {
     /// sqlx's database.
     type Db: SqlDb;
@@ -77,7 +78,7 @@ pub(super) enum On<'e, DB: Database> {
 
 /// What the shared queries need of an sqlx database: statements that run on a pool or a
 /// connection, values bound by type, filters rendered by [`auth::sql`], rows read by name.
-/// Implemented for both databases by one text ([`sql_db!`]): the generic code states no sqlx
+/// Implemented for both databases by one text (`sql_db!`): the generic code states no sqlx
 /// bound of its own.
 pub(super) trait SqlDb: Database<Row: Cells> {
     /// Runs the statement; what it changed.

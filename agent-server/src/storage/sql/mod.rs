@@ -1,9 +1,20 @@
 //! The database backends: [`sqlite`] (one file, WAL mode) and [`postgres`] (one database shared
 //! by any number of replicas), with one table per kind of resource.
 //!
-//! Both run the same queries (`imp.rs`, compiled once per database with that database's types)
-//! and differ only in a few spellings: how a JSON value is bound and read back, the row lock,
-//! how a transaction that will write begins.
+//! Both run the same queries, written once: `imp.rs` (the collections and the store) and
+//! `queue_imp.rs` (the run queue) are generic over a `Dialect` (`dialect.rs`), the few spellings
+//! that differ, which [`sqlite`] and [`postgres`] implement: the migrations and their lock, how
+//! a JSON value is bound and read back, the row locks, how a transaction that will write or
+//! only read begins, substring and suffix tests, a store item's view, whether writes have a
+//! pool of their own and whether inserts are committed in groups. What the queries need of
+//! sqlx (running a statement on a pool or a connection, binding, rendering a filter, reading a
+//! row) is one trait, `SqlDb`, implemented for both databases by one macro, so that the generic
+//! code states no sqlx bound. Each table's columns are declared once (`columns.rs`), and every
+//! statement's column lists, bound values and rows read back derive from that declaration.
+//!
+//! SQLite keeps its own optimisations behind the same code: single-row inserts committed in
+//! groups (`GroupCommit`), reads by id on the request's thread (`inline.rs`), one writer
+//! connection beside the readers.
 //!
 //! # Schema
 //!
@@ -52,7 +63,7 @@
 //! # Known differences from memory
 //!
 //! - PostgreSQL cannot store the character U+0000 (in JSON or text): a write holding it is
-//!   [`StoreError::Unstorable`](super::StoreError::Unstorable).
+//!   [`super::StoreError::Unstorable`].
 //! - A store search's words are matched against the value's JSON text as the database prints
 //!   and lower-cases it (PostgreSQL prints `jsonb` with spaces, SQLite lower-cases ASCII only):
 //!   ASCII words inside string values match alike everywhere.
@@ -85,7 +96,7 @@ pub enum Database {
 
 impl Database {
     /// Closes every connection (waiting for those in use to come back); later operations fail
-    /// with [`StoreError::Unavailable`](super::StoreError::Unavailable).
+    /// with [`super::StoreError::Unavailable`].
     pub async fn close(&self) {
         match self {
             Database::Sqlite(p) => p.close().await,

@@ -8,7 +8,7 @@
 //! `SQLITE_BUSY`), up to eight read beside it (WAL mode: a reader sees the last commit and never
 //! waits for the writer). A read by id (`GET /threads/{id}`) is one `SELECT` with the filter in
 //! its `WHERE`, without `BEGIN`/`COMMIT`, run on the request's own thread where it can be
-//! ([`super::inline`]), else on the pool; each connection keeps its prepared statements, whose
+//! (`inline.rs`), else on the pool; each connection keeps its prepared statements, whose
 //! text depends on the filter's shape, never on its values. Single-row inserts are committed
 //! in groups (`GroupCommit`).
 //!
