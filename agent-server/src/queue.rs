@@ -206,7 +206,7 @@ async fn run(mut state: AppState) {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(detail = e.detail, "the run queue could not be read");
+                    tracing::warn!(detail = %e, "the run queue could not be read");
                     break;
                 }
             }
@@ -258,7 +258,7 @@ async fn execute_leased(
                 if let Err(e) = state.storage.queue().release(&claim).await {
                     tracing::warn!(
                         run_id = claim.run_id,
-                        detail = e.detail,
+                        detail = %e,
                         "a run could not be given back: its lease will expire"
                     );
                 }
@@ -272,7 +272,7 @@ async fn execute_leased(
                         tracing::warn!(
                             thread_id = claim.thread_id,
                             run_id = claim.run_id,
-                            detail = e.detail,
+                            detail = %e,
                             "a run's lease could not be renewed: it is left to another worker"
                         );
                         break;
@@ -301,7 +301,7 @@ async fn fire_due_crons(state: &AppState) {
     let due = match state.storage.queue().due_crons(&rfc3339(now), 32).await {
         Ok(due) => due,
         Err(e) => {
-            tracing::warn!(detail = e.detail, "the crons could not be read");
+            tracing::warn!(detail = %e, "the crons could not be read");
             return;
         }
     };
@@ -334,7 +334,7 @@ async fn fire_due_crons(state: &AppState) {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
-                tracing::warn!(cron_id = cron.cron_id, detail = e.detail, "a cron");
+                tracing::warn!(cron_id = cron.cron_id, detail = %e, "a cron");
                 continue;
             }
         }

@@ -3,15 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::authz::Scope;
 use crate::graph;
 use crate::model::{Object, Run};
-use crate::storage::{Claim, NewCheckpoint, ThreadTx, refresh_status};
-use crate::util::{ApiError, now};
+use crate::storage::{Claim, NewCheckpoint, StoreError, ThreadTx, refresh_status};
+use crate::util::now;
 
 /// The run kwarg that makes the worker delete the run's thread once the run is finished: set by
 /// the server for the runs of a thread-less cron whose `on_run_completed` is `delete` (removed
@@ -71,11 +70,13 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
             .map(|checkpoints| crate::history::run_steps(&before, &run_input, &checkpoints));
         let change = Box::new(|tx: &mut ThreadTx<'_>| {
             if tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref() {
-                return Err(ApiError::conflict("the thread changed during the run"));
+                return Err(StoreError::Conflict(
+                    "the thread changed during the run".into(),
+                ));
             }
             let Some(i) = tx.runs.iter().position(|r| claim.holds(r)) else {
                 // Cancelled, removed or taken over meanwhile: nothing to finish.
-                return Err(ApiError::conflict("the run is no longer held"));
+                return Err(StoreError::Conflict("the run is no longer held".into()));
             };
             match &result {
                 Ok(steps) => {
@@ -119,18 +120,18 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
                 if next.kwargs.get(ON_COMPLETION).and_then(Value::as_str) == Some("delete") =>
             {
                 if let Err(e) = state.storage.threads().remove(tid, &system).await {
-                    tracing::warn!(thread_id = tid, detail = e.detail, "a cron's thread");
+                    tracing::warn!(thread_id = tid, detail = %e, "a cron's thread");
                 }
                 break;
             }
             Ok(_) => break,
-            Err(e) if e.status == StatusCode::CONFLICT => continue,
+            Err(StoreError::Conflict(_)) => continue,
             Err(e) => {
                 tracing::error!(
                     thread_id = tid,
                     run_id = rid,
                     scope = system.describe(),
-                    detail = e.detail,
+                    detail = %e,
                     "run failed"
                 );
                 break;

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::storage::StoreError;
+
 /// The current time as an RFC 3339 string with microseconds, in UTC (`2025-01-31T12:00:00.000123+00:00`).
 pub fn now() -> String {
     let d = SystemTime::now()
@@ -98,6 +100,48 @@ impl From<auth::HttpException> for ApiError {
         }
     }
 }
+
+/// How a storage error is answered: 503 when the database cannot answer now, 409 for a
+/// conflict, 422 for what the caller asked that no backend can do, 500 for the rest; the detail
+/// is the error's message. A change's own refusal ([`StoreError::Refused`]) is answered as the
+/// change's `ApiError`, unchanged.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match &e {
+            StoreError::Refused(_) => {
+                if let Some(own) = e.refusal::<ApiError>() {
+                    return own.clone();
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            StoreError::Unavailable(_) | StoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::Exists { .. } | StoreError::Conflict(_) => StatusCode::CONFLICT,
+            StoreError::Unstorable | StoreError::InvalidSearch(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            StoreError::Filter(_) | StoreError::Corrupt(_) | StoreError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// A change to stored resources that refuses itself with an `ApiError` (`?` in the change):
+/// [`StoreError::Refused`], answered as this `ApiError` again.
+impl From<ApiError> for StoreError {
+    fn from(e: ApiError) -> Self {
+        StoreError::Refused(std::sync::Arc::new(e))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status.as_u16(), self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 /// Answered as `auth::HttpException` answers itself: the status, the headers and
 /// `{"detail": …}`.
@@ -191,5 +235,69 @@ mod tests {
             format_rfc3339(1_735_689_599, 999_999),
             "2024-12-31T23:59:59.999999+00:00"
         );
+    }
+
+    /// Each storage error is answered with the status and detail it had as an `ApiError`; a
+    /// change's own `ApiError` comes back whole.
+    #[test]
+    fn store_errors_answer_as_before() {
+        use auth::sql::SqlError;
+        let io = || std::sync::Arc::new(sqlx::Error::PoolTimedOut);
+        let cases = [
+            (StoreError::Unavailable(io()), 503, "database unavailable"),
+            (StoreError::Closed, 503, "the database is closing"),
+            (
+                StoreError::Exists {
+                    kind: "Thread",
+                    id: "t1".into(),
+                },
+                409,
+                "Thread t1 already exists",
+            ),
+            (
+                StoreError::Conflict("the thread changed meanwhile".into()),
+                409,
+                "the thread changed meanwhile",
+            ),
+            (
+                StoreError::Unstorable,
+                422,
+                "the character U+0000 cannot be stored in this database",
+            ),
+            (
+                StoreError::InvalidSearch(SqlError::TooDeep),
+                422,
+                "invalid search: a value nests arrays and objects more than 16 levels deep",
+            ),
+            (
+                StoreError::Filter(SqlError::TooDeep),
+                500,
+                "the authorization filter cannot be applied: a value nests arrays and objects \
+                 more than 16 levels deep",
+            ),
+            (
+                StoreError::Corrupt("next".into()),
+                500,
+                "a stored next is malformed",
+            ),
+            (
+                StoreError::Internal("a change may not alter the id".into()),
+                500,
+                "a change may not alter the id",
+            ),
+        ];
+        for (e, status, detail) in cases {
+            let answer = ApiError::from(e);
+            assert_eq!(
+                (answer.status.as_u16(), answer.detail.as_str()),
+                (status, detail)
+            );
+        }
+        let mut own = ApiError::not_found("Run r1 not found");
+        own.headers.push(("x-a".into(), "b".into()));
+        let back = ApiError::from(StoreError::from(own));
+        assert_eq!(back.status, StatusCode::NOT_FOUND);
+        assert_eq!(back.detail, "Run r1 not found");
+        assert_eq!(back.headers, vec![("x-a".to_owned(), "b".to_owned())]);
     }
 }

@@ -280,7 +280,8 @@ pub(super) async fn update(
                     if !matches!(val.as_str(), Some("delete" | "keep")) && !val.is_null() {
                         return Err(ApiError::invalid(
                             "on_run_completed must be \"delete\" or \"keep\"",
-                        ));
+                        )
+                        .into());
                     }
                     c.payload.insert(k, val.clone());
                     c.on_run_completed = val;
@@ -292,7 +293,7 @@ pub(super) async fn update(
                             crate::queue::time_zone(Some(&tz))?;
                             Some(tz)
                         }
-                        _ => return Err(ApiError::invalid("timezone must be a string")),
+                        _ => return Err(ApiError::invalid("timezone must be a string").into()),
                     };
                 }
                 "metadata" => {

@@ -216,7 +216,8 @@ pub(super) async fn create_on_thread_then(
                 MultitaskStrategy::Reject => {
                     return Err(ApiError::conflict(
                         "Thread is already running a task. Wait for it to finish or choose a different multitask strategy.",
-                    ));
+                    )
+                    .into());
                 }
                 MultitaskStrategy::Interrupt | MultitaskStrategy::Rollback => {
                     for i in inflight {
@@ -227,7 +228,7 @@ pub(super) async fn create_on_thread_then(
                 }
                 MultitaskStrategy::Enqueue => {}
                 // A strategy added by a later LangGraph: refused until this server knows it.
-                _ => return Err(ApiError::conflict("Unsupported multitask strategy.")),
+                _ => return Err(ApiError::conflict("Unsupported multitask strategy.").into()),
             }
         }
         tx.runs.push(inserted);
@@ -794,7 +795,7 @@ pub(super) async fn cancel_runs(
                 .iter()
                 .find(|id| !tx.runs.iter().any(|r| &r.run_id == *id))
         {
-            return Err(run_not_found(missing));
+            return Err(run_not_found(missing).into());
         }
         let mut now_cancelled = std::collections::HashSet::new();
         for r in tx.runs.iter_mut() {
@@ -894,7 +895,7 @@ pub(super) async fn delete(
         let before = tx.runs.len();
         tx.runs.retain(|r| r.run_id != r2);
         if tx.runs.len() == before {
-            return Err(run_not_found(&r2));
+            return Err(run_not_found(&r2).into());
         }
         refresh_status(tx);
         Ok(())

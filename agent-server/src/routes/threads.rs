@@ -452,7 +452,7 @@ pub async fn append_state<E: ReadsThread + WritesThreadState>(
                 && tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref()
             {
                 stale.store(true, Ordering::Relaxed);
-                return Err(ApiError::conflict("the thread changed meanwhile"));
+                return Err(ApiError::conflict("the thread changed meanwhile").into());
             }
             let id = next.map(|new| tx.push(new));
             finish(tx, id.as_deref())?;
@@ -462,7 +462,7 @@ pub async fn append_state<E: ReadsThread + WritesThreadState>(
         });
         match state.storage.threads().transact(id, scope, change).await {
             Err(_) if stale.load(Ordering::Relaxed) => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
             Ok(None) => return Ok(None),
             Ok(Some(t)) => {
                 let cid = cid

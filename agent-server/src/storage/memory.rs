@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::StoreError;
 use super::{
     ABANDONED, Claim, Collection, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
     LeaseTerms, Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx,
@@ -29,7 +30,7 @@ use super::{
 };
 use crate::authz::Access;
 use crate::model::{Checkpoint, Cron, Item, Object, Record, Run, Thread};
-use crate::util::{ApiError, now};
+use crate::util::now;
 
 /// The index keys of a top-level metadata value: a scalar, or each scalar element of a list.
 ///
@@ -311,7 +312,7 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
         extra: E,
         if_exists: IfExists,
         scope: &Access,
-    ) -> Result<Inserted<T>, ApiError> {
+    ) -> Result<Inserted<T>, StoreError> {
         let mut inner = self.write();
         if let Some(existing) = inner.items.get(item.id()) {
             let existing = existing.row.clone();
@@ -319,11 +320,10 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
             return if if_exists == IfExists::DoNothing && scope.admits(existing.metadata()) {
                 Ok(Inserted::Existing(T::clone(&existing)))
             } else {
-                Err(ApiError::conflict(format!(
-                    "{} {} already exists",
-                    self.kind,
-                    item.id()
-                )))
+                Err(StoreError::Exists {
+                    kind: self.kind,
+                    id: item.id().to_owned(),
+                })
             };
         }
         let row = Arc::new(item);
@@ -339,10 +339,10 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
         Ok(Inserted::Created(T::clone(&row)))
     }
 
-    fn search_now(&self, query: &Query<'_>) -> Result<Page<T>, ApiError> {
+    fn search_now(&self, query: &Query<'_>) -> Result<Page<T>, StoreError> {
         // A column this kind of resource lacks is the caller's mistake, found before any row.
         if !T::COLUMNS.contains(&query.sort) {
-            return Err(ApiError::internal(format!(
+            return Err(StoreError::Internal(format!(
                 "cannot sort by {}",
                 query.sort.name()
             )));
@@ -437,11 +437,11 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
         item: T,
         if_exists: IfExists,
         scope: &Access,
-    ) -> Result<Inserted<T>, ApiError> {
+    ) -> Result<Inserted<T>, StoreError> {
         self.insert_with(item, E::default(), if_exists, scope)
     }
 
-    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
+    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError> {
         let row = self.read().items.get(id).map(|s| s.row.clone());
         Ok(row
             .filter(|row| scope.admits(row.metadata()))
@@ -453,12 +453,12 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
         id: &str,
         scope: &Access,
         change: Modifier<'_, T>,
-    ) -> Result<Option<T>, ApiError> {
+    ) -> Result<Option<T>, StoreError> {
         self.with_gate(id, scope, |_, row| {
             let mut changed = T::clone(&row);
             change(&mut changed)?;
             if changed.id() != id {
-                return Err(ApiError::internal("a change may not alter the id"));
+                return Err(StoreError::Internal("a change may not alter the id".into()));
             }
             self.write().replace_row(Arc::new(changed.clone()));
             Ok(changed)
@@ -466,14 +466,14 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
         .transpose()
     }
 
-    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
+    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError> {
         Ok(self
             .with_gate(id, scope, |_, _| self.write().remove(id))
             .flatten()
             .map(|row| T::clone(&row)))
     }
 
-    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
+    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, StoreError> {
         let mut removed = 0;
         for (id, scope) in targets {
             removed += usize::from(
@@ -485,7 +485,7 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
         Ok(removed)
     }
 
-    async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError> {
+    async fn search(&self, query: Query<'_>) -> Result<Page<T>, StoreError> {
         self.search_now(&query)
     }
 }
@@ -497,7 +497,7 @@ impl MemoryThreads {
         id: &str,
         scope: &Access,
         change: ThreadChange<'_>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         self.with_gate(id, scope, |data, row| {
             // The change works on copies of pointers; nothing is kept unless it succeeds.
             let mut thread = Thread::clone(&row);
@@ -506,7 +506,7 @@ impl MemoryThreads {
             change(&mut tx)?;
             let appended = tx.into_appended();
             if thread.thread_id != id {
-                return Err(ApiError::internal("a change may not alter the id"));
+                return Err(StoreError::Internal("a change may not alter the id".into()));
             }
             data.history.extend(appended);
             data.runs = runs;
@@ -551,7 +551,7 @@ impl ThreadStore for MemoryThreads {
         id: &str,
         scope: &Access,
         change: ThreadChange<'_>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         self.apply(id, scope, change)
     }
 
@@ -560,7 +560,7 @@ impl ThreadStore for MemoryThreads {
         id: &str,
         scope: &Access,
         checkpoint_id: Option<&str>,
-    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
+    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, StoreError> {
         let Some((row, at)) = self.with_gate(id, scope, |data, row| {
             let at = match checkpoint_id {
                 None => data.history.last().cloned(),
@@ -583,7 +583,7 @@ impl ThreadStore for MemoryThreads {
         id: &str,
         scope: &Access,
         page: HistoryPage<'_>,
-    ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
+    ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError> {
         super::check_search(page.metadata)?;
         Ok(self.with_gate(id, scope, |data, _| {
             let end = page
@@ -604,7 +604,7 @@ impl ThreadStore for MemoryThreads {
         &self,
         id: &str,
         scope: &Access,
-    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
+    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, StoreError> {
         Ok(self
             .with_gate(id, scope, |data, row| (row, data.runs.clone()))
             .map(|(row, runs)| (Thread::clone(&row), runs)))
@@ -616,7 +616,7 @@ impl ThreadStore for MemoryThreads {
         read: &Access,
         to: Thread,
         create: &Access,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         let Some((source, history)) =
             self.with_gate(from, read, |data, row| (row, data.history.clone()))
         else {
@@ -634,7 +634,7 @@ impl ThreadStore for MemoryThreads {
         }
     }
 
-    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
+    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, StoreError> {
         let mut pruned = 0;
         for (id, scope) in targets {
             let done = self.with_gate(id, scope, |data, _| {
@@ -676,7 +676,7 @@ fn system() -> Access {
 
 #[async_trait]
 impl RunQueue for MemoryQueue {
-    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, ApiError> {
+    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, StoreError> {
         let candidates: Vec<(u64, String, String)> = lock(&self.threads.pending)
             .by_seq
             .iter()
@@ -743,7 +743,7 @@ impl RunQueue for MemoryQueue {
         Ok(None)
     }
 
-    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, ApiError> {
+    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, StoreError> {
         let renewed = self
             .threads
             .with_gate(&claim.thread_id, &system(), |data, _| {
@@ -756,7 +756,7 @@ impl RunQueue for MemoryQueue {
         Ok(renewed == Some(true))
     }
 
-    async fn release(&self, claim: &Claim) -> Result<bool, ApiError> {
+    async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
         let released = self
             .threads
             .with_gate(&claim.thread_id, &system(), |data, _| {
@@ -773,7 +773,7 @@ impl RunQueue for MemoryQueue {
         Ok(released == Some(true))
     }
 
-    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, ApiError> {
+    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, StoreError> {
         let mut due: Vec<Arc<Cron>> = self
             .crons
             .read()
@@ -796,11 +796,11 @@ impl RunQueue for MemoryQueue {
         cron_id: &str,
         from: &str,
         to: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, StoreError> {
         let change: Modifier<'_, Cron> = Box::new(move |c| {
             if c.next_run_date.as_str() != Some(from) {
-                return Err(ApiError::conflict(
-                    "the cron was advanced by another worker",
+                return Err(StoreError::Conflict(
+                    "the cron was advanced by another worker".into(),
                 ));
             }
             c.next_run_date = to.map_or(Value::Null, Value::String);
@@ -808,7 +808,7 @@ impl RunQueue for MemoryQueue {
         });
         match self.crons.modify(cron_id, &system(), change).await {
             Ok(changed) => Ok(changed.is_some()),
-            Err(e) if e.status == axum::http::StatusCode::CONFLICT => Ok(false),
+            Err(StoreError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -841,7 +841,7 @@ impl ItemStore for MemoryItems {
         namespace: Vec<String>,
         key: String,
         value: Object,
-    ) -> Result<Option<Item>, ApiError> {
+    ) -> Result<Option<Item>, StoreError> {
         let at = now();
         let mut item = Item {
             namespace,
@@ -867,7 +867,7 @@ impl ItemStore for MemoryItems {
         scope: &Access,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<Item>, ApiError> {
+    ) -> Result<Option<Item>, StoreError> {
         let found = self
             .read()
             .get(&(namespace.to_vec(), key.to_owned()))
@@ -882,7 +882,7 @@ impl ItemStore for MemoryItems {
         scope: &Access,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<bool>, ApiError> {
+    ) -> Result<Option<bool>, StoreError> {
         let place = (namespace.to_vec(), key.to_owned());
         let mut items = self.write();
         Ok(match items.get(&place) {
@@ -899,7 +899,7 @@ impl ItemStore for MemoryItems {
         search: &ItemSearch,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Item>, ApiError> {
+    ) -> Result<Vec<Item>, StoreError> {
         super::check_search(search.filter.as_ref())?;
         let mut found: Vec<Arc<Item>> = Vec::new();
         for item in self.read().values() {
@@ -928,7 +928,7 @@ impl ItemStore for MemoryItems {
         max_depth: Option<usize>,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Vec<String>>, ApiError> {
+    ) -> Result<Vec<Vec<String>>, StoreError> {
         let mut namespaces: Vec<Vec<String>> = {
             let items = self.read();
             items

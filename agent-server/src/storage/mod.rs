@@ -9,7 +9,8 @@
 //! [`ItemSearch`]), so that a database evaluates them in its query; every backend gives the same
 //! answers (metadata containment is PostgreSQL's `@>`, as [`auth::sql::metadata_contains`]
 //! documents; text sorts by code point). Operations that reach a database return
-//! `Result<_, ApiError>`: a database that fails answers 503 `database unavailable`.
+//! `Result<_, StoreError>` ([`StoreError`], in storage terms: a database that fails is
+//! [`StoreError::Unavailable`]); the HTTP edge decides how each is answered.
 //!
 //! Every operation on a user-visible resource takes the [`Access`] that authorization produced
 //! (or a named [`Access::system`]) and applies its filter **inside** the operation that finds the
@@ -23,6 +24,22 @@
 //! Runs are also a queue ([`RunQueue`], held as [`Storage::queue`]): a run is enqueued when it is
 //! stored on its thread, and a worker ([`crate::queue`]) claims it with a lease, executes it and
 //! finishes it in a transaction that succeeds only while it still holds that lease.
+//!
+//! # Shape
+//!
+//! - `mod.rs` (here): the traits a backend implements ([`Collection`], [`ThreadStore`],
+//!   [`ItemStore`], [`RunQueue`]), the searches they run, and [`Storage`], which holds one of
+//!   each;
+//! - `error.rs`: [`StoreError`], what can go wrong, in storage terms (no HTTP status: the HTTP
+//!   edge, `util.rs`, maps each variant to its answer);
+//! - [`memory`] and [`sql`]: the backends (`sql` writes its queries once, over a `Dialect` that
+//!   SQLite and PostgreSQL implement);
+//! - `contract/` (tests): the scenarios every backend answers alike, the differential test and
+//!   the run queue's contract, each run on memory, SQLite and PostgreSQL.
+//!
+//! A new backend implements these traits, gets a [`Storage::connect`] URL, and is added to the
+//! contract tests in `contract/` (`on_every_backend` and the queue's modules), which it must
+//! pass as the others do.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,28 +49,27 @@ use serde_json::Value;
 
 use crate::authz::Access;
 use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Record, Run, Thread, Values};
-use crate::util::{ApiError, now};
+use crate::util::now;
 
+pub use error::StoreError;
+
+#[cfg(test)]
+mod contract;
+mod error;
 pub mod memory;
 mod scoped;
-pub use scoped::Search;
-#[cfg(test)]
-pub(crate) mod queue_tests;
 pub mod sql;
 
-/// The run queue's contract on the memory backend.
-#[cfg(test)]
-mod memory_queue {
-    crate::storage::queue_tests::queue_contract_tests!(crate::storage::queue_tests::on_memory);
-}
+pub use scoped::Search;
 
-/// A change to one resource, applied atomically; an error leaves the resource unchanged.
-pub type Modifier<'a, T> = Box<dyn FnOnce(&mut T) -> Result<(), ApiError> + Send + 'a>;
+/// A change to one resource, applied atomically; an error leaves the resource unchanged and is
+/// returned as it is (a caller's own error travels as [`StoreError::Refused`]).
+pub type Modifier<'a, T> = Box<dyn FnOnce(&mut T) -> Result<(), StoreError> + Send + 'a>;
 
 /// What to do when a resource with the same id exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IfExists {
-    /// Fail with 409.
+    /// Fail with [`StoreError::Exists`].
     #[default]
     Raise,
     /// Return the existing resource (if the caller may see it).
@@ -101,13 +117,14 @@ fn depth(v: &Value) -> usize {
 }
 
 /// A caller's containment search (metadata, values, a store filter) that every backend can
-/// run: 422 when a value nests arrays and objects deeper than [`auth::sql::MAX_VALUE_DEPTH`],
-/// as a database backend answers (so that memory answers the same).
-pub fn check_search(wanted: Option<&Object>) -> Result<(), ApiError> {
+/// run: [`StoreError::InvalidSearch`] when a value nests arrays and objects deeper than
+/// [`auth::sql::MAX_VALUE_DEPTH`], as a database backend answers (so that memory answers the
+/// same).
+pub fn check_search(wanted: Option<&Object>) -> Result<(), StoreError> {
     match wanted {
-        Some(w) if w.values().any(|v| depth(v) > auth::sql::MAX_VALUE_DEPTH) => Err(
-            ApiError::invalid(format!("invalid search: {}", auth::sql::SqlError::TooDeep)),
-        ),
+        Some(w) if w.values().any(|v| depth(v) > auth::sql::MAX_VALUE_DEPTH) => {
+            Err(StoreError::InvalidSearch(auth::sql::SqlError::TooDeep))
+        }
         _ => Ok(()),
     }
 }
@@ -171,7 +188,7 @@ pub enum Condition {
 impl Condition {
     /// Whether `item` meets the condition (the in-memory evaluation; a database evaluates it in
     /// its query). A column the resource does not have is an error.
-    pub fn accepts<T: Record>(&self, item: &T) -> Result<bool, ApiError> {
+    pub fn accepts<T: Record>(&self, item: &T) -> Result<bool, StoreError> {
         Ok(match self {
             Condition::Equals(c, v) => {
                 checked::<T>(*c)?.then(|| item.column(*c)).flatten() == Some(v.as_str())
@@ -183,8 +200,8 @@ impl Condition {
             Condition::ValuesContain(w) => match item.values() {
                 Some(values) => w.is_empty() || values.contains(w),
                 None => {
-                    return Err(ApiError::internal(
-                        "this resource has no state values to search",
+                    return Err(StoreError::Internal(
+                        "this resource has no state values to search".into(),
                     ));
                 }
             },
@@ -192,12 +209,13 @@ impl Condition {
     }
 }
 
-/// `Ok(true)` when resources of type `T` have the column `c`, else a 500 naming it.
-fn checked<T: Record>(c: Column) -> Result<bool, ApiError> {
+/// `Ok(true)` when resources of type `T` have the column `c`, else [`StoreError::Internal`]
+/// naming it.
+fn checked<T: Record>(c: Column) -> Result<bool, StoreError> {
     if T::COLUMNS.contains(&c) {
         Ok(true)
     } else {
-        Err(ApiError::internal(format!(
+        Err(StoreError::Internal(format!(
             "{} has no column {}",
             std::any::type_name::<T>(),
             c.name()
@@ -243,7 +261,7 @@ impl<'a> Query<'a> {
     }
 
     /// Whether `item` passes every condition (the in-memory evaluation).
-    pub fn accepts<T: Record>(&self, item: &T) -> Result<bool, ApiError> {
+    pub fn accepts<T: Record>(&self, item: &T) -> Result<bool, StoreError> {
         if !visible(item.metadata(), self.scope, self.metadata)
             || !self
                 .ids
@@ -288,17 +306,18 @@ pub struct Page<T> {
 /// Assistants or crons, and the rows of threads.
 #[async_trait]
 pub(crate) trait Collection<T: Record>: Send + Sync {
-    /// Stores `item`. An existing resource with the same id: 409 when `if_exists` is `Raise` or
-    /// when `scope` hides it; otherwise it is returned as [`Inserted::Existing`].
+    /// Stores `item`. An existing resource with the same id: [`StoreError::Exists`] when
+    /// `if_exists` is `Raise` or when `scope` hides it; otherwise it is returned as
+    /// [`Inserted::Existing`].
     async fn insert(
         &self,
         item: T,
         if_exists: IfExists,
         scope: &Access,
-    ) -> Result<Inserted<T>, ApiError>;
+    ) -> Result<Inserted<T>, StoreError>;
 
     /// The resource `id` if it exists and `scope` admits it.
-    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError>;
+    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError>;
 
     /// Applies `change` to the resource `id` if it exists and `scope` admits it, atomically.
     /// `Ok(None)`: absent or hidden, nothing changed.
@@ -307,19 +326,19 @@ pub(crate) trait Collection<T: Record>: Send + Sync {
         id: &str,
         scope: &Access,
         change: Modifier<'_, T>,
-    ) -> Result<Option<T>, ApiError>;
+    ) -> Result<Option<T>, StoreError>;
 
     /// Removes the resource `id` (a thread with its checkpoints and runs) if it exists and
     /// `scope` admits it.
-    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError>;
+    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError>;
 
     /// Removes each `(id, scope)` of `targets` that exists and that its scope admits (each
     /// checked and removed atomically, as [`Collection::remove`]); how many were removed. The
     /// caller authorizes every target first, so a refusal changes nothing.
-    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, ApiError>;
+    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, StoreError>;
 
     /// The resources matching `query`, sorted, within its limit and offset.
-    async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError>;
+    async fn search(&self, query: Query<'_>) -> Result<Page<T>, StoreError>;
 }
 
 /// Which checkpoints of a thread to read: newest first, at most `limit`, older than `before`.
@@ -426,8 +445,9 @@ impl<'a> ThreadTx<'a> {
 }
 
 /// A change to one thread, applied atomically; an error leaves the thread, its runs and its
-/// checkpoints unchanged.
-pub type ThreadChange<'a> = Box<dyn FnOnce(&mut ThreadTx<'_>) -> Result<(), ApiError> + Send + 'a>;
+/// checkpoints unchanged and is returned as it is (as for [`Modifier`]).
+pub type ThreadChange<'a> =
+    Box<dyn FnOnce(&mut ThreadTx<'_>) -> Result<(), StoreError> + Send + 'a>;
 
 /// Threads: their rows ([`Collection`]), checkpoints and runs.
 #[async_trait]
@@ -439,7 +459,7 @@ pub(crate) trait ThreadStore: Collection<Thread> {
         id: &str,
         scope: &Access,
         change: ThreadChange<'_>,
-    ) -> Result<Option<Thread>, ApiError>;
+    ) -> Result<Option<Thread>, StoreError>;
 
     /// The thread and its checkpoint `checkpoint_id` (the latest when `None`; `None` in the pair
     /// when there is no such checkpoint), if the thread exists and `scope` admits it.
@@ -448,7 +468,7 @@ pub(crate) trait ThreadStore: Collection<Thread> {
         id: &str,
         scope: &Access,
         checkpoint_id: Option<&str>,
-    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError>;
+    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, StoreError>;
 
     /// A page of the thread's checkpoints, newest first, if it exists and `scope` admits it.
     async fn history(
@@ -456,14 +476,14 @@ pub(crate) trait ThreadStore: Collection<Thread> {
         id: &str,
         scope: &Access,
         page: HistoryPage<'_>,
-    ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError>;
+    ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError>;
 
     /// The thread and its runs (oldest first), if it exists and `scope` admits it.
     async fn runs(
         &self,
         id: &str,
         scope: &Access,
-    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError>;
+    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, StoreError>;
 
     /// Stores `to` with the values, configuration and checkpoints of thread `from`, if `from`
     /// exists and `read` admits it (`Ok(None)` otherwise); `create` as for
@@ -474,12 +494,12 @@ pub(crate) trait ThreadStore: Collection<Thread> {
         read: &Access,
         to: Thread,
         create: &Access,
-    ) -> Result<Option<Thread>, ApiError>;
+    ) -> Result<Option<Thread>, StoreError>;
 
     /// Keeps only the latest checkpoint of each `(id, scope)` of `targets` that exists and that
     /// its scope admits; how many threads were pruned. The caller authorizes every target
     /// first, so a refusal changes nothing.
-    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, ApiError>;
+    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, StoreError>;
 }
 
 /// What a store item shows an authorization filter: its value with `namespace` (the label
@@ -544,7 +564,7 @@ pub(crate) trait ItemStore: Send + Sync {
         namespace: Vec<String>,
         key: String,
         value: Object,
-    ) -> Result<Option<Item>, ApiError>;
+    ) -> Result<Option<Item>, StoreError>;
 
     /// The item, if any and the scope admits it.
     async fn get(
@@ -552,7 +572,7 @@ pub(crate) trait ItemStore: Send + Sync {
         scope: &Access,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<Item>, ApiError>;
+    ) -> Result<Option<Item>, StoreError>;
 
     /// Removes the item if the scope admits it: `Some(true)` removed, `Some(false)` absent,
     /// `None` present but refused (kept).
@@ -561,7 +581,7 @@ pub(crate) trait ItemStore: Send + Sync {
         scope: &Access,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<bool>, ApiError>;
+    ) -> Result<Option<bool>, StoreError>;
 
     /// Items under `prefix` that the scope admits and that `search` selects, newest change
     /// first (ties by namespace and key).
@@ -572,7 +592,7 @@ pub(crate) trait ItemStore: Send + Sync {
         search: &ItemSearch,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Item>, ApiError>;
+    ) -> Result<Vec<Item>, StoreError>;
 
     /// Distinct namespaces starting with `prefix` and ending with `suffix` that hold at least one
     /// item the scope admits, truncated to `max_depth` labels, sorted.
@@ -584,7 +604,7 @@ pub(crate) trait ItemStore: Send + Sync {
         max_depth: Option<usize>,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Vec<String>>, ApiError>;
+    ) -> Result<Vec<Vec<String>>, StoreError>;
 }
 
 /// Whether a run's status is final (neither `pending` nor `running`).
@@ -678,18 +698,18 @@ pub trait RunQueue: Send + Sync {
     /// run before it on its thread (runs of one thread execute one at a time, in order). The run
     /// becomes `running`, leased to `terms.worker` until `now + terms.lease`, its attempts
     /// counted. Runs met on the way that used up their attempts are finished as `error`.
-    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, ApiError>;
+    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, StoreError>;
 
     /// Extends the lease to `now + terms.lease`, if `claim` still holds its run; whether it did.
-    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, ApiError>;
+    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, StoreError>;
 
     /// Gives the run back without executing it (at shutdown): it becomes pending again, without
     /// a lease, and this attempt is not counted. Whether `claim` still held it.
-    async fn release(&self, claim: &Claim) -> Result<bool, ApiError>;
+    async fn release(&self, claim: &Claim) -> Result<bool, StoreError>;
 
     /// The enabled crons whose `next_run_date` is at or before `now` (RFC 3339, as
     /// [`crate::util::now`] writes it), oldest due first, at most `limit`.
-    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, ApiError>;
+    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, StoreError>;
 
     /// Moves the cron's `next_run_date` from `from` to `to` if it is still `from` (atomically:
     /// of the workers that saw it due, exactly one succeeds, and that one fires it). Whether it
@@ -699,7 +719,7 @@ pub trait RunQueue: Send + Sync {
         cron_id: &str,
         from: &str,
         to: Option<String>,
-    ) -> Result<bool, ApiError>;
+    ) -> Result<bool, StoreError>;
 }
 
 /// Every collection the server uses.
@@ -788,7 +808,7 @@ impl Storage {
     }
 
     /// Closes the database's connections, if any (SQLite then folds its write-ahead log into
-    /// the file). Later operations answer 503.
+    /// the file). Later operations answer 503 (the database is unavailable).
     pub async fn close(&self) {
         if let Some(db) = &self.writer {
             db.close().await;

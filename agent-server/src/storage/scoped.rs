@@ -12,11 +12,10 @@ use crate::authz::{
     UpdatesCron, UpdatesThread, WritesThreadState,
 };
 use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Run, Thread};
-use crate::util::ApiError;
 
 use super::{
     Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
-    Modifier, Page, Query, Storage, ThreadChange, ThreadStore,
+    Modifier, Page, Query, Storage, StoreError, ThreadChange, ThreadStore,
 };
 
 /// A search under the scope of the event `E`: every condition is ANDed (see [`Query`]).
@@ -111,7 +110,7 @@ impl Threads<'_> {
         thread: Thread,
         if_exists: IfExists,
         scope: &Scope<E>,
-    ) -> Result<Inserted<Thread>, ApiError> {
+    ) -> Result<Inserted<Thread>, StoreError> {
         self.0.insert(thread, if_exists, scope.access()).await
     }
 
@@ -120,7 +119,7 @@ impl Threads<'_> {
         &self,
         id: &str,
         scope: &Scope<E>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         self.0.get(id, scope.access()).await
     }
 
@@ -130,7 +129,7 @@ impl Threads<'_> {
         id: &str,
         scope: &Scope<E>,
         change: Modifier<'_, Thread>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         self.0.modify(id, scope.access(), change).await
     }
 
@@ -139,7 +138,7 @@ impl Threads<'_> {
         &self,
         id: &str,
         scope: &Scope<E>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         self.0.remove(id, scope.access()).await
     }
 
@@ -147,7 +146,7 @@ impl Threads<'_> {
     pub async fn remove_all<E: RemovesThread>(
         &self,
         targets: &[(String, Scope<E>)],
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, StoreError> {
         self.0.remove_all(&accesses(targets)).await
     }
 
@@ -155,7 +154,7 @@ impl Threads<'_> {
     pub async fn keep_latest<E: RemovesThread>(
         &self,
         targets: &[(String, Scope<E>)],
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, StoreError> {
         self.0.keep_latest(&accesses(targets)).await
     }
 
@@ -163,7 +162,7 @@ impl Threads<'_> {
     pub async fn search<E: SearchesThreads>(
         &self,
         search: Search<'_, E>,
-    ) -> Result<Page<Thread>, ApiError> {
+    ) -> Result<Page<Thread>, StoreError> {
         self.0.search(search.query()).await
     }
 
@@ -174,7 +173,7 @@ impl Threads<'_> {
         id: &str,
         scope: &Scope<E>,
         change: ThreadChange<'_>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         self.0.transact(id, scope.access(), change).await
     }
 
@@ -184,7 +183,7 @@ impl Threads<'_> {
         id: &str,
         scope: &Scope<E>,
         checkpoint_id: Option<&str>,
-    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
+    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, StoreError> {
         self.0.checkpoint(id, scope.access(), checkpoint_id).await
     }
 
@@ -194,7 +193,7 @@ impl Threads<'_> {
         id: &str,
         scope: &Scope<E>,
         page: HistoryPage<'_>,
-    ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
+    ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError> {
         self.0.history(id, scope.access(), page).await
     }
 
@@ -203,7 +202,7 @@ impl Threads<'_> {
         &self,
         id: &str,
         scope: &Scope<E>,
-    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
+    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, StoreError> {
         self.0.runs(id, scope.access()).await
     }
 
@@ -214,7 +213,7 @@ impl Threads<'_> {
         read: &Scope<R>,
         to: Thread,
         create: &Scope<C>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         self.0.copy(from, read.access(), to, create.access()).await
     }
 }
@@ -236,7 +235,7 @@ macro_rules! collection {
                 item: $T,
                 if_exists: IfExists,
                 scope: &Scope<E>,
-            ) -> Result<Inserted<$T>, ApiError> {
+            ) -> Result<Inserted<$T>, StoreError> {
                 self.0.insert(item, if_exists, scope.access()).await
             }
 
@@ -245,7 +244,7 @@ macro_rules! collection {
                 &self,
                 id: &str,
                 scope: &Scope<E>,
-            ) -> Result<Option<$T>, ApiError> {
+            ) -> Result<Option<$T>, StoreError> {
                 self.0.get(id, scope.access()).await
             }
 
@@ -256,7 +255,7 @@ macro_rules! collection {
                 id: &str,
                 scope: &Scope<E>,
                 change: Modifier<'_, $T>,
-            ) -> Result<Option<$T>, ApiError> {
+            ) -> Result<Option<$T>, StoreError> {
                 self.0.modify(id, scope.access(), change).await
             }
 
@@ -265,7 +264,7 @@ macro_rules! collection {
                 &self,
                 id: &str,
                 scope: &Scope<E>,
-            ) -> Result<Option<$T>, ApiError> {
+            ) -> Result<Option<$T>, StoreError> {
                 self.0.remove(id, scope.access()).await
             }
 
@@ -273,7 +272,7 @@ macro_rules! collection {
             pub async fn search<E: $searches>(
                 &self,
                 search: Search<'_, E>,
-            ) -> Result<Page<$T>, ApiError> {
+            ) -> Result<Page<$T>, StoreError> {
                 self.0.search(search.query()).await
             }
         }
@@ -303,7 +302,7 @@ impl Items<'_> {
         namespace: Vec<String>,
         key: String,
         value: Object,
-    ) -> Result<Option<Item>, ApiError> {
+    ) -> Result<Option<Item>, StoreError> {
         self.0.put(scope.access(), namespace, key, value).await
     }
 
@@ -313,7 +312,7 @@ impl Items<'_> {
         scope: &Scope<E>,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<Item>, ApiError> {
+    ) -> Result<Option<Item>, StoreError> {
         self.0.get(scope.access(), namespace, key).await
     }
 
@@ -324,7 +323,7 @@ impl Items<'_> {
         scope: &Scope<E>,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<bool>, ApiError> {
+    ) -> Result<Option<bool>, StoreError> {
         self.0.delete(scope.access(), namespace, key).await
     }
 
@@ -336,7 +335,7 @@ impl Items<'_> {
         search: &ItemSearch,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Item>, ApiError> {
+    ) -> Result<Vec<Item>, StoreError> {
         self.0
             .search(scope.access(), prefix, search, limit, offset)
             .await
@@ -351,7 +350,7 @@ impl Items<'_> {
         max_depth: Option<usize>,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Vec<String>>, ApiError> {
+    ) -> Result<Vec<Vec<String>>, StoreError> {
         self.0
             .list_namespaces(scope.access(), prefix, suffix, max_depth, limit, offset)
             .await

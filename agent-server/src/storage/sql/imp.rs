@@ -1,69 +1,70 @@
-// The queries of a database backend, included by `sqlite.rs` and `postgres.rs`, which define
-// `Db`, `MIGRATIONS`, `MIGRATION_LOCK`, `BEGIN`, `READ_BEGIN`, `JSON_IN`, `JSON_OUT`,
-// `FOR_UPDATE`, `SEPARATE_WRITER`, `GROUP_COMMIT`, `HOLDS`, `STORE_VIEW`, `DATABASE`, `push_ends_with` and `push_truncated`.
-// Every value is bound; the SQL text holds only trusted names. One text, compiled once per
-// database with that database's concrete types (sqlx's generic bounds over both would say less
-// than the two concrete copies).
+//! The queries of both database backends, written once over their [`Dialect`]: the storage
+//! traits implemented by [`SqlCollection`], [`SqlItems`] and (in [`super::queue_imp`]) the
+//! run queue, with their rows read and written as the table declarations of [`super::columns`]
+//! say. Every value is bound; the SQL text holds only trusted names.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use auth::sql::QueryBuilderExt as _;
-use serde::Serialize;
 use serde_json::Value;
-use sqlx::{Pool, QueryBuilder, Row as _};
+use sqlx::Pool;
 
+use super::columns::{
+    AssistantRow, CheckpointRow, Codec as _, Columns, CronRow, ItemRow, List, Ms, Prefixed, RunRow,
+    ThreadRow, VersionRow, name_list, qualified_list, select_list, text,
+};
+use super::dialect::{Cells, Conn, Dialect, On, Qb, QbExt as _, SqlDb as _, Tx};
+use super::queue_imp::SqlQueue;
 use super::{
-    corrupt, db_error, decode_namespace, encode_namespace, filter_error, prefix_range,
-    search_error, suffix_text,
+    StorageError, corrupt, db_error, decode_namespace, encode_namespace, filter_error,
+    prefix_range, search_error, storage_error, suffix_text,
 };
 use crate::authz::Access;
 use crate::model::{
-    Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread, Values,
+    Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread,
 };
 use crate::storage::{
-    Claim, Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
-    LeaseTerms, Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx,
+    Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
+    Modifier, Page, Query, Storage, StoreError, ThreadChange, ThreadStore, ThreadTx,
 };
-use crate::util::{ApiError, now};
-
-type Qb = QueryBuilder<'static, Db>;
-type Tx = sqlx::Transaction<'static, Db>;
-type Conn = <Db as sqlx::Database>::Connection;
+use crate::util::now;
 
 /// Pushes `LIMIT ? OFFSET ?` bound to `limit` and `offset` (saturated to `i64::MAX`).
-fn push_page(qb: &mut Qb, limit: usize, offset: usize) {
+fn push_page<D: Dialect>(qb: &mut Qb<D>, limit: usize, offset: usize) {
     qb.push(" LIMIT ")
-        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .push(" OFFSET ")
-        .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
 }
 
 /// Why the migrations could not be applied.
-enum MigrateError {
-    /// The database's schema is newer than this binary's.
-    Newer(i64),
+pub(super) enum MigrateError {
+    /// The database's schema is newer than this binary's: its version and ours.
+    Newer(i64, i64),
+    /// The schema's version does not read back.
+    Version(StoreError),
     /// The driver's error.
     Db(sqlx::Error),
 }
 
 impl MigrateError {
-    fn into_storage_error(
+    /// The error of [`Storage::connect`], naming the database `url`.
+    pub(super) fn into_storage_error(
         self,
         url: &str,
         open_error: fn(&str, &sqlx::Error) -> StorageError,
     ) -> StorageError {
         match self {
-            MigrateError::Newer(v) => storage_error(
+            MigrateError::Newer(v, ours) => storage_error(
                 url,
                 &format!(
-                    "the database's schema is version {v}, newer than this server's {}: run a \
-                     newer server",
-                    latest_version()
+                    "the database's schema is version {v}, newer than this server's {ours}: run \
+                     a newer server"
                 ),
                 None,
             ),
+            MigrateError::Version(e) => storage_error(url, "cannot open the database", Some(&e)),
             MigrateError::Db(e) => open_error(url, &e),
         }
     }
@@ -75,32 +76,36 @@ impl From<sqlx::Error> for MigrateError {
     }
 }
 
-fn latest_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+fn latest_version<D: Dialect>() -> i64 {
+    D::MIGRATIONS.last().map_or(0, |(v, _)| *v)
 }
 
 /// Applies the migrations the database lacks, in one transaction; refuses a newer schema.
-async fn migrate(pool: &Pool<Db>) -> Result<(), MigrateError> {
-    let mut tx = pool.begin_with(BEGIN).await?;
-    if let Some(lock) = MIGRATION_LOCK {
+pub(super) async fn migrate<D: Dialect>(pool: &Pool<D::Db>) -> Result<(), MigrateError> {
+    let mut tx = pool.begin_with(D::BEGIN).await?;
+    if let Some(lock) = D::MIGRATION_LOCK {
         // Replicas starting together: one applies the migrations, the others then see them.
-        sqlx::raw_sql(lock).execute(&mut *tx).await?;
+        D::Db::raw(lock, &mut *tx).await?;
     }
-    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS pc_schema (version BIGINT NOT NULL)")
-        .execute(&mut *tx)
-        .await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM pc_schema")
-        .fetch_one(&mut *tx)
-        .await?;
-    let current = current.unwrap_or(0);
-    if current > latest_version() {
-        return Err(MigrateError::Newer(current));
+    D::Db::raw(
+        "CREATE TABLE IF NOT EXISTS pc_schema (version BIGINT NOT NULL)",
+        &mut *tx,
+    )
+    .await?;
+    let mut qb = Qb::<D>::new("SELECT COALESCE(MAX(version), 0) AS version FROM pc_schema");
+    let row = qb.one(On::Conn(&mut *tx)).await?;
+    let current = match row {
+        Some(row) => row.int("version").map_err(MigrateError::Version)?,
+        None => 0,
+    };
+    if current > latest_version::<D>() {
+        return Err(MigrateError::Newer(current, latest_version::<D>()));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        let mut qb = Qb::new("INSERT INTO pc_schema (version) VALUES (");
-        qb.push_bind(*version).push(")");
-        qb.build().execute(&mut *tx).await?;
+    for (version, sql) in D::MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        D::Db::raw(sql, &mut *tx).await?;
+        let mut qb = Qb::<D>::new("INSERT INTO pc_schema (version) VALUES (");
+        qb.bind(*version).push(")");
+        qb.run(On::Conn(&mut *tx)).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -110,14 +115,24 @@ async fn migrate(pool: &Pool<Db>) -> Result<(), MigrateError> {
 /// reads (on PostgreSQL one pool serves both; on SQLite, which lets one connection write at a
 /// time, `write` holds a single connection, so that writers queue in the pool instead of
 /// retrying on `SQLITE_BUSY`, while the readers of WAL mode go on beside it).
-#[derive(Clone)]
-struct Pools {
-    read: Pool<Db>,
-    write: Pool<Db>,
+pub(super) struct Pools<D: Dialect> {
+    pub(super) read: Pool<D::Db>,
+    pub(super) write: Pool<D::Db>,
     /// Where single-row inserts are committed in groups, if they are ([`GroupCommit`]).
-    group: Option<GroupCommit>,
+    group: Option<GroupCommit<D>>,
     /// Where reads by id run on the request's thread, if they do ([`super::inline`]).
     inline: Option<Arc<super::inline::Reads>>,
+}
+
+impl<D: Dialect> Clone for Pools<D> {
+    fn clone(&self) -> Self {
+        Pools {
+            read: self.read.clone(),
+            write: self.write.clone(),
+            group: self.group.clone(),
+            inline: self.inline.clone(),
+        }
+    }
 }
 
 /// How many inserts one commit takes at most.
@@ -135,16 +150,23 @@ const MAX_GROUP: usize = 64;
 /// insert of it gets that answer at once, rather than each waiting out the busy timeout again.
 /// An insert whose commit failed but was in fact applied finds its row when retried and is
 /// reported as taken, never written twice.
-#[derive(Clone)]
-struct GroupCommit {
-    jobs: tokio::sync::mpsc::Sender<GroupJob>,
+struct GroupCommit<D: Dialect> {
+    jobs: tokio::sync::mpsc::Sender<GroupJob<D>>,
+}
+
+impl<D: Dialect> Clone for GroupCommit<D> {
+    fn clone(&self) -> Self {
+        GroupCommit {
+            jobs: self.jobs.clone(),
+        }
+    }
 }
 
 /// One insert waiting for its group: its statement (built anew if it must run again alone)
 /// and where its count of inserted rows goes.
-struct GroupJob {
-    query: Box<dyn Fn() -> Qb + Send + Sync>,
-    done: tokio::sync::oneshot::Sender<Result<u64, ApiError>>,
+struct GroupJob<D: Dialect> {
+    query: Box<dyn Fn() -> Qb<D> + Send + Sync>,
+    done: tokio::sync::oneshot::Sender<Result<u64, StoreError>>,
 }
 
 /// How a group failed.
@@ -152,13 +174,13 @@ enum GroupFailure {
     /// A statement failed: each insert runs again on its own.
     Statement,
     /// The transaction could not begin or commit: every insert gets this.
-    Whole(ApiError),
+    Whole(StoreError),
 }
 
-impl GroupCommit {
+impl<D: Dialect> GroupCommit<D> {
     /// Starts the task that commits the groups on `pool` (one writer connection); it ends when
     /// the last handle is dropped.
-    fn start(pool: Pool<Db>) -> Self {
+    fn start(pool: Pool<D::Db>) -> Self {
         let (jobs, waiting) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
         tokio::spawn(Self::run(pool, waiting));
         GroupCommit { jobs }
@@ -166,9 +188,9 @@ impl GroupCommit {
 
     /// Runs `query` (an `INSERT … ON CONFLICT DO NOTHING`) in the next group; the rows it
     /// inserted, once committed.
-    async fn insert(&self, query: Box<dyn Fn() -> Qb + Send + Sync>) -> Result<u64, ApiError> {
+    async fn insert(&self, query: Box<dyn Fn() -> Qb<D> + Send + Sync>) -> Result<u64, StoreError> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        let stopped = || ApiError::unavailable("the database is closing");
+        let stopped = || StoreError::Closed;
         self.jobs
             .send(GroupJob { query, done })
             .await
@@ -176,7 +198,7 @@ impl GroupCommit {
         answer.await.map_err(|_| stopped())?
     }
 
-    async fn run(pool: Pool<Db>, mut waiting: tokio::sync::mpsc::Receiver<GroupJob>) {
+    async fn run(pool: Pool<D::Db>, mut waiting: tokio::sync::mpsc::Receiver<GroupJob<D>>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
             if group.len() > 1 {
@@ -199,8 +221,8 @@ impl GroupCommit {
             for job in group.drain(..) {
                 let alone = async {
                     let mut conn = pool.acquire().await?;
-                    let done = (job.query)().build().execute(&mut *conn).await?;
-                    Ok(done.rows_affected())
+                    let done = (job.query)().run(On::Conn(&mut *conn)).await?;
+                    Ok(D::rows_affected(&done))
                 };
                 let _ = job.done.send(alone.await.map_err(db_error));
             }
@@ -208,13 +230,13 @@ impl GroupCommit {
     }
 
     /// The group in one transaction: each insert's count of rows, once committed.
-    async fn commit(pool: &Pool<Db>, group: &[GroupJob]) -> Result<Vec<u64>, GroupFailure> {
+    async fn commit(pool: &Pool<D::Db>, group: &[GroupJob<D>]) -> Result<Vec<u64>, GroupFailure> {
         let whole = |e| GroupFailure::Whole(db_error(e));
-        let mut tx = pool.begin_with(BEGIN).await.map_err(whole)?;
+        let mut tx = pool.begin_with(D::BEGIN).await.map_err(whole)?;
         let mut counts = Vec::with_capacity(group.len());
         for job in group {
-            match (job.query)().build().execute(&mut *tx).await {
-                Ok(done) => counts.push(done.rows_affected()),
+            match (job.query)().run(On::Conn(&mut *tx)).await {
+                Ok(done) => counts.push(D::rows_affected(&done)),
                 Err(e) => {
                     tracing::debug!(error = %e, "an insert failed in its group: each runs alone");
                     let _ = tx.rollback().await;
@@ -228,171 +250,37 @@ impl GroupCommit {
 }
 
 /// The storage over `pools`; [`Storage::database`] gives the `read` pool (a general one).
-fn storage(
-    read: Pool<Db>,
-    write: Pool<Db>,
+pub(super) fn storage<D: Dialect>(
+    read: Pool<D::Db>,
+    write: Pool<D::Db>,
     inline: Option<Arc<super::inline::Reads>>,
 ) -> Storage {
     let pools = Pools {
         inline,
-        group: GROUP_COMMIT.then(|| GroupCommit::start(write.clone())),
+        group: D::GROUP_COMMIT.then(|| GroupCommit::<D>::start(write.clone())),
         read,
         write,
     };
     Storage {
-        threads: Arc::new(SqlCollection::<Thread>::new(pools.clone())),
-        assistants: Arc::new(SqlCollection::<Assistant>::new(pools.clone())),
-        crons: Arc::new(SqlCollection::<Cron>::new(pools.clone())),
+        threads: Arc::new(SqlCollection::<D, Thread>::new(pools.clone())),
+        assistants: Arc::new(SqlCollection::<D, Assistant>::new(pools.clone())),
+        crons: Arc::new(SqlCollection::<D, Cron>::new(pools.clone())),
         items: Arc::new(SqlItems {
             pool: pools.clone(),
         }),
         queue: Arc::new(SqlQueue {
             pools: pools.clone(),
         }),
-        writer: SEPARATE_WRITER.then(|| DATABASE(pools.write.clone())),
-        database: Some(DATABASE(pools.read)),
+        writer: D::SEPARATE_WRITER.then(|| D::database(pools.write.clone())),
+        database: Some(D::database(pools.read)),
     }
-}
-
-/// A list of values pushed into a query, comma-separated.
-struct List<'b> {
-    qb: &'b mut Qb,
-    first: bool,
-}
-
-impl<'b> List<'b> {
-    fn new(qb: &'b mut Qb) -> Self {
-        List { qb, first: true }
-    }
-
-    fn sep(&mut self) {
-        if !self.first {
-            self.qb.push(", ");
-        }
-        self.first = false;
-    }
-
-    fn text(&mut self, s: &str) -> &mut Self {
-        self.sep();
-        self.qb.push_bind(s.to_owned());
-        self
-    }
-
-    fn opt(&mut self, s: Option<&str>) -> &mut Self {
-        self.sep();
-        self.qb.push_bind(s.map(str::to_owned));
-        self
-    }
-
-    fn int(&mut self, i: i64) -> &mut Self {
-        self.sep();
-        self.qb.push_bind(i);
-        self
-    }
-
-    fn boolean(&mut self, b: bool) -> &mut Self {
-        self.sep();
-        self.qb.push_bind(b);
-        self
-    }
-
-    fn json<S: Serialize + ?Sized>(&mut self, v: &S) -> &mut Self {
-        self.sep();
-        let text = serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned());
-        self.qb.push_bind(text).push(JSON_IN);
-        self
-    }
-}
-
-/// `a, b::text AS b, …`: the columns of `cols` for a `SELECT`, JSON ones read back as text.
-fn select_list(cols: &[(&str, bool)]) -> String {
-    let mut out = String::new();
-    for (i, (name, json)) in cols.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        if *json && !JSON_OUT.is_empty() {
-            out.push_str(&format!("{name}{JSON_OUT} AS {name}"));
-        } else {
-            out.push_str(name);
-        }
-    }
-    out
-}
-
-/// `(a, b, …)`: the column names.
-fn name_list(cols: &[(&str, bool)]) -> String {
-    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-    format!("({})", names.join(", "))
-}
-
-/// The columns of a row: one of sqlx's, or one read on the request's thread
-/// ([`super::inline`], SQLite only).
-trait Cells {
-    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError>;
-    fn int(&self, col: &str) -> Result<i64, ApiError>;
-    fn boolean(&self, col: &str) -> Result<bool, ApiError>;
-}
-
-impl Cells for DbRow {
-    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError> {
-        self.try_get::<Option<String>, _>(col).map_err(db_error)
-    }
-    fn int(&self, col: &str) -> Result<i64, ApiError> {
-        self.try_get::<i64, _>(col).map_err(db_error)
-    }
-    fn boolean(&self, col: &str) -> Result<bool, ApiError> {
-        self.try_get::<bool, _>(col).map_err(db_error)
-    }
-}
-
-impl Cells for super::inline::Row {
-    fn opt_text(&self, col: &str) -> Result<Option<String>, ApiError> {
-        match self.get(col) {
-            Some(rusqlite::types::Value::Text(s)) => Ok(Some(s.clone())),
-            Some(rusqlite::types::Value::Null) => Ok(None),
-            _ => Err(corrupt(col)),
-        }
-    }
-    fn int(&self, col: &str) -> Result<i64, ApiError> {
-        match self.get(col) {
-            Some(rusqlite::types::Value::Integer(i)) => Ok(*i),
-            _ => Err(corrupt(col)),
-        }
-    }
-    fn boolean(&self, col: &str) -> Result<bool, ApiError> {
-        self.int(col).map(|i| i != 0)
-    }
-}
-
-fn text(row: &impl Cells, col: &str) -> Result<String, ApiError> {
-    row.opt_text(col)?.ok_or_else(|| corrupt(col))
-}
-
-fn opt_text(row: &impl Cells, col: &str) -> Result<Option<String>, ApiError> {
-    row.opt_text(col)
-}
-
-fn json(row: &impl Cells, col: &str) -> Result<Value, ApiError> {
-    serde_json::from_str(&text(row, col)?).map_err(|_| corrupt(col))
-}
-
-fn object(row: &impl Cells, col: &str) -> Result<Object, ApiError> {
-    match json(row, col)? {
-        Value::Object(m) => Ok(m),
-        _ => Err(corrupt(col)),
-    }
-}
-
-fn int(row: &impl Cells, col: &str) -> Result<i64, ApiError> {
-    row.int(col)
 }
 
 /// ` AND <the scope's filter over column>` (nothing without a filter).
-fn push_scope(qb: &mut Qb, scope: &Access, column: &str) -> Result<(), ApiError> {
+fn push_scope<D: Dialect>(qb: &mut Qb<D>, scope: &Access, column: &str) -> Result<(), StoreError> {
     if let Some(f) = scope.filter() {
         qb.push(" AND ");
-        qb.push_filter(f, column).map_err(filter_error)?;
+        D::Db::push_filter(qb, f, column).map_err(filter_error)?;
     }
     Ok(())
 }
@@ -425,22 +313,26 @@ fn not_implied<'w>(
 }
 
 /// ` AND <metadata contains wanted>` (nothing without it).
-fn push_wanted(qb: &mut Qb, wanted: Option<&Object>, column: &str) -> Result<(), ApiError> {
+fn push_wanted<D: Dialect>(
+    qb: &mut Qb<D>,
+    wanted: Option<&Object>,
+    column: &str,
+) -> Result<(), StoreError> {
     if let Some(w) = wanted {
         qb.push(" AND ");
-        qb.push_contains(w, column).map_err(search_error)?;
+        D::Db::push_contains(qb, w, column).map_err(search_error)?;
     }
     Ok(())
 }
 
-async fn begin(pools: &Pools) -> Result<Tx, ApiError> {
-    pools.write.begin_with(BEGIN).await.map_err(db_error)
+pub(super) async fn begin<D: Dialect>(pools: &Pools<D>) -> Result<Tx<D>, StoreError> {
+    pools.write.begin_with(D::BEGIN).await.map_err(db_error)
 }
 
 /// Rolls `tx` back now and answers `e`: a transaction merely dropped is rolled back only when its
 /// connection is next used, and until then keeps its row locks (a thread whose change failed
 /// would stay locked, and the run queue would skip it).
-async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
+async fn abort<D: Dialect, T>(tx: Tx<D>, e: StoreError) -> Result<T, StoreError> {
     let _ = tx.rollback().await;
     Err(e)
 }
@@ -448,23 +340,27 @@ async fn abort<T>(tx: Tx, e: ApiError) -> Result<T, ApiError> {
 /// A transaction that only reads, and sees one snapshot throughout (PostgreSQL's default, read
 /// committed, gives each statement its own: a thread and its checkpoint could be read from
 /// either side of a change).
-async fn read(pools: &Pools) -> Result<Tx, ApiError> {
-    pools.read.begin_with(READ_BEGIN).await.map_err(db_error)
+async fn read<D: Dialect>(pools: &Pools<D>) -> Result<Tx<D>, StoreError> {
+    pools.read.begin_with(D::READ_BEGIN).await.map_err(db_error)
 }
 
-async fn commit(tx: Tx) -> Result<(), ApiError> {
+pub(super) async fn commit<D: Dialect>(tx: Tx<D>) -> Result<(), StoreError> {
     tx.commit().await.map_err(db_error)
 }
 
 /// A resource kind kept in one table (and perhaps others it owns).
 #[async_trait]
-trait Table: Record + Sized {
+pub(super) trait Table: Record + Sized {
     /// The table.
     const TABLE: &'static str;
     /// The id column.
     const ID: &'static str;
-    /// The columns (name, holds JSON), in the order of [`Table::push_row`].
-    const COLS: &'static [(&'static str, bool)];
+    /// The table's columns.
+    type Row: Columns<Write = Self, Read = Self>;
+    /// The columns a `SELECT` reads.
+    const COLS: &'static [(&'static str, bool)] = <Self::Row as Columns>::COLS;
+    /// The columns an `INSERT` or `UPDATE` writes.
+    const WRITTEN: &'static [(&'static str, bool)] = <Self::Row as Columns>::WRITTEN;
     /// The column of a search's values condition, if this kind has values.
     const VALUES: Option<&'static str> = None;
     /// Whether other tables hold part of the resource ([`Table::load_extra`] reads them).
@@ -473,31 +369,39 @@ trait Table: Record + Sized {
     /// The SQL column of a search column.
     fn sql_column(c: Column) -> Option<&'static str>;
 
-    /// Binds the row's values, in [`Table::COLS`] order.
-    fn push_row(&self, list: &mut List<'_>);
+    /// Binds the row's values, in [`Table::WRITTEN`] order.
+    fn push_row<D: Dialect>(&self, list: &mut List<'_, D>) {
+        Self::Row::push(self, list);
+    }
 
     /// The resource of a row (without what other tables hold).
-    fn from_row(row: &impl Cells) -> Result<Self, ApiError>;
+    fn from_row(row: &impl Cells) -> Result<Self, StoreError> {
+        Self::Row::read(row)
+    }
 
     /// Reads what other tables hold for this resource.
-    async fn load_extra(&mut self, _tx: &mut Tx) -> Result<(), ApiError> {
+    async fn load_extra<D: Dialect>(&mut self, _tx: &mut Tx<D>) -> Result<(), StoreError> {
         Ok(())
     }
 
     /// Writes what other tables hold for this resource (`old`: as it was read).
-    async fn save_extra(&self, _tx: &mut Tx, _old: Option<&Self>) -> Result<(), ApiError> {
+    async fn save_extra<D: Dialect>(
+        &self,
+        _tx: &mut Tx<D>,
+        _old: Option<&Self>,
+    ) -> Result<(), StoreError> {
         Ok(())
     }
 }
 
 /// A [`Collection`] in a table.
-struct SqlCollection<T> {
-    pool: Pools,
+struct SqlCollection<D: Dialect, T> {
+    pool: Pools<D>,
     _kind: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T: Table> SqlCollection<T> {
-    fn new(pool: Pools) -> Self {
+impl<D: Dialect, T: Table> SqlCollection<D, T> {
+    fn new(pool: Pools<D>) -> Self {
         SqlCollection {
             pool,
             _kind: std::marker::PhantomData,
@@ -514,101 +418,100 @@ impl<T: Table> SqlCollection<T> {
 
     /// `SELECT <cols> FROM table WHERE id = ? AND <filter>`, with the row lock when `lock`.
     async fn find(
-        tx: &mut Tx,
+        tx: &mut Tx<D>,
         id: &str,
         scope: &Access,
         lock: bool,
-    ) -> Result<Option<T>, ApiError> {
-        let mut qb = Qb::new(format!(
+    ) -> Result<Option<T>, StoreError> {
+        let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM {} WHERE {} = ",
-            select_list(T::COLS),
+            select_list::<D>(T::COLS),
             T::TABLE,
             T::ID
         ));
-        qb.push_bind(id.to_owned());
-        push_scope(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
+        qb.bind(id.to_owned());
+        push_scope::<D>(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
         if lock {
-            qb.push(FOR_UPDATE);
+            qb.push(D::FOR_UPDATE);
         }
-        let row = qb
-            .build()
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
+        let row = qb.one(On::Conn(&mut **tx)).await.map_err(db_error)?;
         row.as_ref().map(T::from_row).transpose()
     }
 
     /// `INSERT … ON CONFLICT DO NOTHING` of `item`'s row.
-    fn insert_query(item: &T) -> Qb {
-        let mut qb = Qb::new(format!(
-            "INSERT INTO {} {} VALUES (",
+    fn insert_query(item: &T) -> Qb<D> {
+        let mut qb = Qb::<D>::new(format!(
+            "INSERT INTO {} ({}) VALUES (",
             T::TABLE,
-            name_list(T::COLS)
+            name_list(T::WRITTEN)
         ));
-        item.push_row(&mut List::new(&mut qb));
+        item.push_row(&mut List::<D>::new(&mut qb));
         qb.push(format!(") ON CONFLICT ({}) DO NOTHING", T::ID));
         qb
     }
 
     /// Inserts `item`'s row; whether it was new.
-    async fn insert_row(conn: &mut Conn, item: &T) -> Result<bool, ApiError> {
+    async fn insert_row(conn: &mut Conn<D>, item: &T) -> Result<bool, StoreError> {
         let mut qb = Self::insert_query(item);
-        let done = qb.build().execute(&mut *conn).await.map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
+        let done = qb.run(On::Conn(&mut *conn)).await.map_err(db_error)?;
+        Ok(D::rows_affected(&done) == 1)
     }
 
     /// Rewrites `item`'s row.
-    async fn update_row(tx: &mut Tx, item: &T) -> Result<(), ApiError> {
-        let mut qb = Qb::new(format!(
-            "UPDATE {} SET {} = (",
+    async fn update_row(tx: &mut Tx<D>, item: &T) -> Result<(), StoreError> {
+        let mut qb = Qb::<D>::new(format!(
+            "UPDATE {} SET ({}) = (",
             T::TABLE,
-            name_list(T::COLS)
+            name_list(T::WRITTEN)
         ));
-        item.push_row(&mut List::new(&mut qb));
+        item.push_row(&mut List::<D>::new(&mut qb));
         qb.push(format!(") WHERE {} = ", T::ID));
-        qb.push_bind(item.id().to_owned());
-        qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        qb.bind(item.id().to_owned());
+        qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         Ok(())
     }
 
-    async fn delete_row(tx: &mut Tx, id: &str) -> Result<(), ApiError> {
-        let mut qb = Qb::new(format!("DELETE FROM {} WHERE {} = ", T::TABLE, T::ID));
-        qb.push_bind(id.to_owned());
-        qb.build().execute(&mut **tx).await.map_err(db_error)?;
+    async fn delete_row(tx: &mut Tx<D>, id: &str) -> Result<(), StoreError> {
+        let mut qb = Qb::<D>::new(format!("DELETE FROM {} WHERE {} = ", T::TABLE, T::ID));
+        qb.bind(id.to_owned());
+        qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         Ok(())
     }
 
     /// Inserts `item` in `tx` as [`Collection::insert`] does.
     async fn insert_in(
-        tx: &mut Tx,
+        tx: &mut Tx<D>,
         item: T,
         if_exists: IfExists,
         scope: &Access,
-    ) -> Result<Inserted<T>, ApiError> {
+    ) -> Result<Inserted<T>, StoreError> {
         if Self::insert_row(&mut *tx, &item).await? {
-            item.save_extra(tx, None).await?;
+            item.save_extra::<D>(tx, None).await?;
             return Ok(Inserted::Created(item));
         }
         if if_exists == IfExists::DoNothing
             && let Some(mut existing) = Self::find(tx, item.id(), scope, false).await?
         {
-            existing.load_extra(tx).await?;
+            existing.load_extra::<D>(tx).await?;
             return Ok(Inserted::Existing(existing));
         }
         Err(Self::conflict(item.id()))
     }
 
     /// The answer to an insert whose id is taken.
-    fn conflict(id: &str) -> ApiError {
-        ApiError::conflict(format!("{} {id} already exists", Self::kind()))
+    fn conflict(id: &str) -> StoreError {
+        StoreError::Exists {
+            kind: Self::kind(),
+            id: id.to_owned(),
+        }
     }
 
     /// ` WHERE …` of a search.
-    fn push_where(qb: &mut Qb, query: &Query<'_>) -> Result<(), ApiError> {
+    fn push_where(qb: &mut Qb<D>, query: &Query<'_>) -> Result<(), StoreError> {
         qb.push(" WHERE TRUE");
         let metadata = format!("{}.metadata", T::TABLE);
-        push_scope(qb, query.scope, &metadata)?;
-        push_wanted(
+        push_scope::<D>(qb, query.scope, &metadata)?;
+        push_wanted::<D>(
             qb,
             not_implied(query.metadata, query.scope).as_deref(),
             &metadata,
@@ -618,7 +521,7 @@ impl<T: Table> SqlCollection<T> {
                 qb.push(" AND FALSE");
             } else {
                 qb.push(format!(" AND {} IN (", T::ID));
-                let mut list = List::new(qb);
+                let mut list = List::<D>::new(qb);
                 for id in ids {
                     list.text(id);
                 }
@@ -629,21 +532,21 @@ impl<T: Table> SqlCollection<T> {
             match c {
                 Condition::Equals(col, v) => {
                     qb.push(format!(" AND {} = ", column_of::<T>(*col)?));
-                    qb.push_bind(v.clone());
+                    qb.bind(v.clone());
                 }
                 Condition::Holds(col, v) => {
-                    qb.push(format!(" AND {HOLDS}({}, ", column_of::<T>(*col)?));
-                    qb.push_bind(v.clone()).push(") > 0");
+                    qb.push(format!(" AND {}({}, ", D::HOLDS, column_of::<T>(*col)?));
+                    qb.bind(v.clone()).push(") > 0");
                 }
                 Condition::ValuesContain(w) => {
                     let Some(values) = T::VALUES else {
-                        return Err(ApiError::internal(
-                            "this resource has no state values to search",
+                        return Err(StoreError::Internal(
+                            "this resource has no state values to search".into(),
                         ));
                     };
                     if !w.is_empty() {
                         qb.push(" AND ");
-                        qb.push_contains(w, &format!("{}.{values}", T::TABLE))
+                        D::Db::push_contains(qb, w, &format!("{}.{values}", T::TABLE))
                             .map_err(search_error)?;
                     }
                 }
@@ -653,27 +556,29 @@ impl<T: Table> SqlCollection<T> {
     }
 }
 
-fn column_of<T: Table>(c: Column) -> Result<&'static str, ApiError> {
-    T::sql_column(c).ok_or_else(|| {
-        ApiError::internal(format!("{} has no column {}", T::TABLE, c.name()))
-    })
+fn column_of<T: Table>(c: Column) -> Result<&'static str, StoreError> {
+    T::sql_column(c)
+        .ok_or_else(|| StoreError::Internal(format!("{} has no column {}", T::TABLE, c.name())))
 }
 
 #[async_trait]
-impl<T: Table> Collection<T> for SqlCollection<T> {
+impl<D: Dialect, T: Table> Collection<T> for SqlCollection<D, T> {
     async fn insert(
         &self,
         item: T,
         if_exists: IfExists,
         scope: &Access,
-    ) -> Result<Inserted<T>, ApiError> {
+    ) -> Result<Inserted<T>, StoreError> {
         if !T::EXTRA {
             // One row, one statement: committed on its own, or in a group where inserts are
             // grouped; no `BEGIN`/`COMMIT` round trips of its own while the writer is held.
             // Only a conflict reads on, outside of it.
             let created = if let Some(group) = &self.pool.group {
                 let row = item.clone();
-                group.insert(Box::new(move || Self::insert_query(&row))).await? == 1
+                group
+                    .insert(Box::new(move || Self::insert_query(&row)))
+                    .await?
+                    == 1
             } else {
                 let mut conn = self.pool.write.acquire().await.map_err(db_error)?;
                 Self::insert_row(&mut conn, &item).await?
@@ -690,17 +595,17 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         }
         let mut tx = begin(&self.pool).await?;
         let out = Self::insert_in(&mut tx, item, if_exists, scope).await?;
-        commit(tx).await?;
+        commit::<D>(tx).await?;
         Ok(out)
     }
 
-    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
+    async fn get(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError> {
         if !T::EXTRA {
             // (Once the storage is closed, the pool answers: unavailable.)
             if let Some(reads) = &self.pool.inline
                 && !self.pool.read.is_closed()
                 && let Some(found) = reads.by_id(
-                    &select_list(T::COLS),
+                    &select_list::<D>(T::COLS),
                     T::TABLE,
                     T::ID,
                     T::COLS,
@@ -711,27 +616,23 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
                 return found.as_ref().map(T::from_row).transpose();
             }
             // One row, one statement: no transaction needed.
-            let mut qb = Qb::new(format!(
+            let mut qb = Qb::<D>::new(format!(
                 "SELECT {} FROM {} WHERE {} = ",
-                select_list(T::COLS),
+                select_list::<D>(T::COLS),
                 T::TABLE,
                 T::ID
             ));
-            qb.push_bind(id.to_owned());
-            push_scope(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
-            let row = qb
-                .build()
-                .fetch_optional(&self.pool.read)
-                .await
-                .map_err(db_error)?;
+            qb.bind(id.to_owned());
+            push_scope::<D>(&mut qb, scope, &format!("{}.metadata", T::TABLE))?;
+            let row = qb.one(On::Pool(&self.pool.read)).await.map_err(db_error)?;
             return row.as_ref().map(T::from_row).transpose();
         }
         let mut tx = read(&self.pool).await?;
         let Some(mut found) = Self::find(&mut tx, id, scope, false).await? else {
             return Ok(None);
         };
-        found.load_extra(&mut tx).await?;
-        commit(tx).await?;
+        found.load_extra::<D>(&mut tx).await?;
+        commit::<D>(tx).await?;
         Ok(Some(found))
     }
 
@@ -740,37 +641,41 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         id: &str,
         scope: &Access,
         change: Modifier<'_, T>,
-    ) -> Result<Option<T>, ApiError> {
+    ) -> Result<Option<T>, StoreError> {
         let mut tx = begin(&self.pool).await?;
         let Some(mut old) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
         };
-        old.load_extra(&mut tx).await?;
+        old.load_extra::<D>(&mut tx).await?;
         let mut changed = old.clone();
         if let Err(e) = change(&mut changed) {
-            return abort(tx, e).await;
+            return abort::<D, _>(tx, e).await;
         }
         if changed.id() != id {
-            return abort(tx, ApiError::internal("a change may not alter the id")).await;
+            return abort::<D, _>(
+                tx,
+                StoreError::Internal("a change may not alter the id".into()),
+            )
+            .await;
         }
         Self::update_row(&mut tx, &changed).await?;
-        changed.save_extra(&mut tx, Some(&old)).await?;
-        commit(tx).await?;
+        changed.save_extra::<D>(&mut tx, Some(&old)).await?;
+        commit::<D>(tx).await?;
         Ok(Some(changed))
     }
 
-    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, ApiError> {
+    async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError> {
         let mut tx = begin(&self.pool).await?;
         let Some(mut found) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
         };
-        found.load_extra(&mut tx).await?;
+        found.load_extra::<D>(&mut tx).await?;
         Self::delete_row(&mut tx, id).await?;
-        commit(tx).await?;
+        commit::<D>(tx).await?;
         Ok(Some(found))
     }
 
-    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
+    async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, StoreError> {
         let mut removed = 0;
         for (id, scope) in targets {
             removed += usize::from(self.remove(id, scope).await?.is_some());
@@ -778,39 +683,38 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
         Ok(removed)
     }
 
-    async fn search(&self, query: Query<'_>) -> Result<Page<T>, ApiError> {
+    async fn search(&self, query: Query<'_>) -> Result<Page<T>, StoreError> {
         let sort = column_of::<T>(query.sort)?;
         // One statement (one snapshot, no BEGIN/COMMIT): the count of the matches, joined with
         // the page of them (no row when the page is empty: the count still comes back).
         // Both read the matches through the filters' indexes (the page may stop at its limit,
         // walking an index in the sort order).
-        let mut qb = Qb::new(format!(
+        let mut qb = Qb::<D>::new(format!(
             "SELECT matched.total AS total, page.* FROM (SELECT COUNT(*) AS total FROM {}",
             T::TABLE
         ));
         Self::push_where(&mut qb, &query)?;
         qb.push(format!(
             ") AS matched LEFT JOIN (SELECT {} FROM {}",
-            select_list(T::COLS),
+            select_list::<D>(T::COLS),
             T::TABLE
         ));
         Self::push_where(&mut qb, &query)?;
         let dir = if query.descending { "DESC" } else { "ASC" };
         qb.push(format!(" ORDER BY {sort} {dir}, {} {dir}", T::ID));
-        push_page(&mut qb, query.limit, query.offset);
-        qb.push(format!(") AS page ON TRUE ORDER BY page.{sort} {dir}, page.{} {dir}", T::ID));
-        let rows = qb
-            .build()
-            .fetch_all(&self.pool.read)
-            .await
-            .map_err(db_error)?;
+        push_page::<D>(&mut qb, query.limit, query.offset);
+        qb.push(format!(
+            ") AS page ON TRUE ORDER BY page.{sort} {dir}, page.{} {dir}",
+            T::ID
+        ));
+        let rows = qb.all(On::Pool(&self.pool.read)).await.map_err(db_error)?;
         let total = match rows.first() {
-            Some(row) => usize::try_from(int(row, "total")?).unwrap_or(0),
+            Some(row) => usize::try_from(row.int("total")?).unwrap_or(0),
             None => 0,
         };
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
-            if opt_text(row, T::ID)?.is_some() {
+            if row.opt_text(T::ID)?.is_some() {
                 items.push(T::from_row(row)?);
             }
         }
@@ -818,23 +722,11 @@ impl<T: Table> Collection<T> for SqlCollection<T> {
     }
 }
 
-const THREAD_COLS: &[(&str, bool)] = &[
-    ("thread_id", false),
-    ("created_at", false),
-    ("updated_at", false),
-    ("metadata", true),
-    ("status", false),
-    ("state_values", true),
-    ("interrupts", true),
-    ("config", true),
-    ("error", true),
-];
-
 #[async_trait]
 impl Table for Thread {
     const TABLE: &'static str = "threads";
     const ID: &'static str = "thread_id";
-    const COLS: &'static [(&'static str, bool)] = THREAD_COLS;
+    type Row = ThreadRow;
     const VALUES: Option<&'static str> = Some("state_values");
 
     fn sql_column(c: Column) -> Option<&'static str> {
@@ -846,83 +738,17 @@ impl Table for Thread {
             _ => None,
         }
     }
-
-    fn push_row(&self, list: &mut List<'_>) {
-        list.text(&self.thread_id)
-            .text(&self.created_at)
-            .text(&self.updated_at)
-            .json(&self.metadata)
-            .text(&self.status)
-            .json(&self.values)
-            .json(&self.interrupts)
-            .json(&self.config)
-            .json(&self.error);
-    }
-
-    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
-        Ok(Thread {
-            thread_id: text(row, "thread_id")?,
-            created_at: text(row, "created_at")?,
-            updated_at: text(row, "updated_at")?,
-            metadata: object(row, "metadata")?,
-            status: text(row, "status")?,
-            values: Values::from_json(json(row, "state_values")?),
-            interrupts: object(row, "interrupts")?,
-            config: object(row, "config")?,
-            error: json(row, "error")?,
-        })
-    }
 }
-
-const ASSISTANT_COLS: &[(&str, bool)] = &[
-    ("assistant_id", false),
-    ("graph_id", false),
-    ("config", true),
-    ("context", true),
-    ("metadata", true),
-    ("version", false),
-    ("name", false),
-    ("description", false),
-    ("version_created_at", false),
-    ("created_at", false),
-    ("updated_at", false),
-];
-
-const VERSION_COLS: &[(&str, bool)] = &[
-    ("assistant_id", false),
-    ("version", false),
-    ("graph_id", false),
-    ("config", true),
-    ("context", true),
-    ("metadata", true),
-    ("name", false),
-    ("description", false),
-    ("created_at", false),
-];
 
 fn version_number(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn version_of(row: &impl Cells, created_at: &str) -> Result<AssistantVersion, ApiError> {
-    Ok(AssistantVersion {
-        assistant_id: text(row, "assistant_id")?,
-        graph_id: text(row, "graph_id")?,
-        config: json(row, "config")?,
-        context: json(row, "context")?,
-        metadata: object(row, "metadata")?,
-        version: u64::try_from(int(row, "version")?).map_err(|_| corrupt("version"))?,
-        name: text(row, "name")?,
-        description: opt_text(row, "description")?,
-        created_at: text(row, created_at)?,
-    })
 }
 
 #[async_trait]
 impl Table for Assistant {
     const TABLE: &'static str = "assistants";
     const ID: &'static str = "assistant_id";
-    const COLS: &'static [(&'static str, bool)] = ASSISTANT_COLS;
+    type Row = AssistantRow;
     const EXTRA: bool = true;
 
     fn sql_column(c: Column) -> Option<&'static str> {
@@ -936,46 +762,26 @@ impl Table for Assistant {
         }
     }
 
-    fn push_row(&self, list: &mut List<'_>) {
-        let c = &self.current;
-        list.text(&c.assistant_id)
-            .text(&c.graph_id)
-            .json(&c.config)
-            .json(&c.context)
-            .json(&c.metadata)
-            .int(version_number(c.version))
-            .text(&c.name)
-            .opt(c.description.as_deref())
-            .text(&c.created_at)
-            .text(Record::created_at(self))
-            .text(&self.updated_at);
-    }
-
-    /// The assistant without its versions (a search's results; [`Table::load_extra`] reads them).
-    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
-        Ok(Assistant {
-            current: version_of(row, "version_created_at")?,
-            updated_at: text(row, "updated_at")?,
-            versions: Vec::new(),
-        })
-    }
-
-    async fn load_extra(&mut self, tx: &mut Tx) -> Result<(), ApiError> {
-        let mut qb = Qb::new(format!(
+    async fn load_extra<D: Dialect>(&mut self, tx: &mut Tx<D>) -> Result<(), StoreError> {
+        let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM assistant_versions WHERE assistant_id = ",
-            select_list(VERSION_COLS)
+            select_list::<D>(VersionRow::COLS)
         ));
-        qb.push_bind(self.current.assistant_id.clone())
+        qb.bind(self.current.assistant_id.clone())
             .push(" ORDER BY version");
-        let rows = qb.build().fetch_all(&mut **tx).await.map_err(db_error)?;
+        let rows = qb.all(On::Conn(&mut **tx)).await.map_err(db_error)?;
         self.versions = rows
             .iter()
-            .map(|r| version_of(r, "created_at"))
+            .map(VersionRow::read)
             .collect::<Result<_, _>>()?;
         Ok(())
     }
 
-    async fn save_extra(&self, tx: &mut Tx, old: Option<&Self>) -> Result<(), ApiError> {
+    async fn save_extra<D: Dialect>(
+        &self,
+        tx: &mut Tx<D>,
+        old: Option<&Self>,
+    ) -> Result<(), StoreError> {
         let before: HashMap<u64, &AssistantVersion> = old
             .map(|o| o.versions.iter().map(|v| (v.version, v)).collect())
             .unwrap_or_default();
@@ -985,71 +791,46 @@ impl Table for Assistant {
             .map(|v| version_number(v.version))
             .collect();
         if old.is_some() {
-            let mut qb = Qb::new("DELETE FROM assistant_versions WHERE assistant_id = ");
-            qb.push_bind(self.current.assistant_id.clone());
+            let mut qb = Qb::<D>::new("DELETE FROM assistant_versions WHERE assistant_id = ");
+            qb.bind(self.current.assistant_id.clone());
             if !kept.is_empty() {
                 qb.push(" AND version NOT IN (");
-                let mut list = List::new(&mut qb);
+                let mut list = List::<D>::new(&mut qb);
                 for v in &kept {
                     list.int(*v);
                 }
                 qb.push(")");
             }
-            qb.build().execute(&mut **tx).await.map_err(db_error)?;
+            qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         }
         for v in &self.versions {
             if before.get(&v.version).is_some_and(|o| *o == v) {
                 continue;
             }
-            let mut qb = Qb::new("DELETE FROM assistant_versions WHERE assistant_id = ");
-            qb.push_bind(self.current.assistant_id.clone())
+            let mut qb = Qb::<D>::new("DELETE FROM assistant_versions WHERE assistant_id = ");
+            qb.bind(self.current.assistant_id.clone())
                 .push(" AND version = ")
-                .push_bind(version_number(v.version));
-            qb.build().execute(&mut **tx).await.map_err(db_error)?;
-            let mut qb = Qb::new(format!(
-                "INSERT INTO assistant_versions {} VALUES (",
-                name_list(VERSION_COLS)
+                .bind(version_number(v.version));
+            qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
+            let mut qb = Qb::<D>::new(format!(
+                "INSERT INTO assistant_versions (assistant_id, {}) VALUES (",
+                name_list(VersionRow::WRITTEN)
             ));
-            List::new(&mut qb)
-                .text(&self.current.assistant_id)
-                .int(version_number(v.version))
-                .text(&v.graph_id)
-                .json(&v.config)
-                .json(&v.context)
-                .json(&v.metadata)
-                .text(&v.name)
-                .opt(v.description.as_deref())
-                .text(&v.created_at);
+            let mut list = List::<D>::new(&mut qb);
+            list.text(&self.current.assistant_id);
+            VersionRow::push(v, &mut list);
             qb.push(")");
-            qb.build().execute(&mut **tx).await.map_err(db_error)?;
+            qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         }
         Ok(())
     }
 }
 
-const CRON_COLS: &[(&str, bool)] = &[
-    ("cron_id", false),
-    ("assistant_id", false),
-    ("thread_id", false),
-    ("schedule", false),
-    ("end_time", true),
-    ("payload", true),
-    ("user_id", false),
-    ("metadata", true),
-    ("enabled", false),
-    ("timezone", false),
-    ("on_run_completed", true),
-    ("next_run_date", false),
-    ("created_at", false),
-    ("updated_at", false),
-    ("owner", true),
-];
-
 #[async_trait]
 impl Table for Cron {
     const TABLE: &'static str = "crons";
     const ID: &'static str = "cron_id";
-    const COLS: &'static [(&'static str, bool)] = CRON_COLS;
+    type Row = CronRow;
 
     fn sql_column(c: Column) -> Option<&'static str> {
         match c {
@@ -1061,234 +842,82 @@ impl Table for Cron {
             _ => None,
         }
     }
-
-    /// `next_run_date` is kept as text when it is a string (a time), else as `NULL`.
-    fn push_row(&self, list: &mut List<'_>) {
-        list.text(&self.cron_id)
-            .text(&self.assistant_id)
-            .opt(self.thread_id.as_deref())
-            .text(&self.schedule)
-            .json(&self.end_time)
-            .json(&self.payload)
-            .opt(self.user_id.as_deref())
-            .json(&self.metadata)
-            .boolean(self.enabled)
-            .opt(self.timezone.as_deref())
-            .json(&self.on_run_completed)
-            .opt(self.next_run_date.as_str())
-            .text(&self.created_at)
-            .text(&self.updated_at)
-            .json(&self.owner);
-    }
-
-    fn from_row(row: &impl Cells) -> Result<Self, ApiError> {
-        Ok(Cron {
-            cron_id: text(row, "cron_id")?,
-            assistant_id: text(row, "assistant_id")?,
-            thread_id: opt_text(row, "thread_id")?,
-            schedule: text(row, "schedule")?,
-            end_time: json(row, "end_time")?,
-            payload: object(row, "payload")?,
-            user_id: opt_text(row, "user_id")?,
-            metadata: object(row, "metadata")?,
-            enabled: row.boolean("enabled")?,
-            timezone: opt_text(row, "timezone")?,
-            on_run_completed: json(row, "on_run_completed")?,
-            next_run_date: opt_text(row, "next_run_date")?.map_or(Value::Null, Value::String),
-            created_at: text(row, "created_at")?,
-            updated_at: text(row, "updated_at")?,
-            owner: match json(row, "owner")? {
-                Value::Null => None,
-                owner => Some(owner),
-            },
-        })
-    }
 }
 
-const RUN_COLS: &[(&str, bool)] = &[
-    ("run_id", false),
-    ("thread_id", false),
-    ("assistant_id", false),
-    ("created_at", false),
-    ("updated_at", false),
-    ("status", false),
-    ("metadata", true),
-    ("kwargs", true),
-    ("multitask_strategy", false),
-];
+type Threads<D> = SqlCollection<D, Thread>;
 
-fn push_run(list: &mut List<'_>, thread_id: &str, r: &Run) {
-    list.text(&r.run_id)
-        .text(thread_id)
-        .text(&r.assistant_id)
-        .text(&r.created_at)
-        .text(&r.updated_at)
-        .text(&r.status)
-        .json(&r.metadata)
-        .json(&r.kwargs)
-        .text(&r.multitask_strategy);
-}
-
-/// The queue's columns of a run, read with [`RUN_COLS`]; a transaction on a thread writes
-/// `run_after` when it inserts a run and leaves them otherwise to the queue ([`SqlQueue`]).
-const QUEUE_COLS: &[(&str, bool)] = &[
-    ("run_after", false),
-    ("lease_owner", false),
-    ("lease_until", false),
-    ("attempts", false),
-];
-
-fn run_of(row: &DbRow) -> Result<Run, ApiError> {
-    let queue = crate::model::QueueState {
-        run_after: opt_text(row, "run_after")?
-            .map(|t| text_ms(&t).ok_or_else(|| corrupt("run_after")))
-            .transpose()?
-            .unwrap_or(0),
-        lease_owner: opt_text(row, "lease_owner")?,
-        lease_until: opt_text(row, "lease_until")?
-            .map(|t| text_ms(&t).ok_or_else(|| corrupt("lease_until")))
-            .transpose()?,
-        attempts: u32::try_from(int(row, "attempts")?).map_err(|_| corrupt("attempts"))?,
-    };
-    Ok(Run {
-        queue,
-        run_id: text(row, "run_id")?,
-        thread_id: text(row, "thread_id")?,
-        assistant_id: text(row, "assistant_id")?,
-        created_at: text(row, "created_at")?,
-        updated_at: text(row, "updated_at")?,
-        status: text(row, "status")?,
-        metadata: object(row, "metadata")?,
-        kwargs: object(row, "kwargs")?,
-        multitask_strategy: text(row, "multitask_strategy")?,
-    })
-}
-
-const CHECKPOINT_COLS: &[(&str, bool)] = &[
-    ("checkpoint_id", false),
-    ("parent_checkpoint_id", false),
-    ("state_values", true),
-    ("metadata", true),
-    ("next", true),
-    ("created_at", false),
-    ("seq", false),
-];
-
-fn checkpoint_of(row: &DbRow) -> Result<Arc<Checkpoint>, ApiError> {
-    checkpoint_at_columns(row, "")
-}
-
-/// The checkpoint in the columns of `row` named `prefix` + its columns' names.
-fn checkpoint_at_columns(row: &DbRow, prefix: &str) -> Result<Arc<Checkpoint>, ApiError> {
-    let col = |c: &str| format!("{prefix}{c}");
-    let next = match json(row, &col("next"))? {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s),
-                _ => Err(corrupt("next")),
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(corrupt("next")),
-    };
-    Ok(Arc::new(Checkpoint {
-        checkpoint_id: text(row, &col("checkpoint_id"))?,
-        parent_checkpoint_id: opt_text(row, &col("parent_checkpoint_id"))?,
-        values: Values::from_json(json(row, &col("state_values"))?),
-        metadata: object(row, &col("metadata"))?,
-        next,
-        created_at: text(row, &col("created_at"))?,
-    }))
-}
-
-/// `t.a AS a, t.b::text AS b, …`: the columns of `cols` of the table `t` for a `SELECT` that
-/// joins others, each renamed `prefix` + its name, JSON ones read back as text.
-fn qualified_list(table: &str, cols: &[(&str, bool)], prefix: &str) -> String {
-    let mut out = String::new();
-    for (i, (name, json)) in cols.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let cast = if *json { JSON_OUT } else { "" };
-        out.push_str(&format!("{table}.{name}{cast} AS {prefix}{name}"));
-    }
-    out
-}
-
-type Threads = SqlCollection<Thread>;
-
-impl Threads {
-    async fn runs_of(tx: &mut Tx, id: &str) -> Result<Vec<Arc<Run>>, ApiError> {
-        let mut qb = Qb::new(format!(
-            "SELECT {}, {} FROM runs WHERE thread_id = ",
-            select_list(RUN_COLS),
-            select_list(QUEUE_COLS)
+impl<D: Dialect> Threads<D> {
+    async fn runs_of(tx: &mut Tx<D>, id: &str) -> Result<Vec<Arc<Run>>, StoreError> {
+        let mut qb = Qb::<D>::new(format!(
+            "SELECT {} FROM runs WHERE thread_id = ",
+            select_list::<D>(RunRow::COLS)
         ));
-        qb.push_bind(id.to_owned()).push(" ORDER BY seq");
-        let rows = qb.build().fetch_all(&mut **tx).await.map_err(db_error)?;
-        rows.iter().map(|r| run_of(r).map(Arc::new)).collect()
+        qb.bind(id.to_owned()).push(" ORDER BY seq");
+        let rows = qb.all(On::Conn(&mut **tx)).await.map_err(db_error)?;
+        rows.iter().map(|r| RunRow::read(r).map(Arc::new)).collect()
     }
 
     /// The checkpoint `checkpoint_id` (the latest when `None`) and its `seq`.
     async fn checkpoint_at(
-        tx: &mut Tx,
+        tx: &mut Tx<D>,
         id: &str,
         checkpoint_id: Option<&str>,
-    ) -> Result<Option<(Arc<Checkpoint>, i64)>, ApiError> {
-        let mut qb = Qb::new(format!(
+    ) -> Result<Option<(Arc<Checkpoint>, i64)>, StoreError> {
+        let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM checkpoints WHERE thread_id = ",
-            select_list(CHECKPOINT_COLS)
+            select_list::<D>(CheckpointRow::COLS)
         ));
-        qb.push_bind(id.to_owned());
+        qb.bind(id.to_owned());
         if let Some(c) = checkpoint_id {
-            qb.push(" AND checkpoint_id = ").push_bind(c.to_owned());
+            qb.push(" AND checkpoint_id = ").bind(c.to_owned());
         }
         qb.push(" ORDER BY seq DESC LIMIT 1");
-        let row = qb
-            .build()
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        row.map(|r| Ok((checkpoint_of(&r)?, int(&r, "seq")?)))
-            .transpose()
+        let row = qb.one(On::Conn(&mut **tx)).await.map_err(db_error)?;
+        row.as_ref().map(CheckpointRow::read).transpose()
     }
 
     /// Writes the runs as `runs` has them, given how they were read (`old`).
     async fn save_runs(
-        tx: &mut Tx,
+        tx: &mut Tx<D>,
         id: &str,
         old: &[Arc<Run>],
         runs: &[Arc<Run>],
-    ) -> Result<(), ApiError> {
-        let before: HashMap<&str, &Arc<Run>> =
-            old.iter().map(|r| (r.run_id.as_str(), r)).collect();
-        let after: HashMap<&str, &Arc<Run>> =
-            runs.iter().map(|r| (r.run_id.as_str(), r)).collect();
-        for gone in old.iter().filter(|r| !after.contains_key(r.run_id.as_str())) {
-            let mut qb = Qb::new("DELETE FROM runs WHERE run_id = ");
-            qb.push_bind(gone.run_id.clone());
-            qb.build().execute(&mut **tx).await.map_err(db_error)?;
+    ) -> Result<(), StoreError> {
+        let before: HashMap<&str, &Arc<Run>> = old.iter().map(|r| (r.run_id.as_str(), r)).collect();
+        let after: HashMap<&str, &Arc<Run>> = runs.iter().map(|r| (r.run_id.as_str(), r)).collect();
+        for gone in old
+            .iter()
+            .filter(|r| !after.contains_key(r.run_id.as_str()))
+        {
+            let mut qb = Qb::<D>::new("DELETE FROM runs WHERE run_id = ");
+            qb.bind(gone.run_id.clone());
+            qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         }
         for run in runs {
             match before.get(run.run_id.as_str()) {
                 Some(was) if Arc::ptr_eq(was, run) || ***was == **run => {}
                 Some(_) => {
                     // The queue's columns (seq, run_after, lease) are the queue's: kept.
-                    let mut qb =
-                        Qb::new(format!("UPDATE runs SET {} = (", name_list(RUN_COLS)));
-                    push_run(&mut List::new(&mut qb), id, run);
-                    qb.push(") WHERE run_id = ").push_bind(run.run_id.clone());
-                    qb.build().execute(&mut **tx).await.map_err(db_error)?;
+                    let mut qb = Qb::<D>::new(format!(
+                        "UPDATE runs SET ({}) = (",
+                        name_list(RunRow::WRITTEN)
+                    ));
+                    RunRow::push(run, &mut List::<D>::new(&mut qb));
+                    qb.push(") WHERE run_id = ").bind(run.run_id.clone());
+                    qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
                 }
                 None => {
-                    let mut qb = Qb::new(format!(
-                        "INSERT INTO runs {} VALUES (",
-                        name_list(&[RUN_COLS, &[("run_after", false)]].concat())
+                    // The queue's `run_after` once, as the run is enqueued.
+                    let mut qb = Qb::<D>::new(format!(
+                        "INSERT INTO runs (thread_id, run_after, {}) VALUES (",
+                        name_list(RunRow::WRITTEN)
                     ));
-                    push_run(&mut List::new(&mut qb), id, run);
-                    List { qb: &mut qb, first: false }.text(&ms_text(run.queue.run_after));
+                    let mut list = List::<D>::new(&mut qb);
+                    list.text(id);
+                    Ms::bind(&run.queue.run_after, &mut list);
+                    RunRow::push(run, &mut list);
                     qb.push(")");
-                    qb.build().execute(&mut **tx).await.map_err(db_error)?;
+                    qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
                 }
             }
         }
@@ -1296,38 +925,32 @@ impl Threads {
     }
 
     async fn insert_checkpoint(
-        tx: &mut Tx,
+        tx: &mut Tx<D>,
         id: &str,
         seq: i64,
         c: &Checkpoint,
-    ) -> Result<(), ApiError> {
-        let mut qb = Qb::new(
-            "INSERT INTO checkpoints (thread_id, seq, checkpoint_id, parent_checkpoint_id, \
-             state_values, metadata, next, created_at) VALUES (",
-        );
-        List::new(&mut qb)
-            .text(id)
-            .int(seq)
-            .text(&c.checkpoint_id)
-            .opt(c.parent_checkpoint_id.as_deref())
-            .json(&c.values)
-            .json(&c.metadata)
-            .json(&c.next)
-            .text(&c.created_at);
+    ) -> Result<(), StoreError> {
+        let mut qb = Qb::<D>::new(format!(
+            "INSERT INTO checkpoints (thread_id, seq, {}) VALUES (",
+            name_list(CheckpointRow::WRITTEN)
+        ));
+        let mut list = List::<D>::new(&mut qb);
+        list.text(id).int(seq);
+        CheckpointRow::push(c, &mut list);
         qb.push(")");
-        qb.build().execute(&mut **tx).await.map_err(db_error)?;
+        qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         Ok(())
     }
 }
 
 #[async_trait]
-impl ThreadStore for Threads {
+impl<D: Dialect> ThreadStore for Threads<D> {
     async fn transact(
         &self,
         id: &str,
         scope: &Access,
         change: ThreadChange<'_>,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         let mut tx = begin(&self.pool).await?;
         let Some(mut thread) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
@@ -1338,11 +961,15 @@ impl ThreadStore for Threads {
         let mut runs = old_runs.clone();
         let mut ttx = ThreadTx::new(&mut thread, &mut runs, latest.map(|(c, _)| c));
         if let Err(e) = change(&mut ttx) {
-            return abort(tx, e).await;
+            return abort::<D, _>(tx, e).await;
         }
         let appended = ttx.into_appended();
         if thread.thread_id != id {
-            return abort(tx, ApiError::internal("a change may not alter the id")).await;
+            return abort::<D, _>(
+                tx,
+                StoreError::Internal("a change may not alter the id".into()),
+            )
+            .await;
         }
         Self::update_row(&mut tx, &thread).await?;
         Self::save_runs(&mut tx, id, &old_runs, &runs).await?;
@@ -1350,7 +977,7 @@ impl ThreadStore for Threads {
             let seq = last_seq + 1 + i64::try_from(i).unwrap_or(i64::MAX);
             Self::insert_checkpoint(&mut tx, id, seq, c).await?;
         }
-        commit(tx).await?;
+        commit::<D>(tx).await?;
         Ok(Some(thread))
     }
 
@@ -1359,33 +986,27 @@ impl ThreadStore for Threads {
         id: &str,
         scope: &Access,
         checkpoint_id: Option<&str>,
-    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, ApiError> {
+    ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, StoreError> {
         // One statement (one snapshot, no BEGIN/COMMIT): the thread where the scope admits it,
         // joined with its latest checkpoint (or the one named), if any.
-        let mut qb = Qb::new(format!(
+        let mut qb = Qb::<D>::new(format!(
             "SELECT {}, {} FROM threads LEFT JOIN checkpoints ON checkpoints.thread_id = \
              threads.thread_id AND checkpoints.seq = (SELECT MAX(seq) FROM checkpoints AS c \
              WHERE c.thread_id = threads.thread_id",
-            qualified_list("threads", THREAD_COLS, ""),
-            qualified_list("checkpoints", CHECKPOINT_COLS, "c_"),
+            qualified_list::<D>("threads", ThreadRow::COLS, ""),
+            qualified_list::<D>("checkpoints", CheckpointRow::COLS, "c_"),
         ));
         if let Some(c) = checkpoint_id {
-            qb.push(" AND c.checkpoint_id = ").push_bind(c.to_owned());
+            qb.push(" AND c.checkpoint_id = ").bind(c.to_owned());
         }
-        qb.push(") WHERE threads.thread_id = ")
-            .push_bind(id.to_owned());
-        push_scope(&mut qb, scope, "threads.metadata")?;
-        let Some(row) = qb
-            .build()
-            .fetch_optional(&self.pool.read)
-            .await
-            .map_err(db_error)?
-        else {
+        qb.push(") WHERE threads.thread_id = ").bind(id.to_owned());
+        push_scope::<D>(&mut qb, scope, "threads.metadata")?;
+        let Some(row) = qb.one(On::Pool(&self.pool.read)).await.map_err(db_error)? else {
             return Ok(None);
         };
         let thread = Thread::from_row(&row)?;
-        let at = match opt_text(&row, "c_checkpoint_id")? {
-            Some(_) => Some(checkpoint_at_columns(&row, "c_")?),
+        let at = match row.opt_text("c_checkpoint_id")? {
+            Some(_) => Some(CheckpointRow::read(&Prefixed(&row, "c_"))?.0),
             None => None,
         };
         Ok(Some((thread, at)))
@@ -1396,34 +1017,34 @@ impl ThreadStore for Threads {
         id: &str,
         scope: &Access,
         page: HistoryPage<'_>,
-    ) -> Result<Option<Vec<Arc<Checkpoint>>>, ApiError> {
+    ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError> {
         // Refused before the thread is looked for, as in memory.
         crate::storage::check_search(page.metadata)?;
         let mut tx = read(&self.pool).await?;
         if Self::find(&mut tx, id, scope, false).await?.is_none() {
             return Ok(None);
         }
-        let mut qb = Qb::new(format!(
+        let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM checkpoints WHERE thread_id = ",
-            select_list(CHECKPOINT_COLS)
+            select_list::<D>(CheckpointRow::COLS)
         ));
-        qb.push_bind(id.to_owned());
+        qb.bind(id.to_owned());
         if let Some(before) = page.before {
             qb.push(" AND seq < COALESCE((SELECT MAX(seq) FROM checkpoints WHERE thread_id = ")
-                .push_bind(id.to_owned())
+                .bind(id.to_owned())
                 .push(" AND checkpoint_id = ")
-                .push_bind(before.to_owned())
+                .bind(before.to_owned())
                 .push("), ")
-                .push_bind(i64::MAX)
+                .bind(i64::MAX)
                 .push(")");
         }
-        push_wanted(&mut qb, page.metadata, "checkpoints.metadata")?;
+        push_wanted::<D>(&mut qb, page.metadata, "checkpoints.metadata")?;
         qb.push(" ORDER BY seq DESC LIMIT ")
-            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
-        let rows = qb.build().fetch_all(&mut *tx).await.map_err(db_error)?;
-        commit(tx).await?;
+            .bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
+        let rows = qb.all(On::Conn(&mut *tx)).await.map_err(db_error)?;
+        commit::<D>(tx).await?;
         rows.iter()
-            .map(checkpoint_of)
+            .map(|r| CheckpointRow::read(r).map(|(c, _)| c))
             .collect::<Result<_, _>>()
             .map(Some)
     }
@@ -1432,7 +1053,7 @@ impl ThreadStore for Threads {
         &self,
         id: &str,
         scope: &Access,
-    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, ApiError> {
+    ) -> Result<Option<(Thread, Vec<Arc<Run>>)>, StoreError> {
         let mut tx = self.pool.read.begin().await.map_err(db_error)?;
         // Locked: on PostgreSQL (read committed) each statement has its own snapshot, and a run
         // finished between reading the thread and its runs would show `success` with the values
@@ -1441,7 +1062,7 @@ impl ThreadStore for Threads {
             return Ok(None);
         };
         let runs = Self::runs_of(&mut tx, id).await?;
-        commit(tx).await?;
+        commit::<D>(tx).await?;
         Ok(Some((thread, runs)))
     }
 
@@ -1451,7 +1072,7 @@ impl ThreadStore for Threads {
         read: &Access,
         to: Thread,
         create: &Access,
-    ) -> Result<Option<Thread>, ApiError> {
+    ) -> Result<Option<Thread>, StoreError> {
         let mut tx = begin(&self.pool).await?;
         let Some(source) = Self::find(&mut tx, from, read, true).await? else {
             return Ok(None);
@@ -1462,34 +1083,33 @@ impl ThreadStore for Threads {
         let to = match Self::insert_in(&mut tx, to, IfExists::Raise, create).await? {
             Inserted::Created(t) | Inserted::Existing(t) => t,
         };
-        let mut qb = Qb::new(
-            "INSERT INTO checkpoints (thread_id, seq, checkpoint_id, parent_checkpoint_id, \
-             state_values, metadata, next, created_at) SELECT ",
-        );
-        qb.push_bind(to.thread_id.clone()).push(
-            ", seq, checkpoint_id, parent_checkpoint_id, state_values, metadata, next, \
-             created_at FROM checkpoints WHERE thread_id = ",
-        );
-        qb.push_bind(from.to_owned());
-        qb.build().execute(&mut *tx).await.map_err(db_error)?;
-        commit(tx).await?;
+        let columns = name_list(CheckpointRow::WRITTEN);
+        let mut qb = Qb::<D>::new(format!(
+            "INSERT INTO checkpoints (thread_id, seq, {columns}) SELECT "
+        ));
+        qb.bind(to.thread_id.clone()).push(format!(
+            ", seq, {columns} FROM checkpoints WHERE thread_id = "
+        ));
+        qb.bind(from.to_owned());
+        qb.run(On::Conn(&mut *tx)).await.map_err(db_error)?;
+        commit::<D>(tx).await?;
         Ok(Some(to))
     }
 
-    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, ApiError> {
+    async fn keep_latest(&self, targets: &[(String, Access)]) -> Result<usize, StoreError> {
         let mut pruned = 0;
         for (id, scope) in targets {
             let mut tx = begin(&self.pool).await?;
             if Self::find(&mut tx, id, scope, true).await?.is_none() {
                 continue;
             }
-            let mut qb = Qb::new("DELETE FROM checkpoints WHERE thread_id = ");
-            qb.push_bind(id.clone())
+            let mut qb = Qb::<D>::new("DELETE FROM checkpoints WHERE thread_id = ");
+            qb.bind(id.clone())
                 .push(" AND seq < (SELECT MAX(seq) FROM checkpoints WHERE thread_id = ")
-                .push_bind(id.clone())
+                .bind(id.clone())
                 .push(")");
-            qb.build().execute(&mut *tx).await.map_err(db_error)?;
-            commit(tx).await?;
+            qb.run(On::Conn(&mut *tx)).await.map_err(db_error)?;
+            commit::<D>(tx).await?;
             pruned += 1;
         }
         Ok(pruned)
@@ -1497,83 +1117,47 @@ impl ThreadStore for Threads {
 }
 
 /// The long-term store in the table `store_items`.
-struct SqlItems {
-    pool: Pools,
+struct SqlItems<D: Dialect> {
+    pool: Pools<D>,
 }
 
-const ITEM_COLS: &[(&str, bool)] = &[
-    ("namespace", true),
-    ("key", false),
-    ("value", true),
-    ("created_at", false),
-    ("updated_at", false),
-];
-
-fn item_of(row: &DbRow) -> Result<Item, ApiError> {
-    let namespace = match json(row, "namespace")? {
-        Value::Array(labels) => labels
-            .into_iter()
-            .map(|l| match l {
-                Value::String(s) => Ok(s),
-                _ => Err(corrupt("namespace")),
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(corrupt("namespace")),
-    };
-    Ok(Item {
-        namespace,
-        key: text(row, "key")?,
-        value: object(row, "value")?,
-        created_at: text(row, "created_at")?,
-        updated_at: text(row, "updated_at")?,
-    })
-}
-
-impl SqlItems {
+impl<D: Dialect> SqlItems<D> {
     /// The item's `created_at` and whether the scope admits it, if it exists (locked).
     async fn probe(
-        tx: &mut Tx,
+        tx: &mut Tx<D>,
         scope: &Access,
         ns: &str,
         key: &str,
-    ) -> Result<Option<(String, bool)>, ApiError> {
-        let mut qb = Qb::new("SELECT created_at, CASE WHEN ");
+    ) -> Result<Option<(String, bool)>, StoreError> {
+        let mut qb = Qb::<D>::new("SELECT created_at, CASE WHEN ");
         match scope.filter() {
             Some(f) => {
-                qb.push_filter(f, STORE_VIEW).map_err(filter_error)?;
+                D::Db::push_filter(&mut qb, f, D::STORE_VIEW).map_err(filter_error)?;
             }
             None => {
                 qb.push("TRUE");
             }
         }
-        qb.push(" THEN 1 ELSE 0 END AS ok FROM store_items WHERE ns = ")
-            .push_bind(ns.to_owned())
+        qb.push(" THEN TRUE ELSE FALSE END AS ok FROM store_items WHERE ns = ")
+            .bind(ns.to_owned())
             .push(" AND key = ")
-            .push_bind(key.to_owned())
-            .push(FOR_UPDATE);
-        let row = qb
-            .build()
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        row.map(|r| {
-            let ok = r.try_get::<i32, _>("ok").map_err(db_error)?;
-            Ok((text(&r, "created_at")?, ok == 1))
-        })
-        .transpose()
+            .bind(key.to_owned())
+            .push(D::FOR_UPDATE);
+        let row = qb.one(On::Conn(&mut **tx)).await.map_err(db_error)?;
+        row.map(|r| Ok((text(&r, "created_at")?, r.boolean("ok")?)))
+            .transpose()
     }
 }
 
 #[async_trait]
-impl ItemStore for SqlItems {
+impl<D: Dialect> ItemStore for SqlItems<D> {
     async fn put(
         &self,
         scope: &Access,
         namespace: Vec<String>,
         key: String,
         value: Object,
-    ) -> Result<Option<Item>, ApiError> {
-        let (ns, cuts) = encode_namespace(&namespace);
+    ) -> Result<Option<Item>, StoreError> {
         let at = now();
         let mut item = Item {
             namespace,
@@ -1584,33 +1168,21 @@ impl ItemStore for SqlItems {
         };
         // One statement: a new item is inserted; an existing one is replaced only where the
         // scope admits it as it is (the filter reads the stored row), keeping its `created_at`.
-        let mut qb = Qb::new(
-            "INSERT INTO store_items (ns, key, namespace, depth, cuts, value, created_at, \
-             updated_at) VALUES (",
-        );
-        List::new(&mut qb)
-            .text(&ns)
-            .text(&item.key)
-            .json(&item.namespace)
-            .int(i64::try_from(item.namespace.len()).unwrap_or(i64::MAX))
-            .json(&cuts)
-            .json(&item.value)
-            .text(&item.created_at)
-            .text(&item.updated_at);
+        let mut qb = Qb::<D>::new(format!(
+            "INSERT INTO store_items ({}) VALUES (",
+            name_list(ItemRow::WRITTEN)
+        ));
+        ItemRow::push(&item, &mut List::<D>::new(&mut qb));
         qb.push(
             ") ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, \
              updated_at = excluded.updated_at",
         );
         if let Some(f) = scope.filter() {
             qb.push(" WHERE ");
-            qb.push_filter(f, STORE_VIEW).map_err(filter_error)?;
+            D::Db::push_filter(&mut qb, f, D::STORE_VIEW).map_err(filter_error)?;
         }
         qb.push(" RETURNING created_at");
-        let row = qb
-            .build()
-            .fetch_optional(&self.pool.write)
-            .await
-            .map_err(db_error)?;
+        let row = qb.one(On::Pool(&self.pool.write)).await.map_err(db_error)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -1623,20 +1195,16 @@ impl ItemStore for SqlItems {
         scope: &Access,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<Item>, ApiError> {
+    ) -> Result<Option<Item>, StoreError> {
         let (ns, _) = encode_namespace(namespace);
-        let mut qb = Qb::new(format!(
+        let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM store_items WHERE ns = ",
-            select_list(ITEM_COLS)
+            select_list::<D>(ItemRow::COLS)
         ));
-        qb.push_bind(ns).push(" AND key = ").push_bind(key.to_owned());
-        push_scope(&mut qb, scope, STORE_VIEW)?;
-        let row = qb
-            .build()
-            .fetch_optional(&self.pool.read)
-            .await
-            .map_err(db_error)?;
-        row.as_ref().map(item_of).transpose()
+        qb.bind(ns).push(" AND key = ").bind(key.to_owned());
+        push_scope::<D>(&mut qb, scope, D::STORE_VIEW)?;
+        let row = qb.one(On::Pool(&self.pool.read)).await.map_err(db_error)?;
+        row.as_ref().map(ItemRow::read).transpose()
     }
 
     async fn delete(
@@ -1644,17 +1212,17 @@ impl ItemStore for SqlItems {
         scope: &Access,
         namespace: &[String],
         key: &str,
-    ) -> Result<Option<bool>, ApiError> {
+    ) -> Result<Option<bool>, StoreError> {
         let (ns, _) = encode_namespace(namespace);
         let mut tx = begin(&self.pool).await?;
         match Self::probe(&mut tx, scope, &ns, key).await? {
             None => Ok(Some(false)),
             Some((_, false)) => Ok(None),
             Some((_, true)) => {
-                let mut qb = Qb::new("DELETE FROM store_items WHERE ns = ");
-                qb.push_bind(ns).push(" AND key = ").push_bind(key.to_owned());
-                qb.build().execute(&mut *tx).await.map_err(db_error)?;
-                commit(tx).await?;
+                let mut qb = Qb::<D>::new("DELETE FROM store_items WHERE ns = ");
+                qb.bind(ns).push(" AND key = ").bind(key.to_owned());
+                qb.run(On::Conn(&mut *tx)).await.map_err(db_error)?;
+                commit::<D>(tx).await?;
                 Ok(Some(true))
             }
         }
@@ -1667,30 +1235,34 @@ impl ItemStore for SqlItems {
         search: &ItemSearch,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Item>, ApiError> {
-        let mut qb = Qb::new(format!(
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM store_items WHERE TRUE",
-            select_list(ITEM_COLS)
+            select_list::<D>(ItemRow::COLS)
         ));
-        push_prefix(&mut qb, prefix);
-        push_scope(&mut qb, scope, STORE_VIEW)?;
-        push_wanted(&mut qb, search.filter.as_ref(), "store_items.value")?;
+        push_prefix::<D>(&mut qb, prefix);
+        push_scope::<D>(&mut qb, scope, D::STORE_VIEW)?;
+        push_wanted::<D>(&mut qb, search.filter.as_ref(), "store_items.value")?;
         if !search.words.is_empty() {
             qb.push(" AND (");
             for (i, w) in search.words.iter().enumerate() {
                 if i > 0 {
                     qb.push(" OR ");
                 }
-                qb.push(format!("{HOLDS}(lower(store_items.value{JSON_OUT}), "))
-                    .push_bind(w.clone())
-                    .push(") > 0");
+                qb.push(format!(
+                    "{}(lower(store_items.value{}), ",
+                    D::HOLDS,
+                    D::JSON_OUT
+                ))
+                .bind(w.clone())
+                .push(") > 0");
             }
             qb.push(")");
         }
         qb.push(" ORDER BY updated_at DESC, ns, key");
-        push_page(&mut qb, limit, offset);
-        let rows = qb.build().fetch_all(&self.pool.read).await.map_err(db_error)?;
-        rows.iter().map(item_of).collect()
+        push_page::<D>(&mut qb, limit, offset);
+        let rows = qb.all(On::Pool(&self.pool.read)).await.map_err(db_error)?;
+        rows.iter().map(ItemRow::read).collect()
     }
 
     async fn list_namespaces(
@@ -1701,24 +1273,24 @@ impl ItemStore for SqlItems {
         max_depth: Option<usize>,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<Vec<String>>, ApiError> {
-        let mut qb = Qb::new("SELECT DISTINCT ");
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        let mut qb = Qb::<D>::new("SELECT DISTINCT ");
         match max_depth {
-            Some(d) if d > 0 => push_truncated(&mut qb, d),
+            Some(d) if d > 0 => D::push_truncated(&mut qb, d),
             _ => {
                 qb.push("ns");
             }
         }
         qb.push(" AS tns FROM store_items WHERE TRUE");
-        push_prefix(&mut qb, prefix);
+        push_prefix::<D>(&mut qb, prefix);
         if !suffix.is_empty() {
             qb.push(" AND ");
-            push_ends_with(&mut qb, "ns", suffix_text(suffix));
+            D::push_ends_with(&mut qb, "ns", suffix_text(suffix));
         }
-        push_scope(&mut qb, scope, STORE_VIEW)?;
+        push_scope::<D>(&mut qb, scope, D::STORE_VIEW)?;
         qb.push(" ORDER BY tns");
-        push_page(&mut qb, limit, offset);
-        let rows = qb.build().fetch_all(&self.pool.read).await.map_err(db_error)?;
+        push_page::<D>(&mut qb, limit, offset);
+        let rows = qb.all(On::Pool(&self.pool.read)).await.map_err(db_error)?;
         rows.iter()
             .map(|r| decode_namespace(&text(r, "tns")?).ok_or_else(|| corrupt("ns")))
             .collect()
@@ -1726,12 +1298,12 @@ impl ItemStore for SqlItems {
 }
 
 /// ` AND ns` within the range of namespaces under `prefix` (nothing for an empty prefix).
-fn push_prefix(qb: &mut Qb, prefix: &[String]) {
+fn push_prefix<D: Dialect>(qb: &mut Qb<D>, prefix: &[String]) {
     if !prefix.is_empty() {
         let (low, high) = prefix_range(prefix);
         qb.push(" AND ns >= ")
-            .push_bind(low)
+            .bind(low)
             .push(" AND ns < ")
-            .push_bind(high);
+            .bind(high);
     }
 }

@@ -11,7 +11,8 @@
 //! nothing is filtered in Rust. Whatever this cannot answer at once it leaves to the usual
 //! path, which answers it the usual way: all its connections in use, the database busy
 //! (`SQLITE_BUSY` is never waited for here: the busy timeout is zero), or any error at all (the
-//! usual path then reports it, as a 503 for a database that is gone).
+//! usual path then reports it, as [`StoreError::Unavailable`](crate::storage::StoreError) for a
+//! database that is gone).
 
 use std::sync::Mutex;
 

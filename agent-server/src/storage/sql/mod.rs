@@ -1,9 +1,20 @@
 //! The database backends: [`sqlite`] (one file, WAL mode) and [`postgres`] (one database shared
 //! by any number of replicas), with one table per kind of resource.
 //!
-//! Both run the same queries (`imp.rs`, compiled once per database with that database's types)
-//! and differ only in a few spellings: how a JSON value is bound and read back, the row lock,
-//! how a transaction that will write begins.
+//! Both run the same queries, written once: `imp.rs` (the collections and the store) and
+//! `queue_imp.rs` (the run queue) are generic over a `Dialect` (`dialect.rs`), the few spellings
+//! that differ, which [`sqlite`] and [`postgres`] implement: the migrations and their lock, how
+//! a JSON value is bound and read back, the row locks, how a transaction that will write or
+//! only read begins, substring and suffix tests, a store item's view, whether writes have a
+//! pool of their own and whether inserts are committed in groups. What the queries need of
+//! sqlx (running a statement on a pool or a connection, binding, rendering a filter, reading a
+//! row) is one trait, `SqlDb`, implemented for both databases by one macro, so that the generic
+//! code states no sqlx bound. Each table's columns are declared once (`columns.rs`), and every
+//! statement's column lists, bound values and rows read back derive from that declaration.
+//!
+//! SQLite keeps its own optimisations behind the same code: single-row inserts committed in
+//! groups (`GroupCommit`), reads by id on the request's thread (`inline.rs`), one writer
+//! connection beside the readers.
 //!
 //! # Schema
 //!
@@ -51,7 +62,8 @@
 //!
 //! # Known differences from memory
 //!
-//! - PostgreSQL cannot store the character U+0000 (in JSON or text): a write holding it is 422.
+//! - PostgreSQL cannot store the character U+0000 (in JSON or text): a write holding it is
+//!   [`super::StoreError::Unstorable`].
 //! - A store search's words are matched against the value's JSON text as the database prints
 //!   and lower-cases it (PostgreSQL prints `jsonb` with spaces, SQLite lower-cases ASCII only):
 //!   ASCII words inside string values match alike everywhere.
@@ -60,14 +72,16 @@
 //!   and `remove` read them.
 
 use super::StorageError;
-use crate::util::ApiError;
+use super::StoreError;
 
 #[cfg(test)]
 mod backends;
+mod columns;
+mod dialect;
+mod imp;
 mod inline;
 pub mod postgres;
-#[cfg(test)]
-mod queue_backends;
+mod queue_imp;
 pub mod sqlite;
 
 /// The database behind a [`Storage`](super::Storage), for what works on its tables directly
@@ -82,7 +96,7 @@ pub enum Database {
 
 impl Database {
     /// Closes every connection (waiting for those in use to come back); later operations fail
-    /// with 503.
+    /// with [`super::StoreError::Unavailable`].
     pub async fn close(&self) {
         match self {
             Database::Sqlite(p) => p.close().await,
@@ -155,35 +169,35 @@ fn storage_error(url: &str, what: &str, cause: Option<&dyn std::fmt::Display>) -
     StorageError { message }
 }
 
-/// The answer to a request when the database fails: 503 `database unavailable` (the cause is
-/// logged at error level, without values: drivers' messages carry none, as every value is
-/// bound); PostgreSQL's refusal of the character U+0000 is the caller's: 422.
-fn db_error(e: sqlx::Error) -> ApiError {
+/// The error of a database that fails: [`StoreError::Unavailable`] (the cause is logged at error
+/// level, without values: drivers' messages carry none, as every value is bound); PostgreSQL's
+/// refusal of the character U+0000 is the caller's: [`StoreError::Unstorable`].
+fn db_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(d) = &e
         && matches!(d.code().as_deref(), Some("22P05" | "22021"))
     {
-        return ApiError::invalid("the character U+0000 cannot be stored in this database");
+        return StoreError::Unstorable;
     }
     tracing::error!(error = %e, "database error");
-    ApiError::unavailable("database unavailable")
+    StoreError::Unavailable(std::sync::Arc::new(e))
 }
 
 /// A filter the handler returned that cannot be rendered (poisoned, or nested too deep): the
-/// handler's mistake, 500.
-fn filter_error(e: auth::sql::SqlError) -> ApiError {
+/// handler's mistake.
+fn filter_error(e: auth::sql::SqlError) -> StoreError {
     tracing::error!(error = %e, "authorization filter not rendered as SQL");
-    ApiError::internal(format!("the authorization filter cannot be applied: {e}"))
+    StoreError::Filter(e)
 }
 
-/// A caller's search that cannot be rendered (too deep): 422.
-fn search_error(e: auth::sql::SqlError) -> ApiError {
-    ApiError::invalid(format!("invalid search: {e}"))
+/// A caller's search that cannot be rendered (too deep).
+fn search_error(e: auth::sql::SqlError) -> StoreError {
+    StoreError::InvalidSearch(e)
 }
 
-/// A stored value that does not read back: 500 (the database holds what no server wrote).
-fn corrupt(what: &str) -> ApiError {
+/// A stored value that does not read back (the database holds what no server wrote).
+fn corrupt(what: &str) -> StoreError {
     tracing::error!(column = what, "stored value does not read back");
-    ApiError::internal(format!("a stored {what} is malformed"))
+    StoreError::Corrupt(what.to_owned())
 }
 
 /// The encoding of a namespace (see the module's docs) and its cuts.

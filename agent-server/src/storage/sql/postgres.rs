@@ -11,71 +11,71 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use super::storage_error;
 use crate::storage::{Storage, StorageError};
 
-type Db = sqlx::Postgres;
-/// A row of this database (named, not projected from `Db`, so that other row types may
-/// implement the same traits).
-type DbRow = sqlx::postgres::PgRow;
+use super::Database;
+use super::dialect::{Dialect, Qb, QbExt as _};
+use super::imp::{migrate, storage};
 
-/// The schema's migrations, in order: (version, SQL).
-const MIGRATIONS: &[(i64, &str)] = &[
-    (
-        1,
-        include_str!("../../../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        2,
-        include_str!("../../../migrations/postgres/0002_queue.sql"),
-    ),
-];
-/// What serializes the migrations of replicas starting together: a transaction-scoped
-/// advisory lock (its key is arbitrary, fixed for this server).
-const MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7274230751)");
-/// Whether single-row inserts are committed in groups ([`GroupCommit`]): no, concurrent
-/// commits on several connections share their WAL flushes in PostgreSQL itself.
-const GROUP_COMMIT: bool = false;
-/// The handle on this database that [`Storage::database`] gives.
-const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Postgres;
-/// Whether writes go through a pool of their own: no, PostgreSQL lets transactions write
-/// side by side.
-const SEPARATE_WRITER: bool = false;
-/// How a transaction that will write begins.
-const BEGIN: &str = "BEGIN";
-/// How a transaction that only reads begins: one snapshot for all its statements.
-const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ";
-/// Appended to a placeholder that binds JSON text.
-const JSON_IN: &str = "::jsonb";
-/// Appended to a JSON column read back as text.
-const JSON_OUT: &str = "::text";
-/// Appended to the `SELECT` that finds the run to claim: the run's row and its thread's are
-/// locked, and rows another transaction holds are skipped (another replica claims them, or a
-/// change to the thread is under way).
-const CLAIM_LOCK: &str = " FOR UPDATE OF r, t SKIP LOCKED";
-/// Appended to a `SELECT` that finds a row to change.
-const FOR_UPDATE: &str = " FOR UPDATE";
-/// `HOLDS(haystack, needle) > 0`: the needle is a substring.
-const HOLDS: &str = "strpos";
-/// What a store item shows a filter: its value with `namespace` and `key` set.
-const STORE_VIEW: &str = "(store_items.value || jsonb_build_object('namespace', \
-                          store_items.namespace, 'key', store_items.key))";
+/// PostgreSQL's spellings of the shared queries.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Postgres;
 
-/// `text ends with ?`.
-fn push_ends_with(qb: &mut sqlx::QueryBuilder<'static, Db>, column: &str, suffix: String) {
-    qb.push("right(")
-        .push(column)
-        .push(", length(")
-        .push_bind(suffix.clone())
-        .push(")) = ")
-        .push_bind(suffix);
-}
+impl Dialect for Postgres {
+    type Db = sqlx::Postgres;
 
-/// The encoded namespace `ns` truncated to `depth` labels.
-fn push_truncated(qb: &mut sqlx::QueryBuilder<'static, Db>, depth: usize) {
-    let depth = i64::try_from(depth).unwrap_or(i64::MAX);
-    qb.push("CASE WHEN depth > ")
-        .push_bind(depth)
-        .push(" THEN left(ns, (cuts ->> ")
-        .push_bind(i32::try_from(depth - 1).unwrap_or(i32::MAX))
-        .push(")::int) ELSE ns END");
+    const MIGRATIONS: &'static [(i64, &'static str)] = &[
+        (
+            1,
+            include_str!("../../../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            include_str!("../../../migrations/postgres/0002_queue.sql"),
+        ),
+    ];
+    /// A transaction-scoped advisory lock (its key is arbitrary, fixed for this server).
+    const MIGRATION_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(7274230751)");
+    /// No: PostgreSQL lets transactions write side by side.
+    const SEPARATE_WRITER: bool = false;
+    /// No: concurrent commits on several connections share their WAL flushes in PostgreSQL
+    /// itself.
+    const GROUP_COMMIT: bool = false;
+    const BEGIN: &'static str = "BEGIN";
+    const READ_BEGIN: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    const JSON_IN: &'static str = "::jsonb";
+    const JSON_OUT: &'static str = "::text";
+    /// The run's row and its thread's are locked, and rows another transaction holds are
+    /// skipped (another replica claims them, or a change to the thread is under way).
+    const CLAIM_LOCK: &'static str = " FOR UPDATE OF r, t SKIP LOCKED";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const HOLDS: &'static str = "strpos";
+    const STORE_VIEW: &'static str = "(store_items.value || jsonb_build_object('namespace', \
+                                      store_items.namespace, 'key', store_items.key))";
+
+    fn database(pool: sqlx::PgPool) -> Database {
+        Database::Postgres(pool)
+    }
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn push_ends_with(qb: &mut Qb<Self>, column: &str, suffix: String) {
+        qb.push("right(")
+            .push(column)
+            .push(", length(")
+            .bind(suffix.clone())
+            .push(")) = ")
+            .bind(suffix);
+    }
+
+    fn push_truncated(qb: &mut Qb<Self>, depth: usize) {
+        let depth = i64::try_from(depth).unwrap_or(i64::MAX);
+        qb.push("CASE WHEN depth > ")
+            .bind(depth)
+            .push(" THEN left(ns, (cuts ->> ")
+            .bind(i32::try_from(depth - 1).unwrap_or(i32::MAX))
+            .push(")::int) ELSE ns END");
+    }
 }
 
 /// Connects to the PostgreSQL database `url` (`postgres://…`) and applies the migrations.
@@ -88,16 +88,13 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
         .connect_with(options)
         .await
         .map_err(|e| open_error(url, &e))?;
-    migrate(&pool)
+    migrate::<Postgres>(&pool)
         .await
         .map_err(|e| e.into_storage_error(url, open_error))?;
-    Ok(storage(pool.clone(), pool, None))
+    Ok(storage::<Postgres>(pool.clone(), pool, None))
 }
 
 /// Why PostgreSQL could not be reached at `url`, in words.
 fn open_error(url: &str, e: &sqlx::Error) -> StorageError {
     storage_error(url, "cannot connect to the database", Some(e))
 }
-
-include!("imp.rs");
-include!("queue_imp.rs");

@@ -1,10 +1,20 @@
-// The run queue of a database backend, included after `imp.rs` by `sqlite.rs` and `postgres.rs`,
-// which also define `CLAIM_LOCK` (PostgreSQL: `FOR UPDATE OF r, t SKIP LOCKED`; SQLite: nothing,
-// its `BEGIN IMMEDIATE` serializes writers). Times are the schema's RFC 3339 text; the queue's
-// millisecond clock is converted at this boundary.
+//! The run queue of both database backends over the `runs` and `crons` tables, written once
+//! over their [`Dialect`] (PostgreSQL claims with `FOR UPDATE OF r, t SKIP LOCKED`; SQLite's
+//! `BEGIN IMMEDIATE` serializes writers). Times are the schema's RFC 3339 text; the queue's
+//! millisecond clock is converted at this boundary.
+
+use async_trait::async_trait;
+
+use super::columns::{Columns as _, CronRow, List, select_list, text};
+use super::db_error;
+use super::dialect::Cells as _;
+use super::dialect::{Dialect, On, Qb, QbExt as _, Tx};
+use super::imp::{Pools, begin, commit};
+use crate::model::Cron;
+use crate::storage::{Claim, LeaseTerms, RunQueue, StoreError};
 
 /// The queue's milliseconds as the schema's time text.
-fn ms_text(ms: i64) -> String {
+pub(super) fn ms_text(ms: i64) -> String {
     let ms = ms.max(0);
     let secs = u64::try_from(ms / 1000).unwrap_or(0);
     let micros = u32::try_from((ms % 1000) * 1000).unwrap_or(0);
@@ -12,85 +22,91 @@ fn ms_text(ms: i64) -> String {
 }
 
 /// The schema's time text as the queue's milliseconds (`None` when it does not parse).
-fn text_ms(text: &str) -> Option<i64> {
+pub(super) fn text_ms(text: &str) -> Option<i64> {
     text.parse::<jiff::Timestamp>()
         .ok()
         .map(|t| t.as_millisecond())
 }
 
 /// The run queue over the `runs` and `crons` tables.
-struct SqlQueue {
-    pools: Pools,
+pub(super) struct SqlQueue<D: Dialect> {
+    pub(super) pools: Pools<D>,
 }
 
 /// The candidate a claim found: (seq, thread id, run id, attempts).
 type Candidate = (i64, String, String, i64);
 
-impl SqlQueue {
+impl<D: Dialect> SqlQueue<D> {
     /// The oldest claimable run at `now`, its row (and its thread's, on PostgreSQL) locked.
-    async fn candidate(tx: &mut Tx, now: &str) -> Result<Option<Candidate>, ApiError> {
-        let mut qb = Qb::new(
+    async fn candidate(tx: &mut Tx<D>, now: &str) -> Result<Option<Candidate>, StoreError> {
+        let mut qb = Qb::<D>::new(
             "SELECT r.seq AS seq, r.thread_id AS thread_id, r.run_id AS run_id, \
              r.attempts AS attempts FROM runs r JOIN threads t ON t.thread_id = r.thread_id \
              WHERE r.status IN ('pending', 'running') AND (r.run_after IS NULL OR r.run_after <= ",
         );
-        qb.push_bind(now.to_owned());
-        qb.push(") AND NOT (r.status = 'running' AND r.lease_until IS NOT NULL AND r.lease_until > ");
-        qb.push_bind(now.to_owned());
+        qb.bind(now.to_owned());
+        qb.push(
+            ") AND NOT (r.status = 'running' AND r.lease_until IS NOT NULL AND r.lease_until > ",
+        );
+        qb.bind(now.to_owned());
         qb.push(
             ") AND NOT EXISTS (SELECT 1 FROM runs e WHERE e.thread_id = r.thread_id \
              AND e.seq < r.seq AND e.status IN ('pending', 'running')) ORDER BY r.seq LIMIT 1",
         );
-        qb.push(CLAIM_LOCK);
-        let row = qb
-            .build()
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
+        qb.push(D::CLAIM_LOCK);
+        let row = qb.one(On::Conn(&mut **tx)).await.map_err(db_error)?;
         row.map(|r| {
             Ok((
-                int(&r, "seq")?,
+                r.int("seq")?,
                 text(&r, "thread_id")?,
                 text(&r, "run_id")?,
-                int(&r, "attempts")?,
+                r.int("attempts")?,
             ))
         })
         .transpose()
     }
 
     /// Finishes a run whose workers kept dying as `error`, and its thread's status with it.
-    async fn abandon(tx: &mut Tx, seq: i64, thread_id: &str, at: &str) -> Result<(), ApiError> {
-        let mut qb = Qb::new("UPDATE runs SET status = 'error', lease_owner = NULL, lease_until = NULL, updated_at = ");
-        qb.push_bind(at.to_owned()).push(" WHERE seq = ").push_bind(seq);
-        qb.build().execute(&mut **tx).await.map_err(db_error)?;
-        let error = serde_json::json!({"error": "RunAbandoned", "message": crate::storage::ABANDONED});
-        let mut qb = Qb::new("UPDATE threads SET error = ");
-        List::new(&mut qb).json(&error);
+    async fn abandon(
+        tx: &mut Tx<D>,
+        seq: i64,
+        thread_id: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        let mut qb = Qb::<D>::new(
+            "UPDATE runs SET status = 'error', lease_owner = NULL, lease_until = NULL, updated_at = ",
+        );
+        qb.bind(at.to_owned()).push(" WHERE seq = ").bind(seq);
+        qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
+        let error =
+            serde_json::json!({"error": "RunAbandoned", "message": crate::storage::ABANDONED});
+        let mut qb = Qb::<D>::new("UPDATE threads SET error = ");
+        List::<D>::new(&mut qb).json(&error);
         qb.push(
             ", status = CASE WHEN EXISTS (SELECT 1 FROM runs e WHERE e.thread_id = threads.thread_id \
              AND e.status IN ('pending', 'running')) THEN 'busy' ELSE 'error' END, updated_at = ",
         );
-        qb.push_bind(at.to_owned())
+        qb.bind(at.to_owned())
             .push(" WHERE thread_id = ")
-            .push_bind(thread_id.to_owned());
-        qb.build().execute(&mut **tx).await.map_err(db_error)?;
+            .bind(thread_id.to_owned());
+        qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         Ok(())
     }
 
     /// ` WHERE <the claim still holds its run>`.
-    fn push_held(qb: &mut Qb, claim: &Claim) {
+    fn push_held(qb: &mut Qb<D>, claim: &Claim) {
         qb.push(" WHERE run_id = ")
-            .push_bind(claim.run_id.clone())
+            .bind(claim.run_id.clone())
             .push(" AND status = 'running' AND lease_owner = ")
-            .push_bind(claim.owner.clone())
+            .bind(claim.owner.clone())
             .push(" AND attempts = ")
-            .push_bind(i64::from(claim.attempt));
+            .bind(i64::from(claim.attempt));
     }
 }
 
 #[async_trait]
-impl RunQueue for SqlQueue {
-    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, ApiError> {
+impl<D: Dialect> RunQueue for SqlQueue<D> {
+    async fn claim(&self, terms: &LeaseTerms, now: i64) -> Result<Option<Claim>, StoreError> {
         let now_text = ms_text(now);
         // Each round claims a run or finishes one that used up its attempts; bounded anyway.
         for _ in 0..64 {
@@ -98,25 +114,27 @@ impl RunQueue for SqlQueue {
             let Some((seq, thread_id, run_id, attempts)) =
                 Self::candidate(&mut tx, &now_text).await?
             else {
-                commit(tx).await?;
+                commit::<D>(tx).await?;
                 return Ok(None);
             };
             let at = crate::util::now();
             if attempts >= i64::from(terms.max_attempts) {
                 Self::abandon(&mut tx, seq, &thread_id, &at).await?;
-                commit(tx).await?;
+                commit::<D>(tx).await?;
                 continue;
             }
-            let mut qb = Qb::new("UPDATE runs SET status = 'running', attempts = attempts + 1, lease_owner = ");
-            qb.push_bind(terms.worker.clone())
+            let mut qb = Qb::<D>::new(
+                "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_owner = ",
+            );
+            qb.bind(terms.worker.clone())
                 .push(", lease_until = ")
-                .push_bind(ms_text(terms.until(now)))
+                .bind(ms_text(terms.until(now)))
                 .push(", updated_at = ")
-                .push_bind(at)
+                .bind(at)
                 .push(" WHERE seq = ")
-                .push_bind(seq);
-            qb.build().execute(&mut *tx).await.map_err(db_error)?;
-            commit(tx).await?;
+                .bind(seq);
+            qb.run(On::Conn(&mut *tx)).await.map_err(db_error)?;
+            commit::<D>(tx).await?;
             return Ok(Some(Claim {
                 thread_id,
                 run_id,
@@ -127,40 +145,43 @@ impl RunQueue for SqlQueue {
         Ok(None)
     }
 
-    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, ApiError> {
-        let mut qb = Qb::new("UPDATE runs SET lease_until = ");
-        qb.push_bind(ms_text(terms.until(now)));
+    async fn renew(&self, claim: &Claim, terms: &LeaseTerms, now: i64) -> Result<bool, StoreError> {
+        let mut qb = Qb::<D>::new("UPDATE runs SET lease_until = ");
+        qb.bind(ms_text(terms.until(now)));
         Self::push_held(&mut qb, claim);
-        let done = qb.build().execute(&self.pools.write).await.map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
+        let done = qb
+            .run(On::Pool(&self.pools.write))
+            .await
+            .map_err(db_error)?;
+        Ok(D::rows_affected(&done) == 1)
     }
 
-    async fn release(&self, claim: &Claim) -> Result<bool, ApiError> {
+    async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
         let mut tx = begin(&self.pools).await?;
         // The thread's row first, as every change to its runs takes it.
-        let mut qb = Qb::new("SELECT thread_id FROM threads WHERE thread_id = ");
-        qb.push_bind(claim.thread_id.clone()).push(FOR_UPDATE);
-        qb.build().fetch_optional(&mut *tx).await.map_err(db_error)?;
-        let mut qb = Qb::new(
+        let mut qb = Qb::<D>::new("SELECT thread_id FROM threads WHERE thread_id = ");
+        qb.bind(claim.thread_id.clone()).push(D::FOR_UPDATE);
+        qb.one(On::Conn(&mut *tx)).await.map_err(db_error)?;
+        let mut qb = Qb::<D>::new(
             "UPDATE runs SET status = 'pending', lease_owner = NULL, lease_until = NULL, \
              attempts = attempts - 1",
         );
         Self::push_held(&mut qb, claim);
-        let done = qb.build().execute(&mut *tx).await.map_err(db_error)?;
-        commit(tx).await?;
-        Ok(done.rows_affected() == 1)
+        let done = qb.run(On::Conn(&mut *tx)).await.map_err(db_error)?;
+        commit::<D>(tx).await?;
+        Ok(D::rows_affected(&done) == 1)
     }
 
-    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, ApiError> {
-        let mut qb = Qb::new(format!(
+    async fn due_crons(&self, now: &str, limit: usize) -> Result<Vec<Cron>, StoreError> {
+        let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM crons WHERE enabled AND next_run_date IS NOT NULL AND next_run_date <= ",
-            select_list(Cron::COLS)
+            select_list::<D>(CronRow::COLS)
         ));
-        qb.push_bind(now.to_owned())
+        qb.bind(now.to_owned())
             .push(" ORDER BY next_run_date, cron_id LIMIT ")
-            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = qb.build().fetch_all(&self.pools.read).await.map_err(db_error)?;
-        rows.iter().map(Cron::from_row).collect()
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = qb.all(On::Pool(&self.pools.read)).await.map_err(db_error)?;
+        rows.iter().map(CronRow::read).collect()
     }
 
     async fn advance_cron(
@@ -168,14 +189,17 @@ impl RunQueue for SqlQueue {
         cron_id: &str,
         from: &str,
         to: Option<String>,
-    ) -> Result<bool, ApiError> {
-        let mut qb = Qb::new("UPDATE crons SET next_run_date = ");
-        qb.push_bind(to)
+    ) -> Result<bool, StoreError> {
+        let mut qb = Qb::<D>::new("UPDATE crons SET next_run_date = ");
+        qb.bind(to)
             .push(" WHERE cron_id = ")
-            .push_bind(cron_id.to_owned())
+            .bind(cron_id.to_owned())
             .push(" AND next_run_date = ")
-            .push_bind(from.to_owned());
-        let done = qb.build().execute(&self.pools.write).await.map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
+            .bind(from.to_owned());
+        let done = qb
+            .run(On::Pool(&self.pools.write))
+            .await
+            .map_err(db_error)?;
+        Ok(D::rows_affected(&done) == 1)
     }
 }

@@ -8,7 +8,7 @@
 //! `SQLITE_BUSY`), up to eight read beside it (WAL mode: a reader sees the last commit and never
 //! waits for the writer). A read by id (`GET /threads/{id}`) is one `SELECT` with the filter in
 //! its `WHERE`, without `BEGIN`/`COMMIT`, run on the request's own thread where it can be
-//! ([`super::inline`]), else on the pool; each connection keeps its prepared statements, whose
+//! (`inline.rs`), else on the pool; each connection keeps its prepared statements, whose
 //! text depends on the filter's shape, never on its values. Single-row inserts are committed
 //! in groups (`GroupCommit`).
 //!
@@ -27,6 +27,7 @@
 //! write (`NORMAL` about doubled `POST /threads` per second here: BENCHMARKS.md, "Storage
 //! backends").
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -34,50 +35,72 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::storage_error;
 use crate::storage::{Storage, StorageError};
 
-type Db = sqlx::Sqlite;
-/// A row of this database (named, not projected from `Db`, so that other row types may
-/// implement the same traits).
-type DbRow = sqlx::sqlite::SqliteRow;
+use super::Database;
+use super::dialect::{Dialect, Qb, QbExt as _};
+use super::imp::{migrate, storage};
 
-/// The schema's migrations, in order: (version, SQL).
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../../../migrations/sqlite/0002_queue.sql")),
-    (3, include_str!("../../../migrations/sqlite/0003_owner.sql")),
-];
-/// What serializes the migrations of servers starting together (`BEGIN IMMEDIATE` does here).
-const MIGRATION_LOCK: Option<&str> = None;
-/// The handle on this database that [`Storage::database`] gives.
-const DATABASE: fn(sqlx::Pool<Db>) -> super::Database = super::Database::Sqlite;
-/// Whether writes go through a pool of their own: yes, one connection (SQLite lets one
-/// transaction write at a time; queued in the pool, writers wait their turn without the busy
-/// handler's sleeps).
-const SEPARATE_WRITER: bool = true;
-/// Whether single-row inserts are committed in groups ([`GroupCommit`]): yes, a commit syncs
-/// and only one connection writes, so one sync for many inserts multiplies how many are
-/// answered per second.
-const GROUP_COMMIT: bool = true;
+/// SQLite's spellings of the shared queries.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sqlite;
+
+impl Dialect for Sqlite {
+    type Db = sqlx::Sqlite;
+
+    const MIGRATIONS: &'static [(i64, &'static str)] = &[
+        (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+        (2, include_str!("../../../migrations/sqlite/0002_queue.sql")),
+        (3, include_str!("../../../migrations/sqlite/0003_owner.sql")),
+    ];
+    /// `BEGIN IMMEDIATE` serializes the migrations of servers starting together.
+    const MIGRATION_LOCK: Option<&'static str> = None;
+    /// Yes, one connection (SQLite lets one transaction write at a time; queued in the pool,
+    /// writers wait their turn without the busy handler's sleeps).
+    const SEPARATE_WRITER: bool = true;
+    /// Yes: a commit syncs and only one connection writes, so one sync for many inserts
+    /// multiplies how many are answered per second.
+    const GROUP_COMMIT: bool = true;
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const READ_BEGIN: &'static str = "BEGIN";
+    const JSON_IN: &'static str = "";
+    const JSON_OUT: &'static str = "";
+    /// Nothing: `BEGIN IMMEDIATE` already holds the database's write lock.
+    const CLAIM_LOCK: &'static str = "";
+    const FOR_UPDATE: &'static str = "";
+    const HOLDS: &'static str = "instr";
+    /// Columns are qualified: a filter reads this inside `json_each`, whose own columns are
+    /// `key` and `value`.
+    const STORE_VIEW: &'static str = "json_set(store_items.value, '$.namespace', \
+                                      json(store_items.namespace), '$.key', store_items.key)";
+
+    fn database(pool: sqlx::SqlitePool) -> Database {
+        Database::Sqlite(pool)
+    }
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn push_ends_with(qb: &mut Qb<Self>, column: &str, suffix: String) {
+        qb.push("substr(")
+            .push(column)
+            .push(", -length(")
+            .bind(suffix.clone())
+            .push(")) = ")
+            .bind(suffix);
+    }
+
+    fn push_truncated(qb: &mut Qb<Self>, depth: usize) {
+        let depth = i64::try_from(depth).unwrap_or(i64::MAX);
+        qb.push("CASE WHEN depth > ")
+            .bind(depth)
+            .push(" THEN substr(ns, 1, json_extract(cuts, ")
+            .bind(format!("$[{}]", depth - 1))
+            .push(")) ELSE ns END");
+    }
+}
+
 /// How many connections read (WAL mode: readers never wait for the writer nor for each other).
 const READERS: u32 = 8;
-/// How a transaction that will write begins.
-const BEGIN: &str = "BEGIN IMMEDIATE";
-/// How a transaction that only reads begins: one snapshot for all its statements.
-const READ_BEGIN: &str = "BEGIN";
-/// Appended to a placeholder that binds JSON text.
-const JSON_IN: &str = "";
-/// Appended to a JSON column read back as text.
-const JSON_OUT: &str = "";
-/// Appended to the `SELECT` that finds the run to claim: nothing, as `BEGIN IMMEDIATE` already
-/// holds the database's write lock.
-const CLAIM_LOCK: &str = "";
-/// Appended to a `SELECT` that finds a row to change.
-const FOR_UPDATE: &str = "";
-/// `HOLDS(haystack, needle) > 0`: the needle is a substring.
-const HOLDS: &str = "instr";
-/// What a store item shows a filter: its value with `namespace` and `key` set. Columns are
-/// qualified: a filter reads this inside `json_each`, whose own columns are `key` and `value`.
-const STORE_VIEW: &str = "json_set(store_items.value, '$.namespace', \
-                          json(store_items.namespace), '$.key', store_items.key)";
 /// After how many pages in the WAL a commit copies them back into the database (SQLite's
 /// default is 1000). That checkpoint runs in the commit, and every write queued behind it waits:
 /// half as many pages at a time halved the worst waits of `POST /threads` (p99 3.6 to 3.9 ms
@@ -85,26 +108,6 @@ const STORE_VIEW: &str = "json_set(store_items.value, '$.namespace', \
 const WAL_CHECKPOINT_PAGES: &str = "500";
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// `text ends with ?`.
-fn push_ends_with(qb: &mut sqlx::QueryBuilder<'static, Db>, column: &str, suffix: String) {
-    qb.push("substr(")
-        .push(column)
-        .push(", -length(")
-        .push_bind(suffix.clone())
-        .push(")) = ")
-        .push_bind(suffix);
-}
-
-/// The encoded namespace `ns` truncated to `depth` labels.
-fn push_truncated(qb: &mut sqlx::QueryBuilder<'static, Db>, depth: usize) {
-    let depth = i64::try_from(depth).unwrap_or(i64::MAX);
-    qb.push("CASE WHEN depth > ")
-        .push_bind(depth)
-        .push(" THEN substr(ns, 1, json_extract(cuts, ")
-        .push_bind(format!("$[{}]", depth - 1))
-        .push(")) ELSE ns END");
-}
 
 /// Opens (creating it if missing) the SQLite database `url` (`sqlite:PATH`) and applies the
 /// migrations.
@@ -133,7 +136,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
         .connect_with(options.clone())
         .await
         .map_err(|e| open_error(url, &e))?;
-    migrate(&write)
+    migrate::<Sqlite>(&write)
         .await
         .map_err(|e| e.into_storage_error(url, open_error))?;
     let read = SqlitePoolOptions::new()
@@ -148,7 +151,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let inline = super::inline::Reads::open(path, threads.min(READERS as usize))
         .map_err(|e| storage_error(url, "cannot open the database", Some(&e)))?;
-    Ok(storage(read, write, Some(Arc::new(inline))))
+    Ok(storage::<Sqlite>(read, write, Some(Arc::new(inline))))
 }
 
 /// Why SQLite could not open `url`, in words.
@@ -168,6 +171,3 @@ fn open_error(url: &str, e: &sqlx::Error) -> StorageError {
         _ => storage_error(url, "cannot open the database", Some(e)),
     }
 }
-
-include!("imp.rs");
-include!("queue_imp.rs");

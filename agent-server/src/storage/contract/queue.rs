@@ -1,15 +1,16 @@
-//! The run queue's contract, checked on any [`Storage`]: order, delays, leases, takeover,
-//! abandonment, cancel, release, exactly-once claims and cron advances.
+//! The run queue's contract, checked on each backend (memory, SQLite, PostgreSQL): order,
+//! delays, leases, takeover, abandonment, cancel, release, exactly-once claims and cron
+//! advances.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Claim, IfExists, LeaseTerms, Storage, ThreadTx, refresh_status};
+use super::new_thread;
 use crate::authz::Access;
-use crate::model::new_thread;
 use crate::model::{Cron, Object, QueueState, Run};
+use crate::storage::{Claim, IfExists, LeaseTerms, Storage, ThreadTx, refresh_status};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -79,7 +80,7 @@ async fn finish(s: &Storage, claim: &Claim) -> bool {
     let c = claim.clone();
     let change = Box::new(move |tx: &mut ThreadTx<'_>| {
         let Some(r) = tx.runs.iter_mut().find(|r| c.holds(r)) else {
-            return Err(crate::util::ApiError::conflict("not held"));
+            return Err(crate::storage::StoreError::Conflict("not held".into()));
         };
         let r = Arc::make_mut(r);
         r.status = "success".into();
@@ -177,7 +178,7 @@ pub(crate) async fn a_run_whose_workers_keep_dying_ends_in_error(s: Storage) {
     assert_eq!(r.queue.lease_owner, None);
     let thread = s.threads.get(&t, &all()).await.unwrap().unwrap();
     assert_eq!(thread.status, "error");
-    assert_eq!(thread.error["message"], json!(super::ABANDONED));
+    assert_eq!(thread.error["message"], json!(crate::storage::ABANDONED));
     assert_eq!(s.queue.claim(&w, T0 + 40_000).await.unwrap(), None);
 }
 
@@ -341,38 +342,42 @@ macro_rules! queue_contract_tests {
     ($on:path) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn claims_follow_order_delay_and_thread() {
-            $on($crate::storage::queue_tests::claims_follow_order_delay_and_thread).await;
+            $on($crate::storage::contract::queue::claims_follow_order_delay_and_thread).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn leases_exclude_then_expire_into_takeover() {
-            $on($crate::storage::queue_tests::leases_exclude_then_expire_into_takeover).await;
+            $on($crate::storage::contract::queue::leases_exclude_then_expire_into_takeover).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn a_run_whose_workers_keep_dying_ends_in_error() {
-            $on($crate::storage::queue_tests::a_run_whose_workers_keep_dying_ends_in_error).await;
+            $on($crate::storage::contract::queue::a_run_whose_workers_keep_dying_ends_in_error)
+                .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn cancel_and_release() {
-            $on($crate::storage::queue_tests::cancel_and_release).await;
+            $on($crate::storage::contract::queue::cancel_and_release).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn concurrent_claims_take_each_run_once() {
-            $on($crate::storage::queue_tests::concurrent_claims_take_each_run_once).await;
+            $on($crate::storage::contract::queue::concurrent_claims_take_each_run_once).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn crons_are_due_and_advanced_once() {
-            $on($crate::storage::queue_tests::crons_are_due_and_advanced_once).await;
+            $on($crate::storage::contract::queue::crons_are_due_and_advanced_once).await;
         }
     };
 }
 
-pub(crate) use queue_contract_tests;
+use queue_contract_tests;
 
-/// Runs `scenario` on a fresh memory storage.
-pub(crate) async fn on_memory<F, Fut>(scenario: F)
-where
-    F: FnOnce(Storage) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    scenario(Storage::in_memory()).await;
+mod memory {
+    super::queue_contract_tests!(crate::storage::contract::on_memory);
+}
+
+mod sqlite {
+    super::queue_contract_tests!(crate::storage::contract::on_sqlite);
+}
+
+mod postgres {
+    super::queue_contract_tests!(crate::storage::contract::on_postgres);
 }

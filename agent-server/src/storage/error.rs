@@ -1,0 +1,71 @@
+//! What can go wrong in storage, in storage terms: [`StoreError`]. The HTTP edge
+//! (`impl From<StoreError> for ApiError` in [`crate::util`]) decides how each is answered.
+
+use std::sync::Arc;
+
+use auth::sql::SqlError;
+
+/// Why a storage operation failed.
+///
+/// Every backend answers with these; none of them names an HTTP status. A change passed to
+/// [`Collection::modify`](super::Collection::modify) or
+/// [`ThreadStore::transact`](super::ThreadStore::transact) refuses itself with any of them
+/// (usually [`StoreError::Conflict`], or its caller's own error as [`StoreError::Refused`]),
+/// and the operation returns that error unchanged, having changed nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database cannot answer now: unreachable, its pool timed out or was closed, busy
+    /// past the busy timeout, or any other failure of the driver (logged where it happens;
+    /// the cause holds no values, as every value is bound). The caller may retry.
+    #[error("database unavailable")]
+    Unavailable(#[source] Arc<sqlx::Error>),
+    /// The storage is closing: the task that commits grouped inserts has stopped.
+    #[error("the database is closing")]
+    Closed,
+    /// A resource with this id exists already (visible to the caller or not).
+    #[error("{kind} {id} already exists")]
+    Exists {
+        /// The kind of resource: `Thread`, `Assistant`, `Cron`.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The resource is not in the state a change expects (it changed meanwhile, or a
+    /// compare-and-set lost): the message says which.
+    #[error("{0}")]
+    Conflict(String),
+    /// A value the database cannot store: PostgreSQL refuses the character U+0000 in JSON and
+    /// text.
+    #[error("the character U+0000 cannot be stored in this database")]
+    Unstorable,
+    /// A caller's search the backend cannot run: a value nested deeper than
+    /// [`auth::sql::MAX_VALUE_DEPTH`].
+    #[error("invalid search: {0}")]
+    InvalidSearch(#[source] SqlError),
+    /// The authorization filter cannot be applied (poisoned, or nested too deep): the
+    /// handler's mistake.
+    #[error("the authorization filter cannot be applied: {0}")]
+    Filter(#[source] SqlError),
+    /// A stored value does not read back (the database holds what no server wrote): the
+    /// column's name.
+    #[error("a stored {0} is malformed")]
+    Corrupt(String),
+    /// The storage was asked for what it does not do (a column the resource lacks, a change
+    /// that alters the id): the server's mistake, in words.
+    #[error("{0}")]
+    Internal(String),
+    /// A change refused itself with its caller's own error, handed back unchanged.
+    #[error("{0}")]
+    Refused(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// The caller's own error of a [`StoreError::Refused`], if it is an `E`.
+    pub fn refusal<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            StoreError::Refused(e) => e.downcast_ref::<E>(),
+            _ => None,
+        }
+    }
+}
