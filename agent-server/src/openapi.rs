@@ -1,9 +1,10 @@
 //! `/openapi.json` and `/docs`: the API described for people and tools.
 //!
-//! The description lives here, apart from the handlers: the schemas are Rust types deriving
-//! `utoipa::ToSchema` (what a client sends and gets), the operations a table with each route's
-//! parameters, body, answer and errors. `tests/openapi.rs` checks that every served route is in
-//! the document and validates real answers against it.
+//! The operations come from the route table ([`crate::routes::TABLE`]: summary, parameters,
+//! body, answer, errors and the authorization events, as `x-auth-events`); the schemas are Rust
+//! types deriving `utoipa::ToSchema` (what a client sends and gets). The server's test
+//! `tests/it/openapi.rs` (in `examples/private-conversations`) checks that every described route
+//! is served and validates real answers against the document.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

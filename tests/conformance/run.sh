@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Conformance: the official langgraph-sdk Python client runs the private-conversations tutorial
 # against our server, part 1 under `--policy global`, part 2 under `--policy scoped`, each on a
-# fresh server bound to 127.0.0.1 port 0. The last line is `conformance: N passed, M failed`.
+# fresh server bound to 127.0.0.1 port 0; then the README's Python script, as written, under
+# `--policy scoped`. The last line is `conformance: N passed, M failed`.
 #
 # Usage: tests/conformance/run.sh [DATABASE]: `sqlite` (the default; a fresh file per part),
 # `postgres` (a database per part created on TEST_DATABASE_URL and dropped after), `memory`,
@@ -31,7 +32,12 @@ PY
 }
 
 run_client() {
-  $client_timeout "$venv/bin/python" "$here/tutorial_client.py" --url "$1" --part "$2"
+  if [ "$2" = readme ]; then
+    # The README's script, as a newcomer saves and runs it.
+    $client_timeout "$venv/bin/python" "$here/readme_script.py" --url "$1" --readme "$root/README.md"
+  else
+    $client_timeout "$venv/bin/python" "$here/tutorial_client.py" --url "$1" --part "$2"
+  fi
 }
 
 # shellcheck source=harness.sh
@@ -84,4 +90,5 @@ fi
 build_server
 run_part 1 global
 run_part 2 scoped
+run_part readme scoped
 finish
