@@ -308,6 +308,14 @@ pub struct ThreadsRead {
 }
 
 /// The value of `threads.update`: a thread about to change (or one of its runs cancelled).
+///
+/// It holds the change being sent, never the stored thread: the thread's id, the `metadata`
+/// patch (merged into the stored metadata) or a cancel's `action`. So a rule such as "stamp the
+/// owner when the value has none" fires on every patch that does not name an owner, and hands the
+/// stored thread to whoever updates it. Return a filter (`owner == me`: a thread it hides is
+/// answered 404 and left as it is), stamp the owner on create only, and remove `owner` from the
+/// patch if it may not change (SECURITY.md, "What your handlers must do"). The same holds for
+/// `assistants.update` and `crons.update`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Builders)]
 #[non_exhaustive]
 pub struct ThreadsUpdate {

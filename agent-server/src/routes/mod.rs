@@ -54,27 +54,21 @@ pub(crate) struct Route {
     pub(crate) errors: &'static [u16],
 }
 
+/// One [`Route`] of [`TABLE`]: `"METHOD" "path" => handler` (or `none`), then its events and its
+/// OpenAPI description.
 macro_rules! route {
-    ($m:literal $p:literal => none, events [$($e:literal),*], $s:literal, query $q:expr, body $b:expr,
-     $a:expr, errors $err:expr) => {
-        Route {
-            method: $m,
-            path: $p,
-            handler: None,
-            events: &[$($e),*],
-            summary: $s,
-            query: $q,
-            body: $b,
-            answer: $a,
-            errors: $err,
-        }
+    ($m:literal $p:literal => none, $($rest:tt)*) => {
+        route!(@build $m $p, None, $($rest)*)
     };
-    ($m:literal $p:literal => $h:expr, events [$($e:literal),*], $s:literal, query $q:expr,
-     body $b:expr, $a:expr, errors $err:expr) => {
+    ($m:literal $p:literal => $h:expr, $($rest:tt)*) => {
+        route!(@build $m $p, Some(|| $h), $($rest)*)
+    };
+    (@build $m:literal $p:literal, $handler:expr, events [$($e:literal),*], $s:literal,
+     query $q:expr, body $b:expr, $a:expr, errors $err:expr) => {
         Route {
             method: $m,
             path: $p,
-            handler: Some(|| $h),
+            handler: $handler,
             events: &[$($e),*],
             summary: $s,
             query: $q,

@@ -21,10 +21,10 @@ mod who {
     }
 }
 
-/// The trap: the owner is stamped on create, and "set if missing" on update, with no filter on
-/// update. (Reads are filtered by owner, so that the outcome can be seen.)
-mod trap {
-    use auth::types::{ThreadsCreate, ThreadsRead, ThreadsUpdate};
+/// The owner is stamped on create, and reads are filtered by owner (so that the outcome of an
+/// update can be seen); each test adds its own `threads.update` handler.
+mod owned {
+    use auth::types::{ThreadsCreate, ThreadsRead};
     use auth::{AuthContext, Filter};
 
     #[auth::on(threads.create)]
@@ -41,10 +41,16 @@ mod trap {
     pub async fn read(ctx: &AuthContext, _value: &ThreadsRead) -> Filter {
         Filter::eq("owner", ctx.user.identity())
     }
+}
+
+/// The trap: the owner "set if missing" on update, with no filter on update.
+mod trap {
+    use auth::AuthContext;
+    use auth::types::ThreadsUpdate;
 
     /// Wrong: `value.metadata` is the patch Carol sends, which has no `owner`.
     #[auth::on(threads.update)]
-    pub async fn update(ctx: &AuthContext, value: &mut ThreadsUpdate) -> Option<Filter> {
+    pub async fn update(ctx: &AuthContext, value: &mut ThreadsUpdate) -> Option<auth::Filter> {
         let metadata = value.metadata.get_or_insert_default();
         metadata
             .entry("owner")
@@ -53,26 +59,10 @@ mod trap {
     }
 }
 
-/// The rule: stamp the owner only on create; on update, return a filter (and keep the owner out
-/// of the patch).
+/// The rule: on update, return a filter (and keep the owner out of the patch).
 mod rule {
-    use auth::types::{ThreadsCreate, ThreadsRead, ThreadsUpdate};
+    use auth::types::ThreadsUpdate;
     use auth::{AuthContext, Filter};
-
-    #[auth::on(threads.create)]
-    pub async fn create(ctx: &AuthContext, value: &mut ThreadsCreate) -> Filter {
-        let me = ctx.user.identity();
-        value
-            .metadata
-            .get_or_insert_default()
-            .insert("owner".into(), me.into());
-        Filter::eq("owner", me)
-    }
-
-    #[auth::on(threads.read)]
-    pub async fn read(ctx: &AuthContext, _value: &ThreadsRead) -> Filter {
-        Filter::eq("owner", ctx.user.identity())
-    }
 
     #[auth::on(threads.update)]
     pub async fn update(ctx: &AuthContext, value: &mut ThreadsUpdate) -> Filter {
@@ -86,6 +76,7 @@ mod rule {
 async fn server(policy: &str) -> Server {
     let auth = auth::Auth::builder()
         .module(&format!("{}::who", module_path!()))
+        .module(&format!("{}::owned", module_path!()))
         .module(&format!("{}::{policy}", module_path!()))
         .build()
         .unwrap();
