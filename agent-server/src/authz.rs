@@ -64,9 +64,9 @@ use std::marker::PhantomData;
 
 use auth::types::{
     AssistantsCreate, AssistantsDelete, AssistantsRead, AssistantsSearch, AssistantsUpdate,
-    AuthValue, CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate, RunsCreate,
-    StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSearch, ThreadsCreate,
-    ThreadsDelete, ThreadsRead, ThreadsSearch, ThreadsUpdate,
+    CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate, RunsCreate, StoreDelete,
+    StoreGet, StoreListNamespaces, StorePut, StoreSearch, ThreadsCreate, ThreadsDelete,
+    ThreadsRead, ThreadsSearch, ThreadsUpdate,
 };
 use auth::{Action, AuthUser, Event, Filter, Resource};
 
@@ -159,9 +159,7 @@ impl Scope<System> {
             event: PhantomData,
         }
     }
-}
 
-impl Scope<System> {
     /// [`Scope::system`] for the server's own integration tests and benchmarks, which read
     /// storage behind the server's back (feature `test-internals`, which no server may enable:
     /// the scope sees every resource).
@@ -300,18 +298,31 @@ pub(crate) async fn authorize<E: Event>(
     user: &AuthUser,
     value: E,
 ) -> Result<(E, Scope<E>), ApiError> {
-    let mut value = value.into_value();
-    let access = decide(state, user, &mut value).await?;
-    // A handler that takes `&mut AuthValue` could put another event's value in its place.
-    let value = E::from_value(value).map_err(|other| {
-        ApiError::internal(format!(
-            "the handler for {}.{} replaced the value with one of {}.{}",
-            E::RESOURCE,
-            E::ACTION,
-            other.resource(),
-            other.action()
-        ))
-    })?;
+    let (resource, action) = (E::RESOURCE, E::ACTION);
+    let limit = state.limits.handler_timeout;
+    // The dispatcher's typed entry point: the handler's value comes back as `E` (a handler that
+    // put another event's value in its place is a 500 naming it).
+    let result = tokio::time::timeout(limit, state.auth.authorize_as(user, value))
+        .await
+        .unwrap_or_else(|_| {
+            let handler = state
+                .auth
+                .handler_for(resource, action)
+                .map_or_else(|| "none".to_owned(), |h| h.location().to_string());
+            Err(auth::HttpException::new(504).with_detail(format!(
+                "the handler {handler} for {resource}.{action} did not answer within {} ms",
+                limit.as_millis()
+            )))
+        });
+    let outcome = result
+        .as_ref()
+        .map(|authorized| authorized.filter.is_some());
+    record(state, user, resource, action, outcome);
+    let (value, filter) = result.map_err(ApiError::from)?.into_parts();
+    let access = Access {
+        filter,
+        by: By::Event(resource, action),
+    };
     Ok((
         value,
         Scope {
@@ -332,26 +343,15 @@ pub async fn authorize_for_tests<E: Event>(
     authorize(state, user, value).await
 }
 
-/// The dispatcher's decision for `value`, with the deadline, the metric and the log line.
-async fn decide(
+/// Counts the decision in `auth_authorizations_total{event, handler, outcome}` and logs it (at
+/// `debug`); `outcome` is whether the handler returned a filter, or its refusal.
+fn record(
     state: &AppState,
     user: &AuthUser,
-    value: &mut AuthValue,
-) -> Result<Access, ApiError> {
-    let (resource, action) = (value.resource(), value.action());
-    let limit = state.limits.handler_timeout;
-    let result = tokio::time::timeout(limit, state.auth.authorize(user, value))
-        .await
-        .unwrap_or_else(|_| {
-            let handler = state
-                .auth
-                .handler_for(resource, action)
-                .map_or_else(|| "none".to_owned(), |h| h.location().to_string());
-            Err(auth::HttpException::new(504).with_detail(format!(
-                "the handler {handler} for {resource}.{action} did not answer within {} ms",
-                limit.as_millis()
-            )))
-        });
+    resource: Resource,
+    action: Action,
+    outcome: Result<bool, &auth::HttpException>,
+) {
     let handler = state
         .auth
         .handler_for(resource, action)
@@ -360,9 +360,9 @@ async fn decide(
         "auth_authorizations_total",
         "event" => event_name(resource, action),
         "handler" => handler,
-        "outcome" => match &result {
-            Ok(None) => "allowed",
-            Ok(Some(_)) => "filtered",
+        "outcome" => match outcome {
+            Ok(false) => "allowed",
+            Ok(true) => "filtered",
             Err(_) => "denied",
         }
     )
@@ -372,13 +372,9 @@ async fn decide(
         user = user.identity(),
         event = %format_args!("{resource}.{action}"),
         handler,
-        outcome = %Outcome(&result),
+        outcome = %Outcome(outcome),
         "authorization"
     );
-    result.map_err(ApiError::from).map(|filter| Access {
-        filter,
-        by: By::Event(resource, action),
-    })
 }
 
 impl Access {
@@ -397,14 +393,14 @@ fn event_name(resource: auth::Resource, action: auth::Action) -> String {
     format!("{}.{}", resource.as_str(), action.as_str())
 }
 
-/// How an authorization ended, as the log line says it.
-struct Outcome<'a>(&'a Result<Option<Filter>, auth::HttpException>);
+/// How an authorization ended, as the log line says it: with or without a filter, or refused.
+struct Outcome<'a>(Result<bool, &'a auth::HttpException>);
 
 impl std::fmt::Display for Outcome<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            Ok(None) => f.write_str("allowed"),
-            Ok(Some(_)) => f.write_str("allowed with filter"),
+            Ok(false) => f.write_str("allowed"),
+            Ok(true) => f.write_str("allowed with filter"),
             Err(e) => write!(f, "denied {}", e.status()),
         }
     }

@@ -103,7 +103,9 @@ pub(super) async fn create_inner(
     let thread_id = match payload.get("thread_id") {
         None | Some(Value::Null) => thread_id,
         Some(Value::String(raw)) => {
-            let named = read_checked(state, user, raw, None).await?.thread_id;
+            let named = read_checked(state, user, &super::threads::thread_id(raw)?, None)
+                .await?
+                .thread_id;
             if thread_id.as_ref().is_some_and(|t| *t != named) {
                 return Err(ApiError::invalid(
                     "the payload's thread_id differs from the thread of the path",

@@ -183,15 +183,16 @@ pub(super) async fn create_on_thread(
     create_on_thread_then(state, user, raw_thread, body, false).await
 }
 
-/// [`create_on_thread`]; with `delete_thread`, the thread is deleted once the run is finished.
+/// [`create_on_thread`] (on the normalized thread id `tid`); with `delete_thread`, the thread is
+/// deleted once the run is finished.
 pub(super) async fn create_on_thread_then(
     state: &AppState,
     user: &Authenticated,
-    raw_thread: &str,
+    tid: &str,
     body: RunBody,
     delete_thread: bool,
 ) -> Result<(Run, Scope<RunsCreate>), ApiError> {
-    let tid = thread_id(raw_thread)?;
+    let tid = tid.to_owned();
     let (mut run, scope, extra) = prepare(state, user, Some(&tid), body).await?;
     if delete_thread {
         run.kwargs.insert(ON_COMPLETION.into(), "delete".into());
@@ -656,26 +657,26 @@ fn run_id(raw: &str) -> Result<String, ApiError> {
     parse_uuid("run", raw).map(|u| u.to_string())
 }
 
-/// Emits `threads.read` for the run and returns the thread (row), the run and the scope.
+/// Emits `threads.read` for the run (both ids normalized, as their extractors give them) and
+/// returns the thread (row), the run and the scope.
 pub(super) async fn read_run(
     state: &AppState,
     user: &Authenticated,
     tid: &str,
     rid: &str,
 ) -> Result<(Thread, Run, Scope<ThreadsRead>), ApiError> {
-    let rid = run_id(rid)?;
-    let (tid, scope) = read_scope(state, user, tid, Some(&rid)).await?;
+    let scope = read_scope(state, user, tid, Some(rid)).await?;
     let (thread, runs) = state
         .storage
         .threads()
-        .runs(&tid, &scope)
+        .runs(tid, &scope)
         .await?
-        .ok_or_else(|| not_found(&tid))?;
+        .ok_or_else(|| not_found(tid))?;
     let run = runs
         .iter()
         .find(|r| r.run_id == rid)
         .map(|r| Run::clone(r))
-        .ok_or_else(|| run_not_found(&rid))?;
+        .ok_or_else(|| run_not_found(rid))?;
     Ok((thread, run, scope))
 }
 
@@ -735,7 +736,7 @@ pub(super) async fn thread_stream(
     ThreadId(tid): ThreadId,
 ) -> Result<Response, ApiError> {
     let events = async {
-        let (tid, scope) = read_scope(&state, &user, &tid, None).await?;
+        let scope = read_scope(&state, &user, &tid, None).await?;
         let (thread, runs) = state
             .storage
             .threads()

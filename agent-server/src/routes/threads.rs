@@ -34,40 +34,40 @@ pub fn thread_id(id: &str) -> Result<String, ApiError> {
     parse_uuid("thread", id).map(|u| u.to_string())
 }
 
-/// Emits `threads.read` for `id` (and `run_id`): the normalized id and the caller's scope.
+/// Emits `threads.read` for the thread `id` (normalized: a [`ThreadId`]'s, or [`thread_id`]'s)
+/// and the run `run_id`: the caller's scope.
 pub async fn read_scope(
     state: &AppState,
     user: &Authenticated,
     id: &str,
     run_id: Option<&str>,
-) -> Result<(String, Scope<ThreadsRead>), ApiError> {
-    let id = thread_id(id)?;
+) -> Result<Scope<ThreadsRead>, ApiError> {
     let (_, scope) = authorize(
         state,
         user,
         ThreadsRead::new()
-            .with_thread_id(id.clone())
+            .with_thread_id(id)
             .maybe_run_id(run_id.map(str::to_owned)),
     )
     .await?;
-    Ok((id, scope))
+    Ok(scope)
 }
 
-/// Emits `threads.read` for `id` and returns the thread (its row: neither checkpoints nor runs)
-/// if the scope lets the caller see it.
+/// Emits `threads.read` for `id` (normalized, as for [`read_scope`]) and returns the thread (its
+/// row: neither checkpoints nor runs) if the scope lets the caller see it.
 pub async fn read_checked(
     state: &AppState,
     user: &Authenticated,
     id: &str,
     run_id: Option<&str>,
 ) -> Result<Thread, ApiError> {
-    let (id, scope) = read_scope(state, user, id, run_id).await?;
+    let scope = read_scope(state, user, id, run_id).await?;
     state
         .storage
         .threads()
-        .get(&id, &scope)
+        .get(id, &scope)
         .await?
-        .ok_or_else(|| not_found(&id))
+        .ok_or_else(|| not_found(id))
 }
 
 #[derive(Deserialize)]
@@ -321,7 +321,7 @@ pub(super) async fn copy(
             e
         }
     };
-    let (id, read) = read_scope(&state, &user, &id, None)
+    let read = read_scope(&state, &user, &id, None)
         .await
         .map_err(conflict)?;
     let source = state
@@ -485,20 +485,20 @@ pub(super) async fn state_get(
     state_at_checkpoint(&state, &user, &id, None).await
 }
 
-/// The state of thread `raw_id` at a checkpoint (the latest when `None`).
+/// The state of thread `id` at a checkpoint (the latest when `None`).
 pub(super) async fn state_at_checkpoint(
     state: &AppState,
     user: &Authenticated,
-    raw_id: &str,
+    id: &str,
     checkpoint_id: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
-    let (id, scope) = read_scope(state, user, raw_id, None).await?;
+    let scope = read_scope(state, user, id, None).await?;
     let (thread, at) = state
         .storage
         .threads()
-        .checkpoint(&id, &scope, checkpoint_id)
+        .checkpoint(id, &scope, checkpoint_id)
         .await?
-        .ok_or_else(|| not_found(&id))?;
+        .ok_or_else(|| not_found(id))?;
     match (checkpoint_id, at) {
         (Some(cid), None) => Err(ApiError::not_found(format!("Checkpoint {cid} not found"))),
         (_, at) => Ok(Json(state_json(&thread, at.as_deref()))),
@@ -594,21 +594,21 @@ pub(super) async fn state_update(
     ))
 }
 
-/// A page of thread `raw_id`'s history, newest first.
+/// A page of thread `id`'s history, newest first.
 pub(super) async fn history(
     state: &AppState,
     user: &Authenticated,
-    raw_id: &str,
+    id: &str,
     page: HistoryPage<'_>,
 ) -> Result<Json<Value>, ApiError> {
-    let (id, scope) = read_scope(state, user, raw_id, None).await?;
+    let scope = read_scope(state, user, id, None).await?;
     let threads = &state.storage.threads();
     let checkpoints = threads
-        .history(&id, &scope, page)
+        .history(id, &scope, page)
         .await?
-        .ok_or_else(|| not_found(&id))?;
+        .ok_or_else(|| not_found(id))?;
     // Only the thread id goes into each state: a row stands in for the thread.
-    let row = new_thread(id, Object::new());
+    let row = new_thread(id.to_owned(), Object::new());
     Ok(Json(Value::Array(
         checkpoints
             .iter()

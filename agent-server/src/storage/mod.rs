@@ -736,11 +736,11 @@ pub struct Storage {
     /// The run queue over `threads`' runs, and the crons' schedule.
     pub(in crate::storage) queue: Arc<dyn RunQueue>,
     /// The database the collections keep their tables in (`None`: in memory).
-    pub database: Option<sql::Database>,
+    pub(crate) database: Option<sql::Database>,
     /// The pool that the collections write through, when it is not [`Storage::database`]'s
     /// (SQLite: one connection, so that writers queue instead of retrying on a busy database);
     /// [`Storage::close`] closes it too.
-    pub writer: Option<sql::Database>,
+    pub(crate) writer: Option<sql::Database>,
 }
 
 /// Why [`Storage::connect`] could not open a database: one line that names the database with
