@@ -9,9 +9,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::storage::Storage;
-use crate::{Limits, graph, model, observe, queue, routes, util};
+use crate::{Limits, connection, graph, model, observe, queue, routes, util};
 
 /// Puts `threads` threads in `storage`, owned in turn by `user1` … `user{users}` (the server's
 /// `--seed-threads`, and the benchmarks' stores). Their ids are fixed: thread `i` is always the same,
@@ -134,20 +135,26 @@ impl AppState {
 }
 
 /// The whole app: routes, authentication layer (with the handler deadline), body size limit,
-/// JSON errors (every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`),
-/// and the access log and request metrics of [`observe`].
+/// JSON errors (every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`), a
+/// panic answered 500 and logged, the access log and request metrics of [`observe`], and, outside
+/// everything, the unread rest of a request body read before the answer (see [`connection`]).
 pub fn router(state: AppState) -> Router {
     let layer = AuthLayer::new(state.auth.clone())
         .with_timeout(state.limits.handler_timeout)
         .with_body_limit(state.limits.body_limit);
-    let body_limit = DefaultBodyLimit::max(state.limits.body_limit);
+    let body_limit = state.limits.body_limit;
     routes::routes()
         .with_state(state)
-        .layer(body_limit)
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(observe::caller))
         .layer(layer)
         .layer(axum::middleware::map_response(json_errors))
+        .layer(CatchPanicLayer::custom(connection::panic_response))
         .layer(axum::middleware::from_fn(observe::access))
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            connection::finish_body,
+        ))
 }
 
 /// Rewrites an error response that is not JSON (axum's rejections of a path, query or body it

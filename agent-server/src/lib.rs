@@ -51,6 +51,7 @@ use tokio::net::TcpListener;
 mod app;
 pub mod authz;
 pub mod cli;
+mod connection;
 mod cors;
 pub mod graph;
 mod history;

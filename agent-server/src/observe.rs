@@ -3,7 +3,8 @@
 //!
 //! The access log line (target `access`, level `info`) has the method, the route's path template
 //! (never the raw path with its ids), the status, the latency and the user's identity; never a
-//! token. A 401 also says why (the `detail` the client got). The authorization line of each
+//! token. A 401 also says why (the `detail` the client got). A request whose connection closed
+//! before its answer was ready has a line too (`abandoned: …`). The authorization line of each
 //! event is at `debug` (see [`authz`](crate::authz)).
 //!
 //! Metrics (names as Prometheus shows them):
@@ -105,7 +106,15 @@ pub async fn access(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
+    let mut watch = Abandoned {
+        started,
+        method: &method,
+        route: route.as_deref(),
+        answered: false,
+    };
     let response = next.run(request).await;
+    watch.answered = true;
+    drop(watch);
     let latency = started.elapsed();
     let status = response.status();
     let route = route.as_deref().unwrap_or("(unmatched)");
@@ -154,6 +163,31 @@ pub async fn access(request: Request, next: Next) -> Response {
     response
 }
 
+/// A request whose answer was not ready when its connection closed: the server drops its
+/// handling, and [`access`] logs it (at `info`, target `access`, with the route and how long it
+/// ran), so that a request the client saw go unanswered is never silent in the log.
+struct Abandoned<'a> {
+    started: Instant,
+    method: &'a axum::http::Method,
+    route: Option<&'a str>,
+    answered: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        tracing::info!(
+            target: "access",
+            method = %self.method,
+            route = self.route.unwrap_or("(unmatched)"),
+            latency_us = self.started.elapsed().as_micros() as u64,
+            "abandoned: the connection closed before the answer"
+        );
+    }
+}
+
 /// The `detail` of a 401 (the reason the client was told), and the same response.
 async fn unauthorized_reason(response: Response) -> (Response, String) {
     let (parts, body) = response.into_parts();
@@ -168,4 +202,72 @@ async fn unauthorized_reason(response: Response) -> (Response, String) {
         .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
         .unwrap_or_else(|| "no detail".into());
     (Response::from_parts(parts, Body::from(bytes)), reason)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// What the log lines written while it is the default subscriber say.
+    #[derive(Clone, Default)]
+    pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        pub(crate) fn text(&self) -> String {
+            let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+
+        /// A subscriber writing every line (`info` and above) here, without colours.
+        pub(crate) fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+            tracing_subscriber::fmt()
+                .with_writer(self.clone())
+                .with_ansi(false)
+                .finish()
+        }
+    }
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_connection_closes_before_the_answer_is_logged() {
+        let logs = Captured::default();
+        let _default = tracing::subscriber::set_default(logs.subscriber());
+        let app = axum::Router::new()
+            .route("/slow", get(|| std::future::pending::<()>()))
+            .route("/fast", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(access));
+        let request = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let fast = app.clone().oneshot(request("/fast")).await.unwrap();
+        assert_eq!(fast.status(), StatusCode::OK);
+        // The connection closes: hyper drops the request's handling.
+        let slow = tokio::time::timeout(Duration::from_millis(50), app.oneshot(request("/slow")));
+        assert!(slow.await.is_err());
+        let text = logs.text();
+        let abandoned: Vec<&str> = text.lines().filter(|l| l.contains("abandoned")).collect();
+        assert_eq!(abandoned.len(), 1, "{text}");
+        assert!(abandoned[0].contains("/slow"), "{text}");
+        assert!(abandoned[0].contains("GET"), "{text}");
+    }
 }

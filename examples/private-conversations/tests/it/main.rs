@@ -15,6 +15,7 @@ mod support;
 
 mod binary;
 mod concurrency;
+mod connections;
 mod cors;
 mod cross_user;
 mod db_faults;
