@@ -84,34 +84,34 @@ pub(crate) type FireCron = for<'a> fn(
 
 impl AppState {
     /// A state with the given dispatcher and storage, the [echo graph](graph::Echo) as
-    /// `agent`, and its default assistant.
+    /// `agent`, and its default assistant (for the server's own tests and benchmarks).
+    ///
+    /// # Panics
+    ///
+    /// When the default assistant cannot be created or verified (see
+    /// [`AppState::with_queue`]): a test's storage that does not hold the server's own.
     #[cfg_attr(not(feature = "test-internals"), allow(dead_code))]
     pub async fn new(auth: Arc<auth::Auth>, storage: Storage) -> Self {
         let graphs = graph::Graphs::new().with(graph::GRAPH_ID, graph::Echo);
-        AppState::with_graphs(auth, storage, graphs).await
+        AppState::with_queue(auth, storage, graphs, queue::QueueConfig::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// A state with the given dispatcher, storage and graphs, and the default assistant of
-    /// every graph (as `langgraph dev` creates them).
+    /// A state with the given dispatcher, storage and graphs, the default assistant of every
+    /// graph (as `langgraph dev` creates them), and a run queue worker configured by `config`.
     ///
-    /// Its [run queue worker](queue) starts with it (with [`queue::QueueConfig::default`]) and
-    /// stops at [`queue::QueueHandle::shutdown`], or once every clone of the state is dropped.
-    #[cfg_attr(not(feature = "test-internals"), allow(dead_code))]
-    pub(crate) async fn with_graphs(
-        auth: Arc<auth::Auth>,
-        storage: Storage,
-        graphs: graph::Graphs,
-    ) -> Self {
-        AppState::with_queue(auth, storage, graphs, queue::QueueConfig::default()).await
-    }
-
-    /// [`AppState::with_graphs`] with a worker configured by `config`.
+    /// The worker starts with the state and stops at [`queue::QueueHandle::shutdown`], or once
+    /// every clone of the state is dropped. An error (nothing started) when a graph's default
+    /// assistant cannot be created, or when its id is taken by an assistant the server did not
+    /// create ([`crate::defaults::create_all`]).
     pub(crate) async fn with_queue(
         auth: Arc<auth::Auth>,
         storage: Storage,
         graphs: graph::Graphs,
         config: queue::QueueConfig,
-    ) -> Self {
+    ) -> Result<Self, String> {
+        crate::defaults::create_all(&storage, &graphs).await?;
         let mut state = AppState {
             auth,
             storage,
@@ -121,9 +121,8 @@ impl AppState {
             queue: queue::idle(),
             fire_cron: |state, cron| Box::pin(routes::runs::create_for_cron(state, cron)),
         };
-        routes::assistants::create_default_assistants(&state).await;
         queue::start(&mut state, config);
-        state
+        Ok(state)
     }
 
     /// The same state with these limits (its worker's too).

@@ -102,6 +102,11 @@ impl Access {
         self.filter.as_ref()
     }
 
+    /// Whether this is the server's own work rather than a user's authorized event.
+    pub(crate) fn is_system(&self) -> bool {
+        matches!(self.by, By::System(_))
+    }
+
     /// The event that was authorized (`threads.read`), or the system work, for logs.
     pub(crate) fn describe(&self) -> String {
         match self.by {

@@ -53,6 +53,7 @@ pub mod authz;
 pub mod cli;
 mod connection;
 mod cors;
+mod defaults;
 pub mod graph;
 mod history;
 mod model;
@@ -77,7 +78,7 @@ pub use storage::{Storage, StorageError};
 #[doc(hidden)]
 pub mod testing {
     pub use crate::app::{AppState, router, seed};
-    pub use crate::model::{Object, Run, Thread, new_thread};
+    pub use crate::model::{Assistant, AssistantVersion, Object, Run, Thread, new_thread};
     pub use crate::storage::{Column, IfExists, LeaseTerms, Search, now_ms};
     pub use crate::util::now;
 }
@@ -234,6 +235,10 @@ impl Server {
 
     /// The app, without listening: every route with its layers. `/metrics` is served as
     /// [`MetricsAccess::resolve`] says for a server listening on `addr`.
+    ///
+    /// Creates each graph's default assistant in storage, or checks the one there: an error
+    /// when it cannot be created, or when its id is held by an assistant the server did not
+    /// create (see `SECURITY.md`, "Default assistants"); likewise [`serve`](Self::serve).
     pub async fn router(self, addr: std::net::IpAddr) -> std::io::Result<Router> {
         self.app(addr).await.map(|(app, _)| app)
     }
@@ -253,6 +258,7 @@ impl Server {
         };
         let state = AppState::with_queue(auth.clone(), self.storage, graphs, self.queue)
             .await
+            .map_err(std::io::Error::other)?
             .with_limits(self.limits);
         let mut app = router(state.clone());
         let metrics = Router::new().route("/metrics", axum::routing::get(observe::render));

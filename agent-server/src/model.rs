@@ -27,6 +27,11 @@ pub trait Record: Clone + Send + Sync + 'static {
     fn values(&self) -> Option<&Values> {
         None
     }
+    /// Whether the server owns the resource (a graph's default assistant): storage lets only
+    /// system work ([`crate::authz::Scope::system`]) create, change or remove it.
+    fn system_owned(&self) -> bool {
+        false
+    }
 }
 
 /// One saved version of an assistant.
@@ -63,6 +68,12 @@ pub struct Assistant {
     /// Every version, oldest first.
     #[serde(skip)]
     pub versions: Vec<AssistantVersion>,
+    /// Owned by the server: a graph's default assistant, created at start-up. Kept in storage
+    /// beside the assistant (never in its metadata, which users write); storage lets only the
+    /// server's own work create, change or remove such an assistant (`SECURITY.md`, "Default
+    /// assistants").
+    #[serde(skip)]
+    pub system: bool,
 }
 
 impl Record for Assistant {
@@ -74,6 +85,9 @@ impl Record for Assistant {
     }
     fn created_at(&self) -> &str {
         &self.versions.first().unwrap_or(&self.current).created_at
+    }
+    fn system_owned(&self) -> bool {
+        self.system
     }
     const COLUMNS: &'static [Column] = &[
         Column::Id,

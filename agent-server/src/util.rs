@@ -102,7 +102,7 @@ impl From<auth::HttpException> for ApiError {
 }
 
 /// How a storage error is answered: 503 when the database cannot answer now, 409 for a
-/// conflict, 422 for what the caller asked that no backend can do, 500 for the rest; the detail
+/// conflict, 403 for a user's write to what the server owns, 422 for what the caller asked that no backend can do, 500 for the rest; the detail
 /// is the error's message. A change's own refusal ([`StoreError::Refused`]) is answered as the
 /// change's `ApiError`, unchanged.
 impl From<StoreError> for ApiError {
@@ -116,6 +116,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Unavailable(_) | StoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
             StoreError::Exists { .. } | StoreError::Conflict(_) => StatusCode::CONFLICT,
+            StoreError::SystemOwned { .. } => StatusCode::FORBIDDEN,
             StoreError::Unstorable | StoreError::InvalidSearch(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -258,6 +259,15 @@ mod tests {
                 StoreError::Conflict("the thread changed meanwhile".into()),
                 409,
                 "the thread changed meanwhile",
+            ),
+            (
+                StoreError::SystemOwned {
+                    kind: "Assistant",
+                    id: "a1".into(),
+                },
+                403,
+                "Assistant a1 belongs to the server (the default assistant of its graph): it \
+                 cannot be changed or deleted",
             ),
             (
                 StoreError::Unstorable,

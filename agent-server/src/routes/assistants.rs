@@ -13,53 +13,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::authz::{Scope, System, authorize};
+use crate::authz::authorize;
 use crate::graph;
 use crate::model::{Assistant, AssistantVersion, Object};
 use crate::storage::{Column, Condition, IfExists, Inserted, Search};
 use crate::util::{ApiError, JsonBody, now, parse_uuid};
-
-/// Creates the assistant of every graph, as `langgraph dev` does at start-up.
-pub(crate) async fn create_default_assistants(state: &AppState) {
-    for name in state.graphs.names() {
-        create_default_assistant(state, name).await;
-    }
-}
-
-pub(super) async fn create_default_assistant(state: &AppState, graph_id: &str) {
-    let id = graph::default_assistant_id(graph_id).to_string();
-    let version = AssistantVersion {
-        assistant_id: id,
-        graph_id: graph_id.into(),
-        config: json!({}),
-        context: json!({}),
-        metadata: json!({"created_by": "system"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        version: 1,
-        name: graph_id.into(),
-        description: None,
-        created_at: now(),
-    };
-    let assistant = Assistant {
-        updated_at: version.created_at.clone(),
-        versions: vec![version.clone()],
-        current: version,
-    };
-    // Only fails if it exists already, which is fine.
-    let _ = state
-        .storage
-        .assistants()
-        .insert(assistant, IfExists::DoNothing, &default_assistant_scope())
-        .await;
-}
-
-/// The scope of a graph's default assistant: created by the server at start-up, usable by every
-/// authenticated user under every policy (`SECURITY.md`, "Assistants of runs and crons").
-fn default_assistant_scope() -> Scope<System> {
-    Scope::system("a graph's default assistant, usable by every authenticated user")
-}
 
 /// Whether `id` (resolved) is the default assistant of one of the server's graphs.
 fn is_default(state: &AppState, id: &str) -> bool {
@@ -83,7 +41,9 @@ pub async fn resolve_for_run(
     let id = resolve_id(state, raw_id)?;
     let assistants = state.storage.assistants();
     let found = if is_default(state, &id) {
-        assistants.get(&id, &default_assistant_scope()).await?
+        // (The server's own row: start-up checked it, and no user write changes it.)
+        let found = assistants.get(&id, &crate::defaults::scope()).await?;
+        found.filter(|a| a.system)
     } else {
         let read = AssistantsRead::new().with_assistant_id(id.clone());
         let (_, scope) = authorize(state, user, read).await?;
@@ -133,7 +93,7 @@ pub(super) async fn create(
         return Err(ApiError::not_found(format!("Graph '{graph_id}' not found")));
     }
     let id = match &body.assistant_id {
-        Some(id) => parse_uuid("assistant", id)?.to_string(),
+        Some(id) => crate::defaults::refuse_reserved(parse_uuid("assistant", id)?)?.to_string(),
         None => uuid::Uuid::new_v4().to_string(),
     };
     let (value, scope) = authorize(
@@ -166,6 +126,7 @@ pub(super) async fn create(
         updated_at: at,
         versions: vec![version.clone()],
         current: version,
+        system: false,
     };
     let if_exists = match v.if_exists {
         Some(AuthIfExists::DoNothing) => IfExists::DoNothing,

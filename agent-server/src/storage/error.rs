@@ -55,6 +55,18 @@ pub enum StoreError {
     /// that alters the id): the server's mistake, in words.
     #[error("{0}")]
     Internal(String),
+    /// A user's write to a resource the server owns (a graph's default assistant): creating,
+    /// changing or removing it is the server's own work only.
+    #[error(
+        "{kind} {id} belongs to the server (the default assistant of its graph): it cannot be \
+         changed or deleted"
+    )]
+    SystemOwned {
+        /// The kind of resource: `Assistant`.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
     /// A change refused itself with its caller's own error, handed back unchanged.
     #[error("{0}")]
     Refused(Arc<dyn std::error::Error + Send + Sync>),

@@ -313,6 +313,7 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
         if_exists: IfExists,
         scope: &Access,
     ) -> Result<Inserted<T>, StoreError> {
+        super::guard_system(scope, &item, self.kind)?;
         let mut inner = self.write();
         if let Some(existing) = inner.items.get(item.id()) {
             let existing = existing.row.clone();
@@ -455,11 +456,13 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
         change: Modifier<'_, T>,
     ) -> Result<Option<T>, StoreError> {
         self.with_gate(id, scope, |_, row| {
+            super::guard_system(scope, &*row, self.kind)?;
             let mut changed = T::clone(&row);
             change(&mut changed)?;
             if changed.id() != id {
                 return Err(StoreError::Internal("a change may not alter the id".into()));
             }
+            super::guard_system(scope, &changed, self.kind)?;
             self.write().replace_row(Arc::new(changed.clone()));
             Ok(changed)
         })
@@ -468,7 +471,11 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
 
     async fn remove(&self, id: &str, scope: &Access) -> Result<Option<T>, StoreError> {
         Ok(self
-            .with_gate(id, scope, |_, _| self.write().remove(id))
+            .with_gate(id, scope, |_, row| {
+                super::guard_system(scope, &*row, self.kind)?;
+                Ok::<_, StoreError>(self.write().remove(id))
+            })
+            .transpose()?
             .flatten()
             .map(|row| T::clone(&row)))
     }
@@ -476,11 +483,7 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
     async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, StoreError> {
         let mut removed = 0;
         for (id, scope) in targets {
-            removed += usize::from(
-                self.with_gate(id, scope, |_, _| self.write().remove(id))
-                    .flatten()
-                    .is_some(),
-            );
+            removed += usize::from(self.remove(id, scope).await?.is_some());
         }
         Ok(removed)
     }

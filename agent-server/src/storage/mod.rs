@@ -134,6 +134,24 @@ pub(crate) fn visible(metadata: &Object, scope: &Access, wanted_metadata: Option
     scope.admits(metadata) && wanted(metadata, wanted_metadata)
 }
 
+/// Refuses a user's write that would create, change or remove a resource the server owns
+/// ([`Record::system_owned`]: a graph's default assistant) with [`StoreError::SystemOwned`];
+/// the server's own work ([`Access::system`]) may. Every backend checks it on the row it found
+/// (and on the row a change leaves), in the same step as the change.
+pub(crate) fn guard_system<T: Record>(
+    scope: &Access,
+    row: &T,
+    kind: &'static str,
+) -> Result<(), StoreError> {
+    if row.system_owned() && !scope.is_system() {
+        return Err(StoreError::SystemOwned {
+            kind,
+            id: row.id().to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// A column that searches compare or sort by; which a resource has is [`Record::COLUMNS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Column {

@@ -575,6 +575,7 @@ async fn assistants_and_crons_round_trip() {
             current: v1.clone(),
             updated_at: v1.created_at.clone(),
             versions: vec![v1.clone()],
+            system: false,
         };
         s.assistants
             .insert(assistant.clone(), IfExists::Raise, &sys)
@@ -1311,4 +1312,151 @@ mod differential {
     async fn memory_sqlite_and_postgres_answer_alike() {
         answer_alike(op, |rt, store, n, ops| rt.block_on(answers(store, n, ops))).await;
     }
+}
+
+/// An assistant as the contract's tests store it: `id`, metadata `metadata`, one version.
+fn assistant(id: &str, metadata: Value, system: bool) -> crate::model::Assistant {
+    let v1 = crate::model::AssistantVersion {
+        assistant_id: id.into(),
+        graph_id: "agent".into(),
+        config: json!({}),
+        context: json!({}),
+        metadata: meta(metadata),
+        version: 1,
+        name: "agent".into(),
+        description: None,
+        created_at: "2025-01-01T00:00:00.000000+00:00".into(),
+    };
+    crate::model::Assistant {
+        current: v1.clone(),
+        updated_at: v1.created_at.clone(),
+        versions: vec![v1],
+        system,
+    }
+}
+
+/// A graph's default assistant is the server's: a property of its row that only system work
+/// writes. A user's scope (even one without a filter, as an uncovered pair gives) can neither
+/// create such a row, nor change or remove one, nor make its own assistant one; a filter that
+/// hides it still answers "absent". The property reads back from every backend, by id and in
+/// searches.
+#[tokio::test]
+async fn the_servers_assistants_are_written_by_its_own_work_only() {
+    on_every_backend(|name, s| async move {
+        let sys = system();
+        let anyone = Access::for_tests(None);
+        let refused = |e: StoreError, id: &str| {
+            assert!(
+                matches!(&e, StoreError::SystemOwned { kind: "Assistant", id: i } if i == id),
+                "{name}: {e:?}"
+            );
+        };
+        // A user cannot create one.
+        let e = s
+            .assistants
+            .insert(assistant("d1", json!({}), true), IfExists::Raise, &anyone)
+            .await
+            .unwrap_err();
+        refused(e, "d1");
+        assert!(
+            s.assistants.get("d1", &sys).await.unwrap().is_none(),
+            "{name}"
+        );
+        // The server can, and it reads back as the server's.
+        s.assistants
+            .insert(
+                assistant("d1", json!({"created_by": "system"}), true),
+                IfExists::Raise,
+                &sys,
+            )
+            .await
+            .unwrap();
+        let stored = s.assistants.get("d1", &anyone).await.unwrap().unwrap();
+        assert!(stored.system, "{name}");
+        let found = s.assistants.search(Query::new(&anyone)).await.unwrap();
+        assert!(found.items.iter().all(|a| a.system), "{name}");
+        // A user's change or removal is refused, and leaves it as it was.
+        let change: Modifier<'_, crate::model::Assistant> = Box::new(|a| {
+            a.current.config = json!({"configurable": {"model": "mine"}});
+            Ok(())
+        });
+        refused(
+            s.assistants
+                .modify("d1", &anyone, change)
+                .await
+                .unwrap_err(),
+            "d1",
+        );
+        refused(s.assistants.remove("d1", &anyone).await.unwrap_err(), "d1");
+        let targets = [("d1".to_owned(), anyone.clone())];
+        refused(s.assistants.remove_all(&targets).await.unwrap_err(), "d1");
+        assert_eq!(
+            s.assistants.get("d1", &sys).await.unwrap().unwrap(),
+            stored,
+            "{name}"
+        );
+        // A filter that hides it answers "absent", as for any assistant.
+        let change: Modifier<'_, crate::model::Assistant> = Box::new(|_| Ok(()));
+        assert!(
+            s.assistants
+                .modify("d1", &owner("a"), change)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.assistants
+                .remove("d1", &owner("a"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // A user's own assistant cannot become the server's.
+        s.assistants
+            .insert(
+                assistant("u1", json!({"owner": "a"}), false),
+                IfExists::Raise,
+                &owner("a"),
+            )
+            .await
+            .unwrap();
+        let promote: Modifier<'_, crate::model::Assistant> = Box::new(|a| {
+            a.system = true;
+            Ok(())
+        });
+        refused(
+            s.assistants
+                .modify("u1", &owner("a"), promote)
+                .await
+                .unwrap_err(),
+            "u1",
+        );
+        let mine = s.assistants.get("u1", &owner("a")).await.unwrap().unwrap();
+        assert!(!mine.system, "{name}");
+        // The server's own work may change it; it stays the server's.
+        let change: Modifier<'_, crate::model::Assistant> = Box::new(|a| {
+            a.current.name = "renamed".into();
+            Ok(())
+        });
+        let changed = s
+            .assistants
+            .modify("d1", &sys, change)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(changed.system, "{name}");
+        assert!(
+            s.assistants.get("d1", &sys).await.unwrap().unwrap().system,
+            "{name}"
+        );
+        assert!(
+            s.assistants
+                .remove("u1", &owner("a"))
+                .await
+                .unwrap()
+                .is_some(),
+            "{name}"
+        );
+    })
+    .await;
 }

@@ -214,3 +214,122 @@ async fn a_lost_database_answers_503() {
         assert_eq!(e.to_string(), "database unavailable");
     }
 }
+
+/// The rows an earlier server left in `assistants` (before `system_owned`): its own default
+/// assistant of `agent`, exactly as it created it; an assistant a user created first under the
+/// default id of a graph added later (`later`), with a config of their own; and one a user made
+/// to look like a default assistant (`looks`) but changed once (two versions).
+fn earlier_rows() -> (String, [(String, bool); 3]) {
+    let id = |g: &str| crate::graph::default_assistant_id(g).to_string();
+    let row = |id: &str, graph: &str, config: &str, metadata: &str, versions: &[i64]| {
+        let at = "2025-01-01T00:00:00.000000+00:00";
+        let mut sql = format!(
+            "INSERT INTO assistants (assistant_id, graph_id, config, context, metadata, version, \
+             name, description, version_created_at, created_at, updated_at) VALUES ('{id}', \
+             '{graph}', '{config}', '{{}}', '{metadata}', {}, '{graph}', NULL, '{at}', '{at}', \
+             '{at}');",
+            versions.len()
+        );
+        for v in versions {
+            sql.push_str(&format!(
+                "INSERT INTO assistant_versions (assistant_id, version, graph_id, config, \
+                 context, metadata, name, description, created_at) VALUES ('{id}', {v}, \
+                 '{graph}', '{config}', '{{}}', '{metadata}', '{graph}', NULL, '{at}');"
+            ));
+        }
+        sql
+    };
+    let system = r#"{"created_by":"system"}"#;
+    let sql = [
+        row(&id("agent"), "agent", "{}", system, &[1]),
+        row(
+            &id("later"),
+            "later",
+            r#"{"configurable":{"model":"mine"}}"#,
+            r#"{"owner":"bob"}"#,
+            &[1],
+        ),
+        row(&id("looks"), "looks", "{}", system, &[1, 2]),
+    ]
+    .concat();
+    (
+        sql,
+        [
+            (id("agent"), true),
+            (id("later"), false),
+            (id("looks"), false),
+        ],
+    )
+}
+
+/// Opens `url` (holding the earlier schema and [`earlier_rows`]) and checks that the migration
+/// marked exactly the server's own default assistant as the server's.
+async fn the_migration_marks_the_servers_own(url: &str, backend: &str) {
+    let s = Storage::connect(url).await.unwrap();
+    for (id, owned) in earlier_rows().1 {
+        let a = s.assistants.get(&id, &system()).await.unwrap().unwrap();
+        assert_eq!(a.system, owned, "{backend}: {id} {a:?}");
+    }
+    s.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_existing_default_assistants_become_the_servers() {
+    use super::dialect::Dialect as _;
+    use super::sqlite::Sqlite;
+    let file = TempFile::new();
+    {
+        let mut conn = sqlx::SqliteConnection::connect(&format!("{}?mode=rwc", file.url()))
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE pc_schema (version BIGINT NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for (version, sql) in Sqlite::MIGRATIONS.iter().filter(|(v, _)| *v < 4) {
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            sqlx::raw_sql(&format!(
+                "INSERT INTO pc_schema (version) VALUES ({version})"
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        sqlx::raw_sql(&earlier_rows().0)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    the_migration_marks_the_servers_own(&file.url(), "sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_existing_default_assistants_become_the_servers() {
+    use super::dialect::Dialect as _;
+    use super::postgres::Postgres;
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE pc_schema (version BIGINT NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for (version, sql) in Postgres::MIGRATIONS.iter().filter(|(v, _)| *v < 3) {
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            sqlx::raw_sql(&format!(
+                "INSERT INTO pc_schema (version) VALUES ({version})"
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        sqlx::raw_sql(&earlier_rows().0)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    the_migration_marks_the_servers_own(&db.url, "postgres").await;
+    db.drop_db().await;
+}

@@ -456,7 +456,8 @@ columns! {
 columns! {
     /// `assistants`: the current version's fields; read without its versions (a search's
     /// results), which `assistant_versions` holds. Its `created_at` is its first version's
-    /// (searches sort by it).
+    /// (searches sort by it). `system_owned`: the server's default assistant of a graph
+    /// (migration 4 on SQLite, 3 on PostgreSQL), which only system work writes.
     AssistantRow: Assistant => Assistant, |a| {
         assistant_id: Text = &a.current.assistant_id,
         graph_id: Text = &a.current.graph_id,
@@ -468,6 +469,7 @@ columns! {
         description: OptText = &a.current.description,
         version_created_at: Text = &a.current.created_at,
         updated_at: Text = &a.updated_at,
+        system_owned: Flag = &a.system,
     } sorts {
         created_at: Text = Record::created_at(a),
     } => Assistant {
@@ -484,6 +486,7 @@ columns! {
         },
         updated_at,
         versions: Vec::new(),
+        system: system_owned,
     }
 }
 

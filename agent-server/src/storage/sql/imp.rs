@@ -26,7 +26,7 @@ use crate::model::{
 };
 use crate::storage::{
     Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
-    Modifier, Page, Query, Storage, StoreError, ThreadChange, ThreadStore, ThreadTx,
+    Modifier, Page, Query, Storage, StoreError, ThreadChange, ThreadStore, ThreadTx, guard_system,
 };
 use crate::util::now;
 
@@ -569,6 +569,7 @@ impl<D: Dialect, T: Table> Collection<T> for SqlCollection<D, T> {
         if_exists: IfExists,
         scope: &Access,
     ) -> Result<Inserted<T>, StoreError> {
+        guard_system(scope, &item, Self::kind())?;
         if !T::EXTRA {
             // One row, one statement: committed on its own, or in a group where inserts are
             // grouped; no `BEGIN`/`COMMIT` round trips of its own while the writer is held.
@@ -646,6 +647,9 @@ impl<D: Dialect, T: Table> Collection<T> for SqlCollection<D, T> {
         let Some(mut old) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
         };
+        if let Err(e) = guard_system(scope, &old, Self::kind()) {
+            return abort::<D, _>(tx, e).await;
+        }
         old.load_extra::<D>(&mut tx).await?;
         let mut changed = old.clone();
         if let Err(e) = change(&mut changed) {
@@ -658,6 +662,9 @@ impl<D: Dialect, T: Table> Collection<T> for SqlCollection<D, T> {
             )
             .await;
         }
+        if let Err(e) = guard_system(scope, &changed, Self::kind()) {
+            return abort::<D, _>(tx, e).await;
+        }
         Self::update_row(&mut tx, &changed).await?;
         changed.save_extra::<D>(&mut tx, Some(&old)).await?;
         commit::<D>(tx).await?;
@@ -669,6 +676,9 @@ impl<D: Dialect, T: Table> Collection<T> for SqlCollection<D, T> {
         let Some(mut found) = Self::find(&mut tx, id, scope, true).await? else {
             return Ok(None);
         };
+        if let Err(e) = guard_system(scope, &found, Self::kind()) {
+            return abort::<D, _>(tx, e).await;
+        }
         found.load_extra::<D>(&mut tx).await?;
         Self::delete_row(&mut tx, id).await?;
         commit::<D>(tx).await?;

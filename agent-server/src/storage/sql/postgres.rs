@@ -31,6 +31,10 @@ impl Dialect for Postgres {
             2,
             include_str!("../../../migrations/postgres/0002_queue.sql"),
         ),
+        (
+            3,
+            include_str!("../../../migrations/postgres/0003_system_assistants.sql"),
+        ),
     ];
     /// A transaction-scoped advisory lock (its key is arbitrary, fixed for this server).
     const MIGRATION_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(7274230751)");

@@ -50,6 +50,10 @@ impl Dialect for Sqlite {
         (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
         (2, include_str!("../../../migrations/sqlite/0002_queue.sql")),
         (3, include_str!("../../../migrations/sqlite/0003_owner.sql")),
+        (
+            4,
+            include_str!("../../../migrations/sqlite/0004_system_assistants.sql"),
+        ),
     ];
     /// `BEGIN IMMEDIATE` serializes the migrations of servers starting together.
     const MIGRATION_LOCK: Option<&'static str> = None;

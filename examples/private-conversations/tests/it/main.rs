@@ -19,6 +19,7 @@ mod connections;
 mod cors;
 mod cross_user;
 mod db_faults;
+mod default_assistants;
 mod durability;
 mod faults;
 mod fuzz_inputs;

@@ -160,6 +160,15 @@ impl Reply {
 }
 
 impl Client {
+    /// A client of the server at `base` (`http://ADDR`) sending `token` as a bearer token.
+    pub fn at(base: &str, token: Option<&str>) -> Client {
+        Client {
+            base: base.to_owned(),
+            token: token.map(str::to_owned),
+            http: reqwest::Client::new(),
+        }
+    }
+
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = &self.token {
