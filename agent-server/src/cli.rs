@@ -99,7 +99,8 @@ pub struct Config {
     /// Log lines for people (`text`) or machines (`json`, one object per line).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Who may read `GET /metrics`: `auto` is `public` on a loopback address, else `off`.
+    /// Who may read `GET /metrics`: `auto` is `public` on a loopback address (a reverse proxy on
+    /// the same host then makes it public: a warning at start), else `off`.
     #[arg(long, env = "METRICS", value_enum, default_value_t = MetricsAccess::Auto)]
     pub metrics: MetricsAccess,
     /// Origins allowed to call from a browser, comma-separated (`*`: any). Empty: CORS off.
@@ -322,6 +323,10 @@ where
         LogFormat::Json => subscriber.json().with_current_span(false).try_init(),
     };
 
+    if let Some(warning) = readable_by_others(&config.database) {
+        tracing::warn!("{warning}");
+    }
+
     let server = match build(&config).await {
         Ok(server) => server,
         Err(e) => {
@@ -460,6 +465,33 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
         return None;
     }
     std::env::current_dir().ok().map(|dir| dir.join(path))
+}
+
+/// A warning when `database` is a SQLite file that users other than its owner may read (a file
+/// an earlier server created with the umask's mode, or one copied in): the server creates new
+/// ones 0600, but does not change the mode of a file it finds.
+fn readable_by_others(database: &str) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if !database.starts_with("sqlite:") {
+            return None;
+        }
+        let path = crate::storage::sql::sqlite::file_of(database);
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "the database file {path} may be read by other users of this machine (mode \
+                 {mode:03o}): `chmod 600` it and its -wal and -shm files, or keep it in a \
+                 directory only the server's account can enter"
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = database;
+        None
+    }
 }
 
 /// `text` on one line.

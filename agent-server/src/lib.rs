@@ -136,6 +136,9 @@ pub struct Server {
 pub enum MetricsAccess {
     /// [`Public`](Self::Public) when the server listens on a loopback address, else
     /// [`Off`](Self::Off): metrics say which routes are used and by how many failed logins.
+    /// A reverse proxy on the same host reaches the server on loopback, so behind one that
+    /// forwards every path `/metrics` is public: the server logs a warning at start when this
+    /// makes it public.
     #[default]
     Auto,
     /// Served without authentication.
@@ -262,6 +265,14 @@ impl Server {
             .with_limits(self.limits);
         let mut app = router(state.clone());
         let metrics = Router::new().route("/metrics", axum::routing::get(observe::render));
+        if self.metrics == MetricsAccess::Auto && addr.is_loopback() {
+            tracing::warn!(
+                address = %addr,
+                "/metrics is served without authentication because the server listens on a \
+                 loopback address (--metrics auto); a reverse proxy on this host that forwards \
+                 every path makes it public: set --metrics authenticated or off behind one"
+            );
+        }
         match self.metrics.resolve(addr) {
             MetricsAccess::Public | MetricsAccess::Auto => {
                 observe::prometheus();

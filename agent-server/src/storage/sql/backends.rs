@@ -333,3 +333,51 @@ async fn postgres_existing_default_assistants_become_the_servers() {
     the_migration_marks_the_servers_own(&db.url, "postgres").await;
     db.drop_db().await;
 }
+
+/// The SQLite file and the `-wal` and `-shm` files SQLite makes beside it are readable and
+/// writable by their owner only (before: the umask's mode, 0644 with the usual 022), whatever
+/// the umask; a file that exists keeps its mode.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let with = |file: &TempFile, ext: &str| {
+        let mut p = file.0.clone().into_os_string();
+        p.push(ext);
+        std::path::PathBuf::from(p)
+    };
+    // A permissive umask (the process's: other tests' temporary files are only more open
+    // meanwhile), so that only the server's own choice makes the files private.
+    // SAFETY: umask has no memory effects; it only changes the mode of files created later.
+    let before = unsafe { libc::umask(0o002) };
+    let file = TempFile::new();
+    let s = Storage::connect(&file.url()).await.unwrap();
+    unsafe { libc::umask(before) };
+    s.threads
+        .insert(
+            thread("t", json!({"owner": "a"})),
+            IfExists::Raise,
+            &system(),
+        )
+        .await
+        .unwrap();
+    for ext in ["", "-wal", "-shm"] {
+        assert_eq!(mode(&with(&file, ext)), 0o600, "{ext}");
+    }
+    s.close().await;
+
+    // A file that was there keeps its mode (the start-up warns about it).
+    let file = TempFile::new();
+    std::fs::write(&file.0, b"").unwrap();
+    std::fs::set_permissions(&file.0, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let s = Storage::connect(&file.url()).await.unwrap();
+    assert_eq!(mode(&file.0), 0o640);
+    s.close().await;
+}

@@ -17,6 +17,11 @@
 //! A connection is not pinged before each use (sqlx's `test_before_acquire`, one more trip to the
 //! connection's thread per request): a connection to a local file does not go stale.
 //!
+//! # Files
+//!
+//! The database file is created readable and writable by its owner only (0600, whatever the
+//! umask), and SQLite creates its `-wal` and `-shm` files with the database file's mode.
+//!
 //! # Durability
 //!
 //! `synchronous=FULL`: a commit is on disk (the WAL synced) before the answer, so a 2xx answer
@@ -116,13 +121,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Opens (creating it if missing) the SQLite database `url` (`sqlite:PATH`) and applies the
 /// migrations.
 pub async fn connect(url: &str) -> Result<Storage, StorageError> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+    let path = file_of(url);
     if path.is_empty() {
         return Err(storage_error(url, "no file named", None));
     }
+    create_owner_only(path);
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -156,6 +159,39 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     let inline = super::inline::Reads::open(path, threads.min(READERS as usize))
         .map_err(|e| storage_error(url, "cannot open the database", Some(&e)))?;
     Ok(storage::<Sqlite>(read, write, Some(Arc::new(inline))))
+}
+
+/// The file a `sqlite:PATH` (or `sqlite://PATH`) URL names, as [`connect`] opens it.
+pub(crate) fn file_of(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// Creates the database file at `path` if there is none, readable and writable by its owner
+/// only: created with mode 0600, then set to 0600 (a `chmod`, which the process's umask does not
+/// touch). SQLite gives the `-wal` and `-shm` files it creates beside it the database file's
+/// mode, so they are 0600 too. A file that exists keeps its mode (the server's start-up warns
+/// when others may read it); an in-memory name is left alone; a file that cannot be created
+/// here (a missing directory) is left to SQLite to report.
+fn create_owner_only(path: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if path.starts_with(':') {
+            return;
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        if let Ok(file) = created {
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Why SQLite could not open `url`, in words.

@@ -422,3 +422,85 @@ async fn a_closed_stdout_is_not_a_crash() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The warnings of the start-up, as JSON log lines (`level` `WARN`), each with its message.
+fn warnings(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["level"] == "WARN")
+        .map(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// On a loopback address `/metrics` is public by default (`--metrics auto`), which a reverse
+/// proxy on the same host makes public to all: the start-up says so (a warning), and not when
+/// metrics are authenticated or off. A SQLite file the server creates is its owner's only (and
+/// so are its `-wal` and `-shm`); one it finds readable by others is warned about.
+#[cfg(unix)]
+#[tokio::test]
+async fn start_up_warns_of_public_metrics_and_a_readable_database() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &str| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = std::env::temp_dir().join(format!("pc-start-up-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir(&dir).unwrap();
+    let found = dir.join("found.db").display().to_string();
+    std::fs::write(&found, b"").unwrap();
+    std::fs::set_permissions(&found, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let database = format!("sqlite:{found}");
+    let server = Running::start_with_env(&["--database", &database], &[("LOG_FORMAT", "json")]);
+    let stderr = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    let warned = warnings(&stderr);
+    assert_eq!(warned.len(), 2, "{stderr}");
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("/metrics") && w.contains("reverse proxy")),
+        "{warned:?}"
+    );
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains(&found) && w.contains("644")),
+        "{warned:?}"
+    );
+
+    let created = dir.join("created.db").display().to_string();
+    let database = format!("sqlite:{created}");
+    for metrics in ["authenticated", "off"] {
+        let server = Running::start_with_env(
+            &["--database", &database, "--metrics", metrics],
+            &[("LOG_FORMAT", "json")],
+        );
+        let http = reqwest::Client::new();
+        support::new_thread(&http, &server.base, "user1-token").await;
+        for file in [
+            created.clone(),
+            format!("{created}-wal"),
+            format!("{created}-shm"),
+        ] {
+            assert_eq!(mode(&file), 0o600, "{file}");
+        }
+        let stderr = tokio::task::spawn_blocking(move || server.stop())
+            .await
+            .unwrap();
+        assert!(
+            warnings(&stderr).is_empty(),
+            "--metrics {metrics}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
