@@ -161,6 +161,11 @@ pub struct Config {
     /// The audience (`aud`) every JWT must name; with `--oidc-issuer`.
     #[arg(long, env = "OIDC_AUDIENCE")]
     pub oidc_audience: Option<String>,
+    /// How old the provider's signing keys may get before they are fetched again in the
+    /// background, ahead of a key rotation, in seconds (0: only when a token names an unknown
+    /// key); with `--oidc-issuer`.
+    #[arg(long, env = "OIDC_KEY_REFRESH_SECS", default_value_t = 600)]
+    pub oidc_key_refresh_secs: u64,
 }
 
 /// `--auth`: whether the policy is enforced.
@@ -188,6 +193,12 @@ impl Config {
             handler_timeout: Duration::from_millis(self.handler_timeout_ms),
             body_limit: self.body_limit,
         }
+    }
+
+    /// How old the OIDC provider's key set may get before it is fetched again
+    /// (`--oidc-key-refresh-secs`; `None`: never on a timer).
+    pub fn oidc_key_refresh(&self) -> Option<Duration> {
+        (self.oidc_key_refresh_secs > 0).then(|| Duration::from_secs(self.oidc_key_refresh_secs))
     }
 
     /// The CORS policy the flags set ([`Cors::is_enabled`] is false without origins).
@@ -580,5 +591,11 @@ mod tests {
         assert_eq!(args.server.cors().allow_origins, ["https://a.example"]);
         let none: Args = parse_from(["my-server", "--cors-allow-origins", ""]).unwrap();
         assert!(!none.server.cors().is_enabled());
+        assert_eq!(
+            none.server.oidc_key_refresh(),
+            Some(Duration::from_secs(600))
+        );
+        let off: Args = parse_from(["my-server", "--oidc-key-refresh-secs", "0"]).unwrap();
+        assert_eq!(off.server.oidc_key_refresh(), None);
     }
 }

@@ -1,7 +1,29 @@
-//! Verification keys: static ones, and key sets fetched from a provider, kept, and refetched once
-//! (single flight, rate-limited) when a token names a key that is not known yet.
+//! Verification keys: static ones, and key sets fetched from a provider, kept, refreshed on a
+//! timer ahead of rotation, and refetched once (single flight, rate-limited) when a token names
+//! a key that is not known yet.
+//!
+//! # The refetch budget
+//!
+//! A token naming an unknown `kid` may make the store fetch the key set again, at most once per
+//! `refetch_interval` (the budget), so that made-up `kid`s cannot hammer the provider. Alone, the
+//! budget lets one made-up `kid` per interval spend every refetch and hold back a key the
+//! provider has just published. So a fetch spent on a `kid` that the fetched set did not hold
+//! (it cannot verify: made up, or not published yet) does not hold back a token naming
+//! **another** unknown `kid`: that one may fetch once `refetch_gap` has passed since the last
+//! fetch (default 1 s), and then the same rule applies to it (found: the budget again; not
+//! found: the next other `kid` after the gap). A flood of made-up `kid`s thus costs the provider
+//! at most one fetch per gap, and holds back a new key by at most the gap; the same made-up `kid`
+//! again fetches nothing.
+//!
+//! # The refresh timer
+//!
+//! Providers publish a new key before they sign with it. When the key set is older than
+//! `refresh_interval` (default 10 minutes), the next token starts a fetch in the background
+//! (answered meanwhile with the keys known), so that a new key is usually known before the first
+//! token names it.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -190,6 +212,8 @@ impl Key {
 #[derive(Default)]
 pub(super) struct KeySet {
     keys: Vec<Key>,
+    /// When the provider's set was fetched (`None`: keys given to the verifier).
+    fetched: Option<Instant>,
 }
 
 /// Why no key verifies a token.
@@ -249,6 +273,20 @@ pub(super) enum Source {
     Jwks(String),
 }
 
+/// How often the key store fetches: see the [module](self).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timing {
+    /// The deadline of one request to the provider.
+    pub(super) fetch_timeout: Duration,
+    /// The budget: the least time between two fetches caused by unknown `kid`s.
+    pub(super) refetch_interval: Duration,
+    /// After a fetch that did not find its `kid`, the least time before another unknown `kid`
+    /// may fetch (at most `refetch_interval`).
+    pub(super) refetch_gap: Duration,
+    /// The age at which the key set is fetched again in the background; `None`: never.
+    pub(super) refresh_interval: Option<Duration>,
+}
+
 /// The key store: the current key set, swapped whole on a refetch.
 pub(super) struct KeyStore {
     current: RwLock<Arc<KeySet>>,
@@ -256,7 +294,11 @@ pub(super) struct KeyStore {
     http: Option<reqwest::Client>,
     /// Held by the one task that refetches; the others wait for it, then look again.
     fetch: tokio::sync::Mutex<FetchState>,
-    refetch_interval: Duration,
+    timing: Timing,
+    /// When the store was made: the origin of [`KeyStore::refresh_not_before`].
+    base: Instant,
+    /// No background refresh starts before this many milliseconds after `base` (0: any time).
+    refresh_not_before: AtomicU64,
 }
 
 #[derive(Default)]
@@ -268,15 +310,18 @@ struct FetchState {
     failing: bool,
     /// How many fetches of the key set were attempted.
     attempts: u64,
+    /// The `kid` (or its absence) that the last fetch was made for, when the fetched set did
+    /// not hold a key for it: another unknown `kid` may then fetch after the gap.
+    spent_on_unknown: Option<Option<String>>,
 }
 
 impl KeyStore {
     pub(super) fn new(
         source: Source,
         keys: Vec<Key>,
-        fetch_timeout: Duration,
-        refetch_interval: Duration,
+        timing: Timing,
     ) -> Result<KeyStore, JwtConfigError> {
+        let fetch_timeout = timing.fetch_timeout;
         let http = match source {
             Source::Static => None,
             Source::Discovery(_) | Source::Jwks(_) => Some(
@@ -289,11 +334,19 @@ impl KeyStore {
             ),
         };
         Ok(KeyStore {
-            current: RwLock::new(Arc::new(KeySet { keys })),
+            current: RwLock::new(Arc::new(KeySet {
+                keys,
+                fetched: None,
+            })),
             source,
             http,
             fetch: tokio::sync::Mutex::new(FetchState::default()),
-            refetch_interval,
+            timing: Timing {
+                refetch_gap: timing.refetch_gap.min(timing.refetch_interval),
+                ..timing
+            },
+            base: Instant::now(),
+            refresh_not_before: AtomicU64::new(0),
         })
     }
 
@@ -306,13 +359,15 @@ impl KeyStore {
     }
 
     /// The key set, and the key in it for this `kid` and `alg`: fetched from the provider when
-    /// unknown, at most once per `refetch_interval`, by one task at a time.
+    /// unknown, within the refetch budget (see the [module](self)), by one task at a time. A
+    /// key set older than the refresh interval is fetched again in the background.
     pub(super) async fn key_for(
-        &self,
+        self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<(Arc<KeySet>, usize), KeyError> {
         let set = self.current();
+        self.refresh_if_old(&set);
         if let Some(at) = position(&set, kid, alg)? {
             return Ok((set, at));
         }
@@ -325,32 +380,102 @@ impl KeyStore {
         if let Some(at) = position(&set, kid, alg)? {
             return Ok((set, at));
         }
-        let now = Instant::now();
-        let allowed = state
+        let since = |t: Instant| t.elapsed();
+        let budget = state
             .last_attempt
-            .is_none_or(|t| now.duration_since(t) >= self.refetch_interval);
-        if !allowed {
+            .is_none_or(|t| since(t) >= self.timing.refetch_interval);
+        // The last fetch was spent on another kid that it did not find.
+        let other_after_a_miss = state
+            .spent_on_unknown
+            .as_ref()
+            .is_some_and(|spent| spent.as_deref() != kid)
+            && state
+                .last_attempt
+                .is_none_or(|t| since(t) >= self.timing.refetch_gap);
+        if !(budget || other_after_a_miss) {
             return Err(if state.failing {
                 KeyError::Unavailable
             } else {
                 KeyError::Unknown
             });
         }
-        state.last_attempt = Some(now);
+        match self.fetch_now(&mut state).await {
+            Ok(set) => match position(&set, kid, alg)? {
+                Some(at) => {
+                    state.spent_on_unknown = None;
+                    Ok((set, at))
+                }
+                None => {
+                    state.spent_on_unknown = Some(kid.map(str::to_owned));
+                    Err(KeyError::Unknown)
+                }
+            },
+            Err(_) => {
+                state.spent_on_unknown = None;
+                Err(KeyError::Unavailable)
+            }
+        }
+    }
+
+    /// Starts a fetch in the background when `set` (the one in use) is older than the refresh
+    /// interval. One at a time: the task that starts it claims the next `refetch_interval`, so
+    /// a provider that is down is asked again only after that; a successful fetch renews the set
+    /// (its age starts again). Nothing without a Tokio runtime (the verifier then fetches only
+    /// for unknown `kid`s).
+    fn refresh_if_old(self: &Arc<Self>, set: &KeySet) {
+        let (Some(every), Some(fetched)) = (self.timing.refresh_interval, set.fetched) else {
+            return;
+        };
+        if fetched.elapsed() < every {
+            return;
+        }
+        let now = millis(self.base.elapsed());
+        let not_before = self.refresh_not_before.load(Ordering::Relaxed);
+        if now < not_before {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let next = now.saturating_add(millis(self.timing.refetch_interval));
+        let claimed = self.refresh_not_before.compare_exchange(
+            not_before,
+            next,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+        if claimed.is_err() {
+            return;
+        }
+        let store = self.clone();
+        runtime.spawn(async move {
+            let mut state = store.fetch.lock().await;
+            // A fetch for an unknown kid may have renewed the set meanwhile.
+            if store
+                .current()
+                .fetched
+                .is_some_and(|t| t.elapsed() >= every)
+                && store.fetch_now(&mut state).await.is_ok()
+            {
+                store.refresh_not_before.store(0, Ordering::Release);
+            }
+        });
+    }
+
+    /// Fetches the key set now and makes it current; the caller holds the fetch lock.
+    async fn fetch_now(&self, state: &mut FetchState) -> Result<Arc<KeySet>, String> {
+        state.last_attempt = Some(Instant::now());
         state.attempts += 1;
-        match self.fetch_keys(&mut state).await {
+        match self.fetch_keys(state).await {
             Ok(keys) => {
                 state.failing = false;
                 let set = Arc::new(keys);
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = set.clone();
-                match position(&set, kid, alg)? {
-                    Some(at) => Ok((set, at)),
-                    None => Err(KeyError::Unknown),
-                }
+                Ok(set)
             }
-            Err(_) => {
+            Err(e) => {
                 state.failing = true;
-                Err(KeyError::Unavailable)
+                Err(e)
             }
         }
     }
@@ -358,20 +483,7 @@ impl KeyStore {
     /// Fetches the key set now (at start-up, say), whatever the rate limit.
     pub(super) async fn refresh(&self) -> Result<usize, String> {
         let mut state = self.fetch.lock().await;
-        state.last_attempt = Some(Instant::now());
-        state.attempts += 1;
-        match self.fetch_keys(&mut state).await {
-            Ok(keys) => {
-                state.failing = false;
-                let n = keys.len();
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
-                Ok(n)
-            }
-            Err(e) => {
-                state.failing = true;
-                Err(e)
-            }
-        }
+        self.fetch_now(&mut state).await.map(|set| set.len())
     }
 
     /// How many key set fetches were attempted so far.
@@ -425,7 +537,10 @@ impl KeyStore {
         if keys.is_empty() {
             return Err(format!("{jwks_uri} has no usable signing key"));
         }
-        Ok(KeySet { keys })
+        Ok(KeySet {
+            keys,
+            fetched: Some(Instant::now()),
+        })
     }
 
     /// GETs a JSON document of at most [`MAX_DOCUMENT`] bytes, within the client's timeouts.
@@ -449,6 +564,11 @@ impl KeyStore {
         }
         serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
     }
+}
+
+/// `d` in whole milliseconds (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn position(set: &KeySet, kid: Option<&str>, alg: Algorithm) -> Result<Option<usize>, KeyError> {

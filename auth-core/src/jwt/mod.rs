@@ -51,13 +51,20 @@
 //!
 //! From an issuer ([`JwtVerifier::from_issuer`]: OpenID discovery names the key set), a key set
 //! URL ([`JwtVerifier::from_jwks_url`]) or keys of your own ([`JwtVerifier::from_keys`]).
-//! A fetched key set is kept. A token whose `kid` is not in it makes the verifier fetch the set
-//! again, once: concurrent requests wait for that one fetch, and fetches happen at most once per
+//! A fetched key set is kept, and fetched again in the background once it is older than
+//! [`refresh_interval`](JwtVerifierBuilder::refresh_interval) (default 10 minutes): providers
+//! publish a new key before they sign with it, so the verifier usually knows it before the first
+//! token names it. A token whose `kid` is not in the set makes the verifier fetch the set again,
+//! once: concurrent requests wait for that one fetch, and such fetches happen at most once per
 //! [`refetch_interval`](JwtVerifierBuilder::refetch_interval) (default 30 s), so a flood of
-//! made-up `kid`s cannot hammer the provider. Keys rotated at the provider are so picked up
-//! without a restart. Each fetch has a deadline ([`fetch_timeout`](JwtVerifierBuilder::fetch_timeout),
-//! default 5 s). While the provider is down, tokens signed by a known key still verify; a token
-//! no known key fits is answered 503 `{"detail": …}`.
+//! made-up `kid`s cannot hammer the provider. A fetch spent on a `kid` the provider does not
+//! have (made up) does not hold back a token naming another unknown `kid`: that one may fetch
+//! after [`refetch_gap`](JwtVerifierBuilder::refetch_gap) (default 1 s), so made-up `kid`s delay a
+//! newly published key by at most the gap, and cost the provider at most one fetch per gap.
+//! Keys rotated at the provider are so picked up without a restart. Each fetch has a deadline
+//! ([`fetch_timeout`](JwtVerifierBuilder::fetch_timeout), default 5 s). While the provider is
+//! down, tokens signed by a known key still verify; a token no known key fits is answered 503
+//! `{"detail": …}`.
 //!
 //! # Verified tokens are cached
 //!
@@ -126,7 +133,7 @@ pub struct JwtVerifier {
 }
 
 struct Inner {
-    keys: KeyStore,
+    keys: Arc<KeyStore>,
     /// One validation per allowed algorithm: jsonwebtoken wants every algorithm of a validation
     /// to be of the key's type.
     validations: Vec<(Algorithm, Validation)>,
@@ -177,6 +184,8 @@ pub struct JwtVerifierBuilder {
     max_token_len: usize,
     fetch_timeout: Duration,
     refetch_interval: Duration,
+    refetch_gap: Duration,
+    refresh_interval: Option<Duration>,
     cache_capacity: usize,
     permission_claims: Vec<String>,
     display_name_claims: Vec<String>,
@@ -195,6 +204,8 @@ impl JwtVerifierBuilder {
             max_token_len: 8 * 1024,
             fetch_timeout: Duration::from_secs(5),
             refetch_interval: Duration::from_secs(30),
+            refetch_gap: Duration::from_secs(1),
+            refresh_interval: Some(Duration::from_secs(600)),
             cache_capacity: 10_000,
             permission_claims: ["scope", "scp", "permissions"].map(String::from).to_vec(),
             display_name_claims: ["name", "preferred_username", "email"]
@@ -244,9 +255,29 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// The least time between two key set fetches caused by unknown `kid`s (default 30 s).
+    /// The least time between two key set fetches caused by unknown `kid`s (default 30 s): the
+    /// refetch budget. A provider that cannot be reached is asked again after it.
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
+        self
+    }
+
+    /// After a fetch caused by an unknown `kid` that the fetched set did not hold either (a
+    /// made-up one), the least time before a token naming **another** unknown `kid` may fetch
+    /// again, within the budget or not (default 1 s; at most the refetch interval). It bounds
+    /// both how long made-up `kid`s can hold back a newly published key and how often they make
+    /// the verifier ask the provider; the same `kid` again never fetches within the budget.
+    pub fn refetch_gap(mut self, gap: Duration) -> Self {
+        self.refetch_gap = gap;
+        self
+    }
+
+    /// How old the fetched key set may get before it is fetched again in the background, ahead
+    /// of the provider's rotation (default 10 minutes; `None`: only when a token names an
+    /// unknown `kid`). The token that finds the set old is answered with the keys known; the
+    /// fetch runs on the Tokio runtime the verifier is called on.
+    pub fn refresh_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.refresh_interval = interval.into();
         self
     }
 
@@ -328,12 +359,16 @@ impl JwtVerifierBuilder {
         let keys = KeyStore::new(
             source,
             self.keys.into_iter().map(|k| k.key).collect(),
-            self.fetch_timeout,
-            self.refetch_interval,
+            keys::Timing {
+                fetch_timeout: self.fetch_timeout,
+                refetch_interval: self.refetch_interval,
+                refetch_gap: self.refetch_gap,
+                refresh_interval: self.refresh_interval,
+            },
         )?;
         Ok(JwtVerifier {
             inner: Arc::new(Inner {
-                keys,
+                keys: Arc::new(keys),
                 validations: algorithms
                     .iter()
                     .map(|&alg| {

@@ -645,3 +645,171 @@ async fn a_key_set_without_usable_keys_or_a_foreign_issuer_is_unavailable() {
         .unwrap();
     assert!(v.refresh_keys().await.is_err());
 }
+
+/// Claims of `sub` for a verifier of the key set server `server` (its issuer, no audience).
+fn claims_of(server: &JwksServer, sub: &str) -> Value {
+    let mut c = claims(sub);
+    c["iss"] = json!(server.base);
+    c.as_object_mut().unwrap().remove("aud");
+    c
+}
+
+/// Issue 26: one token with a made-up `kid` per refetch interval used to spend every refetch,
+/// so a key the provider had just published was refused for up to the interval. Now a fetch
+/// spent on a `kid` the provider does not have lets a token naming another unknown `kid` fetch
+/// after the gap, and then the budget holds again: the same made-up `kid` fetches nothing, a
+/// flood of others fetches at most once per gap.
+#[tokio::test]
+async fn a_made_up_kid_does_not_hold_back_a_newly_published_key() {
+    let server =
+        JwksServer::start(json!({"keys": [jwk(&rsa_key(), Algorithm::RS256, "k1")]})).await;
+    let v = JwtVerifier::from_issuer(&server.base)
+        .refetch_interval(Duration::from_secs(600))
+        .refetch_gap(Duration::from_secs(1))
+        .refresh_interval(None)
+        .build()
+        .unwrap();
+    let fetches = || server.fetches.load(Ordering::SeqCst);
+    // Signed beforehand: signing is slow in a debug build.
+    let made_up: Vec<String> = (0..6)
+        .map(|i| {
+            let kid = format!("made-up-{i}");
+            sign(
+                Algorithm::RS256,
+                Some(&kid),
+                &claims_of(&server, "m"),
+                &rsa_key(),
+            )
+        })
+        .collect();
+    let published = sign(
+        Algorithm::ES256,
+        Some("k2"),
+        &claims_of(&server, "bob"),
+        &ec_key(),
+    );
+    let first = sign(
+        Algorithm::RS256,
+        Some("k1"),
+        &claims_of(&server, "alice"),
+        &rsa_key(),
+    );
+
+    // The first made-up kid spends the budget (the first fetch).
+    assert_eq!(v.verify(&made_up[0]).await.unwrap_err().status(), 401);
+    assert_eq!(fetches(), 1);
+    assert_eq!(v.verify(&first).await.unwrap().identity(), "alice");
+    // The provider publishes k2; a token naming it comes right after the made-up one.
+    *server.jwks.lock().unwrap() = json!({"keys": [
+        jwk(&ec_key(), Algorithm::ES256, "k2"),
+        jwk(&rsa_key(), Algorithm::RS256, "k1"),
+    ]});
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        v.verify(&published).await.unwrap().identity(),
+        "bob",
+        "the new key is fetched although the budget was spent on a made-up kid"
+    );
+    assert_eq!(fetches(), 2);
+    // That fetch found its kid: the budget holds again, for any made-up kid.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(v.verify(&made_up[1]).await.unwrap_err().status(), 401);
+    assert_eq!(
+        fetches(),
+        2,
+        "within the budget after a fetch that found its kid"
+    );
+
+    // A made-up kid that spent a fetch: the same kid again fetches nothing; another one
+    // fetches only after the gap, each time.
+    let v = JwtVerifier::from_issuer(&server.base)
+        .refetch_interval(Duration::from_secs(600))
+        .refetch_gap(Duration::from_secs(1))
+        .refresh_interval(None)
+        .build()
+        .unwrap();
+    let before = fetches();
+    assert_eq!(v.verify(&made_up[2]).await.unwrap_err().status(), 401);
+    assert_eq!(fetches(), before + 1);
+    assert_eq!(v.verify(&made_up[2]).await.unwrap_err().status(), 401);
+    assert_eq!(v.verify(&made_up[3]).await.unwrap_err().status(), 401);
+    assert_eq!(
+        fetches(),
+        before + 1,
+        "the same kid, or another within the gap"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(v.verify(&made_up[2]).await.unwrap_err().status(), 401);
+    assert_eq!(fetches(), before + 1, "the same kid after the gap");
+    for t in &made_up[3..] {
+        assert_eq!(v.verify(t).await.unwrap_err().status(), 401);
+    }
+    assert_eq!(fetches(), before + 2, "one more for all of them");
+}
+
+/// The key set is fetched again in the background once it is older than the refresh interval:
+/// a key the provider published ahead of using it verifies without a fetch of its own, even
+/// with the refetch budget spent. The token that found the set old is answered at once, from
+/// the keys known.
+#[tokio::test]
+async fn the_key_set_is_refreshed_ahead_of_rotation() {
+    let server =
+        JwksServer::start(json!({"keys": [jwk(&rsa_key(), Algorithm::RS256, "k1")]})).await;
+    let v = JwtVerifier::from_issuer(&server.base)
+        .refetch_interval(Duration::from_secs(600))
+        .refresh_interval(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let fetches = || server.fetches.load(Ordering::SeqCst);
+    let tokens: Vec<String> = (0..3)
+        .map(|i| {
+            let sub = format!("alice{i}");
+            sign(
+                Algorithm::RS256,
+                Some("k1"),
+                &claims_of(&server, &sub),
+                &rsa_key(),
+            )
+        })
+        .collect();
+    let published = sign(
+        Algorithm::ES256,
+        Some("k2"),
+        &claims_of(&server, "bob"),
+        &ec_key(),
+    );
+    assert_eq!(v.verify(&tokens[0]).await.unwrap().identity(), "alice0");
+    assert_eq!(fetches(), 1);
+    // Published ahead of use.
+    *server.jwks.lock().unwrap() = json!({"keys": [
+        jwk(&ec_key(), Algorithm::ES256, "k2"),
+        jwk(&rsa_key(), Algorithm::RS256, "k1"),
+    ]});
+    // Young: no refresh.
+    assert_eq!(v.verify(&tokens[1]).await.unwrap().identity(), "alice1");
+    assert_eq!(fetches(), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Old: this token is answered from the known keys, and starts the refresh.
+    assert_eq!(v.verify(&tokens[2]).await.unwrap().identity(), "alice2");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while v.key_fetches().await < 2 {
+        assert!(std::time::Instant::now() < deadline, "no refresh");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Wait for the refresh to finish (it holds the fetch lock while it runs).
+    let _ = v.key_fetches().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(v.verify(&published).await.unwrap().identity(), "bob");
+    assert_eq!(fetches(), 2, "k2 was known: no fetch of its own");
+
+    // Without a refresh interval, nothing is fetched on a timer.
+    let v = JwtVerifier::from_issuer(&server.base)
+        .refresh_interval(None)
+        .build()
+        .unwrap();
+    assert_eq!(v.verify(&tokens[0]).await.unwrap().identity(), "alice0");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(v.verify(&tokens[1]).await.unwrap().identity(), "alice1");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(v.key_fetches().await, 1);
+}

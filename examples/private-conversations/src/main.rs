@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
         let _ = writeln!(std::io::stdout(), "policy: {policy:?}");
         // The tutorial's part 3: real accounts from an OpenID Connect provider.
         let (issuer, audience) = (config.oidc_issuer.clone(), config.oidc_audience.clone());
-        tutorial_policy::oidc::setup(issuer, audience).await?;
+        tutorial_policy::oidc::setup(issuer, audience, config.oidc_key_refresh()).await?;
         Ok(Server::new(policy.build()?))
     })
     .await

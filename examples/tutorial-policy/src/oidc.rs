@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use auth::jwt::JwtVerifier;
 use auth::{AuthUser, HttpException};
@@ -34,10 +35,16 @@ pub fn install(verifier: JwtVerifier) -> Result<(), String> {
         .map_err(|_| "an OpenID Connect verifier is installed already".to_owned())
 }
 
-/// The verifier for `issuer` whose tokens must name `audience`.
-pub fn verifier_for(issuer: &str, audience: &str) -> Result<JwtVerifier, String> {
+/// The verifier for `issuer` whose tokens must name `audience`, fetching the provider's keys
+/// again once they are `key_refresh` old (`None`: only for an unknown key).
+pub fn verifier_for(
+    issuer: &str,
+    audience: &str,
+    key_refresh: Option<Duration>,
+) -> Result<JwtVerifier, String> {
     JwtVerifier::from_issuer(issuer)
         .audience(audience)
+        .refresh_interval(key_refresh)
         .build()
         .map_err(|e| format!("--oidc-issuer: {e}"))
 }
@@ -64,14 +71,19 @@ pub fn settings(
 }
 
 /// The server's start-up: with an issuer and an audience (flags, else environment), builds the
-/// verifier, fetches the provider's keys once (a failure is only a warning: keys are fetched
-/// again on the first token) and installs it. Without either, does nothing.
-pub async fn setup(issuer: Option<String>, audience: Option<String>) -> Result<(), String> {
+/// verifier (its keys fetched again once `key_refresh` old: `--oidc-key-refresh-secs`), fetches
+/// the provider's keys once (a failure is only a warning: keys are fetched again on the first
+/// token) and installs it. Without either, does nothing.
+pub async fn setup(
+    issuer: Option<String>,
+    audience: Option<String>,
+    key_refresh: Option<Duration>,
+) -> Result<(), String> {
     let Some((issuer, audience)) = settings(issuer, audience, |name| std::env::var(name).ok())?
     else {
         return Ok(());
     };
-    let verifier = verifier_for(&issuer, &audience)?;
+    let verifier = verifier_for(&issuer, &audience, key_refresh)?;
     println!("authentication: bearer JWTs from {issuer} for audience {audience}");
     match verifier.refresh_keys().await {
         Ok(n) => println!("  {n} signing keys fetched"),
@@ -112,9 +124,9 @@ mod tests {
         assert!(settings(Some("https://flag.example".into()), None, none).is_err());
         assert!(settings(None, Some("aud".into()), none).is_err());
         assert!(
-            verifier_for("http://issuer.example", "aud").is_err(),
+            verifier_for("http://issuer.example", "aud", None).is_err(),
             "https only"
         );
-        assert!(verifier_for("https://issuer.example", "aud").is_ok());
+        assert!(verifier_for("https://issuer.example", "aud", None).is_ok());
     }
 }

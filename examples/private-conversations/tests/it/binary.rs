@@ -242,6 +242,7 @@ fn help_lists_every_flag_with_its_default_and_variable() {
         ("--cors-allow-origins", "CORS_ALLOW_ORIGINS"),
         ("--cors-allow-credentials", "CORS_ALLOW_CREDENTIALS"),
         ("--shutdown-grace", "SHUTDOWN_GRACE"),
+        ("--oidc-key-refresh-secs", "OIDC_KEY_REFRESH_SECS"),
     ] {
         let at = help
             .find(&format!("{flag} <"))
