@@ -9,7 +9,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::storage::Storage;
 use crate::{Limits, connection, graph, model, observe, queue, routes, util};
@@ -134,9 +133,10 @@ impl AppState {
 }
 
 /// The whole app: routes, authentication layer (with the handler deadline), body size limit,
-/// JSON errors (every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`), a
-/// panic answered 500 and logged, the access log and request metrics of [`observe`], and, outside
-/// everything, the unread rest of a request body read before the answer (see [`connection`]).
+/// JSON errors (every 4xx or 5xx, axum's own rejections included, answers `{"detail": …}`), and,
+/// outside everything ([`connection::outermost`]), a panic answered 500 and logged, the access
+/// log and request metrics of [`observe`], and the unread rest of a request body read before
+/// the answer.
 pub fn router(state: AppState) -> Router {
     let layer = AuthLayer::new(state.auth.clone())
         .with_timeout(state.limits.handler_timeout)
@@ -148,11 +148,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(observe::caller))
         .layer(layer)
         .layer(axum::middleware::map_response(json_errors))
-        .layer(CatchPanicLayer::custom(connection::panic_response))
-        .layer(axum::middleware::from_fn(observe::access))
         .layer(axum::middleware::from_fn_with_state(
             body_limit,
-            connection::finish_body,
+            connection::outermost,
         ))
 }
 

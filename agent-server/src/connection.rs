@@ -1,6 +1,7 @@
 //! What keeps every request on a connection answered: the request body a refusal did not read
-//! is read to its end before the answer goes out ([`finish_body`]), and a panic in the server's
-//! own code is a 500 `{"detail": …}` that is logged ([`panic_response`]).
+//! is read to its end before the answer goes out, and a panic in the server's own code is a 500
+//! `{"detail": …}` that is logged ([`panic_response`]); both in [`outermost`], the layer outside
+//! every other, which also writes the access log line.
 //!
 //! # Why the unread body matters
 //!
@@ -15,7 +16,7 @@
 //! never reached the server's code. Issue 26 saw it twice, with OIDC on PostgreSQL, where
 //! refused tokens answered POSTs before their bodies had arrived.
 //!
-//! So [`finish_body`], the outermost layer, keeps hold of the request's body while the app
+//! So [`outermost`] keeps hold of the request's body while the app
 //! answers and, when the answer is ready and the body was not read to its end, reads and drops
 //! the rest (at most [`crate::Limits::body_limit`] bytes, within [`DRAIN_DEADLINE`]): the
 //! connection then stays usable, as the client expects. A body larger than that, one that does
@@ -25,6 +26,7 @@
 //! the same connection.)
 
 use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
@@ -36,8 +38,9 @@ use axum::http::header::{CONNECTION, CONTENT_LENGTH, EXPECT};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 
+use crate::observe;
 use crate::util::ApiError;
 
 /// How long the rest of an unread request body may take to arrive once the answer is ready;
@@ -51,16 +54,20 @@ struct Slot {
     finished: AtomicBool,
 }
 
-/// Outside every other layer: answers as the app does, and reads the rest of a request body the
-/// app did not read before the answer goes out (see the [module](self)); `body_limit` bounds
-/// what is read.
-pub async fn finish_body(
-    State(body_limit): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Outside every other layer: the access log line and metrics of [`observe::access`] around
+/// the app, whose panic is answered by [`panic_response`]; and the rest of a request body the
+/// app did not read, read before the answer goes out (see the [module](self)), at most
+/// `body_limit` bytes. One layer for all three: each layer of the router costs every request
+/// allocations of its own.
+pub async fn outermost(State(body_limit): State<usize>, request: Request, next: Next) -> Response {
+    let answer = |request| async move {
+        AssertUnwindSafe(next.run(request))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(panic_response)
+    };
     if request.body().is_end_stream() {
-        return next.run(request).await;
+        return observe::access(request, answer).await;
     }
     // Not worth waiting for: withheld until the server says go on, or announced larger than
     // what would be read.
@@ -89,7 +96,7 @@ pub async fn finish_body(
         }
         next
     }));
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let mut response = observe::access(Request::from_parts(parts, body), answer).await;
     if slot.finished.load(Ordering::Acquire) {
         return response;
     }

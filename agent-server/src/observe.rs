@@ -98,8 +98,13 @@ pub async fn caller(request: Request, next: Next) -> Response {
     response
 }
 
-/// Outside every other layer: logs the request and counts it.
-pub async fn access(request: Request, next: Next) -> Response {
+/// Logs the request and counts it, around `run`, which answers it (the app's other layers and
+/// the route: [`crate::connection::outermost`] calls it outside every other layer).
+pub async fn access<F, Fut>(request: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -112,7 +117,7 @@ pub async fn access(request: Request, next: Next) -> Response {
         route: route.as_deref(),
         answered: false,
     };
-    let response = next.run(request).await;
+    let response = run(request).await;
     watch.answered = true;
     drop(watch);
     let latency = started.elapsed();
@@ -257,7 +262,9 @@ pub(crate) mod tests {
         let app = axum::Router::new()
             .route("/slow", get(|| std::future::pending::<()>()))
             .route("/fast", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn(access));
+            .layer(axum::middleware::from_fn(|request, next: Next| {
+                access(request, |request| next.run(request))
+            }));
         let request = |path: &str| Request::get(path).body(Body::empty()).unwrap();
         let fast = app.clone().oneshot(request("/fast")).await.unwrap();
         assert_eq!(fast.status(), StatusCode::OK);
