@@ -60,6 +60,7 @@ mod openapi;
 mod queue;
 mod routes;
 mod runner;
+mod service;
 mod storage;
 mod util;
 
