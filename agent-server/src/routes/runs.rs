@@ -137,7 +137,10 @@ pub(super) async fn list(
     query: QueryParams,
 ) -> Result<Json<Vec<Run>>, ApiError> {
     let (limit, offset) = (query.int("limit", 10)?, query.int("offset", 0)?);
-    let status = query.0.get("status");
+    let status = query.0.get("status").filter(|s| !s.is_empty());
+    let status = status
+        .map(|s| s.parse().map_err(|e| ApiError::invalid(format!("{e}"))))
+        .transpose()?;
     runs::list(&c, &tid, limit, offset, status).await.map(Json)
 }
 

@@ -6,6 +6,7 @@ use auth::types::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::{Caller, Found, Missing, input};
 use crate::AppState;
@@ -98,15 +99,25 @@ fn object(v: Option<Object>) -> Value {
 }
 
 /// The body of `POST /assistants`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AssistantCreate)]
 pub(crate) struct CreateBody {
+    /// An id of your choice (a UUID).
     assistant_id: Option<String>,
+    /// The graph to run (required).
     graph_id: Option<String>,
+    /// Configuration.
     config: Option<Object>,
+    /// Context.
     context: Option<Object>,
+    /// Metadata.
     metadata: Option<Object>,
+    /// `raise` (409, the default) or `do_nothing`.
+    #[schema(value_type = Option<String>)]
     if_exists: Option<AuthIfExists>,
+    /// Its name.
     name: Option<String>,
+    /// Its description.
     description: Option<String>,
 }
 
@@ -201,13 +212,20 @@ pub(crate) async fn subgraphs(c: &Caller, raw_id: &str) -> Result<Value, ApiErro
 }
 
 /// The body of `PATCH /assistants/{assistant_id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AssistantUpdate)]
 pub(crate) struct UpdateBody {
+    /// Another graph.
     graph_id: Option<String>,
+    /// Configuration.
     config: Option<Object>,
+    /// Context.
     context: Option<Object>,
+    /// Metadata to merge.
     metadata: Option<Object>,
+    /// Its name.
     name: Option<String>,
+    /// Its description.
     description: Option<String>,
 }
 
@@ -282,14 +300,22 @@ pub(crate) async fn delete(c: &Caller, raw_id: &str) -> Result<(), ApiError> {
 }
 
 /// The body of `POST /assistants/search` and `POST /assistants/count`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AssistantSearch)]
 pub(crate) struct SearchBody {
+    /// Metadata the assistants contain.
     metadata: Option<Object>,
+    /// Only this graph's.
     graph_id: Option<String>,
+    /// Only names containing this.
     name: Option<String>,
+    /// At most this many.
     limit: Option<i64>,
+    /// Skip this many.
     offset: Option<i64>,
+    /// `created_at` (default), `updated_at`, `assistant_id`, `graph_id` or `name`.
     sort_by: Option<String>,
+    /// `asc` or `desc` (default).
     sort_order: Option<String>,
 }
 
@@ -349,10 +375,14 @@ pub(crate) async fn search(
 }
 
 /// The body of `POST /assistants/{assistant_id}/versions`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = VersionSearch)]
 pub(crate) struct VersionsBody {
+    /// Metadata the versions contain.
     metadata: Option<Object>,
+    /// At most this many.
     limit: Option<i64>,
+    /// Skip this many.
     offset: Option<i64>,
 }
 
@@ -375,8 +405,10 @@ pub(crate) async fn versions(
 }
 
 /// The body of `POST /assistants/{assistant_id}/latest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = SetLatest)]
 pub(crate) struct LatestBody {
+    /// The version to make current.
     version: Option<i64>,
 }
 

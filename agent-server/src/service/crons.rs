@@ -8,6 +8,7 @@ use auth::types::{CronsCreate, CronsDelete, CronsRead, CronsSearch, CronsUpdate}
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{Caller, Found, Missing, assistants, input, threads};
 use crate::authz::Scope;
@@ -300,13 +301,20 @@ pub(crate) async fn delete(c: &Caller, id: &str) -> Result<(), ApiError> {
 }
 
 /// The body of `POST /runs/crons/search` and `POST /runs/crons/count`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CronSearch)]
 pub(crate) struct SearchBody {
+    /// Only this assistant's.
     assistant_id: Option<String>,
+    /// Only this thread's.
     thread_id: Option<String>,
+    /// Metadata the crons contain.
     metadata: Option<Object>,
+    /// At most this many.
     limit: Option<i64>,
+    /// Skip this many.
     offset: Option<i64>,
+    /// `asc` or `desc` (default).
     sort_order: Option<String>,
 }
 

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use auth::axum::Authenticated;
 use auth::types::{
-    IfNotExists, MultitaskStrategy, RunKwargs, RunsCreate, ThreadsDelete, ThreadsRead,
+    IfNotExists, MultitaskStrategy, RunKwargs, RunStatus, RunsCreate, ThreadsDelete, ThreadsRead,
     ThreadsSearch, ThreadsUpdate, ThreadsUpdateAction,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::threads::read_scope;
 use super::{Caller, Found, Missing, assistants, input};
@@ -28,18 +29,28 @@ pub(crate) type StreamEvent = (&'static str, Value);
 
 /// The body of a run creation (`POST /threads/{thread_id}/runs`, `/runs`, their `wait` and
 /// `stream`, and each of `/runs/batch`).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = RunCreate)]
 pub(crate) struct RunBody {
+    /// The assistant (an id, or a graph's name for its default assistant).
     assistant_id: Option<String>,
+    /// Metadata.
     metadata: Option<Object>,
+    /// `reject`, `interrupt`, `rollback` or `enqueue` (default).
+    #[schema(value_type = Option<String>)]
     multitask_strategy: Option<MultitaskStrategy>,
+    /// `create` to create the thread if missing, or `reject` (default).
+    #[schema(value_type = Option<String>)]
     if_not_exists: Option<IfNotExists>,
+    /// Delay before the run starts, in seconds (0 to 86400).
     after_seconds: Option<f64>,
     #[serde(flatten)]
+    /// The graph's input and the run's options.
+    #[schema(inline, value_type = crate::openapi::RunKwargs)]
     kwargs: RunKwargs,
 }
 
-use crate::storage::{refresh_status, run_finished as finished};
+use crate::storage::refresh_status;
 
 /// 422 for a run body whose lists are over [`input::MAX_LIST`].
 fn check_body(body: &RunBody) -> Result<(), ApiError> {
@@ -88,7 +99,7 @@ async fn prepare(
                 .with_assistant_id(assistant_id.clone())
                 .maybe_thread_id(thread.map(str::to_owned))
                 .with_run_id(run_id.clone())
-                .with_status(auth::types::RunStatus::Pending)
+                .with_status(RunStatus::Pending)
                 .maybe_metadata(body.metadata.clone())
                 .maybe_multitask_strategy(body.multitask_strategy)
                 .maybe_if_not_exists(body.if_not_exists)
@@ -141,7 +152,7 @@ async fn prepare(
         assistant_id,
         created_at: at.clone(),
         updated_at: at,
-        status: "pending".into(),
+        status: RunStatus::Pending,
         metadata: v.metadata.unwrap_or_default(),
         kwargs,
         multitask_strategy: serde_json::to_value(strategy)
@@ -214,7 +225,7 @@ async fn create_on_thread_then(
     let strategy = extra.strategy;
     let change = Box::new(move |tx: &mut ThreadTx<'_>| {
         let inflight: Vec<usize> = (0..tx.runs.len())
-            .filter(|&i| !finished(&tx.runs[i].status))
+            .filter(|&i| !tx.runs[i].status.is_finished())
             .collect();
         if !inflight.is_empty() {
             match strategy {
@@ -227,7 +238,7 @@ async fn create_on_thread_then(
                 MultitaskStrategy::Interrupt | MultitaskStrategy::Rollback => {
                     for i in inflight {
                         let r = Arc::make_mut(&mut tx.runs[i]);
-                        r.status = "interrupted".into();
+                        r.status = RunStatus::Interrupted;
                         r.updated_at = now();
                     }
                 }
@@ -331,7 +342,7 @@ pub(crate) async fn wait_done<E: ReadsThread>(
             .find(|r| r.run_id == rid)
             .map(|r| Run::clone(r))
             .or_missing(Missing::Run(rid))?;
-        if finished(&run.status) {
+        if run.status.is_finished() {
             return Ok((thread, run));
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
@@ -340,7 +351,7 @@ pub(crate) async fn wait_done<E: ReadsThread>(
 
 /// What a finished run answers a wait or a join: the thread's values, or `{"__error__": …}`.
 fn run_output(thread: &Thread, run: &Run) -> Value {
-    if run.status == "error" {
+    if run.status == RunStatus::Error {
         json!({ "__error__": thread.error })
     } else {
         thread.values.to_json()
@@ -381,7 +392,7 @@ fn stream_events(
     writes: &[Value],
 ) -> Vec<StreamEvent> {
     let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
-    if run.status == "error" {
+    if run.status == RunStatus::Error {
         events.push(("error", error.clone()));
         return events;
     }
@@ -491,7 +502,7 @@ async fn stateless(c: &Caller, body: RunBody) -> Result<Stateless, ApiError> {
         Ok(checkpoints) => {
             let values = checkpoints.last().map_or(Value::Null, |c| c.values.clone());
             let steps = crate::history::run_steps(&Value::Null, &run_input, &checkpoints);
-            run.status = "success".into();
+            run.status = RunStatus::Success;
             Ok(Stateless {
                 run,
                 values,
@@ -500,7 +511,7 @@ async fn stateless(c: &Caller, body: RunBody) -> Result<Stateless, ApiError> {
             })
         }
         Err(e) => {
-            run.status = "error".into();
+            run.status = RunStatus::Error;
             Ok(Stateless {
                 run,
                 values: Value::Null,
@@ -537,7 +548,7 @@ pub(crate) async fn stateless_batch(
 /// `POST /runs/wait`: a run without a thread and its output.
 pub(crate) async fn stateless_wait(c: &Caller, body: RunBody) -> Result<(Run, Value), ApiError> {
     let s = stateless(c, body).await?;
-    let out = if s.run.status == "error" {
+    let out = if s.run.status == RunStatus::Error {
         json!({ "__error__": s.error })
     } else {
         s.values
@@ -561,7 +572,7 @@ pub(crate) async fn list(
     tid: &str,
     limit: usize,
     offset: usize,
-    status: Option<&str>,
+    status: Option<RunStatus>,
 ) -> Result<Vec<Run>, ApiError> {
     let scope = c
         .scope(
@@ -633,7 +644,7 @@ pub(crate) async fn join_events(
     let (thread, run, scope) = read_run(c, tid, rid).await?;
     let (thread, run) = wait_done(&c.state, &thread.thread_id, &run.run_id, &scope).await?;
     let mut events = vec![("metadata", json!({ "run_id": run.run_id, "attempt": 1 }))];
-    if run.status == "error" {
+    if run.status == RunStatus::Error {
         events.push(("error", thread.error.clone()));
     } else {
         events.push(("values", thread.values.to_json()));
@@ -695,9 +706,9 @@ async fn cancel_runs(
         }
         let mut now_cancelled = std::collections::HashSet::new();
         for r in tx.runs.iter_mut() {
-            if !finished(&r.status) && ids.as_ref().is_none_or(|ids| ids.contains(&r.run_id)) {
+            if !r.status.is_finished() && ids.as_ref().is_none_or(|ids| ids.contains(&r.run_id)) {
                 let r = Arc::make_mut(r);
-                r.status = "interrupted".into();
+                r.status = RunStatus::Interrupted;
                 r.updated_at = now();
                 now_cancelled.insert(r.run_id.clone());
             }
@@ -708,7 +719,7 @@ async fn cancel_runs(
             // cancelled (older interrupted runs stay).
             tx.runs.retain(|r| {
                 let named = ids.as_ref().is_some_and(|ids| ids.contains(&r.run_id));
-                !(now_cancelled.contains(&r.run_id) || named && r.status == "interrupted")
+                !(now_cancelled.contains(&r.run_id) || named && r.status == RunStatus::Interrupted)
             });
         }
         refresh_status(tx);
@@ -743,10 +754,14 @@ pub(crate) async fn cancel(
 }
 
 /// The body of `POST /runs/cancel`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CancelMany)]
 pub(crate) struct CancelManyBody {
+    /// The runs' thread.
     thread_id: Option<String>,
+    /// The runs; default: every run in flight.
     run_ids: Option<Vec<String>>,
+    /// Not supported: give `thread_id`.
     status: Option<String>,
 }
 

@@ -10,6 +10,7 @@ use auth::types::{StoreDelete, StoreGet, StoreListNamespaces, StorePut, StoreSea
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::{Caller, Found, Missing, input};
 use crate::authz::{DeletesItem, Scope};
@@ -45,10 +46,14 @@ fn namespace_after(ns: Vec<String>, allow_empty: bool) -> Result<Vec<String>, Ap
 }
 
 /// The body of `PUT /store/items`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ItemPut)]
 pub(crate) struct PutBody {
+    /// The namespace, label by label.
     namespace: Vec<String>,
+    /// The key.
     key: String,
+    /// The value; `null` deletes.
     value: Option<Object>,
 }
 
@@ -128,9 +133,12 @@ pub(crate) async fn get(c: &Caller, namespace: Vec<String>, key: String) -> Resu
 }
 
 /// The body of `DELETE /store/items`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ItemDelete)]
 pub(crate) struct DeleteBody {
+    /// The namespace.
     namespace: Vec<String>,
+    /// The key.
     key: String,
 }
 
@@ -150,13 +158,19 @@ pub(crate) async fn delete(c: &Caller, body: DeleteBody) -> Result<(), ApiError>
 }
 
 /// The body of `POST /store/items/search`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ItemSearch)]
 pub(crate) struct SearchBody {
     #[serde(default)]
+    /// The namespace prefix.
     namespace_prefix: Option<Vec<String>>,
+    /// Values the items contain.
     filter: Option<Object>,
+    /// At most this many.
     limit: Option<i64>,
+    /// Skip this many.
     offset: Option<i64>,
+    /// Words the items contain.
     query: Option<String>,
 }
 
@@ -204,12 +218,18 @@ pub(crate) async fn search(c: &Caller, body: SearchBody) -> Result<Value, ApiErr
 }
 
 /// The body of `POST /store/namespaces`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NamespaceSearch)]
 pub(crate) struct NamespacesBody {
+    /// Only namespaces starting with these labels.
     prefix: Option<Vec<String>>,
+    /// Only namespaces ending with these labels.
     suffix: Option<Vec<String>>,
+    /// Cut namespaces to this many labels.
     max_depth: Option<i64>,
+    /// At most this many (default 100).
     limit: Option<i64>,
+    /// Skip this many.
     offset: Option<i64>,
 }
 

@@ -9,6 +9,7 @@ use auth::types::{
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::input::{self, thread_id};
 use super::{Caller, Found, Missing};
@@ -44,11 +45,18 @@ pub(crate) async fn read(c: &Caller, id: &str, run_id: Option<&str>) -> Result<T
 }
 
 /// The body of `POST /threads`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ThreadCreate)]
 pub(crate) struct CreateBody {
+    /// An id of your choice (a UUID); default: a new one.
     thread_id: Option<String>,
+    /// Metadata.
     metadata: Option<Object>,
+    /// `raise` (409, the default) or `do_nothing` when it exists.
+    #[schema(value_type = Option<String>)]
     if_exists: Option<AuthIfExists>,
+    /// Time to live (accepted, not enforced).
+    #[schema(value_type = Option<Object>)]
     ttl: Option<ThreadTtl>,
 }
 
@@ -82,8 +90,10 @@ pub(crate) async fn create(c: &Caller, body: CreateBody) -> Result<Thread, ApiEr
 }
 
 /// The body of `PATCH /threads/{thread_id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ThreadUpdate)]
 pub(crate) struct UpdateBody {
+    /// Metadata to merge.
     metadata: Option<Object>,
 }
 
@@ -114,10 +124,13 @@ pub(crate) async fn delete(c: &Caller, id: &str) -> Result<(), ApiError> {
 }
 
 /// The body of `POST /threads/prune`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ThreadPrune)]
 pub(crate) struct PruneBody {
+    /// The threads to prune.
     thread_ids: Vec<String>,
     #[serde(default)]
+    /// `delete` (default) or `keep_latest`.
     strategy: Option<String>,
 }
 
@@ -149,15 +162,25 @@ pub(crate) async fn prune(c: &Caller, body: PruneBody) -> Result<usize, ApiError
 }
 
 /// The body of `POST /threads/search` and `POST /threads/count`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ThreadSearch)]
 pub(crate) struct SearchBody {
+    /// Metadata the threads contain.
     metadata: Option<Object>,
+    /// State values the threads contain.
     values: Option<Object>,
+    /// Only these ids.
     ids: Option<Vec<String>>,
+    /// Only threads with this status (`idle`, `busy`, `interrupted`, `error`).
+    #[schema(value_type = Option<String>)]
     status: Option<ThreadStatus>,
+    /// At most this many (default 10, at most 10000).
     limit: Option<i64>,
+    /// Skip this many.
     offset: Option<i64>,
+    /// `created_at` (default), `updated_at`, `status` or `thread_id`.
     sort_by: Option<String>,
+    /// `asc` or `desc` (default).
     sort_order: Option<String>,
 }
 
@@ -193,11 +216,11 @@ pub(crate) async fn search(
     let wanted = value.metadata;
     let values = value.values;
     let mut conditions = Vec::new();
-    if let Some(Value::String(s)) = body
-        .status
-        .map(|s| serde_json::to_value(s).unwrap_or_default())
-    {
-        conditions.push(Condition::Equals(Column::Status, s));
+    if let Some(status) = body.status {
+        conditions.push(Condition::Equals(
+            Column::Status,
+            status.as_str().to_owned(),
+        ));
     }
     if let Some(v) = values.filter(|v| !v.is_empty()) {
         conditions.push(Condition::ValuesContain(v));
@@ -406,8 +429,10 @@ pub(crate) async fn state(
 }
 
 /// The body of `POST /threads/{thread_id}/state/checkpoint`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CheckpointRequest)]
 pub(crate) struct CheckpointBody {
+    /// The checkpoint (`checkpoint_id`).
     checkpoint: Option<Object>,
 }
 
@@ -422,11 +447,16 @@ impl CheckpointBody {
 }
 
 /// The body of `POST /threads/{thread_id}/state`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StateUpdate)]
 pub(crate) struct StateUpdateBody {
+    /// The values to write.
     values: Value,
+    /// The node that writes them.
     as_node: Option<String>,
+    /// The checkpoint to fork from (`checkpoint_id`); default: the latest.
     checkpoint: Option<Object>,
+    /// The checkpoint to fork from, by id.
     checkpoint_id: Option<String>,
 }
 
@@ -505,10 +535,14 @@ pub(crate) async fn history(
 }
 
 /// The body of `POST /threads/{thread_id}/history`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = HistorySearch)]
 pub(crate) struct HistoryBody {
+    /// At most this many states (default 10).
     limit: Option<i64>,
+    /// Only states before this checkpoint (an id, a checkpoint or a config).
     before: Option<Value>,
+    /// Metadata the checkpoints contain.
     metadata: Option<Object>,
 }
 
