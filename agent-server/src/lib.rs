@@ -192,7 +192,8 @@ impl Server {
         self
     }
 
-    /// Cross-origin requests (default: none allowed). An invalid policy makes
+    /// Cross-origin requests (default: [`Cors::default`], any origin without credentials, as
+    /// LangGraph's server). An invalid policy makes
     /// [`router`](Self::router) and [`serve`](Self::serve) fail; check it first with
     /// [`Cors::layer`].
     pub fn cors(mut self, cors: Cors) -> Self {

@@ -170,6 +170,7 @@ async fn prepare(
         Placement {
             if_not_exists: v.if_not_exists,
             strategy,
+            graph_id: assistant.current.graph_id.clone(),
         },
     ))
 }
@@ -178,6 +179,7 @@ async fn prepare(
 struct Placement {
     if_not_exists: Option<IfNotExists>,
     strategy: MultitaskStrategy,
+    graph_id: String,
 }
 
 /// `threads.create_run` on the thread `tid` (normalized): creates the run, which enqueues it (the
@@ -223,6 +225,7 @@ async fn create_on_thread_then(
     }
     let inserted = Arc::new(run.clone());
     let strategy = extra.strategy;
+    let graph_id = extra.graph_id;
     let change = Box::new(move |tx: &mut ThreadTx<'_>| {
         let inflight: Vec<usize> = (0..tx.runs.len())
             .filter(|&i| !tx.runs[i].status.is_finished())
@@ -247,6 +250,11 @@ async fn create_on_thread_then(
                 _ => return Err(ApiError::conflict("Unsupported multitask strategy.").into()),
             }
         }
+        // As LangGraph's threads do (and chat UIs list threads by them): the graph and the
+        // assistant of the thread's latest run, added to what the policy stamped.
+        let metadata = &mut tx.thread.metadata;
+        metadata.insert("graph_id".into(), graph_id.into());
+        metadata.insert("assistant_id".into(), inserted.assistant_id.clone().into());
         tx.runs.push(inserted);
         refresh_status(tx);
         Ok(())
