@@ -103,12 +103,13 @@ pub struct Config {
     /// the same host then makes it public: a warning at start), else `off`.
     #[arg(long, env = "METRICS", value_enum, default_value_t = MetricsAccess::Auto)]
     pub metrics: MetricsAccess,
-    /// Origins allowed to call from a browser, comma-separated (`*`: any). Empty: CORS off.
+    /// Origins allowed to call from a browser, comma-separated (`*`: any, LangGraph's default;
+    /// safe with bearer tokens, which browsers never send on their own). Empty: CORS off.
     #[arg(
         long,
         env = "CORS_ALLOW_ORIGINS",
         value_delimiter = ',',
-        default_value = ""
+        default_value = "*"
     )]
     pub cors_allow_origins: Vec<String>,
     /// Methods allowed cross-origin, comma-separated (`*`: any).
@@ -136,7 +137,7 @@ pub struct Config {
         long,
         env = "CORS_EXPOSE_HEADERS",
         value_delimiter = ',',
-        default_value = ""
+        default_value = "content-location,x-pagination-total"
     )]
     pub cors_expose_headers: Vec<String>,
     /// How long a browser may cache a preflight answer, in seconds.
@@ -597,5 +598,7 @@ mod tests {
         );
         let off: Args = parse_from(["my-server", "--oidc-key-refresh-secs", "0"]).unwrap();
         assert_eq!(off.server.oidc_key_refresh(), None);
+        let default: Args = parse_from(["my-server"]).unwrap();
+        assert_eq!(default.server.cors(), Cors::default());
     }
 }
