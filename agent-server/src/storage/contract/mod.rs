@@ -152,7 +152,7 @@ pub(crate) async fn all_history(
         before: None,
         metadata: None,
     };
-    s.threads.history(id, scope, page).await.unwrap().unwrap()
+    s.threads.history(id, scope, page, &crate::storage::Deadline::unlimited()).await.unwrap().unwrap()
 }
 
 pub(crate) fn thread(id: &str, metadata: Value) -> Thread {
