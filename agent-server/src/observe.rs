@@ -145,7 +145,8 @@ pub async fn access(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    let template: std::sync::Arc<str> = std::sync::Arc::from(route.as_deref().unwrap_or("(unmatched)"));
+    let template: std::sync::Arc<str> =
+        std::sync::Arc::from(route.as_deref().unwrap_or("(unmatched)"));
     let response = ROUTE.scope(template, next.run(request)).await;
     let latency = started.elapsed();
     let status = response.status();

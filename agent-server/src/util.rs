@@ -313,7 +313,10 @@ mod tests {
                 (status, detail)
             );
             // Only an answer that asks the client to come back says when.
-            let retry = answer.headers.iter().any(|(n, v)| n == "retry-after" && v == "1");
+            let retry = answer
+                .headers
+                .iter()
+                .any(|(n, v)| n == "retry-after" && v == "1");
             assert_eq!(retry, status == 503, "{status} {detail}");
         }
         use crate::storage::Busy;
@@ -350,7 +353,10 @@ mod tests {
                 (answer.status.as_u16(), answer.detail.as_str()),
                 (status, detail)
             );
-            assert_eq!(answer.headers.iter().any(|(n, _)| n == "retry-after"), retry);
+            assert_eq!(
+                answer.headers.iter().any(|(n, _)| n == "retry-after"),
+                retry
+            );
         }
         let mut own = ApiError::not_found("Run r1 not found");
         own.headers.push(("x-a".into(), "b".into()));

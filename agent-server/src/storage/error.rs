@@ -81,9 +81,9 @@ fn busy_message(busy: &super::guard::Busy) -> String {
         super::guard::Busy::Caller(n) => format!(
             "too many searches in flight: at most {n} at once per user (--searches-per-user)"
         ),
-        super::guard::Busy::Server(n) => format!(
-            "the server is busy: {n} searches are in flight (--searches-in-flight)"
-        ),
+        super::guard::Busy::Server(n) => {
+            format!("the server is busy: {n} searches are in flight (--searches-in-flight)")
+        }
     }
 }
 

@@ -59,7 +59,8 @@ pub(crate) fn check_value(
     wanted: &Object,
     budget: &SearchBudget,
 ) -> Result<(), StoreError> {
-    let too_complex = |detail: String| Err(StoreError::SearchTooComplex(format!("{what}: {detail}")));
+    let too_complex =
+        |detail: String| Err(StoreError::SearchTooComplex(format!("{what}: {detail}")));
     let mut nodes = 1usize;
     let mut pending: Vec<&Value> = Vec::new();
     if wanted.len() > budget.max_keys {
@@ -163,7 +164,8 @@ impl Deadline {
         if self.cancelled.load(Ordering::Relaxed) {
             return Some(Duration::ZERO);
         }
-        self.at.map(|at| at.saturating_duration_since(Instant::now()))
+        self.at
+            .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// The whole allowance, in milliseconds (for messages and `statement_timeout`; 0: none).
@@ -349,7 +351,9 @@ impl Guard {
         };
         let _turn = turn(everyone, &waiting)
             .await
-            .ok_or(StoreError::Busy(Busy::Server(settings.in_flight.min(self.cap))))?;
+            .ok_or(StoreError::Busy(Busy::Server(
+                settings.in_flight.min(self.cap),
+            )))?;
         let deadline = Deadline::after(settings.deadline);
         let on_drop = CancelOnDrop(Some(deadline.clone()));
         let started = Instant::now();
@@ -471,7 +475,12 @@ mod tests {
             max_keys: 3,
             max_elements: 4,
         };
-        check_value("metadata", &obj(json!({"a": 1, "b": [1, 2, 3, 4]})), &budget).unwrap();
+        check_value(
+            "metadata",
+            &obj(json!({"a": 1, "b": [1, 2, 3, 4]})),
+            &budget,
+        )
+        .unwrap();
         let too = |v: Value| {
             check_value("metadata", &obj(v), &budget)
                 .unwrap_err()
@@ -485,9 +494,7 @@ mod tests {
             "search too complex: metadata: an object of 20000 keys, more than 3 \
              (--search-max-keys)"
         );
-        assert!(
-            too(json!({"a": {"b": 1, "c": 2, "d": 3, "e": 4}})).contains("--search-max-keys"),
-        );
+        assert!(too(json!({"a": {"b": 1, "c": 2, "d": 3, "e": 4}})).contains("--search-max-keys"),);
         assert!(too(json!({"a": [1, 2, 3, 4, 5]})).contains("an array of 5 elements"));
         assert!(too(json!({"a": [[1, 2], [3, 4], [5, 6], [7]]})).contains("--search-max-nodes"));
         let words: Vec<String> = (0..11).map(|i| i.to_string()).collect();
@@ -557,12 +564,21 @@ mod tests {
         assert!(a1.is_ok() && a2.is_ok() && b1.is_ok());
         // Alice has two reads in flight, her limit; Bob has one of his two, but the three turns
         // of the backend are taken.
-        assert!(matches!(a3, Err(StoreError::Busy(Busy::Caller(2)))), "{a3:?}");
-        assert!(matches!(b2, Err(StoreError::Busy(Busy::Server(3)))), "{b2:?}");
+        assert!(
+            matches!(a3, Err(StoreError::Busy(Busy::Caller(2)))),
+            "{a3:?}"
+        );
+        assert!(
+            matches!(b2, Err(StoreError::Busy(Busy::Server(3)))),
+            "{b2:?}"
+        );
         assert!(guard.callers.lock().unwrap().is_empty());
         // Internal work waits for no caller's turn.
         let system = Access::system("test");
-        guard.run("test", &system, |_| async { Ok(()) }).await.unwrap();
+        guard
+            .run("test", &system, |_| async { Ok(()) })
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -582,7 +598,10 @@ mod tests {
                 Err::<(), _>(d.exceeded())
             })
             .await;
-        assert!(matches!(watched, Err(StoreError::Deadline(100))), "{watched:?}");
+        assert!(
+            matches!(watched, Err(StoreError::Deadline(100))),
+            "{watched:?}"
+        );
         // A read that does not is dropped by the backstop, its deadline cancelled.
         let seen = Mutex::new(None);
         let ignored = guard
@@ -591,7 +610,10 @@ mod tests {
                 std::future::pending::<Result<(), StoreError>>()
             })
             .await;
-        assert!(matches!(ignored, Err(StoreError::Deadline(100))), "{ignored:?}");
+        assert!(
+            matches!(ignored, Err(StoreError::Deadline(100))),
+            "{ignored:?}"
+        );
         assert!(seen.lock().unwrap().take().unwrap().is_cancelled());
         // A read whose caller goes away is cancelled at once.
         let long = GuardSettings {

@@ -394,10 +394,8 @@ fn evaluate<T: Record>(
     }
     // Only the first `offset + limit` results are put in order; text compares as a database's
     // binary collation does (by code point), a missing value first.
-    let mut keyed: Vec<(Option<&str>, &Arc<T>)> = matches
-        .iter()
-        .map(|t| (t.column(query.sort), t))
-        .collect();
+    let mut keyed: Vec<(Option<&str>, &Arc<T>)> =
+        matches.iter().map(|t| (t.column(query.sort), t)).collect();
     let cmp = |(ka, a): &(Option<&str>, &Arc<T>), (kb, b): &(Option<&str>, &Arc<T>)| {
         let o = ka.cmp(kb).then_with(|| a.id().cmp(b.id()));
         if query.descending { o.reverse() } else { o }
@@ -1581,7 +1579,11 @@ mod isolation {
                     limit: 10,
                     ..HistoryPage::default()
                 };
-                assert!(now(store.history("B", &all, page, &super::super::Deadline::unlimited())).unwrap().is_some());
+                assert!(
+                    now(store.history("B", &all, page, &super::super::Deadline::unlimited()))
+                        .unwrap()
+                        .is_some()
+                );
                 assert_eq!(now(store.search(Query::new(&all))).unwrap().total, 2);
                 // Reading A's row does not wait for A's change either.
                 assert!(now(store.get("A", &all)).unwrap().is_some());

@@ -72,7 +72,10 @@ pub(super) trait Dialect: Clone + Send + Sync + Sized + 'static {
     /// Arms `conn` for a guarded read ([`super::guarded`]): its statements stop at the read's
     /// deadline and once it is cancelled; a transaction begins if the dialect or the read needs
     /// one.
-    fn arm<'c>(conn: &'c mut Conn<Self>, armed: &'c Armed) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+    fn arm<'c>(
+        conn: &'c mut Conn<Self>,
+        armed: &'c Armed,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 
     /// Ends a guarded read whose statements succeeded (its transaction committed).
     fn disarm<'c>(

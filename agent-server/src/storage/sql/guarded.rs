@@ -127,7 +127,10 @@ impl<D: Dialect> Guarded<D> {
     /// Ends the read after a statement failed with `e` (rolled back, the handler off); the error
     /// to answer.
     pub(super) async fn fail(self, e: sqlx::Error) -> StoreError {
-        let e = db_error(e);
+        let e = match db_error(e) {
+            StoreError::Deadline(_) => self.armed.deadline.exceeded(),
+            e => e,
+        };
         self.abort(e).await
     }
 

@@ -15,6 +15,7 @@ use super::columns::{
     ThreadRow, VersionRow, name_list, qualified_list, select_list, text,
 };
 use super::dialect::{Cells, Conn, Dialect, On, Qb, QbExt as _, SqlDb as _, Tx};
+use super::guarded::Guarded;
 use super::queue_imp::SqlQueue;
 use super::{
     StorageError, corrupt, db_error, decode_namespace, encode_namespace, filter_error,
@@ -24,7 +25,6 @@ use crate::authz::Access;
 use crate::model::{
     Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread,
 };
-use super::guarded::Guarded;
 use crate::storage::{
     Collection, Column, Condition, Deadline, Guard, HistoryPage, IfExists, Inserted, ItemSearch,
     ItemStore, Modifier, Page, Query, Storage, StoreError, ThreadChange, ThreadStore, ThreadTx,

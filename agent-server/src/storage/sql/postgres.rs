@@ -83,19 +83,25 @@ impl Dialect for Postgres {
 
     /// A read-only transaction whose statements stop after the time left, tagged (in
     /// `application_name`) so that [`Dialect::cancel`] finds it: one round trip.
-    fn arm<'c>(conn: &'c mut Conn<Self>, armed: &'c Armed) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+    fn arm<'c>(
+        conn: &'c mut Conn<Self>,
+        armed: &'c Armed,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             // 0: no timeout (a read without a deadline); else at least 1 ms.
-            let ms = armed.deadline.remaining().map_or(0, |left| {
-                left.as_millis().clamp(1, i32::MAX as u128)
-            });
+            let ms = armed
+                .deadline
+                .remaining()
+                .map_or(0, |left| left.as_millis().clamp(1, i32::MAX as u128));
             // Nothing of a request is in this text: a number and a tag of our own (hex).
             let sql = format!(
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
                  SET LOCAL statement_timeout = {ms}; SET LOCAL application_name = '{}'",
                 armed.tag
             );
-            <sqlx::Postgres as SqlDb>::raw(&sql, &mut *conn).await.map(drop)
+            <sqlx::Postgres as SqlDb>::raw(&sql, &mut *conn)
+                .await
+                .map(drop)
         })
     }
 
@@ -103,13 +109,20 @@ impl Dialect for Postgres {
         conn: &'c mut Conn<Self>,
         _armed: &'c Armed,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-        Box::pin(async move { <sqlx::Postgres as SqlDb>::raw("COMMIT", &mut *conn).await.map(drop) })
+        Box::pin(async move {
+            <sqlx::Postgres as SqlDb>::raw("COMMIT", &mut *conn)
+                .await
+                .map(drop)
+        })
     }
 
     fn clean(mut conn: PoolConnection<Self::Db>, _armed: Armed) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             // Waits for what the read left running to end (cancelled, or at its timeout).
-            if <sqlx::Postgres as SqlDb>::raw("ROLLBACK", &mut *conn).await.is_err() {
+            if <sqlx::Postgres as SqlDb>::raw("ROLLBACK", &mut *conn)
+                .await
+                .is_err()
+            {
                 conn.close_on_drop();
             }
         })

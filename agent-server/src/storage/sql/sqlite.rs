@@ -104,7 +104,10 @@ impl Dialect for Sqlite {
 
     /// A progress handler that interrupts the read's statements once its deadline is past or it
     /// is cancelled, while it is active; `BEGIN` for a read of several statements.
-    fn arm<'c>(conn: &'c mut Conn<Self>, armed: &'c Armed) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+    fn arm<'c>(
+        conn: &'c mut Conn<Self>,
+        armed: &'c Armed,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let watch = armed.clone();
             conn.lock_handle()
