@@ -19,6 +19,7 @@ mod cors;
 mod cross_user;
 mod db_faults;
 mod durability;
+mod fair_share;
 mod faults;
 mod fuzz_inputs;
 mod hostile_input;
