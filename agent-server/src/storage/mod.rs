@@ -32,6 +32,13 @@
 //!   each;
 //! - `error.rs`: [`StoreError`], what can go wrong, in storage terms (no HTTP status: the HTTP
 //!   edge, `util.rs`, maps each variant to its answer);
+//! - `guard.rs`: what a search may cost. The facade (`scoped.rs`) holds every caller's
+//!   containment value to a complexity budget ([`SearchBudget`]) before a backend sees it, and
+//!   runs searches, store searches and history pages as *guarded reads*: in turn (a share of the
+//!   database's connections in all, a few per caller) and within a deadline that each backend
+//!   enforces itself (`Deadline`: PostgreSQL's `statement_timeout`, SQLite's progress handler,
+//!   a metered evaluation in memory, off the async workers and outside the collection's lock),
+//!   stopped as soon as the caller is gone;
 //! - [`memory`] and [`sql`]: the backends (`sql` writes its queries once, over a `Dialect` that
 //!   SQLite and PostgreSQL implement);
 //! - `contract/` (tests): the scenarios every backend answers alike, the differential test and

@@ -12,6 +12,12 @@
 //! code states no sqlx bound. Each table's columns are declared once (`columns.rs`), and every
 //! statement's column lists, bound values and rows read back derive from that declaration.
 //!
+//! A guarded read (a caller's search, a store search, a history page) runs on a connection armed
+//! by `guarded.rs`: its statements stop at the read's deadline, and when the read is abandoned
+//! (its client gone) its statement is cancelled (PostgreSQL) or interrupted (SQLite). sqlx's own
+//! statement logs are off (they hold the statement's text); a slow statement is one line with
+//! the route and the duration (`dialect.rs`, `timed`).
+//!
 //! SQLite keeps its own optimisations behind the same code: single-row inserts committed in
 //! groups (`GroupCommit`), reads by id on the request's thread (`inline.rs`), one writer
 //! connection beside the readers.

@@ -145,7 +145,10 @@ async fn wide_searches_are_422_naming_the_bound() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = alice
-        .post("/threads/search", json!({"metadata": {"a": 1, "b": 2, "c": 3}}))
+        .post(
+            "/threads/search",
+            json!({"metadata": {"a": 1, "b": 2, "c": 3}}),
+        )
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.detail().contains("4 keys, more than 3"), "{}", r.text);
@@ -415,7 +418,13 @@ async fn slow_statements_are_one_line_with_the_route_never_the_statement() {
         assert_eq!(line["level"], "WARN", "{line}");
         assert!(line["fields"]["duration_ms"].is_u64(), "{line}");
     }
-    for needle in ["SELECT", "select ", "needle-in-the-log", "jsonb", "json_each"] {
+    for needle in [
+        "SELECT",
+        "select ",
+        "needle-in-the-log",
+        "jsonb",
+        "json_each",
+    ] {
         assert!(!stderr.contains(needle), "{needle:?} in the log: {stderr}");
     }
 }
