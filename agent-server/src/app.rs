@@ -1,6 +1,5 @@
 //! What every request handler shares ([`AppState`]), the app's layers ([`router`]) and seeding.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use auth::axum::AuthLayer;
@@ -67,19 +66,7 @@ pub struct AppState {
     pub(crate) graphs: graph::Graphs,
     /// This process's run queue worker, which executes runs and fires crons.
     pub(crate) queue: queue::QueueHandle,
-    /// What firing a cron does: create its run as the cron's owner, through the same pipeline as
-    /// `POST /threads/{thread_id}/runs` (set here, at the top, so that the queue below the
-    /// routes does not import them).
-    pub(crate) fire_cron: FireCron,
 }
-
-/// Creates a cron's run (see [`AppState`]).
-pub(crate) type FireCron = for<'a> fn(
-    &'a AppState,
-    &'a model::Cron,
-) -> std::pin::Pin<
-    Box<dyn Future<Output = Result<model::Run, util::ApiError>> + Send + 'a>,
->;
 
 impl AppState {
     /// A state with the given dispatcher and storage, the [echo graph](graph::Echo) as
@@ -118,9 +105,8 @@ impl AppState {
             limits: Limits::default(),
             graphs,
             queue: queue::idle(),
-            fire_cron: |state, cron| Box::pin(routes::runs::create_for_cron(state, cron)),
         };
-        routes::assistants::create_default_assistants(&state).await;
+        crate::service::assistants::create_default_assistants(&state).await;
         queue::start(&mut state, config);
         state
     }

@@ -102,12 +102,13 @@ pub struct Config {
     /// Who may read `GET /metrics`: `auto` is `public` on a loopback address, else `off`.
     #[arg(long, env = "METRICS", value_enum, default_value_t = MetricsAccess::Auto)]
     pub metrics: MetricsAccess,
-    /// Origins allowed to call from a browser, comma-separated (`*`: any). Empty: CORS off.
+    /// Origins allowed to call from a browser, comma-separated (`*`: any, LangGraph's default;
+    /// safe with bearer tokens, which browsers never send on their own). Empty: CORS off.
     #[arg(
         long,
         env = "CORS_ALLOW_ORIGINS",
         value_delimiter = ',',
-        default_value = ""
+        default_value = "*"
     )]
     pub cors_allow_origins: Vec<String>,
     /// Methods allowed cross-origin, comma-separated (`*`: any).
@@ -135,7 +136,7 @@ pub struct Config {
         long,
         env = "CORS_EXPOSE_HEADERS",
         value_delimiter = ',',
-        default_value = ""
+        default_value = "content-location,x-pagination-total"
     )]
     pub cors_expose_headers: Vec<String>,
     /// How long a browser may cache a preflight answer, in seconds.
@@ -610,5 +611,7 @@ mod tests {
         assert_eq!(args.server.cors().allow_origins, ["https://a.example"]);
         let none: Args = parse_from(["my-server", "--cors-allow-origins", ""]).unwrap();
         assert!(!none.server.cors().is_enabled());
+        let default: Args = parse_from(["my-server"]).unwrap();
+        assert_eq!(default.server.cors(), Cors::default());
     }
 }

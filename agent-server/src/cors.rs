@@ -13,6 +13,13 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer, Expos
 /// A CORS policy. `"*"` in a list means any; an empty origin list means CORS is off (no
 /// browser on another origin may call the server).
 ///
+/// The default is LangGraph's: any origin, any method and header, no credentials, and the
+/// headers the official clients read (`Content-Location`, `X-Pagination-Total`) exposed. Any
+/// origin is safe here because the API's credentials are bearer tokens, which a browser never
+/// sends on its own: a page can call the API only with a token it was given, exactly as any
+/// other client can. Cookies and HTTP authentication (ambient credentials) are never allowed
+/// with any origin.
+///
 /// ```
 /// let cors = agent_server::Cors {
 ///     allow_origins: vec!["https://app.example".into()],
@@ -41,11 +48,11 @@ pub struct Cors {
 impl Default for Cors {
     fn default() -> Self {
         Cors {
-            allow_origins: Vec::new(),
+            allow_origins: vec!["*".into()],
             allow_methods: vec!["*".into()],
             allow_headers: vec!["*".into()],
             allow_credentials: false,
-            expose_headers: Vec::new(),
+            expose_headers: vec!["content-location".into(), "x-pagination-total".into()],
             max_age: Some(Duration::from_secs(600)),
         }
     }

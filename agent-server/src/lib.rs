@@ -60,6 +60,7 @@ mod openapi;
 mod queue;
 mod routes;
 mod runner;
+mod service;
 mod storage;
 mod util;
 
@@ -216,7 +217,8 @@ impl Server {
         self
     }
 
-    /// Cross-origin requests (default: none allowed). An invalid policy makes
+    /// Cross-origin requests (default: [`Cors::default`], any origin without credentials, as
+    /// LangGraph's server). An invalid policy makes
     /// [`router`](Self::router) and [`serve`](Self::serve) fail; check it first with
     /// [`Cors::layer`].
     pub fn cors(mut self, cors: Cors) -> Self {

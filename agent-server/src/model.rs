@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use auth::types::{RunStatus, ThreadStatus};
 
 use crate::storage::Column;
 
@@ -30,7 +33,7 @@ pub trait Record: Clone + Send + Sync + 'static {
 }
 
 /// One saved version of an assistant.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AssistantVersion {
     /// The assistant's id.
     pub assistant_id: String,
@@ -53,7 +56,7 @@ pub struct AssistantVersion {
 }
 
 /// An assistant: its current version plus every version kept.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Assistant {
     /// The current version's fields.
     #[serde(flatten)]
@@ -62,6 +65,7 @@ pub struct Assistant {
     pub updated_at: String,
     /// Every version, oldest first.
     #[serde(skip)]
+    #[schema(ignore)]
     pub versions: Vec<AssistantVersion>,
 }
 
@@ -330,7 +334,7 @@ impl<'de> Deserialize<'de> for Values {
 }
 
 /// A run of a graph on a thread.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Run {
     /// Its id.
     pub run_id: String,
@@ -342,8 +346,9 @@ pub struct Run {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
-    /// `pending`, `running`, `success`, `error`, `timeout` or `interrupted`.
-    pub status: String,
+    /// `pending`, `running`, or how it ended: `success`, `error`, `timeout`, `interrupted`.
+    #[schema(value_type = String)]
+    pub status: RunStatus,
     /// Metadata.
     pub metadata: Object,
     /// What the run was asked to do: input, config (with the authenticated user), stream modes…
@@ -352,6 +357,7 @@ pub struct Run {
     pub multitask_strategy: String,
     /// Where the run stands in the run queue (not part of LangGraph's JSON).
     #[serde(skip)]
+    #[schema(ignore)]
     pub queue: QueueState,
 }
 
@@ -371,7 +377,7 @@ pub struct QueueState {
 
 /// A conversation: its metadata and current state. Its checkpoints and runs are stored apart
 /// (see [`crate::storage::ThreadStore`]), so reading a thread reads neither.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Thread {
     /// Its id.
     pub thread_id: String,
@@ -381,9 +387,11 @@ pub struct Thread {
     pub updated_at: String,
     /// Metadata (where policies stamp the owner).
     pub metadata: Object,
-    /// `idle`, `busy`, `interrupted` or `error`.
-    pub status: String,
+    /// `idle`, `busy` (a run in flight), `interrupted` or `error`.
+    #[schema(value_type = String)]
+    pub status: ThreadStatus,
     /// The current state values (`null` before the first run), shared with the latest checkpoint.
+    #[schema(value_type = Value)]
     pub values: Values,
     /// Pending interrupts.
     pub interrupts: Object,
@@ -414,7 +422,7 @@ impl Record for Thread {
             Column::Id => Some(&self.thread_id),
             Column::CreatedAt => Some(&self.created_at),
             Column::UpdatedAt => Some(&self.updated_at),
-            Column::Status => Some(&self.status),
+            Column::Status => Some(self.status.as_str()),
             _ => None,
         }
     }
@@ -424,7 +432,7 @@ impl Record for Thread {
 }
 
 /// A scheduled run: fired by the [run queue's worker](crate::queue) at `next_run_date`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Cron {
     /// Its id.
     pub cron_id: String,
@@ -455,6 +463,7 @@ pub struct Cron {
     /// [`auth::AuthUser::to_json`]): its runs are created, and authorized, as this user's.
     /// Never shown in LangGraph's JSON.
     #[serde(skip)]
+    #[schema(ignore)]
     pub owner: Option<Value>,
     /// When it was created.
     pub created_at: String,
@@ -492,7 +501,7 @@ impl Record for Cron {
 }
 
 /// An item of the long-term store.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Item {
     /// Its namespace.
     pub namespace: Vec<String>,
@@ -514,7 +523,7 @@ pub fn new_thread(id: String, metadata: Object) -> Thread {
         created_at: at.clone(),
         updated_at: at,
         metadata,
-        status: "idle".into(),
+        status: ThreadStatus::Idle,
         values: Values::default(),
         interrupts: Object::new(),
         config: Object::new(),

@@ -1,8 +1,9 @@
 //! `/openapi.json` and `/docs`: the API described for people and tools.
 //!
 //! The operations come from the route table ([`crate::routes::TABLE`]: summary, parameters,
-//! body, answer, errors and the authorization events, as `x-auth-events`); the schemas are Rust
-//! types deriving `utoipa::ToSchema` (what a client sends and gets). The server's test
+//! body, answer, errors and the authorization events, as `x-auth-events`); the schemas are the
+//! server's own types deriving `utoipa::ToSchema`: the resources of `model` and the request bodies
+//! of `service`, plus the few answers built as JSON (see `schemas`). The server's test
 //! `tests/it/openapi.rs` (in `examples/private-conversations`) checks that every described route
 //! is served and validates real answers against the document.
 
@@ -16,7 +17,10 @@ use utoipa::ToSchema;
 
 type Object = BTreeMap<String, Value>;
 
-/// The schemas: what clients send and receive, as LangGraph's API has them.
+/// The schemas that no type of the server derives: answers the server builds as JSON (errors,
+/// states, lists of items and namespaces), bodies it reads as free-form objects (crons), and the
+/// run options of `auth::types::RunKwargs`. Every resource (`model`) and every typed request body
+/// (`service`) derives its own.
 #[allow(dead_code)]
 mod schemas {
     use super::*;
@@ -28,27 +32,11 @@ mod schemas {
         pub detail: String,
     }
 
-    /// A conversation.
+    /// The server's health.
     #[derive(ToSchema)]
-    pub struct Thread {
-        /// Its id (a UUID).
-        pub thread_id: String,
-        /// When it was created (RFC 3339).
-        pub created_at: String,
-        /// When it last changed.
-        pub updated_at: String,
-        /// Metadata; policies stamp the owner here.
-        pub metadata: Object,
-        /// `idle`, `busy`, `interrupted` or `error`.
-        pub status: String,
-        /// The current state values (`null` before the first run).
-        pub values: Value,
-        /// Pending interrupts.
-        pub interrupts: Object,
-        /// The configuration of the last run.
-        pub config: Object,
-        /// The last error, or `null`.
-        pub error: Value,
+    pub struct Ok {
+        /// Always true.
+        pub ok: bool,
     }
 
     /// A thread's state at a checkpoint.
@@ -72,107 +60,11 @@ mod schemas {
         pub interrupts: Vec<Value>,
     }
 
-    /// An assistant: a graph with its configuration.
-    #[derive(ToSchema)]
-    pub struct Assistant {
-        /// Its id (a UUID).
-        pub assistant_id: String,
-        /// The graph it runs.
-        pub graph_id: String,
-        /// Its configuration.
-        pub config: Value,
-        /// Its context.
-        pub context: Value,
-        /// Metadata.
-        pub metadata: Object,
-        /// The current version's number.
-        pub version: u64,
-        /// Its name.
-        pub name: String,
-        /// Its description.
-        pub description: Option<String>,
-        /// When this version was made.
-        pub created_at: String,
-        /// When it last changed.
-        pub updated_at: String,
-    }
-
-    /// A run of an assistant on a thread.
-    #[derive(ToSchema)]
-    pub struct Run {
-        /// Its id.
-        pub run_id: String,
-        /// Its thread (empty for a stateless run).
-        pub thread_id: String,
-        /// The assistant it runs.
-        pub assistant_id: String,
-        /// When it was created.
-        pub created_at: String,
-        /// When it last changed.
-        pub updated_at: String,
-        /// `pending`, `running`, `success`, `error`, `interrupted`, …
-        pub status: String,
-        /// Metadata.
-        pub metadata: Object,
-        /// The run's input, config (with `langgraph_auth_user`) and options.
-        pub kwargs: Object,
-        /// What happens to runs already in flight.
-        pub multitask_strategy: String,
-    }
-
-    /// A scheduled run.
-    #[derive(ToSchema)]
-    pub struct Cron {
-        /// Its id.
-        pub cron_id: String,
-        /// The assistant it runs.
-        pub assistant_id: String,
-        /// Its thread, if any.
-        pub thread_id: Option<String>,
-        /// A cron expression.
-        pub schedule: String,
-        /// When it stops.
-        pub end_time: Value,
-        /// The run it creates.
-        pub payload: Object,
-        /// The user who created it.
-        pub user_id: Option<String>,
-        /// Metadata.
-        pub metadata: Object,
-        /// Whether it fires.
-        pub enabled: bool,
-        /// Its time zone.
-        pub timezone: Option<String>,
-        /// What to do with the thread after a run.
-        pub on_run_completed: Value,
-        /// When it fires next.
-        pub next_run_date: Value,
-        /// When it was created.
-        pub created_at: String,
-        /// When it last changed.
-        pub updated_at: String,
-    }
-
-    /// An item of the long-term store.
-    #[derive(ToSchema)]
-    pub struct Item {
-        /// Its namespace, label by label.
-        pub namespace: Vec<String>,
-        /// Its key in the namespace.
-        pub key: String,
-        /// Its value.
-        pub value: Object,
-        /// When it was created.
-        pub created_at: String,
-        /// When it last changed.
-        pub updated_at: String,
-    }
-
     /// A store search's answer.
     #[derive(ToSchema)]
     pub struct ItemList {
         /// The items found.
-        pub items: Vec<Item>,
+        pub items: Vec<crate::model::Item>,
     }
 
     /// A namespace listing's answer.
@@ -180,190 +72,6 @@ mod schemas {
     pub struct NamespaceList {
         /// The namespaces found.
         pub namespaces: Vec<Vec<String>>,
-    }
-
-    /// `POST /threads`.
-    #[derive(ToSchema)]
-    pub struct ThreadCreate {
-        /// An id of your choice (a UUID); default: a new one.
-        pub thread_id: Option<String>,
-        /// Metadata.
-        pub metadata: Option<Object>,
-        /// `raise` (409, the default) or `do_nothing` when it exists.
-        pub if_exists: Option<String>,
-        /// Time to live (accepted, not enforced).
-        pub ttl: Option<Value>,
-    }
-
-    /// `PATCH /threads/{thread_id}`.
-    #[derive(ToSchema)]
-    pub struct ThreadUpdate {
-        /// Metadata to merge.
-        pub metadata: Option<Object>,
-    }
-
-    /// A search of threads (`/threads/search`, `/threads/count`).
-    #[derive(ToSchema)]
-    pub struct ThreadSearch {
-        /// Metadata the threads contain.
-        pub metadata: Option<Object>,
-        /// State values the threads contain.
-        pub values: Option<Object>,
-        /// Only these ids.
-        pub ids: Option<Vec<String>>,
-        /// Only threads with this status.
-        pub status: Option<String>,
-        /// At most this many (default 10, at most 10000).
-        pub limit: Option<i64>,
-        /// Skip this many.
-        pub offset: Option<i64>,
-        /// `created_at`, `updated_at` or `thread_id`.
-        pub sort_by: Option<String>,
-        /// `asc` or `desc` (default).
-        pub sort_order: Option<String>,
-    }
-
-    /// `POST /threads/prune`.
-    #[derive(ToSchema)]
-    pub struct ThreadPrune {
-        /// The threads to prune.
-        pub thread_ids: Vec<String>,
-        /// `delete` (default) or `keep_latest`.
-        pub strategy: Option<String>,
-    }
-
-    /// `POST /threads/{thread_id}/state`.
-    #[derive(ToSchema)]
-    pub struct StateUpdate {
-        /// The values to write.
-        pub values: Value,
-        /// The node that writes them.
-        pub as_node: Option<String>,
-    }
-
-    /// `POST /threads/{thread_id}/state/checkpoint`.
-    #[derive(ToSchema)]
-    pub struct CheckpointRequest {
-        /// The checkpoint (`checkpoint_id`).
-        pub checkpoint: Option<Object>,
-    }
-
-    /// `POST /threads/{thread_id}/history`.
-    #[derive(ToSchema)]
-    pub struct HistorySearch {
-        /// At most this many states (default 10).
-        pub limit: Option<i64>,
-        /// Only states before this checkpoint.
-        pub before: Option<Value>,
-        /// Metadata the checkpoints contain.
-        pub metadata: Option<Object>,
-    }
-
-    /// `POST /assistants`.
-    #[derive(ToSchema)]
-    pub struct AssistantCreate {
-        /// An id of your choice (a UUID).
-        pub assistant_id: Option<String>,
-        /// The graph to run (required).
-        pub graph_id: String,
-        /// Configuration.
-        pub config: Option<Object>,
-        /// Context.
-        pub context: Option<Object>,
-        /// Metadata.
-        pub metadata: Option<Object>,
-        /// `raise` (409, the default) or `do_nothing`.
-        pub if_exists: Option<String>,
-        /// Its name.
-        pub name: Option<String>,
-        /// Its description.
-        pub description: Option<String>,
-    }
-
-    /// `PATCH /assistants/{assistant_id}`: a new version.
-    #[derive(ToSchema)]
-    pub struct AssistantUpdate {
-        /// Another graph.
-        pub graph_id: Option<String>,
-        /// Configuration.
-        pub config: Option<Object>,
-        /// Context.
-        pub context: Option<Object>,
-        /// Metadata.
-        pub metadata: Option<Object>,
-        /// Its name.
-        pub name: Option<String>,
-        /// Its description.
-        pub description: Option<String>,
-    }
-
-    /// A search of assistants (`/assistants/search`, `/assistants/count`).
-    #[derive(ToSchema)]
-    pub struct AssistantSearch {
-        /// Metadata the assistants contain.
-        pub metadata: Option<Object>,
-        /// Only this graph's.
-        pub graph_id: Option<String>,
-        /// Only this name.
-        pub name: Option<String>,
-        /// At most this many.
-        pub limit: Option<i64>,
-        /// Skip this many.
-        pub offset: Option<i64>,
-        /// The sort key.
-        pub sort_by: Option<String>,
-        /// `asc` or `desc`.
-        pub sort_order: Option<String>,
-    }
-
-    /// `POST /assistants/{assistant_id}/versions`.
-    #[derive(ToSchema)]
-    pub struct VersionSearch {
-        /// Metadata the versions contain.
-        pub metadata: Option<Object>,
-        /// At most this many.
-        pub limit: Option<i64>,
-        /// Skip this many.
-        pub offset: Option<i64>,
-    }
-
-    /// `POST /assistants/{assistant_id}/latest`.
-    #[derive(ToSchema)]
-    pub struct SetLatest {
-        /// The version to make current.
-        pub version: i64,
-    }
-
-    /// A run to create.
-    #[derive(ToSchema)]
-    pub struct RunCreate {
-        /// The assistant (an id, or a graph's name for its default assistant).
-        pub assistant_id: String,
-        /// The graph's input.
-        pub input: Option<Value>,
-        /// Configuration; `configurable` gets `langgraph_auth_user`.
-        pub config: Option<Object>,
-        /// Metadata.
-        pub metadata: Option<Object>,
-        /// What to stream: `values`, `updates`, `messages`, …
-        pub stream_mode: Option<Value>,
-        /// `reject`, `interrupt`, `rollback` or `enqueue` (default).
-        pub multitask_strategy: Option<String>,
-        /// `create` to create the thread if missing, or `reject`.
-        pub if_not_exists: Option<String>,
-        /// Delay before the run starts, in seconds (0 to 86400).
-        pub after_seconds: Option<f64>,
-    }
-
-    /// `POST /runs/cancel`.
-    #[derive(ToSchema)]
-    pub struct CancelMany {
-        /// The runs' thread.
-        pub thread_id: Option<String>,
-        /// The runs.
-        pub run_ids: Option<Vec<String>>,
-        /// Or every run with this status.
-        pub status: Option<String>,
     }
 
     /// A cron to create.
@@ -392,78 +100,35 @@ mod schemas {
         pub metadata: Option<Object>,
     }
 
-    /// A search of crons.
+    /// A run's input and options (LangGraph's run keyword arguments).
     #[derive(ToSchema)]
-    pub struct CronSearch {
-        /// Only this assistant's.
-        pub assistant_id: Option<String>,
-        /// Only this thread's.
-        pub thread_id: Option<String>,
-        /// Metadata the crons contain.
-        pub metadata: Option<Object>,
-        /// At most this many.
-        pub limit: Option<i64>,
-        /// Skip this many.
-        pub offset: Option<i64>,
-        /// `asc` or `desc`.
-        pub sort_order: Option<String>,
-    }
-
-    /// `PUT /store/items`.
-    #[derive(ToSchema)]
-    pub struct ItemPut {
-        /// The namespace, label by label.
-        pub namespace: Vec<String>,
-        /// The key.
-        pub key: String,
-        /// The value; `null` deletes.
-        pub value: Option<Object>,
-    }
-
-    /// `DELETE /store/items`.
-    #[derive(ToSchema)]
-    pub struct ItemDelete {
-        /// The namespace.
-        pub namespace: Vec<String>,
-        /// The key.
-        pub key: String,
-    }
-
-    /// `POST /store/items/search`.
-    #[derive(ToSchema)]
-    pub struct ItemSearch {
-        /// The namespace prefix.
-        pub namespace_prefix: Vec<String>,
-        /// Values the items contain.
-        pub filter: Option<Object>,
-        /// At most this many.
-        pub limit: Option<i64>,
-        /// Skip this many.
-        pub offset: Option<i64>,
-    }
-
-    /// `POST /store/namespaces`.
-    #[derive(ToSchema)]
-    pub struct NamespaceSearch {
-        /// Only namespaces starting with these labels.
-        pub prefix: Option<Vec<String>>,
-        /// Only namespaces ending with these labels.
-        pub suffix: Option<Vec<String>>,
-        /// Cut namespaces to this many labels.
-        pub max_depth: Option<i64>,
-        /// At most this many.
-        pub limit: Option<i64>,
-        /// Skip this many.
-        pub offset: Option<i64>,
-    }
-
-    /// The server's health.
-    #[derive(ToSchema)]
-    pub struct Ok {
-        /// Always true.
-        pub ok: bool,
+    pub struct RunKwargs {
+        /// The graph's input.
+        pub input: Option<Value>,
+        /// A command to resume or steer the graph (`update`, `resume`, `goto`).
+        pub command: Option<Value>,
+        /// Configuration; `configurable` gets `langgraph_auth_user`.
+        pub config: Option<Object>,
+        /// The run's static context.
+        pub context: Option<Object>,
+        /// What to stream: `values`, `updates`, `messages`, … (a name or a list).
+        pub stream_mode: Option<Value>,
+        /// The nodes to interrupt before: `"*"` or a list of names.
+        pub interrupt_before: Option<Value>,
+        /// The nodes to interrupt after: `"*"` or a list of names.
+        pub interrupt_after: Option<Value>,
+        /// A URL called when the run finishes.
+        pub webhook: Option<String>,
+        /// The feedback keys the run accepts.
+        pub feedback_keys: Option<Vec<String>>,
+        /// Whether the thread is deleted after the run.
+        pub temporary: Option<bool>,
+        /// Whether subgraphs' output is streamed too.
+        pub subgraphs: Option<bool>,
     }
 }
+
+pub(crate) use schemas::RunKwargs;
 
 /// What a route answers when it succeeds.
 #[derive(Clone, Copy)]
@@ -503,35 +168,40 @@ fn components() -> Map<String, Value> {
     let mut out = Map::new();
     add::<Error>(&mut out);
     add::<schemas::Ok>(&mut out);
-    add::<Thread>(&mut out);
+    add::<crate::model::Thread>(&mut out);
     add::<ThreadState>(&mut out);
-    add::<Assistant>(&mut out);
-    add::<Run>(&mut out);
-    add::<Cron>(&mut out);
-    add::<Item>(&mut out);
+    add::<crate::model::Assistant>(&mut out);
+    add::<crate::model::AssistantVersion>(&mut out);
+    add::<crate::model::Run>(&mut out);
+    add::<crate::model::Cron>(&mut out);
+    add::<crate::model::Item>(&mut out);
     add::<ItemList>(&mut out);
     add::<NamespaceList>(&mut out);
-    add::<ThreadCreate>(&mut out);
-    add::<ThreadUpdate>(&mut out);
-    add::<ThreadSearch>(&mut out);
-    add::<ThreadPrune>(&mut out);
-    add::<StateUpdate>(&mut out);
-    add::<CheckpointRequest>(&mut out);
-    add::<HistorySearch>(&mut out);
-    add::<AssistantCreate>(&mut out);
-    add::<AssistantUpdate>(&mut out);
-    add::<AssistantSearch>(&mut out);
-    add::<VersionSearch>(&mut out);
-    add::<SetLatest>(&mut out);
-    add::<RunCreate>(&mut out);
-    add::<CancelMany>(&mut out);
+    add::<RunKwargs>(&mut out);
     add::<CronCreate>(&mut out);
     add::<CronUpdate>(&mut out);
-    add::<CronSearch>(&mut out);
-    add::<ItemPut>(&mut out);
-    add::<ItemDelete>(&mut out);
-    add::<ItemSearch>(&mut out);
-    add::<NamespaceSearch>(&mut out);
+    {
+        use crate::service::*;
+        add::<threads::CreateBody>(&mut out);
+        add::<threads::UpdateBody>(&mut out);
+        add::<threads::SearchBody>(&mut out);
+        add::<threads::PruneBody>(&mut out);
+        add::<threads::StateUpdateBody>(&mut out);
+        add::<threads::CheckpointBody>(&mut out);
+        add::<threads::HistoryBody>(&mut out);
+        add::<assistants::CreateBody>(&mut out);
+        add::<assistants::UpdateBody>(&mut out);
+        add::<assistants::SearchBody>(&mut out);
+        add::<assistants::VersionsBody>(&mut out);
+        add::<assistants::LatestBody>(&mut out);
+        add::<runs::RunBody>(&mut out);
+        add::<runs::CancelManyBody>(&mut out);
+        add::<crons::SearchBody>(&mut out);
+        add::<store::PutBody>(&mut out);
+        add::<store::DeleteBody>(&mut out);
+        add::<store::SearchBody>(&mut out);
+        add::<store::NamespacesBody>(&mut out);
+    }
     out
 }
 

@@ -341,7 +341,7 @@ async fn fire_due_crons(state: &AppState) {
         if ended(&cron.end_time, now) {
             continue;
         }
-        if let Err(e) = (state.fire_cron)(state, &cron).await {
+        if let Err(e) = crate::service::runs::create_for_cron(state, &cron).await {
             tracing::warn!(
                 cron_id = cron.cron_id,
                 status = e.status.as_u16(),

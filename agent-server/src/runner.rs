@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use auth::types::RunStatus;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -97,11 +98,11 @@ pub(crate) async fn execute(state: &AppState, claim: &Claim) {
                             parent: None,
                         });
                     }
-                    Arc::make_mut(&mut tx.runs[i]).status = "success".into();
+                    Arc::make_mut(&mut tx.runs[i]).status = RunStatus::Success;
                     tx.thread.error = Value::Null;
                 }
                 Err(e) => {
-                    Arc::make_mut(&mut tx.runs[i]).status = "error".into();
+                    Arc::make_mut(&mut tx.runs[i]).status = RunStatus::Error;
                     tx.thread.error = json!({ "error": "ValueError", "message": e });
                 }
             }

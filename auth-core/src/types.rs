@@ -160,8 +160,10 @@ pub enum ThreadStatus {
 #[non_exhaustive]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Queued or running (`"pending"`).
+    /// Queued, not yet started (`"pending"`).
     Pending,
+    /// Claimed by a worker and executing (`"running"`).
+    Running,
     /// Failed (`"error"`).
     Error,
     /// Finished (`"success"`).
@@ -171,6 +173,72 @@ pub enum RunStatus {
     /// Interrupted (`"interrupted"`).
     Interrupted,
 }
+
+impl RunStatus {
+    /// Whether the run is over: neither pending nor running.
+    pub const fn is_finished(self) -> bool {
+        !matches!(self, RunStatus::Pending | RunStatus::Running)
+    }
+}
+
+/// A status name that is not one of its enum's (`ThreadStatus` or `RunStatus` from `&str`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownStatus(pub String);
+
+impl fmt::Display for UnknownStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown status {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownStatus {}
+
+/// `as_str`, `Display` and `FromStr` for a status enum, by the names it serializes to.
+macro_rules! status_names {
+    ($ty:ident { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// The status as LangGraph names it (its JSON string).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name,)*
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = UnknownStatus;
+
+            fn from_str(s: &str) -> Result<Self, UnknownStatus> {
+                match s {
+                    $($name => Ok($ty::$variant),)*
+                    _ => Err(UnknownStatus(s.to_owned())),
+                }
+            }
+        }
+    };
+}
+
+status_names!(ThreadStatus {
+    Idle => "idle",
+    Busy => "busy",
+    Interrupted => "interrupted",
+    Error => "error",
+});
+
+status_names!(RunStatus {
+    Pending => "pending",
+    Running => "running",
+    Error => "error",
+    Success => "success",
+    Timeout => "timeout",
+    Interrupted => "interrupted",
+});
 
 /// What happens to a thread when its time to live runs out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1237,6 +1305,42 @@ mod tests {
     use serde_json::json;
 
     const T: &str = "6e3f5d2a-1b4c-4d8e-9f00-0a1b2c3d4e5f";
+
+    /// Each status's name is its JSON string, and parses back; other names are refused.
+    #[test]
+    fn status_names_are_their_json() {
+        use std::str::FromStr;
+        let runs = [
+            RunStatus::Pending,
+            RunStatus::Running,
+            RunStatus::Error,
+            RunStatus::Success,
+            RunStatus::Timeout,
+            RunStatus::Interrupted,
+        ];
+        for status in runs {
+            assert_eq!(json!(status), json!(status.as_str()));
+            assert_eq!(RunStatus::from_str(status.as_str()), Ok(status));
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        let finished: Vec<_> = runs.into_iter().filter(|s| s.is_finished()).collect();
+        assert_eq!(finished.len(), 4);
+        let threads = [
+            ThreadStatus::Idle,
+            ThreadStatus::Busy,
+            ThreadStatus::Interrupted,
+            ThreadStatus::Error,
+        ];
+        for status in threads {
+            assert_eq!(json!(status), json!(status.as_str()));
+            assert_eq!(ThreadStatus::from_str(status.as_str()), Ok(status));
+        }
+        assert_eq!(
+            RunStatus::from_str("Pending"),
+            Err(UnknownStatus("Pending".into()))
+        );
+        assert!(ThreadStatus::from_str("running").is_err());
+    }
     const A: &str = "fe096781-5601-53d2-b2f6-0d3403f7e9ca";
     const R: &str = "1ef4a9b8-0c7d-6e5f-8a9b-0c1d2e3f4a5b";
     const C: &str = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
@@ -1627,7 +1731,7 @@ mod tests {
             (
                 Resource::Threads,
                 Action::CreateRun,
-                json!({"status": "running"}),
+                json!({"status": "finished"}),
             ),
             (
                 Resource::Threads,

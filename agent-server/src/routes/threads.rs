@@ -1,665 +1,118 @@
-//! `/threads`: conversations, their metadata and their state.
+//! `/threads`: conversations, their metadata and their state ([`crate::service::threads`]).
 
-use auth::axum::Authenticated;
-use auth::types::{
-    IfExists as AuthIfExists, ThreadStatus, ThreadTtl, ThreadsCreate, ThreadsDelete, ThreadsRead,
-    ThreadsSearch, ThreadsUpdate,
-};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use super::ids::ThreadId;
-use crate::AppState;
-use crate::authz::{ReadsThread, Scope, WritesThreadState, authorize};
-use crate::graph;
-use crate::model::{Checkpoint, Object, Thread, new_thread};
-use crate::storage::{
-    Column, Condition, HistoryPage, IfExists, Inserted, NewCheckpoint, Search, ThreadTx,
+use crate::model::Thread;
+use crate::service::Caller;
+use crate::service::threads::{
+    self, CheckpointBody, CreateBody, HistoryBody, PruneBody, SearchBody, StateUpdateBody,
+    UpdateBody,
 };
-use crate::util::{ApiError, JsonBody, QueryParams, now, parse_uuid};
-
-/// 404 for a thread that does not exist or that the caller may not see.
-pub fn not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Thread with ID {id} not found"))
-}
-
-/// A thread id from a path or body, normalized; 422 unless a UUID.
-pub fn thread_id(id: &str) -> Result<String, ApiError> {
-    parse_uuid("thread", id).map(|u| u.to_string())
-}
-
-/// Emits `threads.read` for the thread `id` (normalized: a [`ThreadId`]'s, or [`thread_id`]'s)
-/// and the run `run_id`: the caller's scope.
-pub async fn read_scope(
-    state: &AppState,
-    user: &Authenticated,
-    id: &str,
-    run_id: Option<&str>,
-) -> Result<Scope<ThreadsRead>, ApiError> {
-    let (_, scope) = authorize(
-        state,
-        user,
-        ThreadsRead::new()
-            .with_thread_id(id)
-            .maybe_run_id(run_id.map(str::to_owned)),
-    )
-    .await?;
-    Ok(scope)
-}
-
-/// Emits `threads.read` for `id` (normalized, as for [`read_scope`]) and returns the thread (its
-/// row: neither checkpoints nor runs) if the scope lets the caller see it.
-pub async fn read_checked(
-    state: &AppState,
-    user: &Authenticated,
-    id: &str,
-    run_id: Option<&str>,
-) -> Result<Thread, ApiError> {
-    let scope = read_scope(state, user, id, run_id).await?;
-    state
-        .storage
-        .threads()
-        .get(id, &scope)
-        .await?
-        .ok_or_else(|| not_found(id))
-}
-
-#[derive(Deserialize)]
-pub(super) struct CreateBody {
-    thread_id: Option<String>,
-    metadata: Option<Object>,
-    if_exists: Option<AuthIfExists>,
-    ttl: Option<ThreadTtl>,
-}
+use crate::util::{ApiError, JsonBody, QueryParams};
 
 pub(super) async fn create(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<Json<Thread>, ApiError> {
-    let id = match &body.thread_id {
-        Some(id) => thread_id(id)?,
-        None => uuid::Uuid::new_v4().to_string(),
-    };
-    let (value, scope) = authorize(
-        &state,
-        &user,
-        ThreadsCreate::new()
-            .with_thread_id(id.clone())
-            .maybe_metadata(body.metadata)
-            .maybe_if_exists(body.if_exists)
-            .maybe_ttl(body.ttl),
-    )
-    .await?;
-    let metadata = value.metadata.clone().unwrap_or_default();
-    let if_exists = match body.if_exists {
-        Some(AuthIfExists::DoNothing) => IfExists::DoNothing,
-        _ => IfExists::Raise,
-    };
-    match state
-        .storage
-        .threads()
-        .insert(new_thread(id, metadata), if_exists, &scope)
-        .await?
-    {
-        Inserted::Created(t) | Inserted::Existing(t) => Ok(Json(t)),
-    }
+    threads::create(&c, body).await.map(Json)
 }
 
-pub(super) async fn read(
-    State(state): State<AppState>,
-    user: Authenticated,
-    ThreadId(id): ThreadId,
-) -> Result<Json<Thread>, ApiError> {
-    read_checked(&state, &user, &id, None).await.map(Json)
-}
-
-#[derive(Deserialize)]
-pub(super) struct UpdateBody {
-    metadata: Option<Object>,
+pub(super) async fn read(c: Caller, ThreadId(id): ThreadId) -> Result<Json<Thread>, ApiError> {
+    threads::read(&c, &id, None).await.map(Json)
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     ThreadId(id): ThreadId,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Thread>, ApiError> {
-    let (value, scope) = authorize(
-        &state,
-        &user,
-        ThreadsUpdate::new()
-            .with_thread_id(id.clone())
-            .maybe_metadata(body.metadata),
-    )
-    .await?;
-    let patch = value.metadata.clone().unwrap_or_default();
-    let change = Box::new(move |t: &mut Thread| {
-        t.metadata.extend(patch);
-        t.updated_at = now();
-        Ok(())
-    });
-    state
-        .storage
-        .threads()
-        .modify(&id, &scope, change)
-        .await?
-        .map(Json)
-        .ok_or_else(|| not_found(&id))
+    threads::update(&c, &id, body).await.map(Json)
 }
 
-pub(super) async fn delete(
-    State(state): State<AppState>,
-    user: Authenticated,
-    ThreadId(id): ThreadId,
-) -> Result<Response, ApiError> {
-    let (_, scope) = authorize(
-        &state,
-        &user,
-        ThreadsDelete::new().with_thread_id(id.clone()),
-    )
-    .await?;
-    match state.storage.threads().remove(&id, &scope).await? {
-        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
-        None => Err(not_found(&id)),
-    }
+pub(super) async fn delete(c: Caller, ThreadId(id): ThreadId) -> Result<StatusCode, ApiError> {
+    threads::delete(&c, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-pub(super) struct PruneBody {
-    thread_ids: Vec<String>,
-    #[serde(default)]
-    strategy: Option<String>,
-}
-
-/// `POST /threads/prune`: all or nothing. Every id is authorized (`threads.delete`) before any
-/// thread is touched, so a refusal of any one answers the refusal and prunes nothing. Then each
-/// thread its scope admits is pruned; absent and hidden ones alike are skipped and not counted.
 pub(super) async fn prune(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     JsonBody(body): JsonBody<PruneBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let keep_latest = match body.strategy.as_deref() {
-        None | Some("delete") => false,
-        Some("keep_latest") => true,
-        Some(s) => return Err(ApiError::invalid(format!("unknown prune strategy {s:?}"))),
-    };
-    let ids = super::id_set("thread_ids", &body.thread_ids, thread_id)?;
-    let mut targets = Vec::with_capacity(ids.len());
-    for id in ids {
-        let (_, scope) = authorize(
-            &state,
-            &user,
-            ThreadsDelete::new().with_thread_id(id.clone()),
-        )
-        .await?;
-        targets.push((id, scope));
-    }
-    let threads = &state.storage.threads();
-    let pruned = if keep_latest {
-        threads.keep_latest(&targets).await?
-    } else {
-        threads.remove_all(&targets).await?
-    };
+    let pruned = threads::prune(&c, body).await?;
     Ok(Json(json!({ "pruned_count": pruned })))
 }
 
-#[derive(Deserialize)]
-pub(super) struct SearchBody {
-    metadata: Option<Object>,
-    values: Option<Object>,
-    ids: Option<Vec<String>>,
-    status: Option<ThreadStatus>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-}
-
-pub(super) async fn run_search(
-    state: &AppState,
-    user: &Authenticated,
-    body: SearchBody,
-    count_only: bool,
-) -> Result<(Vec<Thread>, usize), ApiError> {
-    let (limit, offset) = super::page(body.limit, body.offset)?;
-    let descending = super::descending(body.sort_order.as_deref())?;
-    let ids = body
-        .ids
-        .map(|ids| super::id_set("ids", &ids, thread_id))
-        .transpose()?;
-    if let Some(s) = &body.sort_by
-        && !["thread_id", "status", "created_at", "updated_at"].contains(&s.as_str())
-    {
-        return Err(ApiError::invalid(format!("cannot sort threads by {s:?}")));
-    }
-    let (value, scope) = authorize(
-        state,
-        user,
-        ThreadsSearch::new()
-            .maybe_metadata(body.metadata)
-            .maybe_values(body.values)
-            .maybe_status(body.status)
-            .with_limit(limit as i64)
-            .with_offset(offset as i64)
-            .maybe_ids(ids.clone()),
-    )
-    .await?;
-    let wanted = value.metadata;
-    let values = value.values;
-    let mut conditions = Vec::new();
-    if let Some(Value::String(s)) = body
-        .status
-        .map(|s| serde_json::to_value(s).unwrap_or_default())
-    {
-        conditions.push(Condition::Equals(Column::Status, s));
-    }
-    if let Some(v) = values.filter(|v| !v.is_empty()) {
-        conditions.push(Condition::ValuesContain(v));
-    }
-    let sort = match body.sort_by.as_deref() {
-        Some("thread_id") => Column::Id,
-        Some("status") => Column::Status,
-        Some("updated_at") => Column::UpdatedAt,
-        _ => Column::CreatedAt,
-    };
-    let page = state
-        .storage
-        .threads()
-        .search(Search {
-            metadata: wanted.as_ref(),
-            ids: ids.as_deref(),
-            conditions,
-            sort,
-            descending,
-            limit: if count_only { 0 } else { limit },
-            offset,
-            ..Search::new(&scope)
-        })
-        .await?;
-    Ok((page.items, page.total))
-}
-
 pub(super) async fn search(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     JsonBody(body): JsonBody<SearchBody>,
 ) -> Result<Response, ApiError> {
-    let (items, total) = run_search(&state, &user, body, false).await?;
+    let (items, total) = threads::search(&c, body, false).await?;
     Ok(([("X-Pagination-Total", total.to_string())], Json(items)).into_response())
 }
 
 pub(super) async fn count(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     JsonBody(body): JsonBody<SearchBody>,
 ) -> Result<Json<usize>, ApiError> {
-    run_search(&state, &user, body, true)
-        .await
-        .map(|(_, total)| Json(total))
+    let (_, total) = threads::search(&c, body, true).await?;
+    Ok(Json(total))
 }
 
-/// `POST /threads/{id}/copy`. A source the caller may not see answers 409, as both LangGraph
-/// servers do, and so does an absent one, with the same detail: the two cannot be told apart.
-pub(super) async fn copy(
-    State(state): State<AppState>,
-    user: Authenticated,
-    ThreadId(id): ThreadId,
-) -> Result<Json<Thread>, ApiError> {
-    // Hidden and absent alike answer 409 with the same detail, as both LangGraph servers do.
-    let conflict = |e: ApiError| {
-        if e.status == StatusCode::NOT_FOUND {
-            ApiError::conflict(e.detail)
-        } else {
-            e
-        }
-    };
-    let read = read_scope(&state, &user, &id, None)
-        .await
-        .map_err(conflict)?;
-    let source = state
-        .storage
-        .threads()
-        .get(&id, &read)
-        .await?
-        .ok_or_else(|| conflict(not_found(&id)))?;
-    let new_id = uuid::Uuid::new_v4().to_string();
-    let (value, create) = authorize(
-        &state,
-        &user,
-        ThreadsCreate::new()
-            .with_thread_id(new_id.clone())
-            .with_metadata(source.metadata),
-    )
-    .await?;
-    let thread = new_thread(new_id, value.metadata.clone().unwrap_or_default());
-    state
-        .storage
-        .threads()
-        .copy(&id, &read, thread, &create)
-        .await?
-        .map(Json)
-        .ok_or_else(|| conflict(not_found(&id)))
+pub(super) async fn copy(c: Caller, ThreadId(id): ThreadId) -> Result<Json<Thread>, ApiError> {
+    threads::copy(&c, &id).await.map(Json)
 }
 
-fn checkpoint_ref(thread_id: &str, checkpoint_id: Option<&str>) -> Value {
-    json!({
-        "thread_id": thread_id,
-        "checkpoint_ns": "",
-        "checkpoint_id": checkpoint_id,
-        "checkpoint_map": null,
-    })
-}
-
-/// The tasks of a checkpoint: one per node in `next`, not yet run.
-fn tasks(thread_id: &str, at: &Checkpoint) -> Value {
-    at.next
-        .iter()
-        .map(|name| {
-            let id = uuid::Uuid::new_v5(
-                &graph::NAMESPACE_GRAPH,
-                format!("{thread_id}:{}:{name}", at.checkpoint_id).as_bytes(),
-            );
-            json!({
-                "id": id.to_string(),
-                "name": name,
-                "path": ["__pregel_pull", name],
-                "error": null,
-                "interrupts": [],
-                "checkpoint": null,
-                "state": null,
-            })
-        })
-        .collect()
-}
-
-/// A thread's state at a checkpoint (its current values when `None`), in LangGraph's shape.
-pub fn state_json(thread: &Thread, at: Option<&Checkpoint>) -> Value {
-    let values = match at {
-        Some(c) if !c.values.is_null() => c.values.to_json(),
-        None if !thread.values.is_null() => thread.values.to_json(),
-        _ => json!({}),
-    };
-    json!({
-        "values": values,
-        "next": at.map_or_else(Vec::new, |c| c.next.clone()),
-        "tasks": at.map_or_else(|| json!([]), |c| tasks(&thread.thread_id, c)),
-        "checkpoint": checkpoint_ref(&thread.thread_id, at.map(|c| c.checkpoint_id.as_str())),
-        "metadata": at.map_or_else(|| json!({}), |c| Value::Object(c.metadata.clone())),
-        "created_at": at.map(|c| c.created_at.clone()),
-        "parent_checkpoint": at
-            .and_then(|c| c.parent_checkpoint_id.as_deref())
-            .map(|p| checkpoint_ref(&thread.thread_id, Some(p))),
-        "interrupts": [],
-    })
-}
-
-/// How many times a state change computed outside the thread's lock is computed again when
-/// another change came first; past it the request is 409.
-const RETRIES: usize = 64;
-
-/// Appends a checkpoint to thread `id` whose step `compute` derives from the values of a base
-/// checkpoint: the one named `from` (a fork: the new checkpoint is its child; 404 if the thread
-/// has no such checkpoint), else the latest (the thread's current values). The computation
-/// (which copies the values) runs outside any lock; an append after the latest then happens
-/// only if no other checkpoint was appended meanwhile, else the step is computed again.
-/// `finish` runs in the same transaction, after the append. `Ok(None)`: the thread is absent or
-/// hidden. Returns the thread and the new checkpoint's id.
-pub async fn append_state<E: ReadsThread + WritesThreadState>(
-    state: &AppState,
-    id: &str,
-    scope: &Scope<E>,
-    from: Option<&str>,
-    compute: impl Fn(&Value, Option<&Checkpoint>) -> Result<Option<crate::history::Step>, ApiError>,
-    finish: impl Fn(&mut ThreadTx<'_>, Option<&str>) -> Result<(), ApiError> + Send + Sync,
-) -> Result<Option<(Thread, Option<String>)>, ApiError> {
-    for _ in 0..RETRIES {
-        let Some((thread, base)) = state.storage.threads().checkpoint(id, scope, from).await?
-        else {
-            return Ok(None);
-        };
-        if let (Some(cid), None) = (from, &base) {
-            return Err(ApiError::not_found(format!("Checkpoint {cid} not found")));
-        }
-        // A fork names its parent; an append after the latest expects it to stay the latest.
-        let expected = match from {
-            Some(_) => None,
-            None => Some(base.as_ref().map(|c| c.checkpoint_id.clone())),
-        };
-        let values = base.as_ref().map_or(&thread.values, |c| &c.values);
-        let next = compute(&values.to_json(), base.as_deref())?.map(|step| {
-            let mut metadata = Object::new();
-            metadata.insert("source".into(), step.source.into());
-            metadata.insert("writes".into(), step.writes);
-            NewCheckpoint {
-                values: values.derive(step.values),
-                metadata,
-                next: step.next,
-                parent: if from.is_some() { base.clone() } else { None },
-            }
-        });
-        let stale = AtomicBool::new(false);
-        let cid = std::sync::Mutex::new(None);
-        let change = Box::new(|tx: &mut ThreadTx<'_>| {
-            if let Some(expected) = &expected
-                && tx.latest().map(|c| &c.checkpoint_id) != expected.as_ref()
-            {
-                stale.store(true, Ordering::Relaxed);
-                return Err(ApiError::conflict("the thread changed meanwhile").into());
-            }
-            let id = next.map(|new| tx.push(new));
-            finish(tx, id.as_deref())?;
-            *cid.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = id;
-            Ok(())
-        });
-        match state.storage.threads().transact(id, scope, change).await {
-            Err(_) if stale.load(Ordering::Relaxed) => continue,
-            Err(e) => return Err(e.into()),
-            Ok(None) => return Ok(None),
-            Ok(Some(t)) => {
-                let cid = cid
-                    .into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                return Ok(Some((t, cid)));
-            }
-        }
-    }
-    Err(ApiError::conflict(
-        "the thread is changed too often to apply this change: try again",
-    ))
-}
-
-pub(super) async fn state_get(
-    State(state): State<AppState>,
-    user: Authenticated,
-    ThreadId(id): ThreadId,
-) -> Result<Json<Value>, ApiError> {
-    state_at_checkpoint(&state, &user, &id, None).await
-}
-
-/// The state of thread `id` at a checkpoint (the latest when `None`).
-pub(super) async fn state_at_checkpoint(
-    state: &AppState,
-    user: &Authenticated,
-    id: &str,
-    checkpoint_id: Option<&str>,
-) -> Result<Json<Value>, ApiError> {
-    let scope = read_scope(state, user, id, None).await?;
-    let (thread, at) = state
-        .storage
-        .threads()
-        .checkpoint(id, &scope, checkpoint_id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    match (checkpoint_id, at) {
-        (Some(cid), None) => Err(ApiError::not_found(format!("Checkpoint {cid} not found"))),
-        (_, at) => Ok(Json(state_json(&thread, at.as_deref()))),
-    }
+pub(super) async fn state_get(c: Caller, ThreadId(id): ThreadId) -> Result<Json<Value>, ApiError> {
+    threads::state(&c, &id, None).await.map(Json)
 }
 
 pub(super) async fn state_at(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     ThreadId(id): ThreadId,
     Path((_, checkpoint_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    state_at_checkpoint(&state, &user, &id, Some(&checkpoint_id)).await
-}
-
-#[derive(Deserialize)]
-pub(super) struct CheckpointBody {
-    checkpoint: Option<Object>,
+    threads::state(&c, &id, Some(&checkpoint_id))
+        .await
+        .map(Json)
 }
 
 pub(super) async fn state_at_body(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     ThreadId(id): ThreadId,
     JsonBody(body): JsonBody<CheckpointBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let cid = body
-        .checkpoint
-        .as_ref()
-        .and_then(|c| c.get("checkpoint_id"))
-        .and_then(Value::as_str);
-    state_at_checkpoint(&state, &user, &id, cid).await
+    threads::state(&c, &id, body.checkpoint_id())
+        .await
+        .map(Json)
 }
 
-#[derive(Deserialize)]
-pub(super) struct StateUpdateBody {
-    values: Value,
-    as_node: Option<String>,
-    checkpoint: Option<Object>,
-    checkpoint_id: Option<String>,
-}
-
-/// `POST /threads/{id}/state`: saves a checkpoint with the values written as `as_node`, as the
-/// child of the checkpoint named by `checkpoint` or `checkpoint_id` (a fork, for time travel;
-/// 404 if the thread has no such checkpoint), else of the latest. It becomes the thread's state.
 pub(super) async fn state_update(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     ThreadId(id): ThreadId,
     JsonBody(body): JsonBody<StateUpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let updates = match &body.values {
-        Value::Null | Value::Object(_) => body.values.clone(),
-        _ => return Err(ApiError::invalid("values must be an object")),
-    };
-    if let Some(Value::Array(list)) = updates.get("messages") {
-        super::bounded("values.messages", list, super::MAX_LIST)?;
-    }
-    // Checked before the handler runs: a malformed update is a 422 whatever the thread.
-    crate::history::update_step(&Value::Null, &updates, body.as_node.as_deref())
-        .map_err(ApiError::invalid)?;
-    let from = body
-        .checkpoint
-        .as_ref()
-        .and_then(|c| c.get("checkpoint_id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or(body.checkpoint_id);
-    let (_, scope) = authorize(
-        &state,
-        &user,
-        ThreadsUpdate::new().with_thread_id(id.clone()),
-    )
-    .await?;
-    let as_node = body.as_node;
-    let compute = |base: &Value, at: Option<&Checkpoint>| {
-        // Without `as_node`, the update is written as the node that wrote the base checkpoint
-        // last (LangGraph's default), or as the echo graph's node.
-        let last_writer = at
-            .and_then(|c| c.metadata.get("writes"))
-            .and_then(Value::as_object)
-            .and_then(|w| w.keys().find(|k| k.as_str() != graph::START).cloned());
-        let node = as_node.clone().or(last_writer);
-        crate::history::update_step(base, &updates, node.as_deref())
-            .map(Some)
-            .map_err(ApiError::invalid)
-    };
-    let (_, cid) = append_state(&state, &id, &scope, from.as_deref(), compute, |_, _| Ok(()))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    Ok(Json(
-        json!({ "checkpoint": checkpoint_ref(&id, cid.as_deref()) }),
-    ))
-}
-
-/// A page of thread `id`'s history, newest first.
-pub(super) async fn history(
-    state: &AppState,
-    user: &Authenticated,
-    id: &str,
-    page: HistoryPage<'_>,
-) -> Result<Json<Value>, ApiError> {
-    let scope = read_scope(state, user, id, None).await?;
-    let threads = &state.storage.threads();
-    let checkpoints = threads
-        .history(id, &scope, page)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    // Only the thread id goes into each state: a row stands in for the thread.
-    let row = new_thread(id.to_owned(), Object::new());
-    Ok(Json(Value::Array(
-        checkpoints
-            .iter()
-            .map(|c| state_json(&row, Some(c)))
-            .collect(),
-    )))
+    threads::update_state(&c, &id, body).await.map(Json)
 }
 
 pub(super) async fn history_get(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     ThreadId(id): ThreadId,
     query: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    let (limit, _) = super::page(Some(query.int("limit", 10)? as i64), None)?;
-    let page = HistoryPage {
-        limit,
-        before: query.0.get("before"),
-        metadata: None,
-    };
-    history(&state, &user, &id, page).await
-}
-
-#[derive(Deserialize)]
-pub(super) struct HistoryBody {
-    limit: Option<i64>,
-    before: Option<Value>,
-    metadata: Option<Object>,
+    let limit = query.int("limit", 10)?;
+    let page = threads::history_page(&c, &id, limit, query.0.get("before"));
+    page.await.map(Json)
 }
 
 pub(super) async fn history_post(
-    State(state): State<AppState>,
-    user: Authenticated,
+    c: Caller,
     ThreadId(id): ThreadId,
     JsonBody(body): JsonBody<HistoryBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (limit, _) = super::page(body.limit, None)?;
-    let before = match &body.before {
-        Some(Value::String(s)) => Some(s.clone()),
-        // A checkpoint, or a config holding one in `configurable` (the JS client's `before`).
-        Some(Value::Object(c)) => c
-            .get("checkpoint_id")
-            .or_else(|| c.get("configurable").and_then(|k| k.get("checkpoint_id")))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        _ => None,
-    };
-    let page = HistoryPage {
-        limit,
-        before: before.as_deref(),
-        metadata: body.metadata.as_ref(),
-    };
-    history(&state, &user, &id, page).await
+    threads::history_search(&c, &id, body).await.map(Json)
 }

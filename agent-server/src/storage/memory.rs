@@ -20,13 +20,14 @@ use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
+use auth::types::RunStatus;
 use serde_json::Value;
 
 use super::StoreError;
 use super::{
     ABANDONED, Claim, Collection, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
     LeaseTerms, Modifier, Page, Query, RunQueue, ThreadChange, ThreadStore, ThreadTx,
-    refresh_status, run_finished, store_item_passes,
+    refresh_status, store_item_passes,
 };
 use crate::authz::Access;
 use crate::model::{Checkpoint, Cron, Item, Object, Record, Run, Thread};
@@ -591,14 +592,14 @@ impl MemoryThreads {
         data.queued.retain(|rid, seq| {
             let live = runs
                 .iter()
-                .any(|r| &r.run_id == rid && !run_finished(&r.status));
+                .any(|r| &r.run_id == rid && !r.status.is_finished());
             if !live {
                 pending.by_seq.remove(seq);
             }
             live
         });
         for r in runs {
-            if !run_finished(&r.status) && !data.queued.contains_key(&r.run_id) {
+            if !r.status.is_finished() && !data.queued.contains_key(&r.run_id) {
                 let seq = pending.next_seq;
                 pending.next_seq += 1;
                 pending
@@ -777,15 +778,15 @@ impl RunQueue for MemoryQueue {
                     return Step::Gone;
                 };
                 let run = &data.runs[pos];
-                if run_finished(&run.status) {
+                if run.status.is_finished() {
                     self.threads.sync_queue(&tid, data);
                     return Step::Gone;
                 }
-                let leased = run.status == "running"
+                let leased = run.status == RunStatus::Running
                     && run.queue.lease_until.is_some_and(|until| until > now);
                 if leased
                     || run.queue.run_after > now
-                    || data.runs[..pos].iter().any(|r| !run_finished(&r.status))
+                    || data.runs[..pos].iter().any(|r| !r.status.is_finished())
                 {
                     return Step::Wait;
                 }
@@ -793,7 +794,7 @@ impl RunQueue for MemoryQueue {
                 if run.queue.attempts >= terms.max_attempts {
                     let mut thread = Thread::clone(&row);
                     let r = Arc::make_mut(&mut data.runs[pos]);
-                    r.status = "error".into();
+                    r.status = RunStatus::Error;
                     r.updated_at = at;
                     r.queue.lease_owner = None;
                     r.queue.lease_until = None;
@@ -805,7 +806,7 @@ impl RunQueue for MemoryQueue {
                     return Step::Gone;
                 }
                 let r = Arc::make_mut(&mut data.runs[pos]);
-                r.status = "running".into();
+                r.status = RunStatus::Running;
                 r.updated_at = at;
                 r.queue.attempts += 1;
                 r.queue.lease_owner = Some(terms.worker.clone());
@@ -851,7 +852,7 @@ impl RunQueue for MemoryQueue {
                     return false;
                 };
                 let r = Arc::make_mut(run);
-                r.status = "pending".into();
+                r.status = RunStatus::Pending;
                 r.queue.lease_owner = None;
                 r.queue.lease_until = None;
                 r.queue.attempts = r.queue.attempts.saturating_sub(1);
@@ -1167,7 +1168,7 @@ mod tests {
         // A search through the index answers the row as it is now, not as it was indexed.
         let change: Modifier<'_, crate::model::Thread> = Box::new(|t| {
             t.metadata.insert("n".into(), 100.into());
-            t.status = "busy".into();
+            t.status = auth::types::ThreadStatus::Busy;
             Ok(())
         });
         c.modify("t07", &sees(&f), change).await.unwrap().unwrap();
@@ -1180,7 +1181,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(page.total, 1);
-        assert_eq!(page.items[0].status, "busy");
+        assert_eq!(page.items[0].status, auth::types::ThreadStatus::Busy);
         // Caller metadata is ANDed with the auth filter.
         let wanted = meta(json!({"n": 4}));
         let page = c

@@ -52,6 +52,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use auth::types::{RunStatus, ThreadStatus};
 use serde_json::Value;
 
 use crate::authz::Access;
@@ -706,20 +707,15 @@ pub(crate) trait ItemStore: Send + Sync {
     ) -> Result<Vec<Vec<String>>, StoreError>;
 }
 
-/// Whether a run's status is final (neither `pending` nor `running`).
-pub fn run_finished(status: &str) -> bool {
-    !matches!(status, "pending" | "running")
-}
-
 /// Sets the thread's status from its runs and its error: `busy` while a run is unfinished, else
 /// `error` if the last run failed, else `idle`.
 pub fn refresh_status(tx: &mut ThreadTx<'_>) {
-    tx.thread.status = if tx.runs.iter().any(|r| !run_finished(&r.status)) {
-        "busy".into()
+    tx.thread.status = if tx.runs.iter().any(|r| !r.status.is_finished()) {
+        ThreadStatus::Busy
     } else if tx.thread.error.is_null() {
-        "idle".into()
+        ThreadStatus::Idle
     } else {
-        "error".into()
+        ThreadStatus::Error
     };
 }
 
@@ -768,7 +764,7 @@ impl Claim {
     /// or taken over). A worker's final transaction changes the run only if it is.
     pub fn holds(&self, run: &Run) -> bool {
         run.run_id == self.run_id
-            && run.status == "running"
+            && run.status == RunStatus::Running
             && run.queue.lease_owner.as_deref() == Some(self.owner.as_str())
             && run.queue.attempts == self.attempt
     }

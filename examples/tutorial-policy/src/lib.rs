@@ -1,6 +1,7 @@
 //! The "private conversations" policy of LangGraph's tutorial, written with the `auth` DSL.
 //!
-//! - [`authn`]: bearer tokens `user1-token` (Alice) and `user2-token` (Bob).
+//! - [`authn`]: tokens `user1-token` (Alice) and `user2-token` (Bob), as `Authorization:
+//!   Bearer <token>` or `X-Api-Key: <token>`.
 //! - [`global`]: one handler for every event: stamps the caller as `owner` on whatever carries
 //!   metadata and restricts every read and search to what the caller owns.
 //! - [`scoped`]: added on top of [`global`] by the scoped policy: thread creation and reads,
@@ -13,11 +14,11 @@
 use std::borrow::Cow;
 
 use auth::types::{AssistantsValue, AuthValue, StoreValue, ThreadsCreate, ThreadsRead};
-use auth::{AuthContext, AuthUser, Filter, HttpException, MinimalUser};
+use auth::{AuthContext, AuthUser, Filter, Headers, HttpException, MinimalUser};
 
 pub mod oidc;
 
-/// Who is calling: `Authorization: Bearer <token>`.
+/// Who is calling: `Authorization: Bearer <token>`, or `X-Api-Key: <token>`.
 pub mod authn {
     use super::*;
 
@@ -34,10 +35,24 @@ pub mod authn {
             .with_header("WWW-Authenticate", "Bearer")
     }
 
-    /// Maps a bearer token to its user. A missing header, a header without a token, another
-    /// scheme or an unknown token is a 401, never a server error.
+    /// Maps a token to its user: `Authorization: Bearer <token>`, or, without an
+    /// `Authorization` header, `X-Api-Key: <token>` (the header LangChain's `agent-chat-ui` and
+    /// LangGraph Studio send their key in). A missing credential, a header without a token,
+    /// another scheme or an unknown token is a 401, never a server error.
     #[auth::authenticate]
-    pub async fn get_current_user(authorization: Option<&str>) -> Result<AuthUser, HttpException> {
+    pub async fn get_current_user(
+        authorization: Option<&str>,
+        headers: &Headers<'_>,
+    ) -> Result<AuthUser, HttpException> {
+        if authorization.is_none()
+            && let Some(key) = headers.get("x-api-key").map(str::trim_ascii)
+            && !key.is_empty()
+        {
+            if let Some(verified) = crate::oidc::authenticate_token(key) {
+                return verified.await;
+            }
+            return user_of(key);
+        }
         // Tutorial part 3 ([`crate::oidc`]): with `--oidc-issuer`, bearer JWTs from that
         // provider replace the fixed tokens below.
         if let Some(verified) = crate::oidc::authenticate(authorization) {
@@ -56,6 +71,11 @@ pub mod authn {
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(refuse("Invalid authorization scheme"));
         }
+        user_of(token)
+    }
+
+    /// The user of a fixed token; 401 for any other.
+    fn user_of(token: &str) -> Result<AuthUser, HttpException> {
         let (_, identity, name) = TOKENS
             .iter()
             .find(|(t, _, _)| *t == token)

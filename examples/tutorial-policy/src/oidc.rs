@@ -88,6 +88,13 @@ pub fn authenticate<'a>(authorization: Option<&'a str>) -> Option<Verification<'
     Some(Box::pin(verifier.verify_bearer(authorization)))
 }
 
+/// [`authenticate`] for a token given without a scheme (`X-Api-Key`): the installed verifier's
+/// answer for it, or `None` without a verifier.
+pub fn authenticate_token(token: &str) -> Option<Verification<'_>> {
+    let verifier = verifier()?;
+    Some(Box::pin(verifier.verify(token)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

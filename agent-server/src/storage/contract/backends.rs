@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use auth::Filter;
+use auth::types::{RunStatus, ThreadStatus};
 use serde_json::{Value, json};
 
 use super::{
@@ -72,18 +73,18 @@ async fn threads_crud_and_filters_hide_rows() {
             "{name}"
         );
         let change: Modifier<'_, Thread> = Box::new(|t| {
-            t.status = "busy".into();
+            t.status = ThreadStatus::Busy;
             Ok(())
         });
         let changed = s.threads.modify("t1", &a, change).await.unwrap().unwrap();
-        assert_eq!(changed.status, "busy");
+        assert_eq!(changed.status, ThreadStatus::Busy);
         assert_eq!(
             s.threads.get("t1", &a).await.unwrap().unwrap().status,
-            "busy"
+            ThreadStatus::Busy
         );
         // a failing change changes nothing
         let change: Modifier<'_, Thread> = Box::new(|t| {
-            t.status = "error".into();
+            t.status = ThreadStatus::Error;
             Err(StoreError::Conflict("no".into()))
         });
         let refused = s.threads.modify("t1", &a, change).await.unwrap_err();
@@ -93,7 +94,7 @@ async fn threads_crud_and_filters_hide_rows() {
         );
         assert_eq!(
             s.threads.get("t1", &a).await.unwrap().unwrap().status,
-            "busy"
+            ThreadStatus::Busy
         );
         // search and count
         let q = Query {
@@ -355,7 +356,7 @@ async fn runs_are_kept_with_their_thread() {
             assistant_id: "asst".into(),
             created_at: crate::util::now(),
             updated_at: crate::util::now(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             metadata: meta(json!({"k": 1})),
             kwargs: meta(json!({"input": {"x": [1, 2]}})),
             multitask_strategy: "reject".into(),
@@ -369,7 +370,7 @@ async fn runs_are_kept_with_their_thread() {
         });
         s.threads.transact("r1", &a, add).await.unwrap().unwrap();
         let finish: ThreadChange<'_> = Box::new(|tx| {
-            Arc::make_mut(&mut tx.runs[0]).status = "success".into();
+            Arc::make_mut(&mut tx.runs[0]).status = RunStatus::Success;
             tx.runs.remove(1);
             Ok(())
         });
@@ -1119,7 +1120,7 @@ mod differential {
                                 t.values = Values::from_json(v);
                             }
                             if let Some(s) = status {
-                                t.status = s.into();
+                                t.status = s.parse().unwrap();
                             }
                             t.updated_at = time;
                             Ok(())

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth::types::{RunStatus, ThreadStatus};
 use serde_json::{Value, json};
 
 use super::new_thread;
@@ -49,7 +50,7 @@ async fn enqueue(s: &Storage, tid: &str, rid: &str, run_after: i64) {
         assistant_id: id(0),
         created_at: crate::util::now(),
         updated_at: crate::util::now(),
-        status: "pending".into(),
+        status: RunStatus::Pending,
         metadata: Object::new(),
         kwargs: Object::new(),
         multitask_strategy: "enqueue".into(),
@@ -83,7 +84,7 @@ async fn finish(s: &Storage, claim: &Claim) -> bool {
             return Err(crate::storage::StoreError::Conflict("not held".into()));
         };
         let r = Arc::make_mut(r);
-        r.status = "success".into();
+        r.status = RunStatus::Success;
         r.queue.lease_owner = None;
         r.queue.lease_until = None;
         refresh_status(tx);
@@ -111,13 +112,13 @@ pub(crate) async fn claims_follow_order_delay_and_thread(s: Storage) {
     );
     assert_eq!(first.attempt, 1);
     let r = run(&s, &a, &id(11)).await;
-    assert_eq!(r.status, "running");
+    assert_eq!(r.status, RunStatus::Running);
     assert_eq!(r.queue.lease_owner.as_deref(), Some("w1"));
     assert_eq!(r.queue.lease_until, Some(T0 + 10_000));
     // 13 waits behind 11 on its thread; 12 is not due.
     assert_eq!(s.queue.claim(&w, T0 + 1).await.unwrap(), None);
     assert!(finish(&s, &first).await);
-    assert_eq!(run(&s, &a, &id(11)).await.status, "success");
+    assert_eq!(run(&s, &a, &id(11)).await.status, RunStatus::Success);
     let next = s.queue.claim(&w, T0 + 2).await.unwrap().unwrap();
     assert_eq!(next.run_id, id(13));
     assert_eq!(s.queue.claim(&w, T0 + 4_999).await.unwrap(), None);
@@ -147,9 +148,9 @@ pub(crate) async fn leases_exclude_then_expire_into_takeover(s: Storage) {
         !finish(&s, &c1).await,
         "the first worker finished a run taken over"
     );
-    assert_eq!(run(&s, &t, &id(11)).await.status, "running");
+    assert_eq!(run(&s, &t, &id(11)).await.status, RunStatus::Running);
     assert!(finish(&s, &c2).await);
-    assert_eq!(run(&s, &t, &id(11)).await.status, "success");
+    assert_eq!(run(&s, &t, &id(11)).await.status, RunStatus::Success);
     assert!(!s.queue.release(&c2).await.unwrap());
 }
 
@@ -174,10 +175,10 @@ pub(crate) async fn a_run_whose_workers_keep_dying_ends_in_error(s: Storage) {
     );
     assert_eq!(s.queue.claim(&w, T0 + 20_002).await.unwrap(), None);
     let r = run(&s, &t, &id(11)).await;
-    assert_eq!(r.status, "error");
+    assert_eq!(r.status, RunStatus::Error);
     assert_eq!(r.queue.lease_owner, None);
     let thread = s.threads.get(&t, &all()).await.unwrap().unwrap();
-    assert_eq!(thread.status, "error");
+    assert_eq!(thread.status, ThreadStatus::Error);
     assert_eq!(thread.error["message"], json!(crate::storage::ABANDONED));
     assert_eq!(s.queue.claim(&w, T0 + 40_000).await.unwrap(), None);
 }
@@ -193,14 +194,14 @@ pub(crate) async fn cancel_and_release(s: Storage) {
     let c = s.queue.claim(&w, T0).await.unwrap().unwrap();
     let cancel = Box::new(|tx: &mut ThreadTx<'_>| {
         let r = Arc::make_mut(&mut tx.runs[0]);
-        r.status = "interrupted".into();
+        r.status = RunStatus::Interrupted;
         refresh_status(tx);
         Ok(())
     });
     s.threads.transact(&t, &all(), cancel).await.unwrap();
     assert!(!s.queue.renew(&c, &w, T0 + 1).await.unwrap());
     assert!(!finish(&s, &c).await);
-    assert_eq!(run(&s, &t, &id(11)).await.status, "interrupted");
+    assert_eq!(run(&s, &t, &id(11)).await.status, RunStatus::Interrupted);
     // The next run of the thread is free to go.
     let c = s.queue.claim(&w, T0 + 2).await.unwrap().unwrap();
     assert_eq!(c.run_id, id(12));

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use auth::types::{RunStatus, ThreadStatus};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -241,6 +242,20 @@ codec! {
 }
 
 codec! {
+    /// A thread's status, as its name.
+    ThreadState(ThreadStatus => ThreadStatus, json: false)
+    bind |v, list| list.text(v.as_str());
+    read |row, col| text(row, col)?.parse().map_err(|_| corrupt(col));
+}
+
+codec! {
+    /// A run's status, as its name.
+    RunState(RunStatus => RunStatus, json: false)
+    bind |v, list| list.text(v.as_str());
+    read |row, col| text(row, col)?.parse().map_err(|_| corrupt(col));
+}
+
+codec! {
     /// Any JSON value.
     Json(Value => Value, json: true)
     bind |v, list| list.json(v);
@@ -435,7 +450,7 @@ columns! {
         created_at: Text = &t.created_at,
         updated_at: Text = &t.updated_at,
         metadata: Obj = &t.metadata,
-        status: Text = &t.status,
+        status: ThreadState = &t.status,
         state_values: Vals = &t.values,
         interrupts: Obj = &t.interrupts,
         config: Obj = &t.config,
@@ -561,7 +576,7 @@ columns! {
         assistant_id: Text = &r.assistant_id,
         created_at: Text = &r.created_at,
         updated_at: Text = &r.updated_at,
-        status: Text = &r.status,
+        status: RunState = &r.status,
         metadata: Obj = &r.metadata,
         kwargs: Obj = &r.kwargs,
         multitask_strategy: Text = &r.multitask_strategy,

@@ -12,6 +12,7 @@ use super::dialect::{Dialect, On, Qb, QbExt as _, Tx};
 use super::imp::{Pools, begin, commit};
 use crate::model::Cron;
 use crate::storage::{Claim, LeaseTerms, RunQueue, StoreError};
+use auth::types::{RunStatus, ThreadStatus};
 
 /// The queue's milliseconds as the schema's time text.
 pub(super) fn ms_text(ms: i64) -> String {
@@ -33,26 +34,32 @@ pub(super) struct SqlQueue<D: Dialect> {
     pub(super) pools: Pools<D>,
 }
 
+/// A run being executed, as SQL text.
+const RUNNING: &str = RunStatus::Running.as_str();
+
+/// The statuses of a run still to execute (pending or running), as an SQL list.
+const IN_FLIGHT: &str = "('pending', 'running')";
+
 /// The candidate a claim found: (seq, thread id, run id, attempts).
 type Candidate = (i64, String, String, i64);
 
 impl<D: Dialect> SqlQueue<D> {
     /// The oldest claimable run at `now`, its row (and its thread's, on PostgreSQL) locked.
     async fn candidate(tx: &mut Tx<D>, now: &str) -> Result<Option<Candidate>, StoreError> {
-        let mut qb = Qb::<D>::new(
+        let mut qb = Qb::<D>::new(format!(
             "SELECT r.seq AS seq, r.thread_id AS thread_id, r.run_id AS run_id, \
              r.attempts AS attempts FROM runs r JOIN threads t ON t.thread_id = r.thread_id \
-             WHERE r.status IN ('pending', 'running') AND (r.run_after IS NULL OR r.run_after <= ",
-        );
+             WHERE r.status IN {IN_FLIGHT} AND (r.run_after IS NULL OR r.run_after <= ",
+        ));
         qb.bind(now.to_owned());
-        qb.push(
-            ") AND NOT (r.status = 'running' AND r.lease_until IS NOT NULL AND r.lease_until > ",
-        );
+        qb.push(format_args!(
+            ") AND NOT (r.status = '{RUNNING}' AND r.lease_until IS NOT NULL AND r.lease_until > ",
+        ));
         qb.bind(now.to_owned());
-        qb.push(
+        qb.push(format_args!(
             ") AND NOT EXISTS (SELECT 1 FROM runs e WHERE e.thread_id = r.thread_id \
-             AND e.seq < r.seq AND e.status IN ('pending', 'running')) ORDER BY r.seq LIMIT 1",
-        );
+             AND e.seq < r.seq AND e.status IN {IN_FLIGHT}) ORDER BY r.seq LIMIT 1",
+        ));
         qb.push(D::CLAIM_LOCK);
         let row = qb.one(On::Conn(&mut **tx)).await.map_err(db_error)?;
         row.map(|r| {
@@ -73,19 +80,22 @@ impl<D: Dialect> SqlQueue<D> {
         thread_id: &str,
         at: &str,
     ) -> Result<(), StoreError> {
-        let mut qb = Qb::<D>::new(
-            "UPDATE runs SET status = 'error', lease_owner = NULL, lease_until = NULL, updated_at = ",
-        );
+        let mut qb = Qb::<D>::new(format!(
+            "UPDATE runs SET status = '{}', lease_owner = NULL, lease_until = NULL, updated_at = ",
+            RunStatus::Error
+        ));
         qb.bind(at.to_owned()).push(" WHERE seq = ").bind(seq);
         qb.run(On::Conn(&mut **tx)).await.map_err(db_error)?;
         let error =
             serde_json::json!({"error": "RunAbandoned", "message": crate::storage::ABANDONED});
         let mut qb = Qb::<D>::new("UPDATE threads SET error = ");
         List::<D>::new(&mut qb).json(&error);
-        qb.push(
+        qb.push(format_args!(
             ", status = CASE WHEN EXISTS (SELECT 1 FROM runs e WHERE e.thread_id = threads.thread_id \
-             AND e.status IN ('pending', 'running')) THEN 'busy' ELSE 'error' END, updated_at = ",
-        );
+             AND e.status IN {IN_FLIGHT}) THEN '{}' ELSE '{}' END, updated_at = ",
+            ThreadStatus::Busy,
+            ThreadStatus::Error,
+        ));
         qb.bind(at.to_owned())
             .push(" WHERE thread_id = ")
             .bind(thread_id.to_owned());
@@ -97,7 +107,7 @@ impl<D: Dialect> SqlQueue<D> {
     fn push_held(qb: &mut Qb<D>, claim: &Claim) {
         qb.push(" WHERE run_id = ")
             .bind(claim.run_id.clone())
-            .push(" AND status = 'running' AND lease_owner = ")
+            .push(format_args!(" AND status = '{RUNNING}' AND lease_owner = "))
             .bind(claim.owner.clone())
             .push(" AND attempts = ")
             .bind(i64::from(claim.attempt));
@@ -123,9 +133,9 @@ impl<D: Dialect> RunQueue for SqlQueue<D> {
                 commit::<D>(tx).await?;
                 continue;
             }
-            let mut qb = Qb::<D>::new(
-                "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_owner = ",
-            );
+            let mut qb = Qb::<D>::new(format!(
+                "UPDATE runs SET status = '{RUNNING}', attempts = attempts + 1, lease_owner = ",
+            ));
             qb.bind(terms.worker.clone())
                 .push(", lease_until = ")
                 .bind(ms_text(terms.until(now)))
@@ -162,10 +172,11 @@ impl<D: Dialect> RunQueue for SqlQueue<D> {
         let mut qb = Qb::<D>::new("SELECT thread_id FROM threads WHERE thread_id = ");
         qb.bind(claim.thread_id.clone()).push(D::FOR_UPDATE);
         qb.one(On::Conn(&mut *tx)).await.map_err(db_error)?;
-        let mut qb = Qb::<D>::new(
-            "UPDATE runs SET status = 'pending', lease_owner = NULL, lease_until = NULL, \
+        let mut qb = Qb::<D>::new(format!(
+            "UPDATE runs SET status = '{}', lease_owner = NULL, lease_until = NULL, \
              attempts = attempts - 1",
-        );
+            RunStatus::Pending
+        ));
         Self::push_held(&mut qb, claim);
         let done = qb.run(On::Conn(&mut *tx)).await.map_err(db_error)?;
         commit::<D>(tx).await?;
@@ -201,5 +212,29 @@ impl<D: Dialect> RunQueue for SqlQueue<D> {
             .await
             .map_err(db_error)?;
         Ok(D::rows_affected(&done) == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL list of in-flight statuses names exactly the statuses that are not finished.
+    #[test]
+    fn in_flight_is_the_unfinished_statuses() {
+        let all = [
+            RunStatus::Pending,
+            RunStatus::Running,
+            RunStatus::Error,
+            RunStatus::Success,
+            RunStatus::Timeout,
+            RunStatus::Interrupted,
+        ];
+        let unfinished: Vec<String> = all
+            .iter()
+            .filter(|s| !s.is_finished())
+            .map(|s| format!("'{s}'"))
+            .collect();
+        assert_eq!(IN_FLIGHT, format!("({})", unfinished.join(", ")));
     }
 }

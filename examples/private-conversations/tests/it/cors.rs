@@ -85,9 +85,48 @@ async fn preflight_is_answered_before_authentication() {
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
 
+/// By default, as LangGraph: any origin may call, without credentials, and may read the headers
+/// the official clients read.
 #[tokio::test]
-async fn without_cors_a_preflight_is_not_allowed() {
+async fn by_default_any_origin_may_call_without_credentials() {
     let base = support::serve(support::scoped()).await;
+    let http = reqwest::Client::new();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/threads/search"))
+        .header("origin", "http://chat.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "x-api-key,content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert!(h.get("access-control-allow-credentials").is_none());
+    let served = http
+        .post(format!("{base}/threads/search"))
+        .header("origin", "http://chat.example")
+        .header("x-api-key", "user1-token")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let h = served.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    let exposed = h["access-control-expose-headers"].to_str().unwrap();
+    assert!(exposed.contains("content-location"), "{exposed}");
+    assert!(exposed.contains("x-pagination-total"), "{exposed}");
+}
+
+/// With no origins (`--cors-allow-origins ""`), CORS is off.
+#[tokio::test]
+async fn with_cors_off_a_preflight_is_not_allowed() {
+    let off = Cors {
+        allow_origins: Vec::new(),
+        ..Cors::default()
+    };
+    let base = support::serve(support::scoped().cors(off)).await;
     let r = reqwest::Client::new()
         .request(reqwest::Method::OPTIONS, format!("{base}/threads/search"))
         .header("origin", "http://app.example")

@@ -156,7 +156,18 @@ async fn read_back(database: &str, written: &Written) {
     for (id, created) in &written.threads {
         let (status, thread) = server.get(ALICE, &format!("/threads/{id}")).await;
         assert_eq!(status, 200, "thread {id}: {thread}");
-        assert_eq!(thread["metadata"], created["metadata"], "{thread}");
+        // As answered, plus the graph and assistant a run created on it stamped there.
+        let mut metadata = thread["metadata"].clone();
+        let stamped = metadata.as_object_mut().unwrap();
+        let ran = stamped.remove("graph_id").is_some_and(|g| g == "agent");
+        let assistant = stamped.remove("assistant_id");
+        assert_eq!(metadata, created["metadata"], "{thread}");
+        let runs_on_it = *id == written.run_thread || *id == written.background.0;
+        assert_eq!(
+            (ran, assistant.is_some()),
+            (runs_on_it, runs_on_it),
+            "{thread}"
+        );
         assert_eq!(thread["created_at"], created["created_at"], "{thread}");
         assert_eq!(server.get(BOB, &format!("/threads/{id}")).await.0, 404);
     }

@@ -23,6 +23,53 @@ fn assert_json_error(r: &Reply, status: u16, what: &str) {
     );
 }
 
+/// `X-Api-Key: <token>` (what LangChain's agent-chat-ui sends) authenticates as
+/// `Authorization: Bearer <token>` does, when there is no `Authorization` header; with one, the
+/// `Authorization` header decides.
+#[tokio::test]
+async fn an_api_key_header_authenticates_like_a_bearer_token() {
+    let server = Server::start(Policy::Scoped).await;
+    let alice = server.alice();
+    alice.post("/threads", json!({})).await.ok();
+    let anon = server.user(None);
+    let count = |headers: Vec<(&'static str, &'static str)>| {
+        let anon = &anon;
+        async move {
+            let headers: Vec<(&str, &[u8])> =
+                headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            anon.bytes(
+                Method::POST,
+                "/threads/count",
+                &headers,
+                Some(b"{}".to_vec()),
+            )
+            .await
+        }
+    };
+    let r = count(vec![("x-api-key", "user1-token")]).await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (200, "1"));
+    let r = count(vec![("X-Api-Key", " user2-token ")]).await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (200, "0"));
+    for bad in ["user3-token", "Bearer user1-token", "", "user1"] {
+        let r = count(vec![("x-api-key", bad)]).await;
+        assert_json_error(&r, 401, &format!("x-api-key {bad:?}"));
+    }
+    // With both, `Authorization` decides: a bad one is not rescued by a good key.
+    let r = count(vec![
+        ("authorization", "Bearer user3-token"),
+        ("x-api-key", "user1-token"),
+    ])
+    .await;
+    assert_json_error(&r, 401, "bad bearer, good key");
+    let r = count(vec![
+        ("authorization", "Bearer user2-token"),
+        ("x-api-key", "user1-token"),
+    ])
+    .await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (200, "0"));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn malformed_credentials_are_401_with_a_detail() {
     let server = Server::start(Policy::Scoped).await;

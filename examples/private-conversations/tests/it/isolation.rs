@@ -150,7 +150,23 @@ struct ThreadModel {
     owner: usize,
     tag: u8,
     runs: usize,
+    /// Whether a run was ever created on it or on the thread it was copied from.
+    ran: bool,
     deleted: bool,
+}
+
+impl ThreadModel {
+    /// The metadata the thread must have: its owner and tag, and once a run was created on it,
+    /// the graph and assistant of that run (as LangGraph stamps them).
+    fn metadata(&self, user: usize) -> Value {
+        let mut m = json!({"owner": name(user), "tag": self.tag});
+        if self.ran {
+            m["graph_id"] = json!("agent");
+            m["assistant_id"] =
+                json!(agent_server::graph::default_assistant_id("agent").to_string());
+        }
+        m
+    }
 }
 
 fn name(user: usize) -> String {
@@ -201,7 +217,7 @@ async fn expect_view(
         .threads
         .iter()
         .filter(|t| !t.deleted && t.owner == user && tag.is_none_or(|g| g == t.tag))
-        .map(|t| (t.id.clone(), json!({"owner": name(user), "tag": t.tag})))
+        .map(|t| (t.id.clone(), t.metadata(user)))
         .collect();
     want.sort_by(|a, b| a.0.cmp(&b.0));
     check(got == want, || {
@@ -244,6 +260,7 @@ async fn play(ops: Vec<Op>, scoped: bool) -> Result<(), TestCaseError> {
                     owner: user,
                     tag,
                     runs: 0,
+                    ran: false,
                     deleted: false,
                 });
             }
@@ -291,10 +308,9 @@ async fn play(ops: Vec<Op>, scoped: bool) -> Result<(), TestCaseError> {
                 match op {
                     Op::Get { .. } => {
                         status(&r, 200, &what)?;
-                        check(
-                            r.body["metadata"] == json!({"owner": name(user), "tag": t.tag}),
-                            || format!("{what}: {}", r.text),
-                        )?;
+                        check(r.body["metadata"] == t.metadata(user), || {
+                            format!("{what}: {}", r.text)
+                        })?;
                     }
                     Op::Update { tag, .. } => {
                         status(&r, 200, &what)?;
@@ -307,6 +323,7 @@ async fn play(ops: Vec<Op>, scoped: bool) -> Result<(), TestCaseError> {
                     Op::Run { .. } => {
                         status(&r, 200, &what)?;
                         t.runs += 1;
+                        t.ran = true;
                         let runs = c.get(&format!("/threads/{id}/runs")).await;
                         let n = runs.body.as_array().map_or(0, Vec::len);
                         check(n == t.runs, || format!("{what}: {n} runs, want {}", t.runs))?;
@@ -316,12 +333,13 @@ async fn play(ops: Vec<Op>, scoped: bool) -> Result<(), TestCaseError> {
                         check(r.body["metadata"]["owner"] == name(user), || {
                             format!("{what}: {}", r.text)
                         })?;
-                        let tag = t.tag;
+                        let (tag, ran) = (t.tag, t.ran);
                         model.threads.push(ThreadModel {
                             id: r.body["thread_id"].as_str().unwrap().to_owned(),
                             owner: user,
                             tag,
                             runs: 0,
+                            ran,
                             deleted: false,
                         });
                     }

@@ -14,6 +14,7 @@ mod common;
 mod support;
 
 mod binary;
+mod chat_ui;
 mod concurrency;
 mod cors;
 mod cross_user;

@@ -532,7 +532,7 @@ async fn shutdown_lets_the_run_in_flight_finish_on(db: &Db) {
     alice.until_running(&t, &rid).await;
     server.stop().await;
     let (thread, runs) = stored_runs(db, &t).await;
-    assert_eq!(runs[0].status, "success");
+    assert_eq!(runs[0].status.as_str(), "success");
     assert!(thread.values.to_json().to_string().contains("finish me"));
 }
 
@@ -655,7 +655,7 @@ async fn a_run_cut_by_shutdown_is_given_back_on(db: &Db) {
     alice.until_running(&t, &rid).await;
     first.stop().await;
     let (_, runs) = stored_runs(db, &t).await;
-    assert_eq!(runs[0].status, "pending");
+    assert_eq!(runs[0].status.as_str(), "pending");
     assert_eq!(runs[0].queue.lease_owner, None);
     let second = Running::with_graph(Slow, db.storage().await).await;
     let alice = second.user("user1-token");

@@ -30,11 +30,14 @@ mod probe {
             .ok_or_else(|| HttpException::new(401))
     }
 
-    /// Allows everything, stamping the caller as owner, and records the event.
+    /// Allows everything, stamping the caller as owner and the event as `stamped_by`, and
+    /// records the event.
     #[auth::on]
     async fn record(ctx: &AuthContext, value: &mut AuthValue) {
         if let Some(metadata) = value.metadata_mut() {
             metadata.insert("owner".into(), "probe".into());
+            let event = format!("{}.{}", ctx.resource, ctx.action);
+            metadata.insert("stamped_by".into(), event.into());
         }
         super::EVENTS.lock().unwrap().push((
             ctx.user.identity().to_owned(),
@@ -333,6 +336,7 @@ async fn every_route_emits_its_events() {
     }
     assert_eq!(seen.len(), total, "a route is listed twice");
     runs_and_crons_naming_an_assistant_read_it(&mut p).await;
+    a_run_that_creates_its_thread_creates_it_as_post_threads(&mut p).await;
     // Everything else needs credentials.
     let resp = p
         .http
@@ -343,6 +347,38 @@ async fn every_route_emits_its_events() {
         .unwrap();
     assert_eq!(resp.status(), 401);
     server.abort();
+}
+
+/// `if_not_exists: "create"` on a thread the caller cannot see creates the thread under
+/// `threads.create` (after `threads.create_run`), as `POST /threads` would: the thread's
+/// metadata is the one the `threads.create` handler left. On a thread the caller sees, only
+/// `threads.create_run` runs.
+async fn a_run_that_creates_its_thread_creates_it_as_post_threads(p: &mut Probe) {
+    let new = uuid::Uuid::new_v4().to_string();
+    let mut body = run_input();
+    body["if_not_exists"] = json!("create");
+    let (status, reply, mut events) = p
+        .call(
+            "POST",
+            &format!("/threads/{new}/runs/wait"),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    events.sort_unstable();
+    assert_eq!(events, ["threads.create", "threads.create_run"]);
+    let (status, thread, _) = p.call("GET", &format!("/threads/{new}"), None).await;
+    assert_eq!(status, 200, "{thread}");
+    assert_eq!(
+        thread["metadata"]["stamped_by"], "threads.create",
+        "{thread}"
+    );
+
+    let (status, reply, events) = p
+        .call("POST", &format!("/threads/{new}/runs/wait"), Some(body))
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(events, ["threads.create_run"]);
 }
 
 /// A run or a cron that names an assistant other than a graph's default one resolves it under
