@@ -110,9 +110,11 @@ impl AppState {
         Ok(state)
     }
 
-    /// The same state with these limits (its worker's too).
+    /// The same state with these limits (its worker's and its storage's too).
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self.storage.configure(&limits);
+        observe::set_slow_storage(limits.slow_storage);
         self.queue.set_limits(limits);
         self
     }

@@ -80,6 +80,9 @@ use crate::util::ApiError;
 pub(crate) struct Access {
     filter: Option<Filter>,
     by: By,
+    /// The user whose request it is (`None`: system work), whose guarded reads storage counts
+    /// ([`crate::Limits::searches_per_user`]); a clone is a reference count.
+    caller: Option<AuthUser>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +97,13 @@ impl Access {
         Access {
             filter: None,
             by: By::System(why),
+            caller: None,
         }
+    }
+
+    /// The identity of the user whose request it is (`None`: system work).
+    pub(crate) fn caller(&self) -> Option<&str> {
+        self.caller.as_ref().map(AuthUser::identity)
     }
 
     /// The handler's filter (`None`: the handler allowed without one, or system work).
@@ -327,6 +336,7 @@ pub(crate) async fn authorize<E: Event>(
     let access = Access {
         filter,
         by: By::Event(resource, action),
+        caller: Some(user.clone()),
     };
     Ok((
         value,
@@ -389,6 +399,17 @@ impl Access {
         Access {
             filter,
             by: By::Event(Resource::Threads, Action::Search),
+            caller: None,
+        }
+    }
+
+    /// A user's decision without a filter, made for `caller`, for the unit tests of storage.
+    #[cfg(test)]
+    pub(crate) fn for_caller(caller: &str) -> Self {
+        Access {
+            filter: None,
+            by: By::Event(Resource::Threads, Action::Search),
+            caller: Some(AuthUser::from(auth::MinimalUser::new(caller.to_owned()))),
         }
     }
 }

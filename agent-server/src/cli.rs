@@ -150,6 +150,40 @@ pub struct Config {
     /// Largest request body, in bytes (past it: 413).
     #[arg(long, env = "BODY_LIMIT", default_value_t = 2 * 1024 * 1024)]
     pub body_limit: usize,
+    /// Deadline of one search or history page in storage, in milliseconds: the database stops
+    /// it there (past it: 422, a query too expensive to answer).
+    #[arg(long, env = "STORAGE_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub storage_timeout_ms: u64,
+    /// Most values (objects, arrays, scalars) in a search's `metadata`, `values` or store
+    /// `filter`, and most words of a store search's `query` (past it: 422).
+    #[arg(long, env = "SEARCH_MAX_NODES", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub search_max_nodes: u64,
+    /// Most keys of any one object in a search's `metadata`, `values` or store `filter` (past
+    /// it: 422).
+    #[arg(long, env = "SEARCH_MAX_KEYS", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub search_max_keys: u64,
+    /// Most elements of any one array in a search's `metadata`, `values` or store `filter`
+    /// (past it: 422).
+    #[arg(long, env = "SEARCH_MAX_ELEMENTS", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub search_max_elements: u64,
+    /// Searches and history pages in storage at once, in all (at most half of the database's
+    /// reading connections; past it a search waits its turn, then 503).
+    #[arg(long, env = "SEARCHES_IN_FLIGHT", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub searches_in_flight: u64,
+    /// Searches and history pages in storage at once per user (past it a search waits its
+    /// turn, then 429).
+    #[arg(long, env = "SEARCHES_PER_USER", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub searches_per_user: u64,
+    /// A database statement (or in-memory search) slower than this, in milliseconds, is logged
+    /// at `warn`: one line with the route and the duration, never the statement.
+    #[arg(long, env = "LOG_SLOW_STORAGE_MS", default_value_t = 1_000)]
+    pub log_slow_storage_ms: u64,
     /// After Ctrl-C or SIGTERM, how long requests and streams in flight may take to finish,
     /// in seconds.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
@@ -190,9 +224,19 @@ pub enum LogFormat {
 impl Config {
     /// The limits the flags set.
     pub fn limits(&self) -> Limits {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Limits {
             handler_timeout: Duration::from_millis(self.handler_timeout_ms),
             body_limit: self.body_limit,
+            storage_timeout: Duration::from_millis(self.storage_timeout_ms),
+            search: crate::SearchBudget {
+                max_nodes: size(self.search_max_nodes),
+                max_keys: size(self.search_max_keys),
+                max_elements: size(self.search_max_elements),
+            },
+            searches_in_flight: size(self.searches_in_flight),
+            searches_per_user: size(self.searches_per_user),
+            slow_storage: Duration::from_millis(self.log_slow_storage_ms),
         }
     }
 
@@ -589,6 +633,24 @@ mod tests {
             args.server.limits().handler_timeout,
             Duration::from_millis(250)
         );
+        // The defaults of the flags are those of `Limits`.
+        let defaults: Args = parse_from(["my-server"]).unwrap();
+        assert_eq!(defaults.server.limits(), Limits::default());
+        let tight: Args = parse_from([
+            "my-server",
+            "--storage-timeout-ms",
+            "300",
+            "--search-max-keys",
+            "3",
+            "--searches-per-user",
+            "1",
+        ])
+        .unwrap();
+        let limits = tight.server.limits();
+        assert_eq!(limits.storage_timeout, Duration::from_millis(300));
+        assert_eq!(limits.search.max_keys, 3);
+        assert_eq!(limits.search.max_nodes, 256);
+        assert_eq!(limits.searches_per_user, 1);
         assert_eq!(args.server.cors().allow_origins, ["https://a.example"]);
         let none: Args = parse_from(["my-server", "--cors-allow-origins", ""]).unwrap();
         assert!(!none.server.cors().is_enabled());

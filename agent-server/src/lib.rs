@@ -71,7 +71,7 @@ pub(crate) use app::{AppState, router, seed};
 pub use cli::Config;
 pub use cors::Cors;
 pub use queue::QueueConfig;
-pub use storage::{Storage, StorageError};
+pub use storage::{SearchBudget, Storage, StorageError};
 
 /// What the server's own integration tests and benchmarks reach behind its API (feature
 /// `test-internals`, which no server may enable). Not part of the API.
@@ -94,6 +94,26 @@ pub struct Limits {
     /// The largest request body, in bytes: a larger one is answered 413 `{"detail": …}` before
     /// any handler runs. Default: 2 MiB (axum's default).
     pub body_limit: usize,
+    /// How long one guarded read may run: a search (threads, assistants, crons, store items) or
+    /// a history page. The database stops it there (PostgreSQL's `statement_timeout`, SQLite's
+    /// progress handler; in memory the evaluation looks at the clock) and the request is
+    /// answered 422 `{"detail": "the search did not finish within the storage deadline of N ms
+    /// …"}`: a query too expensive to answer. A read waits for its turn (below) at most as long.
+    /// Default: 5 s.
+    pub storage_timeout: Duration,
+    /// The complexity budget of a caller's containment values (search `metadata` and `values`,
+    /// store `filter` and words, history `metadata`): over it, 422 naming the bound.
+    pub search: SearchBudget,
+    /// Guarded reads at once, in all (and at most half of the database's connections that read,
+    /// so that reads by id, writes and the run queue always find one): past it a read waits for
+    /// its turn, then is answered 503 with `Retry-After`. Default: 8.
+    pub searches_in_flight: usize,
+    /// Guarded reads at once per user (authenticated identity): past it a read waits for its
+    /// turn, then is answered 429 with `Retry-After`. Default: 4.
+    pub searches_per_user: usize,
+    /// A database statement (or an in-memory search) that takes longer is logged at `warn`,
+    /// one line with the route and the duration, never the statement. Default: 1 s.
+    pub slow_storage: Duration,
 }
 
 impl Default for Limits {
@@ -101,6 +121,11 @@ impl Default for Limits {
         Limits {
             handler_timeout: Duration::from_secs(10),
             body_limit: 2 * 1024 * 1024,
+            storage_timeout: Duration::from_secs(5),
+            search: SearchBudget::default(),
+            searches_in_flight: 8,
+            searches_per_user: 4,
+            slow_storage: Duration::from_secs(1),
         }
     }
 }

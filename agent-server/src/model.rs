@@ -259,23 +259,55 @@ impl Values {
         matches!(self.0, Repr::Null)
     }
 
-    /// Whether these values contain `wanted` (JSON containment, as [`crate::storage::contains`]),
+    /// Whether these values contain `wanted` (JSON containment, as [`crate::storage::contains_within`]),
     /// without copying them.
     pub fn contains(&self, wanted: &Object) -> bool {
+        self.contains_within(wanted, &mut crate::storage::Meter::unlimited())
+            .unwrap_or(false)
+    }
+
+    /// [`Values::contains`], one step of `meter` per comparison (see
+    /// [`crate::storage::contains_within`]).
+    pub(crate) fn contains_within(
+        &self,
+        wanted: &Object,
+        meter: &mut crate::storage::Meter<'_>,
+    ) -> Result<bool, crate::storage::StoreError> {
+        use crate::storage::contains_within;
         let Repr::Object(have) = &self.0 else {
-            return wanted.is_empty() && matches!(self.0, Repr::Object(_));
+            return Ok(wanted.is_empty() && matches!(self.0, Repr::Object(_)));
         };
-        wanted.iter().all(|(k, w)| match have.get(k) {
-            None => false,
-            Some(Field::One(v)) => crate::storage::contains(v, w),
-            Some(Field::List(items)) => match w {
-                Value::Array(ws) => ws
-                    .iter()
-                    .all(|wv| items.iter().any(|hv| crate::storage::contains(hv, wv))),
-                // As PostgreSQL's `@>` below the top level: a list holds no bare scalar.
-                _ => false,
-            },
-        })
+        for (k, w) in wanted {
+            let found = match have.get(k) {
+                None => false,
+                Some(Field::One(v)) => contains_within(v, w, meter)?,
+                Some(Field::List(items)) => match w {
+                    Value::Array(ws) => {
+                        let mut all = true;
+                        for wv in ws {
+                            let mut some = false;
+                            for hv in items.iter() {
+                                if contains_within(hv, wv, meter)? {
+                                    some = true;
+                                    break;
+                                }
+                            }
+                            if !some {
+                                all = false;
+                                break;
+                            }
+                        }
+                        all
+                    }
+                    // As PostgreSQL's `@>` below the top level: a list holds no bare scalar.
+                    _ => false,
+                },
+            };
+            if !found {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -12,8 +12,14 @@
 //!   route}` (a histogram);
 //! - `auth_authorizations_total{event, handler, outcome}` (from [`authz`](crate::authz));
 //! - `auth_authentication_failures_total{reason}`.
+//!
+//! A slow storage call (a database statement, or a search in memory, slower than
+//! [`Limits::slow_storage`](crate::Limits)) is one `warn` line (target `storage`) with the route
+//! of the request that made it (`-` for the run queue's own work) and its duration, never the
+//! statement: [`slow_storage`].
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use auth::axum::Authenticated;
@@ -98,6 +104,40 @@ pub async fn caller(request: Request, next: Next) -> Response {
     response
 }
 
+tokio::task_local! {
+    /// The route template of the request being served, for the lines of [`slow_storage`].
+    static ROUTE: std::sync::Arc<str>;
+}
+
+/// Storage calls slower than this many microseconds are logged ([`set_slow_storage`]).
+static SLOW_STORAGE_US: AtomicU64 = AtomicU64::new(1_000_000);
+
+/// Storage calls slower than `threshold` are logged by [`slow_storage`] (process-wide, as the
+/// log itself; [`Limits::slow_storage`](crate::Limits)).
+pub fn set_slow_storage(threshold: Duration) {
+    let us = u64::try_from(threshold.as_micros()).unwrap_or(u64::MAX);
+    SLOW_STORAGE_US.store(us, Ordering::Relaxed);
+}
+
+/// Logs a storage call (`what`: `statement`, or the operation) that took `took`, if it is slow:
+/// one `warn` line with the route and the duration. Never the statement's text.
+pub fn slow_storage(what: &str, took: Duration) {
+    let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    if us < SLOW_STORAGE_US.load(Ordering::Relaxed) {
+        return;
+    }
+    let route = ROUTE
+        .try_with(|r| r.clone())
+        .unwrap_or_else(|_| std::sync::Arc::from("-"));
+    tracing::warn!(
+        target: "storage",
+        route = &*route,
+        what,
+        duration_ms = us / 1000,
+        "slow storage call"
+    );
+}
+
 /// Logs the request and counts it, around `run`, which answers it (the app's other layers and
 /// the route: [`crate::connection::outermost`] calls it outside every other layer).
 pub async fn access<F, Fut>(request: Request, run: F) -> Response
@@ -117,7 +157,9 @@ where
         route: route.as_deref(),
         answered: false,
     };
-    let response = run(request).await;
+    let template: std::sync::Arc<str> =
+        std::sync::Arc::from(route.as_deref().unwrap_or("(unmatched)"));
+    let response = ROUTE.scope(template, run(request)).await;
     watch.answered = true;
     drop(watch);
     let latency = started.elapsed();
@@ -260,7 +302,7 @@ pub(crate) mod tests {
         let logs = Captured::default();
         let _default = tracing::subscriber::set_default(logs.subscriber());
         let app = axum::Router::new()
-            .route("/slow", get(|| std::future::pending::<()>()))
+            .route("/slow", get(std::future::pending::<()>))
             .route("/fast", get(|| async { "ok" }))
             .layer(axum::middleware::from_fn(|request, next: Next| {
                 access(request, |request| next.run(request))

@@ -233,6 +233,17 @@ fn answer(a: Answer) -> Value {
     }
 }
 
+/// What a guarded read (a search, a count, a history page) may answer besides its route's own
+/// errors: the user's searches in flight at their bound (429), every search turn taken (503).
+const GUARDED: [u16; 2] = [429, 503];
+
+/// Whether the route runs a guarded read in storage (see `Limits::storage_timeout`).
+fn is_guarded(method: &str, path: &str) -> bool {
+    method == "POST"
+        && (path.ends_with("/search") || path.ends_with("/count") || path.ends_with("/history"))
+        || method == "GET" && path.ends_with("/history")
+}
+
 fn error_description(status: u16) -> &'static str {
     match status {
         401 => "Not authenticated: the authenticate handler refused the request",
@@ -240,7 +251,15 @@ fn error_description(status: u16) -> &'static str {
         404 => "Not found, or hidden from this user by the handler's filter",
         409 => "Conflict: it exists already, or the thread is busy",
         413 => "The request body is too large",
-        422 => "Invalid parameters or body",
+        422 => {
+            "Invalid parameters or body, a search over its budget, or one too expensive to \
+                finish within the storage deadline"
+        }
+        429 => "Too many of this user's searches in flight: retry after `Retry-After` seconds",
+        503 => {
+            "The database cannot answer now, or every search turn is taken: retry after \
+                `Retry-After` seconds"
+        }
         504 => "An auth handler did not answer in time",
         _ => "Error",
     }
@@ -279,6 +298,9 @@ fn build() -> Value {
         let mut errors: Vec<u16> = op.errors.to_vec();
         if !is_public(op.path) && op.path != "/metrics" {
             errors.extend(AUTH);
+        }
+        if is_guarded(op.method, op.path) {
+            errors.extend(GUARDED);
         }
         errors.sort_unstable();
         errors.dedup();

@@ -101,30 +101,51 @@ impl From<auth::HttpException> for ApiError {
     }
 }
 
-/// How a storage error is answered: 503 when the database cannot answer now, 409 for a
-/// conflict, 403 for a user's write to what the server owns, 422 for what the caller asked that no backend can do, 500 for the rest; the detail
-/// is the error's message. A change's own refusal ([`StoreError::Refused`]) is answered as the
-/// change's `ApiError`, unchanged.
+/// Seconds a client is told to wait (`Retry-After`) before it asks again a database that could
+/// not answer, or for a turn among searches.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// How a storage error is answered: 503 with `Retry-After` when the database cannot answer now
+/// (or every search turn stayed taken), 429 with `Retry-After` when the caller's own searches
+/// hold every turn of theirs, 409 for a conflict, 403 for a user's write to what the server
+/// owns, 422 for what the caller asked that no backend can do (a search too complex, or too
+/// expensive to finish within the storage deadline), 500 for the rest; the detail is the error's
+/// message. A change's own refusal ([`StoreError::Refused`]) is answered as the change's
+/// `ApiError`, unchanged.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        let status = match &e {
+        let (status, retry) = match &e {
             StoreError::Refused(_) => {
                 if let Some(own) = e.refusal::<ApiError>() {
                     return own.clone();
                 }
-                StatusCode::INTERNAL_SERVER_ERROR
+                (StatusCode::INTERNAL_SERVER_ERROR, false)
             }
-            StoreError::Unavailable(_) | StoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
-            StoreError::Exists { .. } | StoreError::Conflict(_) => StatusCode::CONFLICT,
-            StoreError::SystemOwned { .. } => StatusCode::FORBIDDEN,
-            StoreError::Unstorable | StoreError::InvalidSearch(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
+            StoreError::Unavailable(_)
+            | StoreError::Closed
+            | StoreError::Busy(crate::storage::Busy::Server(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, true)
             }
+            StoreError::SystemOwned { .. } => (StatusCode::FORBIDDEN, false),
+            StoreError::Busy(crate::storage::Busy::Caller(_)) => {
+                (StatusCode::TOO_MANY_REQUESTS, true)
+            }
+            StoreError::Exists { .. } | StoreError::Conflict(_) => (StatusCode::CONFLICT, false),
+            StoreError::Unstorable
+            | StoreError::InvalidSearch(_)
+            | StoreError::SearchTooComplex(_)
+            | StoreError::Deadline(_) => (StatusCode::UNPROCESSABLE_ENTITY, false),
             StoreError::Filter(_) | StoreError::Corrupt(_) | StoreError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
+                (StatusCode::INTERNAL_SERVER_ERROR, false)
             }
         };
-        ApiError::new(status, e.to_string())
+        let mut answer = ApiError::new(status, e.to_string());
+        if retry {
+            answer
+                .headers
+                .push(("retry-after".into(), RETRY_AFTER_SECONDS.to_string()));
+        }
+        answer
     }
 }
 
@@ -301,6 +322,51 @@ mod tests {
             assert_eq!(
                 (answer.status.as_u16(), answer.detail.as_str()),
                 (status, detail)
+            );
+            // Only an answer that asks the client to come back says when.
+            let retry = answer
+                .headers
+                .iter()
+                .any(|(n, v)| n == "retry-after" && v == "1");
+            assert_eq!(retry, status == 503, "{status} {detail}");
+        }
+        use crate::storage::Busy;
+        let cases = [
+            (
+                StoreError::SearchTooComplex("metadata: an object of 20000 keys".into()),
+                422,
+                "search too complex: metadata: an object of 20000 keys",
+                false,
+            ),
+            (
+                StoreError::Deadline(5000),
+                422,
+                "the search did not finish within the storage deadline of 5000 ms and was \
+                 stopped: narrow it (fewer or smaller values, a smaller page)",
+                false,
+            ),
+            (
+                StoreError::Busy(Busy::Caller(4)),
+                429,
+                "too many searches in flight: at most 4 at once per user (--searches-per-user)",
+                true,
+            ),
+            (
+                StoreError::Busy(Busy::Server(8)),
+                503,
+                "the server is busy: 8 searches are in flight (--searches-in-flight)",
+                true,
+            ),
+        ];
+        for (e, status, detail, retry) in cases {
+            let answer = ApiError::from(e);
+            assert_eq!(
+                (answer.status.as_u16(), answer.detail.as_str()),
+                (status, detail)
+            );
+            assert_eq!(
+                answer.headers.iter().any(|(n, _)| n == "retry-after"),
+                retry
             );
         }
         let mut own = ApiError::not_found("Run r1 not found");

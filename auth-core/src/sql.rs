@@ -889,6 +889,34 @@ mod pg {
         }
     }
 
+    /// Every number of `wanted` (objects `{"v": number, "p": has a point}`) is an element of
+    /// the array `e` with that decimal point (`strpos` as [`point_test`]): `NOT EXISTS` of the
+    /// wanted pairs `EXCEPT` the stored elements' pairs. Elements compare as `jsonb` (numbers by
+    /// value), so a set operation (hashed or sorted) answers it in one pass over each side.
+    fn points_of_elements(w: &mut Writer, e: &Expr<'_>, wanted: Vec<Value>) {
+        let want = w.new_alias();
+        let have = w.new_alias();
+        w.sql("NOT EXISTS (SELECT ");
+        w.sql(&want);
+        w.sql(".v, ");
+        w.sql(&want);
+        w.sql(".p FROM jsonb_to_recordset(");
+        w.bind(Bind::Json(Value::Array(wanted)));
+        w.sql("::jsonb) AS ");
+        w.sql(&want);
+        w.sql("(v jsonb, p boolean) EXCEPT SELECT ");
+        w.sql(&have);
+        w.sql(".v, strpos(");
+        w.sql(&have);
+        w.sql(".v::text, '.') > 0 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(");
+        e.write(w);
+        w.sql(") = 'array' THEN ");
+        e.write(w);
+        w.sql(" END) AS ");
+        w.sql(&have);
+        w.sql("(v))");
+    }
+
     /// `e` contains `v` (which holds a number), numbers told apart as in `metadata_contains`.
     fn contained_exact(w: &mut Writer, e: &Expr<'_>, v: &Value) {
         match v {
@@ -910,7 +938,31 @@ mod pg {
                 w.sql(" @> ");
                 w.bind(Bind::Json(v.clone()));
                 w.sql("::jsonb");
-                for item in items.iter().filter(|item| needs_points(item)) {
+                // The numbers among the wanted elements: one set difference for all of them
+                // (`@>` found each by value; each must also be there with its own decimal point),
+                // a hashed or sorted pass over the stored elements instead of one scan per
+                // wanted number.
+                let numbers: Vec<Value> = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Value::Number(n) => needs_point(n).map(|point| {
+                            let mut pair = Map::new();
+                            pair.insert("v".into(), item.clone());
+                            pair.insert("p".into(), Value::Bool(point));
+                            Value::Object(pair)
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                if !numbers.is_empty() {
+                    w.sql(" AND ");
+                    points_of_elements(w, e, numbers);
+                }
+                // An array or object holding such a number: some element contains it exactly.
+                for item in items
+                    .iter()
+                    .filter(|item| (item.is_array() || item.is_object()) && needs_points(item))
+                {
                     w.sql(" AND ");
                     let alias = elements(w, e);
                     contained_exact(w, &Expr::new(&alias), item);
@@ -1494,6 +1546,49 @@ mod tests {
         assert!(lite.sql(5).starts_with(
             "(EXISTS (SELECT 1 FROM json_each(m) AS __auth_j0 WHERE __auth_j0.key = ?5 "
         ));
+    }
+
+    /// The numbers of a wanted array are checked by one set difference, whatever their count: one
+    /// bind, no scan of the stored array per wanted number. Only an array or object holding a
+    /// number gets a scan of its own.
+    #[test]
+    fn numbers_of_a_wanted_array_are_one_set_difference() {
+        let wanted = json!({"a": [3, 2, 1, 2.0, 1.5, "x"]});
+        let p = Dialect::Postgres
+            .contains(wanted.as_object().unwrap(), "m")
+            .unwrap();
+        assert_eq!(
+            p.sql(1),
+            "(m @> $1::jsonb AND (m -> $2::text @> $3::jsonb AND NOT EXISTS (SELECT \
+             __auth_j0.v, __auth_j0.p FROM jsonb_to_recordset($4::jsonb) AS __auth_j0(v jsonb, \
+             p boolean) EXCEPT SELECT __auth_j1.v, strpos(__auth_j1.v::text, '.') > 0 FROM \
+             jsonb_array_elements(CASE WHEN jsonb_typeof(m -> $5::text) = 'array' THEN m -> \
+             $6::text END) AS __auth_j1(v))))"
+        );
+        assert_eq!(
+            p.binds()[3],
+            Bind::Json(json!([
+                {"v": 3, "p": false},
+                {"v": 2, "p": false},
+                {"v": 1, "p": false},
+                {"v": 2.0, "p": true},
+            ]))
+        );
+        let long: Vec<Value> = (0..1000).map(|i| json!(i)).collect();
+        let wanted = json!({"a": long});
+        let p = Dialect::Postgres
+            .contains(wanted.as_object().unwrap(), "m")
+            .unwrap();
+        assert_eq!(p.binds().len(), 6);
+        assert_eq!(p.sql(1).matches("EXISTS").count(), 1);
+        let nested = json!({"a": [[1], {"b": 2}, ["x"]]});
+        let p = Dialect::Postgres
+            .contains(nested.as_object().unwrap(), "m")
+            .unwrap();
+        // A scan for `[1]` and one for `{"b": 2}`, and within the first the set difference of
+        // its number; none for `["x"]`.
+        assert_eq!(p.sql(1).matches("jsonb_array_elements").count(), 3);
+        assert_eq!(p.sql(1).matches("jsonb_to_recordset").count(), 1);
     }
 
     #[test]

@@ -43,6 +43,22 @@ pub enum StoreError {
     /// [`auth::sql::MAX_VALUE_DEPTH`].
     #[error("invalid search: {0}")]
     InvalidSearch(#[source] SqlError),
+    /// A caller's search over the complexity budget ([`super::SearchBudget`]), or one the
+    /// database's driver cannot take (too many bound values, an expression too deep): which
+    /// bound, in words.
+    #[error("search too complex: {0}")]
+    SearchTooComplex(String),
+    /// A guarded read (a caller's search, a history page, a store search) did not finish within
+    /// the storage deadline (its milliseconds) and was stopped: a query too expensive to answer.
+    #[error(
+        "the search did not finish within the storage deadline of {0} ms and was stopped: \
+         narrow it (fewer or smaller values, a smaller page)"
+    )]
+    Deadline(u64),
+    /// A guarded read waited for its turn until the deadline: the caller's own reads in
+    /// flight, or everyone's, were at their bound.
+    #[error("{}", busy_message(.0))]
+    Busy(super::guard::Busy),
     /// The authorization filter cannot be applied (poisoned, or nested too deep): the
     /// handler's mistake.
     #[error("the authorization filter cannot be applied: {0}")]
@@ -70,6 +86,17 @@ pub enum StoreError {
     /// A change refused itself with its caller's own error, handed back unchanged.
     #[error("{0}")]
     Refused(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+fn busy_message(busy: &super::guard::Busy) -> String {
+    match busy {
+        super::guard::Busy::Caller(n) => format!(
+            "too many searches in flight: at most {n} at once per user (--searches-per-user)"
+        ),
+        super::guard::Busy::Server(n) => {
+            format!("the server is busy: {n} searches are in flight (--searches-in-flight)")
+        }
+    }
 }
 
 impl StoreError {

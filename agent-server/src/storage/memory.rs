@@ -341,28 +341,19 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
         Ok(Inserted::Created(T::clone(&row)))
     }
 
-    fn search_now(&self, query: &Query<'_>) -> Result<Page<T>, StoreError> {
-        // A column this kind of resource lacks is the caller's mistake, found before any row.
-        if !T::COLUMNS.contains(&query.sort) {
-            return Err(StoreError::Internal(format!(
-                "cannot sort by {}",
-                query.sort.name()
-            )));
-        }
-        super::check_search(query.metadata)?;
-        for c in &query.conditions {
-            if let super::Condition::ValuesContain(w) = c {
-                super::check_search(Some(w))?;
-            }
-        }
-        let mut failed = None;
-        let mut accepts = |t: &T| {
-            query.accepts(t).unwrap_or_else(|e| {
-                failed = Some(e);
-                false
-            })
-        };
+    /// The rows a search looks at, taken under the collection's lock and evaluated after it is
+    /// released: the rows of the ids (a set), else of the smallest posting list of a required
+    /// scalar (it holds every match), else all. Cloning their pointers is all the lock covers.
+    fn candidates(&self, query: &Query<'_>) -> Vec<Arc<T>> {
         let inner = self.read();
+        if let Some(ids) = query.ids {
+            // The ids are a set: each is looked up once, whatever the request repeats.
+            let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+            return ids
+                .into_iter()
+                .filter_map(|id| inner.items.get(id).map(|s| s.row.clone()))
+                .collect();
+        }
         let empty = Posting::<T>::new();
         // Any posting list of a required scalar holds every match; the smallest bounds the scan.
         let mut best: Option<&Posting<T>> = None;
@@ -375,60 +366,113 @@ impl<T: Record, E: Default + Send + 'static> MemoryCollection<T, E> {
                 best = Some(ids);
             }
         }
-        let rows = |id: &str| inner.items.get(id).map(|s| &s.row);
-        let matches: Vec<&Arc<T>> = match (query.ids, best) {
-            (Some(ids), _) => {
-                // The ids are a set: each is looked up once, whatever the request repeats.
-                let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
-                ids.into_iter()
-                    .filter_map(rows)
-                    .filter(|t| accepts(t))
-                    .collect()
-            }
-            (None, Some(rows)) => rows.values().filter(|t| accepts(t)).collect(),
-            (None, None) => inner
-                .items
-                .values()
-                .map(|s| &s.row)
-                .filter(|t| accepts(t))
-                .collect(),
-        };
-        if let Some(e) = failed {
-            return Err(e);
+        match best {
+            Some(rows) => rows.values().cloned().collect(),
+            None => inner.items.values().map(|s| s.row.clone()).collect(),
         }
-        let total = matches.len();
-        let wanted = query.offset.saturating_add(query.limit).min(total);
-        if query.limit == 0 || query.offset >= total {
-            return Ok(Page {
-                items: Vec::new(),
-                total,
-            });
+    }
+}
+
+/// The page of `candidates` that `query` selects, sorted: the in-memory evaluation, one step of
+/// `meter` per candidate and per comparison of the caller's values.
+fn evaluate<T: Record>(
+    candidates: Vec<Arc<T>>,
+    query: &Query<'_>,
+    meter: &mut super::Meter<'_>,
+) -> Result<Page<T>, StoreError> {
+    let mut matches: Vec<Arc<T>> = Vec::new();
+    for t in candidates {
+        if query.accepts(&*t, meter)? {
+            matches.push(t);
         }
-        // Only the first `offset + limit` results are put in order; text compares as a
-        // database's binary collation does (by code point), a missing value first.
-        let mut keyed: Vec<(Option<&str>, &Arc<T>)> = matches
-            .into_iter()
-            .map(|t| (t.column(query.sort), t))
-            .collect();
-        let cmp = |(ka, a): &(Option<&str>, &Arc<T>), (kb, b): &(Option<&str>, &Arc<T>)| {
-            let o = ka.cmp(kb).then_with(|| a.id().cmp(b.id()));
-            if query.descending { o.reverse() } else { o }
-        };
-        if wanted < keyed.len() {
-            keyed.select_nth_unstable_by(wanted - 1, cmp);
-            keyed.truncate(wanted);
-        }
-        keyed.sort_unstable_by(cmp);
-        let page: Vec<Arc<T>> = keyed
+    }
+    let total = matches.len();
+    let wanted = query.offset.saturating_add(query.limit).min(total);
+    if query.limit == 0 || query.offset >= total {
+        return Ok(Page {
+            items: Vec::new(),
+            total,
+        });
+    }
+    // Only the first `offset + limit` results are put in order; text compares as a database's
+    // binary collation does (by code point), a missing value first.
+    let mut keyed: Vec<(Option<&str>, &Arc<T>)> =
+        matches.iter().map(|t| (t.column(query.sort), t)).collect();
+    let cmp = |(ka, a): &(Option<&str>, &Arc<T>), (kb, b): &(Option<&str>, &Arc<T>)| {
+        let o = ka.cmp(kb).then_with(|| a.id().cmp(b.id()));
+        if query.descending { o.reverse() } else { o }
+    };
+    if wanted < keyed.len() {
+        keyed.select_nth_unstable_by(wanted - 1, cmp);
+        keyed.truncate(wanted);
+    }
+    keyed.sort_unstable_by(cmp);
+    Ok(Page {
+        items: keyed
             .into_iter()
             .skip(query.offset)
-            .map(|(_, t)| t.clone())
-            .collect();
-        drop(inner);
-        Ok(Page {
-            items: page.iter().map(|t| T::clone(t)).collect(),
-            total,
-        })
+            .map(|(_, t)| T::clone(t))
+            .collect(),
+        total,
+    })
+}
+
+/// Runs `work` with a meter of `deadline`: on a blocking thread when there is a deadline (a
+/// caller's search: its evaluation neither holds a lock nor an async worker, and stops at the
+/// deadline or once cancelled), at once otherwise (internal work and tests).
+async fn off_the_workers<R: Send + 'static>(
+    deadline: &super::Deadline,
+    work: impl FnOnce(&mut super::Meter<'_>) -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, StoreError> {
+    if !deadline.is_limited() {
+        return work(&mut super::Meter::unlimited());
+    }
+    let deadline = deadline.clone();
+    tokio::task::spawn_blocking(move || work(&mut super::Meter::new(&deadline)))
+        .await
+        .map_err(|e| StoreError::Internal(format!("a search in memory failed: {e}")))?
+}
+
+/// A search's query with what it borrows owned, to be evaluated on another thread.
+struct OwnedQuery {
+    scope: Access,
+    metadata: Option<Object>,
+    ids: Option<Vec<String>>,
+    conditions: Vec<super::Condition>,
+    sort: super::Column,
+    descending: bool,
+    limit: usize,
+    offset: usize,
+    deadline: super::Deadline,
+}
+
+impl OwnedQuery {
+    fn new(q: Query<'_>) -> Self {
+        OwnedQuery {
+            scope: q.scope.clone(),
+            metadata: q.metadata.cloned(),
+            ids: q.ids.map(<[String]>::to_vec),
+            conditions: q.conditions,
+            sort: q.sort,
+            descending: q.descending,
+            limit: q.limit,
+            offset: q.offset,
+            deadline: q.deadline,
+        }
+    }
+
+    fn query(&mut self) -> Query<'_> {
+        Query {
+            scope: &self.scope,
+            metadata: self.metadata.as_ref(),
+            ids: self.ids.as_deref(),
+            conditions: std::mem::take(&mut self.conditions),
+            sort: self.sort,
+            descending: self.descending,
+            limit: self.limit,
+            offset: self.offset,
+            deadline: self.deadline.clone(),
+        }
     }
 }
 
@@ -490,7 +534,29 @@ impl<T: Record, E: Default + Send + 'static> Collection<T> for MemoryCollection<
     }
 
     async fn search(&self, query: Query<'_>) -> Result<Page<T>, StoreError> {
-        self.search_now(&query)
+        // A column this kind of resource lacks is the caller's mistake, found before any row.
+        if !T::COLUMNS.contains(&query.sort) {
+            return Err(StoreError::Internal(format!(
+                "cannot sort by {}",
+                query.sort.name()
+            )));
+        }
+        super::check_search(query.metadata)?;
+        for c in &query.conditions {
+            if let super::Condition::ValuesContain(w) = c {
+                super::check_search(Some(w))?;
+            }
+        }
+        let candidates = self.candidates(&query);
+        if !query.deadline.is_limited() {
+            return evaluate(candidates, &query, &mut super::Meter::unlimited());
+        }
+        let deadline = query.deadline.clone();
+        let mut owned = OwnedQuery::new(query);
+        off_the_workers(&deadline, move |meter| {
+            evaluate(candidates, &owned.query(), meter)
+        })
+        .await
     }
 }
 
@@ -587,21 +653,42 @@ impl ThreadStore for MemoryThreads {
         id: &str,
         scope: &Access,
         page: HistoryPage<'_>,
+        deadline: &super::Deadline,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError> {
         super::check_search(page.metadata)?;
-        Ok(self.with_gate(id, scope, |data, _| {
+        // Under the thread's gate only the pointers of the checkpoints to look at are copied: the
+        // page itself without a metadata filter, else every checkpoint before `before`.
+        let Some(older) = self.with_gate(id, scope, |data, _| {
             let end = page
                 .before
                 .and_then(|b| data.history.iter().rposition(|c| c.checkpoint_id == b))
                 .unwrap_or(data.history.len());
-            data.history[..end]
-                .iter()
-                .rev()
-                .filter(|c| super::wanted(&c.metadata, page.metadata))
-                .take(page.limit)
-                .cloned()
-                .collect()
-        }))
+            let from = match page.metadata {
+                None => end.saturating_sub(page.limit),
+                Some(_) => 0,
+            };
+            data.history[from..end].to_vec()
+        }) else {
+            return Ok(None);
+        };
+        let Some(wanted) = page.metadata.cloned() else {
+            return Ok(Some(older.into_iter().rev().collect()));
+        };
+        let limit = page.limit;
+        let newest_first = move |meter: &mut super::Meter<'_>| {
+            let mut out = Vec::new();
+            for c in older.into_iter().rev() {
+                if out.len() >= limit {
+                    break;
+                }
+                meter.step()?;
+                if super::object_contains_within(&c.metadata, &wanted, meter)? {
+                    out.push(c);
+                }
+            }
+            Ok(out)
+        };
+        off_the_workers(deadline, newest_first).await.map(Some)
     }
 
     async fn runs(
@@ -903,25 +990,36 @@ impl ItemStore for MemoryItems {
         search: &ItemSearch,
         limit: usize,
         offset: usize,
+        deadline: &super::Deadline,
     ) -> Result<Vec<Item>, StoreError> {
         super::check_search(search.filter.as_ref())?;
-        let mut found: Vec<Arc<Item>> = Vec::new();
-        for item in self.read().values() {
-            if item.namespace.starts_with(prefix)
-                && store_item_passes(scope.filter(), item)
-                && search.accepts(&item.value)
-            {
-                found.push(item.clone());
+        // Under the lock only the pointers of the items under the prefix are copied.
+        let under: Vec<Arc<Item>> = self
+            .read()
+            .values()
+            .filter(|item| item.namespace.starts_with(prefix))
+            .cloned()
+            .collect();
+        let (scope, search) = (scope.clone(), search.clone());
+        let select = move |meter: &mut super::Meter<'_>| {
+            let mut found: Vec<Arc<Item>> = Vec::new();
+            for item in under {
+                meter.step()?;
+                if store_item_passes(scope.filter(), &item) && search.accepts(&item.value, meter)? {
+                    found.push(item);
+                }
             }
-        }
-        // Newest change first; ties in (namespace, key) order (the map's, kept by a stable sort).
-        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
-        Ok(found
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(|i| Item::clone(&i))
-            .collect())
+            // Newest change first; ties in (namespace, key) order (the map's, kept by a stable
+            // sort).
+            found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+            Ok(found
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|i| Item::clone(&i))
+                .collect())
+        };
+        off_the_workers(deadline, select).await
     }
 
     async fn list_namespaces(
@@ -1485,7 +1583,11 @@ mod isolation {
                     limit: 10,
                     ..HistoryPage::default()
                 };
-                assert!(now(store.history("B", &all, page)).unwrap().is_some());
+                assert!(
+                    now(store.history("B", &all, page, &super::super::Deadline::unlimited()))
+                        .unwrap()
+                        .is_some()
+                );
                 assert_eq!(now(store.search(Query::new(&all))).unwrap().total, 2);
                 // Reading A's row does not wait for A's change either.
                 assert!(now(store.get("A", &all)).unwrap().is_some());

@@ -32,6 +32,13 @@
 //!   each;
 //! - `error.rs`: [`StoreError`], what can go wrong, in storage terms (no HTTP status: the HTTP
 //!   edge, `util.rs`, maps each variant to its answer);
+//! - `guard.rs`: what a search may cost. The facade (`scoped.rs`) holds every caller's
+//!   containment value to a complexity budget ([`SearchBudget`]) before a backend sees it, and
+//!   runs searches, store searches and history pages as *guarded reads*: in turn (a share of the
+//!   database's connections in all, a few per caller) and within a deadline that each backend
+//!   enforces itself (`Deadline`: PostgreSQL's `statement_timeout`, SQLite's progress handler,
+//!   a metered evaluation in memory, off the async workers and outside the collection's lock),
+//!   stopped as soon as the caller is gone;
 //! - [`memory`] and [`sql`]: the backends (`sql` writes its queries once, over a `Dialect` that
 //!   SQLite and PostgreSQL implement);
 //! - `contract/` (tests): the scenarios every backend answers alike, the differential test and
@@ -53,10 +60,13 @@ use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Record, Run, Threa
 use crate::util::now;
 
 pub use error::StoreError;
+pub use guard::{Busy, SearchBudget};
+pub(crate) use guard::{Deadline, Guard, GuardSettings, Meter};
 
 #[cfg(test)]
 mod contract;
 mod error;
+mod guard;
 pub mod memory;
 mod scoped;
 pub mod sql;
@@ -91,21 +101,80 @@ pub enum Inserted<T> {
 ///
 /// Objects contain an object when every wanted key is present and contains its value; arrays
 /// contain an array when every wanted element is contained in some element; any other pair when
-/// equal (no coercion: `1` is not `1.0`, and a list does not contain a bare scalar).
+/// equal (no coercion: `1` is not `1.0`, and a list does not contain a bare scalar). (The
+/// storage evaluates it metered, [`contains_within`].)
+#[cfg(test)]
 pub fn contains(have: &Value, wanted: &Value) -> bool {
-    match (have, wanted) {
-        (Value::Object(h), Value::Object(w)) => auth::sql::metadata_contains(h, w),
+    contains_within(have, wanted, &mut Meter::unlimited()).unwrap_or(false)
+}
+
+/// Whether `have` contains `wanted` (JSON containment, as PostgreSQL's `@>` between two members
+/// of a metadata object, which [`auth::sql::metadata_contains`] documents), one step of `meter`
+/// per comparison: stops with [`StoreError::Deadline`] when the meter's deadline passes (a large
+/// stored array searched with a large wanted one costs their product).
+///
+/// Objects contain an object when every wanted key is present and contains its value; arrays
+/// contain an array when every wanted element is contained in some element; any other pair when
+/// equal (no coercion: `1` is not `1.0`, and a list does not contain a bare scalar).
+pub(crate) fn contains_within(
+    have: &Value,
+    wanted: &Value,
+    meter: &mut Meter<'_>,
+) -> Result<bool, StoreError> {
+    meter.step()?;
+    Ok(match (have, wanted) {
+        (Value::Object(h), Value::Object(w)) => object_contains_within(h, w, meter)?,
         (Value::Array(h), Value::Array(w)) => {
-            w.iter().all(|wv| h.iter().any(|hv| contains(hv, wv)))
+            for wv in w {
+                let mut found = false;
+                for hv in h {
+                    if contains_within(hv, wv, meter)? {
+                        found = true;
+                        break;
+                    }
+                }
+                if !found {
+                    return Ok(false);
+                }
+            }
+            true
         }
         (h, w) => h == w,
+    })
+}
+
+/// Whether the object `have` contains every member of `wanted`, as
+/// [`auth::sql::metadata_contains`] decides, one step of `meter` per comparison.
+pub(crate) fn object_contains_within(
+    have: &Object,
+    wanted: &Object,
+    meter: &mut Meter<'_>,
+) -> Result<bool, StoreError> {
+    for (k, w) in wanted {
+        match have.get(k) {
+            Some(h) if contains_within(h, w, meter)? => {}
+            _ => return Ok(false),
+        }
     }
+    Ok(true)
 }
 
 /// Whether `metadata` contains every key of `wanted` (the caller's own metadata filter), as
 /// [`auth::sql::metadata_contains`] (and so PostgreSQL's `@>`) decides.
 pub fn wanted(metadata: &Object, wanted: Option<&Object>) -> bool {
     wanted.is_none_or(|w| auth::sql::metadata_contains(metadata, w))
+}
+
+/// [`wanted`], metered.
+pub(crate) fn wanted_within(
+    metadata: &Object,
+    wanted: Option<&Object>,
+    meter: &mut Meter<'_>,
+) -> Result<bool, StoreError> {
+    match wanted {
+        None => Ok(true),
+        Some(w) => object_contains_within(metadata, w, meter),
+    }
 }
 
 /// How deeply `v` nests arrays and objects (a scalar: 0).
@@ -128,11 +197,6 @@ pub fn check_search(wanted: Option<&Object>) -> Result<(), StoreError> {
         }
         _ => Ok(()),
     }
-}
-
-/// Whether `metadata` passes the scope's filter and the caller's own metadata filter.
-pub(crate) fn visible(metadata: &Object, scope: &Access, wanted_metadata: Option<&Object>) -> bool {
-    scope.admits(metadata) && wanted(metadata, wanted_metadata)
 }
 
 /// Refuses a user's write that would create, change or remove a resource the server owns
@@ -199,15 +263,20 @@ pub enum Condition {
     Equals(Column, String),
     /// The column holds this text as a substring (case-sensitive; the empty text always).
     Holds(Column, String),
-    /// A thread's state values contain this object (JSON containment, as [`contains`]); an
+    /// A thread's state values contain this object (JSON containment, as [`contains_within`]); an
     /// empty object matches every thread.
     ValuesContain(Object),
 }
 
 impl Condition {
     /// Whether `item` meets the condition (the in-memory evaluation; a database evaluates it in
-    /// its query). A column the resource does not have is an error.
-    pub fn accepts<T: Record>(&self, item: &T) -> Result<bool, StoreError> {
+    /// its query), one step of `meter` per comparison. A column the resource does not have is an
+    /// error.
+    pub(crate) fn accepts<T: Record>(
+        &self,
+        item: &T,
+        meter: &mut Meter<'_>,
+    ) -> Result<bool, StoreError> {
         Ok(match self {
             Condition::Equals(c, v) => {
                 checked::<T>(*c)?.then(|| item.column(*c)).flatten() == Some(v.as_str())
@@ -217,7 +286,7 @@ impl Condition {
                 .flatten()
                 .is_some_and(|h| h.contains(v.as_str())),
             Condition::ValuesContain(w) => match item.values() {
-                Some(values) => w.is_empty() || values.contains(w),
+                Some(values) => w.is_empty() || values.contains_within(w, meter)?,
                 None => {
                     return Err(StoreError::Internal(
                         "this resource has no state values to search".into(),
@@ -261,6 +330,8 @@ pub(crate) struct Query<'a> {
     pub limit: usize,
     /// Skip this many results.
     pub offset: usize,
+    /// When the search must end (or stop, its caller gone).
+    pub(crate) deadline: Deadline,
 }
 
 impl<'a> Query<'a> {
@@ -276,20 +347,28 @@ impl<'a> Query<'a> {
             descending: true,
             limit: 10,
             offset: 0,
+            deadline: Deadline::unlimited(),
         }
     }
 
-    /// Whether `item` passes every condition (the in-memory evaluation).
-    pub fn accepts<T: Record>(&self, item: &T) -> Result<bool, StoreError> {
-        if !visible(item.metadata(), self.scope, self.metadata)
+    /// Whether `item` passes every condition (the in-memory evaluation), one step of `meter`
+    /// per comparison of the caller's containment values.
+    pub(crate) fn accepts<T: Record>(
+        &self,
+        item: &T,
+        meter: &mut Meter<'_>,
+    ) -> Result<bool, StoreError> {
+        meter.step()?;
+        if !self.scope.admits(item.metadata())
             || !self
                 .ids
                 .is_none_or(|ids| ids.iter().any(|i| i == item.id()))
+            || !wanted_within(item.metadata(), self.metadata, meter)?
         {
             return Ok(false);
         }
         for c in &self.conditions {
-            if !c.accepts(item)? {
+            if !c.accepts(item, meter)? {
                 return Ok(false);
             }
         }
@@ -356,7 +435,8 @@ pub(crate) trait Collection<T: Record>: Send + Sync {
     /// caller authorizes every target first, so a refusal changes nothing.
     async fn remove_all(&self, targets: &[(String, Access)]) -> Result<usize, StoreError>;
 
-    /// The resources matching `query`, sorted, within its limit and offset.
+    /// The resources matching `query`, sorted, within its limit and offset; stopped at the
+    /// query's deadline ([`StoreError::Deadline`]).
     async fn search(&self, query: Query<'_>) -> Result<Page<T>, StoreError>;
 }
 
@@ -489,12 +569,14 @@ pub(crate) trait ThreadStore: Collection<Thread> {
         checkpoint_id: Option<&str>,
     ) -> Result<Option<(Thread, Option<Arc<Checkpoint>>)>, StoreError>;
 
-    /// A page of the thread's checkpoints, newest first, if it exists and `scope` admits it.
+    /// A page of the thread's checkpoints, newest first, if it exists and `scope` admits it;
+    /// stopped at `deadline` ([`StoreError::Deadline`]).
     async fn history(
         &self,
         id: &str,
         scope: &Access,
         page: HistoryPage<'_>,
+        deadline: &Deadline,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError>;
 
     /// The thread and its runs (oldest first), if it exists and `scope` admits it.
@@ -554,15 +636,29 @@ pub struct ItemSearch {
 }
 
 impl ItemSearch {
-    /// Whether an item's value is selected (the in-memory evaluation).
-    pub fn accepts(&self, value: &Object) -> bool {
-        wanted(value, self.filter.as_ref())
-            && (self.words.is_empty() || {
-                let text = serde_json::to_string(value)
-                    .unwrap_or_default()
-                    .to_lowercase();
-                self.words.iter().any(|w| text.contains(w.as_str()))
-            })
+    /// Whether an item's value is selected (the in-memory evaluation), one step of `meter` per
+    /// comparison of the filter and per word.
+    pub(crate) fn accepts(
+        &self,
+        value: &Object,
+        meter: &mut Meter<'_>,
+    ) -> Result<bool, StoreError> {
+        if !wanted_within(value, self.filter.as_ref(), meter)? {
+            return Ok(false);
+        }
+        if self.words.is_empty() {
+            return Ok(true);
+        }
+        let text = serde_json::to_string(value)
+            .unwrap_or_default()
+            .to_lowercase();
+        for w in &self.words {
+            meter.step()?;
+            if text.contains(w.as_str()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
@@ -603,7 +699,9 @@ pub(crate) trait ItemStore: Send + Sync {
     ) -> Result<Option<bool>, StoreError>;
 
     /// Items under `prefix` that the scope admits and that `search` selects, newest change
-    /// first (ties by namespace and key).
+    /// first (ties by namespace and key); stopped at `deadline` ([`StoreError::Deadline`]).
+    // The facade's arguments and the deadline it adds: one more than clippy's default.
+    #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
         scope: &Access,
@@ -611,6 +709,7 @@ pub(crate) trait ItemStore: Send + Sync {
         search: &ItemSearch,
         limit: usize,
         offset: usize,
+        deadline: &Deadline,
     ) -> Result<Vec<Item>, StoreError>;
 
     /// Distinct namespaces starting with `prefix` and ending with `suffix` that hold at least one
@@ -755,6 +854,9 @@ pub struct Storage {
     /// (SQLite: one connection, so that writers queue instead of retrying on a busy database);
     /// [`Storage::close`] closes it too.
     pub(crate) writer: Option<sql::Database>,
+    /// What admits and bounds the guarded reads (searches, history pages, store searches): the
+    /// complexity budget, the deadline and the turns ([`Guard`]); shared by every clone.
+    pub(crate) guard: Arc<Guard>,
 }
 
 /// Why [`Storage::connect`] could not open a database: one line that names the database with
@@ -818,7 +920,19 @@ impl Storage {
             queue: Arc::new(memory::MemoryQueue::new(threads, crons)),
             database: None,
             writer: None,
+            guard: Arc::new(Guard::new(usize::MAX)),
         }
+    }
+
+    /// Applies the storage settings of `limits` (the deadline, the complexity budget and the
+    /// turns of guarded reads) to this storage and every clone of it.
+    pub(crate) fn configure(&self, limits: &crate::Limits) {
+        self.guard.configure(GuardSettings {
+            deadline: limits.storage_timeout,
+            budget: limits.search,
+            in_flight: limits.searches_in_flight,
+            per_caller: limits.searches_per_user,
+        });
     }
 
     /// Closes the database's connections, if any (SQLite then folds its write-ahead log into

@@ -13,9 +13,10 @@ use crate::authz::{
 };
 use crate::model::{Assistant, Checkpoint, Cron, Item, Object, Run, Thread};
 
+use super::guard::{check_value, check_words};
 use super::{
-    Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
-    Modifier, Page, Query, Storage, StoreError, ThreadChange, ThreadStore,
+    Collection, Column, Condition, Deadline, Guard, HistoryPage, IfExists, Inserted, ItemSearch,
+    ItemStore, Modifier, Page, Query, SearchBudget, Storage, StoreError, ThreadChange, ThreadStore,
 };
 
 /// A search under the scope of the event `E`: every condition is ANDed (see [`Query`]).
@@ -54,7 +55,7 @@ impl<'a, E> Search<'a, E> {
         }
     }
 
-    fn query(self) -> Query<'a> {
+    fn query(self, deadline: Deadline) -> Query<'a> {
         Query {
             scope: self.scope.access(),
             metadata: self.metadata,
@@ -64,29 +65,43 @@ impl<'a, E> Search<'a, E> {
             descending: self.descending,
             limit: self.limit,
             offset: self.offset,
+            deadline,
         }
+    }
+
+    /// The caller's containment values within `budget`.
+    fn check(&self, budget: &SearchBudget) -> Result<(), StoreError> {
+        if let Some(m) = self.metadata {
+            check_value("metadata", m, budget)?;
+        }
+        for c in &self.conditions {
+            if let Condition::ValuesContain(v) = c {
+                check_value("values", v, budget)?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl Storage {
     /// Threads, with their checkpoints and runs.
     pub fn threads(&self) -> Threads<'_> {
-        Threads(&*self.threads)
+        Threads(&*self.threads, &self.guard)
     }
 
     /// Assistants (with their versions).
     pub fn assistants(&self) -> Assistants<'_> {
-        Assistants(&*self.assistants)
+        Assistants(&*self.assistants, &self.guard)
     }
 
     /// Crons.
     pub fn crons(&self) -> Crons<'_> {
-        Crons(&*self.crons)
+        Crons(&*self.crons, &self.guard)
     }
 
     /// The long-term store.
     pub fn items(&self) -> Items<'_> {
-        Items(&*self.items)
+        Items(&*self.items, &self.guard)
     }
 }
 
@@ -98,9 +113,11 @@ fn accesses<E>(targets: &[(String, Scope<E>)]) -> Vec<(String, crate::authz::Acc
         .collect()
 }
 
-/// Threads, with their checkpoints and runs ([`Storage::threads`]).
+/// Threads, with their checkpoints and runs ([`Storage::threads`]). Searches and history pages
+/// are guarded reads: their caller's containment values within the complexity budget, run in
+/// turn and within the storage deadline ([`crate::Limits`]).
 #[derive(Clone, Copy)]
-pub struct Threads<'a>(&'a dyn ThreadStore);
+pub struct Threads<'a>(&'a dyn ThreadStore, &'a Guard);
 
 impl Threads<'_> {
     /// Stores `thread`. An existing thread with the same id: 409 when `if_exists` is `Raise` or
@@ -158,12 +175,16 @@ impl Threads<'_> {
         self.0.keep_latest(&accesses(targets)).await
     }
 
-    /// The threads matching `search`, sorted, within its limit and offset.
+    /// The threads matching `search`, sorted, within its limit and offset (a guarded read).
     pub async fn search<E: SearchesThreads>(
         &self,
         search: Search<'_, E>,
     ) -> Result<Page<Thread>, StoreError> {
-        self.0.search(search.query()).await
+        search.check(&self.1.settings().budget)?;
+        let access = search.scope.access();
+        self.1
+            .run("threads.search", access, |d| self.0.search(search.query(d)))
+            .await
     }
 
     /// Applies `change` to the thread, its runs and its latest checkpoint, atomically, if it
@@ -187,14 +208,22 @@ impl Threads<'_> {
         self.0.checkpoint(id, scope.access(), checkpoint_id).await
     }
 
-    /// A page of the thread's checkpoints, newest first.
+    /// A page of the thread's checkpoints, newest first (a guarded read).
     pub async fn history<E: ReadsThread>(
         &self,
         id: &str,
         scope: &Scope<E>,
         page: HistoryPage<'_>,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError> {
-        self.0.history(id, scope.access(), page).await
+        if let Some(m) = page.metadata {
+            check_value("metadata", m, &self.1.settings().budget)?;
+        }
+        let access = scope.access();
+        self.1
+            .run("threads.history", access, |d| async move {
+                self.0.history(id, access, page, &d).await
+            })
+            .await
     }
 
     /// The thread and its runs.
@@ -221,10 +250,10 @@ impl Threads<'_> {
 /// Declares the facade of a plain collection (assistants, crons).
 macro_rules! collection {
     ($(#[$doc:meta])* $name:ident<$T:ty>: $creates:ident, $reads:ident, $updates:ident,
-     $removes:ident, $searches:ident) => {
+     $removes:ident, $searches:ident, $op:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy)]
-        pub struct $name<'a>(&'a dyn Collection<$T>);
+        pub struct $name<'a>(&'a dyn Collection<$T>, &'a Guard);
 
         impl $name<'_> {
             /// Stores `item`. An existing one with the same id: 409 when `if_exists` is
@@ -268,30 +297,36 @@ macro_rules! collection {
                 self.0.remove(id, scope.access()).await
             }
 
-            /// The resources matching `search`, sorted, within its limit and offset.
+            /// The resources matching `search`, sorted, within its limit and offset (a
+            /// guarded read).
             pub async fn search<E: $searches>(
                 &self,
                 search: Search<'_, E>,
             ) -> Result<Page<$T>, StoreError> {
-                self.0.search(search.query()).await
+                search.check(&self.1.settings().budget)?;
+                let access = search.scope.access();
+                self.1
+                    .run($op, access, |d| self.0.search(search.query(d)))
+                    .await
             }
         }
     };
 }
 
 collection!(
-    /// Assistants, with their versions ([`Storage::assistants`]).
+    /// Assistants, with their versions ([`Storage::assistants`]). Searches are guarded reads.
     Assistants<Assistant>: CreatesAssistant, ReadsAssistant, UpdatesAssistant, RemovesAssistant,
-    SearchesAssistants
+    SearchesAssistants, "assistants.search"
 );
 collection!(
-    /// Crons ([`Storage::crons`]).
-    Crons<Cron>: CreatesCron, ReadsCron, UpdatesCron, RemovesCron, SearchesCrons
+    /// Crons ([`Storage::crons`]). Searches are guarded reads.
+    Crons<Cron>: CreatesCron, ReadsCron, UpdatesCron, RemovesCron, SearchesCrons,
+    "crons.search"
 );
 
-/// The long-term store ([`Storage::items`]).
+/// The long-term store ([`Storage::items`]). Searches are guarded reads.
 #[derive(Clone, Copy)]
-pub struct Items<'a>(&'a dyn ItemStore);
+pub struct Items<'a>(&'a dyn ItemStore, &'a Guard);
 
 impl Items<'_> {
     /// Creates or replaces an item; `None` (nothing written) when an item is there that the
@@ -327,7 +362,7 @@ impl Items<'_> {
         self.0.delete(scope.access(), namespace, key).await
     }
 
-    /// The items under `prefix` that match `search` and that `scope` admits.
+    /// The items under `prefix` that match `search` and that `scope` admits (a guarded read).
     pub async fn search<E: SearchesItems>(
         &self,
         scope: &Scope<E>,
@@ -336,8 +371,18 @@ impl Items<'_> {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<Item>, StoreError> {
-        self.0
-            .search(scope.access(), prefix, search, limit, offset)
+        let budget = self.1.settings().budget;
+        if let Some(f) = &search.filter {
+            check_value("filter", f, &budget)?;
+        }
+        check_words(&search.words, &budget)?;
+        let access = scope.access();
+        self.1
+            .run("store.search", access, |d| async move {
+                self.0
+                    .search(access, prefix, search, limit, offset, &d)
+                    .await
+            })
             .await
     }
 

@@ -198,12 +198,14 @@ async fn history_is_paged_and_filters_hide_it() {
                     HistoryPage {
                         limit: 10,
                         ..HistoryPage::default()
-                    }
+                    },
+                    &crate::storage::Deadline::unlimited()
                 )
                 .await
                 .unwrap()
                 .is_none()
         );
+        let free = crate::storage::Deadline::unlimited();
         let h2 = s.threads.history(
             "h2",
             &b,
@@ -211,6 +213,7 @@ async fn history_is_paged_and_filters_hide_it() {
                 limit: 10,
                 ..HistoryPage::default()
             },
+            &free,
         );
         assert_eq!(h2.await.unwrap().unwrap().len(), 0, "{name}");
         let steps = |cs: &[Arc<crate::model::Checkpoint>]| {
@@ -225,7 +228,12 @@ async fn history_is_paged_and_filters_hide_it() {
         };
         let first = s
             .threads
-            .history("h1", &a, page(None, 2))
+            .history(
+                "h1",
+                &a,
+                page(None, 2),
+                &crate::storage::Deadline::unlimited(),
+            )
             .await
             .unwrap()
             .unwrap();
@@ -238,7 +246,12 @@ async fn history_is_paged_and_filters_hide_it() {
         let before = first[1].checkpoint_id.clone();
         let next = s
             .threads
-            .history("h1", &a, page(Some(&before), 2))
+            .history(
+                "h1",
+                &a,
+                page(Some(&before), 2),
+                &crate::storage::Deadline::unlimited(),
+            )
             .await
             .unwrap()
             .unwrap();
@@ -249,7 +262,12 @@ async fn history_is_paged_and_filters_hide_it() {
             before: None,
             metadata: Some(&wanted),
         };
-        let looped = s.threads.history("h1", &a, looped).await.unwrap().unwrap();
+        let looped = s
+            .threads
+            .history("h1", &a, looped, &crate::storage::Deadline::unlimited())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(steps(&looped), [json!(4), json!(2), json!(0)], "{name}");
         // the thread's values and its latest checkpoint
         let (t, latest) = s.threads.checkpoint("h1", &a, None).await.unwrap().unwrap();
@@ -448,7 +466,14 @@ async fn store_prefix_search_and_namespaces_apply_filters() {
         let all = ItemSearch::default();
         let found = s
             .items
-            .search(&u1, &ns(&["u1"]), &all, 10, 0)
+            .search(
+                &u1,
+                &ns(&["u1"]),
+                &all,
+                10,
+                0,
+                &crate::storage::Deadline::unlimited(),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -456,25 +481,76 @@ async fn store_prefix_search_and_namespaces_apply_filters() {
             ["u1.notes/k1", "u1.notes/k2", "u1.x.notes/k3"],
             "{name}"
         );
-        let found = s.items.search(&u1, &[], &all, 10, 0).await.unwrap();
+        let found = s
+            .items
+            .search(
+                &u1,
+                &[],
+                &all,
+                10,
+                0,
+                &crate::storage::Deadline::unlimited(),
+            )
+            .await
+            .unwrap();
         assert_eq!(keys(found).len(), 3, "{name}");
-        let found = s.items.search(&sys, &[], &all, 10, 0).await.unwrap();
+        let found = s
+            .items
+            .search(
+                &sys,
+                &[],
+                &all,
+                10,
+                0,
+                &crate::storage::Deadline::unlimited(),
+            )
+            .await
+            .unwrap();
         assert_eq!(keys(found).len(), 5, "{name}");
         let tagged = ItemSearch {
             filter: Some(meta(json!({"tags": ["a"]}))),
             words: Vec::new(),
         };
-        let found = s.items.search(&sys, &[], &tagged, 10, 0).await.unwrap();
+        let found = s
+            .items
+            .search(
+                &sys,
+                &[],
+                &tagged,
+                10,
+                0,
+                &crate::storage::Deadline::unlimited(),
+            )
+            .await
+            .unwrap();
         assert_eq!(keys(found), ["u1.notes/k2"], "{name}");
         let hello = ItemSearch {
             filter: None,
             words: vec!["hello".into()],
         };
-        let found = s.items.search(&u1, &[], &hello, 10, 0).await.unwrap();
+        let found = s
+            .items
+            .search(
+                &u1,
+                &[],
+                &hello,
+                10,
+                0,
+                &crate::storage::Deadline::unlimited(),
+            )
+            .await
+            .unwrap();
         assert_eq!(keys(found), ["u1.notes/k1"], "{name}");
         let found = s
             .items
-            .search(&sys, &ns(&["u1"]), &all, 1, 1)
+            .search(
+                &sys,
+                &ns(&["u1"]),
+                &all,
+                1,
+                1,
+                &crate::storage::Deadline::unlimited(),
+            )
             .await
             .unwrap();
         assert_eq!(found.len(), 1, "{name}");
@@ -731,7 +807,12 @@ async fn concurrent_changes_lose_nothing() {
             limit: 100,
             ..HistoryPage::default()
         };
-        let history = s.threads.history("c", &sys, page).await.unwrap().unwrap();
+        let history = s
+            .threads
+            .history("c", &sys, page, &crate::storage::Deadline::unlimited())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(history.len(), 8, "{name}");
         let steps: Vec<i64> = history.iter().map(|c| crate::storage::step_of(c)).collect();
         assert_eq!(steps, (-1..7).rev().collect::<Vec<_>>(), "{name}");
@@ -832,7 +913,18 @@ async fn too_deep_searches_are_refused_alike() {
             filter: Some(wanted.clone()),
             words: Vec::new(),
         };
-        let e = s.items.search(&sys, &[], &search, 10, 0).await.unwrap_err();
+        let e = s
+            .items
+            .search(
+                &sys,
+                &[],
+                &search,
+                10,
+                0,
+                &crate::storage::Deadline::unlimited(),
+            )
+            .await
+            .unwrap_err();
         assert!(
             matches!(e, StoreError::InvalidSearch(auth::sql::SqlError::TooDeep)),
             "{name}: {e:?}"
@@ -846,7 +938,11 @@ async fn too_deep_searches_are_refused_alike() {
             before: None,
             metadata: Some(&wanted),
         };
-        let e = s.threads.history("d", &sys, page).await.unwrap_err();
+        let e = s
+            .threads
+            .history("d", &sys, page, &crate::storage::Deadline::unlimited())
+            .await
+            .unwrap_err();
         assert!(
             matches!(e, StoreError::InvalidSearch(auth::sql::SqlError::TooDeep)),
             "{name}: {e:?}"
@@ -1200,7 +1296,14 @@ mod differential {
                     };
                     let found = store
                         .items
-                        .search(&scopes[*u], &prefix_of(*u, *p), &search, 100, 0)
+                        .search(
+                            &scopes[*u],
+                            &prefix_of(*u, *p),
+                            &search,
+                            100,
+                            0,
+                            &crate::storage::Deadline::unlimited(),
+                        )
                         .await
                         .unwrap();
                     // Newest first, and times are the backends' own: compared as a set.

@@ -6,7 +6,9 @@
 //! - [`backends`]: threads, checkpoints, runs, assistants, crons and the store, each scenario on
 //!   every backend ([`on_every_backend`]), and the differential test (generated operations
 //!   answered alike by all three);
-//! - [`queue`]: the run queue's contract, on each backend.
+//! - [`queue`]: the run queue's contract, on each backend;
+//! - `cost`: what a search may cost (the complexity budget, the deadline each backend
+//!   enforces, an abandoned search stopping), on each backend.
 //!
 //! A new backend is added to [`on_every_backend`] and gets a module in [`queue`]. These are unit
 //! tests of the crate because an [`Access`] with a filter can only be made inside it (see
@@ -23,6 +25,7 @@ use crate::model::{Object, Thread};
 use crate::storage::{HistoryPage, Query, Storage};
 
 mod backends;
+mod cost;
 pub(crate) mod queue;
 
 pub(crate) use crate::model::new_thread;
@@ -152,7 +155,11 @@ pub(crate) async fn all_history(
         before: None,
         metadata: None,
     };
-    s.threads.history(id, scope, page).await.unwrap().unwrap()
+    s.threads
+        .history(id, scope, page, &crate::storage::Deadline::unlimited())
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 pub(crate) fn thread(id: &str, metadata: Value) -> Thread {

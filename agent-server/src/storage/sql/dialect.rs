@@ -6,7 +6,10 @@
 use auth::Filter;
 use auth::sql::{QueryBuilderExt as _, SqlError};
 use futures_util::future::BoxFuture;
+use sqlx::pool::PoolConnection;
 use sqlx::{Database, Executor, Pool, QueryBuilder, Row as _};
+
+use super::guarded::Armed;
 
 use crate::model::Object;
 use crate::storage::StoreError;
@@ -65,6 +68,28 @@ pub(super) trait Dialect: Clone + Send + Sync + Sized + 'static {
 
     /// Pushes the encoded namespace `ns` truncated to `depth` labels.
     fn push_truncated(qb: &mut Qb<Self>, depth: usize);
+
+    /// Arms `conn` for a guarded read ([`super::guarded`]): its statements stop at the read's
+    /// deadline and once it is cancelled; a transaction begins if the dialect or the read needs
+    /// one.
+    fn arm<'c>(
+        conn: &'c mut Conn<Self>,
+        armed: &'c Armed,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// Ends a guarded read whose statements succeeded (its transaction committed).
+    fn disarm<'c>(
+        conn: &'c mut Conn<Self>,
+        armed: &'c Armed,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// Makes the connection of an ended or abandoned guarded read fit for the pool again (its
+    /// transaction rolled back, its handler removed), or closes it.
+    fn clean(conn: PoolConnection<Self::Db>, armed: Armed) -> BoxFuture<'static, ()>;
+
+    /// Stops the statement an abandoned guarded read may still be running, from another
+    /// connection of `pool` (nothing where the deadline's flag already stops it).
+    fn cancel<'a>(pool: &'a Pool<Self::Db>, armed: &'a Armed) -> BoxFuture<'a, ()>;
 }
 
 /// Where a statement runs: on a pool (one statement, committed alone) or on a connection
@@ -131,6 +156,19 @@ pub(super) trait SqlDb: Database<Row: Cells> {
     ) -> Result<(), SqlError>;
 }
 
+/// `statement`, its duration logged if slow ([`crate::observe::slow_storage`]: the route and
+/// the duration, never the statement; sqlx's own statement logs are off).
+fn timed<'e, T: Send + 'e>(
+    statement: BoxFuture<'e, Result<T, sqlx::Error>>,
+) -> BoxFuture<'e, Result<T, sqlx::Error>> {
+    Box::pin(async move {
+        let started = std::time::Instant::now();
+        let done = statement.await;
+        crate::observe::slow_storage("statement", started.elapsed());
+        done
+    })
+}
+
 /// [`SqlDb`] and [`Cells`] for an sqlx database and its row type: one text, compiled with each
 /// database's concrete types (which is what sqlx's traits are implemented for).
 macro_rules! sql_db {
@@ -141,10 +179,10 @@ macro_rules! sql_db {
                 on: On<'e, Self>,
             ) -> BoxFuture<'e, Result<Self::QueryResult, sqlx::Error>> {
                 let query = qb.build();
-                match on {
+                timed(match on {
                     On::Pool(pool) => pool.execute(query),
                     On::Conn(conn) => conn.execute(query),
-                }
+                })
             }
 
             fn fetch_optional<'e>(
@@ -152,10 +190,10 @@ macro_rules! sql_db {
                 on: On<'e, Self>,
             ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>> {
                 let query = qb.build();
-                match on {
+                timed(match on {
                     On::Pool(pool) => pool.fetch_optional(query),
                     On::Conn(conn) => conn.fetch_optional(query),
-                }
+                })
             }
 
             fn raw<'e>(
@@ -170,10 +208,10 @@ macro_rules! sql_db {
                 on: On<'e, Self>,
             ) -> BoxFuture<'e, Result<Vec<Self::Row>, sqlx::Error>> {
                 let query = qb.build();
-                match on {
+                timed(match on {
                     On::Pool(pool) => pool.fetch_all(query),
                     On::Conn(conn) => conn.fetch_all(query),
-                }
+                })
             }
 
             fn bind_text(qb: &mut QueryBuilder<'static, Self>, value: String) {

@@ -15,6 +15,7 @@ use super::columns::{
     ThreadRow, VersionRow, name_list, qualified_list, select_list, text,
 };
 use super::dialect::{Cells, Conn, Dialect, On, Qb, QbExt as _, SqlDb as _, Tx};
+use super::guarded::Guarded;
 use super::queue_imp::SqlQueue;
 use super::{
     StorageError, corrupt, db_error, decode_namespace, encode_namespace, filter_error,
@@ -25,10 +26,27 @@ use crate::model::{
     Assistant, AssistantVersion, Checkpoint, Cron, Item, Object, Record, Run, Thread,
 };
 use crate::storage::{
-    Collection, Column, Condition, HistoryPage, IfExists, Inserted, ItemSearch, ItemStore,
-    Modifier, Page, Query, Storage, StoreError, ThreadChange, ThreadStore, ThreadTx, guard_system,
+    Collection, Column, Condition, Deadline, Guard, HistoryPage, IfExists, Inserted, ItemSearch,
+    ItemStore, Modifier, Page, Query, Storage, StoreError, ThreadChange, ThreadStore, ThreadTx,
+    guard_system,
 };
 use crate::util::now;
+
+/// The rows of `qb`, one statement run as a guarded read ([`Guarded`]) within `deadline`.
+async fn guarded_rows<D: Dialect>(
+    pools: &Pools<D>,
+    deadline: &Deadline,
+    qb: &mut Qb<D>,
+) -> Result<Vec<<D::Db as sqlx::Database>::Row>, StoreError> {
+    let mut read = Guarded::<D>::open(pools, deadline, false).await?;
+    match qb.all(On::Conn(read.conn())).await {
+        Ok(rows) => {
+            read.finish().await?;
+            Ok(rows)
+        }
+        Err(e) => Err(read.fail(e).await),
+    }
+}
 
 /// Pushes `LIMIT ? OFFSET ?` bound to `limit` and `offset` (saturated to `i64::MAX`).
 fn push_page<D: Dialect>(qb: &mut Qb<D>, limit: usize, offset: usize) {
@@ -122,6 +140,9 @@ pub(super) struct Pools<D: Dialect> {
     group: Option<GroupCommit<D>>,
     /// Where reads by id run on the request's thread, if they do ([`super::inline`]).
     inline: Option<Arc<super::inline::Reads>>,
+    /// Where an abandoned guarded read's statement is cancelled from, if the dialect needs
+    /// another connection for that ([`super::guarded`]).
+    pub(super) cancel: Option<Pool<D::Db>>,
 }
 
 impl<D: Dialect> Clone for Pools<D> {
@@ -131,6 +152,7 @@ impl<D: Dialect> Clone for Pools<D> {
             write: self.write.clone(),
             group: self.group.clone(),
             inline: self.inline.clone(),
+            cancel: self.cancel.clone(),
         }
     }
 }
@@ -249,14 +271,18 @@ impl<D: Dialect> GroupCommit<D> {
     }
 }
 
-/// The storage over `pools`; [`Storage::database`] gives the `read` pool (a general one).
+/// The storage over `pools`; [`Storage::database`] gives the `read` pool (a general one). At
+/// most half of the readers' connections serve guarded reads at once ([`Guard`]).
 pub(super) fn storage<D: Dialect>(
     read: Pool<D::Db>,
     write: Pool<D::Db>,
     inline: Option<Arc<super::inline::Reads>>,
+    cancel: Option<Pool<D::Db>>,
 ) -> Storage {
+    let readers = read.options().get_max_connections() as usize;
     let pools = Pools {
         inline,
+        cancel,
         group: D::GROUP_COMMIT.then(|| GroupCommit::<D>::start(write.clone())),
         read,
         write,
@@ -273,6 +299,7 @@ pub(super) fn storage<D: Dialect>(
         }),
         writer: D::SEPARATE_WRITER.then(|| D::database(pools.write.clone())),
         database: Some(D::database(pools.read)),
+        guard: Arc::new(Guard::new(readers / 2)),
     }
 }
 
@@ -417,12 +444,7 @@ impl<D: Dialect, T: Table> SqlCollection<D, T> {
     }
 
     /// `SELECT <cols> FROM table WHERE id = ? AND <filter>`, with the row lock when `lock`.
-    async fn find(
-        tx: &mut Tx<D>,
-        id: &str,
-        scope: &Access,
-        lock: bool,
-    ) -> Result<Option<T>, StoreError> {
+    fn find_query(id: &str, scope: &Access, lock: bool) -> Result<Qb<D>, StoreError> {
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM {} WHERE {} = ",
             select_list::<D>(T::COLS),
@@ -434,6 +456,17 @@ impl<D: Dialect, T: Table> SqlCollection<D, T> {
         if lock {
             qb.push(D::FOR_UPDATE);
         }
+        Ok(qb)
+    }
+
+    /// The resource `id` if `scope` admits it ([`Self::find_query`]), read in `tx`.
+    async fn find(
+        tx: &mut Tx<D>,
+        id: &str,
+        scope: &Access,
+        lock: bool,
+    ) -> Result<Option<T>, StoreError> {
+        let mut qb = Self::find_query(id, scope, lock)?;
         let row = qb.one(On::Conn(&mut **tx)).await.map_err(db_error)?;
         row.as_ref().map(T::from_row).transpose()
     }
@@ -717,7 +750,7 @@ impl<D: Dialect, T: Table> Collection<T> for SqlCollection<D, T> {
             ") AS page ON TRUE ORDER BY page.{sort} {dir}, page.{} {dir}",
             T::ID
         ));
-        let rows = qb.all(On::Pool(&self.pool.read)).await.map_err(db_error)?;
+        let rows = guarded_rows(&self.pool, &query.deadline, &mut qb).await?;
         let total = match rows.first() {
             Some(row) => usize::try_from(row.int("total")?).unwrap_or(0),
             None => 0,
@@ -1027,12 +1060,24 @@ impl<D: Dialect> ThreadStore for Threads<D> {
         id: &str,
         scope: &Access,
         page: HistoryPage<'_>,
+        deadline: &Deadline,
     ) -> Result<Option<Vec<Arc<Checkpoint>>>, StoreError> {
         // Refused before the thread is looked for, as in memory.
         crate::storage::check_search(page.metadata)?;
-        let mut tx = read(&self.pool).await?;
-        if Self::find(&mut tx, id, scope, false).await?.is_none() {
-            return Ok(None);
+        // A guarded read of two statements (one snapshot).
+        let mut read = Guarded::<D>::open(&self.pool, deadline, true).await?;
+        let found = {
+            let conn = read.conn();
+            let mut qb = Self::find_query(id, scope, false)?;
+            qb.one(On::Conn(conn)).await
+        };
+        match found {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                read.finish().await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(read.fail(e).await),
         }
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM checkpoints WHERE thread_id = ",
@@ -1051,8 +1096,11 @@ impl<D: Dialect> ThreadStore for Threads<D> {
         push_wanted::<D>(&mut qb, page.metadata, "checkpoints.metadata")?;
         qb.push(" ORDER BY seq DESC LIMIT ")
             .bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
-        let rows = qb.all(On::Conn(&mut *tx)).await.map_err(db_error)?;
-        commit::<D>(tx).await?;
+        let rows = match qb.all(On::Conn(read.conn())).await {
+            Ok(rows) => rows,
+            Err(e) => return Err(read.fail(e).await),
+        };
+        read.finish().await?;
         rows.iter()
             .map(|r| CheckpointRow::read(r).map(|(c, _)| c))
             .collect::<Result<_, _>>()
@@ -1245,6 +1293,7 @@ impl<D: Dialect> ItemStore for SqlItems<D> {
         search: &ItemSearch,
         limit: usize,
         offset: usize,
+        deadline: &Deadline,
     ) -> Result<Vec<Item>, StoreError> {
         let mut qb = Qb::<D>::new(format!(
             "SELECT {} FROM store_items WHERE TRUE",
@@ -1271,7 +1320,7 @@ impl<D: Dialect> ItemStore for SqlItems<D> {
         }
         qb.push(" ORDER BY updated_at DESC, ns, key");
         push_page::<D>(&mut qb, limit, offset);
-        let rows = qb.all(On::Pool(&self.pool.read)).await.map_err(db_error)?;
+        let rows = guarded_rows(&self.pool, deadline, &mut qb).await?;
         rows.iter().map(ItemRow::read).collect()
     }
 

@@ -12,6 +12,12 @@
 //! code states no sqlx bound. Each table's columns are declared once (`columns.rs`), and every
 //! statement's column lists, bound values and rows read back derive from that declaration.
 //!
+//! A guarded read (a caller's search, a store search, a history page) runs on a connection armed
+//! by `guarded.rs`: its statements stop at the read's deadline, and when the read is abandoned
+//! (its client gone) its statement is cancelled (PostgreSQL) or interrupted (SQLite). sqlx's own
+//! statement logs are off (they hold the statement's text); a slow statement is one line with
+//! the route and the duration (`dialect.rs`, `timed`).
+//!
 //! SQLite keeps its own optimisations behind the same code: single-row inserts committed in
 //! groups (`GroupCommit`), reads by id on the request's thread (`inline.rs`), one writer
 //! connection beside the readers.
@@ -78,6 +84,7 @@ use super::StoreError;
 mod backends;
 mod columns;
 mod dialect;
+mod guarded;
 mod imp;
 mod inline;
 pub mod postgres;
@@ -170,16 +177,70 @@ fn storage_error(url: &str, what: &str, cause: Option<&dyn std::fmt::Display>) -
 }
 
 /// The error of a database that fails: [`StoreError::Unavailable`] (the cause is logged at error
-/// level, without values: drivers' messages carry none, as every value is bound); PostgreSQL's
-/// refusal of the character U+0000 is the caller's: [`StoreError::Unstorable`].
+/// level, without values: drivers' messages carry none, as every value is bound), except what
+/// is the caller's:
+/// - PostgreSQL's refusal of the character U+0000: [`StoreError::Unstorable`];
+/// - a statement stopped at its deadline or cancelled (PostgreSQL `57014`, SQLite
+///   `SQLITE_INTERRUPT`): [`StoreError::Deadline`] (its milliseconds are filled in by the guard
+///   that set the deadline);
+/// - a statement beyond the driver's or the database's limits (too many bound values, an
+///   expression too deep or too large): [`StoreError::SearchTooComplex`].
 fn db_error(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e
-        && matches!(d.code().as_deref(), Some("22P05" | "22021"))
+    if let sqlx::Error::Database(d) = &e {
+        if let Some(lite) = d.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+            use sqlx::error::DatabaseError as _;
+            let primary = lite
+                .code()
+                .and_then(|c| c.parse::<i64>().ok())
+                .map(|c| c & 0xff);
+            let message = lite.message();
+            match primary {
+                // SQLITE_INTERRUPT: the progress handler stopped it.
+                Some(9) => return StoreError::Deadline(0),
+                // SQLITE_TOOBIG, and the limits SQLite reports as SQLITE_ERROR.
+                Some(18) => return too_complex(message),
+                Some(1)
+                    if [
+                        "too many SQL variables",
+                        "Expression tree is too large",
+                        "too many terms",
+                        "parser stack overflow",
+                        "at most 64 tables in a join",
+                        "too many FROM clause terms",
+                    ]
+                    .iter()
+                    .any(|m| message.contains(m)) =>
+                {
+                    return too_complex(message);
+                }
+                _ => {}
+            }
+        } else {
+            match d.code().as_deref() {
+                Some("22P05" | "22021") => return StoreError::Unstorable,
+                // query_canceled: statement_timeout, or cancelled once its client was gone.
+                Some("57014") => return StoreError::Deadline(0),
+                // statement_too_complex (stack depth), program_limit_exceeded,
+                // too_many_columns, too_many_arguments.
+                Some("54001" | "54000" | "54011" | "54023") => return too_complex(d.message()),
+                _ => {}
+            }
+        }
+    }
+    if let sqlx::Error::Protocol(message) = &e
+        && message.contains("too many arguments")
     {
-        return StoreError::Unstorable;
+        return too_complex(message);
     }
     tracing::error!(error = %e, "database error");
     StoreError::Unavailable(std::sync::Arc::new(e))
+}
+
+/// A statement the database or its driver cannot take: `message` is the driver's (it names a
+/// limit, never a value).
+fn too_complex(message: &str) -> StoreError {
+    tracing::info!(error = message, "a search beyond the database's limits");
+    StoreError::SearchTooComplex(format!("the database cannot run it: {message}"))
 }
 
 /// A filter the handler returned that cannot be rendered (poisoned, or nested too deep): the

@@ -35,13 +35,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use sqlx::ConnectOptions as _;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::storage_error;
 use crate::storage::{Storage, StorageError};
 
 use super::Database;
-use super::dialect::{Dialect, Qb, QbExt as _};
+use super::dialect::{Conn, Dialect, Qb, QbExt as _, SqlDb};
+use super::guarded::Armed;
 use super::imp::{migrate, storage};
 
 /// SQLite's spellings of the shared queries.
@@ -106,7 +110,73 @@ impl Dialect for Sqlite {
             .bind(format!("$[{}]", depth - 1))
             .push(")) ELSE ns END");
     }
+
+    /// A progress handler that interrupts the read's statements once its deadline is past or it
+    /// is cancelled, while it is active; `BEGIN` for a read of several statements.
+    fn arm<'c>(
+        conn: &'c mut Conn<Self>,
+        armed: &'c Armed,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let watch = armed.clone();
+            conn.lock_handle()
+                .await?
+                .set_progress_handler(PROGRESS_STEPS, move || watch.may_go_on());
+            if armed.tx {
+                <sqlx::Sqlite as SqlDb>::raw(Self::READ_BEGIN, &mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The handler switched off by its flag (no round trip: the next read replaces it); `COMMIT`
+    /// of a transaction.
+    fn disarm<'c>(
+        conn: &'c mut Conn<Self>,
+        armed: &'c Armed,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            armed
+                .active
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            if armed.tx {
+                <sqlx::Sqlite as SqlDb>::raw("COMMIT", &mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The handler removed once the connection's thread is done with what the read left
+    /// running (interrupted by then); a transaction rolled back.
+    fn clean(mut conn: PoolConnection<Self::Db>, armed: Armed) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let removed = match conn.lock_handle().await {
+                Ok(mut handle) => {
+                    handle.remove_progress_handler();
+                    true
+                }
+                Err(_) => false,
+            };
+            if !removed {
+                conn.close_on_drop();
+                return;
+            }
+            if armed.tx {
+                // An error here means no transaction is open any more.
+                let _ = <sqlx::Sqlite as SqlDb>::raw("ROLLBACK", &mut *conn).await;
+            }
+        })
+    }
+
+    /// Nothing: the deadline's flag stops the statement (the progress handler sees it).
+    fn cancel<'a>(_pool: &'a sqlx::SqlitePool, _armed: &'a Armed) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
+
+/// How many virtual machine instructions SQLite runs between two calls of a guarded read's
+/// progress handler (a few microseconds).
+const PROGRESS_STEPS: i32 = 1000;
 
 /// How many connections read (WAL mode: readers never wait for the writer nor for each other).
 const READERS: u32 = 8;
@@ -133,7 +203,10 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT)
-        .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES);
+        .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+        // sqlx's own statement logs are off: they hold the statement's text (a slow one at
+        // `warn`); a slow statement is one line of ours instead, with the route and duration.
+        .disable_statement_logging();
     // The writer first: it creates the file, sets WAL mode and applies the migrations.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
@@ -158,7 +231,7 @@ pub async fn connect(url: &str) -> Result<Storage, StorageError> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let inline = super::inline::Reads::open(path, threads.min(READERS as usize))
         .map_err(|e| storage_error(url, "cannot open the database", Some(&e)))?;
-    Ok(storage::<Sqlite>(read, write, Some(Arc::new(inline))))
+    Ok(storage::<Sqlite>(read, write, Some(Arc::new(inline)), None))
 }
 
 /// The file a `sqlite:PATH` (or `sqlite://PATH`) URL names, as [`connect`] opens it.

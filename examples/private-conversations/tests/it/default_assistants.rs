@@ -219,11 +219,9 @@ async fn start_up_fails_when_a_default_id_is_not_the_servers() {
         .storage(storage.clone())
         .graph("agent", Echo)
         .graph("later", Echo);
-    let error = app
-        .router(addr)
-        .await
-        .err()
-        .expect("the server refuses to start");
+    let Err(error) = app.router(addr).await else {
+        panic!("the server refuses to start");
+    };
     let message = error.to_string();
     assert!(message.contains(&taken), "{message}");
     assert!(message.contains("\"later\""), "{message}");

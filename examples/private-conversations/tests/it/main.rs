@@ -22,6 +22,7 @@ mod cross_user;
 mod db_faults;
 mod default_assistants;
 mod durability;
+mod fair_share;
 mod faults;
 mod fuzz_inputs;
 mod hostile_input;

@@ -83,6 +83,15 @@ impl Server {
         }
     }
 
+    /// The name of the server's PostgreSQL database, when it runs on one.
+    pub fn postgres_database(&self) -> Option<String> {
+        if !self.db.url.starts_with("postgres") {
+            return None;
+        }
+        let path = self.db.url.split('?').next()?;
+        path.rsplit('/').next().map(str::to_owned)
+    }
+
     pub fn user(&self, token: Option<&str>) -> Client {
         Client {
             base: self.base.clone(),
